@@ -1,0 +1,112 @@
+/** What every adapter shares: roles, device resolution, error reporting and statuses. */
+import type { Node, NodeMessage, NodeStatus } from 'node-red';
+import { checkTopicLevel, DeviceRef, ProtocolError } from '../protocol';
+
+export type Role = 'platform' | 'device';
+
+export function readRole(value: unknown): Role {
+  return value === 'device' ? 'device' : 'platform';
+}
+
+/** A message with the properties our nodes read; everything else passes through untouched. */
+export type OtaMessage = NodeMessage & Record<string, unknown>;
+
+export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
+export type Done = (err?: Error) => void;
+
+/**
+ * The device a device-role node speaks for: `msg.productKey` / `msg.deviceName` when given,
+ * else the node's own settings. A name that is not one topic level is refused.
+ */
+export function resolveDevice(msg: OtaMessage, defaults: { productKey?: string; deviceName?: string }): DeviceRef {
+  return {
+    productKey: pick('productKey', msg.productKey, defaults.productKey),
+    deviceName: pick('deviceName', msg.deviceName, defaults.deviceName),
+  };
+}
+
+function pick(field: 'productKey' | 'deviceName', fromMsg: unknown, fromNode: string | undefined): string {
+  if (fromMsg !== undefined && fromMsg !== null && fromMsg !== '') return checkTopicLevel(`msg.${field}`, fromMsg);
+  if (fromNode) return checkTopicLevel(`the node's ${field}`, fromNode);
+  throw new ProtocolError(`msg.${field}`, `set on the node or in msg.${field}`, undefined, true);
+}
+
+/** A short status line from an error message (the full text goes to done(err)). */
+export function errorStatus(err: unknown): NodeStatus {
+  const text = err instanceof Error ? err.message : String(err);
+  return { fill: 'red', shape: 'ring', text: text.length > 60 ? `${text.slice(0, 57)}…` : text };
+}
+
+/** Every failure path of an input handler: a red status and done(err) so Catch nodes see it. */
+export function fail(status: StatusLine, done: Done, err: unknown): void {
+  const error = err instanceof Error ? err : new Error(String(err));
+  status.error(error);
+  done(error);
+}
+
+/** Reuses the incoming message for an MQTT message out, as core `mqtt out` expects it. */
+export function asMqtt(msg: OtaMessage, out: { topic: string; payload: string | Buffer; qos: 0 | 1 | 2 }): OtaMessage {
+  msg.topic = out.topic;
+  msg.payload = out.payload;
+  msg.qos = out.qos;
+  return msg;
+}
+
+/** Clears a one-shot error status after a good message so the node shows its state again. */
+export function okStatus(text: string): NodeStatus {
+  return { fill: 'green', shape: 'dot', text };
+}
+
+/**
+ * Node statuses travel to every open editor over the comms socket; at thousands of messages a
+ * second that would swamp it. This keeps the newest status and sends at most one per interval.
+ */
+export class StatusLine {
+  private pending: NodeStatus | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastSent = 0;
+
+  constructor(
+    private readonly node: Node,
+    private readonly intervalMs = 500,
+  ) {}
+
+  set(status: NodeStatus): void {
+    this.pending = status;
+    if (this.timer) return;
+    const wait = this.lastSent + this.intervalMs - Date.now();
+    if (wait <= 0) this.flush();
+    else this.timer = setTimeout(() => this.flush(), wait);
+  }
+
+  /** Errors are shown at once. */
+  error(err: unknown): void {
+    this.clearTimer();
+    this.pending = undefined;
+    this.lastSent = Date.now();
+    this.node.status(errorStatus(err));
+  }
+
+  close(): void {
+    this.clearTimer();
+    this.pending = undefined;
+  }
+
+  private flush(): void {
+    this.timer = undefined;
+    if (!this.pending) return;
+    this.lastSent = Date.now();
+    this.node.status(this.pending);
+    this.pending = undefined;
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** Adds the device's message id to an event only when the device sent one. */
+export function withId<T extends object>(event: T, id: string | number | undefined): T & { id?: string | number } {
+  return id === undefined ? event : { ...event, id };
+}
