@@ -1,0 +1,179 @@
+/** Batches: creation (targets, gate, plan), direct pushes, and user control. */
+import { DeviceRef, FirmwareDescriptor, parseFirmwareDescriptor, ProtocolError } from '../protocol';
+import { firmwareFromDescriptor } from './catalog';
+import { FleetCore, Work } from './core';
+import { conflict, refused } from './errors';
+import { planTasks } from './planner';
+import { BatchRequest, parseBatchRequest, parseStrategy } from './settings';
+import { ACTIVE_TASK_STATES, BatchState, emptyCounts, isOpenBatch, TaskState } from './states';
+import type { Batch, Firmware } from './types';
+
+export interface BatchOptions {
+  /** The ota-push node that started it: its notices leave there. */
+  egress?: string;
+  /** A direct push: every listed device, no verification gate, pending tasks replaced. */
+  direct?: boolean;
+}
+
+const MAX_MQTT_PACKAGE = 16 * 1024 * 1024;
+
+export function createBatch(core: FleetCore, input: unknown, options: BatchOptions = {}): Batch {
+  const raw = (input ?? {}) as { firmwareId?: unknown };
+  const known = typeof raw.firmwareId === 'string' ? core.store.firmware(raw.firmwareId) : undefined;
+  const request = parseBatchRequest(input, known?.productKey);
+  const batch = core.run((work) => {
+    const firmware =
+      request.firmwareId !== undefined
+        ? core.firmwareOf(request.firmwareId)
+        : firmwareFromDescriptor(core, request.targets.productKey, parseFirmwareDescriptor(request.firmware, 'firmware'));
+    return insertBatch(core, work, request, firmware, options);
+  });
+  core.wake(0);
+  return batch;
+}
+
+function checkGate(core: FleetCore, request: BatchRequest, firmware: Firmware, options: BatchOptions): void {
+  const { type, targets, strategy } = request;
+  if (targets.productKey !== firmware.productKey) {
+    throw refused(`firmware ${firmware.id} is for product ${firmware.productKey}, not ${targets.productKey}`);
+  }
+  const verified = firmware.verification === 'verified' || firmware.verification === 'not-required';
+  if (type !== 'verify' && !options.direct && core.settings.requireVerification && !verified) {
+    throw refused(
+      `firmware ${firmware.id} (${firmware.productKey}/${firmware.module} ${firmware.version}) is ${firmware.verification}: ` +
+        'verify it on up to 10 test devices first (a batch of type "verify", or ota-verify with test devices), ' +
+        'or turn off "require verification" on the fleet',
+    );
+  }
+  if (strategy.downloadProtocol === 'mqtt' && (!firmware.hosted || firmware.size > MAX_MQTT_PACKAGE)) {
+    throw refused('download over MQTT needs a package hosted by this fleet, of at most 16 MB');
+  }
+}
+
+function insertBatch(core: FleetCore, work: Work, request: BatchRequest, firmware: Firmware, options: BatchOptions): Batch {
+  checkGate(core, request, firmware, options);
+  const { type, targets, strategy } = request;
+  const now = core.clock.now();
+  // A differential package only applies to devices running its source version.
+  const srcVersions = firmware.isDiff && firmware.srcVersion ? [firmware.srcVersion] : targets.srcVersions;
+  let candidates = core.store.candidates({
+    productKey: targets.productKey,
+    module: firmware.module,
+    excludeVersion: options.direct ? '\u0000' : firmware.version,
+    srcVersions,
+    devices: targets.devices,
+    tag: targets.tag,
+  });
+  if (firmware.isDiff && targets.srcVersions) candidates = candidates.filter((c) => c.version !== null && targets.srcVersions?.includes(c.version));
+  if (candidates.length === 0 && type !== 'dynamic') {
+    throw refused(
+      `no device of product ${targets.productKey} (module ${firmware.module}) matches the targets ` +
+        `(devices already at version ${firmware.version} are left out${srcVersions ? `; source versions: ${srcVersions.join(', ')}` : ''})`,
+    );
+  }
+  const state: BatchState = strategy.scheduleStart !== undefined && strategy.scheduleStart > now ? 'PLANNED' : 'IN_PROGRESS';
+  const record = { firmwareId: firmware.id, type, state, targets, strategy, wave: 0, direct: options.direct === true, createdAt: now, updatedAt: now };
+  const batch: Batch = options.egress ? { id: 0, ...record, egress: options.egress } : { id: 0, ...record };
+  batch.id = core.store.insertBatch(batch);
+  core.cacheBatch(batch);
+  const plan = planTasks({
+    batchId: batch.id,
+    productKey: targets.productKey,
+    module: firmware.module,
+    targets,
+    strategy,
+    candidates,
+    active: core.store.activeTasksOf(targets.productKey, firmware.module),
+    now,
+    seed: now ^ batch.id,
+  });
+  for (const old of plan.replaced) core.apply(work, old, 'cancel', { reason: `replaced by batch ${batch.id}`, dueAt: null });
+  core.insertTasks(work, plan.tasks);
+  if (type === 'verify') core.setVerification(work, firmware, 'verifying');
+  work.batches.push({ batchId: batch.id, from: null, to: state, reason: null, counts: emptyCounts(), at: now });
+  work.touched.set(batch.id, { newFailure: false, ...work.touched.get(batch.id), finished: true });
+  return batch;
+}
+
+/** A direct push: one batch per product, recorded so its progress is tracked. */
+export function pushDirect(core: FleetCore, descriptor: FirmwareDescriptor, devices: DeviceRef[], egress: string): Batch[] {
+  const byProduct = new Map<string, string[]>();
+  for (const d of devices) byProduct.set(d.productKey, [...(byProduct.get(d.productKey) ?? []), d.deviceName]);
+  return core.run((work) =>
+    [...byProduct].map(([productKey, names]) => {
+      const firmware = firmwareFromDescriptor(core, productKey, descriptor);
+      const request: BatchRequest = {
+        type: 'static',
+        targets: { selection: 'SPECIFIC', productKey, devices: names },
+        strategy: parseStrategy({ overwrite: 'replace' }),
+      };
+      return insertBatch(core, work, request, firmware, { egress, direct: true });
+    }),
+  );
+}
+
+export const ACTIONS = ['cancel', 'pause', 'resume', 'confirm', 'reupgrade'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+export interface ControlOptions {
+  devices?: DeviceRef[];
+  /** For cancel: only tasks in these states. */
+  states?: TaskState[];
+}
+
+export function controlBatch(core: FleetCore, action: unknown, batchId: number, options: ControlOptions = {}): Batch {
+  const batch = core.run((work) => {
+    const current = core.batchRecord(batchId);
+    switch (action) {
+      case 'cancel':
+        return cancel(core, work, current, options);
+      case 'pause':
+        return core.changeBatch(work, current, 'pause', 'paused by a user');
+      case 'resume':
+        work.touched.set(current.id, { newFailure: false, ...work.touched.get(current.id), resumed: true });
+        return core.changeBatch(work, current, 'resume', null);
+      case 'confirm':
+        return confirm(core, work, current, options.devices);
+      case 'reupgrade':
+        return reupgrade(core, work, current, options.devices);
+      default:
+        throw new ProtocolError('action', ACTIONS.map((a) => `"${a}"`).join(', '), action);
+    }
+  });
+  core.wake(0);
+  return batch;
+}
+
+function cancel(core: FleetCore, work: Work, batch: Batch, options: ControlOptions): Batch {
+  const partial = options.devices !== undefined || options.states !== undefined;
+  const states = (options.states ?? ACTIVE_TASK_STATES).filter((s) => ACTIVE_TASK_STATES.includes(s));
+  const reason = partial ? 'canceled by a user' : 'batch canceled';
+  for (const task of core.tasksFor(batch, options.devices, states)) core.apply(work, task, 'cancel', { reason, dueAt: null });
+  if (partial) return batch;
+  core.clearPendingRetries(batch);
+  if (batch.type === 'verify') core.setVerification(work, core.firmwareOf(batch.firmwareId), 'unverified');
+  return core.changeBatch(work, batch, 'cancel', 'canceled by a user');
+}
+
+function confirm(core: FleetCore, work: Work, batch: Batch, devices?: DeviceRef[]): Batch {
+  if (!isOpenBatch(batch.state)) throw refused(`batch ${batch.id} is ${batch.state}: nothing to confirm`);
+  const now = core.clock.now();
+  const startAt = Math.max(now, batch.strategy.scheduleStart ?? now);
+  for (const task of core.tasksFor(batch, devices, ['CONFIRM'])) {
+    core.apply(work, task, 'confirm', { dueAt: task.wave <= batch.wave ? startAt : null });
+  }
+  return batch;
+}
+
+function reupgrade(core: FleetCore, work: Work, batch: Batch, devices?: DeviceRef[]): Batch {
+  if (batch.state === 'CANCELED') throw refused(`batch ${batch.id} is CANCELED: start a new batch instead`);
+  const tasks = core.tasksFor(batch, devices, ['FAILED', 'CANCELED']);
+  if (devices && tasks.length < devices.length) throw refused('only FAILED or CANCELED tasks can be upgraded again');
+  for (const task of tasks) {
+    const other = core.store.activeTask(task, task.module);
+    if (other) throw conflict(`${task.productKey}/${task.deviceName} has an active task in batch ${other.batchId}`);
+    core.apply(work, task, 'reupgrade', { dueAt: core.clock.now(), retries: 0, reason: null });
+  }
+  if (tasks.length && batch.state === 'COMPLETED') return core.changeBatch(work, batch, 'reopen', 're-upgrade of failed or canceled tasks');
+  return batch;
+}

@@ -1,0 +1,75 @@
+/** The firmware catalog: records of packages, hosted here or at an external URL. */
+import { randomBytes } from 'node:crypto';
+import { FirmwareDescriptor, ProtocolError } from '../protocol';
+import { FleetCore } from './core';
+import { conflict } from './errors';
+import type { Firmware, Verification } from './types';
+
+export type NewFirmware = Omit<Firmware, 'id' | 'streamId' | 'createdAt' | 'verification'> & { verification?: Verification };
+
+/** Adds a firmware record; the same version with the same bytes returns the existing record. */
+export function addFirmware(core: FleetCore, input: NewFirmware): Firmware {
+  return core.run((work) => {
+    const existing = core.store.firmwareByVersion(input.productKey, input.module, input.version);
+    if (existing) {
+      const sameBytes = input.sha256 && existing.sha256 ? input.sha256 === existing.sha256 : input.md5 === existing.md5;
+      if (sameBytes && input.hosted === existing.hosted && (input.url ?? '') === (existing.url ?? '')) return existing;
+      throw conflict(
+        `version ${input.version} of ${input.productKey}/${input.module} already exists (firmware ${existing.id}) with ` +
+          `${sameBytes ? 'another location' : 'different bytes'}; give the new package a new version, or delete the old firmware first`,
+      );
+    }
+    const firmware: Firmware = {
+      ...input,
+      id: randomBytes(6).toString('hex'),
+      streamId: core.store.nextStreamId(),
+      verification: input.verification ?? (core.settings.requireVerification ? 'unverified' : 'not-required'),
+      createdAt: core.clock.now(),
+    };
+    for (const key of Object.keys(firmware) as (keyof Firmware)[]) if (firmware[key] === undefined) delete firmware[key];
+    core.store.insertFirmware(firmware);
+    work.firmware.push(firmware);
+    return firmware;
+  });
+}
+
+/** A firmware record for an external package, from a notice descriptor (direct pushes). */
+export function firmwareFromDescriptor(core: FleetCore, productKey: string, descriptor: FirmwareDescriptor): Firmware {
+  if (descriptor.streamId !== undefined) {
+    throw new ProtocolError(
+      'msg.payload.dProtocol',
+      'absent with a fleet: download over MQTT is a batch setting (strategy.downloadProtocol "mqtt") for firmware the fleet hosts',
+      'mqtt',
+    );
+  }
+  return addFirmware(core, {
+    productKey,
+    module: descriptor.module,
+    version: descriptor.version,
+    size: descriptor.size,
+    md5: descriptor.md5 ?? (descriptor.signMethod === 'Md5' ? descriptor.sign : ''),
+    sha256: descriptor.signMethod === 'SHA256' ? descriptor.sign : '',
+    signMethod: descriptor.signMethod,
+    url: descriptor.url,
+    files: descriptor.files,
+    hosted: false,
+    isDiff: descriptor.isDiff === true,
+    extData: descriptor.extData,
+    digestsign: descriptor.digestsign,
+  });
+}
+
+/** Deletes a firmware no batch uses; returns the record (its file may then be removed). */
+export function deleteFirmware(core: FleetCore, id: string): Firmware {
+  return core.run(() => {
+    const firmware = core.firmwareOf(id);
+    const open = core.store.batchesUsingFirmware(id, true);
+    if (open > 0) throw conflict(`firmware ${id} is used by ${open} running batch(es); cancel them first`);
+    if (core.store.batchesUsingFirmware(id, false) > 0) {
+      throw conflict(`firmware ${id} is referenced by finished batches, whose history needs it`);
+    }
+    core.store.deleteFirmware(id);
+    core.forgetFirmware(id);
+    return firmware;
+  });
+}

@@ -1,0 +1,369 @@
+/**
+ * The fleet's shared state and its primitives: units of work, the one way tasks and batches
+ * change, caches, counts, egress and the wake-up timer. The operations live in ingest.ts,
+ * batches.ts, catalog.ts, scheduler.ts and settle.ts; fleet.ts puts them behind one API.
+ *
+ * Each operation is one unit of work: a store transaction, then (only after the commit) the
+ * events it produced. So an event, a sent notice or a `done()` always describes durable state.
+ */
+import { EventEmitter } from 'node:events';
+import { DeviceRef, MqttMessage, noticeIdSource, upgradeMessage } from '../protocol';
+import { Clock, systemClock, TimerHandle } from './clock';
+import { FleetError, notFound, refused } from './errors';
+import { descriptorFor, PackageHost } from './notices';
+import { ACTIVE_TASK_STATES, BatchEvent, BatchState, emptyCounts, isOpenBatch, nextBatchState, TaskCounts, TaskEvent, TaskState } from './states';
+import type { FleetStore, NewTask } from './store';
+import { applyEvent, TaskPatch } from './transitions';
+import type { Batch, BatchView, DeviceModule, Firmware, Task, Transition, Verification } from './types';
+
+export interface FleetSettings {
+  /** Non-verify batches refuse firmware that is not verified (or not-required). */
+  requireVerification: boolean;
+}
+
+export interface Outgoing {
+  message: MqttMessage;
+  device: DeviceRef;
+  batchId?: number;
+  /** The id of the ota-push node that must send it. */
+  egress: string;
+}
+
+export interface BatchChange {
+  batchId: number;
+  from: BatchState | null;
+  to: BatchState;
+  reason: string | null;
+  counts: TaskCounts;
+  at: number;
+}
+
+export interface TaskOutcome {
+  batchId?: number;
+  state?: TaskState;
+  reason?: string | null;
+  /** Why the report moved no task (there was none, or it did not apply). */
+  ignored?: string;
+}
+
+export interface FleetEvents {
+  task: [Transition];
+  batch: [BatchChange];
+  send: [Outgoing[]];
+  device: [DeviceModule];
+  firmware: [Firmware];
+  warning: [string];
+}
+
+export interface Touched {
+  /** A task of the batch failed in this unit of work (abort threshold). */
+  newFailure: boolean;
+  /** A task of the batch reached a final state, or tasks were created (waves, completion). */
+  finished?: boolean;
+  /** A user resumed the batch: a wave held at its threshold opens. */
+  resumed?: boolean;
+}
+
+/** What one unit of work produced; published after its transaction commits. */
+export class Work {
+  transitions: Transition[] = [];
+  created: { batchId: number; state: TaskState }[] = [];
+  batches: BatchChange[] = [];
+  sends: Outgoing[] = [];
+  devices: DeviceModule[] = [];
+  firmware: Firmware[] = [];
+  /** Batches whose tasks changed: settled (completion, waves, abort) after the commit. */
+  touched = new Map<number, Touched>();
+}
+
+export const MINUTE = 60_000;
+
+export interface FleetOptions {
+  store: FleetStore;
+  clock?: Clock;
+  settings?: Partial<FleetSettings>;
+  host?: PackageHost;
+  name?: string;
+}
+
+export class FleetCore extends EventEmitter<FleetEvents> {
+  readonly store: FleetStore;
+  readonly clock: Clock;
+  readonly settings: FleetSettings;
+  host: PackageHost | undefined;
+  readonly name: string;
+  readonly nextNoticeId: () => number;
+  /** Open batches (PLANNED, IN_PROGRESS, PAUSED), the scheduler's working set. */
+  readonly openBatches = new Map<number, Batch>();
+
+  private work: Work | undefined;
+  private taskCounts = new Map<number, TaskCounts>();
+  private firmwareCache = new Map<string, Firmware>();
+  private egresses: string[] = [];
+  private timer: TimerHandle | undefined;
+  private wakeAt = Infinity;
+  private warnedNoEgress = false;
+  protected closed = false;
+
+  constructor(options: FleetOptions) {
+    super();
+    this.store = options.store;
+    this.clock = options.clock ?? systemClock;
+    this.settings = { requireVerification: true, ...options.settings };
+    this.host = options.host;
+    this.name = options.name ?? 'fleet';
+    this.nextNoticeId = noticeIdSource(() => this.clock.now());
+    this.taskCounts = this.store.countsByBatch();
+    for (const batch of this.store.openBatches()) this.openBatches.set(batch.id, batch);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    this.removeAllListeners();
+    this.store.close();
+  }
+
+  /** Called when the timer fires (the scheduler). */
+  protected onWake(): void {}
+
+  /** Called after each committed unit of work, for every batch whose tasks changed. */
+  protected afterCommit(_batchId: number, _touched: Touched): void {}
+
+  // ---- egress: the ota-push nodes that send what the fleet decides ------------------------
+
+  attachEgress(id: string): void {
+    if (!this.egresses.includes(id)) this.egresses.push(id);
+    this.warnedNoEgress = false;
+    this.wake(0);
+  }
+
+  detachEgress(id: string): void {
+    this.egresses = this.egresses.filter((e) => e !== id);
+  }
+
+  get hasEgress(): boolean {
+    return this.egresses.length > 0;
+  }
+
+  /** The node a batch's messages leave through: the one that started it, else the first. */
+  egressFor(batch?: Batch): string | undefined {
+    if (batch?.egress && this.egresses.includes(batch.egress)) return batch.egress;
+    return this.egresses[0];
+  }
+
+  warnNoEgress(): void {
+    if (this.warnedNoEgress) return;
+    this.warnedNoEgress = true;
+    this.emit('warning', `fleet "${this.name}" has messages to send but no ota-push node is deployed for it: tasks stay QUEUED until one is`);
+  }
+
+  // ---- units of work ----------------------------------------------------------------------
+
+  run<T>(fn: (work: Work) => T): T {
+    if (this.closed) throw new FleetError('OTA_STORE', `the fleet "${this.name}" is closed (redeploying?); try again`);
+    if (this.work) return fn(this.work);
+    const work = new Work();
+    this.work = work;
+    let result: T;
+    try {
+      result = this.store.transaction(() => fn(work));
+    } catch (err) {
+      this.forget(work);
+      throw storeError(err);
+    } finally {
+      this.work = undefined;
+    }
+    this.publish(work);
+    for (const [batchId, touched] of work.touched) this.afterCommit(batchId, touched);
+    return result;
+  }
+
+  /** A rolled-back transaction: reload what it may have changed in the caches. */
+  private forget(work: Work): void {
+    for (const fw of work.firmware) this.firmwareCache.delete(fw.id);
+    for (const change of work.batches) this.openBatches.delete(change.batchId);
+    for (const batch of this.store.openBatches()) this.openBatches.set(batch.id, batch);
+  }
+
+  private publish(work: Work): void {
+    for (const c of work.created) this.countsOf(c.batchId)[c.state]++;
+    for (const t of work.transitions) {
+      const counts = this.countsOf(t.batchId);
+      if (t.from) counts[t.from]--;
+      counts[t.to]++;
+    }
+    for (const d of work.devices) this.emit('device', d);
+    for (const f of work.firmware) this.emit('firmware', f);
+    for (const t of work.transitions) this.emit('task', t);
+    for (const b of work.batches) this.emit('batch', { ...b, counts: { ...this.countsOf(b.batchId) } });
+    if (work.sends.length) this.emit('send', work.sends);
+  }
+
+  /** The live task counts of a batch (mutated on publish; copy before handing out). */
+  countsOf(batchId: number): TaskCounts {
+    let counts = this.taskCounts.get(batchId);
+    if (!counts) this.taskCounts.set(batchId, (counts = emptyCounts()));
+    return counts;
+  }
+
+  view(batch: Batch): BatchView {
+    return { ...batch, counts: { ...this.countsOf(batch.id) } };
+  }
+
+  // ---- the one way tasks and batches change -------------------------------------------------
+
+  /** Applies an event to a task through the state table, persists it, and records it. */
+  apply(work: Work, task: Task, event: TaskEvent, patch: TaskPatch = {}): Task {
+    const applied = applyEvent(task, event, patch, this.clock.now());
+    if (!applied.ok) throw refused(applied.reason);
+    // Progress within IN_PROGRESS updates the row; only state changes (and re-notices) are logged.
+    const logged = applied.transition.from !== applied.transition.to || event === 'renotify';
+    this.store.saveTask(applied.task, logged ? applied.transition : undefined);
+    work.transitions.push(applied.transition);
+    const touched = work.touched.get(task.batchId) ?? { newFailure: false };
+    const to = applied.task.state;
+    if (to === 'FAILED') touched.newFailure = true;
+    if (to === 'SUCCEEDED' || to === 'FAILED' || to === 'CANCELED') touched.finished = true;
+    work.touched.set(task.batchId, touched);
+    return applied.task;
+  }
+
+  /** Changes a task's data without changing its state (no transition). */
+  updateTask(task: Task, patch: TaskPatch): Task {
+    const next: Task = { ...task, ...patch, updatedAt: this.clock.now() } as Task;
+    this.store.saveTask(next);
+    return next;
+  }
+
+  /** A failure, with a retry scheduled when the batch's policy allows one. */
+  fail(work: Work, task: Task, batch: Batch, reason: string, retryable: boolean, step?: number): Task {
+    const { retryCount, retryInterval } = batch.strategy;
+    const retry = retryable && task.retries < retryCount;
+    const dueAt = retry ? this.clock.now() + retryInterval * MINUTE : null;
+    if (retry) this.wake(retryInterval * MINUTE);
+    return this.apply(work, task, 'fail', { reason, dueAt, step: step ?? task.step });
+  }
+
+  insertTasks(work: Work, tasks: NewTask[]): void {
+    this.store.insertTasks(tasks);
+    for (const t of tasks) work.created.push({ batchId: t.batchId, state: t.state });
+    for (const batchId of new Set(tasks.map((t) => t.batchId))) {
+      work.touched.set(batchId, { newFailure: false, ...work.touched.get(batchId), finished: true });
+    }
+  }
+
+  changeBatch(work: Work, batch: Batch, event: BatchEvent, reason: string | null): Batch {
+    const outcome = nextBatchState(batch.state, event);
+    if (!outcome.ok) throw refused(`batch ${batch.id}: ${outcome.reason}`);
+    const now = this.clock.now();
+    const next: Batch = { ...batch, state: outcome.to, updatedAt: now };
+    if (reason !== null) next.reason = reason;
+    else delete next.reason;
+    this.store.updateBatch(next);
+    this.cacheBatch(next);
+    work.batches.push({ batchId: batch.id, from: batch.state, to: next.state, reason, counts: emptyCounts(), at: now });
+    return next;
+  }
+
+  cacheBatch(batch: Batch): void {
+    if (isOpenBatch(batch.state)) this.openBatches.set(batch.id, batch);
+    else this.openBatches.delete(batch.id);
+  }
+
+  batchRecord(id: number): Batch {
+    const batch = this.openBatches.get(id) ?? this.store.batch(id);
+    if (!batch) throw notFound(`no batch ${id} in fleet "${this.name}"`);
+    return batch;
+  }
+
+  firmwareOf(id: string): Firmware {
+    let fw = this.firmwareCache.get(id);
+    if (!fw) {
+      fw = this.store.firmware(id);
+      if (!fw) throw notFound(`no firmware "${id}" in fleet "${this.name}"`);
+      this.firmwareCache.set(id, fw);
+    }
+    return fw;
+  }
+
+  forgetFirmware(id: string): void {
+    this.firmwareCache.delete(id);
+  }
+
+  setVerification(work: Work, firmware: Firmware, verification: Verification): void {
+    if (firmware.verification === verification) return;
+    this.store.setVerification(firmware.id, verification);
+    const next = { ...firmware, verification };
+    this.firmwareCache.set(firmware.id, next);
+    work.firmware.push(next);
+  }
+
+  /** A batch's tasks in some states: all of them, or those of the given devices. */
+  tasksFor(batch: Batch, devices: DeviceRef[] | undefined, states: readonly TaskState[]): Task[] {
+    if (!devices) return states.flatMap((state) => this.store.tasksOf(batch.id, { state, limit: Number.MAX_SAFE_INTEGER }));
+    const tasks: Task[] = [];
+    for (const device of devices) {
+      const task = device.productKey === batch.targets.productKey ? this.store.taskOf(batch.id, device) : undefined;
+      if (!task) throw notFound(`${device.productKey}/${device.deviceName} is not in batch ${batch.id}`);
+      if (states.includes(task.state)) tasks.push(task);
+    }
+    return tasks;
+  }
+
+  /** Failed tasks waiting for a retry are given up (the batch ended). */
+  clearPendingRetries(batch: Batch): void {
+    for (const task of this.store.dueTasks(batch.id, 'FAILED', Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) {
+      this.updateTask(task, { dueAt: null });
+    }
+  }
+
+  /** What a notice sets on its task: one more attempt, and when to look again if unanswered. */
+  noticePatch(task: Task, batch: Batch): TaskPatch {
+    const { retryCount, retryInterval } = batch.strategy;
+    const answerWithin = Math.max(1, retryInterval) * MINUTE;
+    const dueAt = retryCount > 0 ? this.clock.now() + answerWithin : null;
+    if (dueAt !== null) this.wake(answerWithin);
+    return { attempts: task.attempts + 1, dueAt };
+  }
+
+  /** Queues the T2 notice of a task, with a freshly signed URL. */
+  queueNotice(work: Work, task: Task, batch: Batch, egress: string): void {
+    const device = { productKey: task.productKey, deviceName: task.deviceName };
+    const descriptor = descriptorFor(this.firmwareOf(batch.firmwareId), batch.strategy, this.host, this.clock.now());
+    work.sends.push({ message: upgradeMessage(device, descriptor, this.nextNoticeId()), device, batchId: batch.id, egress });
+  }
+
+  isActive(state: TaskState): boolean {
+    return ACTIVE_TASK_STATES.includes(state);
+  }
+
+  // ---- the wake-up timer ------------------------------------------------------------------
+
+  /** Arms the timer to run the scheduler in `delayMs` (never later than an earlier wake-up). */
+  wake(delayMs: number): void {
+    if (this.closed) return;
+    const at = this.clock.now() + Math.max(0, delayMs);
+    if (this.timer && at >= this.wakeAt) return;
+    if (this.timer) this.clock.clearTimer(this.timer);
+    this.wakeAt = at;
+    this.timer = this.clock.setTimer(
+      () => {
+        this.timer = undefined;
+        this.wakeAt = Infinity;
+        this.onWake();
+      },
+      Math.max(0, delayMs),
+    );
+  }
+}
+
+/** A write the disk refused becomes an error a user can act on; nothing was changed. */
+function storeError(err: unknown): unknown {
+  const code = (err as { code?: string }).code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+    return new FleetError('OTA_STORE', `the fleet's store refused the change (${code}: ${(err as Error).message}); nothing was changed`);
+  }
+  return err;
+}

@@ -1,0 +1,145 @@
+/**
+ * A fleet: inventory, firmware catalog, batches and their tasks, and the scheduler that pushes
+ * notices, behind one API. Nodes and the admin API use only this class; it never touches
+ * Node-RED. The parts: core.ts (units of work, state changes), ingest.ts (what devices say),
+ * catalog.ts, batches.ts, scheduler.ts, settle.ts.
+ */
+import type { BlockRequest, DeviceRef, FirmwareDescriptor, FirmwareQuery, ProgressReport, VersionReport } from '../protocol';
+import { Action, BatchOptions, controlBatch, ControlOptions, createBatch, pushDirect } from './batches';
+import { addFirmware, deleteFirmware, firmwareFromDescriptor, NewFirmware } from './catalog';
+import { FleetCore, FleetOptions, TaskOutcome, Touched } from './core';
+import { queryFirmware, reportProgress, reportVersion, requestBlock } from './ingest';
+import { Scheduler } from './scheduler';
+import { settleBatch } from './settle';
+import type { TaskCounts } from './states';
+import type { DeviceQuery, TaskQuery } from './store';
+import type { BatchView, DeviceModule, Firmware, Task, Transition } from './types';
+
+export class Fleet extends FleetCore {
+  private readonly scheduler = new Scheduler(this);
+
+  constructor(options: FleetOptions) {
+    super(options);
+    this.wake(0);
+  }
+
+  protected override onWake(): void {
+    this.scheduler.pass();
+  }
+
+  protected override afterCommit(batchId: number, touched: Touched): void {
+    settleBatch(this, batchId, touched);
+  }
+
+  /** Runs the scheduler now (tests and direct pushes; normally the timer does). */
+  tick(): void {
+    this.scheduler.pass();
+  }
+
+  // what devices say
+  reportVersion(device: DeviceRef, report: VersionReport): TaskOutcome {
+    return reportVersion(this, device, report);
+  }
+
+  reportProgress(device: DeviceRef, report: ProgressReport): TaskOutcome {
+    return reportProgress(this, device, report);
+  }
+
+  queryFirmware(device: DeviceRef, query: FirmwareQuery, kind: 'firmwareGet' | 'request' = 'firmwareGet'): TaskOutcome & { pending: boolean } {
+    return queryFirmware(this, device, query, kind);
+  }
+
+  requestBlock(device: DeviceRef, request: BlockRequest): Promise<TaskOutcome> {
+    return requestBlock(this, device, request);
+  }
+
+  // inventory
+  devices(query: DeviceQuery = {}): DeviceModule[] {
+    return this.store.listDevices(query);
+  }
+
+  device(device: DeviceRef) {
+    return { ...device, modules: this.store.deviceModules(device), tags: this.store.tagsOf(device), tasks: this.store.tasksOfDevice(device) };
+  }
+
+  versions(productKey?: string) {
+    return this.store.versionDistribution(productKey);
+  }
+
+  setTags(devices: DeviceRef[], tags: string[]): void {
+    this.run(() => devices.forEach((device) => this.store.setTags(device, tags)));
+  }
+
+  // catalog
+  listFirmware(productKey?: string): Firmware[] {
+    return this.store.listFirmware(productKey);
+  }
+
+  firmware(id: string): Firmware {
+    return this.firmwareOf(id);
+  }
+
+  addFirmware(input: NewFirmware): Firmware {
+    return addFirmware(this, input);
+  }
+
+  firmwareFromDescriptor(productKey: string, descriptor: FirmwareDescriptor): Firmware {
+    return firmwareFromDescriptor(this, productKey, descriptor);
+  }
+
+  deleteFirmware(id: string): Firmware {
+    return deleteFirmware(this, id);
+  }
+
+  // batches
+  createBatch(input: unknown, options?: BatchOptions): BatchView {
+    return this.view(createBatch(this, input, options));
+  }
+
+  /** Records a direct push as one-off batches and sends the notices at once. */
+  pushDirect(descriptor: FirmwareDescriptor, devices: DeviceRef[], egress: string): BatchView[] {
+    const batches = pushDirect(this, descriptor, devices, egress);
+    this.tick();
+    return batches.map((b) => this.view(this.batchRecord(b.id)));
+  }
+
+  control(action: Action | string, batchId: number, options?: ControlOptions): BatchView {
+    const batch = controlBatch(this, action, batchId, options);
+    return this.view(this.batchRecord(batch.id));
+  }
+
+  listBatches(): BatchView[] {
+    return this.store.listBatches().map((b) => this.view(this.openBatches.get(b.id) ?? b));
+  }
+
+  batch(id: number): BatchView {
+    return this.view(this.batchRecord(id));
+  }
+
+  tasks(batchId: number, query: TaskQuery = {}): Task[] {
+    this.batchRecord(batchId);
+    return this.store.tasksOf(batchId, query);
+  }
+
+  counts(batchId: number): TaskCounts {
+    return { ...this.countsOf(batchId) };
+  }
+
+  transitions(query: { taskId?: number; batchId?: number; limit?: number }): Transition[] {
+    return this.store.transitions(query);
+  }
+
+  /** Tasks of open batches by what a status line shows. */
+  totals(): { queued: number; upgrading: number; succeeded: number; failed: number; canceled: number } {
+    const t = { queued: 0, upgrading: 0, succeeded: 0, failed: 0, canceled: 0 };
+    for (const id of this.openBatches.keys()) {
+      const c = this.countsOf(id);
+      t.queued += c.CONFIRM + c.QUEUED;
+      t.upgrading += c.NOTIFIED + c.IN_PROGRESS;
+      t.succeeded += c.SUCCEEDED;
+      t.failed += c.FAILED;
+      t.canceled += c.CANCELED;
+    }
+    return t;
+  }
+}

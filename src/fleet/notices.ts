@@ -1,0 +1,42 @@
+/** The firmware descriptor a task's notice carries: digests, URL (signed) or stream, tags. */
+import { FirmwareDescriptor } from '../protocol';
+import type { Strategy } from './settings';
+import type { Firmware } from './types';
+
+/** What the fleet needs from firmware hosting (firmware-host.ts). */
+export interface PackageHost {
+  /** A download URL for a hosted package, freshly signed at `now`. */
+  signedUrl(firmware: Firmware, now: number): string;
+  /** Reads `size` bytes at `offset` of a hosted package (download over MQTT). */
+  readBlock(firmware: Firmware, offset: number, size: number): Promise<Buffer>;
+  /** The package signature (`digestsign`) when the fleet holds a signing key. */
+  signature(firmware: Firmware): string | undefined;
+}
+
+export function descriptorFor(firmware: Firmware, strategy: Strategy | undefined, host: PackageHost | undefined, now: number): FirmwareDescriptor {
+  const d: FirmwareDescriptor = {
+    version: firmware.version,
+    size: firmware.size,
+    signMethod: firmware.signMethod,
+    sign: firmware.signMethod === 'Md5' ? firmware.md5 : firmware.sha256,
+    module: firmware.module,
+  };
+  if (firmware.md5) d.md5 = firmware.md5;
+  if (firmware.files) {
+    d.files = firmware.files;
+  } else if (strategy?.downloadProtocol === 'mqtt' && firmware.hosted) {
+    d.streamId = firmware.streamId;
+    d.streamFileId = 1;
+  } else if (firmware.hosted) {
+    if (!host) throw new Error('a hosted firmware needs the fleet to host packages');
+    d.url = host.signedUrl(firmware, now);
+  } else {
+    d.url = firmware.url;
+  }
+  const extData = { ...firmware.extData, ...strategy?.extData };
+  if (Object.keys(extData).length) d.extData = extData;
+  if (firmware.isDiff) d.isDiff = true;
+  const digestsign = firmware.digestsign ?? host?.signature(firmware);
+  if (digestsign) d.digestsign = digestsign;
+  return d;
+}

@@ -1,0 +1,162 @@
+/**
+ * The scheduler: one pass over the open batches — start planned ones, end those past their
+ * schedule, retry, re-notify, push within the rate — and over timeouts. Deadlines are stored on
+ * the tasks (dueAt); the pass returns when it must run again, and the timer is only a wake-up.
+ */
+import { FleetCore } from './core';
+import { RateLimiter } from './rate';
+import type { Batch } from './types';
+
+/** Pushes (or retries, re-notices, timeouts) per batch per pass, so a large batch never blocks the event loop. */
+export const PER_PASS = 500;
+
+export class Scheduler {
+  private readonly limiters = new Map<number, RateLimiter>();
+  private running = false;
+
+  constructor(private readonly core: FleetCore) {}
+
+  /** One pass. Returns nothing; arms the next wake-up itself. */
+  pass(): void {
+    if (this.running) return;
+    this.running = true;
+    const core = this.core;
+    let next = Infinity;
+    try {
+      const now = core.clock.now();
+      for (const batch of [...core.openBatches.values()]) next = Math.min(next, this.runBatch(batch, now));
+      next = Math.min(next, this.runTimeouts(now));
+    } catch (err) {
+      core.emit('warning', `scheduler: ${(err as Error).message}`);
+      next = Math.min(next, core.clock.now() + 5000);
+    } finally {
+      this.running = false;
+    }
+    if (next < Infinity) core.wake(next - core.clock.now());
+  }
+
+  forget(batchId: number): void {
+    this.limiters.delete(batchId);
+  }
+
+  private runBatch(batch: Batch, now: number): number {
+    const core = this.core;
+    const { strategy } = batch;
+    if (batch.state === 'PLANNED') {
+      if ((strategy.scheduleStart ?? 0) > now) return strategy.scheduleStart as number;
+      batch = core.run((work) => core.changeBatch(work, batch, 'start', null));
+    }
+    if (strategy.scheduleFinish !== undefined && strategy.scheduleFinish <= now) {
+      this.finishSchedule(batch);
+      return Infinity;
+    }
+    const finish = strategy.scheduleFinish ?? Infinity;
+    if (batch.state !== 'IN_PROGRESS') return finish;
+    return Math.min(finish, this.runRetries(batch, now), this.runRenotices(batch, now), this.runPushes(batch, now));
+  }
+
+  /** At scheduleFinish, unfinished tasks are canceled and the batch completes. */
+  private finishSchedule(batch: Batch): void {
+    const core = this.core;
+    const at = new Date(batch.strategy.scheduleFinish as number).toISOString();
+    core.run((work) => {
+      for (const task of core.tasksFor(batch, undefined, ['CONFIRM', 'QUEUED', 'NOTIFIED', 'IN_PROGRESS'])) {
+        core.apply(work, task, 'cancel', { reason: `the batch's schedule finished at ${at}`, dueAt: null });
+      }
+      core.clearPendingRetries(batch);
+      core.changeBatch(work, batch, 'complete', `the schedule finished at ${at}`);
+    });
+    this.forget(batch.id);
+  }
+
+  /** Failed tasks whose retry time came go back to QUEUED (unless the device is busy elsewhere). */
+  private runRetries(batch: Batch, now: number): number {
+    const core = this.core;
+    const due = core.store.dueTasks(batch.id, 'FAILED', now, PER_PASS);
+    if (due.length) {
+      core.run((work) => {
+        for (const task of due) {
+          const other = core.store.activeTask(task, task.module);
+          if (other) {
+            core.updateTask(task, { dueAt: null, reason: `${task.reason}; retry skipped: the device has a task in batch ${other.batchId}` });
+            work.touched.set(batch.id, { newFailure: true, ...work.touched.get(batch.id), finished: true });
+          } else {
+            core.apply(work, task, 'retry', { dueAt: now, retries: task.retries + 1 });
+          }
+        }
+      });
+    }
+    return due.length === PER_PASS ? now : (core.store.nextDue(batch.id, 'FAILED') ?? Infinity);
+  }
+
+  /** Notices left unanswered: sent again while retries remain, then the task fails. */
+  private runRenotices(batch: Batch, now: number): number {
+    const core = this.core;
+    const due = core.store.dueTasks(batch.id, 'NOTIFIED', now, PER_PASS);
+    if (due.length) {
+      const egress = core.egressFor(batch);
+      core.run((work) => {
+        for (const task of due) {
+          if (task.retries >= batch.strategy.retryCount) {
+            core.apply(work, task, 'fail', { reason: `no answer to ${task.attempts} notice(s)`, dueAt: null });
+          } else if (egress) {
+            const next = core.apply(work, task, 'renotify', { ...core.noticePatch(task, batch), retries: task.retries + 1 });
+            core.queueNotice(work, next, batch, egress);
+          }
+        }
+      });
+      if (!egress) core.warnNoEgress();
+    }
+    return due.length === PER_PASS ? now : (core.store.nextDue(batch.id, 'NOTIFIED') ?? Infinity);
+  }
+
+  /** QUEUED tasks that are due get their notice, within maximumPerMinute. */
+  private runPushes(batch: Batch, now: number): number {
+    const core = this.core;
+    const first = core.store.nextDue(batch.id, 'QUEUED');
+    if (first === undefined) return Infinity;
+    if (first > now) return first;
+    const egress = core.egressFor(batch);
+    if (!egress) {
+      core.warnNoEgress();
+      return Infinity; // attachEgress wakes the scheduler
+    }
+    const limiter = this.limiterFor(batch, now);
+    const allowed = limiter ? limiter.take(now, PER_PASS) : PER_PASS;
+    let pushed = 0;
+    if (allowed > 0) {
+      const due = core.store.dueTasks(batch.id, 'QUEUED', now, allowed);
+      pushed = due.length;
+      core.run((work) => {
+        for (const task of due) core.queueNotice(work, core.apply(work, task, 'notify', core.noticePatch(task, batch)), batch, egress);
+      });
+    }
+    const remaining = core.store.nextDue(batch.id, 'QUEUED');
+    if (remaining === undefined) return Infinity;
+    if (limiter) return Math.max(remaining, limiter.nextAt(core.clock.now()));
+    return pushed === allowed ? now : remaining;
+  }
+
+  private limiterFor(batch: Batch, now: number): RateLimiter | undefined {
+    const perMinute = batch.strategy.maximumPerMinute;
+    if (!perMinute) return undefined;
+    let limiter = this.limiters.get(batch.id);
+    if (!limiter) this.limiters.set(batch.id, (limiter = new RateLimiter(perMinute, now)));
+    return limiter;
+  }
+
+  /** IN_PROGRESS tasks past timeoutInMinutes fail; timeouts are not retried. */
+  private runTimeouts(now: number): number {
+    const core = this.core;
+    const due = core.store.dueTimeouts(now, PER_PASS);
+    if (due.length) {
+      core.run((work) => {
+        for (const task of due) {
+          const minutes = core.batchRecord(task.batchId).strategy.timeoutInMinutes;
+          core.apply(work, task, 'timeout', { reason: `timed out: no success within ${minutes} minute(s) of the first progress report`, dueAt: null });
+        }
+      });
+    }
+    return due.length === PER_PASS ? now : (core.store.nextTimeout() ?? Infinity);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * After a batch's tasks change: the verification result of a verify batch, the abort threshold,
+ * waves, and completion. Runs after the commit of the change, and opens a unit of work of its
+ * own only when one of these has something to do (most progress reports need none).
+ */
+import { FleetCore, Touched, Work } from './core';
+import type { TaskCounts } from './states';
+import type { Batch } from './types';
+
+export function settleBatch(core: FleetCore, batchId: number, touched: Touched): void {
+  const batch = core.openBatches.get(batchId);
+  if (!batch) return;
+  const counts = core.countsOf(batchId);
+  const active = counts.CONFIRM + counts.QUEUED + counts.NOTIFIED + counts.IN_PROGRESS;
+  const firmware = core.firmwareOf(batch.firmwareId);
+  const checkVerify = batch.type === 'verify' && counts.FAILED > 0 && firmware.verification !== 'verify-failed';
+  const checkAbort = batch.strategy.abort !== undefined && touched.newFailure && batch.state === 'IN_PROGRESS';
+  const changed = touched.finished === true || touched.resumed === true;
+  const checkWaves = changed && batch.strategy.waves !== undefined && batch.state === 'IN_PROGRESS' && waveFinished(core, batch);
+  const checkEnd = changed && active === 0 && batch.type !== 'dynamic' && (batch.state === 'IN_PROGRESS' || batch.state === 'PAUSED');
+  if (!checkVerify && !checkAbort && !checkWaves && !checkEnd) return;
+
+  const pendingRetries = core.store.dueTasks(batchId, 'FAILED', Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER).length;
+  const finalFailures = counts.FAILED - pendingRetries;
+  core.run((work) => {
+    let current = batch;
+    if (checkVerify && finalFailures > 0) core.setVerification(work, firmware, 'verify-failed');
+    if (checkAbort) current = abortIfOverThreshold(core, work, current, counts, finalFailures);
+    let force = touched.resumed === true;
+    while (current.state === 'IN_PROGRESS' && current.strategy.waves && waveFinished(core, current)) {
+      current = advanceWave(core, work, current, force);
+      force = false;
+    }
+    if (checkEnd && pendingRetries === 0) {
+      if (current.type === 'verify') {
+        const total = Object.values(counts).reduce((a, b) => a + b, 0);
+        core.setVerification(work, firmware, total > 0 && counts.SUCCEEDED === total ? 'verified' : 'verify-failed');
+      }
+      core.changeBatch(work, current, 'complete', null);
+    }
+  });
+}
+
+/** `abort: {failurePercent, minDevices}`: holds the batch when too many finished tasks failed. */
+function abortIfOverThreshold(core: FleetCore, work: Work, batch: Batch, counts: TaskCounts, failed: number): Batch {
+  const { failurePercent, minDevices } = batch.strategy.abort as { failurePercent: number; minDevices: number };
+  const finished = counts.SUCCEEDED + failed;
+  const percent = finished ? (failed * 100) / finished : 0;
+  if (finished < minDevices || percent < failurePercent) return batch;
+  const why = `aborted: ${failed} of ${finished} finished tasks failed (${percent.toFixed(1)}%, threshold ${failurePercent}%); resume to go on`;
+  return core.changeBatch(work, batch, 'pause', why);
+}
+
+/** The open wave has no unfinished task, and another wave follows. */
+function waveFinished(core: FleetCore, batch: Batch): boolean {
+  if ((batch.strategy.waves?.length ?? 0) <= batch.wave + 1) return false;
+  const c = core.store.waveCounts(batch.id, batch.wave);
+  return c.CONFIRM + c.QUEUED + c.NOTIFIED + c.IN_PROGRESS === 0;
+}
+
+/** Opens the next wave when the finished one reached waveSuccessPercent (or a user resumed); else holds the batch. */
+function advanceWave(core: FleetCore, work: Work, batch: Batch, force: boolean): Batch {
+  const c = core.store.waveCounts(batch.id, batch.wave);
+  const total = c.SUCCEEDED + c.FAILED + c.CANCELED;
+  const rate = total ? (c.SUCCEEDED * 100) / total : 100;
+  const needed = batch.strategy.waveSuccessPercent;
+  if (!force && rate < needed) {
+    const reason = `wave ${batch.wave + 1} succeeded on ${rate.toFixed(1)}% of its devices, below the ${needed}% needed to go on; resume to continue anyway`;
+    return core.changeBatch(work, batch, 'pause', reason);
+  }
+  const now = core.clock.now();
+  const next: Batch = { ...batch, wave: batch.wave + 1, updatedAt: now };
+  core.store.updateBatch(next);
+  core.cacheBatch(next);
+  core.store.openWave(batch.id, next.wave, now);
+  core.wake(0);
+  return next;
+}

@@ -1,0 +1,692 @@
+/**
+ * The fleet's store in one SQLite file (better-sqlite3): WAL mode, prepared statements, schema
+ * migrations. A commit is durable against a crash of the process (kill -9): WAL with
+ * synchronous=NORMAL writes each commit to the log before returning. (Against power loss, set
+ * `synchronous: 'FULL'`.)
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DeviceRef, PackageFile, SignMethod } from '../protocol';
+import { FleetError } from './errors';
+import type { BatchType, Strategy, Targets } from './settings';
+import { ACTIVE_TASK_STATES, BatchState, emptyCounts, TaskState } from './states';
+import type { CandidateQuery, DeviceQuery, FleetStore, NewBatch, NewTask, TaskQuery } from './store';
+import type { Batch, DeviceModule, Firmware, Task, Transition, Verification, VersionCount } from './types';
+
+/** Each entry migrates the schema from version i to i + 1. Append only; never edit a shipped one. */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE devices (
+    product_key TEXT NOT NULL, device_name TEXT NOT NULL, module TEXT NOT NULL,
+    version TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+    PRIMARY KEY (product_key, device_name, module)
+  ) WITHOUT ROWID;
+  CREATE INDEX devices_by_version ON devices (product_key, module, version);
+  CREATE TABLE device_tags (
+    product_key TEXT NOT NULL, device_name TEXT NOT NULL, tag TEXT NOT NULL,
+    PRIMARY KEY (product_key, tag, device_name)
+  ) WITHOUT ROWID;
+  CREATE INDEX device_tags_by_device ON device_tags (product_key, device_name);
+  CREATE TABLE firmware (
+    id TEXT PRIMARY KEY, product_key TEXT NOT NULL, module TEXT NOT NULL, version TEXT NOT NULL,
+    size INTEGER NOT NULL, md5 TEXT NOT NULL, sha256 TEXT NOT NULL, sign_method TEXT NOT NULL,
+    url TEXT, hosted INTEGER NOT NULL, is_diff INTEGER NOT NULL, src_version TEXT, ext_data TEXT,
+    digestsign TEXT, files TEXT, stream_id INTEGER NOT NULL UNIQUE, verification TEXT NOT NULL, created_at INTEGER NOT NULL,
+    UNIQUE (product_key, module, version)
+  );
+  CREATE TABLE batches (
+    id INTEGER PRIMARY KEY, firmware_id TEXT NOT NULL, type TEXT NOT NULL, state TEXT NOT NULL,
+    targets TEXT NOT NULL, strategy TEXT NOT NULL, reason TEXT, wave INTEGER NOT NULL,
+    direct INTEGER NOT NULL, egress TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY, batch_id INTEGER NOT NULL, product_key TEXT NOT NULL,
+    device_name TEXT NOT NULL, module TEXT NOT NULL, src_version TEXT, state TEXT NOT NULL,
+    reason TEXT, step INTEGER, attempts INTEGER NOT NULL, retries INTEGER NOT NULL,
+    wave INTEGER NOT NULL, due_at INTEGER, started_at INTEGER,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    UNIQUE (batch_id, product_key, device_name, module)
+  );
+  CREATE INDEX tasks_by_device ON tasks (product_key, device_name, module, state);
+  CREATE INDEX tasks_by_batch_state ON tasks (batch_id, state, due_at);
+  CREATE INDEX tasks_due ON tasks (state, due_at) WHERE due_at IS NOT NULL;
+  CREATE TABLE transitions (
+    id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL, batch_id INTEGER NOT NULL,
+    from_state TEXT, to_state TEXT NOT NULL, reason TEXT, step INTEGER, attempts INTEGER NOT NULL,
+    at INTEGER NOT NULL
+  );
+  CREATE INDEX transitions_by_task ON transitions (task_id);
+  CREATE INDEX transitions_by_batch ON transitions (batch_id, id);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+const ACTIVE = `(${ACTIVE_TASK_STATES.map((s) => `'${s}'`).join(', ')})`;
+
+interface TaskRow {
+  id: number;
+  batch_id: number;
+  product_key: string;
+  device_name: string;
+  module: string;
+  src_version: string | null;
+  state: TaskState;
+  reason: string | null;
+  step: number | null;
+  attempts: number;
+  retries: number;
+  wave: number;
+  due_at: number | null;
+  started_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+interface BatchRow {
+  id: number;
+  firmware_id: string;
+  type: BatchType;
+  state: BatchState;
+  targets: string;
+  strategy: string;
+  reason: string | null;
+  wave: number;
+  direct: number;
+  egress: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+interface FirmwareRow {
+  id: string;
+  product_key: string;
+  module: string;
+  version: string;
+  size: number;
+  md5: string;
+  sha256: string;
+  sign_method: SignMethod;
+  url: string | null;
+  hosted: number;
+  is_diff: number;
+  src_version: string | null;
+  ext_data: string | null;
+  digestsign: string | null;
+  files: string | null;
+  stream_id: number;
+  verification: Verification;
+  created_at: number;
+}
+
+interface DeviceRow {
+  product_key: string;
+  device_name: string;
+  module: string;
+  version: string;
+  first_seen: number;
+  last_seen: number;
+}
+
+const toTask = (r: TaskRow): Task => ({
+  id: r.id,
+  batchId: r.batch_id,
+  productKey: r.product_key,
+  deviceName: r.device_name,
+  module: r.module,
+  srcVersion: r.src_version,
+  state: r.state,
+  reason: r.reason,
+  step: r.step,
+  attempts: r.attempts,
+  retries: r.retries,
+  wave: r.wave,
+  dueAt: r.due_at,
+  startedAt: r.started_at,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const toBatch = (r: BatchRow): Batch => {
+  const batch: Batch = {
+    id: r.id,
+    firmwareId: r.firmware_id,
+    type: r.type,
+    state: r.state,
+    targets: JSON.parse(r.targets) as Targets,
+    strategy: JSON.parse(r.strategy) as Strategy,
+    wave: r.wave,
+    direct: r.direct === 1,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+  if (r.reason !== null) batch.reason = r.reason;
+  if (r.egress !== null) batch.egress = r.egress;
+  return batch;
+};
+
+const toFirmware = (r: FirmwareRow): Firmware => {
+  const fw: Firmware = {
+    id: r.id,
+    productKey: r.product_key,
+    module: r.module,
+    version: r.version,
+    size: r.size,
+    md5: r.md5,
+    sha256: r.sha256,
+    signMethod: r.sign_method,
+    hosted: r.hosted === 1,
+    isDiff: r.is_diff === 1,
+    streamId: r.stream_id,
+    verification: r.verification,
+    createdAt: r.created_at,
+  };
+  if (r.url !== null) fw.url = r.url;
+  if (r.src_version !== null) fw.srcVersion = r.src_version;
+  if (r.ext_data !== null) fw.extData = JSON.parse(r.ext_data) as Record<string, string>;
+  if (r.digestsign !== null) fw.digestsign = r.digestsign;
+  if (r.files !== null) fw.files = JSON.parse(r.files) as PackageFile[];
+  return fw;
+};
+
+const toDevice = (r: DeviceRow): DeviceModule => ({
+  productKey: r.product_key,
+  deviceName: r.device_name,
+  module: r.module,
+  version: r.version,
+  firstSeen: r.first_seen,
+  lastSeen: r.last_seen,
+});
+
+export interface SqliteStoreOptions {
+  synchronous?: 'NORMAL' | 'FULL';
+}
+
+export class SqliteStore implements FleetStore {
+  private readonly db: Database.Database;
+  private readonly s;
+
+  constructor(
+    readonly file: string,
+    options: SqliteStoreOptions = {},
+  ) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    this.s = this.prepare();
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    if (current > SCHEMA_VERSION) {
+      throw new FleetError(
+        'OTA_STORE',
+        `${this.file} was written by a newer node-red-contrib-mqtt-ota (schema ${current}, this one knows ${SCHEMA_VERSION}); upgrade the package`,
+      );
+    }
+    if (current === 0) this.db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    for (let v = current; v < SCHEMA_VERSION; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      getVersion: db.prepare<[string, string, string], { version: string }>(
+        'SELECT version FROM devices WHERE product_key = ? AND device_name = ? AND module = ?',
+      ),
+      upsertDevice: db.prepare(
+        `INSERT INTO devices (product_key, device_name, module, version, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (product_key, device_name, module) DO UPDATE SET version = excluded.version, last_seen = excluded.last_seen`,
+      ),
+      deviceModules: db.prepare<[string, string], DeviceRow>('SELECT * FROM devices WHERE product_key = ? AND device_name = ? ORDER BY module'),
+      deleteTags: db.prepare('DELETE FROM device_tags WHERE product_key = ? AND device_name = ?'),
+      insertTag: db.prepare('INSERT OR IGNORE INTO device_tags (product_key, device_name, tag) VALUES (?, ?, ?)'),
+      tagsOf: db.prepare<[string, string], { tag: string }>('SELECT tag FROM device_tags WHERE product_key = ? AND device_name = ? ORDER BY tag'),
+      hasTag: db.prepare<[string, string, string], { one: number }>(
+        'SELECT 1 AS one FROM device_tags WHERE product_key = ? AND tag = ? AND device_name = ?',
+      ),
+      insertFirmware: db.prepare(
+        `INSERT INTO firmware (id, product_key, module, version, size, md5, sha256, sign_method, url, hosted, is_diff,
+           src_version, ext_data, digestsign, files, stream_id, verification, created_at)
+         VALUES (@id, @productKey, @module, @version, @size, @md5, @sha256, @signMethod, @url, @hosted, @isDiff,
+           @srcVersion, @extData, @digestsign, @files, @streamId, @verification, @createdAt)`,
+      ),
+      firmware: db.prepare<[string], FirmwareRow>('SELECT * FROM firmware WHERE id = ?'),
+      firmwareByVersion: db.prepare<[string, string, string], FirmwareRow>(
+        'SELECT * FROM firmware WHERE product_key = ? AND module = ? AND version = ?',
+      ),
+      firmwareByStream: db.prepare<[number], FirmwareRow>('SELECT * FROM firmware WHERE stream_id = ?'),
+      allFirmware: db.prepare<[], FirmwareRow>('SELECT * FROM firmware ORDER BY created_at, id'),
+      productFirmware: db.prepare<[string], FirmwareRow>('SELECT * FROM firmware WHERE product_key = ? ORDER BY created_at, id'),
+      setVerification: db.prepare('UPDATE firmware SET verification = ? WHERE id = ?'),
+      deleteFirmware: db.prepare('DELETE FROM firmware WHERE id = ?'),
+      maxStream: db.prepare<[], { n: number | null }>('SELECT MAX(stream_id) AS n FROM firmware'),
+      filesUsed: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM firmware WHERE sha256 = ? AND hosted = 1'),
+      insertBatch: db.prepare(
+        `INSERT INTO batches (firmware_id, type, state, targets, strategy, reason, wave, direct, egress, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      batch: db.prepare<[number], BatchRow>('SELECT * FROM batches WHERE id = ?'),
+      allBatches: db.prepare<[], BatchRow>('SELECT * FROM batches ORDER BY id'),
+      openBatches: db.prepare<[], BatchRow>("SELECT * FROM batches WHERE state IN ('PLANNED', 'IN_PROGRESS', 'PAUSED') ORDER BY id"),
+      updateBatch: db.prepare('UPDATE batches SET state = ?, reason = ?, wave = ?, egress = ?, updated_at = ? WHERE id = ?'),
+      batchesUsing: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM batches WHERE firmware_id = ?'),
+      openBatchesUsing: db.prepare<[string], { n: number }>(
+        "SELECT COUNT(*) AS n FROM batches WHERE firmware_id = ? AND state IN ('PLANNED', 'IN_PROGRESS', 'PAUSED')",
+      ),
+      insertTask: db.prepare(
+        `INSERT INTO tasks (batch_id, product_key, device_name, module, src_version, state, reason, step, attempts, retries,
+           wave, due_at, started_at, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      task: db.prepare<[number], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
+      taskOf: db.prepare<[number, string, string, string], TaskRow>(
+        'SELECT * FROM tasks WHERE batch_id = ? AND product_key = ? AND device_name = ? AND module = ?',
+      ),
+      taskOfAnyModule: db.prepare<[number, string, string], TaskRow>(
+        'SELECT * FROM tasks WHERE batch_id = ? AND product_key = ? AND device_name = ? ORDER BY id LIMIT 1',
+      ),
+      activeTask: db.prepare<[string, string, string], TaskRow>(
+        `SELECT * FROM tasks WHERE product_key = ? AND device_name = ? AND module = ? AND state IN ${ACTIVE} ORDER BY id DESC LIMIT 1`,
+      ),
+      activeTasks: db.prepare<[string, string], TaskRow>(
+        `SELECT * FROM tasks WHERE product_key = ? AND device_name = ? AND state IN ${ACTIVE} ORDER BY id`,
+      ),
+      activeTasksOf: db.prepare<[string, string], TaskRow>(`SELECT * FROM tasks WHERE product_key = ? AND module = ? AND state IN ${ACTIVE}`),
+      tasksOfAll: db.prepare<[number, number, number], TaskRow>('SELECT * FROM tasks WHERE batch_id = ? ORDER BY id LIMIT ? OFFSET ?'),
+      tasksOfState: db.prepare<[number, string, number, number], TaskRow>(
+        'SELECT * FROM tasks WHERE batch_id = ? AND state = ? ORDER BY id LIMIT ? OFFSET ?',
+      ),
+      tasksOfDevice: db.prepare<[string, string], TaskRow>('SELECT * FROM tasks WHERE product_key = ? AND device_name = ? ORDER BY id'),
+      saveTask: db.prepare(
+        `UPDATE tasks SET state = ?, reason = ?, step = ?, attempts = ?, retries = ?, wave = ?, due_at = ?, started_at = ?,
+           src_version = ?, updated_at = ? WHERE id = ?`,
+      ),
+      insertTransition: db.prepare(
+        'INSERT INTO transitions (task_id, batch_id, from_state, to_state, reason, step, attempts, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      countsAll: db.prepare<[], { batch_id: number; state: TaskState; n: number }>(
+        'SELECT batch_id, state, COUNT(*) AS n FROM tasks GROUP BY batch_id, state',
+      ),
+      countsOne: db.prepare<[number], { batch_id: number; state: TaskState; n: number }>(
+        'SELECT batch_id, state, COUNT(*) AS n FROM tasks WHERE batch_id = ? GROUP BY state',
+      ),
+      dueTasks: db.prepare<[number, string, number, number], TaskRow>(
+        'SELECT * FROM tasks WHERE batch_id = ? AND state = ? AND due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?',
+      ),
+      dueTimeouts: db.prepare<[number, number], TaskRow>(
+        "SELECT * FROM tasks WHERE state = 'IN_PROGRESS' AND due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+      ),
+      nextDue: db.prepare<[number, string], { t: number | null }>(
+        'SELECT MIN(due_at) AS t FROM tasks WHERE batch_id = ? AND state = ? AND due_at IS NOT NULL',
+      ),
+      nextTimeout: db.prepare<[], { t: number | null }>("SELECT MIN(due_at) AS t FROM tasks WHERE state = 'IN_PROGRESS' AND due_at IS NOT NULL"),
+      openWave: db.prepare("UPDATE tasks SET due_at = ? WHERE batch_id = ? AND wave = ? AND state = 'QUEUED' AND due_at IS NULL"),
+      waveCounts: db.prepare<[number, number], { state: TaskState; n: number }>(
+        'SELECT state, COUNT(*) AS n FROM tasks WHERE batch_id = ? AND wave = ? GROUP BY state',
+      ),
+      transitionsOfTask: db.prepare<[number, number], TransitionRow>(
+        `SELECT tr.*, t.product_key, t.device_name, t.module FROM transitions tr JOIN tasks t ON t.id = tr.task_id
+         WHERE tr.task_id = ? ORDER BY tr.id LIMIT ?`,
+      ),
+      transitionsOfBatch: db.prepare<[number, number], TransitionRow>(
+        `SELECT tr.*, t.product_key, t.device_name, t.module FROM transitions tr JOIN tasks t ON t.id = tr.task_id
+         WHERE tr.batch_id = ? ORDER BY tr.id LIMIT ?`,
+      ),
+      transitionsAll: db.prepare<[number], TransitionRow>(
+        `SELECT tr.*, t.product_key, t.device_name, t.module FROM transitions tr JOIN tasks t ON t.id = tr.task_id
+         ORDER BY tr.id LIMIT ?`,
+      ),
+    };
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.s.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.s.setMeta.run(key, value);
+  }
+
+  recordVersion(device: DeviceRef, module: string, version: string, at: number): string | undefined {
+    const previous = this.s.getVersion.get(device.productKey, device.deviceName, module)?.version;
+    this.s.upsertDevice.run(device.productKey, device.deviceName, module, version, at, at);
+    return previous;
+  }
+
+  deviceModules(device: DeviceRef): DeviceModule[] {
+    return this.s.deviceModules.all(device.productKey, device.deviceName).map(toDevice);
+  }
+
+  private deviceWhere(q: DeviceQuery): { sql: string; args: unknown[] } {
+    const clauses: string[] = [];
+    const args: unknown[] = [];
+    if (q.productKey) (clauses.push('product_key = ?'), args.push(q.productKey));
+    if (q.module) (clauses.push('module = ?'), args.push(q.module));
+    if (q.version) (clauses.push('version = ?'), args.push(q.version));
+    if (q.search) (clauses.push("instr(device_name, ?) > 0"), args.push(q.search));
+    return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', args };
+  }
+
+  listDevices(q: DeviceQuery): DeviceModule[] {
+    const { sql, args } = this.deviceWhere(q);
+    const rows = this.db
+      .prepare(`SELECT * FROM devices ${sql} ORDER BY product_key, device_name, module LIMIT ? OFFSET ?`)
+      .all(...args, q.limit ?? 1000, q.offset ?? 0) as DeviceRow[];
+    return rows.map(toDevice);
+  }
+
+  countDevices(q: DeviceQuery): number {
+    const { sql, args } = this.deviceWhere(q);
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM devices ${sql}`).get(...args) as { n: number }).n;
+  }
+
+  versionDistribution(productKey?: string): VersionCount[] {
+    const where = productKey ? 'WHERE product_key = ?' : '';
+    const rows = this.db
+      .prepare(
+        `SELECT product_key, module, version, COUNT(*) AS count FROM devices ${where}
+         GROUP BY product_key, module, version ORDER BY product_key, module, count DESC, version`,
+      )
+      .all(...(productKey ? [productKey] : [])) as { product_key: string; module: string; version: string; count: number }[];
+    return rows.map((r) => ({ productKey: r.product_key, module: r.module, version: r.version, count: r.count }));
+  }
+
+  setTags(device: DeviceRef, tags: string[]): void {
+    this.transaction(() => {
+      this.s.deleteTags.run(device.productKey, device.deviceName);
+      for (const tag of tags) this.s.insertTag.run(device.productKey, device.deviceName, tag);
+    });
+  }
+
+  tagsOf(device: DeviceRef): string[] {
+    return this.s.tagsOf.all(device.productKey, device.deviceName).map((r) => r.tag);
+  }
+
+  hasTag(device: DeviceRef, tag: string): boolean {
+    return this.s.hasTag.get(device.productKey, tag, device.deviceName) !== undefined;
+  }
+
+  candidates(q: CandidateQuery): { deviceName: string; version: string | null }[] {
+    const args: unknown[] = [q.productKey, q.module];
+    let sql: string;
+    if (q.devices) {
+      // Listed devices count even if they never reported (version null).
+      sql = `SELECT l.value AS device_name, d.version AS version FROM json_each(?) l
+             LEFT JOIN devices d ON d.product_key = ? AND d.module = ? AND d.device_name = l.value`;
+      args.unshift(JSON.stringify(q.devices));
+    } else if (q.tag !== undefined) {
+      sql = `SELECT d.device_name, d.version FROM devices d JOIN device_tags g
+             ON g.product_key = d.product_key AND g.device_name = d.device_name AND g.tag = ?
+             WHERE d.product_key = ? AND d.module = ?`;
+      args.unshift(q.tag);
+    } else {
+      sql = 'SELECT d.device_name, d.version FROM devices d WHERE d.product_key = ? AND d.module = ?';
+    }
+    const rows = this.db.prepare(sql).all(...args) as { device_name: string; version: string | null }[];
+    const src = q.srcVersions && q.srcVersions.length ? new Set(q.srcVersions) : undefined;
+    const out: { deviceName: string; version: string | null }[] = [];
+    for (const r of rows) {
+      if (r.version === q.excludeVersion) continue;
+      if (src && (r.version === null || !src.has(r.version))) continue;
+      out.push({ deviceName: r.device_name, version: r.version });
+    }
+    return out;
+  }
+
+  insertFirmware(fw: Firmware): void {
+    this.s.insertFirmware.run({
+      id: fw.id,
+      productKey: fw.productKey,
+      module: fw.module,
+      version: fw.version,
+      size: fw.size,
+      md5: fw.md5,
+      sha256: fw.sha256,
+      signMethod: fw.signMethod,
+      url: fw.url ?? null,
+      hosted: fw.hosted ? 1 : 0,
+      isDiff: fw.isDiff ? 1 : 0,
+      srcVersion: fw.srcVersion ?? null,
+      extData: fw.extData ? JSON.stringify(fw.extData) : null,
+      digestsign: fw.digestsign ?? null,
+      files: fw.files ? JSON.stringify(fw.files) : null,
+      streamId: fw.streamId,
+      verification: fw.verification,
+      createdAt: fw.createdAt,
+    });
+  }
+
+  firmware(id: string): Firmware | undefined {
+    const row = this.s.firmware.get(id);
+    return row && toFirmware(row);
+  }
+
+  firmwareByVersion(productKey: string, module: string, version: string): Firmware | undefined {
+    const row = this.s.firmwareByVersion.get(productKey, module, version);
+    return row && toFirmware(row);
+  }
+
+  firmwareByStream(streamId: number): Firmware | undefined {
+    const row = this.s.firmwareByStream.get(streamId);
+    return row && toFirmware(row);
+  }
+
+  listFirmware(productKey?: string): Firmware[] {
+    return (productKey ? this.s.productFirmware.all(productKey) : this.s.allFirmware.all()).map(toFirmware);
+  }
+
+  setVerification(id: string, verification: Verification): void {
+    this.s.setVerification.run(verification, id);
+  }
+
+  deleteFirmware(id: string): void {
+    this.s.deleteFirmware.run(id);
+  }
+
+  nextStreamId(): number {
+    return (this.s.maxStream.get()?.n ?? 1000) + 1;
+  }
+
+  firmwareUsingFile(sha256: string): number {
+    return this.s.filesUsed.get(sha256)?.n ?? 0;
+  }
+
+  insertBatch(b: NewBatch): number {
+    const result = this.s.insertBatch.run(
+      b.firmwareId,
+      b.type,
+      b.state,
+      JSON.stringify(b.targets),
+      JSON.stringify(b.strategy),
+      b.reason ?? null,
+      b.wave,
+      b.direct ? 1 : 0,
+      b.egress ?? null,
+      b.createdAt,
+      b.updatedAt,
+    );
+    return Number(result.lastInsertRowid);
+  }
+
+  batch(id: number): Batch | undefined {
+    const row = this.s.batch.get(id);
+    return row && toBatch(row);
+  }
+
+  listBatches(): Batch[] {
+    return this.s.allBatches.all().map(toBatch);
+  }
+
+  openBatches(): Batch[] {
+    return this.s.openBatches.all().map(toBatch);
+  }
+
+  updateBatch(b: Batch): void {
+    this.s.updateBatch.run(b.state, b.reason ?? null, b.wave, b.egress ?? null, b.updatedAt, b.id);
+  }
+
+  batchesUsingFirmware(firmwareId: string, openOnly: boolean): number {
+    return (openOnly ? this.s.openBatchesUsing : this.s.batchesUsing).get(firmwareId)?.n ?? 0;
+  }
+
+  insertTasks(tasks: NewTask[]): void {
+    const insert = this.s.insertTask;
+    for (const t of tasks) {
+      insert.run(
+        t.batchId,
+        t.productKey,
+        t.deviceName,
+        t.module,
+        t.srcVersion,
+        t.state,
+        t.reason,
+        t.step,
+        t.attempts,
+        t.retries,
+        t.wave,
+        t.dueAt,
+        t.startedAt,
+        t.createdAt,
+        t.updatedAt,
+      );
+    }
+  }
+
+  task(id: number): Task | undefined {
+    const row = this.s.task.get(id);
+    return row && toTask(row);
+  }
+
+  taskOf(batchId: number, device: DeviceRef, module?: string): Task | undefined {
+    const row =
+      module === undefined
+        ? this.s.taskOfAnyModule.get(batchId, device.productKey, device.deviceName)
+        : this.s.taskOf.get(batchId, device.productKey, device.deviceName, module);
+    return row && toTask(row);
+  }
+
+  activeTask(device: DeviceRef, module: string): Task | undefined {
+    const row = this.s.activeTask.get(device.productKey, device.deviceName, module);
+    return row && toTask(row);
+  }
+
+  activeTasks(device: DeviceRef): Task[] {
+    return this.s.activeTasks.all(device.productKey, device.deviceName).map(toTask);
+  }
+
+  activeTasksOf(productKey: string, module: string): Map<string, Task> {
+    const map = new Map<string, Task>();
+    for (const row of this.s.activeTasksOf.iterate(productKey, module)) map.set(row.device_name, toTask(row));
+    return map;
+  }
+
+  tasksOf(batchId: number, q: TaskQuery): Task[] {
+    const limit = q.limit ?? 1000;
+    const offset = q.offset ?? 0;
+    const rows = q.state ? this.s.tasksOfState.all(batchId, q.state, limit, offset) : this.s.tasksOfAll.all(batchId, limit, offset);
+    return rows.map(toTask);
+  }
+
+  tasksOfDevice(device: DeviceRef): Task[] {
+    return this.s.tasksOfDevice.all(device.productKey, device.deviceName).map(toTask);
+  }
+
+  saveTask(t: Task, tr?: Transition): void {
+    this.s.saveTask.run(t.state, t.reason, t.step, t.attempts, t.retries, t.wave, t.dueAt, t.startedAt, t.srcVersion, t.updatedAt, t.id);
+    if (tr) this.s.insertTransition.run(tr.taskId, tr.batchId, tr.from, tr.to, tr.reason, tr.step, tr.attempts, tr.at);
+  }
+
+  countsByBatch(batchId?: number): Map<number, Record<TaskState, number>> {
+    const map = new Map<number, Record<TaskState, number>>();
+    const rows = batchId === undefined ? this.s.countsAll.all() : this.s.countsOne.all(batchId);
+    for (const r of rows) {
+      let counts = map.get(r.batch_id);
+      if (!counts) map.set(r.batch_id, (counts = emptyCounts()));
+      counts[r.state] = r.n;
+    }
+    return map;
+  }
+
+  dueTasks(batchId: number, state: TaskState, now: number, limit: number): Task[] {
+    return this.s.dueTasks.all(batchId, state, now, limit).map(toTask);
+  }
+
+  dueTimeouts(now: number, limit: number): Task[] {
+    return this.s.dueTimeouts.all(now, limit).map(toTask);
+  }
+
+  nextDue(batchId: number, state: TaskState): number | undefined {
+    return this.s.nextDue.get(batchId, state)?.t ?? undefined;
+  }
+
+  nextTimeout(): number | undefined {
+    return this.s.nextTimeout.get()?.t ?? undefined;
+  }
+
+  openWave(batchId: number, wave: number, at: number): number {
+    return this.s.openWave.run(at, batchId, wave).changes;
+  }
+
+  waveCounts(batchId: number, wave: number): Record<TaskState, number> {
+    const counts = emptyCounts();
+    for (const r of this.s.waveCounts.all(batchId, wave)) counts[r.state] = r.n;
+    return counts;
+  }
+
+  transitions(q: { taskId?: number; batchId?: number; limit?: number }): Transition[] {
+    const limit = q.limit ?? 1000;
+    const rows =
+      q.taskId !== undefined
+        ? this.s.transitionsOfTask.all(q.taskId, limit)
+        : q.batchId !== undefined
+          ? this.s.transitionsOfBatch.all(q.batchId, limit)
+          : this.s.transitionsAll.all(limit);
+    return rows.map((r) => ({
+      taskId: r.task_id,
+      batchId: r.batch_id,
+      productKey: r.product_key,
+      deviceName: r.device_name,
+      module: r.module,
+      from: r.from_state,
+      to: r.to_state,
+      reason: r.reason,
+      step: r.step,
+      attempts: r.attempts,
+      at: r.at,
+    }));
+  }
+}
+
+interface TransitionRow {
+  task_id: number;
+  batch_id: number;
+  product_key: string;
+  device_name: string;
+  module: string;
+  from_state: TaskState | null;
+  to_state: TaskState;
+  reason: string | null;
+  step: number | null;
+  attempts: number;
+  at: number;
+}

@@ -1,0 +1,103 @@
+/**
+ * What the fleet needs from storage, named after the domain. The SQLite implementation is
+ * sqlite-store.ts; a server database can take its place behind this interface.
+ * Every method is synchronous and every write is durable when it returns (or when the
+ * enclosing `transaction` returns).
+ */
+import type { DeviceRef } from '../protocol';
+import type { TaskState } from './states';
+import type { Batch, DeviceModule, Firmware, Task, Transition, Verification, VersionCount } from './types';
+
+export interface DeviceQuery {
+  productKey?: string;
+  module?: string;
+  version?: string;
+  /** Device names containing this text. */
+  search?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export interface CandidateQuery {
+  productKey: string;
+  module: string;
+  /** Leave out devices already at this version. */
+  excludeVersion: string;
+  srcVersions?: string[];
+  devices?: string[];
+  tag?: string;
+}
+
+export interface TaskQuery {
+  state?: TaskState;
+  limit?: number;
+  offset?: number;
+}
+
+export type NewTask = Omit<Task, 'id'>;
+export type NewBatch = Omit<Batch, 'id'>;
+
+export interface FleetStore {
+  transaction<T>(fn: () => T): T;
+  close(): void;
+
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+
+  // inventory
+  /** Stores a device's reported version; returns the version it had before, if any. */
+  recordVersion(device: DeviceRef, module: string, version: string, at: number): string | undefined;
+  deviceModules(device: DeviceRef): DeviceModule[];
+  listDevices(query: DeviceQuery): DeviceModule[];
+  countDevices(query: DeviceQuery): number;
+  versionDistribution(productKey?: string): VersionCount[];
+  setTags(device: DeviceRef, tags: string[]): void;
+  tagsOf(device: DeviceRef): string[];
+  hasTag(device: DeviceRef, tag: string): boolean;
+  /** Devices a new batch may target: name and current version (null if it never reported). */
+  candidates(query: CandidateQuery): { deviceName: string; version: string | null }[];
+
+  // catalog
+  insertFirmware(firmware: Firmware): void;
+  firmware(id: string): Firmware | undefined;
+  firmwareByVersion(productKey: string, module: string, version: string): Firmware | undefined;
+  firmwareByStream(streamId: number): Firmware | undefined;
+  listFirmware(productKey?: string): Firmware[];
+  setVerification(id: string, verification: Verification): void;
+  deleteFirmware(id: string): void;
+  nextStreamId(): number;
+  /** Is a package file (by sha256) still used by any firmware record? */
+  firmwareUsingFile(sha256: string): number;
+
+  // batches and tasks
+  insertBatch(batch: NewBatch): number;
+  batch(id: number): Batch | undefined;
+  listBatches(): Batch[];
+  openBatches(): Batch[];
+  updateBatch(batch: Batch): void;
+  batchesUsingFirmware(firmwareId: string, openOnly: boolean): number;
+  insertTasks(tasks: NewTask[]): void;
+  task(id: number): Task | undefined;
+  taskOf(batchId: number, device: DeviceRef, module?: string): Task | undefined;
+  /** The task that holds a device's module now (CONFIRM, QUEUED, NOTIFIED or IN_PROGRESS). */
+  activeTask(device: DeviceRef, module: string): Task | undefined;
+  activeTasks(device: DeviceRef): Task[];
+  /** Active tasks of a product's module, by device name (for the overwrite policy). */
+  activeTasksOf(productKey: string, module: string): Map<string, Task>;
+  tasksOf(batchId: number, query: TaskQuery): Task[];
+  tasksOfDevice(device: DeviceRef): Task[];
+  /** Saves a task and, when given, appends the transition that produced it. */
+  saveTask(task: Task, transition?: Transition): void;
+  countsByBatch(batchId?: number): Map<number, Record<TaskState, number>>;
+  /** Tasks of a batch in `state` whose dueAt has come, oldest first. */
+  dueTasks(batchId: number, state: TaskState, now: number, limit: number): Task[];
+  /** Tasks in progress whose deadline has come (timeouts), across batches. */
+  dueTimeouts(now: number, limit: number): Task[];
+  /** The earliest dueAt of a batch's tasks in `state`. */
+  nextDue(batchId: number, state: TaskState): number | undefined;
+  nextTimeout(): number | undefined;
+  /** Makes the QUEUED tasks of one wave due now. */
+  openWave(batchId: number, wave: number, at: number): number;
+  waveCounts(batchId: number, wave: number): Record<TaskState, number>;
+  transitions(query: { taskId?: number; batchId?: number; limit?: number }): Transition[];
+}

@@ -1,0 +1,56 @@
+/**
+ * The one way a task changes: `applyEvent` checks the event against the state table and returns
+ * the new task and the transition record, or a refusal. It is pure; the fleet persists the result
+ * in a transaction and emits the transition after the commit.
+ */
+import { nextTaskState, TaskEvent } from './states';
+import type { Task, Transition } from './types';
+
+/** Fields an event may set along with the state. */
+export interface TaskPatch {
+  reason?: string | null;
+  step?: number | null;
+  dueAt?: number | null;
+  startedAt?: number | null;
+  attempts?: number;
+  retries?: number;
+  srcVersion?: string | null;
+}
+
+export type Applied = { ok: true; task: Task; transition: Transition } | { ok: false; reason: string };
+
+export function applyEvent(task: Task, event: TaskEvent, patch: TaskPatch, at: number): Applied {
+  const outcome = nextTaskState(task.state, event);
+  if (!outcome.ok) return outcome;
+  const next: Task = { ...task, ...definedOnly(patch), state: outcome.to, updatedAt: at };
+  // A task that leaves FAILED or CANCELED starts clean; one that reaches a final state has no deadline.
+  if (outcome.to === 'QUEUED' && (task.state === 'FAILED' || task.state === 'CANCELED')) {
+    next.step = null;
+    next.startedAt = null;
+    if (patch.reason === undefined) next.reason = null;
+  }
+  if ((outcome.to === 'SUCCEEDED' || outcome.to === 'CANCELED') && patch.dueAt === undefined) next.dueAt = null;
+  return {
+    ok: true,
+    task: next,
+    transition: {
+      taskId: task.id,
+      batchId: task.batchId,
+      productKey: task.productKey,
+      deviceName: task.deviceName,
+      module: task.module,
+      from: task.state,
+      to: outcome.to,
+      reason: next.reason,
+      step: next.step,
+      attempts: next.attempts,
+      at,
+    },
+  };
+}
+
+function definedOnly(patch: TaskPatch): TaskPatch {
+  const out: TaskPatch = {};
+  for (const [k, v] of Object.entries(patch)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

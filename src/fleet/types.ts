@@ -1,0 +1,110 @@
+/** The records of the domain, as the fleet and its store exchange them. */
+import type { PackageFile, SignMethod } from '../protocol';
+import type { BatchType, Strategy, Targets } from './settings';
+import type { BatchState, TaskCounts, TaskState } from './states';
+
+export const VERIFICATION_STATES = ['unverified', 'verifying', 'verified', 'verify-failed', 'not-required'] as const;
+export type Verification = (typeof VERIFICATION_STATES)[number];
+
+export interface DeviceModule {
+  productKey: string;
+  deviceName: string;
+  module: string;
+  version: string;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+export interface VersionCount {
+  productKey: string;
+  module: string;
+  version: string;
+  count: number;
+}
+
+/** A firmware in the catalog. Digests unknown for an external package are empty strings. */
+export interface Firmware {
+  id: string;
+  productKey: string;
+  module: string;
+  version: string;
+  size: number;
+  md5: string;
+  sha256: string;
+  signMethod: SignMethod;
+  /** An external download URL (CDN, S3), when the package is not hosted here. */
+  url?: string;
+  /** The hosted package file, by content (sha256), when hosted here. */
+  hosted: boolean;
+  isDiff: boolean;
+  srcVersion?: string;
+  extData?: Record<string, string>;
+  digestsign?: string;
+  /** Several files at external URLs, announced together (`data.files`). */
+  files?: PackageFile[];
+  /** For download over MQTT: the stream id devices ask for in T6. */
+  streamId: number;
+  verification: Verification;
+  createdAt: number;
+}
+
+export interface Batch {
+  id: number;
+  firmwareId: string;
+  type: BatchType;
+  state: BatchState;
+  targets: Targets;
+  strategy: Strategy;
+  reason?: string;
+  /** The wave now open (0-based); tasks of later waves wait. */
+  wave: number;
+  /** A one-off batch recorded for a direct push: it skips the verification gate. */
+  direct: boolean;
+  /** The id of the ota-push node that started it: its notices leave there while it is deployed. */
+  egress?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface BatchView extends Batch {
+  counts: TaskCounts;
+}
+
+export interface Task {
+  id: number;
+  batchId: number;
+  productKey: string;
+  deviceName: string;
+  module: string;
+  /** The device's version when the task was created (null when it had never reported). */
+  srcVersion: string | null;
+  state: TaskState;
+  reason: string | null;
+  step: number | null;
+  /** Notices sent. */
+  attempts: number;
+  /** Retries used, of strategy.retryCount. */
+  retries: number;
+  wave: number;
+  /** When the scheduler must next look at this task (push, re-notify, time out, retry). */
+  dueAt: number | null;
+  /** The first T3: timeouts count from here. */
+  startedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One state change, as stored and as emitted. */
+export interface Transition {
+  taskId: number;
+  batchId: number;
+  productKey: string;
+  deviceName: string;
+  module: string;
+  from: TaskState | null;
+  to: TaskState;
+  reason: string | null;
+  step: number | null;
+  attempts: number;
+  at: number;
+}
