@@ -3,6 +3,8 @@
  * the block, then a CRC-16/ARC of the block, low byte first (ota-protocol.md, T6/T7).
  */
 import { ProtocolError } from './errors';
+import { checkInteger } from './fields';
+import { isPlainObject } from './json';
 import { MessageId } from './reports';
 
 const CRC_TABLE = (() => {
@@ -53,15 +55,20 @@ export function parseBlockReply(frame: Buffer): { header: BlockHeader; block: Bu
   if (!Buffer.isBuffer(frame) || frame.length < 4) throw new ProtocolError('T7 frame', 'at least 4 bytes', frame);
   const headerLength = frame.readUInt16BE(0);
   if (2 + headerLength > frame.length) throw new ProtocolError('T7 header length', `at most ${frame.length - 2}`, headerLength);
-  let parsed: { code?: unknown; data?: Record<string, unknown>; id?: MessageId };
+  let parsed: unknown;
   try {
     parsed = JSON.parse(frame.subarray(2, 2 + headerLength).toString('utf8'));
   } catch {
     throw new ProtocolError('T7 header', 'valid JSON', frame.subarray(2, 2 + headerLength).toString('utf8'));
   }
+  if (!isPlainObject(parsed)) throw new ProtocolError('T7 header', 'a JSON object', parsed);
   if (parsed.code !== 200) throw new ProtocolError('T7 header.code', '200', parsed.code);
-  const data = parsed.data ?? {};
-  const bSize = Number(data.bSize);
+  const data = parsed.data;
+  if (!isPlainObject(data)) throw new ProtocolError('T7 header.data', 'an object', data);
+  // Link SDK 4 requires all three and reads them as unsigned integers.
+  const bSize = checkInteger('T7 header.data.bSize', data.bSize, 0, frame.length);
+  const bOffset = checkInteger('T7 header.data.bOffset', data.bOffset, 0, Number.MAX_SAFE_INTEGER);
+  const fileLength = checkInteger('T7 header.data.fileLength', data.fileLength, 0, Number.MAX_SAFE_INTEGER);
   if (frame.length !== 2 + headerLength + bSize + 2) {
     throw new ProtocolError('T7 frame length', `${2 + headerLength + bSize + 2} bytes (2 + header + bSize + 2)`, frame.length);
   }
@@ -69,7 +76,7 @@ export function parseBlockReply(frame: Buffer): { header: BlockHeader; block: Bu
   const crc = frame.readUInt16LE(2 + headerLength + bSize);
   if (crc !== crc16arc(block)) throw new ProtocolError('T7 CRC', `0x${crc16arc(block).toString(16)}`, `0x${crc.toString(16)}`);
   return {
-    header: { id: parsed.id, fileToken: String(data.fileToken ?? ''), fileLength: Number(data.fileLength), bSize, bOffset: Number(data.bOffset) },
+    header: { id: parsed.id as MessageId | undefined, fileToken: String(data.fileToken ?? ''), fileLength, bSize, bOffset },
     block,
   };
 }

@@ -39,6 +39,8 @@ export function checkLabel(field: string, value: unknown): string {
   if (CONTROL.test(value) || !value.isWellFormed()) {
     throw new ProtocolError(field, 'printable text (no control characters)', value);
   }
+  // Link SDK 4 reads string values up to the next quote and does not unescape.
+  if (/["\\]/.test(value)) throw new ProtocolError(field, 'text without " or \\ (device SDKs cannot read them)', value);
   return value;
 }
 

@@ -11,3 +11,4 @@ export * from './messages';
 export * from './inbound';
 export * from './targets';
 export * from './verify';
+export * from './signature';

@@ -25,7 +25,8 @@ export function decodeJsonObject(payload: unknown, field = 'msg.payload'): JsonO
       throw new ProtocolError(field, 'UTF-8 encoded JSON', payload);
     }
   } else if (typeof payload === 'string') {
-    if (payload.length > MAX_JSON_BYTES) {
+    // Counted in UTF-8 bytes, as on the wire: non-ASCII text takes 2 to 4 bytes a character.
+    if (Buffer.byteLength(payload, 'utf8') > MAX_JSON_BYTES) {
       throw new ProtocolError(field, `at most ${MAX_JSON_BYTES} bytes of JSON`, payload);
     }
     text = payload;

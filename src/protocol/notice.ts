@@ -39,6 +39,9 @@ export interface FirmwareDescriptor {
 export const MAX_MQTT_DOWNLOAD_SIZE = 16 * 1024 * 1024;
 export const MAX_FILES = 20;
 const MAX_EXTDATA_KEYS = 64;
+// Link SDK 4 takes the first `"key":` anywhere in the notice, so a tag with one of these names would
+// stand in for the field whenever the notice leaves it out (`module` for default, `url` over MQTT).
+const FIELDS_LINK_SDK_READS = ['version', 'size', 'url', 'signMethod', 'sign', 'module', 'dProtocol', 'streamId', 'streamFileId', 'files', 'extData'];
 
 /** Accepts the spellings users and SDKs use and returns the one every SDK accepts. */
 export function normalizeSignMethod(value: unknown, field = 'signMethod'): SignMethod {
@@ -72,6 +75,9 @@ function checkExtData(field: string, value: unknown): Record<string, string> | u
   if (entries.length > MAX_EXTDATA_KEYS) throw new ProtocolError(field, `at most ${MAX_EXTDATA_KEYS} tags`, value);
   const out: Record<string, string> = {};
   for (const [key, tag] of entries) {
+    if (FIELDS_LINK_SDK_READS.includes(key)) {
+      throw new ProtocolError(field, `tags not named like a notice field (${FIELDS_LINK_SDK_READS.join(', ')})`, key);
+    }
     if (typeof tag !== 'string') throw new ProtocolError(`${field}.${key}`, 'a string', tag);
     out[key] = tag;
   }
@@ -132,7 +138,7 @@ export function parseFirmwareDescriptor(input: unknown, field = 'msg.payload'): 
       descriptor.size = files[0].fileSize;
       descriptor.sign = files[0].fileSign;
       if (signMethod === 'Md5') descriptor.md5 = files[0].fileSign;
-      else delete descriptor.md5;
+      else if (md5 === undefined) delete descriptor.md5;
     }
   } else if (input.dProtocol !== undefined || input.streamId !== undefined) {
     if (input.dProtocol !== undefined && String(input.dProtocol).toLowerCase() !== 'mqtt') {
@@ -172,12 +178,12 @@ function checkFiles(field: string, value: unknown, method: SignMethod): PackageF
 /**
  * The `data` object shared by T2 and T5, compact and in the order the platform sends it.
  * `extData` goes last: Link SDK 4 takes the first matching key anywhere in the text, so tags
- * placed earlier could shadow `size` or `url`.
+ * placed earlier could shadow `size` or `url`. The one exception is `files`, which goes after it.
  */
 export function noticeData(d: FirmwareDescriptor): JsonObject {
   const data: JsonObject = { size: d.size, version: d.version };
   if (d.files) {
-    data.files = d.files.map((f) => ({ fileName: f.fileName, fileSize: f.fileSize, fileUrl: f.fileUrl, fileSign: f.fileSign }));
+    // Added last, below.
   } else if (d.streamId !== undefined) {
     data.dProtocol = 'mqtt';
     data.streamId = d.streamId;
@@ -192,6 +198,11 @@ export function noticeData(d: FirmwareDescriptor): JsonObject {
   if (d.isDiff) data.isDiff = 1;
   if (d.digestsign) data.digestsign = d.digestsign;
   if (d.extData && Object.keys(d.extData).length > 0) data.extData = d.extData;
+  // Link SDK 4 reads the files array up to the end of `data` and takes every `{…}` it meets for one
+  // more file, so nothing may follow the array: an `extData` after it would count as a third file.
+  if (d.files) {
+    data.files = d.files.map((f) => ({ fileName: f.fileName, fileSize: f.fileSize, fileUrl: f.fileUrl, fileSign: f.fileSign }));
+  }
   return data;
 }
 
