@@ -15,3 +15,8 @@ export * from './fleet';
 export { ACTIONS } from './batches';
 export type { Action, BatchOptions, ControlOptions } from './batches';
 export type { NewFirmware } from './catalog';
+export * from './package-files';
+export * from './url-signing';
+export * from './package-host';
+export * from './serve-package';
+export * from './upload';

@@ -380,10 +380,14 @@ export class SqliteStore implements FleetStore {
   private deviceWhere(q: DeviceQuery): { sql: string; args: unknown[] } {
     const clauses: string[] = [];
     const args: unknown[] = [];
-    if (q.productKey) (clauses.push('product_key = ?'), args.push(q.productKey));
-    if (q.module) (clauses.push('module = ?'), args.push(q.module));
-    if (q.version) (clauses.push('version = ?'), args.push(q.version));
-    if (q.search) (clauses.push("instr(device_name, ?) > 0"), args.push(q.search));
+    const add = (clause: string, value: unknown) => {
+      clauses.push(clause);
+      args.push(value);
+    };
+    if (q.productKey) add('product_key = ?', q.productKey);
+    if (q.module) add('module = ?', q.module);
+    if (q.version) add('version = ?', q.version);
+    if (q.search) add('instr(device_name, ?) > 0', q.search);
     return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', args };
   }
 

@@ -1,6 +1,8 @@
 /** What every adapter shares: roles, device resolution, error reporting and statuses. */
-import type { Node, NodeMessage, NodeStatus } from 'node-red';
-import { checkTopicLevel, DeviceRef, ProtocolError } from '../protocol';
+import type { Node, NodeAPI, NodeMessage, NodeStatus } from 'node-red';
+import type { TaskOutcome } from '../fleet';
+import { checkModule, checkTopicLevel, DeviceRef, ProtocolError } from '../protocol';
+import type { FleetHandle, OtaFleetNode } from './registry';
 
 export type Role = 'platform' | 'device';
 
@@ -109,4 +111,68 @@ export class StatusLine {
 /** Adds the device's message id to an event only when the device sent one. */
 export function withId<T extends object>(event: T, id: string | number | undefined): T & { id?: string | number } {
   return id === undefined ? event : { ...event, id };
+}
+
+/**
+ * The fleet a node is bound to: `undefined` when none is chosen (the node works on messages
+ * alone), an Error when the chosen one is missing or could not start (every message then fails
+ * with it, and the status says so).
+ */
+export function bindFleet(RED: NodeAPI, node: Node, fleetId: string | undefined): FleetHandle | Error | undefined {
+  if (!fleetId) return undefined;
+  const config = RED.nodes.getNode(fleetId) as OtaFleetNode | null;
+  let problem: Error | undefined;
+  if (!config) problem = new Error('the chosen ota-fleet is not deployed: open the node and pick a fleet');
+  else if (config.failure) problem = config.failure;
+  else if (!config.handle) problem = new Error('the chosen ota-fleet has not started');
+  if (problem) {
+    node.status({ fill: 'red', shape: 'ring', text: 'no fleet' });
+    node.warn(problem.message);
+    return problem;
+  }
+  return (config as OtaFleetNode).handle;
+}
+
+/** Adds what the fleet did with a report (batch, the task's new state, reason) to its event. */
+export function withOutcome<T extends Record<string, unknown>>(event: T, outcome: TaskOutcome | undefined): T {
+  if (!outcome || outcome.batchId === undefined) return event;
+  const out: Record<string, unknown> = { ...event, batchId: outcome.batchId, state: outcome.state };
+  if (outcome.reason) out.reason = outcome.reason;
+  else delete out.reason;
+  return out as T;
+}
+
+/** Reads a node's settings once; with a bad setting the node refuses every message with the reason. */
+export function readOrRefuse<S>(node: Node, status: StatusLine, read: () => S): S | undefined {
+  try {
+    return read();
+  } catch (err) {
+    node.error(`invalid settings: ${(err as Error).message}`);
+    status.error(err);
+    node.on('input', (_msg, _send, done) => fail(status, done, err));
+    return undefined;
+  }
+}
+
+/** The settings ota-inform and ota-progress share: a role, and the device-role defaults. */
+export interface RoleSettings {
+  role: Role;
+  productKey?: string;
+  deviceName?: string;
+  module: string;
+}
+
+export function readRoleSettings(config: { role?: unknown; productKey?: string; deviceName?: string; module?: string }): RoleSettings {
+  return {
+    role: readRole(config.role),
+    productKey: config.productKey ? checkTopicLevel("the node's productKey", config.productKey) : undefined,
+    deviceName: config.deviceName ? checkTopicLevel("the node's deviceName", config.deviceName) : undefined,
+    module: checkModule("the node's module", config.module),
+  };
+}
+
+/** Message ids for what a device-role node publishes: increasing, like an SDK's counter. */
+export function messageIds(): () => number {
+  let id = 0;
+  return () => (id = id >= 2 ** 31 - 1 ? 1 : id + 1);
 }

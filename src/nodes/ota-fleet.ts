@@ -1,17 +1,128 @@
 /**
- * ota-fleet: the configuration shared by the OTA nodes of one device fleet.
+ * ota-fleet: one device fleet — inventory, firmware catalog, batches, scheduler, SQLite store,
+ * hosted packages — shared by the OTA nodes bound to it. Also mounts the admin API and the
+ * firmware download route (once per Node-RED).
  */
-import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { NodeAPI, NodeDef } from 'node-red';
+import { randomBytes } from 'node:crypto';
+import { networkInterfaces, homedir } from 'node:os';
+import { join } from 'node:path';
+import { FirmwareHost, Fleet, PackageFiles, SqliteStore } from '../fleet';
+import { readPrivateKey } from '../protocol';
+import { mountAdminApi } from './admin-api';
+import { mountFirmwareRoute } from './firmware-route';
+import { FleetHandle, OtaFleetNode, registerFleet, unregisterFleet } from './registry';
 
 interface OtaFleetDef extends NodeDef {
-  requireVerification?: boolean;
+  requireVerification?: boolean | string;
   publicUrl?: string;
+  urlExpiryHours?: number | string;
+  maxPackageMB?: number | string;
+  publicKey?: string;
+}
+
+interface Credentials {
+  urlSecret?: string;
+  signingKey?: string;
+}
+
+interface Settings {
+  requireVerification: boolean;
+  publicUrl?: string;
+  urlExpiryHours: number;
+  maxPackageBytes: number;
+  publicKey?: string;
+}
+
+function numberSetting(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name} must be a number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function readSettings(config: OtaFleetDef): Settings {
+  const publicUrl = (config.publicUrl ?? '').trim();
+  if (publicUrl && !/^https?:\/\/[^\s/]+/i.test(publicUrl)) throw new Error(`publicUrl must be an http:// or https:// base URL, got ${JSON.stringify(publicUrl)}`);
+  return {
+    requireVerification: config.requireVerification !== false && config.requireVerification !== 'false',
+    publicUrl: publicUrl || undefined,
+    urlExpiryHours: numberSetting('urlExpiryHours', config.urlExpiryHours, 24, 1, 720),
+    maxPackageBytes: Math.round(numberSetting('maxPackageMB', config.maxPackageMB, 1000, 1, 100_000) * 1024 * 1024),
+    publicKey: config.publicKey?.trim() || undefined,
+  };
+}
+
+/** Node-RED's own HTTP address as devices on the LAN would reach it. */
+function defaultPublicUrl(RED: NodeAPI): string {
+  const s = RED.settings as unknown as { https?: unknown; uiPort?: number; httpNodeRoot?: string | false };
+  const lan = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal);
+  const root = typeof s.httpNodeRoot === 'string' ? s.httpNodeRoot : '/';
+  return `${s.https ? 'https' : 'http'}://${lan?.address ?? 'localhost'}:${s.uiPort ?? 1880}${root}`.replace(/\/+$/, '');
+}
+
+/** Where a fleet keeps its store and packages: `<userDir>/ota/<fleet id>/`. */
+function fleetDir(RED: NodeAPI, id: string): string {
+  const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? join(homedir(), '.node-red');
+  return join(userDir, 'ota', id.replace(/[^A-Za-z0-9_-]/g, '_'));
 }
 
 export = function (RED: NodeAPI) {
-  function OtaFleetNode(this: Node, config: OtaFleetDef) {
+  function OtaFleetNode(this: OtaFleetNode, config: OtaFleetDef) {
     RED.nodes.createNode(this, config);
+    const node = this;
+    const credentials = (node.credentials ?? {}) as Credentials;
+    let fleet: Fleet | undefined;
+    try {
+      const settings = readSettings(config);
+      const dir = fleetDir(RED, node.id);
+      const store = new SqliteStore(join(dir, 'fleet.sqlite'));
+      // Without a secret in the credentials (an imported flow), keep one in the store so URLs survive restarts.
+      let secret = credentials.urlSecret?.trim();
+      if (!secret) {
+        secret = store.getMeta('urlSecret') ?? randomBytes(32).toString('hex');
+        store.setMeta('urlSecret', secret);
+      }
+      const files = new PackageFiles(join(dir, 'firmware'));
+      const host = new FirmwareHost(files, {
+        fleetId: node.id,
+        publicUrl: settings.publicUrl ?? defaultPublicUrl(RED),
+        secret,
+        expiryHours: settings.urlExpiryHours,
+        signingKey: credentials.signingKey ? readPrivateKey('signingKey', credentials.signingKey) : undefined,
+      });
+      fleet = new Fleet({ store, host, settings: { requireVerification: settings.requireVerification }, name: config.name || node.id });
+      fleet.on('warning', (text) => node.warn(text));
+      const handle: FleetHandle = {
+        id: node.id,
+        name: config.name || node.id,
+        fleet,
+        files,
+        host,
+        secret,
+        maxPackageBytes: settings.maxPackageBytes,
+        publicKey: settings.publicKey,
+      };
+      node.handle = handle;
+      registerFleet(handle);
+    } catch (err) {
+      const message = (err as Error).message;
+      node.failure = new Error(`the fleet "${config.name || node.id}" could not start: ${message}`);
+      node.error(node.failure.message);
+    }
+
+    node.on('close', (removed: boolean, done: () => void) => {
+      unregisterFleet(node.id);
+      fleet?.close();
+      done();
+    });
   }
 
-  RED.nodes.registerType('ota-fleet', OtaFleetNode);
+  RED.nodes.registerType('ota-fleet', OtaFleetNode, {
+    credentials: { urlSecret: { type: 'password' }, signingKey: { type: 'password' } },
+  });
+  mountAdminApi(RED);
+  mountFirmwareRoute(RED);
 };

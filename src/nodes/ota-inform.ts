@@ -1,52 +1,71 @@
 /**
  * ota-inform: version reports.
- * platform role — T1 (and T4 queries, T6 block requests) in → a version event out.
+ * platform role — T1 (and T4 queries, T8 requests, T6 block requests) in → a version event out;
+ *                 with a fleet, the inventory and the device's task follow, and answers leave
+ *                 through the fleet's ota-push node.
  * device role   — a version in → a T1 message out, for `mqtt out`.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { checkLabel, checkModule, decodeDeviceMessage, ProtocolError, versionReportMessage } from '../protocol';
-import { asMqtt, fail, withId, okStatus, OtaMessage, readRole, resolveDevice, Role, StatusLine } from './common';
+import { checkLabel, checkModule, decodeDeviceMessage, DeviceMessage, ProtocolError, versionReportMessage } from '../protocol';
+import {
+  asMqtt,
+  bindFleet,
+  fail,
+  messageIds,
+  okStatus,
+  OtaMessage,
+  readOrRefuse,
+  readRoleSettings,
+  resolveDevice,
+  RoleSettings,
+  StatusLine,
+  withId,
+  withOutcome,
+} from './common';
+import type { FleetHandle } from './registry';
 
 interface OtaInformDef extends NodeDef {
   role?: string;
+  fleet?: string;
   productKey?: string;
   deviceName?: string;
   module?: string;
 }
 
-interface Settings {
-  role: Role;
-  productKey?: string;
-  deviceName?: string;
-  module: string;
-}
+type Fleet = FleetHandle['fleet'];
 
-function readSettings(config: OtaInformDef): Settings {
-  return {
-    role: readRole(config.role),
-    productKey: config.productKey || undefined,
-    deviceName: config.deviceName || undefined,
-    module: checkModule('module', config.module),
-  };
-}
-
-/** Platform role: what a device said, as the event this node sends. */
-function informEvent(msg: OtaMessage): Record<string, unknown> {
-  const message = decodeDeviceMessage(msg.topic, msg.payload, ['inform', 'firmwareGet', 'fileDownload']);
+/** Platform role: the event for what a device said, after the fleet (if any) took it in. */
+async function informEvent(message: Exclude<DeviceMessage, { kind: 'platformEcho' | 'progress' }>, fleet: Fleet | undefined) {
+  const { device } = message;
   switch (message.kind) {
-    case 'inform':
-      return withId({ ...message.device, module: message.report.module, version: message.report.version }, message.report.id);
-    case 'firmwareGet':
-      return withId({ ...message.device, module: message.query.module, query: true }, message.query.id);
+    case 'inform': {
+      const { report } = message;
+      const event = withId({ ...device, module: report.module, version: report.version }, report.id);
+      return withOutcome(event, fleet?.reportVersion(device, report));
+    }
+    case 'request': {
+      // iotkit 3.x asks with its version: a report and a query in one.
+      const { report } = message;
+      const event = withId({ ...device, module: report.module, version: report.version, query: true }, report.id);
+      fleet?.reportVersion(device, report);
+      const outcome = fleet?.queryFirmware(device, { id: report.id, module: report.module }, 'request');
+      return withOutcome(outcome ? { ...event, pending: outcome.pending } : event, outcome);
+    }
+    case 'firmwareGet': {
+      const { query } = message;
+      const event = withId({ ...device, module: query.module, query: true }, query.id);
+      const outcome = fleet?.queryFirmware(device, query, 'firmwareGet');
+      return withOutcome(outcome ? { ...event, pending: outcome.pending } : event, outcome);
+    }
     case 'fileDownload': {
       const { id, ...download } = message.request;
-      return withId({ ...message.device, download }, id);
+      return withOutcome(withId({ ...device, download }, id), fleet && (await fleet.requestBlock(device, message.request)));
     }
   }
 }
 
 /** Device role: `msg.payload` is a version string or `{version, module}`. */
-function encodeInform(msg: OtaMessage, settings: Settings) {
+function encodeInform(msg: OtaMessage, settings: RoleSettings, id: number) {
   const payload = msg.payload;
   let version: unknown = payload;
   let module: unknown = settings.module;
@@ -59,10 +78,7 @@ function encodeInform(msg: OtaMessage, settings: Settings) {
   } else if (typeof payload !== 'string') {
     throw new ProtocolError('msg.payload', 'a version string or {version, module}', payload);
   }
-  return versionReportMessage(resolveDevice(msg, settings), {
-    version: checkLabel(field, version),
-    module: checkModule('msg.payload.module', module),
-  });
+  return versionReportMessage(resolveDevice(msg, settings), { id, version: checkLabel(field, version), module: checkModule('msg.payload.module', module) });
 }
 
 export = function (RED: NodeAPI) {
@@ -70,29 +86,36 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const status = new StatusLine(node);
-    let settings: Settings;
-    try {
-      settings = readSettings(config);
-    } catch (err) {
-      node.error(`invalid settings: ${(err as Error).message}`);
-      status.error(err);
-      node.on('input', (_msg, _send, done) => done(err as Error));
-      return;
-    }
+    const settings = readOrRefuse(node, status, () => readRoleSettings(config));
+    if (!settings) return;
+    const bound = settings.role === 'platform' ? bindFleet(RED, node, config.fleet) : undefined;
+    const nextId = messageIds();
     let count = 0;
 
     node.on('input', (input, send, done) => {
       const msg = input as OtaMessage;
-      try {
-        if (settings.role === 'platform') msg.payload = informEvent(msg);
-        else asMqtt(msg, encodeInform(msg, settings));
-        count++;
-        status.set(okStatus(settings.role === 'platform' ? `${count} reports` : `${count} sent`));
-        send(msg);
-        done();
-      } catch (err) {
-        fail(status, done, err);
-      }
+      const handle = async () => {
+        if (bound instanceof Error) throw bound;
+        if (settings.role === 'device') {
+          asMqtt(msg, encodeInform(msg, settings, nextId()));
+        } else {
+          const message = decodeDeviceMessage(msg.topic, msg.payload, ['inform', 'firmwareGet', 'fileDownload', 'request']);
+          if (message.kind === 'platformEcho') return false; // our own T8 answer, heard back
+          msg.payload = await informEvent(message, bound?.fleet);
+        }
+        return true;
+      };
+      handle().then(
+        (sent) => {
+          if (sent) {
+            count++;
+            status.set(okStatus(settings.role === 'platform' ? `${count} reports` : `${count} sent`));
+            send(msg);
+          }
+          done();
+        },
+        (err) => fail(status, done, err),
+      );
     });
 
     node.on('close', (removed: boolean, done: () => void) => {

@@ -1,48 +1,53 @@
 /**
  * ota-progress: upgrade progress.
- * platform role — T3 in → a progress event out (state IN_PROGRESS, or FAILED with a reason).
+ * platform role — T3 in → a progress event out (IN_PROGRESS, or FAILED with a reason); with a
+ *                 fleet, the device's task follows and the event carries its batch and new state.
  * device role   — a step in → a T3 message out, for `mqtt out`.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { checkInteger, checkModule, checkOptionalText, decodeDeviceMessage, progressOutcome, progressReportMessage } from '../protocol';
-import { asMqtt, fail, okStatus, OtaMessage, readRole, resolveDevice, Role, StatusLine, withId } from './common';
+import {
+  asMqtt,
+  bindFleet,
+  fail,
+  messageIds,
+  okStatus,
+  OtaMessage,
+  readOrRefuse,
+  readRoleSettings,
+  resolveDevice,
+  RoleSettings,
+  StatusLine,
+  withId,
+  withOutcome,
+} from './common';
+import type { FleetHandle } from './registry';
 
 interface OtaProgressDef extends NodeDef {
   role?: string;
+  fleet?: string;
   productKey?: string;
   deviceName?: string;
   module?: string;
 }
 
-interface Settings {
-  role: Role;
-  productKey?: string;
-  deviceName?: string;
-  module: string;
-}
-
-function readSettings(config: OtaProgressDef): Settings {
-  return {
-    role: readRole(config.role),
-    productKey: config.productKey || undefined,
-    deviceName: config.deviceName || undefined,
-    module: checkModule('module', config.module),
-  };
-}
-
-/** Platform role: the T3 report as an event. */
-function progressEvent(msg: OtaMessage): Record<string, unknown> {
+/** Platform role: the T3 report as an event, after the fleet (if any) took it in. */
+function progressEvent(msg: OtaMessage, handle: FleetHandle | undefined): Record<string, unknown> {
   const { device, report } = decodeDeviceMessage(msg.topic, msg.payload, ['progress']);
-  const event = { ...device, module: report.module, step: report.step, desc: report.desc ?? '', ...progressOutcome(report.step, report.desc) };
-  return withId(event, report.id);
+  const event = withId(
+    { ...device, module: report.module, step: report.step, desc: report.desc ?? '', ...progressOutcome(report.step, report.desc) },
+    report.id,
+  );
+  return withOutcome(event, handle?.fleet.reportProgress(device, report));
 }
 
 /** Device role: `msg.payload` is a step number or `{step, desc, module}`. */
-function encodeProgress(msg: OtaMessage, settings: Settings) {
+function encodeProgress(msg: OtaMessage, settings: RoleSettings, id: number) {
   const payload = msg.payload;
   const isObject = payload !== null && typeof payload === 'object' && !Buffer.isBuffer(payload);
   const p = (isObject ? payload : { step: payload }) as Record<string, unknown>;
   return progressReportMessage(resolveDevice(msg, settings), {
+    id,
     step: checkInteger(isObject ? 'msg.payload.step' : 'msg.payload', p.step, -4, 100),
     desc: checkOptionalText('msg.payload.desc', p.desc),
     module: checkModule('msg.payload.module', p.module ?? settings.module),
@@ -54,22 +59,18 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const status = new StatusLine(node);
-    let settings: Settings;
-    try {
-      settings = readSettings(config);
-    } catch (err) {
-      node.error(`invalid settings: ${(err as Error).message}`);
-      status.error(err);
-      node.on('input', (_msg, _send, done) => done(err as Error));
-      return;
-    }
+    const settings = readOrRefuse(node, status, () => readRoleSettings(config));
+    if (!settings) return;
+    const bound = settings.role === 'platform' ? bindFleet(RED, node, config.fleet) : undefined;
+    const nextId = messageIds();
     let count = 0;
 
     node.on('input', (input, send, done) => {
       const msg = input as OtaMessage;
       try {
-        if (settings.role === 'platform') msg.payload = progressEvent(msg);
-        else asMqtt(msg, encodeProgress(msg, settings));
+        if (bound instanceof Error) throw bound;
+        if (settings.role === 'platform') msg.payload = progressEvent(msg, bound);
+        else asMqtt(msg, encodeProgress(msg, settings, nextId()));
         count++;
         status.set(okStatus(settings.role === 'platform' ? `${count} reports` : `${count} sent`));
         send(msg);

@@ -1,15 +1,60 @@
 /**
- * ota-push: the one egress of upgrade notices.
- * A firmware descriptor in `msg.payload` and one device (`msg.productKey`, `msg.deviceName`) or a
- * list (`msg.devices`) → one T2 message per device on output 1, ready for `mqtt out`.
- * Output 2 carries task and batch events.
+ * ota-push: the one egress of the messages a fleet sends, and where batches start and are
+ * controlled.
+ * Input — a batch request (`msg.payload = {firmwareId | firmware, type, targets, strategy}`), a
+ *   control (`msg.action` cancel | pause | resume | confirm | reupgrade | tag), or a direct push (a
+ *   firmware descriptor and `msg.productKey`/`msg.deviceName` or `msg.devices`).
+ * Output 1 — T2 notices, T5/T8 answers, T7 blocks, ready for `mqtt out`.
+ * Output 2 — task and batch events.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { noticeIdSource, parseFirmwareDescriptor, readDeviceList, upgradeMessage } from '../protocol';
-import { fail, okStatus, OtaMessage, StatusLine } from './common';
+import type { BatchChange, Outgoing, TASK_STATES, Transition } from '../fleet';
+import {
+  checkTopicLevel,
+  DeviceRef,
+  isPlainObject,
+  noticeIdSource,
+  parseFirmwareDescriptor,
+  ProtocolError,
+  readDeviceList,
+  upgradeMessage,
+} from '../protocol';
+import { bindFleet, fail, okStatus, OtaMessage, StatusLine } from './common';
+import type { FleetHandle } from './registry';
 
 interface OtaPushDef extends NodeDef {
   fleet?: string;
+}
+
+type TaskStateName = (typeof TASK_STATES)[number];
+
+/** A message is a batch request when it names a firmware in the catalog, or targets. */
+function isBatchRequest(payload: unknown): payload is Record<string, unknown> {
+  return isPlainObject(payload) && ('firmwareId' in payload || 'targets' in payload || 'firmware' in payload);
+}
+
+function batchIdOf(msg: OtaMessage): number {
+  const id = typeof msg.batchId === 'string' && /^\d+$/.test(msg.batchId) ? Number(msg.batchId) : msg.batchId;
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) {
+    throw new ProtocolError('msg.batchId', 'the id of a batch (a positive integer)', msg.batchId);
+  }
+  return id;
+}
+
+/** The devices a control names: none (the whole batch), one, or a list. */
+function controlDevices(msg: OtaMessage, productKey: string): DeviceRef[] | undefined {
+  if (msg.devices === undefined && msg.deviceName === undefined) return undefined;
+  return readDeviceList({ productKey: msg.productKey ?? productKey, deviceName: msg.deviceName, devices: msg.devices });
+}
+
+function controlStates(value: unknown): TaskStateName[] | undefined {
+  if (value === undefined) return undefined;
+  const list = Array.isArray(value) ? value : [value];
+  const allowed = ['CONFIRM', 'QUEUED', 'NOTIFIED', 'IN_PROGRESS'];
+  list.forEach((s, i) => {
+    if (typeof s !== 'string' || !allowed.includes(s)) throw new ProtocolError(`msg.states[${i}]`, `one of ${allowed.join(', ')}`, s);
+  });
+  return list as TaskStateName[];
 }
 
 export = function (RED: NodeAPI) {
@@ -17,24 +62,99 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const status = new StatusLine(node);
+    const bound = bindFleet(RED, node, config.fleet);
+    const fleet = bound instanceof Error ? undefined : bound?.fleet;
     const nextId = noticeIdSource(Date.now);
     let pushed = 0;
+
+    const showCounts = () => {
+      if (!fleet) return status.set(okStatus(`${pushed} pushed`));
+      const t = fleet.totals();
+      const parts = [`${t.upgrading} upgrading`, `${t.succeeded} done`, `${t.failed} failed`];
+      if (t.queued) parts.unshift(`${t.queued} queued`);
+      status.set({ fill: t.failed ? 'yellow' : 'green', shape: 'dot', text: parts.join(' · ') });
+    };
+
+    // What the fleet sends through this node (output 1), and its events (output 2).
+    const onSend = (out: Outgoing[]) => {
+      const mine = out.filter((o) => o.egress === node.id);
+      if (!mine.length) return;
+      pushed += mine.length;
+      const messages = mine.map((o) => ({
+        _msgid: RED.util.generateId(),
+        topic: o.message.topic,
+        payload: o.message.payload,
+        qos: o.message.qos,
+        productKey: o.device.productKey,
+        deviceName: o.device.deviceName,
+        ...(o.batchId === undefined ? {} : { batchId: o.batchId }),
+      }));
+      node.send([messages, null]);
+    };
+    const onTask = (t: Transition) => {
+      node.send([null, { _msgid: RED.util.generateId(), topic: 'task', payload: t }]);
+      showCounts();
+    };
+    const onBatch = (b: BatchChange) => {
+      node.send([null, { _msgid: RED.util.generateId(), topic: 'batch', payload: b }]);
+      showCounts();
+    };
+    if (fleet) {
+      fleet.on('send', onSend);
+      fleet.on('task', onTask);
+      fleet.on('batch', onBatch);
+      fleet.attachEgress(node.id);
+      showCounts();
+    }
+
+    function needFleet(what: string): NonNullable<typeof fleet> {
+      if (bound instanceof Error) throw bound;
+      if (!fleet) throw new Error(`${what} needs an ota-fleet: pick one in the node's settings`);
+      return fleet;
+    }
+
+    function control(msg: OtaMessage, handle: FleetHandle['fleet']): void {
+      const action = msg.action;
+      if (action === 'tag') {
+        const tags = msg.tags;
+        if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t.length === 0 || t.length > 64)) {
+          throw new ProtocolError('msg.tags', 'an array of tag names (1 to 64 characters each)', tags);
+        }
+        handle.setTags(readDeviceList(msg as { productKey?: unknown; deviceName?: unknown; devices?: unknown }), tags as string[]);
+        return;
+      }
+      const batchId = batchIdOf(msg);
+      const productKey = handle.batch(batchId).targets.productKey;
+      if (msg.productKey !== undefined) checkTopicLevel('msg.productKey', msg.productKey);
+      handle.control(String(action), batchId, { devices: controlDevices(msg, productKey), states: controlStates(msg.states) });
+    }
 
     node.on('input', (input, send, done) => {
       const msg = input as OtaMessage;
       try {
-        // Check everything before sending anything: a bad entry sends nothing.
-        const firmware = parseFirmwareDescriptor(msg.payload);
-        const devices = readDeviceList(msg as { productKey?: unknown; deviceName?: unknown; devices?: unknown });
-        // The list itself is not copied into every message: a wire that fans out deep-clones each one.
-        const { devices: _list, ...base } = msg;
-        const out = devices.map((device) => {
-          const m = upgradeMessage(device, firmware, nextId());
-          return { ...base, _msgid: RED.util.generateId(), topic: m.topic, payload: m.payload, qos: m.qos, ...device };
-        });
-        pushed += out.length;
-        status.set(okStatus(`${pushed} pushed`));
-        send([out, null]);
+        if (msg.action !== undefined) {
+          control(msg, needFleet(`msg.action "${String(msg.action)}"`));
+        } else if (isBatchRequest(msg.payload)) {
+          needFleet('starting a batch').createBatch(msg.payload, { egress: node.id });
+        } else {
+          // Check everything before sending anything: a bad entry sends nothing.
+          const firmware = parseFirmwareDescriptor(msg.payload);
+          const devices = readDeviceList(msg as { productKey?: unknown; deviceName?: unknown; devices?: unknown });
+          if (bound instanceof Error) throw bound;
+          if (fleet) {
+            fleet.pushDirect(firmware, devices, node.id);
+          } else {
+            // The list is not copied into every message: a wire that fans out deep-clones each one.
+            const { devices: _list, ...base } = msg;
+            const out = devices.map((device) => {
+              const m = upgradeMessage(device, firmware, nextId());
+              return { ...base, _msgid: RED.util.generateId(), topic: m.topic, payload: m.payload, qos: m.qos, ...device };
+            });
+            pushed += out.length;
+            showCounts();
+            send([out, null]);
+          }
+        }
         done();
       } catch (err) {
         fail(status, done, err);
@@ -42,6 +162,12 @@ export = function (RED: NodeAPI) {
     });
 
     node.on('close', (removed: boolean, done: () => void) => {
+      if (fleet) {
+        fleet.detachEgress(node.id);
+        fleet.off('send', onSend);
+        fleet.off('task', onTask);
+        fleet.off('batch', onBatch);
+      }
       status.close();
       done();
     });

@@ -1,15 +1,23 @@
 /**
  * ota-verify: firmware checks.
- * device role   — a downloaded package (`msg.payload` Buffer or a path in `msg.filename`) and the
- *                 notice that announced it (`msg.notice`) → output 1 when size and digest match,
- *                 output 2 with the reason and a ready T3 `-3` message otherwise.
- * platform role — a package in → its size and digests, as a firmware descriptor out.
+ * platform role — a package in (Buffer, file or URL) → stored, catalogued and hosted by the fleet;
+ *                 with test devices, verified on them first: output 1 when all succeed, output 2
+ *                 when one fails. Without a fleet: just its size and digests.
+ * device role   — a downloaded package and the notice that announced it → output 1 when size,
+ *                 digest (and signature, with a public key) match; output 2 with the reason and a
+ *                 ready T3 `-3` message otherwise.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { openUrl, readUploadMeta, Task, uploadFirmware, Firmware } from '../fleet';
 import {
   checkLabel,
   checkModule,
   checkPackage,
+  checkPackageSignature,
+  checkTopicLevel,
   digestBuffer,
   digestFile,
   FirmwareDescriptor,
@@ -18,15 +26,22 @@ import {
   parseUpgradeNotice,
   progressReportMessage,
   ProtocolError,
+  readPublicKey,
 } from '../protocol';
-import { asMqtt, fail, okStatus, OtaMessage, readRole, resolveDevice, Role, StatusLine } from './common';
+import { asMqtt, bindFleet, fail, messageIds, okStatus, OtaMessage, readOrRefuse, readRole, resolveDevice, Role, StatusLine } from './common';
+import type { FleetHandle } from './registry';
 
 interface OtaVerifyDef extends NodeDef {
   role?: string;
+  fleet?: string;
   productKey?: string;
   deviceName?: string;
   version?: string;
   module?: string;
+  srcVersion?: string;
+  signMethod?: string;
+  testDevices?: string;
+  publicKey?: string;
 }
 
 interface Settings {
@@ -35,26 +50,57 @@ interface Settings {
   deviceName?: string;
   version?: string;
   module: string;
+  srcVersion?: string;
+  signMethod?: string;
+  testDevices: string[];
+  publicKey?: ReturnType<typeof readPublicKey>;
+}
+
+const MAX_TEST_DEVICES = 10;
+
+function readTestDevices(field: string, value: unknown): string[] {
+  if (value === undefined || value === null || value === '') return [];
+  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+  if (!Array.isArray(list) || list.length > MAX_TEST_DEVICES) {
+    throw new ProtocolError(field, `a list of at most ${MAX_TEST_DEVICES} test device names`, value);
+  }
+  return list.map((d, i) => checkTopicLevel(`${field}[${i}]`, d));
 }
 
 function readSettings(config: OtaVerifyDef): Settings {
   return {
     role: readRole(config.role),
-    productKey: config.productKey || undefined,
-    deviceName: config.deviceName || undefined,
+    productKey: config.productKey ? checkTopicLevel('productKey', config.productKey) : undefined,
+    deviceName: config.deviceName ? checkTopicLevel('deviceName', config.deviceName) : undefined,
     version: config.version ? checkLabel('version', config.version) : undefined,
     module: checkModule('module', config.module),
+    srcVersion: config.srcVersion ? checkLabel('srcVersion', config.srcVersion) : undefined,
+    signMethod: config.signMethod || undefined,
+    testDevices: readTestDevices('testDevices', config.testDevices),
+    publicKey: config.publicKey?.trim() ? readPublicKey('publicKey', config.publicKey) : undefined,
   };
 }
 
 /** The package of a message: a Buffer in msg.payload, else a file named by msg.filename. */
-function digestOf(msg: OtaMessage): Promise<PackageDigest> {
+async function digestOf(msg: OtaMessage): Promise<PackageDigest> {
   if (Buffer.isBuffer(msg.payload)) {
     if (msg.payload.length === 0) throw new ProtocolError('msg.payload', 'a non-empty package', msg.payload);
-    return Promise.resolve(digestBuffer(msg.payload));
+    return digestBuffer(msg.payload);
   }
-  if (typeof msg.filename === 'string' && msg.filename.length > 0) return digestFile(msg.filename);
+  if (typeof msg.filename === 'string' && msg.filename.length > 0) {
+    await checkFile(msg.filename);
+    return digestFile(msg.filename);
+  }
   throw new ProtocolError('msg.payload', 'the package as a Buffer (or its path in msg.filename)', msg.payload);
+}
+
+async function checkFile(path: string): Promise<void> {
+  try {
+    if ((await stat(path)).isFile()) return;
+  } catch {
+    /* refused below */
+  }
+  throw new ProtocolError('msg.filename', 'the path of a readable file', path);
 }
 
 /** The notice a device received: a T2 or T5 body, or a firmware descriptor. */
@@ -68,28 +114,45 @@ function noticeOf(msg: OtaMessage): FirmwareDescriptor {
   return parsed.firmware;
 }
 
+/** Platform role: where the package comes from. */
+async function packageSource(msg: OtaMessage, maxBytes: number): Promise<Readable | Buffer> {
+  if (Buffer.isBuffer(msg.payload)) return msg.payload;
+  if (typeof msg.filename === 'string' && msg.filename.length > 0) {
+    await checkFile(msg.filename);
+    return createReadStream(msg.filename, { highWaterMark: 1024 * 1024 });
+  }
+  if (typeof msg.url === 'string' && msg.url.length > 0) return openUrl(msg.url, maxBytes);
+  throw new ProtocolError('msg.payload', 'the package as a Buffer, or msg.filename (a path) or msg.url (http/https)', msg.payload);
+}
+
+/** The record sent on: the catalog entry with its hosted URL, freshly signed. */
+function recordOf(handle: FleetHandle, firmware: Firmware): Record<string, unknown> {
+  const url = firmware.hosted ? handle.host.signedUrl(firmware, handle.fleet.clock.now()) : firmware.url;
+  return { ...firmware, url };
+}
+
 export = function (RED: NodeAPI) {
   function OtaVerifyNode(this: Node, config: OtaVerifyDef) {
     RED.nodes.createNode(this, config);
     const node = this;
     const status = new StatusLine(node);
-    let settings: Settings;
-    try {
-      settings = readSettings(config);
-    } catch (err) {
-      node.error(`invalid settings: ${(err as Error).message}`);
-      status.error(err);
-      node.on('input', (_msg, _send, done) => done(err as Error));
-      return;
-    }
+    const settings = readOrRefuse(node, status, () => readSettings(config));
+    if (!settings) return;
+    const bound = settings.role === 'platform' ? bindFleet(RED, node, config.fleet) : undefined;
+    const nextId = messageIds();
     let passed = 0;
     let failed = 0;
+    /** Verification batches this node waits for: firmware id → the waiting messages. */
+    const waiting = new Map<string, { msg: OtaMessage; send: (m: Array<OtaMessage | null>) => void; done: (err?: Error) => void; batchId: number }[]>();
+
+    const show = () => status.set(okStatus(settings.role === 'device' ? `${passed} passed · ${failed} failed` : `${passed} verified · ${failed} failed${waiting.size ? ` · ${waiting.size} verifying` : ''}`));
 
     async function verifyOnDevice(msg: OtaMessage, send: (m: Array<OtaMessage | null>) => void): Promise<void> {
       const firmware = noticeOf(msg);
-      const device = resolveDevice(msg, settings);
+      const device = resolveDevice(msg, settings as Settings);
       const digest = await digestOf(msg);
-      const check = checkPackage(digest, firmware);
+      let check = checkPackage(digest, firmware);
+      if (check.ok && settings?.publicKey) check = checkPackageSignature(settings.publicKey, digest.sha256, firmware.digestsign);
       const verification = { version: firmware.version, module: firmware.module, size: digest.size, md5: digest.md5, sha256: digest.sha256 };
       if (check.ok) {
         passed++;
@@ -99,33 +162,96 @@ export = function (RED: NodeAPI) {
         failed++;
         msg.verification = { ok: false, reason: check.reason, ...verification };
         msg.reason = check.reason;
-        asMqtt(msg, progressReportMessage(device, { step: -3, desc: check.reason, module: firmware.module }));
+        asMqtt(msg, progressReportMessage(device, { id: nextId(), step: -3, desc: check.reason, module: firmware.module }));
         send([null, msg]);
       }
-      status.set(okStatus(`${passed} passed · ${failed} failed`));
+      show();
     }
 
+    /** Without a fleet: the package's size and digests as a descriptor. */
     async function describePackage(msg: OtaMessage, send: (m: Array<OtaMessage | null>) => void): Promise<void> {
-      const version = checkLabel('msg.version', msg.version ?? settings.version);
-      const module = checkModule('msg.module', msg.module ?? settings.module);
+      const version = checkLabel('msg.version', msg.version ?? settings?.version);
+      const module = checkModule('msg.module', msg.module ?? settings?.module);
       const digest = await digestOf(msg);
       msg.payload = { version, module, size: digest.size, md5: digest.md5, sha256: digest.sha256, signMethod: 'Md5', sign: digest.md5 };
-      if (typeof msg.url === 'string') (msg.payload as Record<string, unknown>).url = msg.url;
       passed++;
-      status.set(okStatus(`${passed} packages`));
+      show();
       send([msg, null]);
     }
 
+    /** With a fleet: store, catalogue, host, and verify on test devices when there are some. */
+    async function uploadToFleet(msg: OtaMessage, handle: FleetHandle, send: (m: Array<OtaMessage | null>) => void, done: (err?: Error) => void): Promise<boolean> {
+      const s = settings as Settings;
+      const meta = readUploadMeta(
+        {
+          productKey: msg.productKey ?? s.productKey,
+          module: msg.module ?? s.module,
+          version: msg.version ?? s.version,
+          srcVersion: msg.srcVersion ?? s.srcVersion,
+          signMethod: msg.signMethod ?? s.signMethod,
+          extData: msg.extData,
+        },
+        'msg.',
+      );
+      const testDevices = msg.testDevices !== undefined ? readTestDevices('msg.testDevices', msg.testDevices) : s.testDevices;
+      const firmware = await uploadFirmware(handle.fleet, handle.files, await packageSource(msg, handle.maxPackageBytes), meta, handle.maxPackageBytes);
+      msg.payload = recordOf(handle, firmware);
+      if (testDevices.length === 0 || firmware.verification === 'verified' || firmware.verification === 'not-required') {
+        passed++;
+        show();
+        send([msg, null]);
+        return true;
+      }
+      const batch = handle.fleet.createBatch({ firmwareId: firmware.id, type: 'verify', targets: { selection: 'SPECIFIC', devices: testDevices } });
+      msg.batchId = batch.id;
+      waiting.set(firmware.id, [...(waiting.get(firmware.id) ?? []), { msg, send, done, batchId: batch.id }]);
+      show();
+      return false;
+    }
+
+    const onFirmware = (firmware: Firmware) => {
+      const handle = bound instanceof Error ? undefined : bound;
+      const list = waiting.get(firmware.id);
+      if (!handle || !list || (firmware.verification !== 'verified' && firmware.verification !== 'verify-failed')) return;
+      waiting.delete(firmware.id);
+      for (const { msg, send, done, batchId } of list) {
+        msg.payload = recordOf(handle, firmware);
+        if (firmware.verification === 'verified') {
+          passed++;
+          send([msg, null]);
+        } else {
+          failed++;
+          const failures = handle.fleet.tasks(batchId, { state: 'FAILED' }).map((t: Task) => ({ deviceName: t.deviceName, reason: t.reason }));
+          (msg.payload as Record<string, unknown>).failures = failures;
+          send([null, msg]);
+        }
+        done();
+      }
+      show();
+    };
+    if (bound && !(bound instanceof Error)) bound.fleet.on('firmware', onFirmware);
+
     node.on('input', (input, send, done) => {
       const msg = input as OtaMessage;
-      const run = settings.role === 'device' ? verifyOnDevice : describePackage;
-      // A synchronous refusal (bad notice, no device) and an I/O failure end the same way.
-      Promise.resolve()
-        .then(() => run(msg, send as (m: Array<OtaMessage | null>) => void))
-        .then(() => done(), (err) => fail(status, done, err));
+      const out = send as (m: Array<OtaMessage | null>) => void;
+      const run = async (): Promise<boolean> => {
+        if (bound instanceof Error) throw bound;
+        if (settings.role === 'device') await verifyOnDevice(msg, out);
+        else if (bound) return uploadToFleet(msg, bound, out, done);
+        else await describePackage(msg, out);
+        return true;
+      };
+      // A refusal and an I/O failure end the same way; a verification in progress ends later.
+      run().then(
+        (finished) => finished && done(),
+        (err) => fail(status, done, err),
+      );
     });
 
     node.on('close', (removed: boolean, done: () => void) => {
+      if (bound && !(bound instanceof Error)) bound.fleet.off('firmware', onFirmware);
+      for (const list of waiting.values()) for (const w of list) w.done(new Error('the node was stopped before the verification finished; it goes on in the fleet'));
+      waiting.clear();
       status.close();
       done();
     });

@@ -45,7 +45,7 @@ export function signPackageDigest(privateKey: KeyObject, sha256hex: string): str
 
 export function checkPackageSignature(publicKey: KeyObject, sha256hex: string, signature: string | undefined): { ok: true } | { ok: false; reason: string } {
   if (!signature) return { ok: false, reason: 'the notice carries no digestsign, and this device requires signed packages' };
-  let valid = false;
+  let valid: boolean;
   try {
     valid = verify(null, Buffer.from(sha256hex, 'hex'), publicKey, Buffer.from(signature, 'base64'));
   } catch {

@@ -1,0 +1,85 @@
+/**
+ * Package files, content-addressed: a package is stored once under its SHA-256, streamed in
+ * (constant memory, size limit enforced while reading), digested on the way, and renamed into
+ * place only when complete. No path outside the folder can be named: files are found by digest.
+ */
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DigestAccumulator, PackageDigest } from '../protocol';
+import { refused } from './errors';
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+export class PackageFiles {
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** The path of a stored package; throws for anything that is not a SHA-256. */
+  pathOf(sha256: string): string {
+    if (!SHA256.test(sha256)) throw refused(`"${sha256}" is not a package digest`);
+    return join(this.dir, sha256);
+  }
+
+  has(sha256: string): boolean {
+    try {
+      return statSync(this.pathOf(sha256)).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Streams a package in. Refuses an empty one, or one over `maxBytes` (as soon as it is
+   * exceeded, without reading the rest). Returns its size and digests.
+   */
+  async save(source: Readable | AsyncIterable<Uint8Array> | Buffer, maxBytes: number): Promise<PackageDigest> {
+    const temp = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
+    const digest = new DigestAccumulator();
+    let size = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, callback) {
+        size += chunk.length;
+        if (size > maxBytes) {
+          callback(refused(`the package is larger than the limit of ${maxBytes} bytes (${Math.round(maxBytes / 1048576)} MB)`));
+          return;
+        }
+        digest.update(chunk);
+        callback(null, chunk);
+      },
+    });
+    const input = Buffer.isBuffer(source) ? Readable.from([source]) : Readable.from(source as AsyncIterable<Uint8Array>);
+    try {
+      await pipeline(input, meter, createWriteStream(temp, { flags: 'wx' }));
+      if (size === 0) throw refused('the package is empty');
+      const result = digest.digest();
+      renameSync(temp, this.pathOf(result.sha256));
+      return result;
+    } finally {
+      rmSync(temp, { force: true });
+    }
+  }
+
+  stream(sha256: string, range?: { start: number; end: number }): Readable {
+    return createReadStream(this.pathOf(sha256), range ? { start: range.start, end: range.end, highWaterMark: 256 * 1024 } : { highWaterMark: 256 * 1024 });
+  }
+
+  async readBlock(sha256: string, offset: number, size: number): Promise<Buffer> {
+    const handle = await open(this.pathOf(sha256), 'r');
+    try {
+      const block = Buffer.alloc(size);
+      const { bytesRead } = await handle.read(block, 0, size, offset);
+      return block.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  remove(sha256: string): void {
+    rmSync(this.pathOf(sha256), { force: true });
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Hosting for a fleet's packages: signed download URLs on the public base URL, blocks for
+ * download over MQTT, and package signatures when the fleet holds a signing key.
+ */
+import type { KeyObject } from 'node:crypto';
+import { signPackageDigest } from '../protocol';
+import type { PackageHost } from './notices';
+import { PackageFiles } from './package-files';
+import type { Firmware } from './types';
+import { urlSignature } from './url-signing';
+
+export interface HostSettings {
+  fleetId: string;
+  /** What devices reach, e.g. http://192.168.1.10:1880 (the HTTP node root included). */
+  publicUrl: string;
+  secret: string;
+  expiryHours: number;
+  signingKey?: KeyObject;
+}
+
+/** The path, under the HTTP node root, where packages are served. */
+export const FIRMWARE_ROUTE = 'ota/firmware';
+
+export class FirmwareHost implements PackageHost {
+  private readonly signatures = new Map<string, string>();
+
+  constructor(
+    readonly files: PackageFiles,
+    readonly settings: HostSettings,
+  ) {}
+
+  signedUrl(firmware: Firmware, now: number): string {
+    const expires = Math.floor(now / 1000) + Math.round(this.settings.expiryHours * 3600);
+    const p = { fleet: this.settings.fleetId, firmware: firmware.id, expires };
+    const base = this.settings.publicUrl.replace(/\/+$/, '');
+    return `${base}/${FIRMWARE_ROUTE}/${encodeURIComponent(p.fleet)}/${p.firmware}?e=${expires}&s=${urlSignature(this.settings.secret, p)}`;
+  }
+
+  readBlock(firmware: Firmware, offset: number, size: number): Promise<Buffer> {
+    return this.files.readBlock(firmware.sha256, offset, size);
+  }
+
+  signature(firmware: Firmware): string | undefined {
+    const key = this.settings.signingKey;
+    if (!key || !firmware.sha256) return undefined;
+    let sig = this.signatures.get(firmware.sha256);
+    if (!sig) this.signatures.set(firmware.sha256, (sig = signPackageDigest(key, firmware.sha256)));
+    return sig;
+  }
+}

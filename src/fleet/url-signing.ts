@@ -1,0 +1,28 @@
+/**
+ * Signed, expiring download URLs, like the cloud's pre-signed URLs: an HMAC-SHA256 over the fleet,
+ * the firmware and the expiry, so a URL cannot be stretched in time or replayed for another file.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export interface SignedPath {
+  fleet: string;
+  firmware: string;
+  /** Expiry, seconds since the epoch. */
+  expires: number;
+}
+
+export function urlSignature(secret: string, p: SignedPath): string {
+  return createHmac('sha256', secret).update(`${p.fleet}\n${p.firmware}\n${p.expires}`).digest('base64url');
+}
+
+export type SignatureCheck = { ok: true } | { ok: false; reason: string };
+
+export function checkUrlSignature(secret: string, p: SignedPath, signature: unknown, nowMs: number): SignatureCheck {
+  if (typeof signature !== 'string' || signature.length === 0) return { ok: false, reason: 'the URL is not signed' };
+  if (!Number.isSafeInteger(p.expires)) return { ok: false, reason: 'the URL has no valid expiry' };
+  const expected = Buffer.from(urlSignature(secret, p));
+  const given = Buffer.from(signature);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'the URL signature does not match' };
+  if (p.expires * 1000 < nowMs) return { ok: false, reason: 'the URL has expired; the device can ask again (T4) for a fresh one' };
+  return { ok: true };
+}

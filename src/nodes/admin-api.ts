@@ -1,0 +1,193 @@
+/**
+ * The admin HTTP API of DESIGN.md, under the Node-RED admin root, JSON in and out, guarded by
+ * `ota.read` / `ota.write`. Refusals answer 4xx with `{error}` saying what is wrong and how to fix
+ * it; nothing ever answers with a stack trace.
+ */
+import type { NodeAPI } from 'node-red';
+import type { NextFunction, Request, Response } from 'express';
+import { ACTIONS, deleteHostedFirmware, FleetError, readUploadMeta, TASK_STATES, TaskState, uploadFirmware } from '../fleet';
+import { checkTopicLevel, generateSigningKeyPair, isPlainObject, ProtocolError } from '../protocol';
+import { allFleets, FleetHandle, fleetById } from './registry';
+
+type Handler = (req: Request, res: Response) => unknown;
+
+const mounted = new WeakSet<object>();
+
+/** The HTTP status and JSON body for an error. */
+export function errorResponse(err: unknown): { status: number; body: { error: string } } {
+  if (err instanceof ProtocolError) return { status: 400, body: { error: err.message } };
+  if (err instanceof FleetError) return { status: err.status, body: { error: err.message } };
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e && e.type === 'entity.parse.failed') return { status: 400, body: { error: 'the request body is not valid JSON' } };
+  if (e && e.type === 'entity.too.large') return { status: 413, body: { error: 'the request body is too large' } };
+  return { status: 500, body: { error: `internal error: ${e?.message ?? String(err)}` } };
+}
+
+function send(res: Response, err: unknown): void {
+  const { status, body } = errorResponse(err);
+  if (!res.headersSent) res.status(status).json(body);
+}
+
+function fleetOf(req: Request): FleetHandle {
+  const handle = fleetById(String(req.params.fleet));
+  if (!handle) throw new FleetError('OTA_NOT_FOUND', `no deployed ota-fleet has id "${req.params.fleet}" (GET …/ota/fleets lists them)`);
+  return handle;
+}
+
+function batchIdOf(req: Request): number {
+  const id = Number(req.params.id);
+  if (!Number.isSafeInteger(id) || id < 1) throw new ProtocolError('batch id', 'a positive integer', req.params.id);
+  return id;
+}
+
+function intQuery(req: Request, name: string, fallback: number, max: number): number {
+  const value = req.query[name];
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new ProtocolError(name, `an integer from 0 to ${max}`, value);
+  return n;
+}
+
+function stringQuery(req: Request, name: string): string | undefined {
+  const value = req.query[name];
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') throw new ProtocolError(name, 'one value', value);
+  return value;
+}
+
+function stateQuery(value: unknown, field: string): TaskState {
+  if (typeof value === 'string' && (TASK_STATES as readonly string[]).includes(value)) return value as TaskState;
+  throw new ProtocolError(field, `one of ${TASK_STATES.join(', ')}`, value);
+}
+
+/** A JSON body, or {} when there is none. */
+function body(req: Request): Record<string, unknown> {
+  const b = req.body as unknown;
+  if (b === undefined || b === null || (typeof b === 'object' && Object.keys(b as object).length === 0)) return {};
+  if (!isPlainObject(b)) throw new ProtocolError('request body', 'a JSON object', b);
+  return b;
+}
+
+function devicesOf(b: Record<string, unknown>, productKey?: string) {
+  if (b.devices === undefined) return undefined;
+  if (!Array.isArray(b.devices)) throw new ProtocolError('devices', 'an array of device names', b.devices);
+  return b.devices.map((d, i) => ({ productKey: productKey as string, deviceName: checkTopicLevel(`devices[${i}]`, d) }));
+}
+
+export function mountAdminApi(RED: NodeAPI): void {
+  const app = RED.httpAdmin as unknown as Record<string, (...args: unknown[]) => void> | undefined;
+  if (!app?.get || mounted.has(app)) return;
+  mounted.add(app);
+  const read = RED.auth.needsPermission('ota.read') as unknown as (req: Request, res: Response, next: NextFunction) => void;
+  const write = RED.auth.needsPermission('ota.write') as unknown as (req: Request, res: Response, next: NextFunction) => void;
+  const route = (method: 'get' | 'post' | 'put' | 'delete', path: string, guard: typeof read, handler: Handler) => {
+    app[method](path, guard, (req: Request, res: Response) => {
+      Promise.resolve()
+        .then(() => handler(req, res))
+        .then(
+          (result) => {
+            if (result !== undefined && !res.headersSent) res.status(method === 'post' && res.statusCode === 200 ? 200 : res.statusCode).json(result);
+          },
+          (err) => send(res, err),
+        );
+    });
+  };
+
+  route('get', '/ota/fleets', read, () => allFleets().map((h) => ({ id: h.id, name: h.name, publicKey: h.publicKey ?? null, requireVerification: h.fleet.settings.requireVerification })));
+
+  route('get', '/ota/fleets/:fleet/devices', read, (req) =>
+    fleetOf(req).fleet.devices({
+      productKey: stringQuery(req, 'productKey'),
+      module: stringQuery(req, 'module'),
+      version: stringQuery(req, 'version'),
+      search: stringQuery(req, 'search'),
+      limit: intQuery(req, 'limit', 1000, 100_000),
+      offset: intQuery(req, 'offset', 0, Number.MAX_SAFE_INTEGER),
+    }),
+  );
+
+  route('get', '/ota/fleets/:fleet/devices/:productKey/:deviceName', read, (req) => {
+    const device = { productKey: checkTopicLevel('productKey', req.params.productKey), deviceName: checkTopicLevel('deviceName', req.params.deviceName) };
+    const view = fleetOf(req).fleet.device(device);
+    if (view.modules.length === 0 && view.tasks.length === 0) throw new FleetError('OTA_NOT_FOUND', `${device.productKey}/${device.deviceName} has never reported and has no task`);
+    return view;
+  });
+
+  route('put', '/ota/fleets/:fleet/devices/:productKey/:deviceName/tags', write, (req) => {
+    const device = { productKey: checkTopicLevel('productKey', req.params.productKey), deviceName: checkTopicLevel('deviceName', req.params.deviceName) };
+    const tags = body(req).tags;
+    if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t.length === 0 || t.length > 64)) {
+      throw new ProtocolError('tags', 'an array of tag names (1 to 64 characters each)', tags);
+    }
+    fleetOf(req).fleet.setTags([device], tags as string[]);
+    return { ...device, tags };
+  });
+
+  route('get', '/ota/fleets/:fleet/versions', read, (req) => fleetOf(req).fleet.versions(stringQuery(req, 'productKey')));
+
+  route('get', '/ota/fleets/:fleet/firmware', read, (req) => fleetOf(req).fleet.listFirmware(stringQuery(req, 'productKey')));
+
+  route('get', '/ota/fleets/:fleet/firmware/:id', read, (req) => fleetOf(req).fleet.firmware(String(req.params.id)));
+
+  route('post', '/ota/fleets/:fleet/firmware', write, async (req, res) => {
+    const handle = fleetOf(req);
+    const meta = readUploadMeta(req.query as Record<string, unknown>);
+    const declared = Number(req.headers['content-length']);
+    if (declared > handle.maxPackageBytes) throw new FleetError('OTA_REFUSED', `the package is ${declared} bytes, over the fleet's limit of ${handle.maxPackageBytes}`);
+    // A body parser may already have read a JSON/text body; a package arrives as raw bytes.
+    const source = Buffer.isBuffer(req.body) ? req.body : req;
+    const firmware = await uploadFirmware(handle.fleet, handle.files, source, meta, handle.maxPackageBytes);
+    res.status(201);
+    return firmware;
+  });
+
+  route('delete', '/ota/fleets/:fleet/firmware/:id', write, (req) => {
+    const handle = fleetOf(req);
+    return deleteHostedFirmware(handle.fleet, handle.files, String(req.params.id));
+  });
+
+  route('get', '/ota/fleets/:fleet/batches', read, (req) => fleetOf(req).fleet.listBatches());
+
+  route('post', '/ota/fleets/:fleet/batches', write, (req, res) => {
+    const batch = fleetOf(req).fleet.createBatch(body(req));
+    res.status(201);
+    return batch;
+  });
+
+  route('get', '/ota/fleets/:fleet/batches/:id', read, (req) => fleetOf(req).fleet.batch(batchIdOf(req)));
+
+  route('get', '/ota/fleets/:fleet/batches/:id/tasks', read, (req) => {
+    const state = req.query.state === undefined ? undefined : stateQuery(req.query.state, 'state');
+    return fleetOf(req).fleet.tasks(batchIdOf(req), { state, limit: intQuery(req, 'limit', 1000, 100_000), offset: intQuery(req, 'offset', 0, Number.MAX_SAFE_INTEGER) });
+  });
+
+  route('get', '/ota/fleets/:fleet/batches/:id/transitions', read, (req) =>
+    fleetOf(req).fleet.transitions({ batchId: batchIdOf(req), limit: intQuery(req, 'limit', 1000, 100_000) }),
+  );
+
+  route('post', '/ota/fleets/:fleet/batches/:id/:action', write, (req) => {
+    const action = String(req.params.action);
+    if (!(ACTIONS as readonly string[]).includes(action) || action === 'reupgrade') {
+      throw new FleetError('OTA_NOT_FOUND', `unknown action "${action}": use cancel, pause, resume or confirm (re-upgrade is per task)`);
+    }
+    const handle = fleetOf(req);
+    const id = batchIdOf(req);
+    const b = body(req);
+    const states = b.states === undefined ? undefined : Array.isArray(b.states) ? b.states.map((s, i) => stateQuery(s, `states[${i}]`)) : stateQuery(b.states, 'states');
+    return handle.fleet.control(action, id, {
+      devices: devicesOf(b, handle.fleet.batch(id).targets.productKey),
+      states: states === undefined ? undefined : Array.isArray(states) ? states : [states],
+    });
+  });
+
+  route('post', '/ota/fleets/:fleet/batches/:id/tasks/:productKey/:deviceName/:action', write, (req) => {
+    const action = String(req.params.action);
+    if (action !== 'reupgrade' && action !== 'confirm' && action !== 'cancel') {
+      throw new FleetError('OTA_NOT_FOUND', `unknown task action "${action}": use reupgrade, confirm or cancel`);
+    }
+    const device = { productKey: checkTopicLevel('productKey', req.params.productKey), deviceName: checkTopicLevel('deviceName', req.params.deviceName) };
+    return fleetOf(req).fleet.control(action, batchIdOf(req), { devices: [device] });
+  });
+
+  route('post', '/ota/keys', write, () => generateSigningKeyPair());
+}

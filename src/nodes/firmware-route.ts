@@ -1,0 +1,24 @@
+/** Mounts the package download route on the HTTP node root: GET/HEAD /ota/firmware/:fleet/:firmware. */
+import type { NodeAPI } from 'node-red';
+import type { Request, Response } from 'express';
+import { FIRMWARE_ROUTE, servePackage } from '../fleet';
+import { fleetById } from './registry';
+
+const mounted = new WeakSet<object>();
+
+export function mountFirmwareRoute(RED: NodeAPI): void {
+  const app = RED.httpNode as unknown as { get?: (path: string, handler: (req: Request, res: Response) => void) => void } | undefined;
+  if (!app?.get || mounted.has(app)) return;
+  mounted.add(app);
+  app.get(`/${FIRMWARE_ROUTE}/:fleet/:firmware`, (req: Request, res: Response) => {
+    const fleet = String(req.params.fleet);
+    const handle = fleetById(fleet);
+    const served = handle && {
+      secret: handle.secret,
+      files: handle.files,
+      firmware: (id: string) => handle.fleet.store.firmware(id),
+    };
+    const request = { fleet, firmware: String(req.params.firmware), expires: req.query.e, signature: req.query.s };
+    void servePackage(served, request, req, res, handle ? handle.fleet.clock.now() : Date.now());
+  });
+}
