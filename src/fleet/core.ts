@@ -322,7 +322,8 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   /** What a notice sets on its task: one more attempt, and when to look again if unanswered. */
   noticePatch(task: Task, batch: Batch): TaskPatch {
     const { retryCount, retryInterval } = batch.strategy;
-    const answerWithin = Math.max(1, retryInterval) * MINUTE;
+    // An unanswered notice is sent again after retryInterval minutes (fractions allowed), 1 if 0.
+    const answerWithin = (retryInterval > 0 ? retryInterval : 1) * MINUTE;
     const dueAt = retryCount > 0 ? this.clock.now() + answerWithin : null;
     if (dueAt !== null) this.wake(answerWithin);
     return { attempts: task.attempts + 1, dueAt };

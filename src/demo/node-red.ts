@@ -1,0 +1,101 @@
+/**
+ * Runs a real Node-RED with this package: a user directory prepared with settings, a flow and
+ * the package linked into its node_modules, then `red.js` as a child process. Used by `npm start`,
+ * the durability tests and the benchmarks. (Node-RED is a devDependency: this is not shipped.)
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync, lstatSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { join, resolve } from 'node:path';
+
+export const PACKAGE_ROOT = resolve(__dirname, '..', '..', '..');
+
+export interface UserDirOptions {
+  userDir: string;
+  port: number;
+  /** Written as flows.json when given (or when none exists yet). */
+  flows?: object[];
+  /** Node credentials by node id, written in clear (credentialSecret false) with the flow. */
+  credentials?: Record<string, Record<string, string>>;
+  /** Extra settings merged into settings.js. */
+  settings?: Record<string, unknown>;
+  /** Replace an existing flows.json (default: keep it, so a second start keeps its state). */
+  overwriteFlows?: boolean;
+}
+
+/** Prepares a user directory: settings.js, flows.json, and this package linked in node_modules. */
+export function prepareUserDir(options: UserDirOptions): void {
+  const { userDir } = options;
+  mkdirSync(join(userDir, 'node_modules'), { recursive: true });
+  const link = join(userDir, 'node_modules', 'node-red-contrib-mqtt-ota');
+  let linked: boolean;
+  try {
+    linked = lstatSync(link).isSymbolicLink();
+  } catch {
+    linked = false;
+  }
+  if (!linked) {
+    rmSync(link, { recursive: true, force: true });
+    symlinkSync(PACKAGE_ROOT, link, 'dir');
+  }
+  const settings = {
+    uiPort: options.port,
+    uiHost: '0.0.0.0',
+    flowFile: 'flows.json',
+    credentialSecret: false,
+    logging: { console: { level: 'info', metrics: false, audit: false } },
+    diagnostics: { enabled: false },
+    telemetry: { enabled: false },
+    editorTheme: { projects: { enabled: false }, palette: { catalogues: [] }, tours: false },
+    externalModules: { palette: { allowInstall: false } },
+    ...options.settings,
+  };
+  writeFileSync(join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+  const flowsFile = join(userDir, 'flows.json');
+  if (options.flows && (options.overwriteFlows || !existsSync(flowsFile))) {
+    writeFileSync(flowsFile, JSON.stringify(options.flows, null, 2));
+    writeFileSync(join(userDir, 'flows_cred.json'), JSON.stringify(options.credentials ?? {}, null, 2));
+  }
+}
+
+/** Starts `node-red` on a prepared user directory as a child process. */
+export function spawnNodeRed(userDir: string, env: NodeJS.ProcessEnv = {}, stdio: 'inherit' | 'pipe' = 'pipe'): ChildProcess {
+  const redJs = require.resolve('node-red/red.js', { paths: [PACKAGE_ROOT] });
+  return spawn(process.execPath, [redJs, '--userDir', userDir], { env: { ...process.env, ...env }, stdio });
+}
+
+/** Resolves with the parsed JSON of a GET, or rejects. */
+export function getJson<T = unknown>(url: string): Promise<T> {
+  return new Promise((ok, fail) => {
+    get(url, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if ((res.statusCode ?? 500) >= 400) return fail(new Error(`GET ${url}: HTTP ${res.statusCode} ${text}`));
+        try {
+          ok(JSON.parse(text) as T);
+        } catch (err) {
+          fail(err);
+        }
+      });
+    }).on('error', fail);
+  });
+}
+
+/** Waits until the admin API lists the fleets (Node-RED up, the package loaded, flows started). */
+export async function waitForFleets(baseUrl: string, count: number, timeoutMs = 60_000, child?: ChildProcess): Promise<{ id: string; name: string }[]> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    if (child && child.exitCode !== null) throw new Error(`Node-RED exited with code ${child.exitCode}`);
+    try {
+      const fleets = await getJson<{ id: string; name: string }[]>(`${baseUrl}/ota/fleets`);
+      if (fleets.length >= count) return fleets;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`Node-RED did not come up at ${baseUrl} within ${timeoutMs} ms (${String(last)})`);
+}

@@ -1,0 +1,148 @@
+/**
+ * Durability: Node-RED runs as a child process with a real broker; it is SIGKILLed in the middle
+ * of a batch and started again on the same user directory. The batch must finish with every task
+ * accounted for, no transition that was acknowledged (published as an event) lost, and no device
+ * notified more often than the retry policy allows.
+ */
+import { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import should from 'should';
+import { getJson, prepareUserDir, spawnNodeRed, waitForFleets } from '../../src/demo/node-red';
+import { startAedes } from '../helpers/broker';
+import { ScriptedDevices } from '../helpers/devices';
+import { platformFlow } from '../helpers/platform-flow';
+
+function postJson<T>(url: string, body: unknown): Promise<T> {
+  return new Promise((ok, fail) => {
+    const data = Buffer.from(JSON.stringify(body));
+    const req = request(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': data.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        if ((res.statusCode ?? 500) >= 400) fail(new Error(`POST ${url}: ${res.statusCode} ${text}`));
+        else ok(JSON.parse(text) as T);
+      });
+    });
+    req.on('error', fail);
+    req.end(data);
+  });
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function freePort(): number {
+  return 20000 + Math.floor(Math.random() * 20000);
+}
+
+interface Event {
+  topic?: string;
+  taskId?: number;
+  batchId?: number;
+  from?: string | null;
+  to?: string;
+  deviceName?: string;
+}
+
+describe('durability: SIGKILL in the middle of a batch', function () {
+  this.timeout(120_000);
+  const DEVICES = 60;
+  const RETRIES = 3;
+  let broker: Awaited<ReturnType<typeof startAedes>>;
+  let userDir: string;
+  let child: ChildProcess | undefined;
+  let devices: ScriptedDevices;
+  let watcher: mqtt.MqttClient;
+
+  before(async function () {
+    broker = await startAedes();
+    userDir = mkdtempSync(join(tmpdir(), 'ota-kill-'));
+  });
+
+  after(async function () {
+    child?.kill('SIGKILL');
+    await devices?.stop();
+    await watcher?.endAsync(true);
+    await broker?.close();
+    rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it('the batch completes after a restart with every task and every acknowledged transition kept', async function () {
+    const port = freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const { flows, fleetId } = platformFlow({ host: '127.0.0.1', port: broker.port });
+    prepareUserDir({ userDir, port, flows, settings: { logging: { console: { level: 'warn' } } } });
+    child = spawnNodeRed(userDir);
+    await waitForFleets(base, 1, 60_000, child);
+
+    // Everything the platform acknowledged (events) and every notice it sent, seen from the broker.
+    const events: Event[] = [];
+    const noticesPerDevice = new Map<string, number>();
+    watcher = await mqtt.connectAsync(broker.url, { clientId: 'watcher' });
+    await watcher.subscribeAsync(['test/events', '/ota/device/upgrade/#'], { qos: 1 });
+    watcher.on('message', (topic, payload) => {
+      if (topic === 'test/events') {
+        const msg = JSON.parse(payload.toString()) as Event & { payload?: Event };
+        events.push(typeof msg === 'object' && msg && 'taskId' in msg ? msg : (msg.payload ?? msg));
+      } else {
+        const name = topic.split('/').pop() as string;
+        noticesPerDevice.set(name, (noticesPerDevice.get(name) ?? 0) + 1);
+      }
+    });
+
+    const names = Array.from({ length: DEVICES }, (_, i) => `dev-${i}`);
+    devices = new ScriptedDevices(broker.url, 'pk1', names, '1.0.0', { stepMs: 150 });
+    await devices.start();
+    await waitFor('the inventory', async () => ((await getJson<unknown[]>(`${base}/ota/fleets/${fleetId}/devices`)).length === DEVICES ? true : undefined), 30_000);
+
+    const batch = await postJson<{ id: number }>(`${base}/ota/fleets/${fleetId}/batches`, {
+      firmware: { version: '2.0.0', url: 'http://firmware.invalid/pk1-2.0.0.bin', size: 1000, md5: 'c'.repeat(32) },
+      type: 'static',
+      targets: { selection: 'ALL', productKey: 'pk1' },
+      strategy: { maximumPerMinute: 600, retryCount: RETRIES, retryInterval: 0.05 },
+    });
+
+    // Kill once some devices finished and many are still queued or upgrading.
+    await waitFor('a third of the batch', async () => (events.filter((e) => e.to === 'SUCCEEDED').length >= DEVICES / 3 ? true : undefined), 60_000);
+    const acknowledged = events.filter((e) => e.taskId !== undefined && e.from !== e.to).map((e) => `${e.taskId}:${e.from}>${e.to}`);
+    const atKill = await getJson<{ counts: Record<string, number> }>(`${base}/ota/fleets/${fleetId}/batches/${batch.id}`);
+    child.kill('SIGKILL');
+    await new Promise((r) => child?.once('exit', r));
+
+    child = spawnNodeRed(userDir);
+    await waitForFleets(base, 1, 60_000, child);
+    const done = await waitFor(
+      'the batch to complete',
+      async () => {
+        const b = await getJson<{ state: string; counts: Record<string, number> }>(`${base}/ota/fleets/${fleetId}/batches/${batch.id}`);
+        return b.state === 'COMPLETED' ? b : undefined;
+      },
+      90_000,
+    );
+
+    should(done.counts).eql({ CONFIRM: 0, QUEUED: 0, NOTIFIED: 0, IN_PROGRESS: 0, SUCCEEDED: DEVICES, FAILED: 0, CANCELED: 0 });
+    const stored = new Set(
+      (await getJson<{ taskId: number; from: string; to: string }[]>(`${base}/ota/fleets/${fleetId}/batches/${batch.id}/transitions?limit=100000`)).map(
+        (t) => `${t.taskId}:${t.from}>${t.to}`,
+      ),
+    );
+    const lost = acknowledged.filter((a) => !stored.has(a));
+    should(lost).eql([]);
+    should(acknowledged.length).be.above(DEVICES / 3);
+    // The kill really fell in the middle: tasks were still waiting for their notice.
+    should(atKill.counts.QUEUED).be.above(0);
+    for (const name of names) should(noticesPerDevice.get(name) ?? 0).be.within(1, 1 + RETRIES);
+  });
+});

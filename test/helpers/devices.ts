@@ -1,0 +1,97 @@
+/**
+ * Scripted devices for tests that need many of them: one mqtt.js connection carries them all
+ * (a test of the platform, not of the broker). Each answers a notice like an SDK: T3 0, 50, 100,
+ * then T1 with the new version — or a failure step when told to.
+ */
+import mqtt, { MqttClient } from 'mqtt';
+import { buildProgressReport, buildVersionReport, parseTopic, parseUpgradeNotice } from '../../src/protocol';
+
+export interface ScriptOptions {
+  /** Pause between two reports of an upgrade. */
+  stepMs?: number;
+  /** A failure step (-1..-4) for a device, or undefined to succeed. */
+  failure?: (deviceName: string, attempt: number) => number | undefined;
+  module?: string;
+}
+
+export class ScriptedDevices {
+  readonly versions = new Map<string, string>();
+  readonly notices = new Map<string, number>();
+  private readonly busy = new Set<string>();
+  private readonly attempts = new Map<string, number>();
+  private client: MqttClient | undefined;
+  private timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    readonly url: string,
+    readonly productKey: string,
+    readonly names: string[],
+    readonly version: string,
+    readonly options: ScriptOptions = {},
+  ) {
+    for (const name of names) this.versions.set(name, version);
+  }
+
+  async start(): Promise<void> {
+    const client = mqtt.connect(this.url, { clientId: `devices-${process.pid}-${Date.now()}`, reconnectPeriod: 200 });
+    this.client = client;
+    await new Promise<void>((ok, fail) => {
+      client.once('connect', () => ok());
+      client.once('error', fail);
+    });
+    await client.subscribeAsync(`/ota/device/upgrade/${this.productKey}/+`, { qos: 1 });
+    client.on('message', (topic, payload) => this.onNotice(topic, payload));
+    for (const name of this.names) this.reportVersion(name);
+  }
+
+  reportVersion(name: string): void {
+    const module = this.options.module;
+    this.client?.publish(`/ota/device/inform/${this.productKey}/${name}`, buildVersionReport({ version: this.versions.get(name) as string, module }), { qos: 1 });
+  }
+
+  private progress(name: string, step: number, desc = ''): void {
+    this.client?.publish(`/ota/device/progress/${this.productKey}/${name}`, buildProgressReport({ step, desc, module: this.options.module }), { qos: 1 });
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private onNotice(topic: string, payload: Buffer): void {
+    const { deviceName } = parseTopic(topic);
+    const firmware = parseUpgradeNotice(payload).firmware;
+    if (!firmware) return;
+    this.notices.set(deviceName, (this.notices.get(deviceName) ?? 0) + 1);
+    if (this.versions.get(deviceName) === firmware.version) return this.reportVersion(deviceName);
+    if (this.busy.has(deviceName)) return;
+    this.busy.add(deviceName);
+    const attempt = (this.attempts.get(deviceName) ?? 0) + 1;
+    this.attempts.set(deviceName, attempt);
+    const step = this.options.stepMs ?? 100;
+    const failure = this.options.failure?.(deviceName, attempt);
+    this.progress(deviceName, 0);
+    this.later(step, () => this.progress(deviceName, 50));
+    this.later(2 * step, () => {
+      if (failure !== undefined) {
+        this.busy.delete(deviceName);
+        return this.progress(deviceName, failure, 'scripted failure');
+      }
+      this.progress(deviceName, 100);
+      this.later(step, () => {
+        this.versions.set(deviceName, firmware.version);
+        this.busy.delete(deviceName);
+        this.reportVersion(deviceName);
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.client?.endAsync(true);
+  }
+}
