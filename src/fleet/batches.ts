@@ -95,13 +95,16 @@ function insertBatch(core: FleetCore, work: Work, request: BatchRequest, firmwar
   return batch;
 }
 
-/** A direct push: one batch per product, recorded so its progress is tracked. */
-export function pushDirect(core: FleetCore, descriptor: FirmwareDescriptor, devices: DeviceRef[], egress: string): Batch[] {
+/**
+ * A direct push: one batch per product, recorded so its progress is tracked. The firmware is a
+ * catalog entry (by id, e.g. the record ota-verify sends) or a descriptor of an external package.
+ */
+export function pushDirect(core: FleetCore, what: FirmwareDescriptor | { firmwareId: string }, devices: DeviceRef[], egress: string): Batch[] {
   const byProduct = new Map<string, string[]>();
   for (const d of devices) byProduct.set(d.productKey, [...(byProduct.get(d.productKey) ?? []), d.deviceName]);
   return core.run((work) =>
     [...byProduct].map(([productKey, names]) => {
-      const firmware = firmwareFromDescriptor(core, productKey, descriptor);
+      const firmware = 'firmwareId' in what ? core.firmwareOf(what.firmwareId) : firmwareFromDescriptor(core, productKey, what);
       const request: BatchRequest = {
         type: 'static',
         targets: { selection: 'SPECIFIC', productKey, devices: names },

@@ -97,8 +97,8 @@ export class Fleet extends FleetCore {
   }
 
   /** Records a direct push as one-off batches and sends the notices at once. */
-  pushDirect(descriptor: FirmwareDescriptor, devices: DeviceRef[], egress: string): BatchView[] {
-    const batches = pushDirect(this, descriptor, devices, egress);
+  pushDirect(what: FirmwareDescriptor | { firmwareId: string }, devices: DeviceRef[], egress: string): BatchView[] {
+    const batches = pushDirect(this, what, devices, egress);
     this.tick();
     return batches.map((b) => this.view(this.batchRecord(b.id)));
   }

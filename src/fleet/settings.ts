@@ -137,7 +137,8 @@ export function parseStrategy(input: unknown): Strategy {
     scheduleFinish: readTime('strategy.scheduleFinish', s.scheduleFinish),
     retryInterval: optionalNumber('strategy.retryInterval', s.retryInterval, 0, 1440) ?? 0,
     retryCount: optionalInteger('strategy.retryCount', s.retryCount, 0, 10) ?? 0,
-    timeoutInMinutes: optionalInteger('strategy.timeoutInMinutes', s.timeoutInMinutes, 1, 1440),
+    // Minutes as in the console (1–1440); fractions down to 0.01 are allowed for tests and labs.
+    timeoutInMinutes: optionalNumber('strategy.timeoutInMinutes', s.timeoutInMinutes, 0.01, 1440),
     overwrite: oneOf('strategy.overwrite', s.overwrite, ['keep', 'replace'] as const, 'keep'),
     needConfirm: readBoolean('strategy.needConfirm', s.needConfirm, false),
     downloadProtocol: oneOf('strategy.downloadProtocol', s.downloadProtocol, ['https', 'mqtt'] as const, 'https'),

@@ -142,7 +142,10 @@ export = function (RED: NodeAPI) {
           const devices = readDeviceList(msg as { productKey?: unknown; deviceName?: unknown; devices?: unknown });
           if (bound instanceof Error) throw bound;
           if (fleet) {
-            fleet.pushDirect(firmware, devices, node.id);
+            // A catalog record (from ota-verify or the admin API) is pushed as the hosted firmware it is.
+            const id = (msg.payload as { id?: unknown }).id;
+            const known = typeof id === 'string' && fleet.store.firmware(id) ? { firmwareId: id } : undefined;
+            fleet.pushDirect(known ?? firmware, devices, node.id);
           } else {
             // The list is not copied into every message: a wire that fans out deep-clones each one.
             const { devices: _list, ...base } = msg;

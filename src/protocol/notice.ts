@@ -140,8 +140,9 @@ export function parseFirmwareDescriptor(input: unknown, field = 'msg.payload'): 
       if (signMethod === 'Md5') descriptor.md5 = files[0].fileSign;
       else if (md5 === undefined) delete descriptor.md5;
     }
-  } else if (input.dProtocol !== undefined || input.streamId !== undefined) {
-    if (input.dProtocol !== undefined && String(input.dProtocol).toLowerCase() !== 'mqtt') {
+  } else if (input.dProtocol !== undefined && input.dProtocol !== null) {
+    // dProtocol decides (Link SDK 4 reads streamId only with it): a catalog record's streamId alone does not.
+    if (String(input.dProtocol).toLowerCase() !== 'mqtt') {
       throw new ProtocolError(f('dProtocol'), '"mqtt" (or leave it out and give a url)', input.dProtocol);
     }
     descriptor.streamId = checkInteger(f('streamId'), input.streamId, 0, 2 ** 31 - 1);

@@ -6,46 +6,15 @@
  */
 import { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import should from 'should';
-import { getJson, prepareUserDir, spawnNodeRed, waitForFleets } from '../../src/demo/node-red';
+import { prepareUserDir, spawnNodeRed, waitForFleets } from '../../src/demo/node-red';
 import { startAedes } from '../helpers/broker';
 import { ScriptedDevices } from '../helpers/devices';
+import { freePort, getJson, postJson, waitFor } from '../helpers/http';
 import { platformFlow } from '../helpers/platform-flow';
-
-function postJson<T>(url: string, body: unknown): Promise<T> {
-  return new Promise((ok, fail) => {
-    const data = Buffer.from(JSON.stringify(body));
-    const req = request(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': data.length } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        if ((res.statusCode ?? 500) >= 400) fail(new Error(`POST ${url}: ${res.statusCode} ${text}`));
-        else ok(JSON.parse(text) as T);
-      });
-    });
-    req.on('error', fail);
-    req.end(data);
-  });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function freePort(): number {
-  return 20000 + Math.floor(Math.random() * 20000);
-}
 
 interface Event {
   topic?: string;
@@ -80,7 +49,7 @@ describe('durability: SIGKILL in the middle of a batch', function () {
   });
 
   it('the batch completes after a restart with every task and every acknowledged transition kept', async function () {
-    const port = freePort();
+    const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const { flows, fleetId } = platformFlow({ host: '127.0.0.1', port: broker.port });
     prepareUserDir({ userDir, port, flows, settings: { logging: { console: { level: 'warn' } } } });

@@ -6,11 +6,21 @@
 import mqtt, { MqttClient } from 'mqtt';
 import { buildProgressReport, buildVersionReport, parseTopic, parseUpgradeNotice } from '../../src/protocol';
 
+/** How a device answers a notice. */
+export type Behaviour =
+  | { kind: 'succeed' }
+  | { kind: 'fail'; step: number }
+  /** Never answers. */
+  | { kind: 'silent' }
+  /** Reports progress, then nothing more. */
+  | { kind: 'stall' }
+  /** Reboots into another version than the notice's. */
+  | { kind: 'wrongVersion'; version: string };
+
 export interface ScriptOptions {
   /** Pause between two reports of an upgrade. */
   stepMs?: number;
-  /** A failure step (-1..-4) for a device, or undefined to succeed. */
-  failure?: (deviceName: string, attempt: number) => number | undefined;
+  behaviour?: (deviceName: string, attempt: number) => Behaviour;
   module?: string;
 }
 
@@ -72,17 +82,19 @@ export class ScriptedDevices {
     const attempt = (this.attempts.get(deviceName) ?? 0) + 1;
     this.attempts.set(deviceName, attempt);
     const step = this.options.stepMs ?? 100;
-    const failure = this.options.failure?.(deviceName, attempt);
+    const behaviour = this.options.behaviour?.(deviceName, attempt) ?? { kind: 'succeed' };
+    if (behaviour.kind === 'silent') return;
     this.progress(deviceName, 0);
     this.later(step, () => this.progress(deviceName, 50));
+    if (behaviour.kind === 'stall') return;
     this.later(2 * step, () => {
-      if (failure !== undefined) {
+      if (behaviour.kind === 'fail') {
         this.busy.delete(deviceName);
-        return this.progress(deviceName, failure, 'scripted failure');
+        return this.progress(deviceName, behaviour.step, 'scripted failure');
       }
       this.progress(deviceName, 100);
       this.later(step, () => {
-        this.versions.set(deviceName, firmware.version);
+        this.versions.set(deviceName, behaviour.kind === 'wrongVersion' ? behaviour.version : firmware.version);
         this.busy.delete(deviceName);
         this.reportVersion(deviceName);
       });

@@ -202,7 +202,7 @@ describe('parseFirmwareDescriptor', function () {
     });
 
     it('refuses a package over 16 MiB', function () {
-      should(() => parseFirmwareDescriptor(given({ size: MAX_MQTT_DOWNLOAD_SIZE + 1, streamId: 1 }))).throw(
+      should(() => parseFirmwareDescriptor(given({ size: MAX_MQTT_DOWNLOAD_SIZE + 1, dProtocol: 'mqtt', streamId: 1 }))).throw(
         refusal('msg.payload.size', 'msg.payload.size must be at most 16777216 bytes for a download over MQTT, got 16777217'),
       );
     });
@@ -403,5 +403,20 @@ describe('parseUpgradeNotice', function () {
   it('refuses a notice whose url is not a URL', function () {
     const notice = buildUpgradeNotice(firmware(), 1).replace(URL, 'update package downloaded url address');
     should(() => parseUpgradeNotice(notice)).throw(refusal('msg.notice.data.url', /got "update package downloaded url address"$/));
+  });
+});
+
+describe('a catalog record as a descriptor', function () {
+  it('a streamId without dProtocol does not make it a download over MQTT', function () {
+    const record = { id: 'abc', version: '2.0.0', size: 12, md5: 'f'.repeat(32), sha256: 'e'.repeat(64), signMethod: 'Md5', streamId: 1001, url: 'http://h/ota/firmware/f/abc?e=1&s=x' };
+    should(parseFirmwareDescriptor(record)).eql({
+      version: '2.0.0',
+      size: 12,
+      signMethod: 'Md5',
+      sign: 'f'.repeat(32),
+      md5: 'f'.repeat(32),
+      module: 'default',
+      url: 'http://h/ota/firmware/f/abc?e=1&s=x',
+    });
   });
 });
