@@ -201,6 +201,8 @@ const toDevice = (r: DeviceRow): DeviceModule => ({
 
 export interface SqliteStoreOptions {
   synchronous?: 'NORMAL' | 'FULL';
+  /** Caps the file at this many pages (a full disk, for fault tests). */
+  maxPageCount?: number;
 }
 
 export class SqliteStore implements FleetStore {
@@ -217,6 +219,7 @@ export class SqliteStore implements FleetStore {
     this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
+    if (options.maxPageCount) this.db.pragma(`max_page_count = ${Math.floor(options.maxPageCount)}`);
     this.s = this.prepare();
   }
 
@@ -357,6 +360,17 @@ export class SqliteStore implements FleetStore {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  /** Refuses every write from now on (or again accepts them): maintenance, and fault tests. */
+  setReadOnly(readOnly: boolean): void {
+    this.db.pragma(`query_only = ${readOnly ? 'ON' : 'OFF'}`);
+  }
+
+  /** Caps the file at its current size plus `extraPages` (a disk about to be full), or lifts the cap. */
+  limitGrowth(extraPages: number | undefined): void {
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    this.db.pragma(`max_page_count = ${extraPages === undefined ? 1073741823 : pages + extraPages}`);
   }
 
   getMeta(key: string): string | undefined {

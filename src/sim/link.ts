@@ -1,0 +1,163 @@
+/**
+ * A device's MQTT session, behind a small interface so a device does not care whether it has its
+ * own client (as in the field) or shares one connection with many others (for load tests with
+ * 10,000 devices). Only this file and simulation.ts touch mqtt.js.
+ */
+import mqtt, { IClientOptions, MqttClient } from 'mqtt';
+import { DeviceRef, MqttMessage } from '../protocol';
+import { Interrupted, unlessAborted } from './timers';
+
+export type MessageHandler = (topic: string, payload: Buffer) => void;
+
+export interface MqttLink {
+  /** Subscribes the device to exact topics (never a wildcard), at QoS 1. */
+  subscribe(topics: string[]): Promise<void>;
+  publish(message: MqttMessage): Promise<void>;
+  /**
+   * Ends the device's session. `reboot` first delivers what was published, as a device that
+   * finishes its reports before restarting; `vanish` drops the connection without a word.
+   */
+  end(how: 'reboot' | 'vanish'): Promise<void>;
+}
+
+/** Opens one device's session and resolves once it is connected. */
+export type LinkOpener = (device: DeviceRef, onMessage: MessageHandler, signal: AbortSignal) => Promise<MqttLink>;
+
+export interface BrokerSettings {
+  broker: string;
+  username?: string;
+  password?: string;
+  insecure: boolean;
+}
+
+/** Every MQTT client the simulator opened, so a stop can end them all. */
+export class Connections {
+  private readonly clients = new Set<MqttClient>();
+
+  constructor(
+    private readonly settings: BrokerSettings,
+    private readonly onError: (clientId: string, err: Error) => void,
+  ) {}
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** A connected client; a client that cannot connect keeps trying until `signal` aborts. */
+  async connect(clientId: string, signal: AbortSignal): Promise<MqttClient> {
+    const options: IClientOptions = {
+      clientId,
+      clean: true,
+      keepalive: 60,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      rejectUnauthorized: !this.settings.insecure,
+    };
+    if (this.settings.username !== undefined) options.username = this.settings.username;
+    if (this.settings.password !== undefined) options.password = this.settings.password;
+    const client = mqtt.connect(this.settings.broker, options);
+    this.clients.add(client);
+    client.on('error', (err) => this.onError(clientId, err));
+    try {
+      await unlessAborted(
+        new Promise<void>((resolve) => client.once('connect', () => resolve())),
+        signal,
+      );
+      return client;
+    } catch (err) {
+      await this.close(client, 'vanish');
+      throw err;
+    }
+  }
+
+  async close(client: MqttClient, how: 'reboot' | 'vanish'): Promise<void> {
+    if (!this.clients.delete(client)) return;
+    if (how === 'vanish') {
+      await client.endAsync(true);
+      return;
+    }
+    // A graceful end waits for unacknowledged messages; a broker that went away must not hang it.
+    let timer: NodeJS.Timeout | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(() => resolve(client.endAsync(true)), 2000);
+    });
+    await Promise.race([client.endAsync(false), forced]);
+    clearTimeout(timer);
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.clients].map((client) => this.close(client, 'vanish')));
+  }
+}
+
+/** One client per device, with the client id `${productKey}.${deviceName}`. */
+export function directLinks(connections: Connections): LinkOpener {
+  return async (device, onMessage, signal) => {
+    const client = await connections.connect(`${device.productKey}.${device.deviceName}`, signal);
+    client.on('message', (topic, payload) => onMessage(topic, payload));
+    return {
+      subscribe: async (topics) => {
+        await client.subscribeAsync(topics, { qos: 1 });
+      },
+      publish: async (m) => {
+        await client.publishAsync(m.topic, m.payload, { qos: m.qos });
+      },
+      end: (how) => connections.close(client, how),
+    };
+  };
+}
+
+/**
+ * Many devices over one client. Messages are routed by exact topic to the device that subscribed;
+ * ending a device's session unsubscribes its topics and leaves the connection to the others.
+ */
+export class SharedConnection {
+  private client?: Promise<MqttClient>;
+  private readonly routes = new Map<string, MessageHandler>();
+  private readonly life = new AbortController();
+
+  constructor(
+    private readonly connections: Connections,
+    private readonly clientId: string,
+  ) {}
+
+  readonly open: LinkOpener = async (_device, onMessage, signal) => {
+    const client = await unlessAborted(this.connected(), signal);
+    const mine = new Set<string>();
+    let ended = false;
+    return {
+      subscribe: async (topics) => {
+        if (ended) throw new Interrupted();
+        for (const topic of topics) {
+          mine.add(topic);
+          this.routes.set(topic, onMessage);
+        }
+        await client.subscribeAsync(topics, { qos: 1 });
+      },
+      publish: async (m) => {
+        if (ended) throw new Interrupted();
+        await client.publishAsync(m.topic, m.payload, { qos: m.qos });
+      },
+      end: async () => {
+        if (ended) return;
+        ended = true;
+        const topics = [...mine];
+        for (const topic of topics) this.routes.delete(topic);
+        if (topics.length > 0 && client.connected) await client.unsubscribeAsync(topics).catch(() => undefined);
+      },
+    };
+  };
+
+  private connected(): Promise<MqttClient> {
+    this.client ??= this.connections.connect(this.clientId, this.life.signal).then((client) => {
+      client.on('message', (topic, payload) => this.routes.get(topic)?.(topic, payload));
+      return client;
+    });
+    return this.client;
+  }
+
+  /** Gives up a connection still being made; Connections.closeAll ends an open one. */
+  abort(): void {
+    this.life.abort();
+  }
+}
