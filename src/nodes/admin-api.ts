@@ -190,4 +190,11 @@ export function mountAdminApi(RED: NodeAPI): void {
   });
 
   route('post', '/ota/keys', write, () => generateSigningKeyPair());
+
+  // A body the admin app's JSON parser refused never reaches a route: answer it here, as JSON,
+  // instead of Express's HTML page with a stack trace.
+  app.use('/ota', (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    send(res, err);
+  });
 }
