@@ -14,6 +14,12 @@ export function addFirmware(core: FleetCore, input: NewFirmware): Firmware {
     if (existing) {
       const sameBytes = input.sha256 && existing.sha256 ? input.sha256 === existing.sha256 : input.md5 === existing.md5;
       if (sameBytes && input.hosted === existing.hosted && (input.url ?? '') === (existing.url ?? '')) return existing;
+      if (sameBytes && !input.hosted && !existing.hosted && input.url) {
+        // The same external package at a new address (a CDN's freshly signed URL): the newest wins.
+        core.store.setFirmwareUrl(existing.id, input.url);
+        core.forgetFirmware(existing.id);
+        return core.firmwareOf(existing.id);
+      }
       throw conflict(
         `version ${input.version} of ${input.productKey}/${input.module} already exists (firmware ${existing.id}) with ` +
           `${sameBytes ? 'another location' : 'different bytes'}; give the new package a new version, or delete the old firmware first`,

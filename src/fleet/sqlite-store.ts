@@ -273,6 +273,7 @@ export class SqliteStore implements FleetStore {
       allFirmware: db.prepare<[], FirmwareRow>('SELECT * FROM firmware ORDER BY created_at, id'),
       productFirmware: db.prepare<[string], FirmwareRow>('SELECT * FROM firmware WHERE product_key = ? ORDER BY created_at, id'),
       setVerification: db.prepare('UPDATE firmware SET verification = ? WHERE id = ?'),
+      setFirmwareUrl: db.prepare('UPDATE firmware SET url = ? WHERE id = ?'),
       deleteFirmware: db.prepare('DELETE FROM firmware WHERE id = ?'),
       maxStream: db.prepare<[], { n: number | null }>('SELECT MAX(stream_id) AS n FROM firmware'),
       filesUsed: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM firmware WHERE sha256 = ? AND hosted = 1'),
@@ -515,6 +516,10 @@ export class SqliteStore implements FleetStore {
 
   setVerification(id: string, verification: Verification): void {
     this.s.setVerification.run(verification, id);
+  }
+
+  setFirmwareUrl(id: string, url: string): void {
+    this.s.setFirmwareUrl.run(url, id);
   }
 
   deleteFirmware(id: string): void {

@@ -64,6 +64,7 @@ export interface FleetStore {
   firmwareByStream(streamId: number): Firmware | undefined;
   listFirmware(productKey?: string): Firmware[];
   setVerification(id: string, verification: Verification): void;
+  setFirmwareUrl(id: string, url: string): void;
   deleteFirmware(id: string): void;
   nextStreamId(): number;
   /** Is a package file (by sha256) still used by any firmware record? */

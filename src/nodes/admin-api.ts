@@ -134,7 +134,11 @@ export function mountAdminApi(RED: NodeAPI): void {
     const meta = readUploadMeta(req.query as Record<string, unknown>);
     const declared = Number(req.headers['content-length']);
     if (declared > handle.maxPackageBytes) throw new FleetError('OTA_REFUSED', `the package is ${declared} bytes, over the fleet's limit of ${handle.maxPackageBytes}`);
-    // A body parser may already have read a JSON/text body; a package arrives as raw bytes.
+    // The admin app's JSON and form parsers read bodies of their types before any route runs:
+    // a package must come as raw bytes, or it arrives consumed (curl --data-binary sends a form).
+    if ((req as Request & { _body?: boolean })._body) {
+      throw new FleetError('OTA_UNSUPPORTED', `send the package as raw bytes with Content-Type: application/octet-stream (it came as ${req.headers['content-type']}), e.g. curl --data-binary @fw.bin -H 'Content-Type: application/octet-stream'`);
+    }
     const source = Buffer.isBuffer(req.body) ? req.body : req;
     const firmware = await uploadFirmware(handle.fleet, handle.files, source, meta, handle.maxPackageBytes);
     res.status(201);

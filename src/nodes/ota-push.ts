@@ -67,9 +67,16 @@ export = function (RED: NodeAPI) {
     const nextId = noticeIdSource(Date.now);
     let pushed = 0;
 
+    /** The last batch that ended, shown when no batch is open. */
+    let lastEnded: BatchChange | undefined;
     const showCounts = () => {
       if (!fleet) return status.set(okStatus(`${pushed} pushed`));
       const t = fleet.totals();
+      if (fleet.openBatches.size === 0 && lastEnded) {
+        const c = lastEnded.counts;
+        const text = `batch ${lastEnded.batchId} ${lastEnded.to} · ${c.SUCCEEDED} done · ${c.FAILED} failed`;
+        return status.set({ fill: c.FAILED ? 'yellow' : 'green', shape: 'ring', text });
+      }
       const parts = [`${t.upgrading} upgrading`, `${t.succeeded} done`, `${t.failed} failed`];
       if (t.queued) parts.unshift(`${t.queued} queued`);
       status.set({ fill: t.failed ? 'yellow' : 'green', shape: 'dot', text: parts.join(' · ') });
@@ -96,6 +103,7 @@ export = function (RED: NodeAPI) {
       showCounts();
     };
     const onBatch = (b: BatchChange) => {
+      if (b.to === 'COMPLETED' || b.to === 'CANCELED') lastEnded = b;
       node.send([null, { _msgid: RED.util.generateId(), topic: 'batch', payload: b }]);
       showCounts();
     };

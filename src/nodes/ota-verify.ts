@@ -196,7 +196,7 @@ export = function (RED: NodeAPI) {
       const testDevices = msg.testDevices !== undefined ? readTestDevices('msg.testDevices', msg.testDevices) : s.testDevices;
       const firmware = await uploadFirmware(handle.fleet, handle.files, await packageSource(msg, handle.maxPackageBytes), meta, handle.maxPackageBytes);
       msg.payload = recordOf(handle, firmware);
-      if (testDevices.length === 0 || firmware.verification === 'verified' || firmware.verification === 'not-required') {
+      if (testDevices.length === 0 || firmware.verification === 'verified') {
         passed++;
         show();
         send([msg, null]);
@@ -212,7 +212,8 @@ export = function (RED: NodeAPI) {
     const onFirmware = (firmware: Firmware) => {
       const handle = bound instanceof Error ? undefined : bound;
       const list = waiting.get(firmware.id);
-      if (!handle || !list || (firmware.verification !== 'verified' && firmware.verification !== 'verify-failed')) return;
+      // verified, verify-failed, or back to unverified when the verify batch was canceled.
+      if (!handle || !list || firmware.verification === 'verifying' || firmware.verification === 'not-required') return;
       waiting.delete(firmware.id);
       for (const { msg, send, done, batchId } of list) {
         msg.payload = recordOf(handle, firmware);
@@ -221,7 +222,10 @@ export = function (RED: NodeAPI) {
           send([msg, null]);
         } else {
           failed++;
-          const failures = handle.fleet.tasks(batchId, { state: 'FAILED' }).map((t: Task) => ({ deviceName: t.deviceName, reason: t.reason }));
+          const failures = handle.fleet
+            .tasks(batchId)
+            .filter((t: Task) => t.state === 'FAILED' || t.state === 'CANCELED')
+            .map((t: Task) => ({ deviceName: t.deviceName, reason: t.reason }));
           (msg.payload as Record<string, unknown>).failures = failures;
           send([null, msg]);
         }

@@ -117,10 +117,10 @@ export type ParsedArgs = { help: true } | { help: false; options: SimOptions };
 
 /** Reads `argv` (without node and the script). Throws an OptionError naming the flag at fault. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
+  if (argv.includes('--help') || argv.includes('-h')) return { help: true };
   const input: Record<string, unknown> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--help' || arg === '-h') return { help: true };
     if (!arg.startsWith('--')) throw new OptionError('the command line', 'options only (see --help)', arg);
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg : arg.slice(0, eq);

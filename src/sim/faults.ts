@@ -88,3 +88,8 @@ function mix(a: number, b: number): number {
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
 }
+
+/** A device's own random stream (boot delay, the moment it goes offline), apart from the fault streams. */
+export function deviceRandom(seed: number, index: number): () => number {
+  return seededRandom(mix(mix(seed, 0x51d), index));
+}

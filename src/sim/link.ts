@@ -161,3 +161,38 @@ export class SharedConnection {
     this.life.abort();
   }
 }
+
+/** Connects once and disconnects, so a wrong URL or password is one clear error instead of endless retries. */
+export async function probeBroker(settings: BrokerSettings, timeoutMs = 10_000): Promise<void> {
+  const options: IClientOptions = {
+    clientId: `ota-sim-probe-${process.pid}-${Date.now()}`,
+    reconnectPeriod: 0,
+    connectTimeout: timeoutMs,
+    rejectUnauthorized: !settings.insecure,
+  };
+  if (settings.username !== undefined) options.username = settings.username;
+  if (settings.password !== undefined) options.password = settings.password;
+  const client = mqtt.connect(settings.broker, options);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+      client.once('close', () => reject(new Error(`no connection within ${timeoutMs / 1000} s`)));
+    });
+  } catch (err) {
+    throw new Error(`ota-sim cannot connect to ${withoutCredentials(settings.broker)}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await client.endAsync(true);
+  }
+}
+
+/** The broker URL without a password in it, for messages. */
+export function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+}

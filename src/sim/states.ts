@@ -41,8 +41,8 @@ export interface DeviceSnapshot {
   /** Module → running version. */
   versions: Readonly<Record<string, string>>;
   faults: ReadonlySet<FaultName>;
-  /** The last failure reported with T3, while the device is `failed`. */
-  failure?: { step: number; desc: string };
+  /** Why the device is `failed`: `step -2` (the T3 it reported) or `wrong version`, and the detail. */
+  failure?: { cause: string; desc: string };
   /** Percent of the current download. */
   progress: number;
 }
@@ -56,8 +56,8 @@ export interface SimSummary {
   byVersion: Record<string, number>;
   /** Devices by module and version. */
   byModule: Record<string, Record<string, number>>;
-  /** Failed devices by the step they reported (-1 … -4). */
-  failuresByStep: Record<string, number>;
+  /** Failed devices by cause: `step -1` … `step -4`, `wrong version`. */
+  failuresByCause: Record<string, number>;
   /** Devices given each fault. */
   faults: Record<FaultName, number>;
   /** Mean progress of the devices that are downloading, 0 when none is. */
@@ -69,7 +69,7 @@ export function summarize(devices: Iterable<DeviceSnapshot>, modules: readonly s
   const faults = Object.fromEntries(FAULT_NAMES.map((f) => [f, 0])) as Record<FaultName, number>;
   const byVersion: Record<string, number> = {};
   const byModule: Record<string, Record<string, number>> = Object.fromEntries(modules.map((m) => [m, {}]));
-  const failuresByStep: Record<string, number> = {};
+  const failuresByCause: Record<string, number> = {};
   let total = 0;
   let downloading = 0;
   let progress = 0;
@@ -83,7 +83,7 @@ export function summarize(devices: Iterable<DeviceSnapshot>, modules: readonly s
       const counts = (byModule[module] ??= {});
       counts[version] = (counts[version] ?? 0) + 1;
     }
-    if (d.state === 'failed' && d.failure) failuresByStep[d.failure.step] = (failuresByStep[d.failure.step] ?? 0) + 1;
+    if (d.state === 'failed' && d.failure) failuresByCause[d.failure.cause] = (failuresByCause[d.failure.cause] ?? 0) + 1;
     if (d.state === 'downloading') {
       downloading++;
       progress += d.progress;
@@ -96,7 +96,7 @@ export function summarize(devices: Iterable<DeviceSnapshot>, modules: readonly s
     failed: states.failed,
     byVersion,
     byModule,
-    failuresByStep,
+    failuresByCause,
     faults,
     downloadProgress: downloading === 0 ? 0 : Math.floor(progress / downloading),
   };

@@ -175,9 +175,9 @@ export async function deploy(platform: Platform, credentials?: Record<string, un
   return { platform, informed, progressed, verified, verifyFailed, sent, events, caught, handle: handle as FleetHandle };
 }
 
-/** Loads a flow of OTA nodes as it is (for fleets that do not start, or flows without a fleet). */
-export function loadFlow(flow: FlowNode[], credentials: Record<string, unknown> = {}): Promise<void> {
-  return helper.load(otaModules, flow, credentials);
+/** Loads a flow of OTA nodes (and of `extraModules`, e.g. core MQTT) as it is. */
+export function loadFlow(flow: FlowNode[], credentials: Record<string, unknown> = {}, extraModules: unknown[] = []): Promise<void> {
+  return helper.load([...otaModules, ...extraModules] as Parameters<typeof helper.load>[0], flow, credentials);
 }
 
 // ---- device messages, as `mqtt in` hands them over -------------------------------------------
@@ -224,12 +224,27 @@ export function signedUrl(handle: FleetHandle, firmware: Firmware, now = Date.no
 }
 
 /** Waits until `check` holds (polling), or fails with `what`. */
-export async function eventually(what: string, check: () => boolean, timeoutMs = 3000): Promise<void> {
+export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
     await delay(20);
   }
+}
+
+interface LogEntry {
+  level: number;
+  id?: string;
+  msg?: unknown;
+}
+
+/** What the node `id` logged at `level` (node.error, node.warn) since the flow was loaded. */
+export function logged(level: 'ERROR' | 'WARN', id: string): string[] {
+  const spy = helper.log() as unknown as { args: [LogEntry][]; ERROR: number; WARN: number };
+  return spy.args
+    .map(([entry]) => entry)
+    .filter((e) => e.level === spy[level] && e.id === id)
+    .map((e) => String(e.msg));
 }
 
 // ---- raw HTTP -------------------------------------------------------------------------------
@@ -254,7 +269,10 @@ export interface HttpOptions {
 /** One HTTP request with node:http: status, headers and the exact body bytes (or what arrived before an abort). */
 export function httpRequest(url: string, options: HttpOptions = {}): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false });
+    // The path goes out exactly as written: a URL object would resolve "../" and "%2e%2e/" first.
+    const { hostname, port } = new URL(url);
+    const path = url.slice(url.indexOf('/', url.indexOf('//') + 2));
+    const req = http.request({ hostname, port, path, method: options.method ?? 'GET', headers: options.headers, agent: false });
     req.once('error', reject);
     req.once('response', (res) => {
       const chunks: Buffer[] = [];

@@ -1,0 +1,206 @@
+/**
+ * Feeding fuzz cases (test/helpers/fuzz.ts) into deployed OTA nodes bound to one fleet, one at a
+ * time, under fast-check: each must end in done(err) reaching the Catch node with the refusal
+ * it was built for, send nothing on any output, and change nothing in the fleet.
+ */
+import fc from 'fast-check';
+import helper from 'node-red-node-test-helper';
+import should from 'should';
+import type { Fleet } from '../../src/fleet';
+import { fleetById } from '../../src/nodes/registry';
+import { catchAll } from './core-nodes';
+import { countChanges, FleetSnapshot, snapshot, watchUncaught } from './fleet-state';
+import { eventually, FleetSuite, fleetConfig, loadFlow, t1, t3 } from './fleet-red';
+import { FlowNode, node, onTab, probe } from './flow';
+import type { FuzzCase, FuzzTarget } from './fuzz';
+import type { Msg } from './red';
+
+/** The fuzzed platform: every ingress node bound to (or beside) one fleet, a probe on every output. */
+export interface FuzzFlow {
+  flow: FlowNode[];
+  fleet: FlowNode;
+  inform: FlowNode;
+  progress: FlowNode;
+  push: FlowNode;
+  /** Device role, no fleet (it checks what a device downloaded). */
+  verify: FlowNode;
+  outputs: FlowNode[];
+  caught: FlowNode;
+}
+
+export function fuzzFlow(suite: FleetSuite): FuzzFlow {
+  const fleet = fleetConfig(suite, { requireVerification: false });
+  const [informed, progressed, sent, events, passed, failed, caught] = Array.from({ length: 7 }, () => probe());
+  const inform = node('ota-inform', { role: 'platform', fleet: fleet.id }, [[informed.id]]);
+  const progress = node('ota-progress', { role: 'platform', fleet: fleet.id }, [[progressed.id]]);
+  const push = node('ota-push', { fleet: fleet.id }, [[sent.id], [events.id]]);
+  const verify = node('ota-verify', { role: 'device', productKey: 'pk1', deviceName: 'dev-000' }, [[passed.id], [failed.id]]);
+  const outputs = [informed, progressed, sent, events, passed, failed];
+  const flow = onTab(fleet, inform, progress, push, verify, catchAll(caught), ...outputs, caught);
+  return { flow, fleet, inform, progress, push, verify, outputs, caught };
+}
+
+/** Every message that reaches the probes, and a way to wait for the next one anywhere. */
+class Outlets {
+  readonly caught: Msg[] = [];
+  readonly sent: Msg[] = [];
+  private wake: (() => void) | undefined;
+
+  constructor(f: FuzzFlow) {
+    helper.getNode(f.caught.id).on('input', (msg: Msg) => this.arrive(this.caught, msg));
+    for (const out of f.outputs) helper.getNode(out.id).on('input', (msg: Msg) => this.arrive(this.sent, { ...msg, _probe: out.id }));
+  }
+
+  /** Forgets what arrived so far. */
+  reset(): void {
+    this.caught.splice(0);
+    this.sent.splice(0);
+  }
+
+  private arrive(list: Msg[], msg: Msg): void {
+    list.push(msg);
+    this.wake?.();
+  }
+
+  /** Resolves when the total of caught and sent messages exceeds `seen`, or after `ms`. */
+  async beyond(seen: number, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.caught.length + this.sent.length <= seen) {
+      const left = deadline - Date.now();
+      if (left <= 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+}
+
+export interface Deployed {
+  f: FuzzFlow;
+  fleet: Fleet;
+  target: FuzzTarget;
+  outlets: Outlets;
+}
+
+const DEVICES = Array.from({ length: 20 }, (_, i) => `dev-${String(i).padStart(3, '0')}`);
+
+/**
+ * Deploys the fuzz flow and gives its fleet something to lose: 20 devices at 1.0.0, a batch to
+ * 2.0.0 of 10 of them (notified; 5 of them upgrading), no retries or timeouts, so nothing moves
+ * on its own while the fuzz runs.
+ */
+export async function deployFuzzed(suite: FleetSuite): Promise<Deployed> {
+  const f = fuzzFlow(suite);
+  await loadFlow(f.flow);
+  const outlets = new Outlets(f);
+  const fleet = fleetById(f.fleet.id)?.fleet as Fleet;
+  should.exist(fleet);
+  for (const name of DEVICES) helper.getNode(f.inform.id).receive(t1('pk1', name, '1.0.0'));
+  await eventually('the inventory', () => fleet.devices().length === DEVICES.length);
+  helper.getNode(f.push.id).receive({
+    _msgid: 'batch',
+    payload: {
+      firmware: { version: '2.0.0', url: 'https://cdn.example.com/pk1/2.0.0.bin', size: 1024, md5: 'a'.repeat(32) },
+      type: 'static',
+      targets: { selection: 'SPECIFIC', productKey: 'pk1', devices: DEVICES.slice(0, 10) },
+      strategy: { retryCount: 0 },
+    },
+  });
+  await eventually('the notices', () => fleet.listBatches()[0]?.counts.NOTIFIED === 10);
+  for (const name of DEVICES.slice(0, 5)) helper.getNode(f.progress.id).receive(t3('pk1', name, 50));
+  await eventually('the progress', () => fleet.listBatches()[0].counts.IN_PROGRESS === 5);
+  const batch = fleet.listBatches()[0];
+  await new Promise((r) => setTimeout(r, 200)); // the last events of the seeding
+  should(outlets.caught).eql([]);
+  outlets.reset();
+  return { f, fleet, outlets, target: { productKey: 'pk1', devices: DEVICES, batchId: batch.id, firmwareId: batch.firmwareId } };
+}
+
+export interface FuzzFigures {
+  node: string;
+  messages: number;
+  seed: number;
+  ms: number;
+  /** Distinct defects tried (by the first words of their description). */
+  kinds: number;
+  outcome: string;
+}
+
+function preview(c: FuzzCase): string {
+  const show = (v: unknown): string => {
+    if (Buffer.isBuffer(v)) return `<Buffer ${v.length} bytes ${v.subarray(0, 40).toString('hex')}…>`;
+    if (typeof v === 'string') return JSON.stringify(v.length > 200 ? `${v.slice(0, 200)}… (${v.length} chars)` : v);
+    try {
+      const text = JSON.stringify(v);
+      return text === undefined ? String(v) : text.length > 300 ? `${text.slice(0, 300)}…` : text;
+    } catch {
+      return String(v);
+    }
+  };
+  return `${c.defect} {${Object.entries(c.msg)
+    .map(([k, v]) => `${k}: ${show(v)}`)
+    .join(', ')}}`;
+}
+
+/**
+ * Feeds `runs` cases from `cases` into `target`, one at a time, and checks each: a Catch node
+ * gets it with the expected refusal from this node, no output sends anything, the fleet
+ * announces no change; at the end the stored state equals the state before, no exception
+ * escaped and no prototype was polluted.
+ */
+export async function fuzzNode(d: Deployed, target: FlowNode, cases: fc.Arbitrary<FuzzCase>, runs: number, seed: number): Promise<FuzzFigures> {
+  // The test helper spies on every Node method call and on the log (a stack trace each); tens of
+  // thousands of refusals do not need that record, and the Catch node sees every one anyway.
+  (helper as unknown as { _sandbox: { restore(): void } })._sandbox.restore();
+  const before: FleetSnapshot = snapshot(d.fleet);
+  const changes = countChanges(d.fleet);
+  const uncaught = watchUncaught();
+  const kinds = new Set<string>();
+  const start = Date.now();
+  let n = 0;
+  const shown = cases.map((c) => Object.assign(c, { [fc.toStringMethod]: () => preview(c) }));
+  try {
+    await fc.assert(
+      fc.asyncProperty(shown, async (c) => {
+        const id = `fuzz-${++n}`;
+        const seen = d.outlets.caught.length + d.outlets.sent.length;
+        const sentBefore = d.outlets.sent.length;
+        helper.getNode(target.id).receive({ ...c.msg, _msgid: id });
+        await d.outlets.beyond(seen, 2000);
+        // Anything sent on an output, or nothing caught, is a failure; wait a moment for stragglers.
+        should(d.outlets.sent.slice(sentBefore)).eql([], `${c.defect}: the node sent a message`);
+        const caught = d.outlets.caught[d.outlets.caught.length - 1];
+        should.exist(caught, `${c.defect}: no error reached the Catch node`);
+        should(caught._msgid).equal(id, `${c.defect}: the Catch node got another message`);
+        const error = caught.error as { message: string; code?: string; source: { id: string } };
+        should(error.source.id).equal(target.id);
+        should(error.message).match(c.names, `${c.defect}: the refusal ${JSON.stringify(error.message)} does not match ${c.names}`);
+        should(error.code).equal(c.code, `${c.defect}: ${error.message}`);
+        should(changes.count).equal(0, `${c.defect}: the fleet changed (${JSON.stringify(changes.kinds)})`);
+        should(uncaught.errors).eql([]);
+        kinds.add(c.defect.split(/[:=(]/)[0].trim());
+      }),
+      { numRuns: runs, seed, endOnFailure: false },
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    should(d.outlets.sent).eql([]);
+    should(changes.count).equal(0);
+    should(uncaught.errors).eql([]);
+    should(({} as Record<string, unknown>).polluted).be.undefined();
+    should(snapshot(d.fleet)).eql(before);
+  } finally {
+    changes.stop();
+    uncaught.stop();
+  }
+  return { node: String(target.type), messages: n, seed, ms: Date.now() - start, kinds: kinds.size, outcome: 'every message refused, nothing sent, nothing changed' };
+}
+
+/** Prints figures in one line, for RELIABILITY.md. */
+export function printFigures(what: string, figures: object): void {
+  console.log(`      figures ${what}: ${JSON.stringify(figures)}`);
+}
