@@ -171,8 +171,8 @@ export function mountAdminApi(RED: NodeAPI): void {
 
   route('post', '/ota/fleets/:fleet/batches/:id/:action', write, (req) => {
     const action = String(req.params.action);
-    if (!(ACTIONS as readonly string[]).includes(action) || action === 'reupgrade') {
-      throw new FleetError('OTA_NOT_FOUND', `unknown action "${action}": use cancel, pause, resume or confirm (re-upgrade is per task)`);
+    if (!(ACTIONS as readonly string[]).includes(action)) {
+      throw new FleetError('OTA_NOT_FOUND', `unknown action "${action}": use cancel, pause, resume, confirm or reupgrade`);
     }
     const handle = fleetOf(req);
     const id = batchIdOf(req);

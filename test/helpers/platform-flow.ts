@@ -36,7 +36,7 @@ export function platformFlow(broker: { host: string; port: number }, fleetSettin
       keepalive: '30',
       cleansession: false,
     },
-    { id: fleetId, type: 'ota-fleet', name: 'durable fleet', requireVerification: false, ...fleetSettings },
+    { id: fleetId, type: 'ota-fleet', name: 'durable fleet', requireVerification: false, publicUrl: '', urlExpiryHours: 24, maxPackageMB: 1000, ...fleetSettings },
     { id: freshId(), type: 'mqtt in', z: tab, topic: '/ota/device/inform/+/+', qos: '1', datatype: 'buffer', broker: brokerId, wires: [[informId]] },
     { id: freshId(), type: 'mqtt in', z: tab, topic: '/ota/device/progress/+/+', qos: '1', datatype: 'buffer', broker: brokerId, wires: [[progressId]] },
     { id: informId, type: 'ota-inform', z: tab, role: 'platform', fleet: fleetId, wires: [[]] },

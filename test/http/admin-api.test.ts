@@ -454,7 +454,7 @@ describe('admin API', function () {
       await deployFleet();
       const { batch } = await batchOf(['dev1']);
       const res = await api.post(`${base}/batches/${batch.id}/restart`);
-      should({ status: res.status, body: res.body }).eql({ status: 404, body: { error: 'unknown action "restart": use cancel, pause, resume or confirm (re-upgrade is per task)' } });
+      should({ status: res.status, body: res.body }).eql({ status: 404, body: { error: 'unknown action "restart": use cancel, pause, resume, confirm or reupgrade' } });
     });
 
     it('POST task reupgrade queues a failed task again and pushes it', async function () {
