@@ -125,11 +125,13 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg : arg.slice(0, eq);
     const spec = FLAGS.find((f) => f.flag === name);
-    if (!spec) throw new OptionError(name, 'to be a known option: see ota-sim --help', arg);
+    if (!spec) throw new OptionError(name, 'a known option', arg, false, `unknown option ${name}`);
     let value: unknown = true;
     if (spec.read) {
       const raw = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-      if (raw === undefined || (eq < 0 && raw.startsWith('--'))) throw new OptionError(spec.flag, `a value ${spec.value}: ${spec.help}`, undefined, true);
+      if (raw === undefined || (eq < 0 && raw.startsWith('--'))) {
+        throw new OptionError(spec.flag, `a value ${spec.value}`, undefined, true, `${spec.flag} needs a value ${spec.value}: ${spec.help}`);
+      }
       value = spec.read(raw, spec.flag);
     } else if (eq >= 0) {
       throw new OptionError(spec.flag, 'no value (it is a switch)', arg.slice(eq + 1));

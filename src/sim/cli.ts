@@ -44,7 +44,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
 
   const sim = new Simulation(options);
-  const live = new LiveLine(io.stderr, () => formatLine(sim.summary(), sim.elapsedMs));
+  // A narrow terminal gets a shorter bar, so the counts still fit.
+  const live = new LiveLine(io.stderr, () => formatLine(sim.summary(), sim.elapsedMs, (io.stderr.columns || 120) < 100 ? 10 : 20));
   watchWarnings(sim, live);
 
   let requestStop!: () => void;
@@ -77,7 +78,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     for (const timer of timers) clearTimeout(timer);
     removeSignal();
     await sim.stop();
-    live.stop();
+    live.stop(code === 0);
   }
   if (code !== 0) return code;
   const run = { productKey: options.productKey, seed: options.seed, elapsedMs: sim.elapsedMs };
@@ -133,7 +134,8 @@ class LiveLine {
   draw(): void {
     const text = this.line();
     if (this.out.isTTY) {
-      const width = (this.out.columns ?? 120) - 1;
+      // A line longer than the terminal would wrap, and \r would then redraw only its last part.
+      const width = this.out.columns ? this.out.columns - 1 : Infinity;
       this.out.write(`\r${text.length > width ? text.slice(0, width) : text}\x1b[K`);
       this.drawn = true;
     } else {
@@ -152,14 +154,12 @@ class LiveLine {
     this.out.write(`${message}\n`);
   }
 
-  stop(): void {
+  /** Stops redrawing, leaving the last state of the fleet on screen when `final`. */
+  stop(final: boolean): void {
     clearInterval(this.timer);
-    if (this.out.isTTY) {
-      this.draw();
-      this.out.write('\n');
-    } else {
-      this.draw();
-    }
+    if (!final) return;
+    this.draw();
+    if (this.out.isTTY) this.out.write('\n');
   }
 }
 

@@ -275,6 +275,7 @@ export class SimDevice implements DeviceSnapshot {
           hasher.reset();
           steps.restart();
         },
+        pause: (ms) => sleep(this.ctx.timers, ms, signal),
       });
       return;
     }

@@ -8,6 +8,8 @@ import https from 'node:https';
 import { Interrupted } from './timers';
 
 export const MAX_RESUMES = 3;
+/** The pause before the n-th resume is n times this: a loaded server gets a moment to recover. */
+export const RESUME_BACKOFF_MS = 250;
 const IDLE_TIMEOUT_MS = 30_000;
 
 export interface HttpDownload {
@@ -20,6 +22,8 @@ export interface HttpDownload {
   onChunk(chunk: Buffer): void | Promise<void>;
   /** The server sent the whole package again: forget the bytes received so far. */
   onRestart(): void;
+  /** Waits before a resume (the device's clock, ended by its signal). */
+  pause(ms: number): Promise<void>;
 }
 
 export interface DownloadResult {
@@ -86,6 +90,7 @@ export async function downloadOverHttp(d: HttpDownload): Promise<DownloadResult>
     }
     if (resumes >= MAX_RESUMES) throw new DownloadFailed(`${dropped}; gave up after ${MAX_RESUMES} resumes`);
     resumes++;
+    await d.pause(RESUME_BACKOFF_MS * resumes);
   }
 }
 

@@ -111,8 +111,9 @@ export class OptionError extends Error {
     readonly expected: string,
     readonly got?: unknown,
     absent = false,
+    message?: string,
   ) {
-    super(absent ? `${option} is required: ${expected}` : `${option} expects ${expected}, got ${show(got)}`);
+    super(message ?? (absent ? `${option} is required: ${expected}` : `${option} expects ${expected}, got ${show(got)}`));
     this.name = 'OptionError';
   }
 }
