@@ -89,9 +89,13 @@ export function stripTrailingCommas(text: string): string {
   return out;
 }
 
+/**
+ * A plain `{…}` object — from this realm or another: objects a function node builds live in its
+ * sandbox, whose Object.prototype is not ours.
+ */
 export function isPlainObject(value: unknown): value is JsonObject {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  if (Buffer.isBuffer(value)) return false;
+  if (Object.prototype.toString.call(value) !== '[object Object]') return false;
   const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  return proto === null || Object.getPrototypeOf(proto) === null;
 }
