@@ -85,7 +85,11 @@ export class ScriptedDevices {
     const behaviour = this.options.behaviour?.(deviceName, attempt) ?? { kind: 'succeed' };
     if (behaviour.kind === 'silent') return;
     this.progress(deviceName, 0);
-    this.later(step, () => this.progress(deviceName, 50));
+    this.later(step, () => {
+      this.progress(deviceName, 50);
+      // A stalled device never finishes this upgrade, but takes the next notice.
+      if (behaviour.kind === 'stall') this.busy.delete(deviceName);
+    });
     if (behaviour.kind === 'stall') return;
     this.later(2 * step, () => {
       if (behaviour.kind === 'fail') {

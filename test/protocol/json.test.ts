@@ -136,3 +136,15 @@ describe('isPlainObject', function () {
     should([[], null, undefined, 'x', 1, Buffer.alloc(1), new Date(0), new (class Thing {})()].map(isPlainObject)).eql(Array(8).fill(false));
   });
 });
+
+describe('objects from another realm', function () {
+  it('an object built in a vm context (a function node) is a plain object', function () {
+    const vm = require('node:vm') as typeof import('node:vm');
+    const foreign = vm.runInNewContext('({ version: "1.0.0", size: 3 })');
+    should(Object.getPrototypeOf(foreign) === Object.prototype).be.false();
+    should(isPlainObject(foreign)).be.true();
+    should(isPlainObject(vm.runInNewContext('new Map()'))).be.false();
+    should(isPlainObject(vm.runInNewContext('[1]'))).be.false();
+    should(isPlainObject(new (class Thing {})())).be.false();
+  });
+});
