@@ -40,7 +40,7 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
  * of the field or one inside it (`<field>[2]`, `<field>.x`).
  */
 export function refusalOf(field: string, under = false): RegExp {
-  return new RegExp(`^ProtocolError: ${escape(field)}${under ? '(\\[\\d+\\])?(\\.\\S+)?' : ''} (must be|is required)`);
+  return new RegExp(`^ProtocolError: ${escape(field)}${under ? '(\\[\\d+\\])?(\\..*?)?' : ''} (must be|is required)`);
 }
 
 /** Any refusal of the topic (the whole topic, or its product key or device name level). */
