@@ -7,7 +7,7 @@
  * events it produced. So an event, a sent notice or a `done()` always describes durable state.
  */
 import { EventEmitter } from 'node:events';
-import { DeviceRef, MqttMessage, noticeIdSource, upgradeMessage } from '../protocol';
+import { buildTopic, DeviceRef, MqttMessage, noticeIdSource, upgradeNoticeTemplate } from '../protocol';
 import { Clock, systemClock, TimerHandle } from './clock';
 import { FleetError, notFound, refused } from './errors';
 import { descriptorFor, PackageHost } from './notices';
@@ -67,7 +67,8 @@ export interface Touched {
 /** What one unit of work produced; published after its transaction commits. */
 export class Work {
   transitions: Transition[] = [];
-  created: { batchId: number; state: TaskState }[] = [];
+  /** Tasks created, by batch and state. */
+  created = new Map<number, Partial<Record<TaskState, number>>>();
   batches: BatchChange[] = [];
   sends: Outgoing[] = [];
   devices: DeviceModule[] = [];
@@ -77,6 +78,15 @@ export class Work {
 }
 
 export const MINUTE = 60_000;
+
+/** The most operations one group commit takes (then it commits and starts another). */
+export const GROUP_COMMIT_MAX = 256;
+
+interface Queued {
+  fn: (work: Work) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
 
 export interface FleetOptions {
   store: FleetStore;
@@ -97,8 +107,16 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   readonly openBatches = new Map<number, Batch>();
 
   private work: Work | undefined;
+  private queued: Queued[] = [];
+  private flushPending = false;
   private taskCounts = new Map<number, TaskCounts>();
   private firmwareCache = new Map<string, Firmware>();
+  /**
+   * The task holding each device's module, as last read or written: every report looks it up,
+   * and the store's row costs more to read than the rest of the report. Kept in step by apply()
+   * and updateTask(), the only ways a task changes; dropped whole on a rollback.
+   */
+  private activeByDevice = new Map<string, Task>();
   private egresses: string[] = [];
   private timer: TimerHandle | undefined;
   private wakeAt = Infinity;
@@ -118,7 +136,9 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   }
 
   close(): void {
+    this.flush();
     this.closed = true;
+    this.activeByDevice.clear();
     if (this.timer) this.clock.clearTimer(this.timer);
     this.timer = undefined;
     this.removeAllListeners();
@@ -180,15 +200,92 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     return result;
   }
 
+  /**
+   * Group commit: runs `fn` in one transaction with the other operations submitted in the same
+   * turn of the event loop (each in a savepoint of its own, so a refused one changes nothing and
+   * fails alone), and resolves once that transaction has committed. Many reports a second then
+   * cost one commit each few hundred, not one each; an answer still means durable state.
+   */
+  submit<T>(fn: (work: Work) => T): Promise<T> {
+    if (this.closed) return Promise.reject(new FleetError('OTA_STORE', `the fleet "${this.name}" is closed (redeploying?); try again`));
+    return new Promise<T>((resolve, reject) => {
+      this.queued.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (this.queued.length >= GROUP_COMMIT_MAX) this.flush();
+      else if (!this.flushPending) {
+        this.flushPending = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits what was submitted so far (see `submit`). */
+  flush(): void {
+    this.flushPending = false;
+    const ops = this.queued;
+    if (ops.length === 0) return;
+    this.queued = [];
+    if (this.closed) {
+      for (const op of ops) op.reject(new FleetError('OTA_STORE', `the fleet "${this.name}" is closed (redeploying?); try again`));
+      return;
+    }
+    let done: { op: Queued; work: Work; result: unknown }[] = [];
+    let failed: { op: Queued; err: unknown }[] = [];
+    // First as one plain transaction; only if an operation is refused, again with a savepoint
+    // each so that one fails alone (a savepoint per operation costs more than the rest of it).
+    for (const isolated of [false, true]) {
+      done = [];
+      failed = [];
+      try {
+        this.store.transaction(() => {
+          for (const op of ops) {
+            const work = new Work();
+            this.work = work;
+            try {
+              done.push({ op, work, result: isolated ? this.store.transaction(() => op.fn(work)) : op.fn(work) });
+            } catch (err) {
+              this.forget(work);
+              if (!isolated) throw new GroupRetry();
+              failed.push({ op, err });
+            } finally {
+              this.work = undefined;
+            }
+          }
+        });
+        break;
+      } catch (err) {
+        for (const d of done) this.forget(d.work);
+        if (err instanceof GroupRetry) continue;
+        // The commit itself failed: nothing of the group is stored.
+        for (const op of ops) op.reject(storeError(err));
+        return;
+      }
+    }
+    const touched = new Map<number, Touched>();
+    for (const d of done) {
+      this.publish(d.work);
+      for (const [batchId, t] of d.work.touched) {
+        const seen = touched.get(batchId);
+        touched.set(batchId, seen ? { newFailure: seen.newFailure || t.newFailure, finished: seen.finished || t.finished, resumed: seen.resumed || t.resumed } : t);
+      }
+    }
+    for (const f of failed) f.op.reject(storeError(f.err));
+    for (const d of done) d.op.resolve(d.result);
+    for (const [batchId, t] of touched) this.afterCommit(batchId, t);
+  }
+
   /** A rolled-back transaction: reload what it may have changed in the caches. */
   private forget(work: Work): void {
+    this.activeByDevice.clear();
     for (const fw of work.firmware) this.firmwareCache.delete(fw.id);
     for (const change of work.batches) this.openBatches.delete(change.batchId);
     for (const batch of this.store.openBatches()) this.openBatches.set(batch.id, batch);
   }
 
   private publish(work: Work): void {
-    for (const c of work.created) this.countsOf(c.batchId)[c.state]++;
+    for (const [batchId, byState] of work.created) {
+      const counts = this.countsOf(batchId);
+      for (const [state, n] of Object.entries(byState) as [TaskState, number][]) counts[state] += n;
+    }
     for (const t of work.transitions) {
       const counts = this.countsOf(t.batchId);
       if (t.from) counts[t.from]--;
@@ -214,16 +311,45 @@ export class FleetCore extends EventEmitter<FleetEvents> {
 
   // ---- the one way tasks and batches change -------------------------------------------------
 
+  /** The task that holds a device's module now (CONFIRM, QUEUED, NOTIFIED or IN_PROGRESS). */
+  activeTask(device: DeviceRef, module: string): Task | undefined {
+    const key = `${device.productKey}\u0000${device.deviceName}\u0000${module}`;
+    const cached = this.activeByDevice.get(key);
+    if (cached) return cached;
+    const task = this.store.activeTask(device, module);
+    if (task) this.activeByDevice.set(key, task);
+    return task;
+  }
+
+  /** Keeps the cache of active tasks in step with a task just written. */
+  private remember(task: Task): void {
+    const key = `${task.productKey}\u0000${task.deviceName}\u0000${task.module}`;
+    if (ACTIVE_TASK_STATES.includes(task.state)) this.activeByDevice.set(key, task);
+    else if (this.activeByDevice.get(key)?.id === task.id) this.activeByDevice.delete(key);
+  }
+
+  /** Is a dynamic batch open (taking devices that report a matching version)? */
+  hasDynamicBatch(): boolean {
+    for (const batch of this.openBatches.values()) if (batch.type === 'dynamic' && batch.state !== 'PAUSED') return true;
+    return false;
+  }
+
+  /** Tasks changed in the store without going through apply (a wave opened): read them again. */
+  forgetActiveTasks(): void {
+    this.activeByDevice.clear();
+  }
+
   /** Applies an event to a task through the state table, persists it, and records it. */
   apply(work: Work, task: Task, event: TaskEvent, patch: TaskPatch = {}): Task {
     const applied = applyEvent(task, event, patch, this.clock.now());
     if (!applied.ok) throw refused(applied.reason);
-    // Progress within IN_PROGRESS updates the row; only state changes (and re-notices) are logged.
-    const logged = applied.transition.from !== applied.transition.to || event === 'renotify';
-    this.store.saveTask(applied.task, logged ? applied.transition : undefined);
+    // Progress within IN_PROGRESS updates the step only; state changes (and re-notices) are logged.
+    const { from, to } = applied.transition;
+    if (from === to && event === 'progress') this.store.saveStep(task.id, applied.task.step, applied.task.updatedAt);
+    else this.store.saveTask(applied.task, from !== to || event === 'renotify' ? applied.transition : undefined);
+    this.remember(applied.task);
     work.transitions.push(applied.transition);
     const touched = work.touched.get(task.batchId) ?? { newFailure: false };
-    const to = applied.task.state;
     if (to === 'FAILED') touched.newFailure = true;
     if (to === 'SUCCEEDED' || to === 'FAILED' || to === 'CANCELED') touched.finished = true;
     work.touched.set(task.batchId, touched);
@@ -234,6 +360,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   updateTask(task: Task, patch: TaskPatch): Task {
     const next: Task = { ...task, ...patch, updatedAt: this.clock.now() } as Task;
     this.store.saveTask(next);
+    this.remember(next);
     return next;
   }
 
@@ -248,7 +375,11 @@ export class FleetCore extends EventEmitter<FleetEvents> {
 
   insertTasks(work: Work, tasks: NewTask[]): void {
     this.store.insertTasks(tasks);
-    for (const t of tasks) work.created.push({ batchId: t.batchId, state: t.state });
+    for (const t of tasks) {
+      let byState = work.created.get(t.batchId);
+      if (!byState) work.created.set(t.batchId, (byState = {}));
+      byState[t.state] = (byState[t.state] ?? 0) + 1;
+    }
     for (const batchId of new Set(tasks.map((t) => t.batchId))) {
       work.touched.set(batchId, { newFailure: false, ...work.touched.get(batchId), finished: true });
     }
@@ -329,11 +460,16 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     return { attempts: task.attempts + 1, dueAt };
   }
 
-  /** Queues the T2 notice of a task, with a freshly signed URL. */
-  queueNotice(work: Work, task: Task, batch: Batch, egress: string): void {
+  /** The T2 notices of a batch for this moment (URL freshly signed), built once for many devices. */
+  noticesOf(batch: Batch): (device: DeviceRef) => MqttMessage {
+    const payloadOf = upgradeNoticeTemplate(descriptorFor(this.firmwareOf(batch.firmwareId), batch.strategy, this.host, this.clock.now()));
+    return (device) => ({ topic: buildTopic('upgrade', device), payload: payloadOf(this.nextNoticeId()), qos: 1 });
+  }
+
+  /** Queues the T2 notice of a task. */
+  queueNotice(work: Work, task: Task, batch: Batch, egress: string, notices = this.noticesOf(batch)): void {
     const device = { productKey: task.productKey, deviceName: task.deviceName };
-    const descriptor = descriptorFor(this.firmwareOf(batch.firmwareId), batch.strategy, this.host, this.clock.now());
-    work.sends.push({ message: upgradeMessage(device, descriptor, this.nextNoticeId()), device, batchId: batch.id, egress });
+    work.sends.push({ message: notices(device), device, batchId: batch.id, egress });
   }
 
   isActive(state: TaskState): boolean {
@@ -359,6 +495,9 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     );
   }
 }
+
+/** Rolls a group back so it runs again with an operation per savepoint. */
+class GroupRetry extends Error {}
 
 /** A write the disk refused becomes an error a user can act on; nothing was changed. */
 function storeError(err: unknown): unknown {

@@ -53,6 +53,27 @@ export class Fleet extends FleetCore {
     return requestBlock(this, device, request);
   }
 
+  // the same, group-committed with the reports that arrive in the same turn (what the nodes use)
+  submitVersion(device: DeviceRef, report: VersionReport): Promise<TaskOutcome> {
+    return this.submit(() => reportVersion(this, device, report));
+  }
+
+  submitProgress(device: DeviceRef, report: ProgressReport): Promise<TaskOutcome> {
+    return this.submit(() => reportProgress(this, device, report));
+  }
+
+  submitQuery(device: DeviceRef, query: FirmwareQuery, kind: 'firmwareGet' | 'request' = 'firmwareGet'): Promise<TaskOutcome & { pending: boolean }> {
+    return this.submit(() => queryFirmware(this, device, query, kind));
+  }
+
+  /** T8: the version report and the query it carries, in one operation. */
+  submitRequest(device: DeviceRef, report: VersionReport): Promise<TaskOutcome & { pending: boolean }> {
+    return this.submit(() => {
+      reportVersion(this, device, report);
+      return queryFirmware(this, device, { id: report.id, module: report.module }, 'request');
+    });
+  }
+
   // inventory
   devices(query: DeviceQuery = {}): DeviceModule[] {
     return this.store.listDevices(query);

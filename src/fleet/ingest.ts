@@ -27,11 +27,13 @@ const NO_TASK = 'no active task for this device and module';
 export function reportVersion(core: FleetCore, device: DeviceRef, report: VersionReport): TaskOutcome {
   return core.run((work) => {
     const now = core.clock.now();
-    const previous = core.store.recordVersion(device, report.module, report.version, now);
+    // Only a dynamic batch cares whether the version changed (a device repeats it at every boot).
+    const previous = core.hasDynamicBatch() ? core.store.deviceVersion(device, report.module) : undefined;
+    core.store.recordVersion(device, report.module, report.version, now);
     work.devices.push({ ...device, module: report.module, version: report.version, firstSeen: now, lastSeen: now });
-    const task = core.store.activeTask(device, report.module);
+    const task = core.activeTask(device, report.module);
     if (task) return versionForTask(core, work, task, report.version, now);
-    if (previous === report.version) return { ignored: NO_TASK };
+    if (previous === report.version || !core.hasDynamicBatch()) return { ignored: NO_TASK };
     return joinDynamicBatch(core, work, device, report.module, report.version, now);
   });
 }
@@ -94,7 +96,7 @@ function joinDynamicBatch(core: FleetCore, work: Work, device: DeviceRef, module
 /** T3: progress moves NOTIFIED to IN_PROGRESS; -1..-4 fails the task with the device's reason. */
 export function reportProgress(core: FleetCore, device: DeviceRef, report: ProgressReport): TaskOutcome {
   return core.run((work) => {
-    const task = core.store.activeTask(device, report.module);
+    const task = core.activeTask(device, report.module);
     if (!task) return { ignored: NO_TASK };
     if (task.state !== 'NOTIFIED' && task.state !== 'IN_PROGRESS') {
       return { batchId: task.batchId, state: task.state, reason: task.reason, ignored: `the task is ${task.state}: no notice was sent yet` };
@@ -118,7 +120,7 @@ export function reportProgress(core: FleetCore, device: DeviceRef, report: Progr
 /** T4 (and T8 for iotkit 3.x): answers with the pending notice, or T5 `data:{}`. */
 export function queryFirmware(core: FleetCore, device: DeviceRef, query: FirmwareQuery, kind: 'firmwareGet' | 'request'): TaskOutcome & { pending: boolean } {
   return core.run((work) => {
-    let task = core.store.activeTask(device, query.module);
+    let task = core.activeTask(device, query.module);
     const batch = task && core.batchRecord(task.batchId);
     const egress = core.egressFor(batch);
     const pending =
@@ -148,7 +150,7 @@ export function queryFirmware(core: FleetCore, device: DeviceRef, query: Firmwar
 export async function requestBlock(core: FleetCore, device: DeviceRef, request: BlockRequest): Promise<TaskOutcome> {
   const firmware = core.store.firmwareByStream(request.streamId);
   if (!firmware || !firmware.hosted) throw notFound(`no firmware hosted by this fleet has streamId ${request.streamId}`);
-  const task = core.store.activeTask(device, firmware.module);
+  const task = core.activeTask(device, firmware.module);
   const batch = task && core.batchRecord(task.batchId);
   if (!task || !batch || batch.firmwareId !== firmware.id) {
     throw refused(`${device.productKey}/${device.deviceName} has no active task for firmware ${firmware.id} (streamId ${request.streamId})`);

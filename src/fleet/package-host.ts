@@ -23,6 +23,8 @@ export const FIRMWARE_ROUTE = 'ota/firmware';
 
 export class FirmwareHost implements PackageHost {
   private readonly signatures = new Map<string, string>();
+  /** The last URL signed: a pass of the scheduler signs the same one for every notice. */
+  private lastUrl = { key: '', url: '' };
 
   constructor(
     readonly files: PackageFiles,
@@ -31,9 +33,13 @@ export class FirmwareHost implements PackageHost {
 
   signedUrl(firmware: Firmware, now: number): string {
     const expires = Math.floor(now / 1000) + Math.round(this.settings.expiryHours * 3600);
+    const key = `${firmware.id}:${expires}`;
+    if (this.lastUrl.key === key) return this.lastUrl.url;
     const p = { fleet: this.settings.fleetId, firmware: firmware.id, expires };
     const base = this.settings.publicUrl.replace(/\/+$/, '');
-    return `${base}/${FIRMWARE_ROUTE}/${encodeURIComponent(p.fleet)}/${p.firmware}?e=${expires}&s=${urlSignature(this.settings.secret, p)}`;
+    const url = `${base}/${FIRMWARE_ROUTE}/${encodeURIComponent(p.fleet)}/${p.firmware}?e=${expires}&s=${urlSignature(this.settings.secret, p)}`;
+    this.lastUrl = { key, url };
+    return url;
   }
 
   readBlock(firmware: Firmware, offset: number, size: number): Promise<Buffer> {

@@ -6,7 +6,8 @@
 export class RateLimiter {
   private tokens: number;
   private last: number;
-  private readonly capacity: number;
+  /** The most pushes that may go at once: 100 ms of the rate, at least one. */
+  readonly burst: number;
   private readonly perMs: number;
 
   constructor(
@@ -14,14 +15,14 @@ export class RateLimiter {
     now: number,
   ) {
     this.perMs = perMinute / 60_000;
-    this.capacity = Math.max(1, perMinute / 600);
+    this.burst = Math.max(1, Math.floor(perMinute / 600));
     this.tokens = 1;
     this.last = now;
   }
 
   private refill(now: number): void {
     if (now > this.last) {
-      this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.perMs);
+      this.tokens = Math.min(this.burst, this.tokens + (now - this.last) * this.perMs);
       this.last = now;
     }
   }
@@ -34,10 +35,11 @@ export class RateLimiter {
     return granted;
   }
 
-  /** When the next push may go. */
-  nextAt(now: number): number {
+  /** When `count` more pushes (1 by default; at most the burst) may go. */
+  nextAt(now: number, count = 1): number {
     this.refill(now);
-    if (this.tokens >= 1) return now;
-    return now + Math.ceil((1 - this.tokens) / this.perMs);
+    const want = Math.min(Math.max(1, count), this.burst);
+    if (this.tokens >= want) return now;
+    return now + Math.ceil((want - this.tokens) / this.perMs);
   }
 }

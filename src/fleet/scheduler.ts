@@ -24,8 +24,7 @@ export class Scheduler {
     let next = Infinity;
     try {
       const now = core.clock.now();
-      for (const batch of [...core.openBatches.values()]) next = Math.min(next, this.runBatch(batch, now));
-      next = Math.min(next, this.runTimeouts(now));
+      for (const batch of [...core.openBatches.values()]) next = Math.min(next, this.runTimeouts(batch, now), this.runBatch(batch, now));
     } catch (err) {
       core.emit('warning', `scheduler: ${(err as Error).message}`);
       next = Math.min(next, core.clock.now() + 5000);
@@ -95,13 +94,14 @@ export class Scheduler {
     const due = core.store.dueTasks(batch.id, 'NOTIFIED', now, PER_PASS);
     if (due.length) {
       const egress = core.egressFor(batch);
+      const notices = core.noticesOf(batch);
       core.run((work) => {
         for (const task of due) {
           if (task.retries >= batch.strategy.retryCount) {
             core.apply(work, task, 'fail', { reason: `no answer to ${task.attempts} notice(s)`, dueAt: null });
           } else if (egress) {
             const next = core.apply(work, task, 'renotify', { ...core.noticePatch(task, batch), retries: task.retries + 1 });
-            core.queueNotice(work, next, batch, egress);
+            core.queueNotice(work, next, batch, egress, notices);
           }
         }
       });
@@ -122,18 +122,28 @@ export class Scheduler {
       return Infinity; // attachEgress wakes the scheduler
     }
     const limiter = this.limiterFor(batch, now);
-    const allowed = limiter ? limiter.take(now, PER_PASS) : PER_PASS;
+    let allowed = PER_PASS;
+    const window = batch.strategy.maximumInFlight;
+    if (window) {
+      // Devices notified but not done download now: a window keeps the package server out of overload.
+      const counts = core.countsOf(batch.id);
+      allowed = Math.max(0, Math.min(allowed, window - counts.NOTIFIED - counts.IN_PROGRESS));
+      if (allowed === 0) return Infinity; // a task that finishes wakes the scheduler
+    }
+    if (limiter) allowed = limiter.take(now, allowed);
     let pushed = 0;
     if (allowed > 0) {
       const due = core.store.dueTasks(batch.id, 'QUEUED', now, allowed);
       pushed = due.length;
+      const notices = core.noticesOf(batch);
       core.run((work) => {
-        for (const task of due) core.queueNotice(work, core.apply(work, task, 'notify', core.noticePatch(task, batch)), batch, egress);
+        for (const task of due) core.queueNotice(work, core.apply(work, task, 'notify', core.noticePatch(task, batch)), batch, egress, notices);
       });
     }
     const remaining = core.store.nextDue(batch.id, 'QUEUED');
     if (remaining === undefined) return Infinity;
-    if (limiter) return Math.max(remaining, limiter.nextAt(core.clock.now()));
+    // Rate-limited: wake when a pass' worth of pushes (up to 100 ms of the rate) may go, not for each one.
+    if (limiter) return Math.max(remaining, limiter.nextAt(core.clock.now(), Math.min(limiter.burst, PER_PASS)));
     return pushed === allowed ? now : remaining;
   }
 
@@ -145,18 +155,19 @@ export class Scheduler {
     return limiter;
   }
 
-  /** IN_PROGRESS tasks past timeoutInMinutes fail; timeouts are not retried. */
-  private runTimeouts(now: number): number {
+  /** IN_PROGRESS tasks past timeoutInMinutes fail, in any open batch (paused too); timeouts are not retried. */
+  private runTimeouts(batch: Batch, now: number): number {
     const core = this.core;
-    const due = core.store.dueTimeouts(now, PER_PASS);
+    const minutes = batch.strategy.timeoutInMinutes;
+    if (!minutes) return Infinity;
+    const due = core.store.dueTasks(batch.id, 'IN_PROGRESS', now, PER_PASS);
     if (due.length) {
       core.run((work) => {
         for (const task of due) {
-          const minutes = core.batchRecord(task.batchId).strategy.timeoutInMinutes;
           core.apply(work, task, 'timeout', { reason: `timed out: no success within ${minutes} minute(s) of the first progress report`, dueAt: null });
         }
       });
     }
-    return due.length === PER_PASS ? now : (core.store.nextTimeout() ?? Infinity);
+    return due.length === PER_PASS ? now : (core.store.nextDue(batch.id, 'IN_PROGRESS') ?? Infinity);
   }
 }

@@ -25,6 +25,8 @@ export interface Targets {
 
 export interface Strategy {
   maximumPerMinute?: number;
+  /** At most this many devices notified and not done at a time (a download window). */
+  maximumInFlight?: number;
   scheduleStart?: number;
   scheduleFinish?: number;
   /** Minutes between a failure (or an unanswered notice) and the retry. */
@@ -133,6 +135,7 @@ export function parseStrategy(input: unknown): Strategy {
   if (!isPlainObject(s)) throw new ProtocolError('strategy', 'an object', input);
   const strategy: Strategy = {
     maximumPerMinute: optionalInteger('strategy.maximumPerMinute', s.maximumPerMinute, 1, 1_000_000),
+    maximumInFlight: optionalInteger('strategy.maximumInFlight', s.maximumInFlight, 1, 1_000_000),
     scheduleStart: readTime('strategy.scheduleStart', s.scheduleStart),
     scheduleFinish: readTime('strategy.scheduleFinish', s.scheduleFinish),
     retryInterval: optionalNumber('strategy.retryInterval', s.retryInterval, 0, 1440) ?? 0,

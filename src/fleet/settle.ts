@@ -11,6 +11,8 @@ export function settleBatch(core: FleetCore, batchId: number, touched: Touched):
   const batch = core.openBatches.get(batchId);
   if (!batch) return;
   const counts = core.countsOf(batchId);
+  // A download window that just got room: push the next devices.
+  if (batch.strategy.maximumInFlight && touched.finished) core.wake(0);
   const active = counts.CONFIRM + counts.QUEUED + counts.NOTIFIED + counts.IN_PROGRESS;
   const firmware = core.firmwareOf(batch.firmwareId);
   const checkVerify = batch.type === 'verify' && counts.FAILED > 0 && firmware.verification !== 'verify-failed';
@@ -73,6 +75,7 @@ function advanceWave(core: FleetCore, work: Work, batch: Batch, force: boolean):
   core.store.updateBatch(next);
   core.cacheBatch(next);
   core.store.openWave(batch.id, next.wave, now);
+  core.forgetActiveTasks();
   core.wake(0);
   return next;
 }

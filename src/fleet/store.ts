@@ -45,8 +45,9 @@ export interface FleetStore {
   setMeta(key: string, value: string): void;
 
   // inventory
-  /** Stores a device's reported version; returns the version it had before, if any. */
-  recordVersion(device: DeviceRef, module: string, version: string, at: number): string | undefined;
+  /** Stores a device's reported version (one write: no index holds the version). */
+  recordVersion(device: DeviceRef, module: string, version: string, at: number): void;
+  deviceVersion(device: DeviceRef, module: string): string | undefined;
   deviceModules(device: DeviceRef): DeviceModule[];
   listDevices(query: DeviceQuery): DeviceModule[];
   countDevices(query: DeviceQuery): number;
@@ -87,16 +88,15 @@ export interface FleetStore {
   activeTasksOf(productKey: string, module: string): Map<string, Task>;
   tasksOf(batchId: number, query: TaskQuery): Task[];
   tasksOfDevice(device: DeviceRef): Task[];
+  /** Saves only a task's step (progress within IN_PROGRESS: no index changes). */
+  saveStep(taskId: number, step: number | null, at: number): void;
   /** Saves a task and, when given, appends the transition that produced it. */
   saveTask(task: Task, transition?: Transition): void;
   countsByBatch(batchId?: number): Map<number, Record<TaskState, number>>;
   /** Tasks of a batch in `state` whose dueAt has come, oldest first. */
   dueTasks(batchId: number, state: TaskState, now: number, limit: number): Task[];
-  /** Tasks in progress whose deadline has come (timeouts), across batches. */
-  dueTimeouts(now: number, limit: number): Task[];
   /** The earliest dueAt of a batch's tasks in `state`. */
   nextDue(batchId: number, state: TaskState): number | undefined;
-  nextTimeout(): number | undefined;
   /** Makes the QUEUED tasks of one wave due now. */
   openWave(batchId: number, wave: number, at: number): number;
   waveCounts(batchId: number, wave: number): Record<TaskState, number>;

@@ -50,7 +50,10 @@ export function applyEvent(task: Task, event: TaskEvent, patch: TaskPatch, at: n
 }
 
 function definedOnly(patch: TaskPatch): TaskPatch {
-  const out: TaskPatch = {};
-  for (const [k, v] of Object.entries(patch)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
+  const out: Record<string, unknown> = {};
+  for (const key in patch) {
+    const value = (patch as Record<string, unknown>)[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out as TaskPatch;
 }

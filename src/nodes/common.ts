@@ -108,9 +108,10 @@ export class StatusLine {
   }
 }
 
-/** Adds the device's message id to an event only when the device sent one. */
+/** Adds the device's message id to an event (in place) only when the device sent one. */
 export function withId<T extends object>(event: T, id: string | number | undefined): T & { id?: string | number } {
-  return id === undefined ? event : { ...event, id };
+  if (id !== undefined) (event as { id?: string | number }).id = id;
+  return event;
 }
 
 /**
@@ -133,13 +134,15 @@ export function bindFleet(RED: NodeAPI, node: Node, fleetId: string | undefined)
   return (config as OtaFleetNode).handle;
 }
 
-/** Adds what the fleet did with a report (batch, the task's new state, reason) to its event. */
+/** Adds what the fleet did with a report (batch, the task's new state, reason) to its event, in place. */
 export function withOutcome<T extends Record<string, unknown>>(event: T, outcome: TaskOutcome | undefined): T {
   if (!outcome || outcome.batchId === undefined) return event;
-  const out: Record<string, unknown> = { ...event, batchId: outcome.batchId, state: outcome.state };
+  const out = event as Record<string, unknown>;
+  out.batchId = outcome.batchId;
+  out.state = outcome.state;
   if (outcome.reason) out.reason = outcome.reason;
   else delete out.reason;
-  return out as T;
+  return event;
 }
 
 /** Reads a node's settings once; with a bad setting the node refuses every message with the reason. */

@@ -16,7 +16,13 @@ export function mountFirmwareRoute(RED: NodeAPI): void {
     const served = handle && {
       secret: handle.secret,
       files: handle.files,
-      firmware: (id: string) => handle.fleet.store.firmware(id),
+      firmware: (id: string) => {
+        try {
+          return handle.fleet.firmware(id);
+        } catch {
+          return undefined;
+        }
+      },
     };
     const request = { fleet, firmware: String(req.params.firmware), expires: req.query.e, signature: req.query.s };
     void servePackage(served, request, req, res, handle ? handle.fleet.clock.now() : Date.now());

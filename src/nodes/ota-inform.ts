@@ -41,20 +41,19 @@ async function informEvent(message: Exclude<DeviceMessage, { kind: 'platformEcho
     case 'inform': {
       const { report } = message;
       const event = withId({ ...device, module: report.module, version: report.version }, report.id);
-      return withOutcome(event, fleet?.reportVersion(device, report));
+      return withOutcome(event, fleet && (await fleet.submitVersion(device, report)));
     }
     case 'request': {
       // iotkit 3.x asks with its version: a report and a query in one.
       const { report } = message;
       const event = withId({ ...device, module: report.module, version: report.version, query: true }, report.id);
-      fleet?.reportVersion(device, report);
-      const outcome = fleet?.queryFirmware(device, { id: report.id, module: report.module }, 'request');
+      const outcome = fleet && (await fleet.submitRequest(device, report));
       return withOutcome(outcome ? { ...event, pending: outcome.pending } : event, outcome);
     }
     case 'firmwareGet': {
       const { query } = message;
       const event = withId({ ...device, module: query.module, query: true }, query.id);
-      const outcome = fleet?.queryFirmware(device, query, 'firmwareGet');
+      const outcome = fleet && (await fleet.submitQuery(device, query, 'firmwareGet'));
       return withOutcome(outcome ? { ...event, pending: outcome.pending } : event, outcome);
     }
     case 'fileDownload': {

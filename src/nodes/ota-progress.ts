@@ -31,14 +31,14 @@ interface OtaProgressDef extends NodeDef {
   module?: string;
 }
 
-/** Platform role: the T3 report as an event, after the fleet (if any) took it in. */
-function progressEvent(msg: OtaMessage, handle: FleetHandle | undefined): Record<string, unknown> {
+/** Platform role: the T3 report as an event, once the fleet (if any) has taken it in durably. */
+async function progressEvent(msg: OtaMessage, handle: FleetHandle | undefined): Promise<Record<string, unknown>> {
   const { device, report } = decodeDeviceMessage(msg.topic, msg.payload, ['progress']);
   const event = withId(
     { ...device, module: report.module, step: report.step, desc: report.desc ?? '', ...progressOutcome(report.step, report.desc) },
     report.id,
   );
-  return withOutcome(event, handle?.fleet.reportProgress(device, report));
+  return withOutcome(event, handle && (await handle.fleet.submitProgress(device, report)));
 }
 
 /** Device role: `msg.payload` is a step number or `{step, desc, module}`. */
@@ -67,17 +67,20 @@ export = function (RED: NodeAPI) {
 
     node.on('input', (input, send, done) => {
       const msg = input as OtaMessage;
-      try {
+      const handle = async () => {
         if (bound instanceof Error) throw bound;
-        if (settings.role === 'platform') msg.payload = progressEvent(msg, bound);
+        if (settings.role === 'platform') msg.payload = await progressEvent(msg, bound);
         else asMqtt(msg, encodeProgress(msg, settings, nextId()));
-        count++;
-        status.set(okStatus(settings.role === 'platform' ? `${count} reports` : `${count} sent`));
-        send(msg);
-        done();
-      } catch (err) {
-        fail(status, done, err);
-      }
+      };
+      handle().then(
+        () => {
+          count++;
+          status.set(okStatus(settings.role === 'platform' ? `${count} reports` : `${count} sent`));
+          send(msg);
+          done();
+        },
+        (err) => fail(status, done, err),
+      );
     });
 
     node.on('close', (removed: boolean, done: () => void) => {

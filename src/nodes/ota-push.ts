@@ -82,13 +82,18 @@ export = function (RED: NodeAPI) {
       status.set({ fill: t.failed ? 'yellow' : 'green', shape: 'dot', text: parts.join(' · ') });
     };
 
-    // What the fleet sends through this node (output 1), and its events (output 2).
+    // Message ids: unique per message, without a random number each (notices come by the thousand).
+    const idPrefix = RED.util.generateId().slice(0, 8);
+    let sequence = 0;
+    const nextMsgId = () => idPrefix + (sequence++ % 2 ** 32).toString(16).padStart(8, '0');
+
+    // What the fleet sends through this node (output 1), in one send per commit.
     const onSend = (out: Outgoing[]) => {
       const mine = out.filter((o) => o.egress === node.id);
       if (!mine.length) return;
       pushed += mine.length;
       const messages = mine.map((o) => ({
-        _msgid: RED.util.generateId(),
+        _msgid: nextMsgId(),
         topic: o.message.topic,
         payload: o.message.payload,
         qos: o.message.qos,
@@ -98,14 +103,29 @@ export = function (RED: NodeAPI) {
       }));
       node.send([messages, null]);
     };
-    const onTask = (t: Transition) => {
-      node.send([null, { _msgid: RED.util.generateId(), topic: 'task', payload: t }]);
+    // Task and batch events (output 2), gathered per turn of the event loop: one send, one status.
+    let events: { _msgid: string; topic: string; payload: unknown }[] = [];
+    let eventsPending = false;
+    let closed = false;
+    const flushEvents = () => {
+      eventsPending = false;
+      const batch = events;
+      events = [];
+      if (closed || batch.length === 0) return;
+      node.send([null, batch]);
       showCounts();
     };
+    const queueEvent = (topic: 'task' | 'batch', payload: unknown) => {
+      events.push({ _msgid: nextMsgId(), topic, payload });
+      if (!eventsPending) {
+        eventsPending = true;
+        setImmediate(flushEvents);
+      }
+    };
+    const onTask = (t: Transition) => queueEvent('task', t);
     const onBatch = (b: BatchChange) => {
       if (b.to === 'COMPLETED' || b.to === 'CANCELED') lastEnded = b;
-      node.send([null, { _msgid: RED.util.generateId(), topic: 'batch', payload: b }]);
-      showCounts();
+      queueEvent('batch', b);
     };
     if (fleet) {
       fleet.on('send', onSend);
@@ -159,7 +179,7 @@ export = function (RED: NodeAPI) {
             const { devices: _list, ...base } = msg;
             const out = devices.map((device) => {
               const m = upgradeMessage(device, firmware, nextId());
-              return { ...base, _msgid: RED.util.generateId(), topic: m.topic, payload: m.payload, qos: m.qos, ...device };
+              return { ...base, _msgid: nextMsgId(), topic: m.topic, payload: m.payload, qos: m.qos, ...device };
             });
             pushed += out.length;
             showCounts();
@@ -173,6 +193,7 @@ export = function (RED: NodeAPI) {
     });
 
     node.on('close', (removed: boolean, done: () => void) => {
+      closed = true;
       if (fleet) {
         fleet.detachEgress(node.id);
         fleet.off('send', onSend);

@@ -213,6 +213,18 @@ export function buildUpgradeNotice(descriptor: FirmwareDescriptor, id: number): 
   return JSON.stringify({ code: '1000', data: noticeData(descriptor), id, message: 'success' });
 }
 
+/**
+ * T2 payloads of one firmware for many devices: the data object is serialised once, and each
+ * notice only adds its id — byte for byte what buildUpgradeNotice makes.
+ */
+export function upgradeNoticeTemplate(descriptor: FirmwareDescriptor): (id: number) => string {
+  const data = JSON.stringify(noticeData(descriptor));
+  return (id) => {
+    if (!Number.isSafeInteger(id) || id < 0) throw new ProtocolError('id', 'a non-negative integer', id);
+    return `{"code":"1000","data":${data},"id":${id},"message":"success"}`;
+  };
+}
+
 /** T5: integer code 200, the query's own id, `data:{}` when nothing is pending. */
 export function buildFirmwareReply(id: MessageId | undefined, descriptor: FirmwareDescriptor | undefined): string {
   return JSON.stringify({ id: id ?? Date.now(), code: 200, data: descriptor ? noticeData(descriptor) : {} });

@@ -205,6 +205,7 @@ describe('ota-push with a fleet', function () {
       const again = await d.sent.next();
       should({ topic: again.topic, batchId: again.batchId }).eql({ topic: '/ota/device/upgrade/pk1/dev1', batchId });
       should(noticeOf(again).id).be.above(noticeOf(first).id);
+      await eventually('the three events', () => d.events.messages.length >= seen + 3);
       const events = d.events.messages.slice(seen, seen + 3);
       should(taskEvent(events[0])).eql({ batchId, productKey: 'pk1', deviceName: 'dev1', module: 'default', from: 'FAILED', to: 'QUEUED', reason: null, step: null, attempts: 1 });
       should(batchEvent(events[1])).eql({ batchId, from: 'COMPLETED', to: 'IN_PROGRESS', reason: 're-upgrade of failed or canceled tasks', counts: { ...EMPTY_COUNTS, QUEUED: 1 } });
