@@ -210,3 +210,29 @@ describe('fleet: batch strategies on the injected clock', function () {
     should(t.fleet.batch(batch.id).state).equal('IN_PROGRESS');
   });
 });
+
+describe('fleet: the download window', function () {
+  let t: TestFleet;
+  beforeEach(function () {
+    t = makeFleet();
+  });
+  afterEach(function () {
+    t.close();
+  });
+
+  it('maximumInFlight notifies no more devices than the window, and the next as each one finishes', function () {
+    const devices = reportFleet(t.fleet, 10, '1.0.0');
+    const fw = externalFirmware(t.fleet);
+    const batch = t.fleet.createBatch({ firmwareId: fw.id, targets: { selection: 'ALL' }, strategy: { maximumInFlight: 3 } });
+    t.clock.advance(0);
+    should(notices(t.sent).map((n) => n.device)).eql(['dev-000', 'dev-001', 'dev-002']);
+    t.fleet.reportProgress(devices[0], { step: 10, module: 'default' });
+    t.clock.advance(1000);
+    should(notices(t.sent)).have.length(3);
+    t.fleet.reportVersion(devices[0], { version: '2.0.0', module: 'default' });
+    t.fleet.reportProgress(devices[1], { step: -2, module: 'default' });
+    t.clock.advance(0);
+    should(notices(t.sent).map((n) => n.device)).eql(['dev-000', 'dev-001', 'dev-002', 'dev-003', 'dev-004']);
+    should(t.fleet.counts(batch.id)).match({ NOTIFIED: 3, SUCCEEDED: 1, FAILED: 1, QUEUED: 5 });
+  });
+});
