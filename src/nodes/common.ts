@@ -179,3 +179,30 @@ export function messageIds(): () => number {
   let id = 0;
   return () => (id = id >= 2 ** 31 - 1 ? 1 : id + 1);
 }
+
+/**
+ * The input handling ota-inform and ota-progress share: `handle` turns the message into what the
+ * node sends (resolving false when there is nothing to send); then the count in the status, the
+ * send and done(), or the red status and done(err). Closing clears the status line.
+ */
+export function reportNode(node: Node, status: StatusLine, role: Role, handle: (msg: OtaMessage) => Promise<boolean>): void {
+  let count = 0;
+  node.on('input', (input, send, done) => {
+    const msg = input as OtaMessage;
+    handle(msg).then(
+      (sent) => {
+        if (sent) {
+          count++;
+          status.set(okStatus(role === 'platform' ? `${count} reports` : `${count} sent`));
+          send(msg);
+        }
+        done();
+      },
+      (err) => fail(status, done, err),
+    );
+  });
+  node.on('close', (removed: boolean, done: () => void) => {
+    status.close();
+    done();
+  });
+}

@@ -10,12 +10,11 @@ import { checkLabel, checkModule, decodeDeviceMessage, DeviceMessage, ProtocolEr
 import {
   asMqtt,
   bindFleet,
-  fail,
   messageIds,
-  okStatus,
   OtaMessage,
   readOrRefuse,
   readRoleSettings,
+  reportNode,
   resolveDevice,
   RoleSettings,
   StatusLine,
@@ -89,37 +88,17 @@ export = function (RED: NodeAPI) {
     if (!settings) return;
     const bound = settings.role === 'platform' ? bindFleet(RED, node, config.fleet) : undefined;
     const nextId = messageIds();
-    let count = 0;
 
-    node.on('input', (input, send, done) => {
-      const msg = input as OtaMessage;
-      const handle = async () => {
-        if (bound instanceof Error) throw bound;
-        if (settings.role === 'device') {
-          asMqtt(msg, encodeInform(msg, settings, nextId()));
-        } else {
-          const message = decodeDeviceMessage(msg.topic, msg.payload, ['inform', 'firmwareGet', 'fileDownload', 'request']);
-          if (message.kind === 'platformEcho') return false; // our own T8 answer, heard back
-          msg.payload = await informEvent(message, bound?.fleet);
-        }
+    reportNode(node, status, settings.role, async (msg) => {
+      if (bound instanceof Error) throw bound;
+      if (settings.role === 'device') {
+        asMqtt(msg, encodeInform(msg, settings, nextId()));
         return true;
-      };
-      handle().then(
-        (sent) => {
-          if (sent) {
-            count++;
-            status.set(okStatus(settings.role === 'platform' ? `${count} reports` : `${count} sent`));
-            send(msg);
-          }
-          done();
-        },
-        (err) => fail(status, done, err),
-      );
-    });
-
-    node.on('close', (removed: boolean, done: () => void) => {
-      status.close();
-      done();
+      }
+      const message = decodeDeviceMessage(msg.topic, msg.payload, ['inform', 'firmwareGet', 'fileDownload', 'request']);
+      if (message.kind === 'platformEcho') return false; // our own T8 answer, heard back
+      msg.payload = await informEvent(message, bound?.fleet);
+      return true;
     });
   }
 

@@ -9,12 +9,11 @@ import { checkInteger, checkModule, checkOptionalText, decodeDeviceMessage, prog
 import {
   asMqtt,
   bindFleet,
-  fail,
   messageIds,
-  okStatus,
   OtaMessage,
   readOrRefuse,
   readRoleSettings,
+  reportNode,
   resolveDevice,
   RoleSettings,
   StatusLine,
@@ -63,29 +62,12 @@ export = function (RED: NodeAPI) {
     if (!settings) return;
     const bound = settings.role === 'platform' ? bindFleet(RED, node, config.fleet) : undefined;
     const nextId = messageIds();
-    let count = 0;
 
-    node.on('input', (input, send, done) => {
-      const msg = input as OtaMessage;
-      const handle = async () => {
-        if (bound instanceof Error) throw bound;
-        if (settings.role === 'platform') msg.payload = await progressEvent(msg, bound);
-        else asMqtt(msg, encodeProgress(msg, settings, nextId()));
-      };
-      handle().then(
-        () => {
-          count++;
-          status.set(okStatus(settings.role === 'platform' ? `${count} reports` : `${count} sent`));
-          send(msg);
-          done();
-        },
-        (err) => fail(status, done, err),
-      );
-    });
-
-    node.on('close', (removed: boolean, done: () => void) => {
-      status.close();
-      done();
+    reportNode(node, status, settings.role, async (msg) => {
+      if (bound instanceof Error) throw bound;
+      if (settings.role === 'platform') msg.payload = await progressEvent(msg, bound);
+      else asMqtt(msg, encodeProgress(msg, settings, nextId()));
+      return true;
     });
   }
 
