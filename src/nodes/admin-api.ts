@@ -20,7 +20,18 @@ export function errorResponse(err: unknown): { status: number; body: { error: st
   const e = err as { type?: string; status?: number; message?: string };
   if (e && e.type === 'entity.parse.failed') return { status: 400, body: { error: 'the request body is not valid JSON' } };
   if (e && e.type === 'entity.too.large') return { status: 413, body: { error: 'the request body is too large' } };
+  // Errors Express and the body parser raise before a route runs (an unknown charset or
+  // Content-Encoding, a path that is not valid percent-encoding) carry their own 4xx status.
+  if (e && typeof e.status === 'number' && e.status >= 400 && e.status < 500) return { status: e.status, body: { error: clientErrorText(e) } };
   return { status: 500, body: { error: `internal error: ${e?.message ?? String(err)}` } };
+}
+
+function clientErrorText(e: { type?: string; status?: number; message?: string }): string {
+  if (e.type === 'charset.unsupported') return `${e.message ?? 'unsupported charset'}: send JSON as UTF-8`;
+  if (e.type === 'encoding.unsupported') return `${e.message ?? 'unsupported content encoding'}: send the body uncompressed, gzip or deflate`;
+  if (e.status === 400 && /decode param/i.test(e.message ?? '')) return 'the request path is not valid percent-encoding';
+  if (e.status === 400) return 'the request body could not be read (is its Content-Encoding right?)';
+  return `request refused (${e.status})`;
 }
 
 function send(res: Response, err: unknown): void {
@@ -165,9 +176,11 @@ export function mountAdminApi(RED: NodeAPI): void {
     return fleetOf(req).fleet.tasks(batchIdOf(req), { state, limit: intQuery(req, 'limit', 1000, 100_000), offset: intQuery(req, 'offset', 0, Number.MAX_SAFE_INTEGER) });
   });
 
-  route('get', '/ota/fleets/:fleet/batches/:id/transitions', read, (req) =>
-    fleetOf(req).fleet.transitions({ batchId: batchIdOf(req), limit: intQuery(req, 'limit', 1000, 100_000) }),
-  );
+  route('get', '/ota/fleets/:fleet/batches/:id/transitions', read, (req) => {
+    const fleet = fleetOf(req).fleet;
+    const batchId = fleet.batch(batchIdOf(req)).id; // an unknown batch is a 404, as for its tasks
+    return fleet.transitions({ batchId, limit: intQuery(req, 'limit', 1000, 100_000) });
+  });
 
   route('post', '/ota/fleets/:fleet/batches/:id/:action', write, (req) => {
     const action = String(req.params.action);

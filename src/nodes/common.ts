@@ -39,11 +39,53 @@ export function errorStatus(err: unknown): NodeStatus {
   return { fill: 'red', shape: 'ring', text: text.length > 60 ? `${text.slice(0, 57)}…` : text };
 }
 
-/** Every failure path of an input handler: a red status and done(err) so Catch nodes see it. */
-export function fail(status: StatusLine, done: Done, err: unknown): void {
+/**
+ * Every failure path of an input handler: a red status and done(err) so Catch nodes see it. With
+ * the message, anything in it nested too deep for Node-RED's clone is replaced first (see defuseDeep).
+ */
+export function fail(status: StatusLine, done: Done, err: unknown, msg?: OtaMessage): void {
   const error = err instanceof Error ? err : new Error(String(err));
   status.error(error);
+  if (msg) defuseDeep(msg);
   done(error);
+}
+
+/** Deeper than this, Node-RED's recursive clone of a message for Catch nodes may overflow the stack. */
+export const MAX_CLONE_DEPTH = 100;
+
+/**
+ * done(err) hands Catch nodes a deep clone of the message, made recursively: a parsed payload
+ * nested 10,000 deep (20 KB from any device, when `mqtt in` parses JSON itself) overflows the
+ * stack there and the RangeError takes the runtime down. A refused message is not used again, so
+ * each top-level property nested deeper than MAX_CLONE_DEPTH is replaced by a note saying so.
+ */
+export function defuseDeep(msg: Record<string, unknown>): void {
+  for (const key of Object.keys(msg)) {
+    if (key === 'req' || key === 'res') continue; // http in's objects: Node-RED never clones them
+    if (deeperThan(msg[key], MAX_CLONE_DEPTH)) msg[key] = `[refused: nested deeper than ${MAX_CLONE_DEPTH} levels]`;
+  }
+}
+
+/** Whether a value nests objects or arrays more than `limit` levels deep (iteratively: no recursion to overflow). */
+export function deeperThan(value: unknown, limit: number): boolean {
+  if (!isContainer(value)) return false;
+  const stack: Array<[object, number]> = [[value, 1]];
+  const seen = new Set<object>([value]);
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [object, number];
+    if (depth > limit) return true;
+    for (const child of Object.values(v)) {
+      if (isContainer(child) && !seen.has(child)) {
+        seen.add(child);
+        stack.push([child, depth + 1]);
+      }
+    }
+  }
+  return false;
+}
+
+function isContainer(value: unknown): value is object {
+  return value !== null && typeof value === 'object' && !ArrayBuffer.isView(value);
 }
 
 /** Reuses the incoming message for an MQTT message out, as core `mqtt out` expects it. */
@@ -198,7 +240,7 @@ export function reportNode(node: Node, status: StatusLine, role: Role, handle: (
         }
         done();
       },
-      (err) => fail(status, done, err),
+      (err) => fail(status, done, err, msg),
     );
   });
   node.on('close', (removed: boolean, done: () => void) => {

@@ -1,13 +1,18 @@
 /** Mounts the package download route on the HTTP node root: GET/HEAD /ota/firmware/:fleet/:firmware. */
 import type { NodeAPI } from 'node-red';
-import type { Request, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import { FIRMWARE_ROUTE, servePackage } from '../fleet';
 import { fleetById } from './registry';
 
 const mounted = new WeakSet<object>();
 
 export function mountFirmwareRoute(RED: NodeAPI): void {
-  const app = RED.httpNode as unknown as { get?: (path: string, handler: (req: Request, res: Response) => void) => void } | undefined;
+  const app = RED.httpNode as unknown as
+    | {
+        get?: (path: string, handler: (req: Request, res: Response) => void) => void;
+        use: (path: string, handler: (err: unknown, req: Request, res: Response, next: NextFunction) => void) => void;
+      }
+    | undefined;
   if (!app?.get || mounted.has(app)) return;
   mounted.add(app);
   app.get(`/${FIRMWARE_ROUTE}/:fleet/:firmware`, (req: Request, res: Response) => {
@@ -26,5 +31,11 @@ export function mountFirmwareRoute(RED: NodeAPI): void {
     };
     const request = { fleet, firmware: String(req.params.firmware), expires: req.query.e, signature: req.query.s };
     void servePackage(served, request, req, res, handle ? handle.fleet.clock.now() : Date.now());
+  });
+  // Express refuses a path that is not valid percent-encoding (`%c0%ae`, an overlong "..")
+  // before the route runs, and its default answer is an HTML page with a stack trace.
+  app.use(`/${FIRMWARE_ROUTE}`, (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    res.status(404).json({ error: 'no such firmware' });
   });
 }

@@ -8,6 +8,7 @@
  * Output 2 — task and batch events.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { ACTIONS } from '../fleet';
 import type { BatchChange, Outgoing, TASK_STATES, Transition } from '../fleet';
 import {
   checkTopicLevel,
@@ -143,6 +144,7 @@ export = function (RED: NodeAPI) {
 
     function control(msg: OtaMessage, handle: FleetHandle['fleet']): void {
       const action = msg.action;
+      if (typeof action !== 'string') throw new ProtocolError('action', `"tag", ${ACTIONS.map((a) => `"${a}"`).join(', ')}`, action);
       if (action === 'tag') {
         const tags = msg.tags;
         if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t.length === 0 || t.length > 64)) {
@@ -154,14 +156,14 @@ export = function (RED: NodeAPI) {
       const batchId = batchIdOf(msg);
       const productKey = handle.batch(batchId).targets.productKey;
       if (msg.productKey !== undefined) checkTopicLevel('msg.productKey', msg.productKey);
-      handle.control(String(action), batchId, { devices: controlDevices(msg, productKey), states: controlStates(msg.states) });
+      handle.control(action, batchId, { devices: controlDevices(msg, productKey), states: controlStates(msg.states) });
     }
 
     node.on('input', (input, send, done) => {
       const msg = input as OtaMessage;
       try {
         if (msg.action !== undefined) {
-          control(msg, needFleet(`msg.action "${String(msg.action)}"`));
+          control(msg, needFleet(typeof msg.action === 'string' ? `msg.action "${msg.action}"` : 'msg.action'));
         } else if (isBatchRequest(msg.payload)) {
           needFleet('starting a batch').createBatch(msg.payload, { egress: node.id });
         } else {
@@ -188,7 +190,7 @@ export = function (RED: NodeAPI) {
         }
         done();
       } catch (err) {
-        fail(status, done, err);
+        fail(status, done, err, msg);
       }
     });
 

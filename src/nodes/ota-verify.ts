@@ -248,7 +248,7 @@ export = function (RED: NodeAPI) {
       // A refusal and an I/O failure end the same way; a verification in progress ends later.
       run().then(
         (finished) => finished && done(),
-        (err) => fail(status, done, err),
+        (err) => fail(status, done, err, msg),
       );
     });
 

@@ -533,14 +533,28 @@ describe('the OTA console tab in the editor', function () {
       page.$$eval('#ota-console-panel-versions li[data-version]', (items) =>
         items.map((li) => `${li.getAttribute('data-product')} ${li.getAttribute('data-module')} ${li.getAttribute('data-version')} ${li.getAttribute('data-count')}`).sort(),
       );
-    const expected = api.map((r) => `${r.productKey} ${r.module} ${r.version} ${r.count}`).sort();
-    await waitFor('the new distribution', async () => (JSON.stringify(await shown()) === JSON.stringify(expected) ? true : undefined), 5_000);
+    // Late reports of devices that were upgrading at the cancel may still move it: compare the
+    // tab with what the API says at the same moment, until both agree.
+    let last = { shown: [] as string[], expected: [] as string[] };
+    await waitFor(
+      'the new distribution',
+      async () => {
+        const rows = await getOk<VersionRow[]>(`${main.api}/versions`);
+        last = { shown: await shown(), expected: rows.map((r) => `${r.productKey} ${r.module} ${r.version} ${r.count}`).sort() };
+        return JSON.stringify(last.shown) === JSON.stringify(last.expected) ? true : undefined;
+      },
+      10_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: the tab shows ${JSON.stringify(last.shown)}, the API says ${JSON.stringify(last.expected)}`);
+    });
     should(await page.evaluate(() => (window as unknown as { otaMarker?: number }).otaMarker)).equal(1);
     await showSection(page, 'batches');
   });
 
   it('exports the device table as CSV', async function () {
     await page.click('#ota-console-panel-batches .ota-console-chip[data-state=ALL]');
+    const all = await getOk<TaskView[]>(`${main.api}/batches/${gray}/tasks`);
+    await waitFor('the whole table', async () => ((await tableRows(page)).length === all.length ? true : undefined), 5_000);
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-action=export-csv]')]);
     should(download.suggestedFilename()).equal(`batch-${gray}-tasks.csv`);
     const path = join(work, 'tasks.csv');
