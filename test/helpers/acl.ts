@@ -7,9 +7,8 @@
  * publish on `$SYS/`. Made to be moved into src/demo for the demo's embedded broker.
  */
 import { timingSafeEqual } from 'node:crypto';
-import net from 'node:net';
-import type { Aedes, AedesOptions, Client } from 'aedes';
-import type { TestBroker } from './broker';
+import type { AedesOptions, Client } from 'aedes';
+import { startAedes, TestBroker } from './broker';
 
 export interface OtaAccounts {
   /** Platform logins (Node-RED's mqtt-broker node, tools): full access. */
@@ -103,30 +102,9 @@ export function otaAcl(accounts: OtaAccounts): Required<Pick<AedesOptions, 'auth
   };
 }
 
-// tsc turns `import()` into `require()`; aedes 1.x is ESM only (as in broker.ts).
-const importEsm = new Function('specifier', 'return import(specifier)') as <T>(specifier: string) => Promise<T>;
-
 /** An Aedes broker on a free port on 127.0.0.1 that enforces `accounts`. */
-export async function startAedesWithAcl(accounts: OtaAccounts): Promise<TestBroker> {
-  const { Aedes: AedesBroker } = await importEsm<{ Aedes: typeof Aedes }>('aedes');
-  const broker = await AedesBroker.createBroker(otaAcl(accounts));
-  const server = net.createServer(broker.handle);
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    port,
-    async close() {
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+export function startAedesWithAcl(accounts: OtaAccounts): Promise<TestBroker> {
+  return startAedes(otaAcl(accounts));
 }
 
 /**

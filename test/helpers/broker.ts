@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Aedes } from 'aedes';
+import type { Aedes, AedesOptions } from 'aedes';
 
 export interface TestBroker {
   /** `mqtt://127.0.0.1:<port>` */
@@ -22,10 +22,10 @@ export interface TestBroker {
 // only, so the import has to stay a real dynamic import.
 const importEsm = new Function('specifier', 'return import(specifier)') as <T>(specifier: string) => Promise<T>;
 
-/** An Aedes broker in this process. */
-export async function startAedes(): Promise<TestBroker> {
+/** An Aedes broker in this process (with `options`: its authentication and authorization hooks). */
+export async function startAedes(options?: AedesOptions): Promise<TestBroker> {
   const { Aedes: AedesBroker } = await importEsm<{ Aedes: typeof Aedes }>('aedes');
-  const broker = await AedesBroker.createBroker();
+  const broker = await AedesBroker.createBroker(options);
   const server = net.createServer(broker.handle);
   const sockets = trackSockets(server);
   const port = await listen(server, 0);
@@ -127,7 +127,8 @@ async function waitForPort(port: number, alive: () => boolean, timeoutMs: number
   }
 }
 
-function accepts(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on 127.0.0.1:port now. */
+export function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     socket.once('connect', () => {

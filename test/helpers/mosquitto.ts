@@ -6,10 +6,9 @@
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mosquittoPath } from './broker';
+import { accepts, mosquittoPath } from './broker';
 import { freePort } from './http';
 
 export interface MosquittoOptions {
@@ -96,20 +95,6 @@ export class RestartableMosquitto {
     await this.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
 }
 
 /** A mosquitto_passwd line (PBKDF2-SHA512 hash) for a user, or undefined without mosquitto_passwd. */

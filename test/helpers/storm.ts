@@ -9,6 +9,7 @@
 import Database from 'better-sqlite3';
 import should from 'should';
 import { Fleet, SqliteStore } from '../../src/fleet';
+import { seededRandom } from '../../src/fleet/planner';
 import type { TaskCounts } from '../../src/fleet/states';
 import { externalFirmware, makeFleet } from './fleet';
 
@@ -24,17 +25,8 @@ export interface StormFigures {
   reportsPerSecond: number;
 }
 
-/** A small seeded PRNG (mulberry32): the storm's order and steps are reproducible from the seed. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The fleet's seeded PRNG (mulberry32): the storm's order and steps are reproducible from the seed. */
+export const random = seededRandom;
 
 const name = (i: number) => `dev-${String(i).padStart(6, '0')}`;
 
