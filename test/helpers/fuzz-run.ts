@@ -178,9 +178,7 @@ function preview(c: FuzzCase): string {
  * escaped and no prototype was polluted.
  */
 export async function fuzzNode(d: Deployed, target: FlowNode, cases: fc.Arbitrary<FuzzCase>, runs: number, seed: number): Promise<FuzzFigures> {
-  // The test helper spies on every Node method call and on the log (a stack trace each); tens of
-  // thousands of refusals do not need that record, and the Catch node sees every one anyway.
-  (helper as unknown as { _sandbox: { restore(): void } })._sandbox.restore();
+  forgetSpiedCalls();
   const before: FleetSnapshot = snapshot(d.fleet);
   const changes = countChanges(d.fleet);
   const uncaught = watchUncaught();
@@ -192,6 +190,7 @@ export async function fuzzNode(d: Deployed, target: FlowNode, cases: fc.Arbitrar
     await fc.assert(
       fc.asyncProperty(shown, async (c) => {
         const id = `fuzz-${++n}`;
+        if (n % 500 === 0) forgetSpiedCalls();
         const seen = d.outlets.total;
         const caughtBefore = d.outlets.caughtCount;
         helper.getNode(target.id).receive({ ...c.msg, _msgid: id });
@@ -222,6 +221,21 @@ export async function fuzzNode(d: Deployed, target: FlowNode, cases: fc.Arbitrar
     uncaught.stop();
   }
   return { node: String(target.type), messages: n, seed, ms: Date.now() - start, kinds: kinds.size, outcome: 'every message refused, nothing sent, nothing changed' };
+}
+
+/**
+ * The test helper wraps every Node method (error, status, send, …) and the log in sinon spies
+ * that keep each call with its arguments and an Error for its call stack: 100,000 refusals would
+ * keep 100,000 messages, errors and stacks (4 GB). The spies sit behind a Proxy, which sinon's
+ * restore does not take out, so their record is cleared instead.
+ */
+function forgetSpiedCalls(): void {
+  const h = helper as unknown as { _NodePrototype?: Record<string, unknown>; _logSpy?: { resetHistory?(): void } };
+  for (const name of ['log', 'status', 'warn', 'error', 'debug', 'trace', 'send']) {
+    const method = h._NodePrototype?.[name] as { resetHistory?(): void } | undefined;
+    method?.resetHistory?.();
+  }
+  h._logSpy?.resetHistory?.();
 }
 
 /** Prints figures in one line, for RELIABILITY.md. */
