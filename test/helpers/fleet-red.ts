@@ -206,6 +206,19 @@ export function feed(target: FlowNode, msg: Msg): void {
 }
 
 /** Reports devices' versions through ota-inform and waits until each report went through. */
+/** Starts a static batch to an external firmware 2.0.0 for every device of pk1 through ota-push. */
+export function startBatchToAll(d: Deployed, strategy: Record<string, unknown>): void {
+  feed(d.platform.push as FlowNode, {
+    _msgid: 'b',
+    payload: {
+      firmware: { version: '2.0.0', url: 'https://cdn.example.com/pk1-2.0.0.bin', size: 1000, md5: 'c'.repeat(32) },
+      type: 'static',
+      targets: { selection: 'ALL', productKey: 'pk1' },
+      strategy,
+    },
+  });
+}
+
 export async function reportVersions(d: Deployed, productKey: string, names: string[], version: string): Promise<void> {
   for (const name of names) {
     feed(d.platform.inform, t1(productKey, name, version));

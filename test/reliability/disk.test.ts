@@ -9,7 +9,7 @@ import helper from 'node-red-node-test-helper';
 import should from 'should';
 import { Fleet, SqliteStore } from '../../src/fleet';
 import { snapshot } from '../helpers/fleet-state';
-import { Deployed, deploy, eventually, feed, fleetSuite, httpRequest, platformFlow, reportVersions, t1, t3 } from '../helpers/fleet-red';
+import { Deployed, deploy, eventually, feed, fleetSuite, httpRequest, platformFlow, reportVersions, startBatchToAll, t1, t3 } from '../helpers/fleet-red';
 import { printFigures } from '../helpers/fuzz-run';
 import type { FlowNode } from '../helpers/flow';
 import { assertRedRing, Inbox, Msg, recordStatuses } from '../helpers/red';
@@ -21,15 +21,7 @@ const NAMES = Array.from({ length: 10 }, (_, i) => `dev-${i}`);
 /** Ten devices at 1.0.0, a batch to 2.0.0 that notified them all: dev-0..4 upgrading, dev-0 done. */
 async function midBatch(d: Deployed): Promise<number> {
   await reportVersions(d, 'pk1', NAMES, '1.0.0');
-  feed(d.platform.push!, {
-    _msgid: 'b',
-    payload: {
-      firmware: { version: '2.0.0', url: 'https://cdn.example.com/pk1-2.0.0.bin', size: 1000, md5: 'c'.repeat(32) },
-      type: 'static',
-      targets: { selection: 'ALL', productKey: 'pk1' },
-      strategy: { retryCount: 0 },
-    },
-  });
+  startBatchToAll(d, { retryCount: 0 });
   const batchId = (await d.sent.next()).batchId as number;
   await eventually('the notices', () => d.handle.fleet.batch(batchId).counts.NOTIFIED === NAMES.length);
   for (const name of NAMES.slice(0, 5)) {

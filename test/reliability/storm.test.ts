@@ -8,7 +8,7 @@
 import helper from 'node-red-node-test-helper';
 import should from 'should';
 import { SqliteStore } from '../../src/fleet';
-import { deploy, eventually, feed, fleetSuite, platformFlow, t1, t3 } from '../helpers/fleet-red';
+import { deploy, eventually, feed, fleetSuite, platformFlow, startBatchToAll, t1, t3 } from '../helpers/fleet-red';
 import { printFigures } from '../helpers/fuzz-run';
 import { countsInFile, progressStorm, random } from '../helpers/storm';
 
@@ -35,15 +35,7 @@ describe('reliability: a progress storm while the batch is canceled', function (
     const names = Array.from({ length: devices }, (_, i) => `dev-${i}`);
     for (const n of names) feed(d.platform.inform, t1('pk1', n, '1.0.0'));
     await eventually('the inventory', () => fleet.devices({ limit: devices }).length === devices, 20_000);
-    feed(d.platform.push!, {
-      _msgid: 'b',
-      payload: {
-        firmware: { version: '2.0.0', url: 'https://cdn.example.com/pk1-2.0.0.bin', size: 1000, md5: 'c'.repeat(32) },
-        type: 'static',
-        targets: { selection: 'ALL', productKey: 'pk1' },
-        strategy: { retryCount: 1, retryInterval: 10 },
-      },
-    });
+    startBatchToAll(d, { retryCount: 1, retryInterval: 10 });
     await eventually('the notices', () => fleet.listBatches()[0]?.counts.NOTIFIED === devices, 20_000);
     const batchId = fleet.listBatches()[0].id;
     const started = Date.now();
