@@ -64,7 +64,7 @@ describe('the demo: example flow, embedded broker and 50 simulated devices with 
     // Everyone else, through the example's ota-push.
     const push = flows.find((n) => n.type === 'ota-push') as FlowNode;
     helper.getNode(push.id).receive({
-      payload: { firmwareId: verified.id, type: 'static', targets: { selection: 'ALL' }, strategy: { retryCount: 1, retryInterval: 0.02 } },
+      payload: { firmwareId: verified.id, type: 'static', targets: { selection: 'ALL' }, strategy: { retryCount: 1, retryInterval: 0.05 } },
     });
     const batch = await waitFor(
       'the batch to complete',

@@ -74,7 +74,9 @@ describe('a fleet of 100 devices through a real broker', function () {
     await waitFor('the inventory', async () => ((await getJson<unknown[]>(`${api}/devices`)).length === 100 ? true : undefined), 30_000);
     should(await getJson(`${api}/versions`)).eql([{ productKey: 'pk1', module: 'default', version: '1.0.0', count: 100 }]);
 
-    const strategy = { retryCount: 1, retryInterval: 0.02, timeoutInMinutes: 0.05 };
+    // Short enough for a test, long enough that a busy CI machine does not turn a slow device into
+    // a timeout (0.05 minutes once timed out the wrong-version device before its report came).
+    const strategy = { retryCount: 1, retryInterval: 0.05, timeoutInMinutes: 0.15 };
     const finished = (id: number) =>
       waitFor(`batch ${id}`, async () => {
         const b = await getJson<BatchView>(`${api}/batches/${id}`);
