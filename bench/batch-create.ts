@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Fleet, ManualClock, SqliteStore } from '../src/fleet';
 import { absolute, BenchOptions, BenchResult, info, log, main, num, RESULT_MARK, sig } from './lib/report';
+import { addFirmware2, recordDevices } from './lib/fleet';
 import { childFlags } from './lib/net';
 import { collect, MiB, now, peakRss, rss } from './lib/stats';
 
@@ -39,22 +40,8 @@ interface Measured {
 /** Writes the inventory: `n` devices at 1.0.0, and a verified firmware 2.0.0 at an external URL. */
 function prepare(file: string, n: number): string {
   const fleet = new Fleet({ store: new SqliteStore(file), clock: new ManualClock(), settings: { requireVerification: false } });
-  fleet.store.transaction(() => {
-    for (let i = 0; i < n; i++) fleet.store.recordVersion({ productKey: PRODUCT, deviceName: `d-${String(i).padStart(6, '0')}` }, 'default', '1.0.0', 1);
-  });
-  const firmware = fleet.addFirmware({
-    productKey: PRODUCT,
-    module: 'default',
-    version: '2.0.0',
-    size: 1_000_000,
-    md5: 'c'.repeat(32),
-    sha256: 'd'.repeat(64),
-    signMethod: 'Md5',
-    url: 'http://firmware.invalid/pk1-2.0.0.bin',
-    hosted: false,
-    isDiff: false,
-    verification: 'verified',
-  });
+  recordDevices(fleet, PRODUCT, n);
+  const firmware = addFirmware2(fleet, PRODUCT);
   fleet.close();
   return firmware.id;
 }

@@ -20,6 +20,7 @@ import { upgradeMessage } from '../src/protocol';
 import { nodeId, RedNode, sinkNode, startRed } from './lib/red';
 import { absolute, atLeast, BenchOptions, BenchResult, info, log, main, num, Row, sig } from './lib/report';
 import { median, now } from './lib/stats';
+import { addFirmware2, recordDevices } from './lib/fleet';
 import { schedSeconds } from './lib/net';
 
 const NAME = 'fanout';
@@ -60,26 +61,8 @@ class Counter {
   }
 }
 
-function inventory(fleet: Fleet, productKey: string, n: number): void {
-  fleet.store.transaction(() => {
-    for (let i = 0; i < n; i++) fleet.store.recordVersion({ productKey, deviceName: `d-${String(i).padStart(6, '0')}` }, 'default', '1.0.0', Date.now());
-  });
-}
-
 async function hostedFirmware(handle: Handle, productKey: string): Promise<Firmware> {
-  const digest = await handle.files.save(randomBytes(64 * 1024), 1 << 20);
-  return handle.fleet.addFirmware({
-    productKey,
-    module: 'default',
-    version: '2.0.0',
-    size: digest.size,
-    md5: digest.md5,
-    sha256: digest.sha256,
-    signMethod: 'SHA256',
-    hosted: true,
-    isDiff: false,
-    verification: 'verified',
-  });
+  return addFirmware2(handle.fleet, productKey, await handle.files.save(randomBytes(64 * 1024), 1 << 20));
 }
 
 interface RateResult {
@@ -97,20 +80,8 @@ function rateAccuracy(perMinute: number, minutes: number): RateResult {
   try {
     fleet.attachEgress('push');
     const n = Math.ceil(perMinute * minutes * 1.1) + 10;
-    inventory(fleet, 'pk', n);
-    const fw = fleet.addFirmware({
-      productKey: 'pk',
-      module: 'default',
-      version: '2.0.0',
-      size: 1000,
-      md5: 'c'.repeat(32),
-      sha256: 'd'.repeat(64),
-      signMethod: 'Md5',
-      url: 'http://firmware.invalid/2.0.0.bin',
-      hosted: false,
-      isDiff: false,
-      verification: 'verified',
-    });
+    recordDevices(fleet, 'pk', n);
+    const fw = addFirmware2(fleet, 'pk');
     let sent = 0;
     fleet.on('send', (out) => (sent += out.length));
     fleet.createBatch({ firmwareId: fw.id, targets: { selection: 'ALL', productKey: 'pk' }, strategy: { maximumPerMinute: perMinute } }, { egress: 'push' });
@@ -159,7 +130,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     for (let r = -1; r < reps; r++) {
       const size = r < 0 ? Math.ceil(n / 5) : n;
       const productKey = r < 0 ? 'pkw' : `pk${r}`;
-      inventory(fleet, productKey, size);
+      recordDevices(fleet, productKey, size);
       const firmware = await hostedFirmware(handle, productKey);
 
       // The baseline: the same messages ota-push sends, built beforehand, emitted by a function node.

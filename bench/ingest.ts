@@ -24,6 +24,7 @@ import { buildProgressReport, buildVersionReport } from '../src/protocol';
 import { BenchMessage, Driver, DriveResult, nodeId, RedNode, sinkNode, startRed } from './lib/red';
 import { atLeast, BenchOptions, BenchResult, info, log, main, Row, absolute, sig } from './lib/report';
 import { now, summarize } from './lib/stats';
+import { addFirmware2 } from './lib/fleet';
 import { schedSeconds } from './lib/net';
 
 const NAME = 'ingest';
@@ -134,19 +135,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const phases: PhaseResult[] = [];
     phases.push(await phase('T1 new device', inform, (d) => informs(d, '1.0.0')));
 
-    const firmware = fleet.addFirmware({
-      productKey: PRODUCT,
-      module: 'default',
-      version: '2.0.0',
-      size: 1_000_000,
-      md5: 'c'.repeat(32),
-      sha256: 'd'.repeat(64),
-      signMethod: 'Md5',
-      url: 'http://firmware.invalid/pk1-2.0.0.bin',
-      hosted: false,
-      isDiff: false,
-      verification: 'verified',
-    });
+    const firmware = addFirmware2(fleet, PRODUCT);
     const batch = fleet.createBatch({ firmwareId: firmware.id, targets: { selection: 'ALL', productKey: PRODUCT } }, { egress: ids.push });
     const until = Date.now() + 300_000;
     while (fleet.counts(batch.id).NOTIFIED < all.length) {

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { Fleet, FirmwareHost, PackageFiles, parseRange, servePackage } from '../src/fleet';
 import type { Firmware } from '../src/fleet';
 import { childFlags, cpuSeconds, stopChild } from './lib/net';
+import { addFirmware2 } from './lib/fleet';
 import { nodeId, startRed } from './lib/red';
 import { BenchOptions, BenchResult, info, log, main, pairedRow, RESULT_MARK, Row, sig } from './lib/report';
 import { median, now } from './lib/stats';
@@ -115,18 +116,7 @@ async function servers(size: number, whatIf: boolean): Promise<void> {
   const handle = red.node<{ handle?: { fleet: Fleet; files: PackageFiles; host: FirmwareHost } }>(fleetId).handle;
   if (!handle) throw new Error('the ota-fleet node did not start its fleet');
   const saved = await handle.files.save(bytes, size);
-  const fw = handle.fleet.addFirmware({
-    productKey: 'pk1',
-    module: 'default',
-    version: '2.0.0',
-    size: saved.size,
-    md5: saved.md5,
-    sha256: saved.sha256,
-    signMethod: 'SHA256',
-    hosted: true,
-    isDiff: false,
-    verification: 'verified',
-  });
+  const fw = addFirmware2(handle.fleet, 'pk1', saved);
   const urls: Urls = {
     baseline: `http://127.0.0.1:${basePort}/package.bin`,
     ours: `http://127.0.0.1:${oursPort}${pathOfUrl(host.signedUrl(firmware, Date.now()))}`,

@@ -21,10 +21,11 @@ import { descriptorFor, FirmwareHost, Fleet, PackageFiles, PackageHost, SqliteSt
 import type { Firmware } from '../src/fleet';
 import { buildUpgradeNotice } from '../src/protocol';
 import { info, log, main, Row, sig } from './lib/report';
+import { addFirmware2, deviceName, recordDevices } from './lib/fleet';
 import { now } from './lib/stats';
 
 const NAME = 'what-if';
-const DEVICE = (i: number) => ({ productKey: 'pk', deviceName: `d-${String(i).padStart(6, '0')}` });
+const DEVICE = (i: number) => ({ productKey: 'pk', deviceName: deviceName(i) });
 
 /** Bytes this process has caused to be written to storage (Linux /proc/self/io). */
 function writtenBytes(): number {
@@ -64,19 +65,7 @@ function ingest(n: number, group: number): Record<string, Timed> {
     fleet.attachEgress('push');
     const out: Record<string, Timed> = {};
     out['T1 new'] = timed(fleet, n, group, (i) => fleet.reportVersion(DEVICE(i), { version: '1.0.0', module: 'default' }));
-    const fw = fleet.addFirmware({
-      productKey: 'pk',
-      module: 'default',
-      version: '2.0.0',
-      size: 1000,
-      md5: 'c'.repeat(32),
-      sha256: 'd'.repeat(64),
-      signMethod: 'Md5',
-      url: 'http://firmware.invalid/2.0.0.bin',
-      hosted: false,
-      isDiff: false,
-      verification: 'verified',
-    });
+    const fw = addFirmware2(fleet, 'pk');
     const batch = fleet.createBatch({ firmwareId: fw.id, targets: { selection: 'ALL', productKey: 'pk' } });
     while (fleet.counts(batch.id).QUEUED > 0) fleet.tick();
     out['T3 start'] = timed(fleet, n, group, (i) => fleet.reportProgress(DEVICE(i), { step: 10, module: 'default' }));
@@ -94,22 +83,8 @@ function lookups(n: number): { current: number; partialIndex: number; primaryKey
   const file = join(dir, 'fleet.sqlite');
   const fleet = new Fleet({ store: new SqliteStore(file), settings: { requireVerification: false } });
   try {
-    fleet.store.transaction(() => {
-      for (let i = 0; i < n; i++) fleet.store.recordVersion(DEVICE(i), 'default', '1.0.0', 1);
-    });
-    const fw = fleet.addFirmware({
-      productKey: 'pk',
-      module: 'default',
-      version: '2.0.0',
-      size: 1000,
-      md5: 'c'.repeat(32),
-      sha256: 'd'.repeat(64),
-      signMethod: 'Md5',
-      url: 'http://firmware.invalid/2.0.0.bin',
-      hosted: false,
-      isDiff: false,
-      verification: 'verified',
-    });
+    recordDevices(fleet, 'pk', n);
+    const fw = addFirmware2(fleet, 'pk');
     fleet.createBatch({ firmwareId: fw.id, targets: { selection: 'ALL', productKey: 'pk' } });
     const per = (fn: (i: number) => void) => {
       for (let i = 0; i < Math.min(n, 2000); i++) fn(i); // warm
@@ -173,11 +148,9 @@ async function fanout(n: number): Promise<{ signed: number; cached: number; sign
     const fleet = new Fleet({ store: new SqliteStore(join(dir, 'fleet.sqlite')), host: cache ? cachingHost(host) : host, settings: { requireVerification: false } });
     try {
       fleet.attachEgress('push');
-      fleet.store.transaction(() => {
-        for (let i = 0; i < n; i++) fleet.store.recordVersion(DEVICE(i), 'default', '1.0.0', 1);
-      });
+      recordDevices(fleet, 'pk', n);
       const digest = await files.save(Buffer.alloc(4096, 1), 1 << 20);
-      const fw = fleet.addFirmware({ productKey: 'pk', module: 'default', version: '2.0.0', size: digest.size, md5: digest.md5, sha256: digest.sha256, signMethod: 'SHA256', hosted: true, isDiff: false, verification: 'verified' });
+      const fw = addFirmware2(fleet, 'pk', digest);
       const batch = fleet.createBatch({ firmwareId: fw.id, targets: { selection: 'ALL', productKey: 'pk' } });
       const t = now();
       while (fleet.counts(batch.id).QUEUED > 0) fleet.tick();
