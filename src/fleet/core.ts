@@ -313,7 +313,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
 
   /** The task that holds a device's module now (CONFIRM, QUEUED, NOTIFIED or IN_PROGRESS). */
   activeTask(device: DeviceRef, module: string): Task | undefined {
-    const key = `${device.productKey}\u0000${device.deviceName}\u0000${module}`;
+    const key = activeKey(device, module);
     const cached = this.activeByDevice.get(key);
     if (cached) return cached;
     const task = this.store.activeTask(device, module);
@@ -323,7 +323,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
 
   /** Keeps the cache of active tasks in step with a task just written. */
   private remember(task: Task): void {
-    const key = `${task.productKey}\u0000${task.deviceName}\u0000${task.module}`;
+    const key = activeKey(task, task.module);
     if (ACTIVE_TASK_STATES.includes(task.state)) this.activeByDevice.set(key, task);
     else if (this.activeByDevice.get(key)?.id === task.id) this.activeByDevice.delete(key);
   }
@@ -334,8 +334,9 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     return false;
   }
 
-  /** Tasks changed in the store without going through apply (a wave opened): read them again. */
-  forgetActiveTasks(): void {
+  /** Makes the QUEUED tasks of a wave due; they change in the store at once, so the cache is read again. */
+  openWave(batchId: number, wave: number, at: number): void {
+    this.store.openWave(batchId, wave, at);
     this.activeByDevice.clear();
   }
 
@@ -494,6 +495,11 @@ export class FleetCore extends EventEmitter<FleetEvents> {
       Math.max(0, delayMs),
     );
   }
+}
+
+/** The key of a device's module in the cache of active tasks. */
+function activeKey(device: DeviceRef, module: string): string {
+  return `${device.productKey}\u0000${device.deviceName}\u0000${module}`;
 }
 
 /** Rolls a group back so it runs again with an operation per savepoint. */

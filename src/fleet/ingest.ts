@@ -28,12 +28,13 @@ export function reportVersion(core: FleetCore, device: DeviceRef, report: Versio
   return core.run((work) => {
     const now = core.clock.now();
     // Only a dynamic batch cares whether the version changed (a device repeats it at every boot).
-    const previous = core.hasDynamicBatch() ? core.store.deviceVersion(device, report.module) : undefined;
+    const dynamic = core.hasDynamicBatch();
+    const previous = dynamic ? core.store.deviceVersion(device, report.module) : undefined;
     core.store.recordVersion(device, report.module, report.version, now);
     work.devices.push({ ...device, module: report.module, version: report.version, firstSeen: now, lastSeen: now });
     const task = core.activeTask(device, report.module);
     if (task) return versionForTask(core, work, task, report.version, now);
-    if (previous === report.version || !core.hasDynamicBatch()) return { ignored: NO_TASK };
+    if (!dynamic || previous === report.version) return { ignored: NO_TASK };
     return joinDynamicBatch(core, work, device, report.module, report.version, now);
   });
 }

@@ -74,8 +74,7 @@ function advanceWave(core: FleetCore, work: Work, batch: Batch, force: boolean):
   const next: Batch = { ...batch, wave: batch.wave + 1, updatedAt: now };
   core.store.updateBatch(next);
   core.cacheBatch(next);
-  core.store.openWave(batch.id, next.wave, now);
-  core.forgetActiveTasks();
+  core.openWave(batch.id, next.wave, now);
   core.wake(0);
   return next;
 }

@@ -209,20 +209,22 @@ export function noticeData(d: FirmwareDescriptor): JsonObject {
 
 /** T2: code "1000" and message "success" (iotkit 3.x drops anything else), numeric id. */
 export function buildUpgradeNotice(descriptor: FirmwareDescriptor, id: number): string {
-  if (!Number.isSafeInteger(id) || id < 0) throw new ProtocolError('id', 'a non-negative integer', id);
-  return JSON.stringify({ code: '1000', data: noticeData(descriptor), id, message: 'success' });
+  checkNoticeId(id);
+  return upgradeNoticeTemplate(descriptor)(id);
 }
 
 /**
  * T2 payloads of one firmware for many devices: the data object is serialised once, and each
- * notice only adds its id — byte for byte what buildUpgradeNotice makes.
+ * notice only adds its id. The one place the T2 payload is written.
  */
 export function upgradeNoticeTemplate(descriptor: FirmwareDescriptor): (id: number) => string {
   const data = JSON.stringify(noticeData(descriptor));
-  return (id) => {
-    if (!Number.isSafeInteger(id) || id < 0) throw new ProtocolError('id', 'a non-negative integer', id);
-    return `{"code":"1000","data":${data},"id":${id},"message":"success"}`;
-  };
+  return (id) => `{"code":"1000","data":${data},"id":${checkNoticeId(id)},"message":"success"}`;
+}
+
+function checkNoticeId(id: number): number {
+  if (!Number.isSafeInteger(id) || id < 0) throw new ProtocolError('id', 'a non-negative integer', id);
+  return id;
 }
 
 /** T5: integer code 200, the query's own id, `data:{}` when nothing is pending. */

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Aedes, AedesOptions } from 'aedes';
+import { freePort } from './http';
 
 export interface TestBroker {
   /** `mqtt://127.0.0.1:<port>` */
@@ -107,14 +108,6 @@ function listen(server: net.Server, port: number): Promise<number> {
       resolve((server.address() as net.AddressInfo).port);
     });
   });
-}
-
-/** A port nobody listens on right now (the kernel's choice for port 0). */
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  const port = await listen(probe, 0);
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 async function waitForPort(port: number, alive: () => boolean, timeoutMs: number): Promise<void> {
