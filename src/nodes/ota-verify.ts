@@ -3,15 +3,18 @@
  * platform role — a package in (Buffer, file or URL) → stored, catalogued and hosted by the fleet;
  *                 with test devices, verified on them first: output 1 when all succeed, output 2
  *                 when one fails. Without a fleet: just its size and digests.
- * device role   — a downloaded package and the notice that announced it → output 1 when size,
- *                 digest (and signature, with a public key) match; output 2 with the reason and a
- *                 ready T3 `-3` message otherwise.
+ * device role   — a downloaded package and the notice that announced it → output 1 when size and
+ *                 digest match and, with a public key, the notice's signed release manifest passes
+ *                 (and its digestsign, when it has one); output 2 with the reason and a ready T3
+ *                 `-3` message otherwise. The highest release sequence that passed is kept per
+ *                 device and module in the node context, so an older release is refused later.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { openUrl, readUploadMeta, Task, uploadFirmware, Firmware } from '../fleet';
+import { checkManifest, installedSequenceKey, ManifestCheck, nextInstalledSequences } from '../identity';
 import {
   checkLabel,
   checkModule,
@@ -57,6 +60,8 @@ interface Settings {
 }
 
 const MAX_TEST_DEVICES = 10;
+/** The node context key of the highest release sequence installed, per `<productKey>/<deviceName>/<module>`. */
+const INSTALLED_SEQUENCES = 'installedSequences';
 
 function readTestDevices(field: string, value: unknown): string[] {
   if (value === undefined || value === null || value === '') return [];
@@ -151,11 +156,24 @@ export = function (RED: NodeAPI) {
       const firmware = noticeOf(msg);
       const device = resolveDevice(msg, settings as Settings);
       const digest = await digestOf(msg);
-      let check = checkPackage(digest, firmware);
-      if (check.ok && settings?.publicKey) check = checkPackageSignature(settings.publicKey, digest.sha256, firmware.digestsign);
-      const verification = { version: firmware.version, module: firmware.module, size: digest.size, md5: digest.md5, sha256: digest.sha256 };
+      const publicKey = settings?.publicKey;
+      const sequenceKey = installedSequenceKey(device.productKey, device.deviceName, firmware.module);
+      const installed = (node.context().get(INSTALLED_SEQUENCES) ?? {}) as Record<string, number>;
+      let check: { ok: true } | { ok: false; reason: string } = checkPackage(digest, firmware);
+      let release: ManifestCheck | undefined;
+      if (check.ok && publicKey) {
+        const installedSequence = installed[sequenceKey];
+        release = checkManifest({ extData: firmware.extData, publicKey, notice: firmware, productKey: device.productKey, digest, now: Date.now(), installedSequence });
+        check = release;
+        // digestsign is optional beside a manifest, and checked when it is there.
+        if (check.ok && firmware.digestsign !== undefined) check = checkPackageSignature(publicKey, digest.sha256, firmware.digestsign);
+      }
+      const verification: Record<string, unknown> = { version: firmware.version, module: firmware.module, size: digest.size, md5: digest.md5, sha256: digest.sha256 };
+      if (release?.manifest) Object.assign(verification, { sequence: release.manifest.sequence, expires: release.manifest.expires });
       if (check.ok) {
         passed++;
+        // A pass means the flow goes on to install it: from now on an older release is a replay.
+        if (release?.manifest) node.context().set(INSTALLED_SEQUENCES, nextInstalledSequences(installed, sequenceKey, release.manifest.sequence));
         msg.verification = { ok: true, ...verification };
         send([msg, null]);
       } else {

@@ -3,6 +3,7 @@
  * no dependency, and errors that name the flag and say what it expects. Validation and defaults
  * are simOptions' job, so a flag and the field it sets can never disagree.
  */
+import { readFileSync } from 'node:fs';
 import { DEFAULT_TIMING, OptionError, readFaultSpec, SimOptions, SimOptionsInput, simOptions } from './options';
 
 type Reader = (text: string, flag: string) => unknown;
@@ -54,6 +55,17 @@ const list: Reader = (value) => value.split(',').map((entry) => entry.trim());
 
 const fault: Reader = (value, flag) => readFaultSpec(flag, value);
 
+/** A key given inline, or `@path` of a file holding it (so it stays out of the process list). */
+const keyOrFile: Reader = (value, flag) => {
+  if (!value.startsWith('@')) return value;
+  const path = value.slice(1);
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new OptionError(flag, `a base64 key, or @ and the path of a readable file holding one (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`, value);
+  }
+};
+
 const FLAGS: Flag[] = [
   { flag: '--broker', field: 'broker', value: '<url>', read: text, help: 'MQTT broker, e.g. mqtt://localhost:1883 (required)' },
   { flag: '--username', field: 'username', value: '<name>', read: text, help: 'MQTT user name' },
@@ -66,6 +78,7 @@ const FLAGS: Flag[] = [
   { flag: '--name-prefix', field: 'namePrefix', value: '<text>', read: text, help: 'device names are this and a number: sim-001, sim-002, … (default sim-)' },
   { flag: '--pull', field: 'pull', help: 'devices ask for an upgrade with T4 at boot and take a T5 as a notice' },
   { flag: '--public-key', field: 'publicKey', value: '<base64>', read: text, help: 'Ed25519 public key (base64 SPKI): devices require a valid digestsign' },
+  { flag: '--trust-key', field: 'trustKey', value: '<key|@file>', read: keyOrFile, help: "fleet's Ed25519 public key (base64 SPKI, or @file): devices require a signed release manifest and refuse older releases" },
   { flag: '--share', field: 'share', value: '<n>', read: integer('a number of devices per MQTT connection (an integer such as 100)'), help: 'devices per MQTT connection, for very large fleets (default 1: one client each)' },
   { flag: '--seed', field: 'seed', value: '<n>', read: integer('a seed (an integer such as 42)'), help: 'seed of the fault assignment and the random delays (default 1)' },
   { flag: '--fail-download', field: 'faults.failDownload', value: '<p|n>', read: fault, help: 'devices whose download breaks off: step -2' },
@@ -103,7 +116,8 @@ export const HELP = [
   'Simulates a fleet of devices that speak the OTA topics like Link SDK 4: each reports its',
   'version (T1) at boot, takes upgrade notices (T2), downloads over HTTP(S) with resume or over',
   'MQTT (T6/T7), reports progress (T3), checks size, digest and signature, burns, reboots and',
-  'reports its new version. Ctrl-C stops cleanly and prints the final table.',
+  'reports its new version. Ctrl-C stops cleanly and prints the final table. With --trust-key,',
+  'devices install only releases their fleet signed, and never an older one than they run.',
   '',
   'Options:',
   ...FLAGS.map((f) => `  ${`${f.flag}${f.value ? ` ${f.value}` : ''}`.padEnd(30)} ${f.help}`),

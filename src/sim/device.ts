@@ -4,6 +4,9 @@
  * then every few percent up to 100, verifies, burns, reboots and reports its new version. Faults
  * make it fail a step, vanish for a while, reboot into another version, stay silent or be slow.
  *
+ * With a trust key it installs only releases whose signed manifest passes, and keeps the highest
+ * release sequence it installed per module, so an older release pushed again is refused.
+ *
  * Its work runs in one MQTT session at a time; going offline or stopping aborts the session, and
  * every wait, request and download tied to it stops with it.
  */
@@ -14,16 +17,18 @@ import {
   DeviceRef,
   FirmwareDescriptor,
   MqttMessage,
+  PackageDigest,
   parseUpgradeNotice,
   progressReportMessage,
   versionReportMessage,
 } from '../protocol';
+import { ManifestCheckName, nextInstalledSequences } from '../identity';
 import { FAULT_FLAGS, FaultName } from './faults';
 import { downloadOverHttp, DownloadFailed } from './http-download';
 import { LinkOpener, MqttLink } from './link';
 import { MqttDownloader } from './mqtt-download';
 import { SimOptions } from './options';
-import { PackageHasher, verifyPackage } from './package-check';
+import { PackageHasher, verifyPackage, verifyRelease } from './package-check';
 import { ProgressSteps } from './progress';
 import { canTransition, DeviceSnapshot, READY_STATES, SimState } from './states';
 import { Interrupted, isInterrupted, SimTimers, sleep, unlessAborted } from './timers';
@@ -31,6 +36,8 @@ import { Interrupted, isInterrupted, SimTimers, sleep, unlessAborted } from './t
 export interface DeviceContext {
   options: Pick<SimOptions, 'productKey' | 'modules' | 'moduleVersions' | 'pull' | 'timing' | 'insecure'>;
   publicKey?: KeyObject;
+  /** The fleet key whose signed release manifests this device requires. */
+  trustKey?: KeyObject;
   timers: SimTimers;
   open: LinkOpener;
   /** This device's own random stream. */
@@ -42,15 +49,27 @@ export interface DeviceContext {
   onTrouble(device: SimDevice, message: string): void;
 }
 
-/** A failure the device reports with T3. */
+/** A failure the device reports with T3; `countedAs` is its cause in the summary (default `step <n>`). */
 class StepFailure extends Error {
   constructor(
     readonly step: number,
     readonly desc: string,
+    readonly countedAs = `step ${step}`,
   ) {
     super(desc);
   }
 }
+
+/** How the summary counts a package refused by its release manifest, by the check that refused it. */
+export const REFUSAL_CAUSES: Readonly<Record<ManifestCheckName, string>> = {
+  unsigned: 'refused: unsigned release',
+  malformed: 'refused: malformed manifest',
+  signature: 'refused: bad manifest signature',
+  notice: 'refused: manifest not for this notice',
+  package: 'refused: manifest not for this package',
+  expired: 'refused: expired manifest',
+  replay: 'refused: downgrade replay',
+};
 
 interface Session {
   controller: AbortController;
@@ -61,6 +80,8 @@ interface Session {
 export class SimDevice implements DeviceSnapshot {
   readonly ref: DeviceRef;
   readonly versions: Record<string, string>;
+  /** Module → the highest release sequence installed (devices with a trust key only). */
+  installedSequences: Readonly<Record<string, number>> = {};
   failure?: { cause: string; desc: string };
   progress = 0;
   private current: SimState = 'booting';
@@ -212,7 +233,7 @@ export class SimDevice implements DeviceSnapshot {
       if (fw.files) throw new StepFailure(-1, 'ota-sim devices download one package per notice, not a list of files');
       this.enter('downloading');
       await this.report(session, 0, fw.module);
-      const hasher = new PackageHasher(fw, this.ctx.publicKey);
+      const hasher = new PackageHasher(fw, { publicKey: this.ctx.publicKey, trustKey: this.ctx.trustKey });
       await this.download(session, fw, hasher);
       await this.report(session, 100, fw.module);
 
@@ -220,14 +241,17 @@ export class SimDevice implements DeviceSnapshot {
       if (this.faults.has('failVerify')) {
         throw new StepFailure(-3, `simulated fault: the package looks corrupt (${FAULT_FLAGS.failVerify})`);
       }
-      const check = verifyPackage(hasher.digest(), fw, this.ctx.publicKey);
+      const digest = hasher.digest();
+      const check = verifyPackage(digest, fw, this.ctx.publicKey);
       if (!check.ok) throw new StepFailure(-3, check.reason);
+      const sequence = this.checkRelease(digest, fw);
 
       this.enter('burning');
       await sleep(this.ctx.timers, this.slowed(timing.burnMs), signal);
       if (this.faults.has('failBurn')) throw new StepFailure(-4, `simulated fault: writing the flash failed (${FAULT_FLAGS.failBurn})`);
       // The flash holds the new firmware now: an absence from here on still boots into it.
       this.versions[fw.module] = this.faults.has('wrongVersion') ? wrongVersion(fw.version) : fw.version;
+      if (sequence !== undefined) this.installedSequences = nextInstalledSequences(this.installedSequences, fw.module, sequence);
 
       this.enter('rebooting');
       await (session.link as MqttLink).end('reboot');
@@ -237,11 +261,11 @@ export class SimDevice implements DeviceSnapshot {
       if (isInterrupted(err) || signal.aborted) return; // gone offline or stopped: the upgrade went with the session
       const failure =
         err instanceof StepFailure
-          ? { step: err.step, desc: err.desc }
+          ? { step: err.step, desc: err.desc, cause: err.countedAs }
           : err instanceof DownloadFailed
-            ? { step: err.step, desc: err.message }
-            : { step: -1, desc: `unexpected error: ${(err as Error).message}` };
-      this.failure = { cause: `step ${failure.step}`, desc: failure.desc };
+            ? { step: err.step, desc: err.message, cause: `step ${err.step}` }
+            : { step: -1, desc: `unexpected error: ${(err as Error).message}`, cause: 'step -1' };
+      this.failure = { cause: failure.cause, desc: failure.desc };
       try {
         await this.report(session, failure.step, fw.module, failure.desc);
       } catch (reportErr) {
@@ -249,6 +273,16 @@ export class SimDevice implements DeviceSnapshot {
       }
       this.enter('failed');
     }
+  }
+
+  /** With a trust key: the release sequence the package may be installed as, or a refusal (step -3). */
+  private checkRelease(digest: PackageDigest, fw: FirmwareDescriptor): number | undefined {
+    const trustKey = this.ctx.trustKey;
+    if (!trustKey) return undefined;
+    const installedSequence = this.installedSequences[fw.module];
+    const release = verifyRelease(digest, fw, { productKey: this.ref.productKey, trustKey, now: this.ctx.timers.now(), installedSequence });
+    if (!release.ok) throw new StepFailure(-3, release.reason, release.refused ? REFUSAL_CAUSES[release.refused] : undefined);
+    return release.sequence;
   }
 
   private async download(session: Session, fw: FirmwareDescriptor, hasher: PackageHasher): Promise<void> {

@@ -50,6 +50,11 @@ export interface SimOptions {
   pull: boolean;
   /** Base64 SPKI Ed25519 key: devices then require a valid `digestsign` on every package. */
   publicKey?: string;
+  /**
+   * Base64 SPKI Ed25519 key of the fleet: devices then require a signed release manifest in every
+   * notice (docs/release-manifest.md) and refuse older releases than the one they run.
+   */
+  trustKey?: string;
   /** Devices per MQTT connection: 1 is one client per device, as in the field; more multiplexes. */
   share: number;
   seed: number;
@@ -77,6 +82,7 @@ export interface SimOptionsInput {
   namePrefix?: string;
   pull?: boolean;
   publicKey?: string;
+  trustKey?: string;
   share?: number;
   seed?: number;
   timing?: Partial<SimTiming>;
@@ -157,11 +163,8 @@ export function simOptions(input: SimOptionsInput, label: (field: string) => str
   };
   if (input.username !== undefined) options.username = checkText(label('username'), input.username);
   if (input.password !== undefined) options.password = checkText(label('password'), input.password);
-  if (input.publicKey !== undefined) {
-    const key = checkText(label('publicKey'), input.publicKey);
-    viaProtocol(label('publicKey'), key, (v) => readPublicKey('publicKey', v as string), 'an Ed25519 public key (base64 SPKI DER, as the fleet shows it)');
-    options.publicKey = key.trim();
-  }
+  if (input.publicKey !== undefined) options.publicKey = checkPublicKey(label('publicKey'), input.publicKey);
+  if (input.trustKey !== undefined) options.trustKey = checkPublicKey(label('trustKey'), input.trustKey);
   if (input.durationLimit !== undefined) {
     options.durationLimit = checkInteger(label('durationLimit'), input.durationLimit, 1, 2 ** 31 - 1, 'a duration of at least 1 ms');
   }
@@ -169,6 +172,18 @@ export function simOptions(input: SimOptionsInput, label: (field: string) => str
     options.exitWhenIdle = checkInteger(label('exitWhenIdle'), input.exitWhenIdle, 1, 2 ** 31 - 1, 'a duration of at least 1 ms');
   }
   return options;
+}
+
+/** The value is not echoed in the error: a private key given by mistake must not reach a log. */
+function checkPublicKey(option: string, value: unknown): string {
+  const key = checkText(option, value);
+  try {
+    readPublicKey('publicKey', key);
+  } catch {
+    const expected = 'an Ed25519 public key (base64 SPKI DER, as the fleet shows it: 60 characters starting MCowBQYDK2VwAyEA)';
+    throw new OptionError(option, expected, undefined, false, `${option} expects ${expected}; the value given is not one (not shown, in case it is a private key)`);
+  }
+  return key.trim();
 }
 
 function checkBroker(option: string, value: unknown): string {

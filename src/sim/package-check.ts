@@ -1,20 +1,28 @@
 /**
  * The device's side of verification: hash the package as it streams in (only the digests it
  * needs, never the whole package in memory), then check size, digest and signature against the
- * notice with the codec's own rules.
+ * notice with the codec's own rules, and, for a device that trusts a fleet key, the notice's
+ * signed release manifest with the identity layer's rules.
  */
 import { createHash, Hash, KeyObject } from 'node:crypto';
+import { checkManifest, ManifestCheckName } from '../identity';
 import { checkPackage, checkPackageSignature, FirmwareDescriptor, PackageDigest } from '../protocol';
+
+/** The keys a device holds: `publicKey` requires `digestsign`, `trustKey` a signed release manifest. */
+export interface DeviceKeys {
+  publicKey?: KeyObject;
+  trustKey?: KeyObject;
+}
 
 export class PackageHasher {
   private md5?: Hash;
   private sha256?: Hash;
   private bytes = 0;
 
-  /** MD5 when the notice signs with Md5; SHA-256 when it signs with SHA256 or a signature is checked. */
+  /** MD5 when the notice signs with Md5; SHA-256 when it signs with SHA256 or the device holds a key. */
   constructor(
     private readonly firmware: FirmwareDescriptor,
-    private readonly publicKey?: KeyObject,
+    private readonly keys: DeviceKeys = {},
   ) {
     this.reset();
   }
@@ -23,7 +31,7 @@ export class PackageHasher {
   reset(): void {
     this.bytes = 0;
     this.md5 = this.firmware.signMethod === 'Md5' ? createHash('md5') : undefined;
-    this.sha256 = this.firmware.signMethod === 'SHA256' || this.publicKey ? createHash('sha256') : undefined;
+    this.sha256 = this.firmware.signMethod === 'SHA256' || this.keys.publicKey || this.keys.trustKey ? createHash('sha256') : undefined;
   }
 
   get size(): number {
@@ -46,4 +54,34 @@ export function verifyPackage(digest: PackageDigest, firmware: FirmwareDescripto
   const check = checkPackage(digest, firmware);
   if (!check.ok || !publicKey) return check;
   return checkPackageSignature(publicKey, digest.sha256, firmware.digestsign);
+}
+
+/** What a device with a trust key may install: the release's sequence, or why not. */
+export type ReleaseCheck = { ok: true; sequence: number } | { ok: false; reason: string; refused?: ManifestCheckName };
+
+/**
+ * After verifyPackage passed, for a device that trusts a fleet key: the release manifest (signed,
+ * for this notice and these bytes, fresh by the device clock, not older than `installedSequence`),
+ * then `digestsign` when the notice carries one.
+ */
+export function verifyRelease(
+  digest: PackageDigest,
+  firmware: FirmwareDescriptor,
+  device: { productKey: string; trustKey: KeyObject; now: number; installedSequence?: number },
+): ReleaseCheck {
+  const release = checkManifest({
+    extData: firmware.extData,
+    publicKey: device.trustKey,
+    notice: firmware,
+    productKey: device.productKey,
+    digest,
+    now: device.now,
+    installedSequence: device.installedSequence,
+  });
+  if (!release.ok) return { ok: false, reason: release.reason, refused: release.check };
+  if (firmware.digestsign !== undefined) {
+    const signature = checkPackageSignature(device.trustKey, digest.sha256, firmware.digestsign);
+    if (!signature.ok) return signature;
+  }
+  return { ok: true, sequence: release.manifest.sequence };
 }

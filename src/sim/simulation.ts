@@ -116,6 +116,7 @@ export class Simulation extends EventEmitter<SimulationEvents> {
     if (this.stopped) return;
     this.startedAt = this.timers.now();
     const publicKey: KeyObject | undefined = options.publicKey ? readPublicKey('publicKey', options.publicKey) : undefined;
+    const trustKey: KeyObject | undefined = options.trustKey ? readPublicKey('trustKey', options.trustKey) : undefined;
     const faults = assignFaults(options.devices, options.faults, options.seed);
     const direct = directLinks(this.connections);
     for (let index = 0; index < options.devices; index++) {
@@ -123,6 +124,7 @@ export class Simulation extends EventEmitter<SimulationEvents> {
         new SimDevice(index, deviceName(options, index), faults[index], {
           options,
           publicKey,
+          trustKey,
           timers: this.timers,
           open: options.share === 1 ? direct : this.sharedOpener(index),
           random: deviceRandom(options.seed, index),

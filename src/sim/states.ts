@@ -41,10 +41,16 @@ export interface DeviceSnapshot {
   /** Module → running version. */
   versions: Readonly<Record<string, string>>;
   faults: ReadonlySet<FaultName>;
-  /** Why the device is `failed`: `step -2` (the T3 it reported) or `wrong version`, and the detail. */
+  /**
+   * Why the device is `failed`: `step -2` (the T3 it reported), `wrong version`, or for a package
+   * refused by its release manifest (reported as step -3) `refused: downgrade replay` and the like;
+   * and the detail.
+   */
   failure?: { cause: string; desc: string };
   /** Percent of the current download. */
   progress: number;
+  /** Module → the highest release sequence installed, for devices with a trust key. */
+  installedSequences?: Readonly<Record<string, number>>;
 }
 
 export interface SimSummary {
@@ -56,7 +62,7 @@ export interface SimSummary {
   byVersion: Record<string, number>;
   /** Devices by module and version. */
   byModule: Record<string, Record<string, number>>;
-  /** Failed devices by cause: `step -1` … `step -4`, `wrong version`. */
+  /** Failed devices by cause: `step -1` … `step -4`, `wrong version`, `refused: <check>` (release manifest). */
   failuresByCause: Record<string, number>;
   /** Devices given each fault. */
   faults: Record<FaultName, number>;

@@ -1,9 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createHash, KeyObject } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import helper from 'node-red-node-test-helper';
 import should from 'should';
+import { canonicalManifest, ReleaseManifest, signManifest } from '../../src/identity';
+import { buildUpgradeNotice, generateSigningKeyPair, parseFirmwareDescriptor, readPrivateKey, signPackageDigest } from '../../src/protocol';
 import { catchAll, catchNodeModule } from '../helpers/core-nodes';
 import { FlowNode, node, onTab, probe } from '../helpers/flow';
 import { assertNothingSent, assertRedRing, assertRefusal, Inbox, inboxes, recordStatuses } from '../helpers/red';
@@ -108,6 +110,143 @@ describe('ota-verify', function () {
         qos: 1,
       });
       await assertNothingSent([passed]);
+    });
+
+    describe('with a public key: the signed release manifest', function () {
+      const fleet = generateSigningKeyPair();
+      const fleetKey = readPrivateKey('fleet', fleet.privateKey);
+      const attackerKey = readPrivateKey('attacker', generateSigningKeyPair().privateKey);
+      const SIGNED_DEVICE = { ...DEVICE_ROLE, publicKey: fleet.publicKey };
+      const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;
+
+      /** The release "hello world!" 2.0.1 of the whole firmware of a1B2c3D4e5F, as the fleet signs it. */
+      function release(change: Partial<ReleaseManifest> = {}): ReleaseManifest {
+        return { productKey: 'a1B2c3D4e5F', module: 'default', version: '2.0.1', size: 12, sha256: EXAMPLE_PACKAGE.sha256, sequence: 7, expires: inAnHour(), ...change };
+      }
+
+      /** A T2 for "hello world!" 2.0.1 whose extData holds `extData` (by default, the fleet's signature of `manifest`). */
+      function signedNotice(manifest: ReleaseManifest = release(), key: KeyObject = fleetKey, extra: Record<string, unknown> = {}): string {
+        const extData = signManifest(key, manifest);
+        return buildUpgradeNotice(parseFirmwareDescriptor({ version: '2.0.1', size: 12, url: URL, md5: EXAMPLE_PACKAGE.md5, extData, ...extra }), 1);
+      }
+
+      const verified = { version: '2.0.1', module: 'default', size: 12, md5: EXAMPLE_PACKAGE.md5, sha256: EXAMPLE_PACKAGE.sha256 };
+
+      async function passes(verify: FlowNode, passed: Inbox, notice: string, extra: Record<string, unknown> = {}) {
+        helper.getNode(verify.id).receive({ payload: EXAMPLE_PACKAGE.bytes, notice, ...extra });
+        return (await passed.next()).verification;
+      }
+
+      /** Output 2: the reason, and the ready T3 -3 of dev-001. */
+      async function refused(verify: FlowNode, failed: Inbox, notice: string, reason: string | RegExp, payload: Buffer = EXAMPLE_PACKAGE.bytes) {
+        helper.getNode(verify.id).receive({ payload, notice });
+        const msg = await failed.next();
+        if (typeof reason === 'string') should(msg.reason).equal(reason);
+        else should(msg.reason).match(reason);
+        should({ topic: msg.topic, payload: msg.payload, qos: msg.qos }).eql({
+          topic: '/ota/device/progress/a1B2c3D4e5F/dev-001',
+          payload: JSON.stringify({ id: 1, params: { step: '-3', desc: msg.reason } }),
+          qos: 1,
+        });
+        should(msg.verification).containEql({ ok: false, reason: msg.reason });
+        return msg;
+      }
+
+      it('a package whose notice carries a manifest signed by the fleet passes, with its sequence and expiry', async function () {
+        const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
+        const manifest = release();
+        should(await passes(verify, passed, signedNotice(manifest))).eql({ ok: true, ...verified, sequence: 7, expires: manifest.expires });
+        should(helper.getNode(verify.id).context().get('installedSequences')).eql({ 'a1B2c3D4e5F/dev-001/default': 7 });
+        await assertNothingSent([failed]);
+      });
+
+      it('an unsigned notice fails on output 2 with a ready T3 -3', async function () {
+        const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
+        const notice = buildUpgradeNotice(parseFirmwareDescriptor({ version: '2.0.1', size: 12, url: URL, md5: EXAMPLE_PACKAGE.md5 }), 1);
+        const msg = await refused(
+          verify,
+          failed,
+          notice,
+          'unsigned release: the notice carries no release manifest (extData.otaManifest), and this device accepts only releases signed by its fleet',
+        );
+        should(msg.verification).eql({ ok: false, reason: msg.reason, ...verified });
+        await assertNothingSent([passed]);
+      });
+
+      it('a manifest signed by another key fails', async function () {
+        const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
+        await refused(verify, failed, signedNotice(release(), attackerKey), "release manifest signature does not verify with this device's trusted key: the manifest was tampered with or signed by another key");
+        await assertNothingSent([passed]);
+      });
+
+      it('a tampered manifest (its sequence raised after signing) fails', async function () {
+        const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
+        const genuine = signManifest(fleetKey, release());
+        const extData = { ...genuine, otaManifest: canonicalManifest(release({ sequence: 99 })).toString('base64') };
+        const notice = buildUpgradeNotice(parseFirmwareDescriptor({ version: '2.0.1', size: 12, url: URL, md5: EXAMPLE_PACKAGE.md5, extData }), 1);
+        await refused(verify, failed, notice, "release manifest signature does not verify with this device's trusted key: the manifest was tampered with or signed by another key");
+        should(helper.getNode(verify.id).context().get('installedSequences')).be.undefined();
+        await assertNothingSent([passed]);
+      });
+
+      const mismatches: [string, Partial<ReleaseManifest>, string][] = [
+        ['version', { version: '2.0.0' }, 'release manifest does not match the notice: its version is "2.0.0", the notice\'s is "2.0.1"'],
+        ['size', { size: 13 }, "release manifest does not match the notice: its size is 13, the notice's is 12"],
+        ['productKey', { productKey: 'pk2' }, 'release manifest does not match the notice: its productKey is "pk2", this device\'s is "a1B2c3D4e5F"'],
+        ['sha256', { sha256: 'ab'.repeat(32) }, `release manifest does not match the downloaded package: its sha256 is ${'ab'.repeat(32)}, the package's is ${EXAMPLE_PACKAGE.sha256}`],
+      ];
+      for (const [field, change, reason] of mismatches) {
+        it(`a genuine manifest of another ${field} fails, naming the ${field}`, async function () {
+          const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
+          const msg = await refused(verify, failed, signedNotice(release(change)), reason);
+          should(msg.verification).containEql({ sequence: 7 });
+          await assertNothingSent([passed]);
+        });
+      }
+
+      it('an expired manifest fails, saying when it expired', async function () {
+        const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
+        await refused(
+          verify,
+          failed,
+          signedNotice(release({ expires: 1_700_000_000 })),
+          /^expired release manifest: it was valid until 2023-11-14T22:13:20Z \(expires=1700000000\) and this device's clock says \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ; ask the platform for a fresh notice, or set the device's clock$/,
+        );
+        await assertNothingSent([passed]);
+      });
+
+      it('an older sequence after a newer one passed fails as a downgrade replay, and the record stays', async function () {
+        const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
+        await passes(verify, passed, signedNotice(release({ sequence: 9 })));
+        await refused(verify, failed, signedNotice(release({ sequence: 8 })), 'a downgrade replay: the release manifest has sequence 8, lower than 9, the highest this device installed for module "default"');
+        should(helper.getNode(verify.id).context().get('installedSequences')).eql({ 'a1B2c3D4e5F/dev-001/default': 9 });
+      });
+
+      it('the same sequence again passes (a retry)', async function () {
+        const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
+        await passes(verify, passed, signedNotice(release({ sequence: 9 })));
+        should(await passes(verify, passed, signedNotice(release({ sequence: 9 })))).containEql({ ok: true, sequence: 9 });
+        await assertNothingSent([failed]);
+      });
+
+      it('sequences are kept per device and module: another device takes a lower one', async function () {
+        const { verify, passed } = await verifyFlow(SIGNED_DEVICE);
+        await passes(verify, passed, signedNotice(release({ sequence: 9 })));
+        await passes(verify, passed, signedNotice(release({ sequence: 3 })), { deviceName: 'dev-002' });
+        should(helper.getNode(verify.id).context().get('installedSequences')).eql({ 'a1B2c3D4e5F/dev-001/default': 9, 'a1B2c3D4e5F/dev-002/default': 3 });
+      });
+
+      it('a digestsign beside the manifest is checked too', async function () {
+        const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
+        const forged = signPackageDigest(attackerKey, EXAMPLE_PACKAGE.sha256);
+        await refused(verify, failed, signedNotice(release(), fleetKey, { digestsign: forged }), 'the package signature (digestsign) does not match the package: it was tampered with or signed by another key');
+        should(await passes(verify, passed, signedNotice(release(), fleetKey, { digestsign: signPackageDigest(fleetKey, EXAMPLE_PACKAGE.sha256) }))).containEql({ ok: true });
+      });
+
+      it('a package that does not match its notice fails by its digest first', async function () {
+        const { verify, failed } = await verifyFlow(SIGNED_DEVICE);
+        await refused(verify, failed, signedNotice(), `Md5 mismatch: the package digest is ${digestsOf('HELLO WORLD!').md5}, the notice says ${EXAMPLE_PACKAGE.md5}`, Buffer.from('HELLO WORLD!'));
+      });
     });
 
     describe('refusals', function () {
