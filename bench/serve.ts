@@ -82,6 +82,7 @@ async function servers(size: number, whatIf: boolean): Promise<void> {
     isDiff: false,
     streamId: 1001,
     verification: 'verified',
+    sequence: 1,
     createdAt: Date.now(),
   };
   const host = new FirmwareHost(files, { fleetId: 'bench', publicUrl: 'http://bench.invalid', secret, expiryHours: 24 });

@@ -3,6 +3,7 @@ import { DeviceRef, FirmwareDescriptor, parseFirmwareDescriptor, ProtocolError }
 import { firmwareFromDescriptor } from './catalog';
 import { FleetCore, Work } from './core';
 import { conflict, refused } from './errors';
+import { gateRefusal } from './gate';
 import { planTasks } from './planner';
 import { BatchRequest, parseBatchRequest, parseStrategy } from './settings';
 import { ACTIVE_TASK_STATES, BatchState, emptyCounts, isOpenBatch, TaskState } from './states';
@@ -11,8 +12,10 @@ import type { Batch, Firmware } from './types';
 export interface BatchOptions {
   /** The ota-push node that started it: its notices leave there. */
   egress?: string;
-  /** A direct push: every listed device, no verification gate, pending tasks replaced. */
+  /** A direct push: every listed device, pending tasks replaced. */
   direct?: boolean;
+  /** A direct push whose ota-push node allows unverified direct pushes: the gate lets it through. */
+  allowUnverified?: boolean;
 }
 
 const MAX_MQTT_PACKAGE = 16 * 1024 * 1024;
@@ -37,17 +40,16 @@ function checkGate(core: FleetCore, request: BatchRequest, firmware: Firmware, o
   if (targets.productKey !== firmware.productKey) {
     throw refused(`firmware ${firmware.id} is for product ${firmware.productKey}, not ${targets.productKey}`);
   }
-  const verified = firmware.verification === 'verified' || firmware.verification === 'not-required';
-  if (type !== 'verify' && !options.direct && core.settings.requireVerification && !verified) {
-    throw refused(
-      `firmware ${firmware.id} (${firmware.productKey}/${firmware.module} ${firmware.version}) is ${firmware.verification}: ` +
-        'verify it on up to 10 test devices first (a batch of type "verify", or ota-verify with test devices), ' +
-        'or turn off "require verification" on the fleet',
-    );
-  }
+  const refusal = gateRefusal(core.settings.requireVerification, batchFlags(type, options), firmware);
+  if (refusal) throw refused(refusal);
   if (strategy.downloadProtocol === 'mqtt' && (!firmware.hosted || firmware.size > MAX_MQTT_PACKAGE)) {
     throw refused('download over MQTT needs a package hosted by this fleet, of at most 16 MB');
   }
+}
+
+function batchFlags(type: Batch['type'], options: BatchOptions): Pick<Batch, 'type' | 'direct' | 'allowUnverified'> {
+  const direct = options.direct === true;
+  return { type, direct, allowUnverified: direct && options.allowUnverified === true };
 }
 
 function insertBatch(core: FleetCore, work: Work, request: BatchRequest, firmware: Firmware, options: BatchOptions): Batch {
@@ -72,7 +74,7 @@ function insertBatch(core: FleetCore, work: Work, request: BatchRequest, firmwar
     );
   }
   const state: BatchState = strategy.scheduleStart !== undefined && strategy.scheduleStart > now ? 'PLANNED' : 'IN_PROGRESS';
-  const record = { firmwareId: firmware.id, type, state, targets, strategy, wave: 0, direct: options.direct === true, createdAt: now, updatedAt: now };
+  const record = { firmwareId: firmware.id, state, targets, strategy, wave: 0, ...batchFlags(type, options), createdAt: now, updatedAt: now };
   const batch: Batch = options.egress ? { id: 0, ...record, egress: options.egress } : { id: 0, ...record };
   batch.id = core.store.insertBatch(batch);
   core.cacheBatch(batch);
@@ -99,7 +101,13 @@ function insertBatch(core: FleetCore, work: Work, request: BatchRequest, firmwar
  * A direct push: one batch per product, recorded so its progress is tracked. The firmware is a
  * catalog entry (by id, e.g. the record ota-verify sends) or a descriptor of an external package.
  */
-export function pushDirect(core: FleetCore, what: FirmwareDescriptor | { firmwareId: string }, devices: DeviceRef[], egress: string): Batch[] {
+export function pushDirect(
+  core: FleetCore,
+  what: FirmwareDescriptor | { firmwareId: string },
+  devices: DeviceRef[],
+  egress: string,
+  allowUnverified = false,
+): Batch[] {
   const byProduct = new Map<string, string[]>();
   for (const d of devices) byProduct.set(d.productKey, [...(byProduct.get(d.productKey) ?? []), d.deviceName]);
   return core.run((work) =>
@@ -110,7 +118,7 @@ export function pushDirect(core: FleetCore, what: FirmwareDescriptor | { firmwar
         targets: { selection: 'SPECIFIC', productKey, devices: names },
         strategy: parseStrategy({ overwrite: 'replace' }),
       };
-      return insertBatch(core, work, request, firmware, { egress, direct: true });
+      return insertBatch(core, work, request, firmware, { egress, direct: true, allowUnverified });
     }),
   );
 }
@@ -133,11 +141,13 @@ export function controlBatch(core: FleetCore, action: unknown, batchId: number, 
       case 'pause':
         return core.changeBatch(work, current, 'pause', 'paused by a user');
       case 'resume':
+        checkBatchGate(core, current);
         work.touched.set(current.id, { newFailure: false, ...work.touched.get(current.id), resumed: true });
         return core.changeBatch(work, current, 'resume', null);
       case 'confirm':
         return confirm(core, work, current, options.devices);
       case 'reupgrade':
+        checkBatchGate(core, current);
         return reupgrade(core, work, current, options.devices);
       default:
         throw new ProtocolError('action', ACTIONS.map((a) => `"${a}"`).join(', '), action);
@@ -145,6 +155,12 @@ export function controlBatch(core: FleetCore, action: unknown, batchId: number, 
   });
   core.wake(0);
   return batch;
+}
+
+/** Resuming or re-upgrading sends notices again: the firmware must still pass the gate. */
+function checkBatchGate(core: FleetCore, batch: Batch): void {
+  const refusal = gateRefusal(core.settings.requireVerification, batch, core.firmwareOf(batch.firmwareId));
+  if (refusal) throw refused(`batch ${batch.id}: ${refusal}`);
 }
 
 function cancel(core: FleetCore, work: Work, batch: Batch, options: ControlOptions): Batch {

@@ -5,7 +5,7 @@ import { FleetCore } from './core';
 import { conflict } from './errors';
 import type { Firmware, Verification } from './types';
 
-export type NewFirmware = Omit<Firmware, 'id' | 'streamId' | 'createdAt' | 'verification'> & { verification?: Verification };
+export type NewFirmware = Omit<Firmware, 'id' | 'streamId' | 'createdAt' | 'verification' | 'sequence'> & { verification?: Verification };
 
 /** Adds a firmware record; the same version with the same bytes returns the existing record. */
 export function addFirmware(core: FleetCore, input: NewFirmware): Firmware {
@@ -30,6 +30,7 @@ export function addFirmware(core: FleetCore, input: NewFirmware): Firmware {
       id: randomBytes(6).toString('hex'),
       streamId: core.store.nextStreamId(),
       verification: input.verification ?? (core.settings.requireVerification ? 'unverified' : 'not-required'),
+      sequence: core.store.nextReleaseSequence(input.productKey, input.module),
       createdAt: core.clock.now(),
     };
     for (const key of Object.keys(firmware) as (keyof Firmware)[]) if (firmware[key] === undefined) delete firmware[key];
@@ -48,13 +49,17 @@ export function firmwareFromDescriptor(core: FleetCore, productKey: string, desc
       'mqtt',
     );
   }
+  const md5 = descriptor.md5 ?? (descriptor.signMethod === 'Md5' ? descriptor.sign : '');
+  const sha256 = descriptor.signMethod === 'SHA256' ? descriptor.sign : '';
+  // Verification belongs to the bytes: a package verified under another record stays verified.
+  const verified = core.settings.requireVerification ? core.store.verifiedFirmwareByDigest(productKey, { sha256, md5 }) : undefined;
   return addFirmware(core, {
     productKey,
     module: descriptor.module,
     version: descriptor.version,
     size: descriptor.size,
-    md5: descriptor.md5 ?? (descriptor.signMethod === 'Md5' ? descriptor.sign : ''),
-    sha256: descriptor.signMethod === 'SHA256' ? descriptor.sign : '',
+    md5,
+    sha256,
     signMethod: descriptor.signMethod,
     url: descriptor.url,
     files: descriptor.files,
@@ -62,6 +67,7 @@ export function firmwareFromDescriptor(core: FleetCore, productKey: string, desc
     isDiff: descriptor.isDiff === true,
     extData: descriptor.extData,
     digestsign: descriptor.digestsign,
+    ...(verified ? { verification: 'verified' as const } : {}),
   });
 }
 

@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import { buildTopic, DeviceRef, MqttMessage, noticeIdSource, upgradeNoticeTemplate } from '../protocol';
 import { Clock, systemClock, TimerHandle } from './clock';
 import { FleetError, notFound, refused } from './errors';
+import { gateRefusal, isVerified } from './gate';
 import { descriptorFor, PackageHost } from './notices';
 import { ACTIVE_TASK_STATES, BatchEvent, BatchState, emptyCounts, isOpenBatch, nextBatchState, TaskCounts, TaskEvent, TaskState } from './states';
 import type { FleetStore, NewTask } from './store';
@@ -94,6 +95,8 @@ export interface FleetOptions {
   settings?: Partial<FleetSettings>;
   host?: PackageHost;
   name?: string;
+  /** How long after this start the first recovery notice waits (recovery.ts); RECOVERY_DELAY_MS by default. */
+  recoveryDelayMs?: number;
 }
 
 export class FleetCore extends EventEmitter<FleetEvents> {
@@ -105,6 +108,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   readonly nextNoticeId: () => number;
   /** Open batches (PLANNED, IN_PROGRESS, PAUSED), the scheduler's working set. */
   readonly openBatches = new Map<number, Batch>();
+  readonly recoveryDelayMs: number | undefined;
 
   private work: Work | undefined;
   private queued: Queued[] = [];
@@ -130,6 +134,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     this.settings = { requireVerification: true, ...options.settings };
     this.host = options.host;
     this.name = options.name ?? 'fleet';
+    this.recoveryDelayMs = options.recoveryDelayMs;
     this.nextNoticeId = noticeIdSource(() => this.clock.now());
     this.taskCounts = this.store.countsByBatch();
     for (const batch of this.store.openBatches()) this.openBatches.set(batch.id, batch);
@@ -430,6 +435,21 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     const next = { ...firmware, verification };
     this.firmwareCache.set(firmware.id, next);
     work.firmware.push(next);
+    if (isVerified(firmware) && !isVerified(next)) this.holdBatchesOf(work, next);
+  }
+
+  /** Firmware that is no longer verified: the running batches that need the gate stop sending it. */
+  private holdBatchesOf(work: Work, firmware: Firmware): void {
+    for (const batch of [...this.openBatches.values()]) {
+      if (batch.firmwareId !== firmware.id || batch.state !== 'IN_PROGRESS') continue;
+      const refusal = gateRefusal(this.settings.requireVerification, batch, firmware);
+      if (refusal) this.changeBatch(work, batch, 'pause', refusal);
+    }
+  }
+
+  /** Why a batch may not send notices of its firmware now (the verification gate), or undefined. */
+  gateRefusalOf(batch: Batch): string | undefined {
+    return gateRefusal(this.settings.requireVerification, batch, this.firmwareOf(batch.firmwareId));
   }
 
   /** A batch's tasks in some states: all of them, or those of the given devices. */
@@ -463,6 +483,8 @@ export class FleetCore extends EventEmitter<FleetEvents> {
 
   /** The T2 notices of a batch for this moment (URL freshly signed), built once for many devices. */
   noticesOf(batch: Batch): (device: DeviceRef) => MqttMessage {
+    const refusal = this.gateRefusalOf(batch);
+    if (refusal) throw refused(`batch ${batch.id}: ${refusal}`);
     const payloadOf = upgradeNoticeTemplate(descriptorFor(this.firmwareOf(batch.firmwareId), batch.strategy, this.host, this.clock.now()));
     return (device) => ({ topic: buildTopic('upgrade', device), payload: payloadOf(this.nextNoticeId()), qos: 1 });
   }

@@ -118,8 +118,8 @@ export class Fleet extends FleetCore {
   }
 
   /** Records a direct push as one-off batches and sends the notices at once. */
-  pushDirect(what: FirmwareDescriptor | { firmwareId: string }, devices: DeviceRef[], egress: string): BatchView[] {
-    const batches = pushDirect(this, what, devices, egress);
+  pushDirect(what: FirmwareDescriptor | { firmwareId: string }, devices: DeviceRef[], egress: string, options: { allowUnverified?: boolean } = {}): BatchView[] {
+    const batches = pushDirect(this, what, devices, egress, options.allowUnverified === true);
     this.tick();
     return batches.map((b) => this.view(this.batchRecord(b.id)));
   }

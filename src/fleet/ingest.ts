@@ -128,10 +128,13 @@ export function queryFirmware(core: FleetCore, device: DeviceRef, query: Firmwar
       task !== undefined &&
       batch !== undefined &&
       (task.state === 'NOTIFIED' || task.state === 'IN_PROGRESS' || (task.state === 'QUEUED' && batch.state === 'IN_PROGRESS'));
-    if (!task || !batch || !pending) {
+    // The gate holds for answers too: firmware that lost its verification is not handed out.
+    const refusal = pending && batch ? core.gateRefusalOf(batch) : undefined;
+    if (!task || !batch || !pending || refusal) {
       if (kind === 'firmwareGet' && egress) work.sends.push({ message: firmwareReplyMessage(device, query.id), device, egress });
       if (!egress) core.warnNoEgress();
-      return task ? { pending: false, batchId: task.batchId, state: task.state } : { pending: false, ignored: 'nothing pending for this device and module' };
+      if (!task) return { pending: false, ignored: 'nothing pending for this device and module' };
+      return { pending: false, batchId: task.batchId, state: task.state, ...(refusal ? { ignored: refusal } : {}) };
     }
     if (!egress) {
       core.warnNoEgress();
@@ -156,6 +159,8 @@ export async function requestBlock(core: FleetCore, device: DeviceRef, request: 
   if (!task || !batch || batch.firmwareId !== firmware.id) {
     throw refused(`${device.productKey}/${device.deviceName} has no active task for firmware ${firmware.id} (streamId ${request.streamId})`);
   }
+  const refusal = core.gateRefusalOf(batch);
+  if (refusal) throw refused(`batch ${batch.id}: ${refusal}`);
   if (request.offset >= firmware.size) throw new ProtocolError('params.fileBlock.offset', `below the package size ${firmware.size}`, request.offset);
   if (!core.host) throw refused('this fleet does not host packages');
   const egress = core.egressFor(batch);

@@ -11,6 +11,11 @@ export interface PackageHost {
   readBlock(firmware: Firmware, offset: number, size: number): Promise<Buffer>;
   /** The package signature (`digestsign`) when the fleet holds a signing key. */
   signature(firmware: Firmware): string | undefined;
+  /**
+   * The signed release manifest's `extData` tags when the fleet holds a signing key and knows the
+   * package's SHA-256; it expires with the URLs signed at `now`.
+   */
+  manifest?(firmware: Firmware, now: number): Record<string, string> | undefined;
 }
 
 export function descriptorFor(firmware: Firmware, strategy: Strategy | undefined, host: PackageHost | undefined, now: number): FirmwareDescriptor {
@@ -33,7 +38,8 @@ export function descriptorFor(firmware: Firmware, strategy: Strategy | undefined
   } else {
     d.url = firmware.url;
   }
-  const extData = { ...firmware.extData, ...strategy?.extData };
+  // The manifest goes last, so no tag of the firmware or the batch can stand in for it.
+  const extData = { ...firmware.extData, ...strategy?.extData, ...host?.manifest?.(firmware, now) };
   if (Object.keys(extData).length) d.extData = extData;
   if (firmware.isDiff) d.isDiff = true;
   const digestsign = firmware.digestsign ?? host?.signature(firmware);

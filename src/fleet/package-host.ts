@@ -3,6 +3,7 @@
  * download over MQTT, and package signatures when the fleet holds a signing key.
  */
 import type { KeyObject } from 'node:crypto';
+import { signManifest } from '../identity';
 import { signPackageDigest } from '../protocol';
 import type { PackageHost } from './notices';
 import { PackageFiles } from './package-files';
@@ -25,14 +26,21 @@ export class FirmwareHost implements PackageHost {
   private readonly signatures = new Map<string, string>();
   /** The last URL signed: a pass of the scheduler signs the same one for every notice. */
   private lastUrl = { key: '', url: '' };
+  /** The last manifest signed, for the same reason. */
+  private lastManifest: { key: string; tags: Record<string, string> } = { key: '', tags: {} };
 
   constructor(
     readonly files: PackageFiles,
     readonly settings: HostSettings,
   ) {}
 
+  /** When what is signed at `now` expires, in Unix seconds. */
+  private expiresAt(now: number): number {
+    return Math.floor(now / 1000) + Math.round(this.settings.expiryHours * 3600);
+  }
+
   signedUrl(firmware: Firmware, now: number): string {
-    const expires = Math.floor(now / 1000) + Math.round(this.settings.expiryHours * 3600);
+    const expires = this.expiresAt(now);
     const key = `${firmware.id}:${expires}`;
     if (this.lastUrl.key === key) return this.lastUrl.url;
     const p = { fleet: this.settings.fleetId, firmware: firmware.id, expires };
@@ -44,6 +52,18 @@ export class FirmwareHost implements PackageHost {
 
   readBlock(firmware: Firmware, offset: number, size: number): Promise<Buffer> {
     return this.files.readBlock(firmware.sha256, offset, size);
+  }
+
+  manifest(firmware: Firmware, now: number): Record<string, string> | undefined {
+    const key = this.settings.signingKey;
+    if (!key || !firmware.sha256 || firmware.files) return undefined;
+    const expires = this.expiresAt(now);
+    const cacheKey = `${firmware.id}:${firmware.sequence}:${expires}`;
+    if (this.lastManifest.key !== cacheKey) {
+      const { productKey, module, version, size, sha256, sequence } = firmware;
+      this.lastManifest = { key: cacheKey, tags: signManifest(key, { productKey, module, version, size, sha256, sequence, expires }) };
+    }
+    return this.lastManifest.tags;
   }
 
   signature(firmware: Firmware): string | undefined {

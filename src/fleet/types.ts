@@ -45,6 +45,11 @@ export interface Firmware {
   /** For download over MQTT: the stream id devices ask for in T6. */
   streamId: number;
   verification: Verification;
+  /**
+   * The release sequence of the product's module (1, 2, 3…, assigned at upload, only grows):
+   * the signed release manifest carries it so devices can refuse an older release replayed.
+   */
+  sequence: number;
   createdAt: number;
 }
 
@@ -58,8 +63,10 @@ export interface Batch {
   reason?: string;
   /** The wave now open (0-based); tasks of later waves wait. */
   wave: number;
-  /** A one-off batch recorded for a direct push: it skips the verification gate. */
+  /** A one-off batch recorded for a direct push (every listed device, pending tasks replaced). */
   direct: boolean;
+  /** A direct push from an ota-push node set to allow unverified direct pushes: the gate lets it through. */
+  allowUnverified: boolean;
   /** The id of the ota-push node that started it: its notices leave there while it is deployed. */
   egress?: string;
   createdAt: number;

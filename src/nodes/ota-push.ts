@@ -7,8 +7,8 @@
  * Output 1 — T2 notices, T5/T8 answers, T7 blocks, ready for `mqtt out`.
  * Output 2 — task and batch events.
  */
-import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { ACTIONS } from '../fleet';
+import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
+import { ACTIONS, refused } from '../fleet';
 import type { BatchChange, Outgoing, TASK_STATES, Transition } from '../fleet';
 import {
   checkTopicLevel,
@@ -25,7 +25,11 @@ import type { FleetHandle } from './registry';
 
 interface OtaPushDef extends NodeDef {
   fleet?: string;
+  allowUnverified?: boolean | string;
 }
+
+/** What the status shows while this node pushes unverified packages. */
+const UNVERIFIED_ALLOWED = 'unverified pushes allowed';
 
 type TaskStateName = (typeof TASK_STATES)[number];
 
@@ -65,22 +69,26 @@ export = function (RED: NodeAPI) {
     const status = new StatusLine(node);
     const bound = bindFleet(RED, node, config.fleet);
     const fleet = bound instanceof Error ? undefined : bound?.fleet;
+    const allowUnverified = config.allowUnverified === true || config.allowUnverified === 'true';
     const nextId = noticeIdSource(Date.now);
     let pushed = 0;
 
     /** The last batch that ended, shown when no batch is open. */
     let lastEnded: BatchChange | undefined;
+    // An explicit choice to walk around the verification gate stays visible on the node.
+    const show = (s: NodeStatus) =>
+      status.set(allowUnverified ? { fill: 'yellow', shape: s.shape, text: `${UNVERIFIED_ALLOWED} · ${s.text ?? ''}` } : s);
     const showCounts = () => {
-      if (!fleet) return status.set(okStatus(`${pushed} pushed`));
+      if (!fleet) return show(okStatus(`${pushed} pushed`));
       const t = fleet.totals();
       if (fleet.openBatches.size === 0 && lastEnded) {
         const c = lastEnded.counts;
         const text = `batch ${lastEnded.batchId} ${lastEnded.to} · ${c.SUCCEEDED} done · ${c.FAILED} failed`;
-        return status.set({ fill: c.FAILED ? 'yellow' : 'green', shape: 'ring', text });
+        return show({ fill: c.FAILED ? 'yellow' : 'green', shape: 'ring', text });
       }
       const parts = [`${t.upgrading} upgrading`, `${t.succeeded} done`, `${t.failed} failed`];
       if (t.queued) parts.unshift(`${t.queued} queued`);
-      status.set({ fill: t.failed ? 'yellow' : 'green', shape: 'dot', text: parts.join(' · ') });
+      show({ fill: t.failed ? 'yellow' : 'green', shape: 'dot', text: parts.join(' · ') });
     };
 
     // Message ids: unique per message, without a random number each (notices come by the thousand).
@@ -133,8 +141,8 @@ export = function (RED: NodeAPI) {
       fleet.on('task', onTask);
       fleet.on('batch', onBatch);
       fleet.attachEgress(node.id);
-      showCounts();
     }
+    showCounts();
 
     function needFleet(what: string): NonNullable<typeof fleet> {
       if (bound instanceof Error) throw bound;
@@ -175,8 +183,14 @@ export = function (RED: NodeAPI) {
             // A catalog record (from ota-verify or the admin API) is pushed as the hosted firmware it is.
             const id = (msg.payload as { id?: unknown }).id;
             const known = typeof id === 'string' && fleet.store.firmware(id) ? { firmwareId: id } : undefined;
-            fleet.pushDirect(known ?? firmware, devices, node.id);
+            fleet.pushDirect(known ?? firmware, devices, node.id, { allowUnverified });
           } else {
+            if (!allowUnverified) {
+              throw refused(
+                'a direct push without an ota-fleet cannot pass the verification gate: pick the fleet whose catalog holds the verified firmware, ' +
+                  'or turn on "allow unverified direct pushes" on this node',
+              );
+            }
             // The list is not copied into every message: a wire that fans out deep-clones each one.
             const { devices: _list, ...base } = msg;
             const out = devices.map((device) => {

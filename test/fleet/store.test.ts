@@ -33,7 +33,8 @@ describe('the SQLite store: schema versions and migrations', function () {
       CREATE INDEX tasks_due ON tasks (state, due_at) WHERE due_at IS NOT NULL;
       CREATE INDEX transitions_by_task ON transitions (task_id);
       CREATE INDEX transitions_by_batch ON transitions (batch_id, id);
-      CREATE INDEX devices_by_version ON devices (product_key, module, version);`);
+      CREATE INDEX devices_by_version ON devices (product_key, module, version);
+      ALTER TABLE firmware DROP COLUMN sequence; DROP TABLE release_sequences; ALTER TABLE batches DROP COLUMN unverified;`);
     old.pragma('user_version = 1');
     old.prepare("INSERT INTO devices VALUES ('pk1', 'dev1', 'default', '1.0.0', 1, 2)").run();
     old.prepare(

@@ -109,6 +109,8 @@ export interface PlatformOptions {
   push?: boolean;
   /** Settings of the platform-role ota-verify. */
   verifyProps?: Record<string, unknown>;
+  /** Settings of the ota-push (e.g. allowUnverified). */
+  pushProps?: Record<string, unknown>;
 }
 
 /** A platform flow: every node bound to one fleet, a probe on every output, a Catch node. */
@@ -136,7 +138,7 @@ export function platformFlow(suite: FleetSuite, options: PlatformOptions = {}): 
   const inform = node('ota-inform', { role: 'platform', fleet: fleet.id }, [[probes.informed.id]]);
   const progress = node('ota-progress', { role: 'platform', fleet: fleet.id }, [[probes.progressed.id]]);
   const verify = node('ota-verify', { role: 'platform', fleet: fleet.id, ...options.verifyProps }, [[probes.verified.id], [probes.verifyFailed.id]]);
-  const push = options.push === false ? undefined : node('ota-push', { fleet: fleet.id }, [[probes.sent.id], [probes.events.id]]);
+  const push = options.push === false ? undefined : node('ota-push', { fleet: fleet.id, ...options.pushProps }, [[probes.sent.id], [probes.events.id]]);
   const flow = onTab(fleet, inform, progress, verify, ...(push ? [push] : []), catchAll(probes.caught), ...Object.values(probes));
   return { flow, fleet, inform, progress, verify, push, probes };
 }

@@ -184,6 +184,7 @@ describe('admin API', function () {
         isDiff: false,
         streamId: record.streamId,
         verification: 'unverified',
+        sequence: 1,
         createdAt: record.createdAt,
       });
       should(record.id).match(/^[0-9a-f]{12}$/);
@@ -322,6 +323,7 @@ describe('admin API', function () {
         strategy: { retryInterval: 0, retryCount: 2, overwrite: 'keep', needConfirm: false, downloadProtocol: 'https', waveSuccessPercent: 100 },
         wave: 0,
         direct: false,
+        allowUnverified: false,
         createdAt: batch.createdAt,
         updatedAt: batch.createdAt,
         counts: { ...EMPTY_COUNTS, QUEUED: 2 },

@@ -43,7 +43,8 @@ async function loadOtaFlow(port: number): Promise<OtaFlow> {
   const inform = node('ota-inform', { role: 'platform' }, [[informOut.id]]);
   const progress = node('ota-progress', { role: 'platform' }, [[progressOut.id]]);
   const publisher = mqttOut(brokerConfig);
-  const push = node('ota-push', {}, [[publisher.id, noticesOut.id], [pushEventsOut.id]]);
+  // No fleet here, so nothing is verified: the node allows direct pushes explicitly.
+  const push = node('ota-push', { allowUnverified: true }, [[publisher.id, noticesOut.id], [pushEventsOut.id]]);
   const flow = onTab(
     brokerConfig,
     mqttIn(brokerConfig, '/ota/device/inform/+/+', [[inform.id]]),

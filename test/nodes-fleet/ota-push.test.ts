@@ -246,9 +246,43 @@ describe('ota-push with a fleet', function () {
   describe('a direct push', function () {
     const URL = 'https://cdn.example.com/pk1/1.0.2.bin';
     const MD5 = 'fc3ff98e8c6a0d3087d515c0473f8677';
+    /** These tests are about how a push is recorded, not the gate: the node allows unverified pushes. */
+    const UNVERIFIED_OK = { pushProps: { allowUnverified: true } };
+
+    it('of a package nobody verified is refused by default: done(err), no batch, no firmware, nothing sent', async function () {
+      const d = await deploy(platformFlow(suite));
+      feed(d.platform.push!, { _msgid: 'direct', payload: { version: '1.0.2', url: URL, size: 12, md5: MD5 }, productKey: 'pk1', deviceName: 'dev7' });
+      const caught = await d.caught.next();
+      should(caught.error).match({ code: 'OTA_REFUSED', message: /is unverified: verify it first .*"allow unverified direct pushes" on the ota-push node/ });
+      should((await helper.request().get(`/ota/fleets/${d.platform.fleet.id}/batches`).expect(200)).body).eql([]);
+      should((await helper.request().get(`/ota/fleets/${d.platform.fleet.id}/firmware`).expect(200)).body).eql([]);
+      await assertNothingSent([d.sent]);
+    });
+
+    it('of an unverified catalog record (as ota-verify sends it) is refused by default', async function () {
+      const d = await deploy(platformFlow(suite));
+      const record = await upload(d);
+      should(record.verification).equal('unverified');
+      // ota-verify sends the record with its signed URL.
+      const url = `http://127.0.0.1/ota/firmware/${d.platform.fleet.id}/${record.id}?e=1&s=x`;
+      feed(d.platform.push!, { _msgid: 'direct', payload: { ...record, url }, productKey: 'pk1', deviceName: 'dev7' });
+      const caught = await d.caught.next();
+      should(caught.error).match({ code: 'OTA_REFUSED', message: new RegExp(`firmware ${record.id} .* is unverified`) });
+      await assertNothingSent([d.sent]);
+    });
+
+    it('with "allow unverified direct pushes", goes out, and the node says so in its status', async function () {
+      const d = await deploy(platformFlow(suite, UNVERIFIED_OK));
+      const statuses = recordStatuses(d.platform.push!.id);
+      feed(d.platform.push!, { _msgid: 'direct', payload: { version: '1.0.2', url: URL, size: 12, md5: MD5 }, productKey: 'pk1', deviceName: 'dev7' });
+      should((await d.sent.next()).topic).equal('/ota/device/upgrade/pk1/dev7');
+      const batches = (await helper.request().get(`/ota/fleets/${d.platform.fleet.id}/batches`).expect(200)).body;
+      should(batches[0]).match({ direct: true, allowUnverified: true });
+      await eventually('the status to warn', () => statuses.some((s) => /^unverified pushes allowed · /.test(String(s.text)) && s.fill === 'yellow'));
+    });
 
     it('is recorded as a one-off batch (direct: true) and sends the notice at once', async function () {
-      const d = await deploy(platformFlow(suite));
+      const d = await deploy(platformFlow(suite, UNVERIFIED_OK));
       feed(d.platform.push!, { _msgid: 'direct', payload: { version: '1.0.2', url: URL, size: 12, md5: MD5 }, productKey: 'pk1', deviceName: 'dev7' });
       const sent = await d.sent.next();
       const batchId = sent.batchId as number;
@@ -269,7 +303,7 @@ describe('ota-push with a fleet', function () {
     });
 
     it('pushing the same package again to the same device replaces the first task', async function () {
-      const d = await deploy(platformFlow(suite));
+      const d = await deploy(platformFlow(suite, UNVERIFIED_OK));
       const payload = { version: '1.0.2', url: URL, size: 12, md5: MD5 };
       feed(d.platform.push!, { _msgid: 'direct', payload, productKey: 'pk1', deviceName: 'dev7' });
       const first = (await d.sent.next()).batchId as number;
@@ -281,7 +315,7 @@ describe('ota-push with a fleet', function () {
     });
 
     it('pushing the same version again with a freshly signed URL sends the new URL', async function () {
-      const d = await deploy(platformFlow(suite));
+      const d = await deploy(platformFlow(suite, UNVERIFIED_OK));
       feed(d.platform.push!, { _msgid: 'direct', payload: { version: '1.0.2', url: `${URL}?Expires=1&Signature=a`, size: 12, md5: MD5 }, productKey: 'pk1', deviceName: 'dev7' });
       await d.sent.next();
       feed(d.platform.push!, { _msgid: 'direct', payload: { version: '1.0.2', url: `${URL}?Expires=2&Signature=b`, size: 12, md5: MD5 }, productKey: 'pk1', deviceName: 'dev7' });
@@ -290,7 +324,7 @@ describe('ota-push with a fleet', function () {
     });
 
     it('is tracked: the device reporting the version completes its task', async function () {
-      const d = await deploy(platformFlow(suite));
+      const d = await deploy(platformFlow(suite, UNVERIFIED_OK));
       feed(d.platform.push!, { _msgid: 'direct', payload: { version: '1.0.2', url: URL, size: 12, md5: MD5 }, productKey: 'pk1', deviceName: 'dev7' });
       const batchId = (await d.sent.next()).batchId as number;
       feed(d.platform.inform, t1('pk1', 'dev7', '1.0.2'));

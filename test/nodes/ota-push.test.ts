@@ -10,11 +10,12 @@ const pushNode = require('../../../nodes/ota-push.js');
 helper.init(require.resolve('node-red'));
 
 /** An ota-push with a probe on each output and a Catch node on the same tab. */
-async function pushFlow(): Promise<{ push: FlowNode; notices: Inbox; events: Inbox; caught: Inbox }> {
+async function pushFlow(props: Record<string, unknown> = { allowUnverified: true }): Promise<{ push: FlowNode; notices: Inbox; events: Inbox; caught: Inbox }> {
   const out1 = probe();
   const out2 = probe();
   const errors = probe();
-  const push = node('ota-push', {}, [[out1.id], [out2.id]]);
+  // Without a fleet nothing is verified: direct pushes need the node's explicit permission.
+  const push = node('ota-push', props, [[out1.id], [out2.id]]);
   await helper.load([pushNode, catchNodeModule], onTab(push, out1, out2, catchAll(errors), errors));
   const [notices, events, caught] = inboxes(out1.id, out2.id, errors.id);
   return { push, notices, events, caught };
@@ -140,6 +141,31 @@ describe('ota-push', function () {
       const first = noticeId(await notices.next());
       const second = noticeId(await notices.next());
       should(second).be.above(first);
+    });
+  });
+
+  describe('the verification gate without a fleet', function () {
+    it('by default a direct push is refused: without a fleet nothing is verified', async function () {
+      const { push, notices, events, caught } = await pushFlow({});
+      const statuses = recordStatuses(push.id);
+      helper.getNode(push.id).receive({ payload: MCU_FIRMWARE, productKey: 'pk1', deviceName: 'dev1' });
+      const error = await caught.next();
+      const message =
+        'a direct push without an ota-fleet cannot pass the verification gate: pick the fleet whose catalog holds the verified firmware, ' +
+        'or turn on "allow unverified direct pushes" on this node';
+      should(error.error).match({ message: `FleetError: ${message}`, code: 'OTA_REFUSED', source: { id: push.id, type: 'ota-push' } });
+      assertRedRing(statuses, message);
+      await assertNothingSent([notices, events]);
+    });
+
+    it('with "allow unverified direct pushes" on, the status says so before and after a push', async function () {
+      const { push, notices } = await pushFlow({ allowUnverified: true });
+      const statuses = recordStatuses(push.id);
+      helper.getNode(push.id).receive({ payload: MCU_FIRMWARE, productKey: 'pk1', deviceName: 'dev1' });
+      await notices.next();
+      await delay(600);
+      should(statuses.map((s) => s.text)).containEql('unverified pushes allowed · 1 pushed');
+      should(statuses.every((s) => s.fill === 'yellow')).be.true();
     });
   });
 
