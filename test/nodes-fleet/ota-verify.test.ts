@@ -1,7 +1,8 @@
 /**
  * ota-verify bound to a fleet (platform role): packages from a Buffer, a file or a URL become
  * hosted catalog records; with test devices, a verify batch decides. Device role with a public
- * key: the fleet's package signatures are checked.
+ * key: the fleet's release manifests (and their sequence: no downgrade replay) and package
+ * signatures are checked.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import helper from 'node-red-node-test-helper';
 import should from 'should';
 import { urlSignature } from '../../src/fleet';
+import { signManifest } from '../../src/identity';
 import { generateSigningKeyPair, readPrivateKey, signPackageDigest } from '../../src/protocol';
 import { Deployed, deploy, eventually, feed, FleetSuite, fleetSuite, httpRequest, noticeOf, Platform, platformFlow, reportVersions, t1, t3 } from '../helpers/fleet-red';
 import { FlowNode, node, probe } from '../helpers/flow';
@@ -30,7 +32,7 @@ function digests(bytes: Buffer) {
 }
 
 /** The catalog record ota-verify sends, checked whole; its id, streamId, time and url are returned. */
-function assertRecord(suite: FleetSuite, d: Deployed, msg: Msg, expected: { version: string; verification: string; bytes: Buffer }) {
+function assertRecord(suite: FleetSuite, d: Deployed, msg: Msg, expected: { version: string; verification: string; bytes: Buffer; sequence: number }) {
   const record = msg.payload as Record<string, unknown> & { id: string; url: string };
   should(record).eql({
     id: record.id,
@@ -43,6 +45,7 @@ function assertRecord(suite: FleetSuite, d: Deployed, msg: Msg, expected: { vers
     isDiff: false,
     streamId: record.streamId,
     verification: expected.verification,
+    sequence: expected.sequence,
     createdAt: record.createdAt,
     url: record.url,
   });
@@ -58,7 +61,7 @@ describe('ota-verify with a fleet', function () {
       const d = await deploy(platformFlow(suite));
       feed(d.platform.verify, { _msgid: 'up', payload: PACKAGE, productKey: 'pk1', version: '2.0.0' });
       const msg = await d.verified.next();
-      const record = assertRecord(suite, d, msg, { version: '2.0.0', verification: 'unverified', bytes: PACKAGE });
+      const record = assertRecord(suite, d, msg, { version: '2.0.0', verification: 'unverified', bytes: PACKAGE, sequence: 1 });
       const download = await httpRequest(record.url);
       should({ status: download.status, same: download.body.equals(PACKAGE) }).eql({ status: 200, same: true });
       const { url: _url, ...catalogued } = record;
@@ -69,7 +72,7 @@ describe('ota-verify with a fleet', function () {
     it('is not-required when the fleet does not require verification', async function () {
       const d = await deploy(platformFlow(suite, { fleetProps: { requireVerification: false } }));
       feed(d.platform.verify, { _msgid: 'up', payload: PACKAGE, productKey: 'pk1', version: '2.0.0' });
-      assertRecord(suite, d, await d.verified.next(), { version: '2.0.0', verification: 'not-required', bytes: PACKAGE });
+      assertRecord(suite, d, await d.verified.next(), { version: '2.0.0', verification: 'not-required', bytes: PACKAGE, sequence: 1 });
     });
 
     it('a file named by msg.filename is uploaded the same way, with the labels from the node', async function () {
@@ -79,7 +82,7 @@ describe('ota-verify with a fleet', function () {
         await writeFile(file, PACKAGE);
         const d = await deploy(platformFlow(suite, { verifyProps: { productKey: 'pk1', version: '2.0.1' } }));
         feed(d.platform.verify, { _msgid: 'up', filename: file });
-        assertRecord(suite, d, await d.verified.next(), { version: '2.0.1', verification: 'unverified', bytes: PACKAGE });
+        assertRecord(suite, d, await d.verified.next(), { version: '2.0.1', verification: 'unverified', bytes: PACKAGE, sequence: 1 });
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
@@ -104,7 +107,7 @@ describe('ota-verify with a fleet', function () {
       it('a package at msg.url is fetched and uploaded the same way', async function () {
         const d = await deploy(platformFlow(suite));
         feed(d.platform.verify, { _msgid: 'up', url: `${origin}/fw.bin`, productKey: 'pk1', version: '2.0.2' });
-        assertRecord(suite, d, await d.verified.next(), { version: '2.0.2', verification: 'unverified', bytes: PACKAGE });
+        assertRecord(suite, d, await d.verified.next(), { version: '2.0.2', verification: 'unverified', bytes: PACKAGE, sequence: 1 });
       });
 
       it('a msg.url that does not answer 200 is refused with the status', async function () {
@@ -140,7 +143,7 @@ describe('ota-verify with a fleet', function () {
 
       feed(d.platform.inform, t1('pk1', 't2', '2.0.0'));
       const msg = await d.verified.next();
-      assertRecord(suite, d, msg, { version: '2.0.0', verification: 'verified', bytes: PACKAGE });
+      assertRecord(suite, d, msg, { version: '2.0.0', verification: 'verified', bytes: PACKAGE, sequence: 1 });
       should(msg.batchId).equal(batchId);
       await assertNothingSent([d.verifyFailed, d.caught]);
     });
@@ -165,7 +168,7 @@ describe('ota-verify with a fleet', function () {
       const record = msg.payload as Record<string, unknown> & { failures: unknown; id: string };
       const { failures, ...rest } = record;
       should(failures).eql([{ deviceName: 't1', reason: 'step -3 (verification failed (digest or signature mismatch)): md5 mismatch' }]);
-      assertRecord(suite, d, { ...msg, payload: rest }, { version: '2.0.0', verification: 'verify-failed', bytes: PACKAGE });
+      assertRecord(suite, d, { ...msg, payload: rest }, { version: '2.0.0', verification: 'verify-failed', bytes: PACKAGE, sequence: 1 });
       await assertNothingSent([d.verified]);
 
       feed(d.platform.push!, { _msgid: 'b', payload: { firmwareId: record.id, type: 'static', targets: { selection: 'ALL' } } });
@@ -196,9 +199,20 @@ describe('ota-verify with a fleet', function () {
   describe("device role with the fleet's public key", function () {
     const keys = generateSigningKeyPair();
     const URL_SECRET = 'a secret only this test knows';
+    const PACKAGE_2_1 = Buffer.from('firmware 2.1.0 for pk1, the newer release');
 
-    /** The platform flow (its fleet signing packages) plus a device-role ota-verify with the public key. */
-    async function signedFleet(): Promise<{ d: Deployed; device: FlowNode; passed: Inbox; failed: Inbox; notice: Msg; bytes: Buffer }> {
+    interface SignedPlatform {
+      d: Deployed;
+      device: FlowNode;
+      passed: Inbox;
+      failed: Inbox;
+    }
+
+    /**
+     * The platform flow (its fleet signing packages and release manifests, verification not
+     * required) plus a device-role ota-verify with the public key, for dev1 of pk1 at 1.0.0.
+     */
+    async function signedPlatform(): Promise<SignedPlatform> {
       const platform: Platform = platformFlow(suite, { fleetProps: { requireVerification: false, publicKey: keys.publicKey } });
       const passedProbe = probe();
       const failedProbe = probe();
@@ -208,30 +222,54 @@ describe('ota-verify with a fleet', function () {
       const d = await deploy(platform, { signingKey: keys.privateKey, urlSecret: URL_SECRET });
       const [passed, failed] = inboxes(passedProbe.id, failedProbe.id);
       await reportVersions(d, 'pk1', ['dev1'], '1.0.0');
-      feed(d.platform.verify, { _msgid: 'up', payload: PACKAGE, productKey: 'pk1', version: '2.0.0' });
-      const record = (await d.verified.next()).payload as { id: string };
-      feed(d.platform.push!, { _msgid: 'b', payload: { firmwareId: record.id, type: 'static', targets: { selection: 'ALL' } } });
-      const notice = await d.sent.next();
-      const download = await httpRequest(noticeOf(notice).data.url as string);
-      should(download.status).equal(200);
-      return { d, device, passed, failed, notice, bytes: download.body };
+      return { d, device, passed, failed };
     }
 
-    it('the notice carries the digestsign of the signing key and a URL signed with the urlSecret credential', async function () {
+    /** Uploads `bytes` as `version` through the platform ota-verify: the catalog record. */
+    async function upload(d: Deployed, version: string, bytes: Buffer): Promise<Record<string, unknown> & { id: string; sequence: number }> {
+      feed(d.platform.verify, { _msgid: 'up', payload: bytes, productKey: 'pk1', version });
+      return (await d.verified.next()).payload as Record<string, unknown> & { id: string; sequence: number };
+    }
+
+    /** What a device downloads from a notice's URL. */
+    async function download(notice: Msg): Promise<Buffer> {
+      const answer = await httpRequest(noticeOf(notice).data.url as string);
+      should(answer.status).equal(200);
+      return answer.body;
+    }
+
+    /** 2.0.0 uploaded and pushed to every device by a static batch: dev1's notice and download. */
+    async function signedFleet(): Promise<SignedPlatform & { notice: Msg; bytes: Buffer }> {
+      const platform = await signedPlatform();
+      const record = await upload(platform.d, '2.0.0', PACKAGE);
+      feed(platform.d.platform.push!, { _msgid: 'b', payload: { firmwareId: record.id, type: 'static', targets: { selection: 'ALL' } } });
+      const notice = await platform.d.sent.next();
+      return { ...platform, notice, bytes: await download(notice) };
+    }
+
+    /** The expiry of a notice's signed URL, in Unix seconds: the manifest expires with it. */
+    function urlExpiry(notice: Msg): number {
+      return Number(new URL(noticeOf(notice).data.url as string).searchParams.get('e'));
+    }
+
+    it('the notice carries the digestsign and release manifest of the signing key and a URL signed with the urlSecret credential', async function () {
       const { d, notice } = await signedFleet();
       const data = noticeOf(notice).data;
-      should(data.digestsign).equal(signPackageDigest(readPrivateKey('signingKey', keys.privateKey), digests(PACKAGE).sha256));
+      const signingKey = readPrivateKey('signingKey', keys.privateKey);
+      should(data.digestsign).equal(signPackageDigest(signingKey, digests(PACKAGE).sha256));
+      const { md5: _md5, ...sizeAndSha256 } = digests(PACKAGE);
+      should(data.extData).eql(signManifest(signingKey, { productKey: 'pk1', module: 'default', version: '2.0.0', ...sizeAndSha256, sequence: 1, expires: urlExpiry(notice) }));
       const url = new URL(data.url as string);
       const firmware = url.pathname.split('/').pop() as string;
-      should(url.searchParams.get('s')).equal(urlSignature(URL_SECRET, { fleet: d.platform.fleet.id, firmware, expires: Number(url.searchParams.get('e')) }));
+      should(url.searchParams.get('s')).equal(urlSignature(URL_SECRET, { fleet: d.platform.fleet.id, firmware, expires: urlExpiry(notice) }));
       should((await helper.request().get('/ota/fleets').expect(200)).body).eql([{ id: d.platform.fleet.id, name: 'test fleet', publicKey: keys.publicKey, requireVerification: false }]);
     });
 
-    it('a downloaded package whose digestsign matches passes on output 1', async function () {
+    it('a downloaded package whose release manifest and digestsign match passes on output 1, with its sequence and expiry', async function () {
       const { device, passed, failed, notice, bytes } = await signedFleet();
       feed(device, { _msgid: 'dl', payload: bytes, notice: notice.payload });
       const msg = await passed.next();
-      should(msg.verification).eql({ ok: true, version: '2.0.0', module: 'default', ...digests(PACKAGE) });
+      should(msg.verification).eql({ ok: true, version: '2.0.0', module: 'default', ...digests(PACKAGE), sequence: 1, expires: urlExpiry(notice) });
       await assertNothingSent([failed]);
     });
 
@@ -263,13 +301,35 @@ describe('ota-verify with a fleet', function () {
       await assertNothingSent([passed]);
     });
 
-    it('a notice without digestsign fails on output 2 with a T3 -3', async function () {
+    it('a notice without its release manifest fails on output 2 with a T3 -3, even with a genuine digestsign', async function () {
       const { device, passed, failed, notice, bytes } = await signedFleet();
       const body = noticeOf(notice);
-      const { digestsign: _dropped, ...data } = body.data;
+      const { extData: _dropped, ...data } = body.data;
       feed(device, { _msgid: 'dl', payload: bytes, notice: JSON.stringify({ ...body, data }) });
-      assertT3(await failed.next(), 'the notice carries no digestsign, and this device requires signed packages');
+      assertT3(await failed.next(), 'unsigned release: the notice carries no release manifest (extData.otaManifest), and this device accepts only releases signed by its fleet');
       await assertNothingSent([passed]);
+    });
+
+    it("after the fleet's 2.1.0 (sequence 2) passed, its genuine notice of 2.0.0 (sequence 1) fails as a downgrade replay", async function () {
+      const { d, device, passed, failed } = await signedPlatform();
+      const older = await upload(d, '2.0.0', PACKAGE);
+      const newer = await upload(d, '2.1.0', PACKAGE_2_1);
+      should([older.sequence, newer.sequence]).eql([1, 2]);
+      feed(d.platform.push!, { _msgid: 'push-2.1.0', payload: newer, productKey: 'pk1', deviceName: 'dev1' });
+      const notice21 = await d.sent.next();
+      feed(device, { _msgid: 'dl-2.1.0', payload: await download(notice21), notice: notice21.payload });
+      should((await passed.next()).verification).eql({ ok: true, version: '2.1.0', module: 'default', ...digests(PACKAGE_2_1), sequence: 2, expires: urlExpiry(notice21) });
+
+      // The fleet's own notice of the older release, genuinely signed: what a replay would carry.
+      feed(d.platform.push!, { _msgid: 'push-2.0.0', payload: older, productKey: 'pk1', deviceName: 'dev1' });
+      const notice20 = await d.sent.next();
+      should(noticeOf(notice20).data.version).equal('2.0.0');
+      feed(device, { _msgid: 'dl-2.0.0', payload: await download(notice20), notice: notice20.payload });
+      const refused = await failed.next();
+      const reason = 'a downgrade replay: the release manifest has sequence 1, lower than 2, the highest this device installed for module "default"';
+      assertT3(refused, reason);
+      should(refused.verification).eql({ ok: false, reason, version: '2.0.0', module: 'default', ...digests(PACKAGE), sequence: 1, expires: urlExpiry(notice20) });
+      should(passed.messages).have.length(1);
     });
   });
 });
