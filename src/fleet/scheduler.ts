@@ -1,10 +1,12 @@
 /**
  * The scheduler: one pass over the open batches — start planned ones, end those past their
- * schedule, retry, re-notify, push within the rate — and over timeouts. Deadlines are stored on
- * the tasks (dueAt); the pass returns when it must run again, and the timer is only a wake-up.
+ * schedule, retry, recover after a restart, re-notify, push within the rate — and over timeouts.
+ * Deadlines are stored on the tasks (dueAt); the pass returns when it must run again, and the
+ * timer is only a wake-up.
  */
 import { FleetCore } from './core';
 import { RateLimiter } from './rate';
+import { Recovery, RECOVERY_DELAY_MS, RECOVERY_REASON } from './recovery';
 import type { Batch } from './types';
 
 /** Pushes (or retries, re-notices, timeouts) per batch per pass, so a large batch never blocks the event loop. */
@@ -13,8 +15,11 @@ export const PER_PASS = 500;
 export class Scheduler {
   private readonly limiters = new Map<number, RateLimiter>();
   private running = false;
+  private readonly recovery: Recovery;
 
-  constructor(private readonly core: FleetCore) {}
+  constructor(private readonly core: FleetCore) {
+    this.recovery = new Recovery(core.clock.now(), core.recoveryDelayMs ?? RECOVERY_DELAY_MS, core.openBatches.keys());
+  }
 
   /** One pass. Returns nothing; arms the next wake-up itself. */
   pass(): void {
@@ -36,6 +41,7 @@ export class Scheduler {
 
   forget(batchId: number): void {
     this.limiters.delete(batchId);
+    this.recovery.finish(batchId);
   }
 
   private runBatch(batch: Batch, now: number): number {
@@ -51,7 +57,17 @@ export class Scheduler {
     }
     const finish = strategy.scheduleFinish ?? Infinity;
     if (batch.state !== 'IN_PROGRESS') return finish;
-    return Math.min(finish, this.runRetries(batch, now), this.runRenotices(batch, now), this.runPushes(batch, now));
+    // The verification gate, for a batch that starts (or restarts) with firmware no longer verified.
+    const refusal = core.gateRefusalOf(batch);
+    if (refusal) {
+      core.run((work) => core.changeBatch(work, batch, 'pause', refusal));
+      return finish;
+    }
+    const retries = this.runRetries(batch, now);
+    const recovered = this.runRecovery(batch, now);
+    // Until the recovery is through, the tasks it has yet to reach are not re-noticed as retries.
+    const renotices = this.recovery.isPending(batch.id) ? Infinity : this.runRenotices(batch, now);
+    return Math.min(finish, retries, recovered, renotices, this.runPushes(batch, now));
   }
 
   /** At scheduleFinish, unfinished tasks are canceled and the batch completes. */
@@ -86,6 +102,44 @@ export class Scheduler {
       });
     }
     return due.length === PER_PASS ? now : (core.store.nextDue(batch.id, 'FAILED') ?? Infinity);
+  }
+
+  /**
+   * After a restart, each NOTIFIED task stored before it gets one more notice (its first may never
+   * have left), within the batch's rate, using none of its retries; a page at a time from the store.
+   */
+  private runRecovery(batch: Batch, now: number): number {
+    const core = this.core;
+    const recovery = this.recovery;
+    if (!recovery.isPending(batch.id)) return Infinity;
+    // Just started: a notice sent now could meet an mqtt out still connecting, which drops it.
+    if (now < recovery.resumeAt) return recovery.resumeAt;
+    const egress = core.egressFor(batch);
+    if (!egress) {
+      core.warnNoEgress();
+      return Infinity; // attachEgress wakes the scheduler
+    }
+    const limiter = this.limiterFor(batch, now);
+    if (limiter && limiter.nextAt(now) > now) return limiter.nextAt(now);
+    const pageSize = limiter ? Math.min(limiter.burst, PER_PASS) : PER_PASS;
+    const page = core.store.tasksUnchangedSince(batch.id, 'NOTIFIED', recovery.startedAt, recovery.cursorOf(batch.id), pageSize);
+    const granted = limiter ? limiter.take(now, page.length) : page.length;
+    const due = page.slice(0, granted);
+    if (due.length) {
+      const notices = core.noticesOf(batch);
+      core.run((work) => {
+        for (const task of due) {
+          const next = core.apply(work, task, 'renotify', { ...core.noticePatch(task, batch), reason: RECOVERY_REASON });
+          core.queueNotice(work, next, batch, egress, notices);
+        }
+      });
+      recovery.advance(batch.id, due[due.length - 1].id);
+    }
+    if (page.length < pageSize && due.length === page.length) {
+      recovery.finish(batch.id);
+      return Infinity;
+    }
+    return limiter ? limiter.nextAt(core.clock.now()) : now;
   }
 
   /** Notices left unanswered: sent again while retries remain, then the task fails. */

@@ -73,6 +73,25 @@ const MIGRATIONS: string[] = [
   DROP INDEX transitions_by_batch;
   DROP INDEX devices_by_version;
   `,
+  // 3: release sequences, the number a signed release manifest carries so that a device can refuse
+  // an older release replayed to it. One counter per product and module that only grows: it is
+  // kept apart from the firmware rows so that deleting the newest firmware never frees its number.
+  // Firmware already stored is numbered in the order it was added. A direct push may go out
+  // unverified only when the ota-push node that started it allows it (batches.unverified).
+  `
+  ALTER TABLE firmware ADD COLUMN sequence INTEGER NOT NULL DEFAULT 0;
+  UPDATE firmware SET sequence = (
+    SELECT COUNT(*) FROM firmware AS f WHERE f.product_key = firmware.product_key AND f.module = firmware.module
+      AND (f.created_at < firmware.created_at OR (f.created_at = firmware.created_at AND f.rowid <= firmware.rowid))
+  );
+  CREATE TABLE release_sequences (
+    product_key TEXT NOT NULL, module TEXT NOT NULL, last INTEGER NOT NULL,
+    PRIMARY KEY (product_key, module)
+  ) WITHOUT ROWID;
+  INSERT INTO release_sequences (product_key, module, last)
+    SELECT product_key, module, MAX(sequence) FROM firmware GROUP BY product_key, module;
+  ALTER TABLE batches ADD COLUMN unverified INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -117,6 +136,7 @@ interface BatchRow {
   reason: string | null;
   wave: number;
   direct: number;
+  unverified: number;
   egress: string | null;
   created_at: number;
   updated_at: number;
@@ -141,6 +161,7 @@ interface FirmwareRow {
   stream_id: number;
   verification: Verification;
   created_at: number;
+  sequence: number;
 }
 
 interface DeviceRow {
@@ -181,6 +202,7 @@ const toBatch = (r: BatchRow): Batch => {
     strategy: JSON.parse(r.strategy) as Strategy,
     wave: r.wave,
     direct: r.direct === 1,
+    allowUnverified: r.unverified === 1,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -203,6 +225,7 @@ const toFirmware = (r: FirmwareRow): Firmware => {
     isDiff: r.is_diff === 1,
     streamId: r.stream_id,
     verification: r.verification,
+    sequence: r.sequence,
     createdAt: r.created_at,
   };
   if (r.url !== null) fw.url = r.url;
@@ -288,25 +311,35 @@ export class SqliteStore implements FleetStore {
       ),
       insertFirmware: db.prepare(
         `INSERT INTO firmware (id, product_key, module, version, size, md5, sha256, sign_method, url, hosted, is_diff,
-           src_version, ext_data, digestsign, files, stream_id, verification, created_at)
+           src_version, ext_data, digestsign, files, stream_id, verification, sequence, created_at)
          VALUES (@id, @productKey, @module, @version, @size, @md5, @sha256, @signMethod, @url, @hosted, @isDiff,
-           @srcVersion, @extData, @digestsign, @files, @streamId, @verification, @createdAt)`,
+           @srcVersion, @extData, @digestsign, @files, @streamId, @verification, @sequence, @createdAt)`,
+      ),
+      nextSequence: db.prepare<[string, string], { last: number }>(
+        `INSERT INTO release_sequences (product_key, module, last) VALUES (?, ?, 1)
+         ON CONFLICT (product_key, module) DO UPDATE SET last = last + 1 RETURNING last`,
+      ),
+      verifiedBySha256: db.prepare<[string, string], FirmwareRow>(
+        "SELECT * FROM firmware WHERE product_key = ? AND sha256 = ? AND verification IN ('verified', 'not-required') ORDER BY created_at LIMIT 1",
+      ),
+      verifiedByMd5: db.prepare<[string, string], FirmwareRow>(
+        "SELECT * FROM firmware WHERE product_key = ? AND md5 = ? AND verification IN ('verified', 'not-required') ORDER BY created_at LIMIT 1",
       ),
       firmware: db.prepare<[string], FirmwareRow>('SELECT * FROM firmware WHERE id = ?'),
       firmwareByVersion: db.prepare<[string, string, string], FirmwareRow>(
         'SELECT * FROM firmware WHERE product_key = ? AND module = ? AND version = ?',
       ),
       firmwareByStream: db.prepare<[number], FirmwareRow>('SELECT * FROM firmware WHERE stream_id = ?'),
-      allFirmware: db.prepare<[], FirmwareRow>('SELECT * FROM firmware ORDER BY created_at, id'),
-      productFirmware: db.prepare<[string], FirmwareRow>('SELECT * FROM firmware WHERE product_key = ? ORDER BY created_at, id'),
+      allFirmware: db.prepare<[], FirmwareRow>('SELECT * FROM firmware ORDER BY created_at, rowid'),
+      productFirmware: db.prepare<[string], FirmwareRow>('SELECT * FROM firmware WHERE product_key = ? ORDER BY created_at, rowid'),
       setVerification: db.prepare('UPDATE firmware SET verification = ? WHERE id = ?'),
       setFirmwareUrl: db.prepare('UPDATE firmware SET url = ? WHERE id = ?'),
       deleteFirmware: db.prepare('DELETE FROM firmware WHERE id = ?'),
       maxStream: db.prepare<[], { n: number | null }>('SELECT MAX(stream_id) AS n FROM firmware'),
       filesUsed: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM firmware WHERE sha256 = ? AND hosted = 1'),
       insertBatch: db.prepare(
-        `INSERT INTO batches (firmware_id, type, state, targets, strategy, reason, wave, direct, egress, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO batches (firmware_id, type, state, targets, strategy, reason, wave, direct, unverified, egress, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       batch: db.prepare<[number], BatchRow>('SELECT * FROM batches WHERE id = ?'),
       allBatches: db.prepare<[], BatchRow>('SELECT * FROM batches ORDER BY id'),
@@ -354,6 +387,9 @@ export class SqliteStore implements FleetStore {
       ),
       dueTasks: db.prepare<[number, string, number, number], TaskRow>(
         `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND state = ? AND due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?`,
+      ).raw(true),
+      tasksUnchangedSince: db.prepare<[number, string, number, number, number], TaskRow>(
+        `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND state = ? AND id > ? AND updated_at < ? ORDER BY id LIMIT ?`,
       ).raw(true),
       nextDue: db.prepare<[number, string], { t: number | null }>(
         'SELECT MIN(due_at) AS t FROM tasks WHERE batch_id = ? AND state = ? AND due_at IS NOT NULL',
@@ -524,8 +560,18 @@ export class SqliteStore implements FleetStore {
       files: fw.files ? JSON.stringify(fw.files) : null,
       streamId: fw.streamId,
       verification: fw.verification,
+      sequence: fw.sequence,
       createdAt: fw.createdAt,
     });
+  }
+
+  nextReleaseSequence(productKey: string, module: string): number {
+    return (this.s.nextSequence.get(productKey, module) as { last: number }).last;
+  }
+
+  verifiedFirmwareByDigest(productKey: string, digest: { sha256?: string; md5?: string }): Firmware | undefined {
+    const row = digest.sha256 ? this.s.verifiedBySha256.get(productKey, digest.sha256) : digest.md5 ? this.s.verifiedByMd5.get(productKey, digest.md5) : undefined;
+    return row && toFirmware(row);
   }
 
   firmware(id: string): Firmware | undefined {
@@ -577,6 +623,7 @@ export class SqliteStore implements FleetStore {
       b.reason ?? null,
       b.wave,
       b.direct ? 1 : 0,
+      b.allowUnverified ? 1 : 0,
       b.egress ?? null,
       b.createdAt,
       b.updatedAt,
@@ -692,6 +739,15 @@ export class SqliteStore implements FleetStore {
 
   dueTasks(batchId: number, state: TaskState, now: number, limit: number): Task[] {
     return this.s.dueTasks.all(batchId, state, now, limit).map(toTask);
+  }
+
+  tasksUnchangedSince(batchId: number, state: TaskState, before: number, afterId: number, limit: number): Task[] {
+    return this.s.tasksUnchangedSince.all(batchId, state, afterId, before, limit).map(toTask);
+  }
+
+  /** The durability level the connection runs at, as SQLite reports it. */
+  get synchronous(): string {
+    return ['OFF', 'NORMAL', 'FULL', 'EXTRA'][this.db.pragma('synchronous', { simple: true }) as number] ?? 'unknown';
   }
 
   nextDue(batchId: number, state: TaskState): number | undefined {

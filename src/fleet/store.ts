@@ -68,6 +68,10 @@ export interface FleetStore {
   setFirmwareUrl(id: string, url: string): void;
   deleteFirmware(id: string): void;
   nextStreamId(): number;
+  /** The next release sequence of a product's module: 1, 2, 3…, never reused, even after a delete. */
+  nextReleaseSequence(productKey: string, module: string): number;
+  /** A verified (or not-required) firmware of the product with these bytes: by sha256 when given, else md5. */
+  verifiedFirmwareByDigest(productKey: string, digest: { sha256?: string; md5?: string }): Firmware | undefined;
   /** Is a package file (by sha256) still used by any firmware record? */
   firmwareUsingFile(sha256: string): number;
 
@@ -95,6 +99,8 @@ export interface FleetStore {
   countsByBatch(batchId?: number): Map<number, Record<TaskState, number>>;
   /** Tasks of a batch in `state` whose dueAt has come, oldest first. */
   dueTasks(batchId: number, state: TaskState, now: number, limit: number): Task[];
+  /** Tasks of a batch in `state` last changed before `before`, with ids above `afterId`, by id (a restart's recovery, a page at a time). */
+  tasksUnchangedSince(batchId: number, state: TaskState, before: number, afterId: number, limit: number): Task[];
   /** The earliest dueAt of a batch's tasks in `state`. */
   nextDue(batchId: number, state: TaskState): number | undefined;
   /** Makes the QUEUED tasks of one wave due now. */

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { networkInterfaces, homedir } from 'node:os';
 import { join } from 'node:path';
 import { FirmwareHost, Fleet, PackageFiles, SqliteStore } from '../fleet';
+import { recoveryDelayFor } from '../fleet/recovery';
 import { readPrivateKey } from '../protocol';
 import { mountAdminApi } from './admin-api';
 import { mountFirmwareRoute } from './firmware-route';
@@ -19,6 +20,7 @@ interface OtaFleetDef extends NodeDef {
   urlExpiryHours?: number | string;
   maxPackageMB?: number | string;
   publicKey?: string;
+  synchronous?: string;
 }
 
 interface Credentials {
@@ -32,6 +34,17 @@ interface Settings {
   urlExpiryHours: number;
   maxPackageBytes: number;
   publicKey?: string;
+  synchronous: Synchronous;
+}
+
+/** SQLite's durability levels a fleet may use: NORMAL survives a killed process, FULL also a power cut. */
+const SYNCHRONOUS = ['NORMAL', 'FULL'] as const;
+type Synchronous = (typeof SYNCHRONOUS)[number];
+
+function synchronousSetting(value: unknown): Synchronous {
+  if (value === undefined || value === null || value === '') return 'NORMAL';
+  if (SYNCHRONOUS.includes(value as Synchronous)) return value as Synchronous;
+  throw new Error(`synchronous must be NORMAL (survives a killed process) or FULL (also a power cut), got ${JSON.stringify(value)}`);
 }
 
 function numberSetting(name: string, value: unknown, fallback: number, min: number, max: number): number {
@@ -50,6 +63,7 @@ function readSettings(config: OtaFleetDef): Settings {
     urlExpiryHours: numberSetting('urlExpiryHours', config.urlExpiryHours, 24, 1, 720),
     maxPackageBytes: Math.round(numberSetting('maxPackageMB', config.maxPackageMB, 1000, 1, 100_000) * 1024 * 1024),
     publicKey: config.publicKey?.trim() || undefined,
+    synchronous: synchronousSetting(config.synchronous),
   };
 }
 
@@ -78,7 +92,7 @@ export = function (RED: NodeAPI) {
     try {
       const settings = readSettings(config);
       const dir = fleetDir(RED, node.id);
-      const store = new SqliteStore(join(dir, 'fleet.sqlite'));
+      const store = new SqliteStore(join(dir, 'fleet.sqlite'), { synchronous: settings.synchronous });
       // Without a secret in the credentials (an imported flow), keep one in the store so URLs survive restarts.
       let secret = credentials.urlSecret?.trim();
       if (!secret) {
@@ -93,7 +107,14 @@ export = function (RED: NodeAPI) {
         expiryHours: settings.urlExpiryHours,
         signingKey: credentials.signingKey ? readPrivateKey('signingKey', credentials.signingKey) : undefined,
       });
-      fleet = new Fleet({ store, host, settings: { requireVerification: settings.requireVerification }, name: config.name || node.id });
+      fleet = new Fleet({
+        store,
+        host,
+        settings: { requireVerification: settings.requireVerification },
+        name: config.name || node.id,
+        // After a restart the recovery notices wait until the flows' core mqtt nodes can have connected.
+        recoveryDelayMs: recoveryDelayFor((RED.settings as unknown as { mqttReconnectTime?: unknown }).mqttReconnectTime),
+      });
       fleet.on('warning', (text) => node.warn(text));
       const handle: FleetHandle = {
         id: node.id,

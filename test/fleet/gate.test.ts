@@ -108,6 +108,19 @@ describe('fleet: the verification gate holds on every path a notice can leave by
       should(notices(t.sent).filter((n) => n.batchId === batch.id).length).equal(pushed);
     });
 
+    it('a planned batch whose firmware lost its verification is paused when it starts, and sends nothing', function () {
+      const fw = externalFirmware(t.fleet);
+      const start = t.clock.now() + 60_000;
+      const planned = t.fleet.createBatch({ firmwareId: fw.id, targets: { selection: 'SPECIFIC', devices: ['dev-000'] }, strategy: { scheduleStart: start } });
+      should(planned.state).equal('PLANNED');
+      t.fleet.createBatch({ firmwareId: fw.id, type: 'verify', targets: { selection: 'SPECIFIC', devices: ['dev-003'] } });
+      t.clock.advance(0);
+      t.fleet.reportProgress(dev('dev-003'), { step: -2, desc: 'download failed', module: 'default' });
+      t.clock.advance(61_000);
+      should(t.fleet.batch(planned.id)).match({ state: 'PAUSED', reason: /is verify-failed/ });
+      should(notices(t.sent).filter((n) => n.batchId === planned.id)).eql([]);
+    });
+
     it('resume and re-upgrade are refused by the same gate', function () {
       const { batch } = runningBatchThenReverify();
       should(() => t.fleet.control('resume', batch.id)).throw(/is verify-failed/);

@@ -23,16 +23,19 @@ export interface TestBroker {
 // only, so the import has to stay a real dynamic import.
 const importEsm = new Function('specifier', 'return import(specifier)') as <T>(specifier: string) => Promise<T>;
 
-/** An Aedes broker in this process (with `options`: its authentication and authorization hooks). */
-export async function startAedes(options?: AedesOptions): Promise<TestBroker> {
+/**
+ * An Aedes broker in this process (with `options`: its authentication and authorization hooks), on
+ * a free port or on `port` (a broker started again where a closed one was, with nothing it held).
+ */
+export async function startAedes(options?: AedesOptions, port = 0): Promise<TestBroker> {
   const { Aedes: AedesBroker } = await importEsm<{ Aedes: typeof Aedes }>('aedes');
   const broker = await AedesBroker.createBroker(options);
   const server = net.createServer(broker.handle);
   const sockets = trackSockets(server);
-  const port = await listen(server, 0);
+  const bound = await listen(server, port);
   return {
-    url: `mqtt://127.0.0.1:${port}`,
-    port,
+    url: `mqtt://127.0.0.1:${bound}`,
+    port: bound,
     async close() {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       for (const socket of sockets) socket.destroy();

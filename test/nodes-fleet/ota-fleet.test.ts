@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import helper from 'node-red-node-test-helper';
 import should from 'should';
+import type { SqliteStore } from '../../src/fleet';
 import { catchAll } from '../helpers/core-nodes';
 import { deploy, feed, fleetConfig, fleetSuite, loadFlow, logged, platformFlow, reportVersions, t1, t3, t4 } from '../helpers/fleet-red';
 import { node, onTab, probe } from '../helpers/flow';
@@ -66,6 +67,37 @@ describe('ota-fleet (in Node-RED)', function () {
     feed(platform.inform, t1('pk1', 'dev1', '2.0.0'));
     const event = await second.informed.next();
     should(event.payload).eql({ productKey: 'pk1', deviceName: 'dev1', module: 'default', version: '2.0.0', id: 1, batchId: after.batches[0].id, state: 'SUCCEEDED' });
+  });
+
+  describe('the store\'s durability (synchronous)', function () {
+    /** The level the fleet's SQLite connection runs at. */
+    function synchronousOf(fleetId: string): string {
+      const fleet = helper.getNode(fleetId) as unknown as { handle: { fleet: { store: SqliteStore } } };
+      return fleet.handle.fleet.store.synchronous;
+    }
+
+    it('is NORMAL by default', async function () {
+      const fleet = fleetConfig(suite);
+      await loadFlow(onTab(fleet));
+      should(synchronousOf(fleet.id)).equal('NORMAL');
+    });
+
+    for (const level of ['NORMAL', 'FULL']) {
+      it(`reaches the store when set to ${level}`, async function () {
+        const fleet = fleetConfig(suite, { synchronous: level });
+        await loadFlow(onTab(fleet));
+        should(synchronousOf(fleet.id)).equal(level);
+      });
+    }
+
+    it('refuses any other level, saying which it takes', async function () {
+      const fleet = fleetConfig(suite, { synchronous: 'OFF' });
+      await loadFlow(onTab(fleet));
+      should(logged('ERROR', fleet.id)).eql([
+        'the fleet "test fleet" could not start: synchronous must be NORMAL (survives a killed process) or FULL (also a power cut), got "OFF"',
+      ]);
+      should((await helper.request().get('/ota/fleets').expect(200)).body).eql([]);
+    });
   });
 
   describe('a fleet that cannot start', function () {
