@@ -1,5 +1,5 @@
 /**
- * The admin HTTP API of DESIGN.md, under the Node-RED admin root, JSON in and out, guarded by
+ * The admin HTTP API (README: Admin API), under the Node-RED admin root, JSON in and out, guarded by
  * `ota.read` / `ota.write`. Refusals answer 4xx with `{error}` saying what is wrong and how to fix
  * it; nothing ever answers with a stack trace.
  */
