@@ -1,5 +1,5 @@
 /**
- * The admin HTTP API of DESIGN.md over real HTTP, route by route: answers, refusals with
+ * The admin HTTP API (README: Admin API) over real HTTP, route by route: answers, refusals with
  * `{error}` and the right status, and never a stack trace.
  */
 import { createHash } from 'node:crypto';

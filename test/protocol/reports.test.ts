@@ -58,7 +58,7 @@ describe('parseVersionReport', function () {
     should(parseVersionReport(payload)).eql({ id: 9, version: '1.0.1', module: 'MCU' });
   });
 
-  it('stores the seed device\'s version 1-45-345a as it is', function () {
+  it('stores a hand-written device\'s version 1-45-345a as it is', function () {
     should(parseVersionReport(JSON.stringify({ id: 1, params: { version: '1-45-345a' } }))).eql({ id: 1, version: '1-45-345a', module: 'default' });
   });
 
@@ -112,7 +112,7 @@ describe('parseProgressReport', function () {
     should(parseProgressReport('{"id":11, "params":{"step":"23","desc":""}}')).eql({ id: 11, step: 23, desc: '', module: 'default' });
   });
 
-  it('reads a step sent as a number, keeping desc as it came (the seed device)', function () {
+  it('reads a step sent as a number, keeping desc as it came (as a hand-written Node.js device does)', function () {
     should(parseProgressReport(JSON.stringify({ id: 1, params: { step: 23, desc: ' xxxxxxxx ' } }))).eql({
       id: 1,
       step: 23,

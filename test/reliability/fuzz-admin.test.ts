@@ -17,7 +17,7 @@ helper.init(require.resolve('node-red'));
 const RUNS = Number(process.env.ADMIN_FUZZ_RUNS ?? 1000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_260_801) + 10;
 
-/** A refusal as DESIGN.md promises it: 4xx, JSON `{error: "<what is wrong>"}`, no stack trace. */
+/** A refusal as the README's Admin API promises it: 4xx, JSON `{error: "<what is wrong>"}`, no stack trace. */
 function assertRefused(c: AdminCase, answer: { status: number; headers: Record<string, unknown>; body: Buffer }): void {
   const what = `${c.method} ${c.path} (${c.kind}) answered ${answer.status} ${answer.body.toString('utf8').slice(0, 200)}`;
   const text = answer.body.toString('utf8');
