@@ -18,6 +18,7 @@ import { startAedes, TestBroker } from '../helpers/broker';
 import { ScriptedDevices } from '../helpers/devices';
 import { freePort, waitFor } from '../helpers/http';
 import { platformFlow } from '../helpers/platform-flow';
+import { needPart } from '../helpers/parts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -306,10 +307,7 @@ describe('the OTA console tab in the editor', function () {
   let gray = 0;
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      console.log(`    (skipped: ${CHROMIUM} is not installed; .ci/run installs Debian's chromium)`);
-      this.skip();
-    }
+    needPart(this, existsSync(CHROMIUM), `Chromium (${CHROMIUM})`);
     work = mkdtempSync(join(tmpdir(), 'ota-console-files-'));
     broker = await startAedes();
     const bcrypt = require('bcryptjs') as { hashSync(password: string, rounds: number): string };

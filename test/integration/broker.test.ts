@@ -10,6 +10,7 @@ import { catchAll, catchNodeModule, mqttBroker, mqttIn, mqttNodeModule, mqttOut 
 import { FlowNode, node, onTab, probe } from '../helpers/flow';
 import { delay, Inbox, inboxes, Msg } from '../helpers/red';
 import { EXAMPLE_PACKAGE, LINK_SDK_4, sdkVector } from '../helpers/sdk-vectors';
+import { needPart } from '../helpers/parts';
 
 const informNode = require('../../../nodes/ota-inform.js');
 const progressNode = require('../../../nodes/ota-progress.js');
@@ -138,13 +139,13 @@ describe('OTA nodes on a real MQTT broker', function () {
 
       before(async function () {
         broker = await start();
-        if (!broker) this.skip();
+        needPart(this, broker, name);
       });
       after(async function () {
         await broker?.close();
       });
       beforeEach(async function () {
-        if (!broker) this.skip();
+        needPart(this, broker, name);
         flow = await loadOtaFlow(broker.port);
         await waitConnected(flow.brokerConfig);
         device = await connectDevice(broker.url);

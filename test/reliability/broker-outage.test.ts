@@ -6,6 +6,7 @@
 import { mosquittoPath } from '../helpers/broker';
 import { printFigures } from '../helpers/fuzz-run';
 import { brokerOutage } from '../helpers/outage';
+import { needPart } from '../helpers/parts';
 
 const OUTAGE_MS = Number(process.env.OUTAGE_MS ?? 30_000);
 
@@ -13,7 +14,7 @@ describe('reliability: the broker stopped in the middle of a batch', function ()
   this.timeout(0);
 
   before(function () {
-    if (!mosquittoPath()) this.skip();
+    needPart(this, mosquittoPath(), 'Mosquitto');
   });
 
   it(`the batch completes after Mosquitto comes back from a ${OUTAGE_MS / 1000} s outage`, async function () {

@@ -13,6 +13,7 @@ import { deviceTopics, mosquittoAclFile, startAedesWithAcl } from '../helpers/ac
 import type { TestBroker } from '../helpers/broker';
 import { printFigures } from '../helpers/fuzz-run';
 import { passwordLine, RestartableMosquitto } from '../helpers/mosquitto';
+import { needPart } from '../helpers/parts';
 
 const PLATFORM = { username: 'ota-platform', password: randomBytes(12).toString('hex') };
 const PASSWORDS: Record<string, string> = { 'dev-1': randomBytes(12).toString('hex'), 'dev-2': randomBytes(12).toString('hex') };
@@ -163,12 +164,12 @@ describe('security: per-device ACLs at the broker', function () {
     before(async function () {
       const product = passwordLine('/tmp', 'pk1', productPassword);
       const platform = passwordLine('/tmp', PLATFORM.username, PLATFORM.password);
-      if (!product || !platform) return this.skip();
+      needPart(this, product && platform, 'mosquitto_passwd');
       broker = await RestartableMosquitto.start({
         files: { passwords: `${product}\n${platform}\n`, acl: mosquittoAclFile() },
         config: ['allow_anonymous false', 'password_file {dir}/passwords', 'acl_file {dir}/acl', 'persistence false'],
       });
-      if (!broker) this.skip();
+      needPart(this, broker, 'Mosquitto');
     });
     after(async function () {
       await broker?.close();

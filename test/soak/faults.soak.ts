@@ -4,6 +4,7 @@ import { printFigures } from '../helpers/fuzz-run';
 import { KillRuns } from '../helpers/kill-runs';
 import { brokerOutage } from '../helpers/outage';
 import { progressStorm } from '../helpers/storm';
+import { needPart } from '../helpers/parts';
 
 const SEED = Number(process.env.SOAK_SEED ?? Date.now() % 2 ** 31);
 const RUNS = Number(process.env.SOAK_RUNS ?? 50);
@@ -27,7 +28,7 @@ describe(`soak: ${RUNS} SIGKILL runs of 60 devices (seed ${SEED})`, function () 
 describe(`soak: ${OUTAGES} broker outages of ${OUTAGE_MS / 1000} s`, function () {
   this.timeout(0);
   before(function () {
-    if (!mosquittoPath()) this.skip();
+    needPart(this, mosquittoPath(), 'Mosquitto');
   });
   for (let i = 1; i <= OUTAGES; i++) {
     it(`outage ${i}: the batch completes after Mosquitto comes back`, async function () {
