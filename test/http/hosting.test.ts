@@ -56,6 +56,19 @@ describe('firmware hosting', function () {
       should(expires).be.within(Math.floor(Date.now() / 1000) + 3590, Math.floor(Date.now() / 1000) + 3600);
     });
 
+    it('keeps its path and query well under the 255 bytes the C SDKs can hold (at most 128)', function () {
+      const { pathname, search } = new URL(url);
+      should(Buffer.byteLength(pathname + search)).be.belowOrEqual(128);
+      should(d.platform.fleet.id).match(/^[0-9a-f]{16}$/);
+    });
+
+    it('is never gzipped, even for a client that asks for it (the C SDKs do not gunzip)', async function () {
+      const res = await httpRequest(url, { headers: { 'Accept-Encoding': 'gzip, deflate, br' } });
+      should(res.status).equal(200);
+      should(res.headers['content-encoding']).be.undefined();
+      should(res.body.equals(PACKAGE)).be.true();
+    });
+
     it('GET answers 200 with the exact bytes, Content-Length, ETag and Accept-Ranges', async function () {
       const res = await httpRequest(url);
       should(res.status).equal(200);
