@@ -8,11 +8,13 @@ import type { BlockRequest, DeviceRef, FirmwareDescriptor, FirmwareQuery, Progre
 import { Action, BatchOptions, controlBatch, ControlOptions, createBatch, pushDirect } from './batches';
 import { addFirmware, deleteFirmware, firmwareFromDescriptor, NewFirmware } from './catalog';
 import { FleetCore, FleetOptions, TaskOutcome, Touched } from './core';
+import { CredentialRecord, parseCredentials } from './credentials';
+import { notFound } from './errors';
 import { queryFirmware, reportProgress, reportVersion, requestBlock } from './ingest';
 import { Scheduler } from './scheduler';
 import { settleBatch } from './settle';
 import type { TaskCounts } from './states';
-import type { DeviceQuery, TaskQuery } from './store';
+import type { CredentialQuery, DeviceQuery, TaskQuery } from './store';
 import type { BatchView, DeviceModule, Firmware, Task, Transition } from './types';
 
 export class Fleet extends FleetCore {
@@ -89,6 +91,24 @@ export class Fleet extends FleetCore {
 
   setTags(devices: DeviceRef[], tags: string[]): void {
     this.run(() => devices.forEach((device) => this.store.setTags(device, tags)));
+  }
+
+  // device registry
+  /** Registers the devices of a JSON array or CSV text (credentials.ts), all or none; a device already registered gets the new secret. */
+  registerCredentials(body: unknown): { registered: number } {
+    const credentials = parseCredentials(body);
+    const at = this.clock.now();
+    this.run(() => this.store.putCredentials(credentials, at));
+    return { registered: credentials.length };
+  }
+
+  removeCredential(device: DeviceRef): void {
+    if (!this.run(() => this.store.deleteCredential(device))) throw notFound(`${device.productKey}/${device.deviceName} is not registered`);
+  }
+
+  /** Registered devices, never their secrets. */
+  listCredentials(query: CredentialQuery = {}): CredentialRecord[] {
+    return this.store.listCredentials(query);
   }
 
   // catalog

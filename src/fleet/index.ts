@@ -5,6 +5,7 @@ export * from './states';
 export * from './settings';
 export * from './types';
 export * from './store';
+export * from './credentials';
 export * from './sqlite-store';
 export * from './notices';
 export * from './planner';

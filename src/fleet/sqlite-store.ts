@@ -11,7 +11,8 @@ import type { DeviceRef, PackageFile, SignMethod } from '../protocol';
 import { FleetError } from './errors';
 import type { BatchType, Strategy, Targets } from './settings';
 import { ACTIVE_TASK_STATES, BatchState, emptyCounts, TaskState } from './states';
-import type { CandidateQuery, DeviceQuery, FleetStore, NewBatch, NewTask, TaskQuery } from './store';
+import type { CredentialRecord, DeviceCredential } from './credentials';
+import type { CandidateQuery, CredentialQuery, DeviceQuery, FleetStore, NewBatch, NewTask, TaskQuery } from './store';
 import type { Batch, DeviceModule, Firmware, Task, Transition, Verification, VersionCount } from './types';
 
 /** Each entry migrates the schema from version i to i + 1. Append only; never edit a shipped one. */
@@ -92,6 +93,14 @@ const MIGRATIONS: string[] = [
     SELECT product_key, module, MAX(sequence) FROM firmware GROUP BY product_key, module;
   ALTER TABLE batches ADD COLUMN unverified INTEGER NOT NULL DEFAULT 0;
   `,
+  // 4: the device registry. The secrets devices log in with, as given: the broker's login check
+  // computes an HMAC with them, so they cannot be hashed. No API answer ever carries them.
+  `
+  CREATE TABLE credentials (
+    product_key TEXT NOT NULL, device_name TEXT NOT NULL, device_secret TEXT NOT NULL, created_at INTEGER NOT NULL,
+    PRIMARY KEY (product_key, device_name)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -162,6 +171,12 @@ interface FirmwareRow {
   verification: Verification;
   created_at: number;
   sequence: number;
+}
+
+interface CredentialRow {
+  product_key: string;
+  device_name: string;
+  created_at: number;
 }
 
 interface DeviceRow {
@@ -303,6 +318,18 @@ export class SqliteStore implements FleetStore {
          ON CONFLICT (product_key, device_name, module) DO UPDATE SET version = excluded.version, last_seen = excluded.last_seen`,
       ),
       deviceModules: db.prepare<[string, string], DeviceRow>('SELECT * FROM devices WHERE product_key = ? AND device_name = ? ORDER BY module'),
+      putCredential: db.prepare(
+        `INSERT INTO credentials (product_key, device_name, device_secret, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (product_key, device_name) DO UPDATE SET device_secret = excluded.device_secret, created_at = excluded.created_at`,
+      ),
+      deleteCredential: db.prepare('DELETE FROM credentials WHERE product_key = ? AND device_name = ?'),
+      deviceSecret: db.prepare<[string, string], { device_secret: string }>('SELECT device_secret FROM credentials WHERE product_key = ? AND device_name = ?'),
+      credentialsAll: db.prepare<[number, number], CredentialRow>(
+        'SELECT product_key, device_name, created_at FROM credentials ORDER BY product_key, device_name LIMIT ? OFFSET ?',
+      ),
+      credentialsOf: db.prepare<[string, number, number], CredentialRow>(
+        'SELECT product_key, device_name, created_at FROM credentials WHERE product_key = ? ORDER BY device_name LIMIT ? OFFSET ?',
+      ),
       deleteTags: db.prepare('DELETE FROM device_tags WHERE product_key = ? AND device_name = ?'),
       insertTag: db.prepare('INSERT OR IGNORE INTO device_tags (product_key, device_name, tag) VALUES (?, ?, ?)'),
       tagsOf: db.prepare<[string, string], { tag: string }>('SELECT tag FROM device_tags WHERE product_key = ? AND device_name = ? ORDER BY tag'),
@@ -539,6 +566,27 @@ export class SqliteStore implements FleetStore {
       out.push({ deviceName: r.device_name, version: r.version });
     }
     return out;
+  }
+
+  putCredentials(credentials: DeviceCredential[], at: number): void {
+    this.transaction(() => {
+      for (const c of credentials) this.s.putCredential.run(c.productKey, c.deviceName, c.deviceSecret, at);
+    });
+  }
+
+  deleteCredential(device: DeviceRef): boolean {
+    return this.s.deleteCredential.run(device.productKey, device.deviceName).changes > 0;
+  }
+
+  deviceSecret(device: DeviceRef): string | undefined {
+    return this.s.deviceSecret.get(device.productKey, device.deviceName)?.device_secret;
+  }
+
+  listCredentials(q: CredentialQuery): CredentialRecord[] {
+    const limit = q.limit ?? 1000;
+    const offset = q.offset ?? 0;
+    const rows = q.productKey ? this.s.credentialsOf.all(q.productKey, limit, offset) : this.s.credentialsAll.all(limit, offset);
+    return rows.map((r) => ({ productKey: r.product_key, deviceName: r.device_name, createdAt: r.created_at }));
   }
 
   insertFirmware(fw: Firmware): void {

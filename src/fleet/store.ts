@@ -5,6 +5,7 @@
  * enclosing `transaction` returns).
  */
 import type { DeviceRef } from '../protocol';
+import type { CredentialRecord, DeviceCredential } from './credentials';
 import type { TaskState } from './states';
 import type { Batch, DeviceModule, Firmware, Task, Transition, Verification, VersionCount } from './types';
 
@@ -34,6 +35,12 @@ export interface TaskQuery {
   offset?: number;
 }
 
+export interface CredentialQuery {
+  productKey?: string;
+  limit?: number;
+  offset?: number;
+}
+
 export type NewTask = Omit<Task, 'id'>;
 export type NewBatch = Omit<Batch, 'id'>;
 
@@ -57,6 +64,15 @@ export interface FleetStore {
   hasTag(device: DeviceRef, tag: string): boolean;
   /** Devices a new batch may target: name and current version (null if it never reported). */
   candidates(query: CandidateQuery): { deviceName: string; version: string | null }[];
+
+  // device registry: the secrets devices log in with, stored as given (the login HMAC needs them)
+  /** Registers devices, replacing the secret of any already registered (one transaction). */
+  putCredentials(credentials: DeviceCredential[], at: number): void;
+  /** Removes a device's secret; false when it had none. */
+  deleteCredential(device: DeviceRef): boolean;
+  deviceSecret(device: DeviceRef): string | undefined;
+  /** Registered devices, by product key and name, without their secrets. */
+  listCredentials(query: CredentialQuery): CredentialRecord[];
 
   // catalog
   insertFirmware(firmware: Firmware): void;
