@@ -28,7 +28,7 @@ export function createBatch(core: FleetCore, input: unknown, options: BatchOptio
     const firmware =
       request.firmwareId !== undefined
         ? core.firmwareOf(request.firmwareId)
-        : firmwareFromDescriptor(core, request.targets.productKey, parseFirmwareDescriptor(request.firmware, 'firmware'));
+        : firmwareFromDescriptor(core, request.targets.productKey, parseFirmwareDescriptor(request.firmware, 'firmware'), 'firmware');
     return insertBatch(core, work, request, firmware, options);
   });
   core.wake(0);

@@ -41,7 +41,11 @@ export function addFirmware(core: FleetCore, input: NewFirmware): Firmware {
 }
 
 /** A firmware record for an external package, from a notice descriptor (direct pushes). */
-export function firmwareFromDescriptor(core: FleetCore, productKey: string, descriptor: FirmwareDescriptor): Firmware {
+export function firmwareFromDescriptor(core: FleetCore, productKey: string, descriptor: FirmwareDescriptor, field = 'msg.payload'): Firmware {
+  if (descriptor.isDiff && !descriptor.srcVersion) {
+    // Without it the package would be sent to devices at any version, which it cannot patch.
+    throw new ProtocolError(`${field}.srcVersion`, 'the version the differential package (isDiff) applies to', undefined);
+  }
   if (descriptor.streamId !== undefined) {
     throw new ProtocolError(
       'msg.payload.dProtocol',
@@ -65,6 +69,7 @@ export function firmwareFromDescriptor(core: FleetCore, productKey: string, desc
     files: descriptor.files,
     hosted: false,
     isDiff: descriptor.isDiff === true,
+    srcVersion: descriptor.srcVersion,
     extData: descriptor.extData,
     digestsign: descriptor.digestsign,
     ...(verified ? { verification: 'verified' as const } : {}),

@@ -29,6 +29,11 @@ export interface FirmwareDescriptor {
   url?: string;
   extData?: Record<string, string>;
   isDiff?: boolean;
+  /**
+   * The version a differential package applies to. Not a wire field: a fleet restricts the
+   * package's batches to devices at this version, and needs it for every external diff package.
+   */
+  srcVersion?: string;
   digestsign?: string;
   /** Download over MQTT (T6/T7) instead of a URL. */
   streamId?: number;
@@ -122,6 +127,10 @@ export function parseFirmwareDescriptor(input: unknown, field = 'msg.payload'): 
   if (input.isDiff === true || input.isDiff === 1 || input.isDiff === '1') descriptor.isDiff = true;
   else if (input.isDiff !== undefined && input.isDiff !== false && input.isDiff !== 0 && input.isDiff !== null) {
     throw new ProtocolError(f('isDiff'), 'true or false', input.isDiff);
+  }
+  if (input.srcVersion !== undefined && input.srcVersion !== null && input.srcVersion !== '') {
+    if (!descriptor.isDiff) throw new ProtocolError(f('srcVersion'), 'given only with isDiff: true (the source version of a differential package)', input.srcVersion);
+    descriptor.srcVersion = checkLabel(f('srcVersion'), input.srcVersion);
   }
   if (input.digestsign !== undefined && input.digestsign !== null) {
     if (typeof input.digestsign !== 'string' || !/^[A-Za-z0-9+/=]{1,1024}$/.test(input.digestsign)) {
