@@ -5,6 +5,49 @@ import tseslint from 'typescript-eslint';
 import html from 'eslint-plugin-html';
 import globals from 'globals';
 
+// The layers point one way: protocol ← identity ← fleet ← nodes; the simulator, the demo and the
+// broker hooks use the layers below them through their public faces. Each folder may not import
+// what sits above it (or beside it, where that would tie two shipped parts together).
+const above = {
+  protocol: ['identity', 'fleet', 'nodes', 'broker', 'sim', 'demo'],
+  identity: ['fleet', 'nodes', 'broker', 'sim', 'demo'],
+  fleet: ['nodes', 'broker', 'sim', 'demo'],
+  nodes: ['broker', 'sim', 'demo'],
+  broker: ['fleet', 'nodes', 'sim', 'demo'],
+  sim: ['fleet', 'nodes', 'broker', 'demo'],
+};
+const runtimes = { protocol: ['node-red', 'better-sqlite3', 'mqtt', 'aedes'], identity: ['node-red', 'better-sqlite3', 'mqtt', 'aedes'], fleet: ['node-red', 'mqtt', 'aedes'], nodes: ['better-sqlite3', 'mqtt', 'aedes'], broker: ['node-red', 'better-sqlite3'], sim: ['node-red', 'better-sqlite3', 'aedes'] };
+const layers = Object.entries(above).map(([folder, banned]) => ({
+  files: [`src/${folder}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          { group: banned.flatMap((b) => [`**/${b}`, `**/${b}/**`]), message: `src/${folder} may not import a layer above it (protocol ← identity ← fleet ← nodes)` },
+          { group: runtimes[folder], message: `src/${folder} does not use this runtime` },
+        ],
+      },
+    ],
+  },
+}));
+// Only the store talks to the database driver.
+const storeOnly = {
+  files: ['src/fleet/**/*.ts'],
+  ignores: ['src/fleet/sqlite-store.ts'],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          { group: above.fleet.flatMap((b) => [`**/${b}`, `**/${b}/**`]), message: 'src/fleet may not import a layer above it (protocol ← identity ← fleet ← nodes)' },
+          { group: [...runtimes.fleet, 'better-sqlite3', 'pg'], message: 'only the store files use the database driver' },
+        ],
+      },
+    ],
+  },
+};
+
 export default tseslint.config(
   { ignores: ['build/**', 'node_modules/**', '.ota-demo/**', '.ci/work/**', '.ci/node22/**', 'docs/**'] },
   js.configs.recommended,
@@ -20,6 +63,8 @@ export default tseslint.config(
       '@typescript-eslint/no-this-alias': 'off',
     },
   },
+  ...layers,
+  storeOnly,
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },

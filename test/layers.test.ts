@@ -1,0 +1,36 @@
+/** Lint keeps the layers pointing one way: protocol ← identity ← fleet ← nodes. */
+import should from 'should';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+
+async function refusals(file: string, code: string): Promise<string[]> {
+  const { ESLint } = (await import('eslint')) as typeof import('eslint');
+  const eslint = new ESLint({ cwd: ROOT });
+  const [result] = await eslint.lintText(code, { filePath: join(ROOT, file) });
+  return result.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+}
+
+describe('the layers, as lint enforces them', function () {
+  this.timeout(30_000);
+
+  it('src/protocol may import neither the fleet, the nodes nor node-red', async function () {
+    const found = await refusals('src/protocol/probe.ts', "import { Fleet } from '../fleet';\nimport type { Node } from 'node-red';\nexport { Fleet };\nexport type { Node };\n");
+    should(found).eql([
+      "'../fleet' import is restricted from being used by a pattern. src/protocol may not import a layer above it (protocol ← identity ← fleet ← nodes)",
+      "'node-red' import is restricted from being used by a pattern. src/protocol does not use this runtime",
+    ]);
+  });
+
+  it('src/fleet never imports node-red, and only the store imports the database driver', async function () {
+    should(await refusals('src/fleet/probe.ts', "import Database from 'better-sqlite3';\nexport { Database };\n")).eql([
+      "'better-sqlite3' import is restricted from being used by a pattern. only the store files use the database driver",
+    ]);
+    should(await refusals('src/fleet/sqlite-store.ts', "import Database from 'better-sqlite3';\nexport { Database };\n")).eql([]);
+  });
+
+  it('the simulator uses identity and protocol, never the fleet', async function () {
+    should(await refusals('src/sim/probe.ts', "import { parseManifest } from '../identity';\nexport { parseManifest };\n")).eql([]);
+    should(await refusals('src/sim/probe.ts', "import { Fleet } from '../fleet/fleet';\nexport { Fleet };\n")).have.length(1);
+  });
+});
