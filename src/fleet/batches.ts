@@ -191,7 +191,7 @@ function reupgrade(core: FleetCore, work: Work, batch: Batch, devices?: DeviceRe
   for (const task of tasks) {
     const other = core.store.activeTask(task, task.module);
     if (other) throw conflict(`${task.productKey}/${task.deviceName} has an active task in batch ${other.batchId}`);
-    core.apply(work, task, 'reupgrade', { dueAt: core.clock.now(), retries: 0, reason: null });
+    core.apply(work, task, 'reupgrade', { dueAt: core.clock.now(), retries: 0, reason: null, srcVersion: core.sourceVersionOf(task) });
   }
   if (tasks.length && batch.state === 'COMPLETED') return core.changeBatch(work, batch, 'reopen', 're-upgrade of failed or canceled tasks');
   return batch;
