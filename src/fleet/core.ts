@@ -108,6 +108,12 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   readonly nextNoticeId: () => number;
   /** Open batches (PLANNED, IN_PROGRESS, PAUSED), the scheduler's working set. */
   readonly openBatches = new Map<number, Batch>();
+  /**
+   * Batches that ended with tasks still in flight (an abort leaves NOTIFIED and IN_PROGRESS tasks
+   * to finish): the scheduler still fails their unanswered notices and times them out, and sends
+   * nothing. Kept in step by `trackDraining`, after each commit that finishes one of their tasks.
+   */
+  readonly drainingBatches = new Map<number, Batch>();
   readonly recoveryDelayMs: number | undefined;
 
   private work: Work | undefined;
@@ -138,6 +144,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     this.nextNoticeId = noticeIdSource(() => this.clock.now());
     this.taskCounts = this.store.countsByBatch();
     for (const batch of this.store.openBatches()) this.openBatches.set(batch.id, batch);
+    for (const batchId of this.taskCounts.keys()) this.trackDraining(batchId);
   }
 
   close(): void {
@@ -370,10 +377,10 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     return next;
   }
 
-  /** A failure, with a retry scheduled when the batch's policy allows one. */
+  /** A failure, with a retry scheduled when the batch's policy allows one (an aborted batch retries nothing). */
   fail(work: Work, task: Task, batch: Batch, reason: string, retryable: boolean, step?: number): Task {
     const { retryCount, retryInterval } = batch.strategy;
-    const retry = retryable && task.retries < retryCount;
+    const retry = retryable && task.retries < retryCount && isOpenBatch(batch.state);
     const dueAt = retry ? this.clock.now() + retryInterval * MINUTE : null;
     if (retry) this.wake(retryInterval * MINUTE);
     return this.apply(work, task, 'fail', { reason, dueAt, step: step ?? task.step });
@@ -409,8 +416,20 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     else this.openBatches.delete(batch.id);
   }
 
+  /** After a commit: a batch that ended with active tasks is draining until none remain (the counts are the committed ones). */
+  trackDraining(batchId: number): void {
+    const c = this.countsOf(batchId);
+    if (c.CONFIRM + c.QUEUED + c.NOTIFIED + c.IN_PROGRESS === 0) {
+      this.drainingBatches.delete(batchId);
+      return;
+    }
+    if (this.openBatches.has(batchId) || this.drainingBatches.has(batchId)) return;
+    const batch = this.store.batch(batchId);
+    if (batch && !isOpenBatch(batch.state)) this.drainingBatches.set(batchId, batch);
+  }
+
   batchRecord(id: number): Batch {
-    const batch = this.openBatches.get(id) ?? this.store.batch(id);
+    const batch = this.openBatches.get(id) ?? this.drainingBatches.get(id) ?? this.store.batch(id);
     if (!batch) throw notFound(`no batch ${id} in fleet "${this.name}"`);
     return batch;
   }
@@ -452,11 +471,26 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     return gateRefusal(this.settings.requireVerification, batch, this.firmwareOf(batch.firmwareId));
   }
 
+  /**
+   * The version a re-upgraded task starts from: what the device runs now, so that a later report
+   * of it reads as a reboot, not as a mismatch with the version it ran at creation. (An automatic
+   * retry keeps the original: a device that reported a wrong version and does so again must fail
+   * again, not wait as if it were still at its source.)
+   */
+  sourceVersionOf(task: Task): string | null {
+    return this.store.deviceVersion(task, task.module) ?? task.srcVersion;
+  }
+
   /** A batch's tasks in some states: all of them, or those of the given devices. */
   tasksFor(batch: Batch, devices: DeviceRef[] | undefined, states: readonly TaskState[]): Task[] {
     if (!devices) return states.flatMap((state) => this.store.tasksOf(batch.id, { state, limit: Number.MAX_SAFE_INTEGER }));
     const tasks: Task[] = [];
+    const seen = new Set<string>();
     for (const device of devices) {
+      // A device named twice is acted on once.
+      const key = activeKey(device, '');
+      if (seen.has(key)) continue;
+      seen.add(key);
       const task = device.productKey === batch.targets.productKey ? this.store.taskOf(batch.id, device) : undefined;
       if (!task) throw notFound(`${device.productKey}/${device.deviceName} is not in batch ${batch.id}`);
       if (states.includes(task.state)) tasks.push(task);

@@ -1,12 +1,15 @@
 /**
  * The scheduler: one pass over the open batches — start planned ones, end those past their
- * schedule, retry, recover after a restart, re-notify, push within the rate — and over timeouts.
+ * schedule, retry, recover after a restart, re-notify, push within the rate — and over timeouts,
+ * also of the tasks still in flight in aborted batches (`core.drainingBatches`).
  * Deadlines are stored on the tasks (dueAt); the pass returns when it must run again, and the
  * timer is only a wake-up.
  */
 import { FleetCore } from './core';
 import { RateLimiter } from './rate';
 import { Recovery, RECOVERY_DELAY_MS, RECOVERY_REASON } from './recovery';
+import { cancelNotYetNotified } from './settle';
+import { isOpenBatch } from './states';
 import type { Batch } from './types';
 
 /** Pushes (or retries, re-notices, timeouts) per batch per pass, so a large batch never blocks the event loop. */
@@ -30,6 +33,7 @@ export class Scheduler {
     try {
       const now = core.clock.now();
       for (const batch of [...core.openBatches.values()]) next = Math.min(next, this.runTimeouts(batch, now), this.runBatch(batch, now));
+      for (const batch of [...core.drainingBatches.values()]) next = Math.min(next, this.runDraining(batch, now));
     } catch (err) {
       core.emit('warning', `scheduler: ${(err as Error).message}`);
       next = Math.min(next, core.clock.now() + 5000);
@@ -68,6 +72,18 @@ export class Scheduler {
     // Until the recovery is through, the tasks it has yet to reach are not re-noticed as retries.
     const renotices = this.recovery.isPending(batch.id) ? Infinity : this.runRenotices(batch, now);
     return Math.min(finish, retries, recovered, renotices, this.runPushes(batch, now));
+  }
+
+  /**
+   * An aborted batch: its tasks in flight finish, or fail unanswered or by timeout, and it sends
+   * nothing more. A device that rebooted before answering went back to QUEUED: canceled like the
+   * tasks the abort found not yet notified.
+   */
+  private runDraining(batch: Batch, now: number): number {
+    const core = this.core;
+    const c = core.countsOf(batch.id);
+    if (c.CONFIRM + c.QUEUED > 0) core.run((work) => cancelNotYetNotified(core, work, batch));
+    return Math.min(this.runTimeouts(batch, now), this.runRenotices(batch, now));
   }
 
   /** At scheduleFinish, unfinished tasks are canceled and the batch completes. */
@@ -142,24 +158,27 @@ export class Scheduler {
     return limiter ? limiter.nextAt(core.clock.now()) : now;
   }
 
-  /** Notices left unanswered: sent again while retries remain, then the task fails. */
+  /** Notices left unanswered: sent again while retries remain (and the batch was not aborted), then the task fails. */
   private runRenotices(batch: Batch, now: number): number {
     const core = this.core;
     const due = core.store.dueTasks(batch.id, 'NOTIFIED', now, PER_PASS);
     if (due.length) {
-      const egress = core.egressFor(batch);
-      const notices = core.noticesOf(batch);
+      const aborted = !isOpenBatch(batch.state);
+      const egress = aborted ? undefined : core.egressFor(batch);
+      const notices = egress ? core.noticesOf(batch) : undefined;
       core.run((work) => {
         for (const task of due) {
           if (task.retries >= batch.strategy.retryCount) {
             core.apply(work, task, 'fail', { reason: `no answer to ${task.attempts} notice(s)`, dueAt: null });
-          } else if (egress) {
+          } else if (aborted) {
+            core.apply(work, task, 'fail', { reason: `no answer to ${task.attempts} notice(s), and the batch was aborted: no more are sent`, dueAt: null });
+          } else if (egress && notices) {
             const next = core.apply(work, task, 'renotify', { ...core.noticePatch(task, batch), retries: task.retries + 1 });
             core.queueNotice(work, next, batch, egress, notices);
           }
         }
       });
-      if (!egress) core.warnNoEgress();
+      if (!egress && !aborted) core.warnNoEgress();
     }
     return due.length === PER_PASS ? now : (core.store.nextDue(batch.id, 'NOTIFIED') ?? Infinity);
   }
@@ -209,7 +228,7 @@ export class Scheduler {
     return limiter;
   }
 
-  /** IN_PROGRESS tasks past timeoutInMinutes fail, in any open batch (paused too); timeouts are not retried. */
+  /** IN_PROGRESS tasks past timeoutInMinutes fail, in any open batch (paused too) or aborted one; timeouts are not retried. */
   private runTimeouts(batch: Batch, now: number): number {
     const core = this.core;
     const minutes = batch.strategy.timeoutInMinutes;

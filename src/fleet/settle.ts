@@ -1,7 +1,8 @@
 /**
  * After a batch's tasks change: the verification result of a verify batch, the abort threshold,
- * waves, and completion. Runs after the commit of the change, and opens a unit of work of its
- * own only when one of these has something to do (most progress reports need none).
+ * waves, and completion; for a batch that ended, whether it still has tasks in flight. Runs after
+ * the commit of the change, and opens a unit of work of its own only when one of these has
+ * something to do (most progress reports need none).
  */
 import { FleetCore, Touched, Work } from './core';
 import type { TaskCounts } from './states';
@@ -9,14 +10,18 @@ import type { Batch } from './types';
 
 export function settleBatch(core: FleetCore, batchId: number, touched: Touched): void {
   const batch = core.openBatches.get(batchId);
-  if (!batch) return;
+  if (!batch) {
+    // An aborted batch drains until its last task in flight finishes.
+    if (touched.finished) core.trackDraining(batchId);
+    return;
+  }
   const counts = core.countsOf(batchId);
   // A download window that just got room: push the next devices.
   if (batch.strategy.maximumInFlight && touched.finished) core.wake(0);
   const active = counts.CONFIRM + counts.QUEUED + counts.NOTIFIED + counts.IN_PROGRESS;
   const firmware = core.firmwareOf(batch.firmwareId);
   const checkVerify = batch.type === 'verify' && counts.FAILED > 0 && firmware.verification !== 'verify-failed';
-  const checkAbort = batch.strategy.abort !== undefined && touched.newFailure && batch.state === 'IN_PROGRESS';
+  const checkAbort = batch.strategy.abort !== undefined && touched.newFailure && (batch.state === 'IN_PROGRESS' || batch.state === 'PAUSED');
   const changed = touched.finished === true || touched.resumed === true;
   const checkWaves = changed && batch.strategy.waves !== undefined && batch.state === 'IN_PROGRESS' && waveFinished(core, batch);
   const checkEnd = changed && active === 0 && batch.type !== 'dynamic' && (batch.state === 'IN_PROGRESS' || batch.state === 'PAUSED');
@@ -33,7 +38,7 @@ export function settleBatch(core: FleetCore, batchId: number, touched: Touched):
       current = advanceWave(core, work, current, force);
       force = false;
     }
-    if (checkEnd && pendingRetries === 0) {
+    if (checkEnd && pendingRetries === 0 && current.state !== 'CANCELED') {
       if (current.type === 'verify') {
         const total = Object.values(counts).reduce((a, b) => a + b, 0);
         core.setVerification(work, firmware, total > 0 && counts.SUCCEEDED === total ? 'verified' : 'verify-failed');
@@ -41,16 +46,33 @@ export function settleBatch(core: FleetCore, batchId: number, touched: Touched):
       core.changeBatch(work, current, 'complete', null);
     }
   });
+  // An abort left its tasks in flight to finish (counted now that the abort has committed).
+  if (!core.openBatches.has(batchId)) core.trackDraining(batchId);
 }
 
-/** `abort: {failurePercent, minDevices}`: holds the batch when too many finished tasks failed. */
+/** The reason of a task an abort canceled. */
+const ABORTED = 'aborted';
+
+/**
+ * `abort: {failurePercent, minDevices}`: when too many finished tasks failed, the batch ends
+ * CANCELED, as an AWS IoT Jobs abort does: tasks not yet notified are canceled and failed ones
+ * give up their retries, while devices already notified or upgrading finish, fail or time out
+ * (scheduler.ts `runDraining`). No notice, re-notice or retry is sent for the batch again.
+ */
 function abortIfOverThreshold(core: FleetCore, work: Work, batch: Batch, counts: TaskCounts, failed: number): Batch {
   const { failurePercent, minDevices } = batch.strategy.abort as { failurePercent: number; minDevices: number };
   const finished = counts.SUCCEEDED + failed;
   const percent = finished ? (failed * 100) / finished : 0;
   if (finished < minDevices || percent < failurePercent) return batch;
-  const why = `aborted: ${failed} of ${finished} finished tasks failed (${percent.toFixed(1)}%, threshold ${failurePercent}%); resume to go on`;
-  return core.changeBatch(work, batch, 'pause', why);
+  cancelNotYetNotified(core, work, batch);
+  core.clearPendingRetries(batch);
+  const why = `aborted: ${failed} of ${finished} finished tasks failed (${percent.toFixed(1)}%, threshold ${failurePercent}%)`;
+  return core.changeBatch(work, batch, 'abort', why);
+}
+
+/** The CONFIRM and QUEUED tasks of an aborted batch are canceled: they will get no notice. */
+export function cancelNotYetNotified(core: FleetCore, work: Work, batch: Batch): void {
+  for (const task of core.tasksFor(batch, undefined, ['CONFIRM', 'QUEUED'])) core.apply(work, task, 'cancel', { reason: ABORTED, dueAt: null });
 }
 
 /** The open wave has no unfinished task, and another wave follows. */

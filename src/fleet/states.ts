@@ -17,7 +17,7 @@ export type TaskEvent =
   | 'fail' // a T3 step -1..-4, a version mismatch, or notices left unanswered
   | 'succeed' // the device reported the destination version
   | 'timeout' // no success within timeoutInMinutes of the first T3
-  | 'cancel' // the batch, a user or the schedule ended it
+  | 'cancel' // the batch (or its abort), a user or the schedule ended it
   | 'retry' // the retry policy queues a failed task again
   | 'reupgrade'; // a user queues a failed or canceled task again
 
@@ -50,12 +50,19 @@ export function isActiveTask(state: TaskState): boolean {
 export const BATCH_STATES = ['PLANNED', 'IN_PROGRESS', 'PAUSED', 'COMPLETED', 'CANCELED'] as const;
 export type BatchState = (typeof BATCH_STATES)[number];
 
-export type BatchEvent = 'start' | 'pause' | 'resume' | 'complete' | 'cancel' | 'reopen';
+export type BatchEvent =
+  | 'start'
+  | 'pause'
+  | 'resume'
+  | 'complete'
+  | 'cancel' // a user ended it: every active task is canceled
+  | 'abort' // its abort threshold was crossed: tasks not yet notified are canceled, those in flight finish
+  | 'reopen';
 
 const BATCH_TABLE: Record<BatchState, Partial<Record<BatchEvent, BatchState>>> = {
   PLANNED: { start: 'IN_PROGRESS', complete: 'COMPLETED', cancel: 'CANCELED' },
-  IN_PROGRESS: { pause: 'PAUSED', complete: 'COMPLETED', cancel: 'CANCELED' },
-  PAUSED: { resume: 'IN_PROGRESS', complete: 'COMPLETED', cancel: 'CANCELED' },
+  IN_PROGRESS: { pause: 'PAUSED', complete: 'COMPLETED', cancel: 'CANCELED', abort: 'CANCELED' },
+  PAUSED: { resume: 'IN_PROGRESS', complete: 'COMPLETED', cancel: 'CANCELED', abort: 'CANCELED' },
   // A re-upgrade of a task of a completed batch opens it again.
   COMPLETED: { reopen: 'IN_PROGRESS' },
   CANCELED: {},

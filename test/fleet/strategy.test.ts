@@ -136,7 +136,7 @@ describe('fleet: batch strategies on the injected clock', function () {
     should(notices(t.sent)).have.length(3);
   });
 
-  it('the abort threshold pauses the batch and says why', function () {
+  it('the abort threshold cancels the batch and says why', function () {
     const { devices, batch } = start({ abort: { failurePercent: 50, minDevices: 4 } }, { selection: 'ALL' }, 10);
     t.clock.advance(0);
     t.fleet.reportVersion(devices[0], { version: '2.0.0', module: 'default' });
@@ -145,8 +145,8 @@ describe('fleet: batch strategies on the injected clock', function () {
     should(t.fleet.batch(batch.id).state).equal('IN_PROGRESS');
     t.fleet.reportProgress(devices[3], { step: -3, module: 'default' });
     const b = t.fleet.batch(batch.id);
-    should(b.state).equal('PAUSED');
-    should(b.reason).equal('aborted: 3 of 4 finished tasks failed (75.0%, threshold 50%); resume to go on');
+    should(b.state).equal('CANCELED');
+    should(b.reason).equal('aborted: 3 of 4 finished tasks failed (75.0%, threshold 50%)');
   });
 
   it('waves open one after another when each succeeds well enough', function () {

@@ -421,7 +421,7 @@ describe('admin API', function () {
       const again = await api.post(`${base}/batches/${batch.id}/pause`);
       should({ status: again.status, body: again.body }).eql({
         status: 422,
-        body: { error: `batch ${batch.id}: a PAUSED batch cannot pause (it can: resume, complete, cancel)` },
+        body: { error: `batch ${batch.id}: a PAUSED batch cannot pause (it can: resume, complete, cancel, abort)` },
       });
       should(await api.post(`${base}/batches/${batch.id}/resume`)).match({ status: 200, body: { id: batch.id, state: 'IN_PROGRESS' } });
     });
