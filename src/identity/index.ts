@@ -11,3 +11,8 @@ export {
   signManifest,
 } from './manifest';
 export type { ManifestCheck, ManifestCheckInput, ManifestCheckName, ReleaseManifest } from './manifest';
+
+/** Device identity on the broker: Alibaba's signed MQTT login, and each device's topic rights. Pure. */
+export { checkLogin, LOGIN_META_KEYS, loginSignContent, parseLogin, signLogin } from './login';
+export type { LoginCheckOptions, LoginClaim, LoginSignMethod, MqttLogin, SignLoginInput } from './login';
+export { mayPublish, maySubscribe } from './topic-rights';
