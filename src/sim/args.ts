@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { DEFAULT_TIMING, OptionError, readFaultSpec, SimOptions, SimOptionsInput, simOptions } from './options';
+import { readSecrets, SecretsError } from './secrets';
 
 type Reader = (text: string, flag: string) => unknown;
 
@@ -66,6 +67,32 @@ const keyOrFile: Reader = (value, flag) => {
   }
 };
 
+/** A secret given inline, or `@path` of a file holding it; errors show the path, never a secret. */
+const secretOrFile: Reader = (value, flag) => {
+  if (!value.startsWith('@')) return value;
+  try {
+    return readFileSync(value.slice(1), 'utf8').trim();
+  } catch (err) {
+    throw new OptionError(flag, `a secret, or @ and the path of a readable file holding one (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`, value);
+  }
+};
+
+/** The path of a CSV or JSON file of device secrets (secrets.ts); errors name the line, never a secret. */
+const secretsFile: Reader = (path, flag) => {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new OptionError(flag, `the path of a readable CSV or JSON file of device secrets (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`, path);
+  }
+  try {
+    return readSecrets(text, path);
+  } catch (err) {
+    if (err instanceof SecretsError) throw new OptionError(flag, 'a file of device secrets', undefined, false, `${flag}: ${err.message}`);
+    throw err;
+  }
+};
+
 const FLAGS: Flag[] = [
   { flag: '--broker', field: 'broker', value: '<url>', read: text, help: 'MQTT broker, e.g. mqtt://localhost:1883 (required)' },
   { flag: '--username', field: 'username', value: '<name>', read: text, help: 'MQTT user name' },
@@ -79,6 +106,20 @@ const FLAGS: Flag[] = [
   { flag: '--pull', field: 'pull', help: 'devices ask for an upgrade with T4 at boot and take a T5 as a notice' },
   { flag: '--public-key', field: 'publicKey', value: '<base64>', read: text, help: 'Ed25519 public key (base64 SPKI): devices require a valid digestsign' },
   { flag: '--trust-key', field: 'trustKey', value: '<key|@file>', read: keyOrFile, help: "fleet's Ed25519 public key (base64 SPKI, or @file): devices require a signed release manifest and refuse older releases" },
+  {
+    flag: '--device-secret',
+    field: 'deviceSecret',
+    value: '<secret|@file>',
+    read: secretOrFile,
+    help: "one device secret for every device (tests): devices log in signed, as Alibaba's SDKs do",
+  },
+  {
+    flag: '--secrets',
+    field: 'secrets',
+    value: '<file>',
+    read: secretsFile,
+    help: 'device secrets, CSV productKey,deviceName,deviceSecret (as Alibaba exports) or JSON [{productKey, deviceName, deviceSecret}]: devices log in signed',
+  },
   { flag: '--share', field: 'share', value: '<n>', read: integer('a number of devices per MQTT connection (an integer such as 100)'), help: 'devices per MQTT connection, for very large fleets (default 1: one client each)' },
   { flag: '--seed', field: 'seed', value: '<n>', read: integer('a seed (an integer such as 42)'), help: 'seed of the fault assignment and the random delays (default 1)' },
   { flag: '--fail-download', field: 'faults.failDownload', value: '<p|n>', read: fault, help: 'devices whose download breaks off: step -2' },
@@ -118,6 +159,8 @@ export const HELP = [
   'MQTT (T6/T7), reports progress (T3), checks size, digest and signature, burns, reboots and',
   'reports its new version. Ctrl-C stops cleanly and prints the final table. With --trust-key,',
   'devices install only releases their fleet signed, and never an older one than they run.',
+  'With --device-secret or --secrets, each device logs in as iotkit-embedded 3.x does: client id',
+  'pk.dn|timestamp=…,securemode=3,signmethod=hmacsha256,…|, user dn&pk, password the HMAC.',
   '',
   'Options:',
   ...FLAGS.map((f) => `  ${`${f.flag}${f.value ? ` ${f.value}` : ''}`.padEnd(30)} ${f.help}`),

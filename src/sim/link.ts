@@ -23,6 +23,16 @@ export interface MqttLink {
 /** Opens one device's session and resolves once it is connected. */
 export type LinkOpener = (device: DeviceRef, onMessage: MessageHandler, signal: AbortSignal) => Promise<MqttLink>;
 
+/** What one MQTT client logs in with; without a user name, the broker settings' user name and password. */
+export interface ClientLogin {
+  clientId: string;
+  username?: string;
+  password?: string;
+}
+
+/** A device's own login (signed), or undefined for the broker settings' one. */
+export type LoginOf = (device: DeviceRef) => ClientLogin | undefined;
+
 export interface BrokerSettings {
   broker: string;
   username?: string;
@@ -44,20 +54,20 @@ export class Connections {
   }
 
   /** A connected client; a client that cannot connect keeps trying until `signal` aborts. */
-  async connect(clientId: string, signal: AbortSignal): Promise<MqttClient> {
+  async connect(login: ClientLogin, signal: AbortSignal): Promise<MqttClient> {
     const options: IClientOptions = {
-      clientId,
+      ...credentials(this.settings, login),
       clean: true,
       keepalive: 60,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       rejectUnauthorized: !this.settings.insecure,
     };
-    if (this.settings.username !== undefined) options.username = this.settings.username;
-    if (this.settings.password !== undefined) options.password = this.settings.password;
     const client = mqtt.connect(this.settings.broker, options);
     this.clients.add(client);
-    client.on('error', (err) => this.onError(clientId, err));
+    // A signed client id carries its login parameters after "|": warnings name the device only.
+    const name = login.clientId.split('|')[0];
+    client.on('error', (err) => this.onError(name, err));
     try {
       await unlessAborted(
         new Promise<void>((resolve) => client.once('connect', () => resolve())),
@@ -90,10 +100,20 @@ export class Connections {
   }
 }
 
-/** One client per device, with the client id `${productKey}.${deviceName}`. */
-export function directLinks(connections: Connections): LinkOpener {
+/** The client id, user name and password of a client: its own login, or the broker settings'. */
+function credentials(settings: BrokerSettings, login: ClientLogin): Pick<IClientOptions, 'clientId' | 'username' | 'password'> {
+  if (login.username !== undefined) return { clientId: login.clientId, username: login.username, password: login.password };
+  const options: Pick<IClientOptions, 'clientId' | 'username' | 'password'> = { clientId: login.clientId };
+  if (settings.username !== undefined) options.username = settings.username;
+  if (settings.password !== undefined) options.password = settings.password;
+  return options;
+}
+
+/** One client per device, with the client id `${productKey}.${deviceName}`, or its signed login. */
+export function directLinks(connections: Connections, loginOf: LoginOf = () => undefined): LinkOpener {
   return async (device, onMessage, signal) => {
-    const client = await connections.connect(`${device.productKey}.${device.deviceName}`, signal);
+    const login = loginOf(device) ?? { clientId: `${device.productKey}.${device.deviceName}` };
+    const client = await connections.connect(login, signal);
     client.on('message', (topic, payload) => onMessage(topic, payload));
     return {
       subscribe: async (topics) => {
@@ -149,7 +169,7 @@ export class SharedConnection {
   };
 
   private connected(): Promise<MqttClient> {
-    this.client ??= this.connections.connect(this.clientId, this.life.signal).then((client) => {
+    this.client ??= this.connections.connect({ clientId: this.clientId }, this.life.signal).then((client) => {
       client.on('message', (topic, payload) => this.routes.get(topic)?.(topic, payload));
       return client;
     });
@@ -162,16 +182,17 @@ export class SharedConnection {
   }
 }
 
-/** Connects once and disconnects, so a wrong URL or password is one clear error instead of endless retries. */
-export async function probeBroker(settings: BrokerSettings, timeoutMs = 10_000): Promise<void> {
+/**
+ * Connects once and disconnects, so a wrong URL or password is one clear error instead of endless
+ * retries. `login` is a signed login of the first device, with a client id of its own.
+ */
+export async function probeBroker(settings: BrokerSettings, timeoutMs = 10_000, login?: ClientLogin): Promise<void> {
   const options: IClientOptions = {
-    clientId: `ota-sim-probe-${process.pid}-${Date.now()}`,
+    ...credentials(settings, login ?? { clientId: `ota-sim-probe-${process.pid}-${Date.now()}` }),
     reconnectPeriod: 0,
     connectTimeout: timeoutMs,
     rejectUnauthorized: !settings.insecure,
   };
-  if (settings.username !== undefined) options.username = settings.username;
-  if (settings.password !== undefined) options.password = settings.password;
   const client = mqtt.connect(settings.broker, options);
   try {
     await new Promise<void>((resolve, reject) => {

@@ -5,6 +5,7 @@
  */
 import { checkLabel, checkModule, checkTopicLevel, ProtocolError, readPublicKey } from '../protocol';
 import { FAULT_NAMES, FaultName, FaultPlan, FaultSpec } from './faults';
+import { DeviceSecrets, secretKey } from './secrets';
 
 export interface SimTiming {
   /** Each device powers on at a random moment within this long after its connection wave starts. */
@@ -55,6 +56,13 @@ export interface SimOptions {
    * notice (docs/release-manifest.md) and refuse older releases than the one they run.
    */
   trustKey?: string;
+  /**
+   * Signed logins (Alibaba's, as iotkit-embedded 3.x signs them): a device with a secret connects
+   * with client id `pk.dn|timestamp=…,securemode=3,signmethod=hmacsha256,…|`, user `dn&pk` and the
+   * HMAC as password. `secrets` (keyed `pk/dn`) first, then `deviceSecret` for every other device.
+   */
+  deviceSecret?: string;
+  secrets?: DeviceSecrets;
   /** Devices per MQTT connection: 1 is one client per device, as in the field; more multiplexes. */
   share: number;
   seed: number;
@@ -83,6 +91,10 @@ export interface SimOptionsInput {
   pull?: boolean;
   publicKey?: string;
   trustKey?: string;
+  /** One device secret for every device (tests): each device then logs in signed. */
+  deviceSecret?: string;
+  /** Device secrets keyed `${productKey}/${deviceName}` (see `readSecrets` for a file's text). */
+  secrets?: ReadonlyMap<string, string>;
   share?: number;
   seed?: number;
   timing?: Partial<SimTiming>;
@@ -165,6 +177,9 @@ export function simOptions(input: SimOptionsInput, label: (field: string) => str
   if (input.password !== undefined) options.password = checkText(label('password'), input.password);
   if (input.publicKey !== undefined) options.publicKey = checkPublicKey(label('publicKey'), input.publicKey);
   if (input.trustKey !== undefined) options.trustKey = checkPublicKey(label('trustKey'), input.trustKey);
+  if (input.deviceSecret !== undefined) options.deviceSecret = checkSecret(label('deviceSecret'), input.deviceSecret);
+  if (input.secrets !== undefined) options.secrets = checkSecrets(label('secrets'), input.secrets, options);
+  if (options.deviceSecret !== undefined || options.secrets !== undefined) checkSignedLogins(options, label);
   if (input.durationLimit !== undefined) {
     options.durationLimit = checkInteger(label('durationLimit'), input.durationLimit, 1, 2 ** 31 - 1, 'a duration of at least 1 ms');
   }
@@ -184,6 +199,51 @@ function checkPublicKey(option: string, value: unknown): string {
     throw new OptionError(option, expected, undefined, false, `${option} expects ${expected}; the value given is not one (not shown, in case it is a private key)`);
   }
   return key.trim();
+}
+
+/** The secret of a device, when it logs in signed. */
+export function deviceSecretOf(options: Pick<SimOptions, 'secrets' | 'deviceSecret'>, productKey: string, deviceName: string): string | undefined {
+  return options.secrets?.get(secretKey(productKey, deviceName)) ?? options.deviceSecret;
+}
+
+/** Secrets are never shown in errors. */
+function checkSecret(option: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new OptionError(option, 'a device secret', undefined, false, `${option} expects a device secret (a non-empty string); the value given is not one (not shown)`);
+  }
+  return value;
+}
+
+function checkSecrets(option: string, value: unknown, options: SimOptions): DeviceSecrets {
+  if (!(value instanceof Map)) throw new OptionError(option, 'a Map of device secrets keyed "productKey/deviceName"', undefined, false, `${option} expects a Map of device secrets keyed "productKey/deviceName"`);
+  const secrets: DeviceSecrets = new Map();
+  for (const [key, secret] of value as Map<unknown, unknown>) {
+    if (typeof key !== 'string' || !/^[^/]+\/[^/]+$/.test(key)) throw new OptionError(option, 'keys "productKey/deviceName"', key);
+    secrets.set(key, checkSecret(`${option} (${key})`, secret));
+  }
+  if (options.deviceSecret === undefined) {
+    const missing: string[] = [];
+    for (let i = 0; i < options.devices && missing.length <= 3; i++) {
+      const name = deviceName(options, i);
+      if (!secrets.has(secretKey(options.productKey, name))) missing.push(secretKey(options.productKey, name));
+    }
+    if (missing.length > 0) {
+      const shown = missing.slice(0, 3).join(', ') + (missing.length > 3 ? ', …' : '');
+      throw new OptionError(option, 'a secret for every simulated device', undefined, false, `${option} has no secret for ${shown}: give one for every simulated device, or a --device-secret for the rest`);
+    }
+  }
+  return secrets;
+}
+
+/** A signed login is one device's: it sets the user name and password, and cannot be shared. */
+function checkSignedLogins(options: SimOptions, label: (field: string) => string): void {
+  const via = `${label('deviceSecret')} or ${label('secrets')}`;
+  if (options.share !== 1) throw new OptionError(label('share'), `1 with ${via}: a signed login is one device's own connection`, options.share);
+  for (const field of ['username', 'password'] as const) {
+    if (options[field] !== undefined) {
+      throw new OptionError(label(field), `nothing with ${via}`, undefined, false, `${label(field)} cannot be combined with ${via}: a signed login sets the user name and password itself`);
+    }
+  }
 }
 
 function checkBroker(option: string, value: unknown): string {

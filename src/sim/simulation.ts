@@ -9,7 +9,8 @@ import { readPublicKey } from '../protocol';
 import { SimDevice } from './device';
 import { assignFaults, deviceRandom } from './faults';
 import { Connections, directLinks, LinkOpener, probeBroker, SharedConnection, withoutCredentials } from './link';
-import { deviceName, SimOptions } from './options';
+import { signedLogins, simLogin } from './login';
+import { deviceName, deviceSecretOf, SimOptions } from './options';
 import { BUSY_STATES, DeviceSnapshot, SimState, SimSummary, summarize } from './states';
 import { isInterrupted, SimTimers, systemTimers } from './timers';
 
@@ -112,13 +113,13 @@ export class Simulation extends EventEmitter<SimulationEvents> {
   private async run(): Promise<void> {
     const { options } = this;
     if (this.stopped) return;
-    await probeBroker(options);
+    await probeBroker(options, undefined, this.probeLogin());
     if (this.stopped) return;
     this.startedAt = this.timers.now();
     const publicKey: KeyObject | undefined = options.publicKey ? readPublicKey('publicKey', options.publicKey) : undefined;
     const trustKey: KeyObject | undefined = options.trustKey ? readPublicKey('trustKey', options.trustKey) : undefined;
     const faults = assignFaults(options.devices, options.faults, options.seed);
-    const direct = directLinks(this.connections);
+    const direct = directLinks(this.connections, signedLogins(options));
     for (let index = 0; index < options.devices; index++) {
       this.deviceList.push(
         new SimDevice(index, deviceName(options, index), faults[index], {
@@ -138,6 +139,13 @@ export class Simulation extends EventEmitter<SimulationEvents> {
     for (let first = 0; first < this.deviceList.length && !this.stopped; first += wave) {
       await Promise.all(this.deviceList.slice(first, first + wave).map((device) => this.powerOn(device)));
     }
+  }
+
+  /** With signed logins, the probe logs in as the first device, under a client id of its own. */
+  private probeLogin() {
+    const first = { productKey: this.options.productKey, deviceName: deviceName(this.options, 0) };
+    const secret = deviceSecretOf(this.options, first.productKey, first.deviceName);
+    return secret === undefined ? undefined : simLogin(first, secret, `ota-sim-probe-${process.pid}`);
   }
 
   private sharedOpener(index: number): LinkOpener {
