@@ -4,11 +4,13 @@
  * Node-RED. The parts: core.ts (units of work, state changes), ingest.ts (what devices say),
  * catalog.ts, batches.ts, scheduler.ts, settle.ts.
  */
+import { randomBytes } from 'node:crypto';
 import type { BlockRequest, DeviceRef, FirmwareDescriptor, FirmwareQuery, ProgressReport, VersionReport } from '../protocol';
 import { Action, BatchOptions, controlBatch, ControlOptions, createBatch, pushDirect } from './batches';
 import { addFirmware, deleteFirmware, firmwareFromDescriptor, NewFirmware } from './catalog';
 import { FleetCore, FleetOptions, TaskOutcome, Touched } from './core';
-import { CredentialRecord, parseCredentials } from './credentials';
+import { checkLogin, mayPublish, maySubscribe, MqttLogin, parseLogin } from '../identity';
+import { BAD_LOGIN, CredentialRecord, deviceOfUsername, parseCredentials } from './credentials';
 import { notFound } from './errors';
 import { queryFirmware, reportProgress, reportVersion, requestBlock } from './ingest';
 import { Scheduler } from './scheduler';
@@ -16,6 +18,9 @@ import { settleBatch } from './settle';
 import type { TaskCounts } from './states';
 import type { CredentialQuery, DeviceQuery, TaskQuery } from './store';
 import type { BatchView, DeviceModule, Firmware, Task, Transition } from './types';
+
+/** Keys the login check of an unregistered device, which then fails as a wrong password does. */
+const UNREGISTERED = randomBytes(16).toString('hex');
 
 export class Fleet extends FleetCore {
   private readonly scheduler = new Scheduler(this);
@@ -109,6 +114,34 @@ export class Fleet extends FleetCore {
   /** Registered devices, never their secrets. */
   listCredentials(query: CredentialQuery = {}): CredentialRecord[] {
     return this.store.listCredentials(query);
+  }
+
+  /**
+   * An MQTT login of Alibaba's form checked against the device's registered secret. An unknown
+   * device and a wrong password get the same answer, in about the same time: the HMAC is computed
+   * either way, so neither the answer nor its delay tells which devices are registered.
+   */
+  authenticate(login: MqttLogin): { ok: true; device: DeviceRef } | { ok: false; reason: string } {
+    const parsed = parseLogin(login);
+    if (!parsed.ok) return parsed;
+    const device = { productKey: parsed.claim.productKey, deviceName: parsed.claim.deviceName };
+    const secret = this.store.deviceSecret(device);
+    const signed = checkLogin(parsed.claim, secret ?? UNREGISTERED);
+    return secret !== undefined && signed ? { ok: true, device } : { ok: false, reason: BAD_LOGIN };
+  }
+
+  /**
+   * May a device that logged in publish on this topic, or subscribe to this filter? Only its own
+   * reports and notices (identity/topic-rights.ts), and only while it has a registered secret.
+   */
+  authorize(device: DeviceRef, action: 'publish' | 'subscribe', topic: string): boolean {
+    if (this.store.deviceSecret(device) === undefined) return false;
+    return action === 'publish' ? mayPublish(device, topic) : maySubscribe(device, topic);
+  }
+
+  /** The device an authenticated client's user name (`deviceName&productKey`) names, or undefined. */
+  deviceOfLogin(username: string): DeviceRef | undefined {
+    return deviceOfUsername(username);
   }
 
   // catalog

@@ -1,15 +1,19 @@
 /**
  * The admin HTTP API (README: Admin API), under the Node-RED admin root, JSON in and out, guarded by
- * `ota.read` / `ota.write`. Refusals answer 4xx with `{error}` saying what is wrong and how to fix
+ * `ota.read` / `ota.write` (and `ota.broker` for the broker's login and ACL checks, broker-auth.ts). Refusals answer 4xx with `{error}` saying what is wrong and how to fix
  * it; nothing ever answers with a stack trace.
  */
 import type { NodeAPI } from 'node-red';
 import type { NextFunction, Request, Response } from 'express';
 import { ACTIONS, deleteHostedFirmware, FleetError, readUploadMeta, TASK_STATES, TaskState, uploadFirmware } from '../fleet';
 import { checkTopicLevel, generateSigningKeyPair, isPlainObject, ProtocolError } from '../protocol';
+import { brokerAuthRoutes } from './broker-auth';
 import { allFleets, FleetHandle, fleetById } from './registry';
 
 type Handler = (req: Request, res: Response) => unknown;
+
+/** The largest CSV of devices a registration may send (JSON bodies have Node-RED's apiMaxLength). */
+const MAX_CSV_BYTES = 32 * 1024 * 1024;
 
 const mounted = new WeakSet<object>();
 
@@ -79,6 +83,35 @@ function body(req: Request): Record<string, unknown> {
   return b;
 }
 
+function deviceOf(req: Request) {
+  return { productKey: checkTopicLevel('productKey', req.params.productKey), deviceName: checkTopicLevel('deviceName', req.params.deviceName) };
+}
+
+/**
+ * The body of a device registration: a JSON array (read by the admin app's JSON parser), or CSV
+ * text read here (the admin app parses only JSON and forms).
+ */
+async function credentialsBody(req: Request): Promise<unknown> {
+  const type = String(req.headers['content-type'] ?? '').toLowerCase();
+  if ((req as Request & { _body?: boolean })._body) {
+    if (type.startsWith('application/json')) return req.body;
+    throw new FleetError('OTA_UNSUPPORTED', `send the devices as JSON or as CSV with Content-Type: text/csv (it came as ${type}), e.g. curl --data-binary @devices.csv -H 'Content-Type: text/csv'`);
+  }
+  if (!/^text\/(csv|plain)\s*(;|$)/.test(type)) {
+    throw new FleetError('OTA_UNSUPPORTED', `send the devices as a JSON array (Content-Type: application/json) or as CSV text (Content-Type: text/csv), not ${type || 'without a Content-Type'}`);
+  }
+  const charset = /;\s*charset="?([^";]+)/.exec(type)?.[1];
+  if (charset && !/^utf-?8$/.test(charset) && charset !== 'us-ascii') throw new FleetError('OTA_UNSUPPORTED', `unsupported charset ${charset}: send the CSV as UTF-8`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_CSV_BYTES) throw new FleetError('OTA_REFUSED', `the CSV is over ${MAX_CSV_BYTES / 1048576} MB; send the devices in several requests`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 function devicesOf(b: Record<string, unknown>, productKey?: string) {
   if (b.devices === undefined) return undefined;
   if (!Array.isArray(b.devices)) throw new ProtocolError('devices', 'an array of device names', b.devices);
@@ -91,6 +124,7 @@ export function mountAdminApi(RED: NodeAPI): void {
   mounted.add(app);
   const read = RED.auth.needsPermission('ota.read') as unknown as (req: Request, res: Response, next: NextFunction) => void;
   const write = RED.auth.needsPermission('ota.write') as unknown as (req: Request, res: Response, next: NextFunction) => void;
+  const broker = RED.auth.needsPermission('ota.broker') as unknown as (req: Request, res: Response, next: NextFunction) => void;
   const route = (method: 'get' | 'post' | 'put' | 'delete', path: string, guard: typeof read, handler: Handler) => {
     app[method](path, guard, (req: Request, res: Response) => {
       Promise.resolve()
@@ -207,6 +241,30 @@ export function mountAdminApi(RED: NodeAPI): void {
   });
 
   route('post', '/ota/keys', write, () => generateSigningKeyPair());
+
+  route('get', '/ota/fleets/:fleet/credentials', read, (req) =>
+    fleetOf(req).fleet.listCredentials({
+      productKey: stringQuery(req, 'productKey'),
+      limit: intQuery(req, 'limit', 1000, 100_000),
+      offset: intQuery(req, 'offset', 0, Number.MAX_SAFE_INTEGER),
+    }),
+  );
+
+  route('post', '/ota/fleets/:fleet/credentials', write, async (req, res) => {
+    const fleet = fleetOf(req).fleet;
+    const registered = fleet.registerCredentials(await credentialsBody(req));
+    res.status(201);
+    return registered;
+  });
+
+  route('delete', '/ota/fleets/:fleet/credentials/:productKey/:deviceName', write, (req) => {
+    const device = deviceOf(req);
+    fleetOf(req).fleet.removeCredential(device);
+    return device;
+  });
+
+
+  for (const r of brokerAuthRoutes((req) => fleetOf(req).fleet)) route('post', r.path, broker, r.handler);
 
   // A body the admin app's JSON parser refused never reaches a route: answer it here, as JSON,
   // instead of Express's HTML page with a stack trace.

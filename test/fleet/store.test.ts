@@ -34,7 +34,8 @@ describe('the SQLite store: schema versions and migrations', function () {
       CREATE INDEX transitions_by_task ON transitions (task_id);
       CREATE INDEX transitions_by_batch ON transitions (batch_id, id);
       CREATE INDEX devices_by_version ON devices (product_key, module, version);
-      ALTER TABLE firmware DROP COLUMN sequence; DROP TABLE release_sequences; ALTER TABLE batches DROP COLUMN unverified;`);
+      ALTER TABLE firmware DROP COLUMN sequence; DROP TABLE release_sequences; ALTER TABLE batches DROP COLUMN unverified;
+      DROP TABLE credentials;`);
     old.pragma('user_version = 1');
     old.prepare("INSERT INTO devices VALUES ('pk1', 'dev1', 'default', '1.0.0', 1, 2)").run();
     old.prepare(
@@ -53,6 +54,21 @@ describe('the SQLite store: schema versions and migrations', function () {
     });
     should(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'tasks_due'").get()).be.undefined();
     db.close();
+  });
+
+  it('the device registry replaces a secret on a second registration, lists no secrets, and deletes one device', function () {
+    const store = new SqliteStore(join(dir, 'registry.sqlite'));
+    store.putCredentials([{ productKey: 'pk1', deviceName: 'dev1', deviceSecret: 's1' }, { productKey: 'pk1', deviceName: 'dev2', deviceSecret: 's2' }], 10);
+    store.putCredentials([{ productKey: 'pk1', deviceName: 'dev1', deviceSecret: 's1-new' }], 20);
+    should(store.deviceSecret({ productKey: 'pk1', deviceName: 'dev1' })).equal('s1-new');
+    should(store.listCredentials({})).eql([
+      { productKey: 'pk1', deviceName: 'dev1', createdAt: 20 },
+      { productKey: 'pk1', deviceName: 'dev2', createdAt: 10 },
+    ]);
+    should(store.deleteCredential({ productKey: 'pk1', deviceName: 'dev2' })).be.true();
+    should(store.deleteCredential({ productKey: 'pk1', deviceName: 'dev2' })).be.false();
+    should(store.deviceSecret({ productKey: 'pk1', deviceName: 'dev2' })).be.undefined();
+    store.close();
   });
 
   it('a file from a newer release is refused with what to do, and left as it is', function () {

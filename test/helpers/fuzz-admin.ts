@@ -1,5 +1,5 @@
 /**
- * Bad requests to the admin HTTP API (DESIGN.md), as fast-check arbitraries: unknown fleets,
+ * Bad requests to the admin HTTP API (README: Admin API), as fast-check arbitraries: unknown fleets,
  * batches, devices and firmware; ids and names that are not ids or names; bad query parameters;
  * bodies of the wrong shape. Every one is wrong by construction (and none may change anything):
  * the API must answer 4xx with `{error}` saying what is wrong, never 500, never a stack trace.
@@ -87,6 +87,11 @@ export function adminCases(t: AdminTarget): fc.Arbitrary<AdminCase> {
       { kind: 'unknown fleet', method: 'POST', path: `${P}/batches/${t.batchId}/tasks/pk1/${known}/cancel`, ...json({}), expect: [404] },
       { kind: 'unknown fleet', method: 'POST', path: `${P}/firmware?productKey=pk1&version=9.9.9`, headers: { 'Content-Type': 'application/octet-stream' }, body: Buffer.from('pkg'), expect: [404] },
       { kind: 'unknown fleet', method: 'DELETE', path: `${P}/firmware/${enc(t.firmwareId)}`, expect: [404] },
+      G('unknown fleet', `${P}/credentials`, [404]),
+      { kind: 'unknown fleet', method: 'POST', path: `${P}/credentials`, ...json([{ productKey: 'pk1', deviceName: known, deviceSecret: 's' }]), expect: [404] },
+      { kind: 'unknown fleet', method: 'DELETE', path: `${P}/credentials/pk1/${known}`, expect: [404] },
+      { kind: 'unknown fleet', method: 'POST', path: `${P}/mqtt/authenticate`, ...json({ clientid: 'c', username: 'u', password: 'p' }), expect: [404] },
+      { kind: 'unknown fleet', method: 'POST', path: `${P}/mqtt/authorize`, ...json({ clientid: 'c', username: 'u', topic: 't', action: 'publish' }), expect: [404] },
     );
   };
 
@@ -209,7 +214,43 @@ export function adminCases(t: AdminTarget): fc.Arbitrary<AdminCase> {
     fc.constant<AdminCase>({ kind: 'empty package', method: 'POST', path: `${F}/firmware?productKey=pk1&version=9.9.9`, headers: { 'Content-Type': 'application/octet-stream' }, body: Buffer.alloc(0), expect: [400, 422] }),
   );
 
+  // Registrations that are wrong in one row (none may store anything), and broker checks missing a field.
+  const credentials = fc.oneof(
+    fc
+      .tuple(fc.oneof(badName, fc.constant('')), fc.boolean())
+      .map(([bad, inKey]): AdminCase => ({
+        kind: 'credentials: bad name',
+        method: 'POST',
+        path: `${F}/credentials`,
+        ...json([{ productKey: 'pk1', deviceName: 'fuzz-ok', deviceSecret: 's1' }, { productKey: inKey ? bad : 'pk1', deviceName: inKey ? 'fuzz-2' : bad, deviceSecret: 's2' }]),
+        expect: [422],
+      })),
+    fc
+      .oneof(fc.constantFrom<unknown>('', null, 5, 'two words', 'x'.repeat(129), 'tab\t'), fc.string({ minLength: 1, maxLength: 8 }).filter((v) => !/^[\x21-\x7e]+$/.test(v)))
+      .map((secret): AdminCase => ({ kind: 'credentials: bad secret', method: 'POST', path: `${F}/credentials`, ...json([{ productKey: 'pk1', deviceName: 'fuzz-1', deviceSecret: secret }]), expect: [422] })),
+    fc.constantFrom<unknown>([], {}, { devices: [] }, [1], [null]).map((b): AdminCase => ({ kind: 'credentials: not a list of devices', method: 'POST', path: `${F}/credentials`, ...json(b), expect: [422] })),
+    fc
+      .constantFrom('pk1,dev-x', 'ProductKey,DeviceName\npk1,dev-x', 'pk1,"dev-x,s', 'pk1,dev"x,s', 'pk1,a/b,s', '\uFEFF\r\n')
+      .map((text): AdminCase => ({ kind: 'credentials: bad CSV', method: 'POST', path: `${F}/credentials`, headers: { 'Content-Type': 'text/csv' }, body: text, expect: [422] })),
+    fc.constant<AdminCase>({ kind: 'credentials: raw bytes', method: 'POST', path: `${F}/credentials`, headers: { 'Content-Type': 'application/octet-stream' }, body: Buffer.from('pk1,d,s'), expect: [415] }),
+    badIntQuery('limit', 100_000).map((q) => G('bad query', `${F}/credentials?${q}`)),
+    badStringQuery('productKey').map((q) => G('bad query', `${F}/credentials?${q}`)),
+    fc.tuple(badName, fc.boolean()).map(([bad, inKey]): AdminCase => ({ kind: 'bad device name', method: 'DELETE', path: `${F}/credentials/${enc(inKey ? bad : 'pk1')}/${enc(inKey ? known : bad)}`, expect: [400] })),
+    ghost.map((n): AdminCase => ({ kind: 'unregistered device', method: 'DELETE', path: `${F}/credentials/pk1/${enc(n)}`, expect: [404] })),
+    fc
+      .tuple(fc.constantFrom('clientid', 'username', 'password'), fc.constantFrom<unknown>(undefined, 5, null, ['x'], {}))
+      .map(([field, value]): AdminCase => {
+        const body: Record<string, unknown> = { clientid: 'c', username: 'u', password: 'p', [field]: value };
+        if (value === undefined) delete body[field];
+        return { kind: 'broker check: bad login request', method: 'POST', path: `${F}/mqtt/authenticate`, ...json(body), expect: [400] };
+      }),
+    fc
+      .oneof(fc.constantFrom('all', 'PUBLISH', 'read', ''), fc.string({ maxLength: 8 }).filter((a) => a !== 'publish' && a !== 'subscribe'))
+      .map((action): AdminCase => ({ kind: 'broker check: unknown action', method: 'POST', path: `${F}/mqtt/authorize`, ...json({ clientid: 'c', username: `${known}&pk1`, topic: 't', action }), expect: [400] })),
+  );
+
   return fc.oneof(
+    { arbitrary: credentials, weight: 3 },
     { arbitrary: unknownFleet.chain(fleetRoutes), weight: 2 },
     { arbitrary: notAnId.chain((id) => batchRoutes(enc(id), [400], 'not a batch id')), weight: 2 },
     { arbitrary: unknownBatch.chain((id) => batchRoutes(String(id), [404], 'unknown batch')), weight: 2 },

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import mqtt from 'mqtt';
 import should from 'should';
+import { signLogin } from '../../src/identity';
 import { buildVersionReport, generateSigningKeyPair } from '../../src/protocol';
 import { startAedes, TestBroker } from '../helpers/broker';
 import { HttpAnswer, httpRequest } from '../helpers/fleet-red';
@@ -21,6 +22,9 @@ import { platformFlow } from '../helpers/platform-flow';
 const bcrypt = require(require.resolve('bcryptjs', { paths: [dirname(require.resolve('node-red'))] })) as { hashSync(text: string, rounds: number): string };
 
 const PASSWORDS = { admin: `admin-${randomBytes(6).toString('hex')}`, viewer: `viewer-${randomBytes(6).toString('hex')}` };
+/** The static token a broker (EMQX) is configured with: its user may only call the broker's checks. */
+const BROKER_TOKEN = `broker-${randomBytes(24).toString('hex')}`;
+const DEVICE = { productKey: 'pk1', deviceName: 'dev-0', deviceSecret: `device-secret-${randomBytes(8).toString('hex')}` };
 
 interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -73,6 +77,7 @@ describe('security: the admin API with adminAuth', function () {
       { method: 'GET', path: `${api}/batches/${batchId}` },
       { method: 'GET', path: `${api}/batches/${batchId}/tasks` },
       { method: 'GET', path: `${api}/batches/${batchId}/transitions` },
+      { method: 'GET', path: `${api}/credentials` },
     ];
   }
 
@@ -86,6 +91,17 @@ describe('security: the admin API with adminAuth', function () {
       ...['cancel', 'pause', 'resume', 'confirm'].map((a): Route => ({ method: 'POST', path: `${api}/batches/${batchId}/${a}`, body: {} })),
       ...['reupgrade', 'confirm', 'cancel'].map((a): Route => ({ method: 'POST', path: `${api}/batches/${batchId}/tasks/pk1/dev-0/${a}`, body: {} })),
       { method: 'POST', path: '/ota/keys', body: {} },
+      { method: 'POST', path: `${api}/credentials`, body: [{ productKey: 'pk1', deviceName: 'dev-0', deviceSecret: 'stolen' }] },
+      { method: 'DELETE', path: `${api}/credentials/pk1/dev-0` },
+    ];
+  }
+
+  /** The broker's login and ACL checks (EMQX's HTTP authenticator and authorizer). */
+  function brokerChecks(): Route[] {
+    const login = signLogin(DEVICE);
+    return [
+      { method: 'POST', path: `${api}/mqtt/authenticate`, body: { clientid: login.clientId, username: login.username, password: login.password } },
+      { method: 'POST', path: `${api}/mqtt/authorize`, body: { clientid: login.clientId, username: login.username, topic: '/ota/device/inform/pk1/dev-0', action: 'publish' } },
     ];
   }
 
@@ -111,7 +127,9 @@ describe('security: the admin API with adminAuth', function () {
           users: [
             { username: 'admin', password: bcrypt.hashSync(PASSWORDS.admin, 8), permissions: '*' },
             { username: 'viewer', password: bcrypt.hashSync(PASSWORDS.viewer, 8), permissions: 'read' },
+            { username: 'emqx', password: bcrypt.hashSync(randomBytes(16).toString('hex'), 8), permissions: 'ota.broker' },
           ],
+          tokens: [{ token: BROKER_TOKEN, user: 'emqx', scope: ['ota.broker'] }],
         },
       },
     });
@@ -144,6 +162,7 @@ describe('security: the admin API with adminAuth', function () {
     );
     should(batch.status).equal(201);
     batchId = (JSON.parse(batch.body.toString()) as { id: number }).id;
+    should((await call({ method: 'POST', path: `${api}/credentials`, body: [DEVICE] }, tokens.admin)).status).equal(201);
   });
 
   after(async function () {
@@ -154,7 +173,7 @@ describe('security: the admin API with adminAuth', function () {
 
   it('anonymous users get 401 and nothing else from every /ota route, and change nothing', async function () {
     const before = await everything();
-    for (const route of [...reads(), ...writes()]) {
+    for (const route of [...reads(), ...writes(), ...brokerChecks()]) {
       const answer = await call(route);
       should(answer.status).equal(401, `${route.method} ${route.path}`);
       should(answer.body.toString()).not.match(/dev-0|pk1|privateKey|publicKey|"id"/);
@@ -186,9 +205,26 @@ describe('security: the admin API with adminAuth', function () {
       const text = (await call(route, tokens.viewer)).body.toString('utf8');
       should(text.includes(urlSecret)).be.false(`${route.path} shows the URL secret`);
       should(text.includes(privateKeyBody)).be.false(`${route.path} shows the signing key`);
+      should(text.includes(DEVICE.deviceSecret)).be.false(`${route.path} shows a device secret`);
     }
     const fleets = JSON.parse((await call({ method: 'GET', path: '/ota/fleets' }, tokens.viewer)).body.toString()) as { publicKey: string }[];
     should(fleets[0].publicKey).equal(keys.publicKey);
+  });
+
+  it("the broker's token gets its checks answered, and 401 from every other route", async function () {
+    const [authenticate, authorize] = brokerChecks();
+    should(JSON.parse((await call(authenticate, BROKER_TOKEN)).body.toString())).eql({ result: 'allow', is_superuser: false });
+    should(JSON.parse((await call(authorize, BROKER_TOKEN)).body.toString())).eql({ result: 'allow' });
+    const before = await everything();
+    for (const route of [...reads(), ...writes()]) should((await call(route, BROKER_TOKEN)).status).equal(401, `${route.method} ${route.path}`);
+    should(await everything()).eql(before);
+  });
+
+  it("a read-only user gets 401 from the broker's checks (they would be a password oracle); an admin (*) may call them", async function () {
+    for (const route of brokerChecks()) {
+      should((await call(route, tokens.viewer)).status).equal(401, `${route.method} ${route.path}`);
+      should((await call(route, tokens.admin)).status).equal(200, `${route.method} ${route.path}`);
+    }
   });
 
   it('an admin may write: tag, pause, resume, generate keys, start and cancel a batch', async function () {
@@ -200,6 +236,7 @@ describe('security: the admin API with adminAuth', function () {
     should(JSON.parse(pair.body.toString())).have.keys('publicKey', 'privateKey');
     should((await call({ method: 'POST', path: `${api}/batches/${batchId}/cancel`, body: {} }, tokens.admin)).status).equal(200);
     should((await call({ method: 'DELETE', path: `${api}/firmware/${firmwareId}` }, tokens.admin)).status).equal(200);
+    should((await call({ method: 'DELETE', path: `${api}/credentials/pk1/dev-0` }, tokens.admin)).status).equal(200);
   });
 
   it('a revoked token gets 401', async function () {
@@ -212,6 +249,6 @@ describe('security: the admin API with adminAuth', function () {
     });
     should(revoke.status).equal(200);
     should((await call({ method: 'GET', path: `${api}/devices` }, fresh.access_token)).status).equal(401);
-    printFigures('adminAuth', { readRoutes: reads().length, writeRoutes: writes().length, anonymous: '401 on all', viewer: 'reads 200, writes 401', viewerAskingStar, revoked: 401 });
+    printFigures('adminAuth', { readRoutes: reads().length, writeRoutes: writes().length, brokerRoutes: brokerChecks().length, anonymous: '401 on all', viewer: 'reads 200, writes 401', viewerAskingStar, revoked: 401 });
   });
 });
