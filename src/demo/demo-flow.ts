@@ -9,7 +9,7 @@ import { PACKAGE_ROOT } from './node-red';
 export const DEMO_EXAMPLE = '01 - Platform - versions, verification and batch upgrade.json';
 export const DEMO_PRODUCT = 'demo-product';
 
-interface FlowNode {
+export interface FlowNode {
   id: string;
   type: string;
   z?: string;

@@ -5,7 +5,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync, lstatSync, rmSync } from 'node:fs';
-import { get } from 'node:http';
+import { get, request } from 'node:http';
 import { join, resolve } from 'node:path';
 
 export const PACKAGE_ROOT = resolve(__dirname, '..', '..', '..');
@@ -40,7 +40,8 @@ export function prepareUserDir(options: UserDirOptions): void {
   }
   const settings = {
     uiPort: options.port,
-    uiHost: '0.0.0.0',
+    // The editor and the admin API (which registers device secrets) stay on this machine unless asked.
+    uiHost: '127.0.0.1',
     flowFile: 'flows.json',
     credentialSecret: false,
     logging: { console: { level: 'info', metrics: false, audit: false } },
@@ -80,6 +81,28 @@ export function getJson<T = unknown>(url: string): Promise<T> {
         }
       });
     }).on('error', fail);
+  });
+}
+
+/** POSTs `body` as JSON; resolves with the status and the parsed JSON answer, or rejects on 4xx/5xx with the answer's error. */
+export function postJson<T = unknown>(url: string, body: unknown): Promise<T> {
+  const data = Buffer.from(JSON.stringify(body));
+  return new Promise((ok, fail) => {
+    const req = request(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': data.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if ((res.statusCode ?? 500) >= 400) return fail(new Error(`POST ${url}: HTTP ${res.statusCode} ${text}`));
+        try {
+          ok(JSON.parse(text) as T);
+        } catch (err) {
+          fail(err);
+        }
+      });
+    });
+    req.on('error', fail);
+    req.end(data);
   });
 }
 

@@ -6,16 +6,27 @@
 import { ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { isIP } from 'node:net';
 import { resolve, join } from 'node:path';
-import { Simulation, simOptions } from '../sim';
-import { EmbeddedBroker, startEmbeddedBroker } from './broker';
-import { DEMO_PRODUCT, demoFlow, retarget } from './demo-flow';
+import { deviceName, Simulation, SimOptions, SimOptionsInput, simOptions } from '../sim';
+import { createAedesHooks, httpAuthority } from '../broker';
+import { connectHost, EmbeddedBroker, isLoopback, startEmbeddedBroker } from './broker';
+import { DEMO_PRODUCT, demoFlow, FlowNode, retarget } from './demo-flow';
+import { DeviceSecret, PlatformLogin, randomDeviceSecret, randomPlatformLogin, registerSecrets, storePlatformLogin } from './logins';
 import { getJson, prepareUserDir, spawnNodeRed, waitForFleets } from './node-red';
 
 export interface DemoSettings {
   port: number;
   mqttPort: number;
+  /** The address the embedded broker listens on (MQTT_HOST). */
+  mqttHost: string;
+  /** The address Node-RED (editor, admin API, package downloads) listens on (NODE_RED_HOST). */
+  nodeRedHost: string;
   mqttUrl?: string;
+  /** Whether the embedded broker checks logins: devices sign with their own secrets (OTA_BROKER_AUTH). */
+  brokerAuth: boolean;
+  /** Why it checks them: asked for, or forced because the broker listens beyond this machine. */
+  brokerAuthReason?: 'asked' | 'forced';
   dir: string;
   devices: number;
   publicUrl: string;
@@ -33,10 +44,24 @@ export function readDemoSettings(env: NodeJS.ProcessEnv = process.env): DemoSett
   const port = intEnv(env, 'PORT', 1880, 1, 65535);
   const mqttUrl = env.MQTT_URL || undefined;
   if (mqttUrl && !/^mqtts?:\/\/[^/]+/.test(mqttUrl)) throw new Error(`MQTT_URL must look like mqtt://host:1883, got "${mqttUrl}"`);
+  const mqttHost = env.MQTT_HOST || '127.0.0.1';
+  if (!isIP(mqttHost)) throw new Error(`MQTT_HOST must be an IP address to listen on (127.0.0.1, 0.0.0.0, ::), got "${mqttHost}"`);
+  const nodeRedHost = env.NODE_RED_HOST || '127.0.0.1';
+  if (!isIP(nodeRedHost)) throw new Error(`NODE_RED_HOST must be an IP address to listen on (127.0.0.1, 0.0.0.0, ::), got "${nodeRedHost}"`);
+  const auth = env.OTA_BROKER_AUTH || undefined;
+  if (auth !== undefined && auth !== 'on' && auth !== 'off') throw new Error(`OTA_BROKER_AUTH must be on or off, got "${auth}"`);
+  if (mqttUrl && auth === 'on') throw new Error('OTA_BROKER_AUTH is for the embedded broker; with MQTT_URL, logins are checked by that broker (docs/broker-acl.md)');
+  // Beyond this machine, anyone on the network could report for a device or read its notices.
+  const forced = !mqttUrl && !isLoopback(mqttHost);
+  const brokerAuth = auth === 'on' || forced;
   return {
     port,
     mqttPort: intEnv(env, 'MQTT_PORT', 1883, 1, 65535),
+    mqttHost,
+    nodeRedHost,
     mqttUrl,
+    brokerAuth,
+    ...(brokerAuth ? { brokerAuthReason: auth === 'on' ? ('asked' as const) : ('forced' as const) } : {}),
     dir: resolve(env.OTA_DEMO_DIR || '.ota-demo'),
     devices: intEnv(env, 'SIM_DEVICES', 20, 0, 100_000),
     publicUrl: (env.OTA_PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
@@ -49,31 +74,50 @@ export function samplePackage(): Buffer {
   return Buffer.alloc(4096, 'demo firmware 1.1.0\n');
 }
 
-/** How the demo fleet is made up: test devices, the main group (a few failing), an older group, another product. */
-export function demoGroups(total: number, broker: string) {
+/**
+ * How the demo fleet is made up: test devices, the main group (a few failing), an older group,
+ * another product. `signed`: every device gets a random secret of its own and logs in with it.
+ */
+export function demoGroups(total: number, broker: string, signed = false): SimOptions[] {
   const tests = Math.min(2, total);
+  if (tests === 0) return [];
   const rest = total - tests;
   const older = Math.floor(rest * 0.2);
   const sensors = Math.floor(rest * 0.1);
   const main = rest - older - sensors;
   const timing = { bootMs: 2000, rebootMs: 2000, burnMs: 1500 };
-  const groups = [
-    simOptions({ broker, productKey: DEMO_PRODUCT, version: '1.0.0', devices: tests, namePrefix: 'test-', timing, seed: 1 }),
-    main > 0 &&
-      simOptions({
-        broker,
-        productKey: DEMO_PRODUCT,
-        version: '1.0.0',
-        devices: main,
-        namePrefix: 'device-',
-        timing,
-        seed: 2,
-        faults: main >= 6 ? { failDownload: '1', failVerify: '1', failBurn: '1' } : {},
-      }),
-    older > 0 && simOptions({ broker, productKey: DEMO_PRODUCT, version: '0.9.0', devices: older, namePrefix: 'legacy-', timing, seed: 3 }),
-    sensors > 0 && simOptions({ broker, productKey: 'demo-sensor', version: '2.3.0', devices: sensors, namePrefix: 'sensor-', timing, seed: 4 }),
+  const groups: SimOptionsInput[] = [
+    { broker, productKey: DEMO_PRODUCT, version: '1.0.0', devices: tests, namePrefix: 'test-', timing, seed: 1 },
+    {
+      broker,
+      productKey: DEMO_PRODUCT,
+      version: '1.0.0',
+      devices: main,
+      namePrefix: 'device-',
+      timing,
+      seed: 2,
+      faults: main >= 6 ? { failDownload: '1', failVerify: '1', failBurn: '1' } : {},
+    },
+    { broker, productKey: DEMO_PRODUCT, version: '0.9.0', devices: older, namePrefix: 'legacy-', timing, seed: 3 },
+    { broker, productKey: 'demo-sensor', version: '2.3.0', devices: sensors, namePrefix: 'sensor-', timing, seed: 4 },
   ];
-  return tests > 0 ? groups.filter((g) => g !== false) : [];
+  return groups.filter((g) => (g.devices ?? 0) > 0).map((g) => simOptions(signed ? { ...g, secrets: randomSecrets(g) } : g));
+}
+
+function randomSecrets(group: SimOptionsInput): Map<string, string> {
+  const devices = group.devices ?? 1;
+  const names = Array.from({ length: devices }, (_, i) => deviceName({ namePrefix: group.namePrefix ?? 'sim-', devices }, i));
+  return new Map(names.map((name) => [`${group.productKey}/${name}`, randomDeviceSecret()]));
+}
+
+/** The devices' secrets of signed groups, as the fleet's registry takes them. */
+export function groupSecrets(groups: SimOptions[]): DeviceSecret[] {
+  return groups.flatMap((g) =>
+    [...(g.secrets ?? [])].map(([key, deviceSecret]) => {
+      const [productKey, deviceName] = key.split('/');
+      return { productKey, deviceName, deviceSecret };
+    }),
+  );
 }
 
 function upload(url: string, body: Buffer): Promise<number> {
@@ -87,13 +131,27 @@ function upload(url: string, body: Buffer): Promise<number> {
   });
 }
 
-/** Keeps the stored flow on this run's broker and URL (a second start may use other ports). */
-function retargetStoredFlow(dir: string, broker: URL, publicUrl: string): void {
+/** The stored flow, kept on this run's broker and URL (a second start may use other ports), or undefined on a first start. */
+function retargetStoredFlow(dir: string, broker: URL, publicUrl: string): FlowNode[] | undefined {
   const file = join(dir, 'flows.json');
-  if (!existsSync(file)) return;
-  const flows = JSON.parse(readFileSync(file, 'utf8'));
+  if (!existsSync(file)) return undefined;
+  const flows = JSON.parse(readFileSync(file, 'utf8')) as FlowNode[];
   retarget(flows, broker, publicUrl);
   writeFileSync(file, JSON.stringify(flows, null, 2));
+  return flows;
+}
+
+/**
+ * The embedded broker's hooks when it checks logins: devices' signatures are checked by the
+ * fleet's endpoint in Node-RED (the registry the demo fills), the flow's own client logs in as
+ * the platform.
+ */
+function brokerHooks(settings: DemoSettings, fleetId: string, platform: PlatformLogin, log: (line: string) => void) {
+  return createAedesHooks({
+    authority: httpAuthority({ url: `http://127.0.0.1:${settings.port}/ota/fleets/${fleetId}` }),
+    platform,
+    log: (line) => log(`  mqtt: ${line}`),
+  });
 }
 
 export async function startDemo(settings: DemoSettings, log: (line: string) => void = console.log): Promise<() => Promise<void>> {
@@ -112,29 +170,38 @@ export async function startDemo(settings: DemoSettings, log: (line: string) => v
     await broker?.close();
   };
   try {
-    if (!settings.mqttUrl) broker = await startEmbeddedBroker(settings.mqttPort);
-    const brokerUrl = new URL(settings.mqttUrl ?? `mqtt://127.0.0.1:${broker?.port}`);
-    const { flows } = demoFlow(brokerUrl, settings.publicUrl);
-    retargetStoredFlow(settings.dir, brokerUrl, settings.publicUrl);
-    prepareUserDir({ userDir: settings.dir, port: settings.port, flows, settings: { logging: { console: { level: 'info' } } } });
+    const brokerUrl = new URL(settings.mqttUrl ?? `mqtt://${connectHost(settings.mqttHost)}:${settings.mqttPort}`);
+    const fresh = demoFlow(brokerUrl, settings.publicUrl);
+    const flows = retargetStoredFlow(settings.dir, brokerUrl, settings.publicUrl) ?? fresh.flows;
+    const fleetId = flows.find((n) => n.type === 'ota-fleet')?.id ?? fresh.fleetId;
+    const platform = settings.brokerAuth ? randomPlatformLogin() : undefined;
+    if (!settings.mqttUrl) {
+      const hooks = platform ? brokerHooks(settings, fleetId, platform, log) : undefined;
+      broker = await startEmbeddedBroker(settings.mqttPort, settings.mqttHost, hooks);
+    }
+    prepareUserDir({ userDir: settings.dir, port: settings.port, flows: fresh.flows, settings: { uiHost: settings.nodeRedHost, logging: { console: { level: 'info' } } } });
+    storePlatformLogin(settings.dir, flows, platform);
     child = spawnNodeRed(settings.dir);
     const logFile = createWriteStream(join(settings.dir, 'node-red.log'), { flags: 'a' });
     child.stdout?.pipe(logFile);
     child.stderr?.pipe(logFile);
     const base = `http://127.0.0.1:${settings.port}`;
-    const [fleet] = await waitForFleets(base, 1, 90_000, child);
-    const api = `${base}/ota/fleets/${fleet.id}`;
+    const fleets = await waitForFleets(base, 1, 90_000, child);
+    if (!fleets.some((f) => f.id === fleetId)) throw new Error(`the flow in ${settings.dir} has no ota-fleet ${fleetId}; remove ${settings.dir} to start afresh`);
+    const api = `${base}/ota/fleets/${fleetId}`;
     const known = await getJson<{ version: string; productKey: string }[]>(`${api}/firmware`);
     if (!known.some((f) => f.productKey === DEMO_PRODUCT && f.version === SAMPLE_VERSION)) {
       const status = await upload(`${api}/firmware?productKey=${DEMO_PRODUCT}&version=${SAMPLE_VERSION}`, samplePackage());
       if (status !== 201) log(`(the sample firmware upload answered HTTP ${status}; upload it from the flow instead)`);
     }
-    for (const options of demoGroups(settings.devices, brokerUrl.toString())) {
+    const groups = demoGroups(settings.devices, brokerUrl.toString(), settings.brokerAuth);
+    await registerSecrets(api, groupSecrets(groups));
+    for (const options of groups) {
       const sim = new Simulation(options);
       sims.push(sim);
       await sim.start();
     }
-    log(banner(settings, brokerUrl, sims));
+    log(banner(settings, brokerUrl, sims, platform));
     return stop;
   } catch (err) {
     await stop();
@@ -142,13 +209,24 @@ export async function startDemo(settings: DemoSettings, log: (line: string) => v
   }
 }
 
-function banner(settings: DemoSettings, broker: URL, sims: Simulation[]): string {
+function banner(settings: DemoSettings, broker: URL, sims: Simulation[], platform?: PlatformLogin): string {
   const devices = sims.reduce((n, s) => n + s.summary().total, 0);
+  const where = settings.mqttUrl ? '' : ` (embedded, listening on ${settings.mqttHost}${isLoopback(settings.mqttHost) ? ': this machine only' : ''})`;
+  const logins = settings.mqttUrl
+    ? 'as the broker at MQTT_URL decides'
+    : platform
+      ? `checked: each device signs with its own secret, registered with the fleet; the flow logs in as "${platform.username}"` +
+        (settings.brokerAuthReason === 'forced' ? ' (forced on: the broker listens beyond this machine)' : '')
+      : 'not checked (OTA_BROKER_AUTH=on checks them; docs/broker-acl.md)';
   return [
     '',
     `  node-red-contrib-mqtt-ota demo`,
     `  editor        http://localhost:${settings.port}   (flow "OTA demo"; the OTA tab in the sidebar)`,
-    `  MQTT broker   ${broker}${settings.mqttUrl ? '' : ' (embedded)'}`,
+    ...(isLoopback(settings.nodeRedHost)
+      ? []
+      : [`  WARNING       Node-RED listens on ${settings.nodeRedHost} without a password: set adminAuth before devices on the network use it`]),
+    `  MQTT broker   ${broker}${where}`,
+    `  MQTT logins   ${logins}`,
     `  devices       ${devices} simulated (test-001/002, device-…, legacy-… on 0.9.0, sensor-… of demo-sensor; 3 set to fail)`,
     `  state         ${settings.dir}  (Node-RED log: node-red.log)`,
     '',

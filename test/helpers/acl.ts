@@ -4,7 +4,8 @@
  * as the simulator does) and its own password, and may then only publish its own reports (T1,
  * T3, T4, T6, T8) and subscribe to its own notices (T2, T5, T7, T8) — exact topics, no
  * wildcards. The platform's client logs in as a platform account and may do everything but
- * publish on `$SYS/`. Made to be moved into src/demo for the demo's embedded broker.
+ * publish on `$SYS/`. The recipe for brokers without credentials; with device secrets, the
+ * shipped hooks in src/broker replace it.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { AedesOptions, Client } from 'aedes';

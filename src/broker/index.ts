@@ -1,0 +1,10 @@
+/**
+ * Device identity at your own Aedes broker: `require('node-red-contrib-mqtt-ota/broker')`.
+ * No Node-RED, no fleet: hooks for `Aedes.createBroker(hooks)` and the authorities they ask.
+ */
+export { createAedesHooks } from './hooks';
+export type { AedesHooks, AedesHooksOptions, BrokerIdentity } from './hooks';
+export { localAuthority } from './authority';
+export type { Authority, AuthorityVerdict, LocalAuthorityOptions } from './authority';
+export { httpAuthority } from './http-authority';
+export type { HttpAuthorityOptions } from './http-authority';
