@@ -42,8 +42,8 @@ function checkGate(core: FleetCore, request: BatchRequest, firmware: Firmware, o
   }
   const refusal = gateRefusal(core.settings.requireVerification, batchFlags(type, options), firmware);
   if (refusal) throw refused(refusal);
-  if (strategy.downloadProtocol === 'mqtt' && (!firmware.hosted || firmware.size > MAX_MQTT_PACKAGE)) {
-    throw refused('download over MQTT needs a package hosted by this fleet, of at most 16 MB');
+  if (strategy.downloadProtocol === 'mqtt' && (!firmware.hosted || firmware.size > MAX_MQTT_PACKAGE || firmware.files)) {
+    throw refused('download over MQTT needs a single package hosted by this fleet, of at most 16 MB (a firmware of several files downloads over https)');
   }
 }
 

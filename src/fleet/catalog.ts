@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { FirmwareDescriptor, ProtocolError } from '../protocol';
 import { FleetCore } from './core';
 import { conflict } from './errors';
-import type { Firmware, Verification } from './types';
+import type { Firmware, FirmwareFile, Verification } from './types';
 
 export type NewFirmware = Omit<Firmware, 'id' | 'streamId' | 'createdAt' | 'verification' | 'sequence'> & { verification?: Verification };
 
@@ -12,8 +12,8 @@ export function addFirmware(core: FleetCore, input: NewFirmware): Firmware {
   return core.run((work) => {
     const existing = core.store.firmwareByVersion(input.productKey, input.module, input.version);
     if (existing) {
-      const sameBytes = input.sha256 && existing.sha256 ? input.sha256 === existing.sha256 : input.md5 === existing.md5;
-      if (sameBytes && input.hosted === existing.hosted && (input.url ?? '') === (existing.url ?? '')) return existing;
+      const sameBytes = samePackage(input, existing);
+      if (sameBytes && input.hosted === existing.hosted && locationOf(input) === locationOf(existing)) return existing;
       if (sameBytes && !input.hosted && !existing.hosted && input.url) {
         // The same external package at a new address (a CDN's freshly signed URL): the newest wins.
         core.store.setFirmwareUrl(existing.id, input.url);
@@ -38,6 +38,30 @@ export function addFirmware(core: FleetCore, input: NewFirmware): Firmware {
     work.firmware.push(firmware);
     return firmware;
   });
+}
+
+/**
+ * Whether two records announce the same bytes. A list of files is compared file by file (name,
+ * size, digest, in order): external lists know no package digest at all, so two of them would
+ * otherwise look alike, and a list never equals a single package.
+ */
+export function samePackage(a: Pick<Firmware, 'md5' | 'sha256' | 'files'>, b: Pick<Firmware, 'md5' | 'sha256' | 'files'>): boolean {
+  if (a.files || b.files) return a.files !== undefined && b.files !== undefined && sameFileList(a.files, b.files);
+  return a.sha256 && b.sha256 ? a.sha256 === b.sha256 : a.md5 === b.md5;
+}
+
+function sameFileList(a: FirmwareFile[], b: FirmwareFile[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((file, i) => {
+    const other = b[i];
+    const bothKnow = file.sha256 !== undefined && other.sha256 !== undefined;
+    return file.fileName === other.fileName && file.fileSize === other.fileSize && file.fileSign === other.fileSign && (!bothKnow || file.sha256 === other.sha256);
+  });
+}
+
+/** Where a record's bytes are downloaded from: its URL, or the URLs of its files. */
+function locationOf(firmware: Pick<Firmware, 'url' | 'files'>): string {
+  return [firmware.url ?? '', ...(firmware.files ?? []).map((f) => f.fileUrl ?? '')].join('\n');
 }
 
 /** A firmware record for an external package, from a notice descriptor (direct pushes). */

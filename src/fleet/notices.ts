@@ -1,5 +1,6 @@
 /** The firmware descriptor a task's notice carries: digests, URL (signed) or stream, tags. */
-import { FirmwareDescriptor } from '../protocol';
+import { FirmwareDescriptor, PackageFile } from '../protocol';
+import { refused } from './errors';
 import type { Strategy } from './settings';
 import type { Firmware } from './types';
 
@@ -7,6 +8,8 @@ import type { Firmware } from './types';
 export interface PackageHost {
   /** A download URL for a hosted package, freshly signed at `now`. */
   signedUrl(firmware: Firmware, now: number): string;
+  /** The download URLs of a hosted multi-file firmware's files, in order, freshly signed at `now`. */
+  signedFileUrls?(firmware: Firmware, now: number): string[];
   /** Reads `size` bytes at `offset` of a hosted package (download over MQTT). */
   readBlock(firmware: Firmware, offset: number, size: number): Promise<Buffer>;
   /** The package signature (`digestsign`) when the fleet holds a signing key. */
@@ -28,7 +31,10 @@ export function descriptorFor(firmware: Firmware, strategy: Strategy | undefined
   };
   if (firmware.md5) d.md5 = firmware.md5;
   if (firmware.files) {
-    d.files = firmware.files;
+    if (strategy?.downloadProtocol === 'mqtt') {
+      throw refused(`download over MQTT carries one package, and firmware ${firmware.id} has ${firmware.files.length} files: use downloadProtocol "https"`);
+    }
+    d.files = filesOf(firmware, host, now);
   } else if (strategy?.downloadProtocol === 'mqtt' && firmware.hosted) {
     d.streamId = firmware.streamId;
     d.streamFileId = 1;
@@ -45,4 +51,11 @@ export function descriptorFor(firmware: Firmware, strategy: Strategy | undefined
   const digestsign = firmware.digestsign ?? host?.signature(firmware);
   if (digestsign) d.digestsign = digestsign;
   return d;
+}
+
+/** The `files` of a notice: only the four fields Link SDK 4 reads, hosted files at fresh URLs. */
+function filesOf(firmware: Firmware, host: PackageHost | undefined, now: number): PackageFile[] {
+  if (firmware.hosted && !host?.signedFileUrls) throw new Error('a hosted firmware needs the fleet to host packages');
+  const urls = firmware.hosted && host?.signedFileUrls ? host.signedFileUrls(firmware, now) : [];
+  return (firmware.files ?? []).map((f, i) => ({ fileName: f.fileName, fileSize: f.fileSize, fileUrl: firmware.hosted ? urls[i] : (f.fileUrl ?? ''), fileSign: f.fileSign }));
 }

@@ -35,17 +35,19 @@ export class PackageFiles {
 
   /**
    * Streams a package in. Refuses an empty one, or one over `maxBytes` (as soon as it is
-   * exceeded, without reading the rest). Returns its size and digests.
+   * exceeded, without reading the rest). `already`: bytes of the same upload stored before this
+   * file (the other files of a list), which count against the limit. Returns its size and digests.
    */
-  async save(source: Readable | AsyncIterable<Uint8Array> | Buffer, maxBytes: number): Promise<PackageDigest> {
+  async save(source: Readable | AsyncIterable<Uint8Array> | Buffer, maxBytes: number, already = 0): Promise<PackageDigest> {
     const temp = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
     const digest = new DigestAccumulator();
     let size = 0;
     const meter = new Transform({
       transform(chunk: Buffer, _enc, callback) {
         size += chunk.length;
-        if (size > maxBytes) {
-          callback(refused(`the package is larger than the limit of ${maxBytes} bytes (${Math.round(maxBytes / 1048576)} MB)`));
+        if (already + size > maxBytes) {
+          const what = already > 0 ? 'the files are together' : 'the package is';
+          callback(refused(`${what} larger than the limit of ${maxBytes} bytes (${Math.round(maxBytes / 1048576)} MB)`));
           return;
         }
         digest.update(chunk);

@@ -6,6 +6,7 @@ import type { KeyObject } from 'node:crypto';
 import { signManifest } from '../identity';
 import { signPackageDigest } from '../protocol';
 import type { PackageHost } from './notices';
+import { refused } from './errors';
 import { PackageFiles } from './package-files';
 import type { Firmware } from './types';
 import { urlSignature } from './url-signing';
@@ -26,6 +27,8 @@ export class FirmwareHost implements PackageHost {
   private readonly signatures = new Map<string, string>();
   /** The last URL signed: a pass of the scheduler signs the same one for every notice. */
   private lastUrl = { key: '', url: '' };
+  /** The file URLs last signed, for the same reason. */
+  private lastFileUrls = { key: '', urls: [] as string[] };
   /** The last manifest signed, for the same reason. */
   private lastManifest: { key: string; tags: Record<string, string> } = { key: '', tags: {} };
 
@@ -43,14 +46,28 @@ export class FirmwareHost implements PackageHost {
     const expires = this.expiresAt(now);
     const key = `${firmware.id}:${expires}`;
     if (this.lastUrl.key === key) return this.lastUrl.url;
-    const p = { fleet: this.settings.fleetId, firmware: firmware.id, expires };
-    const base = this.settings.publicUrl.replace(/\/+$/, '');
-    const url = `${base}/${FIRMWARE_ROUTE}/${encodeURIComponent(p.fleet)}/${p.firmware}?e=${expires}&s=${urlSignature(this.settings.secret, p)}`;
+    const url = this.sign(firmware, expires);
     this.lastUrl = { key, url };
     return url;
   }
 
+  /** One URL per file of a hosted multi-file firmware, `<firmware URL path>/<file index>`. */
+  signedFileUrls(firmware: Firmware, now: number): string[] {
+    const expires = this.expiresAt(now);
+    const key = `${firmware.id}:${expires}`;
+    if (this.lastFileUrls.key !== key) this.lastFileUrls = { key, urls: (firmware.files ?? []).map((_, file) => this.sign(firmware, expires, file)) };
+    return this.lastFileUrls.urls;
+  }
+
+  private sign(firmware: Firmware, expires: number, file?: number): string {
+    const p = { fleet: this.settings.fleetId, firmware: firmware.id, expires, file };
+    const base = this.settings.publicUrl.replace(/\/+$/, '');
+    const path = `${base}/${FIRMWARE_ROUTE}/${encodeURIComponent(p.fleet)}/${p.firmware}${file === undefined ? '' : `/${file}`}`;
+    return `${path}?e=${expires}&s=${urlSignature(this.settings.secret, p)}`;
+  }
+
   readBlock(firmware: Firmware, offset: number, size: number): Promise<Buffer> {
+    if (firmware.files) throw refused(`firmware ${firmware.id} is a list of files, which download over MQTT cannot carry`);
     return this.files.readBlock(firmware.sha256, offset, size);
   }
 
@@ -68,7 +85,8 @@ export class FirmwareHost implements PackageHost {
 
   signature(firmware: Firmware): string | undefined {
     const key = this.settings.signingKey;
-    if (!key || !firmware.sha256) return undefined;
+    // A list's sha256 digests the list, not bytes a device holds: there is nothing to sign for it.
+    if (!key || !firmware.sha256 || firmware.files) return undefined;
     let sig = this.signatures.get(firmware.sha256);
     if (!sig) this.signatures.set(firmware.sha256, (sig = signPackageDigest(key, firmware.sha256)));
     return sig;

@@ -1,7 +1,8 @@
 /**
  * Serves a hosted package over HTTP: signed URL checked first (403, no bytes, when expired,
  * tampered or unsigned), then the file streamed with Range (206, resume), HEAD, ETag and
- * Content-Length, in constant memory. Plain Node http objects: the node adapter mounts it.
+ * Content-Length, in constant memory. A file of a multi-file firmware is served the same way at
+ * its own URL (`…/<firmware>/<file index>`). Plain Node http objects: the node adapter mounts it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -18,8 +19,29 @@ export interface ServedFleet {
 export interface PackageRequest {
   fleet: string;
   firmware: string;
+  /** The path segment after the firmware id, for one file of a multi-file firmware. */
+  file?: string;
   expires: unknown;
   signature: unknown;
+}
+
+/** What one URL serves: a single package, or one file of a list. */
+interface Served {
+  sha256: string;
+  size: number;
+  fileName: string;
+}
+
+/** The bytes a request names, or undefined (404) when the firmware has no such package or file. */
+function servedOf(firmware: Firmware | undefined, file: number | undefined): Served | undefined {
+  if (!firmware || !firmware.hosted) return undefined;
+  if (file === undefined) {
+    if (firmware.files) return undefined;
+    const fileName = `${firmware.productKey}-${firmware.module}-${firmware.version}.bin`;
+    return { sha256: firmware.sha256, size: firmware.size, fileName };
+  }
+  const entry = firmware.files?.[file];
+  return entry?.sha256 ? { sha256: entry.sha256, size: entry.fileSize, fileName: entry.fileName } : undefined;
 }
 
 export type Range = { start: number; end: number };
@@ -65,16 +87,19 @@ export async function servePackage(
   }
   if (!fleet) return deny(res, 404, 'no such firmware');
   const expires = typeof request.expires === 'string' && /^\d{1,12}$/.test(request.expires) ? Number(request.expires) : NaN;
-  const check = checkUrlSignature(fleet.secret, { fleet: request.fleet, firmware: request.firmware, expires }, request.signature, now);
+  // An index that is not a small decimal number cannot have been signed: the signature check refuses it.
+  const file = request.file === undefined ? undefined : /^\d{1,6}$/.test(request.file) ? Number(request.file) : -1;
+  const check = checkUrlSignature(fleet.secret, { fleet: request.fleet, firmware: request.firmware, expires, file }, request.signature, now);
   if (!check.ok) return deny(res, 403, check.reason);
   const firmware = fleet.firmware(request.firmware);
-  if (!firmware || !firmware.hosted || !fleet.files.has(firmware.sha256)) return deny(res, 404, 'no such firmware');
+  const served = servedOf(firmware, file);
+  if (!firmware || !served || !fleet.files.has(served.sha256)) return deny(res, 404, file === undefined || !firmware ? 'no such firmware' : 'no such file');
 
-  const size = firmware.size;
-  const etag = `"${firmware.sha256}"`;
+  const size = served.size;
+  const etag = `"${served.sha256}"`;
   const headers: Record<string, string | number> = {
     'Content-Type': 'application/octet-stream',
-    'Content-Disposition': `attachment; filename="${`${firmware.productKey}-${firmware.module}-${firmware.version}.bin`.replace(/[^\w.-]/g, '_')}"`,
+    'Content-Disposition': `attachment; filename="${served.fileName.replace(/[^\w.-]/g, '_')}"`,
     'Accept-Ranges': 'bytes',
     ETag: etag,
     'Cache-Control': 'private, no-transform',
@@ -97,7 +122,7 @@ export async function servePackage(
   }
   if (req.method === 'HEAD') return void res.end();
   try {
-    await pipeline(fleet.files.stream(firmware.sha256, range), res);
+    await pipeline(fleet.files.stream(served.sha256, range), res);
   } catch {
     // The device hung up (it will resume with Range); nothing to report.
     res.destroy();

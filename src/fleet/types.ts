@@ -1,5 +1,5 @@
 /** The records of the domain, as the fleet and its store exchange them. */
-import type { PackageFile, SignMethod } from '../protocol';
+import type { SignMethod } from '../protocol';
 import type { BatchType, Strategy, Targets } from './settings';
 import type { BatchState, TaskCounts, TaskState } from './states';
 
@@ -40,8 +40,11 @@ export interface Firmware {
   srcVersion?: string;
   extData?: Record<string, string>;
   digestsign?: string;
-  /** Several files at external URLs, announced together (`data.files`). */
-  files?: PackageFile[];
+  /**
+   * Several files announced together (`data.files`): at external URLs, or hosted here (each file
+   * stored by its sha256; the record's md5/sha256 are then digests of the list, fileListDigests).
+   */
+  files?: FirmwareFile[];
   /** For download over MQTT: the stream id devices ask for in T6. */
   streamId: number;
   verification: Verification;
@@ -51,6 +54,19 @@ export interface Firmware {
    */
   sequence: number;
   createdAt: number;
+}
+
+/** One file of a multi-file firmware. */
+export interface FirmwareFile {
+  fileName: string;
+  fileSize: number;
+  /** The file's digest by the firmware's signMethod. */
+  fileSign: string;
+  /** Where an external file is downloaded; a hosted file's URL is signed per notice. */
+  fileUrl?: string;
+  /** A hosted file's digests; the stored file is found by its sha256. */
+  md5?: string;
+  sha256?: string;
 }
 
 export interface Batch {

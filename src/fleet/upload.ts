@@ -1,21 +1,33 @@
 /**
  * Adding a package to a fleet: streamed once into content-addressed storage (size, md5, sha256
  * on the way), then recorded in the catalog. The same bytes under the same version are a no-op;
- * other bytes under an existing version are refused.
+ * other bytes under an existing version are refused. Several files can make one firmware (Link
+ * SDK 4's `files`): each is stored the same way and the record lists them.
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   checkLabel,
   checkModule,
   checkTopicLevel,
   isPlainObject,
+  MAX_FILES,
   normalizeSignMethod,
+  PackageDigest,
   ProtocolError,
 } from '../protocol';
-import { refused } from './errors';
+import { FleetError, refused } from './errors';
 import type { Fleet } from './fleet';
 import type { PackageFiles } from './package-files';
-import type { Firmware } from './types';
+import type { Firmware, FirmwareFile } from './types';
+
+type Source = Readable | AsyncIterable<Uint8Array> | Buffer;
+
+/** One file of a multi-file upload (a part of a multipart/form-data body). */
+export interface UploadPart {
+  fileName: string;
+  source: Source;
+}
 
 export interface UploadMeta {
   productKey: string;
@@ -51,14 +63,57 @@ export function readUploadMeta(input: Record<string, unknown>, prefix = ''): Upl
   return meta;
 }
 
-export async function uploadFirmware(
-  fleet: Fleet,
-  files: PackageFiles,
-  source: Readable | AsyncIterable<Uint8Array> | Buffer,
-  meta: UploadMeta,
-  maxBytes: number,
-): Promise<Firmware> {
+export async function uploadFirmware(fleet: Fleet, files: PackageFiles, source: Source, meta: UploadMeta, maxBytes: number): Promise<Firmware> {
   const digest = await files.save(source, maxBytes);
+  return recordHosted(fleet, files, meta, digest, [digest.sha256]);
+}
+
+/**
+ * Stores several files as one firmware, in the order given. One file makes a single-package
+ * firmware (Link SDK 4 drops a one-entry `files` list). Refuses more than 20 files, two with one
+ * name, a name that is not a label, an empty file, and a total over `maxBytes`; what was stored
+ * for a refused upload is removed.
+ */
+export async function uploadFirmwareFiles(fleet: Fleet, files: PackageFiles, parts: AsyncIterable<UploadPart>, meta: UploadMeta, maxBytes: number): Promise<Firmware> {
+  const stored: (FirmwareFile & { digest: PackageDigest })[] = [];
+  let total = 0;
+  try {
+    for await (const part of parts) {
+      const at = `files[${stored.length}]`;
+      if (stored.length === MAX_FILES) throw refused(`a firmware holds at most ${MAX_FILES} files; "${part.fileName}" is one more`);
+      const fileName = checkLabel(`${at}.fileName`, part.fileName);
+      const same = stored.findIndex((f) => f.fileName === fileName);
+      if (same >= 0) throw refused(`two files are named "${fileName}" (files[${same}] and ${at}); each file of a firmware needs its own name`);
+      let digest: PackageDigest;
+      try {
+        digest = await files.save(part.source, maxBytes, total);
+      } catch (err) {
+        throw err instanceof FleetError ? new FleetError(err.code, `${at} "${fileName}": ${err.message}`) : err;
+      }
+      total += digest.size;
+      const fileSign = meta.signMethod === 'Md5' ? digest.md5 : digest.sha256;
+      stored.push({ fileName, fileSize: digest.size, fileSign, md5: digest.md5, sha256: digest.sha256, digest });
+    }
+  } catch (err) {
+    removeUnused(fleet, files, stored.map((f) => f.sha256 as string));
+    throw err;
+  }
+  if (stored.length === 0) throw refused('the upload holds no file: send one part per file, each with a filename');
+  if (stored.length === 1) return recordHosted(fleet, files, meta, stored[0].digest, [stored[0].digest.sha256]);
+  const list = stored.map(({ digest: _digest, ...file }) => file);
+  return recordHosted(fleet, files, meta, { size: total, ...fileListDigests(list) }, list.map((f) => f.sha256 as string), list);
+}
+
+/**
+ * The digests of a list of files: md5 and sha256 of the lines `<fileName> <sha256>\n`, in the
+ * list's order. Two lists are the same bytes exactly when these are equal.
+ */
+export function fileListDigests(list: readonly Pick<FirmwareFile, 'fileName' | 'sha256'>[]): { md5: string; sha256: string } {
+  const text = list.map((f) => `${f.fileName} ${f.sha256}\n`).join('');
+  return { md5: createHash('md5').update(text).digest('hex'), sha256: createHash('sha256').update(text).digest('hex') };
+}
+
+function recordHosted(fleet: Fleet, files: PackageFiles, meta: UploadMeta, digest: PackageDigest, stored: string[], list?: FirmwareFile[]): Firmware {
   try {
     return fleet.addFirmware({
       productKey: meta.productKey,
@@ -72,17 +127,28 @@ export async function uploadFirmware(
       isDiff: meta.srcVersion !== undefined,
       srcVersion: meta.srcVersion,
       extData: meta.extData,
+      files: list,
     });
   } catch (err) {
-    if (fleet.store.firmwareUsingFile(digest.sha256) === 0) files.remove(digest.sha256);
+    removeUnused(fleet, files, stored);
     throw err;
   }
 }
 
-/** Deletes a firmware and, when no other record uses the same bytes, its file. */
+/** Whether a hosted record uses the stored file: as its package, or as one of its files. */
+function fileInUse(fleet: Fleet, sha256: string): boolean {
+  if (fleet.store.firmwareUsingFile(sha256) > 0) return true;
+  return fleet.store.listFirmware().some((fw) => fw.hosted && fw.files?.some((f) => f.sha256 === sha256));
+}
+
+function removeUnused(fleet: Fleet, files: PackageFiles, stored: string[]): void {
+  for (const sha256 of new Set(stored)) if (!fileInUse(fleet, sha256)) files.remove(sha256);
+}
+
+/** Deletes a firmware and, when no other record uses the same bytes, its file (or files). */
 export function deleteHostedFirmware(fleet: Fleet, files: PackageFiles, id: string): Firmware {
   const firmware = fleet.deleteFirmware(id);
-  if (firmware.hosted && fleet.store.firmwareUsingFile(firmware.sha256) === 0) files.remove(firmware.sha256);
+  if (firmware.hosted) removeUnused(fleet, files, firmware.files ? firmware.files.map((f) => f.sha256 ?? '').filter(Boolean) : [firmware.sha256]);
   return firmware;
 }
 

@@ -1,6 +1,7 @@
 /**
  * Signed, expiring download URLs, like the cloud's pre-signed URLs: an HMAC-SHA256 over the fleet,
- * the firmware and the expiry, so a URL cannot be stretched in time or replayed for another file.
+ * the firmware, the file of a multi-file firmware and the expiry, so a URL cannot be stretched in
+ * time or replayed for another package or another file of the same one.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -9,10 +10,14 @@ export interface SignedPath {
   firmware: string;
   /** Expiry, seconds since the epoch. */
   expires: number;
+  /** The index of a file in a multi-file firmware; absent for a single package. */
+  file?: number;
 }
 
 export function urlSignature(secret: string, p: SignedPath): string {
-  return createHmac('sha256', secret).update(`${p.fleet}\n${p.firmware}\n${p.expires}`).digest('base64url');
+  // A single package's text has no fourth line, so its URLs stay valid and never match a file's.
+  const text = `${p.fleet}\n${p.firmware}\n${p.expires}${p.file === undefined ? '' : `\n${p.file}`}`;
+  return createHmac('sha256', secret).update(text).digest('base64url');
 }
 
 export type SignatureCheck = { ok: true } | { ok: false; reason: string };

@@ -3,9 +3,12 @@
  * `ota.read` / `ota.write` (and `ota.broker` for the broker's login and ACL checks, broker-auth.ts). Refusals answer 4xx with `{error}` saying what is wrong and how to fix
  * it; nothing ever answers with a stack trace.
  */
+import type { IncomingHttpHeaders } from 'node:http';
+import { createRequire } from 'node:module';
+import type { Readable } from 'node:stream';
 import type { NodeAPI } from 'node-red';
 import type { NextFunction, Request, Response } from 'express';
-import { ACTIONS, deleteHostedFirmware, FleetError, readUploadMeta, TASK_STATES, TaskState, uploadFirmware } from '../fleet';
+import { ACTIONS, deleteHostedFirmware, FleetError, readUploadMeta, TASK_STATES, TaskState, UploadPart, uploadFirmware, uploadFirmwareFiles } from '../fleet';
 import { checkTopicLevel, generateSigningKeyPair, isPlainObject, ProtocolError } from '../protocol';
 import { brokerAuthRoutes } from './broker-auth';
 import { allFleets, FleetHandle, fleetById } from './registry';
@@ -112,6 +115,59 @@ async function credentialsBody(req: Request): Promise<unknown> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The part of busboy (a streaming multipart/form-data parser) this file uses. */
+interface MultipartParser extends NodeJS.WritableStream {
+  on(event: 'file', listener: (field: string, stream: Readable, info: { filename: string }) => void): this;
+  on(event: 'field', listener: (field: string) => void): this;
+  on(event: 'close', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+}
+type MultipartFactory = (config: { headers: IncomingHttpHeaders; preservePath: boolean }) => MultipartParser;
+
+/** busboy (a dependency of this package, and the parser Node-RED's own multer uses). */
+function loadMultipart(): MultipartFactory {
+  return createRequire(__filename)('busboy') as MultipartFactory;
+}
+
+/**
+ * The files of a multipart/form-data body, one part each, in order, each streamed as it arrives.
+ * When the reader stops (done or refused), the rest of the body is read and dropped.
+ */
+async function* multipartFiles(req: Request): AsyncGenerator<UploadPart> {
+  let parser: MultipartParser;
+  try {
+    // preservePath: a name with a path in it is refused as a label, not silently cut to its end.
+    parser = loadMultipart()({ headers: req.headers, preservePath: true });
+  } catch (err) {
+    if (err instanceof FleetError) throw err;
+    throw new FleetError('OTA_UNSUPPORTED', `the multipart/form-data body cannot be read: ${(err as Error).message} (is the boundary given?)`);
+  }
+  const queue: (UploadPart | Error | null)[] = [];
+  let wake: (() => void) | undefined;
+  const push = (item: UploadPart | Error | null) => {
+    queue.push(item);
+    wake?.();
+  };
+  parser.on('file', (_field, stream, info) => push({ fileName: info.filename, source: stream }));
+  parser.on('field', (field) => push(new ProtocolError(`part "${field}"`, 'a file (every part of the body is one file of the firmware, with a filename)', 'a field')));
+  parser.on('error', (err) => push(new FleetError('OTA_REFUSED', `the multipart/form-data body cannot be read: ${err.message}`)));
+  parser.on('close', () => push(null));
+  req.pipe(parser);
+  try {
+    for (;;) {
+      if (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+      const item = queue.shift();
+      if (item === null || item === undefined) return;
+      if (item instanceof Error) throw item;
+      yield item;
+    }
+  } finally {
+    req.unpipe(parser);
+    req.resume();
+  }
+}
+
 function devicesOf(b: Record<string, unknown>, productKey?: string) {
   if (b.devices === undefined) return undefined;
   if (!Array.isArray(b.devices)) throw new ProtocolError('devices', 'an array of device names', b.devices);
@@ -179,6 +235,11 @@ export function mountAdminApi(RED: NodeAPI): void {
     const meta = readUploadMeta(req.query as Record<string, unknown>);
     const declared = Number(req.headers['content-length']);
     if (declared > handle.maxPackageBytes) throw new FleetError('OTA_REFUSED', `the package is ${declared} bytes, over the fleet's limit of ${handle.maxPackageBytes}`);
+    if (/^multipart\/form-data\s*(;|$)/i.test(String(req.headers['content-type'] ?? ''))) {
+      const firmware = await uploadFirmwareFiles(handle.fleet, handle.files, multipartFiles(req), meta, handle.maxPackageBytes);
+      res.status(201);
+      return firmware;
+    }
     // The admin app's JSON and form parsers read bodies of their types before any route runs:
     // a package must come as raw bytes, or it arrives consumed (curl --data-binary sends a form).
     if ((req as Request & { _body?: boolean })._body) {

@@ -1,4 +1,7 @@
-/** Mounts the package download route on the HTTP node root: GET/HEAD /ota/firmware/:fleet/:firmware. */
+/**
+ * Mounts the package download routes on the HTTP node root: GET/HEAD /ota/firmware/:fleet/:firmware,
+ * and /ota/firmware/:fleet/:firmware/:file for each file of a multi-file firmware.
+ */
 import type { NodeAPI } from 'node-red';
 import type { NextFunction, Request, Response } from 'express';
 import { FIRMWARE_ROUTE, servePackage } from '../fleet';
@@ -15,7 +18,7 @@ export function mountFirmwareRoute(RED: NodeAPI): void {
     | undefined;
   if (!app?.get || mounted.has(app)) return;
   mounted.add(app);
-  app.get(`/${FIRMWARE_ROUTE}/:fleet/:firmware`, (req: Request, res: Response) => {
+  const serve = (req: Request, res: Response) => {
     const fleet = String(req.params.fleet);
     const handle = fleetById(fleet);
     const served = handle && {
@@ -29,9 +32,12 @@ export function mountFirmwareRoute(RED: NodeAPI): void {
         }
       },
     };
-    const request = { fleet, firmware: String(req.params.firmware), expires: req.query.e, signature: req.query.s };
+    const file = req.params.file === undefined ? undefined : String(req.params.file);
+    const request = { fleet, firmware: String(req.params.firmware), file, expires: req.query.e, signature: req.query.s };
     void servePackage(served, request, req, res, handle ? handle.fleet.clock.now() : Date.now());
-  });
+  };
+  app.get(`/${FIRMWARE_ROUTE}/:fleet/:firmware`, serve);
+  app.get(`/${FIRMWARE_ROUTE}/:fleet/:firmware/:file`, serve);
   // Express refuses a path that is not valid percent-encoding (`%c0%ae`, an overlong "..")
   // before the route runs, and its default answer is an HTML page with a stack trace.
   app.use(`/${FIRMWARE_ROUTE}`, (err: unknown, _req: Request, res: Response, next: NextFunction) => {

@@ -8,6 +8,8 @@
  *                 (and its digestsign, when it has one); output 2 with the reason and a ready T3
  *                 `-3` message otherwise. The highest release sequence that passed is kept per
  *                 device and module in the node context, so an older release is refused later.
+ *                 A notice with `files`: the files in msg.payload as `{fileName: Buffer}`, each
+ *                 checked against its entry; with a public key, refused (no manifest signs files).
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { createReadStream } from 'node:fs';
@@ -18,18 +20,22 @@ import { checkManifest, installedSequenceKey, ManifestCheck, nextInstalledSequen
 import {
   checkLabel,
   checkModule,
+  checkFiles,
   checkPackage,
   checkPackageSignature,
   checkTopicLevel,
   digestBuffer,
+  DeviceRef,
   digestFile,
   FirmwareDescriptor,
+  PackageCheck,
   PackageDigest,
   parseFirmwareDescriptor,
   parseUpgradeNotice,
   progressReportMessage,
   ProtocolError,
   readPublicKey,
+  UNSIGNED_FILES_REASON,
 } from '../protocol';
 import { asMqtt, bindFleet, fail, messageIds, okStatus, OtaMessage, readOrRefuse, readRole, resolveDevice, Role, StatusLine } from './common';
 import type { FleetHandle } from './registry';
@@ -99,6 +105,20 @@ async function digestOf(msg: OtaMessage): Promise<PackageDigest> {
   throw new ProtocolError('msg.payload', 'the package as a Buffer (or its path in msg.filename)', msg.payload);
 }
 
+/** The files of a multi-file notice: msg.payload as `{fileName: Buffer}`, each file digested. */
+function fileDigestsOf(msg: OtaMessage): Map<string, PackageDigest> {
+  const files = msg.payload;
+  if (files === null || typeof files !== 'object' || Buffer.isBuffer(files) || Array.isArray(files)) {
+    throw new ProtocolError('msg.payload', 'the downloaded files as an object {fileName: Buffer} (the notice lists several files)', files);
+  }
+  const digests = new Map<string, PackageDigest>();
+  for (const [fileName, bytes] of Object.entries(files)) {
+    if (!Buffer.isBuffer(bytes)) throw new ProtocolError(`msg.payload["${fileName}"]`, 'the downloaded file as a Buffer', bytes);
+    digests.set(fileName, digestBuffer(bytes));
+  }
+  return digests;
+}
+
 async function checkFile(path: string): Promise<void> {
   try {
     if ((await stat(path)).isFile()) return;
@@ -155,11 +175,12 @@ export = function (RED: NodeAPI) {
     async function verifyOnDevice(msg: OtaMessage, send: (m: Array<OtaMessage | null>) => void): Promise<void> {
       const firmware = noticeOf(msg);
       const device = resolveDevice(msg, settings as Settings);
+      if (firmware.files) return verifyFilesOnDevice(msg, firmware, device, send);
       const digest = await digestOf(msg);
       const publicKey = settings?.publicKey;
       const sequenceKey = installedSequenceKey(device.productKey, device.deviceName, firmware.module);
       const installed = (node.context().get(INSTALLED_SEQUENCES) ?? {}) as Record<string, number>;
-      let check: { ok: true } | { ok: false; reason: string } = checkPackage(digest, firmware);
+      let check: PackageCheck = checkPackage(digest, firmware);
       let release: ManifestCheck | undefined;
       if (check.ok && publicKey) {
         const installedSequence = installed[sequenceKey];
@@ -170,10 +191,27 @@ export = function (RED: NodeAPI) {
       }
       const verification: Record<string, unknown> = { version: firmware.version, module: firmware.module, size: digest.size, md5: digest.md5, sha256: digest.sha256 };
       if (release?.manifest) Object.assign(verification, { sequence: release.manifest.sequence, expires: release.manifest.expires });
+      if (check.ok && release?.manifest) {
+        // A pass means the flow goes on to install it: from now on an older release is a replay.
+        node.context().set(INSTALLED_SEQUENCES, nextInstalledSequences(installed, sequenceKey, release.manifest.sequence));
+      }
+      sendVerdict(msg, check, verification, device, firmware, send);
+    }
+
+    /** A notice with `files`: each file against its entry; with a public key, refused, as no manifest signs files. */
+    function verifyFilesOnDevice(msg: OtaMessage, firmware: FirmwareDescriptor, device: DeviceRef, send: (m: Array<OtaMessage | null>) => void): void {
+      const digests = fileDigestsOf(msg);
+      let check = checkFiles(digests, firmware);
+      if (check.ok && settings?.publicKey) check = { ok: false, reason: UNSIGNED_FILES_REASON };
+      const files = [...digests].map(([fileName, d]) => ({ fileName, size: d.size, md5: d.md5, sha256: d.sha256 }));
+      const size = files.reduce((total, f) => total + f.size, 0);
+      sendVerdict(msg, check, { version: firmware.version, module: firmware.module, size, files }, device, firmware, send);
+    }
+
+    /** Output 1 on a pass; output 2 with the reason and a ready T3 -3 otherwise. */
+    function sendVerdict(msg: OtaMessage, check: PackageCheck, verification: Record<string, unknown>, device: DeviceRef, firmware: FirmwareDescriptor, send: (m: Array<OtaMessage | null>) => void): void {
       if (check.ok) {
         passed++;
-        // A pass means the flow goes on to install it: from now on an older release is a replay.
-        if (release?.manifest) node.context().set(INSTALLED_SEQUENCES, nextInstalledSequences(installed, sequenceKey, release.manifest.sequence));
         msg.verification = { ok: true, ...verification };
         send([msg, null]);
       } else {

@@ -7,6 +7,9 @@
  * With a trust key it installs only releases whose signed manifest passes, and keeps the highest
  * release sequence it installed per module, so an older release pushed again is refused.
  *
+ * A notice of several files (`files`): it downloads each from its own URL in the notice's order,
+ * reports progress over their total size, and checks each file against its entry.
+ *
  * Its work runs in one MQTT session at a time; going offline or stopping aborts the session, and
  * every wait, request and download tied to it stops with it.
  */
@@ -18,6 +21,7 @@ import {
   FirmwareDescriptor,
   MqttMessage,
   PackageDigest,
+  PackageFile,
   parseUpgradeNotice,
   progressReportMessage,
   versionReportMessage,
@@ -28,7 +32,7 @@ import { downloadOverHttp, DownloadFailed } from './http-download';
 import { LinkOpener, MqttLink } from './link';
 import { MqttDownloader } from './mqtt-download';
 import { SimOptions } from './options';
-import { PackageHasher, verifyPackage, verifyRelease } from './package-check';
+import { PackageHasher, verifyFiles, verifyPackage, verifyRelease } from './package-check';
 import { ProgressSteps } from './progress';
 import { canTransition, DeviceSnapshot, READY_STATES, SimState } from './states';
 import { Interrupted, isInterrupted, SimTimers, sleep, unlessAborted } from './timers';
@@ -70,6 +74,12 @@ export const REFUSAL_CAUSES: Readonly<Record<ManifestCheckName, string>> = {
   expired: 'refused: expired manifest',
   replay: 'refused: downgrade replay',
 };
+
+/** Where one file sits in a download: the bytes of the files before it, and the total of all. */
+interface DownloadPlace {
+  before: number;
+  total: number;
+}
 
 interface Session {
   controller: AbortController;
@@ -230,21 +240,18 @@ export class SimDevice implements DeviceSnapshot {
       if (!(fw.module in this.versions)) {
         throw new StepFailure(-1, `this device has no module "${fw.module}" (it has ${Object.keys(this.versions).join(', ')})`);
       }
-      if (fw.files) throw new StepFailure(-1, 'ota-sim devices download one package per notice, not a list of files');
       this.enter('downloading');
       await this.report(session, 0, fw.module);
-      const hasher = new PackageHasher(fw, { publicKey: this.ctx.publicKey, trustKey: this.ctx.trustKey });
-      await this.download(session, fw, hasher);
+      const downloaded: { files: Map<string, PackageDigest> } | { digest: PackageDigest } = fw.files
+        ? { files: await this.downloadFiles(session, fw, fw.files) }
+        : { digest: await this.download(session, fw) };
       await this.report(session, 100, fw.module);
 
       this.enter('verifying');
       if (this.faults.has('failVerify')) {
         throw new StepFailure(-3, `simulated fault: the package looks corrupt (${FAULT_FLAGS.failVerify})`);
       }
-      const digest = hasher.digest();
-      const check = verifyPackage(digest, fw, this.ctx.publicKey);
-      if (!check.ok) throw new StepFailure(-3, check.reason);
-      const sequence = this.checkRelease(digest, fw);
+      const sequence = 'files' in downloaded ? this.checkFiles(downloaded.files, fw) : this.checkPackage(downloaded.digest, fw);
 
       this.enter('burning');
       await sleep(this.ctx.timers, this.slowed(timing.burnMs), signal);
@@ -275,6 +282,20 @@ export class SimDevice implements DeviceSnapshot {
     }
   }
 
+  /** Size and digest (and digestsign, with a public key), then the release: its sequence, or a refusal (step -3). */
+  private checkPackage(digest: PackageDigest, fw: FirmwareDescriptor): number | undefined {
+    const check = verifyPackage(digest, fw, this.ctx.publicKey);
+    if (!check.ok) throw new StepFailure(-3, check.reason);
+    return this.checkRelease(digest, fw);
+  }
+
+  /** Each file of a multi-file notice against its entry; no release sequence, as no manifest signs files. */
+  private checkFiles(digests: ReadonlyMap<string, PackageDigest>, fw: FirmwareDescriptor): undefined {
+    const check = verifyFiles(digests, fw, { publicKey: this.ctx.publicKey, trustKey: this.ctx.trustKey });
+    if (!check.ok) throw new StepFailure(-3, check.reason, check.refused ? REFUSAL_CAUSES[check.refused] : undefined);
+    return undefined;
+  }
+
   /** With a trust key: the release sequence the package may be installed as, or a refusal (step -3). */
   private checkRelease(digest: PackageDigest, fw: FirmwareDescriptor): number | undefined {
     const trustKey = this.ctx.trustKey;
@@ -285,33 +306,15 @@ export class SimDevice implements DeviceSnapshot {
     return release.sequence;
   }
 
-  private async download(session: Session, fw: FirmwareDescriptor, hasher: PackageHasher): Promise<void> {
+  /** The one package of a notice, over HTTP or MQTT: its digests. */
+  private async download(session: Session, fw: FirmwareDescriptor): Promise<PackageDigest> {
     const { signal } = session.controller;
     const { timing } = this.ctx.options;
+    const hasher = this.hasherFor(fw);
     const steps = new ProgressSteps(fw.size, timing.progressEveryPercent);
-    const onChunk = async (chunk: Buffer) => {
-      if (this.faults.has('failDownload') && hasher.size + chunk.length >= fw.size / 2) {
-        throw new StepFailure(-2, `simulated fault: the download broke off after ${hasher.size} of ${fw.size} bytes (${FAULT_FLAGS.failDownload})`);
-      }
-      hasher.update(chunk);
-      for (const step of steps.advance(chunk.length)) await this.report(session, step, fw.module);
-      this.progress = steps.percent;
-      if (this.faults.has('slow')) await sleep(this.ctx.timers, (chunk.length * 1000) / timing.slowBytesPerSecond, signal);
-    };
     if (fw.url) {
-      await downloadOverHttp({
-        url: fw.url,
-        size: fw.size,
-        signal,
-        insecure: this.ctx.options.insecure,
-        onChunk,
-        onRestart: () => {
-          hasher.reset();
-          steps.restart();
-        },
-        pause: (ms) => sleep(this.ctx.timers, ms, signal),
-      });
-      return;
+      await this.downloadOverHttp(session, fw, { url: fw.url, size: fw.size }, hasher, steps, { before: 0, total: fw.size });
+      return hasher.digest();
     }
     await this.subscribe(session, [this.topics.block]);
     const downloader = new MqttDownloader({
@@ -323,7 +326,7 @@ export class SimDevice implements DeviceSnapshot {
       timers: this.ctx.timers,
       signal,
       publish: (m) => this.publish(session, m),
-      onChunk,
+      onChunk: this.chunkSink(session, fw, hasher, steps, { before: 0, total: fw.size }),
     });
     this.mqttDownload = downloader;
     try {
@@ -331,6 +334,59 @@ export class SimDevice implements DeviceSnapshot {
     } finally {
       if (this.mqttDownload === downloader) this.mqttDownload = undefined;
     }
+    return hasher.digest();
+  }
+
+  /** Every file of a multi-file notice, one after the other, with progress over their total: the digests by fileName. */
+  private async downloadFiles(session: Session, fw: FirmwareDescriptor, files: PackageFile[]): Promise<Map<string, PackageDigest>> {
+    const total = files.reduce((sum, f) => sum + f.fileSize, 0);
+    const steps = new ProgressSteps(total, this.ctx.options.timing.progressEveryPercent);
+    const digests = new Map<string, PackageDigest>();
+    let before = 0;
+    for (const file of files) {
+      const hasher = this.hasherFor(fw);
+      await this.downloadOverHttp(session, fw, { url: file.fileUrl, size: file.fileSize }, hasher, steps, { before, total });
+      digests.set(file.fileName, hasher.digest());
+      before += file.fileSize;
+    }
+    return digests;
+  }
+
+  private hasherFor(fw: FirmwareDescriptor): PackageHasher {
+    return new PackageHasher(fw, { publicKey: this.ctx.publicKey, trustKey: this.ctx.trustKey });
+  }
+
+  /** One file over HTTP, resumed or restarted like any package; `at` places it in the whole download. */
+  private async downloadOverHttp(session: Session, fw: FirmwareDescriptor, file: { url: string; size: number }, hasher: PackageHasher, steps: ProgressSteps, at: DownloadPlace): Promise<void> {
+    const { signal } = session.controller;
+    await downloadOverHttp({
+      url: file.url,
+      size: file.size,
+      signal,
+      insecure: this.ctx.options.insecure,
+      onChunk: this.chunkSink(session, fw, hasher, steps, at),
+      onRestart: () => {
+        hasher.reset();
+        steps.restart(at.before);
+      },
+      pause: (ms) => sleep(this.ctx.timers, ms, signal),
+    });
+  }
+
+  /** What each chunk does: the download fault, hashing, T3 steps, and the slow fault. */
+  private chunkSink(session: Session, fw: FirmwareDescriptor, hasher: PackageHasher, steps: ProgressSteps, at: DownloadPlace): (chunk: Buffer) => Promise<void> {
+    const { signal } = session.controller;
+    const { timing } = this.ctx.options;
+    return async (chunk: Buffer) => {
+      const received = at.before + hasher.size;
+      if (this.faults.has('failDownload') && received + chunk.length >= at.total / 2) {
+        throw new StepFailure(-2, `simulated fault: the download broke off after ${received} of ${at.total} bytes (${FAULT_FLAGS.failDownload})`);
+      }
+      hasher.update(chunk);
+      for (const step of steps.advance(chunk.length)) await this.report(session, step, fw.module);
+      this.progress = steps.percent;
+      if (this.faults.has('slow')) await sleep(this.ctx.timers, (chunk.length * 1000) / timing.slowBytesPerSecond, signal);
+    };
   }
 
   private report(session: Session, step: number, module: string, desc?: string): Promise<void> {

@@ -2,11 +2,12 @@
  * The device's side of verification: hash the package as it streams in (only the digests it
  * needs, never the whole package in memory), then check size, digest and signature against the
  * notice with the codec's own rules, and, for a device that trusts a fleet key, the notice's
- * signed release manifest with the identity layer's rules.
+ * signed release manifest with the identity layer's rules. A notice of several files is checked
+ * file by file.
  */
 import { createHash, Hash, KeyObject } from 'node:crypto';
 import { checkManifest, ManifestCheckName } from '../identity';
-import { checkPackage, checkPackageSignature, FirmwareDescriptor, PackageDigest } from '../protocol';
+import { checkFiles, checkPackage, checkPackageSignature, FirmwareDescriptor, PackageDigest, UNSIGNED_FILES_REASON } from '../protocol';
 
 /** The keys a device holds: `publicKey` requires `digestsign`, `trustKey` a signed release manifest. */
 export interface DeviceKeys {
@@ -84,4 +85,16 @@ export function verifyRelease(
     if (!signature.ok) return signature;
   }
   return { ok: true, sequence: release.manifest.sequence };
+}
+
+/**
+ * A notice of several files: each downloaded file against its entry. No release manifest and no
+ * `digestsign` covers several files, so a device holding either key refuses them once they match.
+ */
+export function verifyFiles(digests: ReadonlyMap<string, PackageDigest>, firmware: FirmwareDescriptor, keys: DeviceKeys): { ok: true } | { ok: false; reason: string; refused?: ManifestCheckName } {
+  const check = checkFiles(digests, firmware);
+  if (!check.ok) return check;
+  if (keys.trustKey) return { ok: false, reason: UNSIGNED_FILES_REASON, refused: 'unsigned' };
+  if (keys.publicKey) return { ok: false, reason: 'the notice lists several files, and digestsign signs a single package: this device requires signed packages' };
+  return check;
 }

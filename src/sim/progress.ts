@@ -30,8 +30,11 @@ export class ProgressSteps {
     return steps;
   }
 
-  /** The server started over: count from zero again, without reporting the same steps twice. */
-  restart(): void {
-    this.bytes = 0;
+  /**
+   * The server started over: count from `bytes` again (0, or the files of a multi-file notice
+   * received before this one), without reporting the same steps twice.
+   */
+  restart(bytes = 0): void {
+    this.bytes = bytes;
   }
 }

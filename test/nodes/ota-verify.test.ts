@@ -112,6 +112,90 @@ describe('ota-verify', function () {
       await assertNothingSent([passed]);
     });
 
+    describe('a notice of several files', function () {
+      const APP = Buffer.from('application image');
+      const RES = Buffer.from('resources, fonts and pictures');
+
+      /** A T2 of version 2.0.0 listing app.bin and res.bin by their MD5. */
+      function filesNotice(): string {
+        const files = [APP, RES].map((bytes, i) => {
+          const fileName = ['app.bin', 'res.bin'][i];
+          return { fileName, fileSize: bytes.length, fileUrl: `https://ota.example.com/fw/${fileName}`, fileSign: digestsOf(bytes.toString()).md5 };
+        });
+        return buildUpgradeNotice(parseFirmwareDescriptor({ version: '2.0.0', signMethod: 'Md5', files }), 1);
+      }
+
+      const fileOf = (fileName: string, bytes: Buffer) => ({ fileName, ...digestsOf(bytes.toString()) });
+
+      it('files in msg.payload as {fileName: Buffer} that all match pass on output 1, each with its digests', async function () {
+        const { verify, passed, failed } = await verifyFlow(DEVICE_ROLE);
+        helper.getNode(verify.id).receive({ payload: { 'app.bin': APP, 'res.bin': RES }, notice: filesNotice() });
+        const msg = await passed.next();
+        should(msg.verification).eql({
+          ok: true,
+          version: '2.0.0',
+          module: 'default',
+          size: APP.length + RES.length,
+          files: [fileOf('app.bin', APP), fileOf('res.bin', RES)],
+        });
+        should(msg.payload).eql({ 'app.bin': APP, 'res.bin': RES });
+        await assertNothingSent([failed]);
+      });
+
+      it('a tampered file fails on output 2, naming the file, with a ready T3 -3', async function () {
+        const { verify, passed, failed } = await verifyFlow(DEVICE_ROLE);
+        const tampered = Buffer.from('RESOURCES, fonts and pictures');
+        helper.getNode(verify.id).receive({ payload: { 'app.bin': APP, 'res.bin': tampered }, notice: filesNotice() });
+        const msg = await failed.next();
+        const reason = `Md5 mismatch in file "res.bin": its digest is ${digestsOf(tampered.toString()).md5}, the notice says ${digestsOf(RES.toString()).md5}`;
+        should({ reason: msg.reason, topic: msg.topic, payload: msg.payload, qos: msg.qos }).eql({
+          reason,
+          topic: '/ota/device/progress/a1B2c3D4e5F/dev-001',
+          payload: JSON.stringify({ id: 1, params: { step: '-3', desc: reason } }),
+          qos: 1,
+        });
+        should(msg.verification).eql({
+          ok: false,
+          reason,
+          version: '2.0.0',
+          module: 'default',
+          size: APP.length + tampered.length,
+          files: [fileOf('app.bin', APP), fileOf('res.bin', tampered)],
+        });
+        await assertNothingSent([passed]);
+      });
+
+      it('a missing file fails on output 2, naming it', async function () {
+        const { verify, passed, failed } = await verifyFlow(DEVICE_ROLE);
+        helper.getNode(verify.id).receive({ payload: { 'app.bin': APP }, notice: filesNotice() });
+        should((await failed.next()).reason).equal('missing file "res.bin": the notice lists it, but it was not downloaded');
+        await assertNothingSent([passed]);
+      });
+
+      it('with a public key, matching files fail as an unsigned release: no manifest signs several files', async function () {
+        const { verify, passed, failed } = await verifyFlow({ ...DEVICE_ROLE, publicKey: generateSigningKeyPair().publicKey });
+        helper.getNode(verify.id).receive({ payload: { 'app.bin': APP, 'res.bin': RES }, notice: filesNotice() });
+        const msg = await failed.next();
+        should(msg.reason).equal('unsigned release: the notice lists several files, and release manifests sign single packages only; this device accepts only releases signed by its fleet');
+        should(msg.payload).equal(JSON.stringify({ id: 1, params: { step: '-3', desc: msg.reason } }));
+        await assertNothingSent([passed]);
+      });
+
+      it('one Buffer for a notice of several files is refused, naming msg.payload', async function () {
+        const { verify, passed, failed, caught } = await verifyFlow(DEVICE_ROLE);
+        helper.getNode(verify.id).receive({ payload: APP, notice: filesNotice() });
+        const error = await caught.next();
+        assertRefusal(error, { id: verify.id, type: 'ota-verify' }, /^ProtocolError: msg\.payload must be the downloaded files as an object \{fileName: Buffer\} \(the notice lists several files\), got /);
+        await assertNothingSent([passed, failed]);
+      });
+
+      it('a file that is not a Buffer is refused, naming it', async function () {
+        const { verify, caught } = await verifyFlow(DEVICE_ROLE);
+        helper.getNode(verify.id).receive({ payload: { 'app.bin': APP, 'res.bin': 'resources' }, notice: filesNotice() });
+        assertRefusal(await caught.next(), { id: verify.id, type: 'ota-verify' }, 'msg.payload["res.bin"] must be the downloaded file as a Buffer, got "resources"');
+      });
+    });
+
     describe('with a public key: the signed release manifest', function () {
       const fleet = generateSigningKeyPair();
       const fleetKey = readPrivateKey('fleet', fleet.privateKey);
