@@ -76,7 +76,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** A number in [0, 1) that depends only on the seed, a stream number and a device index. */
+/** A number in [0, 1) that depends only on its seed, a stream number and a device index. */
 export function uniform(seed: number, stream: number, index: number): number {
   return seededRandom(mix(mix(seed, stream), index))();
 }

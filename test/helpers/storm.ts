@@ -25,7 +25,7 @@ export interface StormFigures {
   reportsPerSecond: number;
 }
 
-/** The fleet's seeded PRNG (mulberry32): the storm's order and steps are reproducible from the seed. */
+/** The fleet's seeded PRNG (mulberry32): the storm's order and steps are reproducible from its seed. */
 export const random = seededRandom;
 
 const name = (i: number) => `dev-${String(i).padStart(6, '0')}`;
