@@ -16,7 +16,14 @@ const above = {
   broker: ['fleet', 'nodes', 'sim', 'demo'],
   sim: ['fleet', 'nodes', 'broker', 'demo'],
 };
-const runtimes = { protocol: ['node-red', 'better-sqlite3', 'mqtt', 'aedes'], identity: ['node-red', 'better-sqlite3', 'mqtt', 'aedes'], fleet: ['node-red', 'mqtt', 'aedes'], nodes: ['better-sqlite3', 'mqtt', 'aedes'], broker: ['node-red', 'better-sqlite3'], sim: ['node-red', 'better-sqlite3', 'aedes'] };
+const runtimes = {
+  protocol: ['node-red', 'better-sqlite3', 'mqtt', 'aedes'],
+  identity: ['node-red', 'better-sqlite3', 'mqtt', 'aedes'],
+  fleet: ['node-red', 'mqtt', 'aedes'],
+  nodes: ['better-sqlite3', 'mqtt', 'aedes'],
+  broker: ['node-red', 'better-sqlite3'],
+  sim: ['node-red', 'better-sqlite3', 'aedes'],
+};
 const layers = Object.entries(above).map(([folder, banned]) => ({
   files: [`src/${folder}/**/*.ts`],
   rules: {
@@ -24,7 +31,10 @@ const layers = Object.entries(above).map(([folder, banned]) => ({
       'error',
       {
         patterns: [
-          { group: banned.flatMap((b) => [`**/${b}`, `**/${b}/**`]), message: `src/${folder} may not import a layer above it (protocol ← identity ← fleet ← nodes)` },
+          {
+            group: banned.flatMap((b) => [`**/${b}`, `**/${b}/**`]),
+            message: `src/${folder} may not import a layer above it (protocol ← identity ← fleet ← nodes)`,
+          },
           { group: runtimes[folder], message: `src/${folder} does not use this runtime` },
         ],
       },
@@ -40,8 +50,14 @@ const storeOnly = {
       'error',
       {
         patterns: [
-          { group: above.fleet.flatMap((b) => [`**/${b}`, `**/${b}/**`]), message: 'src/fleet may not import a layer above it (protocol ← identity ← fleet ← nodes)' },
-          { group: [...runtimes.fleet, 'better-sqlite3', 'pg'], message: 'only the store files use the database driver' },
+          {
+            group: above.fleet.flatMap((b) => [`**/${b}`, `**/${b}/**`]),
+            message: 'src/fleet may not import a layer above it (protocol ← identity ← fleet ← nodes)',
+          },
+          {
+            group: [...runtimes.fleet, 'better-sqlite3', 'pg'],
+            message: 'only the store files use the database driver',
+          },
         ],
       },
     ],
@@ -56,7 +72,10 @@ export default tseslint.config(
     extends: [...tseslint.configs.recommended],
     languageOptions: { globals: { ...globals.node } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { args: 'after-used', argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { args: 'after-used', argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/no-explicit-any': 'error',
       eqeqeq: ['error', 'smart'],
       // `const node = this` is how every Node-RED node refers to itself inside its handlers.

@@ -39,7 +39,11 @@ interface Measured {
 
 /** Writes the inventory: `n` devices at 1.0.0, and a verified firmware 2.0.0 at an external URL. */
 function prepare(file: string, n: number): string {
-  const fleet = new Fleet({ store: new SqliteStore(file), clock: new ManualClock(), settings: { requireVerification: false } });
+  const fleet = new Fleet({
+    store: new SqliteStore(file),
+    clock: new ManualClock(),
+    settings: { requireVerification: false },
+  });
   recordDevices(fleet, PRODUCT, n);
   const firmware = addFirmware2(fleet, PRODUCT);
   fleet.close();
@@ -48,7 +52,11 @@ function prepare(file: string, n: number): string {
 
 /** In the child: the batch, timed and weighed; then the storage floor on a copy. */
 function measure(file: string, copy: string, firmwareId: string): Measured {
-  const fleet = new Fleet({ store: new SqliteStore(file), clock: new ManualClock(), settings: { requireVerification: false } });
+  const fleet = new Fleet({
+    store: new SqliteStore(file),
+    clock: new ManualClock(),
+    settings: { requireVerification: false },
+  });
   fleet.attachEgress('push');
   collect();
   const heapBefore = process.memoryUsage().heapUsed;
@@ -76,12 +84,27 @@ function measure(file: string, copy: string, firmwareId: string): Measured {
   const baselineRows = db.transaction(() => insert.run(PRODUCT).changes)();
   const baselineMs = now() - t1;
   db.close();
-  return { tasks, ms, rssBefore, peakAfter, rssAfter, retainedAfterGc, heapBefore, heapAfterGc, baselineMs, baselineRows };
+  return {
+    tasks,
+    ms,
+    rssBefore,
+    peakAfter,
+    rssAfter,
+    retainedAfterGc,
+    heapBefore,
+    heapAfterGc,
+    baselineMs,
+    baselineRows,
+  };
 }
 
 function runChild(file: string, copy: string, firmwareId: string): Promise<Measured> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...childFlags(), '--expose-gc', __filename, '--measure', file, copy, firmwareId], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [...childFlags(), '--expose-gc', __filename, '--measure', file, copy, firmwareId],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     child.once('error', reject);
@@ -109,15 +132,36 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const peakPerTask = (m.peakAfter - m.rssBefore) / m.tasks;
     const retainedPerTask = (m.retainedAfterGc - m.rssBefore) / m.tasks;
     const rows = [
-      absolute(NAME, `create + persist ${num(m.tasks)} tasks`, `${sig(m.ms / 1000)} s`, '≤ 2 s', m.ms <= 2000 && m.tasks === n, `${sig(m.baselineMs / 1000)} s`, `${sig(m.ms / m.baselineMs)}× floor`),
+      absolute(
+        NAME,
+        `create + persist ${num(m.tasks)} tasks`,
+        `${sig(m.ms / 1000)} s`,
+        '≤ 2 s',
+        m.ms <= 2000 && m.tasks === n,
+        `${sig(m.baselineMs / 1000)} s`,
+        `${sig(m.ms / m.baselineMs)}× floor`,
+      ),
       absolute(NAME, 'resident memory per task, peak', `${num(peakPerTask)} B`, '≤ 1024 B', peakPerTask <= 1024),
-      info(NAME, 'per task after GC: RSS / JS heap retained', `${num(retainedPerTask)} / ${num((m.heapAfterGc - m.heapBefore) / m.tasks)} B`),
+      info(
+        NAME,
+        'per task after GC: RSS / JS heap retained',
+        `${num(retainedPerTask)} / ${num((m.heapAfterGc - m.heapBefore) / m.tasks)} B`,
+      ),
     ];
     return {
       name: NAME,
       rows,
-      details: { ...m, peakPerTask, retainedPerTask, rssBeforeMiB: m.rssBefore / MiB, peakMiB: m.peakAfter / MiB, quick: options.quick },
-      notes: ['batch-create baseline: the same task rows made by one INSERT … SELECT in SQLite (the storage floor); the ratio is ours ÷ floor time.'],
+      details: {
+        ...m,
+        peakPerTask,
+        retainedPerTask,
+        rssBeforeMiB: m.rssBefore / MiB,
+        peakMiB: m.peakAfter / MiB,
+        quick: options.quick,
+      },
+      notes: [
+        'batch-create baseline: the same task rows made by one INSERT … SELECT in SQLite (the storage floor); the ratio is ours ÷ floor time.',
+      ],
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

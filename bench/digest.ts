@@ -79,7 +79,15 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     writeFile(file, size);
     log(NAME, `${size / MiB} MiB written in ${sig((now() - t) / 1000)} s`);
     spawnSync('cat', [file], { stdio: ['ignore', 'ignore', 'inherit'] }); // warm the page cache
-    const times = { both: [] as number[], md5: [] as number[], sha256: [] as number[], md5sum: [] as number[], sha256sum: [] as number[], tools: [] as number[], oursWall: [] as number[] };
+    const times = {
+      both: [] as number[],
+      md5: [] as number[],
+      sha256: [] as number[],
+      md5sum: [] as number[],
+      sha256sum: [] as number[],
+      tools: [] as number[],
+      oursWall: [] as number[],
+    };
     let peak = 0;
     for (let r = 0; r < reps; r++) {
       // The tools and ours alternate, so a burst of load elsewhere hits both.
@@ -88,7 +96,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       const b = await ours('both', file);
       const om = await ours('md5', file);
       const os = await ours('sha256', file);
-      if (b.md5 !== m.hex || b.sha256 !== s.hex || om.md5 !== m.hex || os.sha256 !== s.hex) throw new Error('our digests differ from md5sum / sha256sum');
+      if (b.md5 !== m.hex || b.sha256 !== s.hex || om.md5 !== m.hex || os.sha256 !== s.hex)
+        throw new Error('our digests differ from md5sum / sha256sum');
       times.md5sum.push(m.ms);
       times.sha256sum.push(s.ms);
       times.tools.push(m.ms + s.ms);
@@ -97,7 +106,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       times.sha256.push(os.ms);
       times.oursWall.push(b.wallMs);
       peak = Math.max(peak, b.peakRss, om.peakRss, os.peakRss);
-      log(NAME, `rep ${r + 1}: md5sum ${sig(m.ms)} ms + sha256sum ${sig(s.ms)} ms; ours both ${sig(b.ms)} ms (process ${sig(b.wallMs)}), md5 ${sig(om.ms)}, sha256 ${sig(os.ms)} ms`);
+      log(
+        NAME,
+        `rep ${r + 1}: md5sum ${sig(m.ms)} ms + sha256sum ${sig(s.ms)} ms; ours both ${sig(b.ms)} ms (process ${sig(b.wallMs)}), md5 ${sig(om.ms)}, sha256 ${sig(os.ms)} ms`,
+      );
     }
     const mbps = (ms: number) => size / MiB / (ms / 1000);
     const rows: Row[] = [
@@ -110,8 +122,20 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         'MiB/s',
         0.9,
       ),
-      info(NAME, 'md5 alone (vs md5sum)', `${sig(mbps(median(times.md5)))} MiB/s`, `${sig(mbps(median(times.md5sum)))} MiB/s`, `${median(times.md5sum.map((t, i) => t / times.md5[i])).toFixed(2)}×`),
-      info(NAME, 'sha256 alone (vs sha256sum)', `${sig(mbps(median(times.sha256)))} MiB/s`, `${sig(mbps(median(times.sha256sum)))} MiB/s`, `${median(times.sha256sum.map((t, i) => t / times.sha256[i])).toFixed(2)}×`),
+      info(
+        NAME,
+        'md5 alone (vs md5sum)',
+        `${sig(mbps(median(times.md5)))} MiB/s`,
+        `${sig(mbps(median(times.md5sum)))} MiB/s`,
+        `${median(times.md5sum.map((t, i) => t / times.md5[i])).toFixed(2)}×`,
+      ),
+      info(
+        NAME,
+        'sha256 alone (vs sha256sum)',
+        `${sig(mbps(median(times.sha256)))} MiB/s`,
+        `${sig(mbps(median(times.sha256sum)))} MiB/s`,
+        `${median(times.sha256sum.map((t, i) => t / times.sha256[i])).toFixed(2)}×`,
+      ),
       absolute(NAME, 'peak RSS of our digest process', `${sig(peak / MiB)} MiB`, '< 100 MB', peak < 100e6),
     ];
     return { name: NAME, rows, details: { size, reps, times, peakRss: peak } };
@@ -128,4 +152,3 @@ if (require.main === module) {
     main(run);
   }
 }
-

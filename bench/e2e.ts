@@ -63,14 +63,22 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const { flows, fleetId } = platformFlow({ host: '127.0.0.1', port: broker.port }, { publicUrl: base });
-    prepareUserDir({ userDir, port, flows, settings: { logging: { console: { level: 'warn', metrics: false, audit: false } } } });
+    prepareUserDir({
+      userDir,
+      port,
+      flows,
+      settings: { logging: { console: { level: 'warn', metrics: false, audit: false } } },
+    });
     red = startNodeRed(userDir);
     const tail = keepTail(red);
     await waitForFleets(base, 1, 60_000, red).catch((err: Error) => {
       throw new Error(`${err.message}\n${tail()}`);
     });
     const api = `${base}/ota/fleets/${fleetId}`;
-    log(NAME, `Mosquitto ${await broker.version()} on ${broker.port}, Node-RED on ${port}; ${num(n)} devices, ${SHARE} per connection`);
+    log(
+      NAME,
+      `Mosquitto ${await broker.version()} on ${broker.port}, Node-RED on ${port}; ${num(n)} devices, ${SHARE} per connection`,
+    );
 
     // Devices power on and report 1.0.0.
     sim = new Simulation(
@@ -103,14 +111,25 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     await sim.start();
     const connections = sim.connectionCount;
     const inventory = async () =>
-      (await request<{ version: string; count: number }[]>('GET', `${api}/versions?productKey=${PRODUCT}`)).reduce((a, v) => a + (v.version === '1.0.0' ? v.count : 0), 0);
+      (await request<{ version: string; count: number }[]>('GET', `${api}/versions?productKey=${PRODUCT}`)).reduce(
+        (a, v) => a + (v.version === '1.0.0' ? v.count : 0),
+        0,
+      );
     while ((await inventory()) < n) {
-      if (now() - t > 120_000) throw new Error(`the inventory holds ${await inventory()} of ${n} devices after 2 min\n${tail()}`);
+      if (now() - t > 120_000)
+        throw new Error(`the inventory holds ${await inventory()} of ${n} devices after 2 min\n${tail()}`);
       await sleep(250);
     }
-    log(NAME, `${num(n)} devices booted and in the inventory in ${sig((now() - t) / 1000)} s, over ${connections} connections`);
+    log(
+      NAME,
+      `${num(n)} devices booted and in the inventory in ${sig((now() - t) / 1000)} s, over ${connections} connections`,
+    );
 
-    const firmware = await request<{ id: string }>('POST', `${api}/firmware?productKey=${PRODUCT}&module=default&version=2.0.0`, randomBytes(PACKAGE_BYTES));
+    const firmware = await request<{ id: string }>(
+      'POST',
+      `${api}/firmware?productKey=${PRODUCT}&module=default&version=2.0.0`,
+      randomBytes(PACKAGE_BYTES),
+    );
     await sleep(1500); // the broker's $SYS totals are published every second
     const before = await broker.counters();
     const redPid = red.pid as number;
@@ -123,7 +142,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     // --rate=N (ad hoc, not in the table): the same batch with maximumPerMinute N.
     const rate = options.args.find((a) => a.startsWith('--rate='))?.slice(7);
     const strategy = rate ? { maximumPerMinute: Number(rate) } : {};
-    const batch = await request<BatchView>('POST', `${api}/batches`, { firmwareId: firmware.id, type: 'static', targets: { selection: 'ALL', productKey: PRODUCT }, strategy });
+    const batch = await request<BatchView>('POST', `${api}/batches`, {
+      firmwareId: firmware.id,
+      type: 'static',
+      targets: { selection: 'ALL', productKey: PRODUCT },
+      strategy,
+    });
     let notifiedAt = 0;
     let view = batch;
     let lastLog = now();
@@ -139,7 +163,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       }
       if (!notifiedAt && c.QUEUED === 0 && c.CONFIRM === 0) notifiedAt = now();
       if (c.SUCCEEDED + c.FAILED + c.CANCELED === n) break;
-      if (now() - t > timeoutMs) throw new Error(`the batch did not finish within ${timeoutMs / 1000} s: ${JSON.stringify(c)}`);
+      if (now() - t > timeoutMs)
+        throw new Error(`the batch did not finish within ${timeoutMs / 1000} s: ${JSON.stringify(c)}`);
       await sleep(100);
     }
     const doneAt = now();
@@ -150,7 +175,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       mosquitto: cpuSeconds(broker.pid) - cpuBefore.broker,
     };
     const tcpAfter = tcpCounters();
-    const tcp = { listenOverflows: tcpAfter.listenOverflows - tcpBefore.listenOverflows, synRetrans: tcpAfter.synRetrans - tcpBefore.synRetrans };
+    const tcp = {
+      listenOverflows: tcpAfter.listenOverflows - tcpBefore.listenOverflows,
+      synRetrans: tcpAfter.synRetrans - tcpBefore.synRetrans,
+    };
     // Node-RED's and the simulator's event-loop threads: time on a CPU, and time runnable but waiting for one.
     const redSched = schedSeconds(redPid);
     const simSched = schedSeconds('self');
@@ -164,12 +192,28 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const received = after.received - before.received;
     const sent = after.sent - before.sent;
     const timeline = Object.fromEntries([...entered].map(([state, list]) => [state, summarize(list)]));
-    for (const [state, st] of Object.entries(timeline)) log(NAME, `  devices entered ${state}: p50 ${sig(st.p50 / 1000)} s, p99 ${sig(st.p99 / 1000)} s, last ${sig(st.max / 1000)} s`);
+    for (const [state, st] of Object.entries(timeline))
+      log(
+        NAME,
+        `  devices entered ${state}: p50 ${sig(st.p50 / 1000)} s, p99 ${sig(st.p99 / 1000)} s, last ${sig(st.max / 1000)} s`,
+      );
     const share = (s: number) => `${Math.round((s * 100000) / totalMs)} %`;
-    log(NAME, `batch ${batch.id}: ${JSON.stringify(view.counts)} in ${sig(totalMs / 1000)} s; broker received ${num(received)}, sent ${num(sent)}`);
-    log(NAME, `CPU during the batch (of one core): simulator ${share(cpu.simulator)}, Node-RED ${share(cpu.nodeRed)}, mosquitto ${share(cpu.mosquitto)}`);
-    log(NAME, `TCP during the batch: ${num(tcp.listenOverflows)} connections dropped by a full accept queue, ${num(tcp.synRetrans)} SYNs sent again`);
-    log(NAME, `event-loop threads waiting for a CPU: Node-RED ${share(sched.nodeRed.wait)}, simulator ${share(sched.simulator.wait)} of the batch's time`);
+    log(
+      NAME,
+      `batch ${batch.id}: ${JSON.stringify(view.counts)} in ${sig(totalMs / 1000)} s; broker received ${num(received)}, sent ${num(sent)}`,
+    );
+    log(
+      NAME,
+      `CPU during the batch (of one core): simulator ${share(cpu.simulator)}, Node-RED ${share(cpu.nodeRed)}, mosquitto ${share(cpu.mosquitto)}`,
+    );
+    log(
+      NAME,
+      `TCP during the batch: ${num(tcp.listenOverflows)} connections dropped by a full accept queue, ${num(tcp.synRetrans)} SYNs sent again`,
+    );
+    log(
+      NAME,
+      `event-loop threads waiting for a CPU: Node-RED ${share(sched.nodeRed.wait)}, simulator ${share(sched.simulator.wait)} of the batch's time`,
+    );
 
     await sim.stop();
     sim = undefined;
@@ -194,9 +238,21 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       ),
       info(NAME, 'PUBLISH messages per device (broker in / out)', `${sig(received / n)} / ${sig(sent / n)}`),
       info(NAME, 'simulator MQTT connections', `${connections} (${SHARE} devices each)`),
-      info(NAME, 'CPU during the batch: Node-RED / simulator / mosquitto', `${share(cpu.nodeRed)} / ${share(cpu.simulator)} / ${share(cpu.mosquitto)}`),
-      info(NAME, 'TCP connections refused by a full accept queue (SYN retried)', `${num(tcp.listenOverflows)} (${num(tcp.synRetrans)} SYN retries)`),
-      info(NAME, 'Node-RED main thread: on a CPU / waiting for one', `${share(sched.nodeRed.run)} / ${share(sched.nodeRed.wait)}`),
+      info(
+        NAME,
+        'CPU during the batch: Node-RED / simulator / mosquitto',
+        `${share(cpu.nodeRed)} / ${share(cpu.simulator)} / ${share(cpu.mosquitto)}`,
+      ),
+      info(
+        NAME,
+        'TCP connections refused by a full accept queue (SYN retried)',
+        `${num(tcp.listenOverflows)} (${num(tcp.synRetrans)} SYN retries)`,
+      ),
+      info(
+        NAME,
+        'Node-RED main thread: on a CPU / waiting for one',
+        `${share(sched.nodeRed.run)} / ${share(sched.nodeRed.wait)}`,
+      ),
     ];
     if (view.counts.SUCCEEDED !== n) rows.push(info(NAME, 'tasks not SUCCEEDED', JSON.stringify(view.counts)));
     return {
@@ -221,7 +277,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         warnings: warnings.slice(0, 20),
         warningCount: warnings.length,
       },
-      notes: [`e2e: devices simulated by src/sim (Simulation), ${SHARE} per MQTT connection, T3 every ${PROGRESS_EVERY} %, a ${PACKAGE_BYTES / 1024} KiB package served by the platform.`],
+      notes: [
+        `e2e: devices simulated by src/sim (Simulation), ${SHARE} per MQTT connection, T3 every ${PROGRESS_EVERY} %, a ${PACKAGE_BYTES / 1024} KiB package served by the platform.`,
+      ],
     };
   } finally {
     await sim?.stop();

@@ -52,7 +52,10 @@ class Counter {
     this.seen = 0;
     this.target = count;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${this.seen} of ${count} messages reached the sink`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`only ${this.seen} of ${count} messages reached the sink`)),
+        timeoutMs,
+      );
       this.done = (t) => {
         clearTimeout(timer);
         resolve(t);
@@ -76,7 +79,11 @@ interface RateResult {
 function rateAccuracy(perMinute: number, minutes: number): RateResult {
   const dir = mkdtempSync(join(tmpdir(), 'ota-bench-rate-'));
   const clock = new ManualClock();
-  const fleet = new Fleet({ store: new SqliteStore(join(dir, 'fleet.sqlite')), clock, settings: { requireVerification: false } });
+  const fleet = new Fleet({
+    store: new SqliteStore(join(dir, 'fleet.sqlite')),
+    clock,
+    settings: { requireVerification: false },
+  });
   try {
     fleet.attachEgress('push');
     const n = Math.ceil(perMinute * minutes * 1.1) + 10;
@@ -84,14 +91,20 @@ function rateAccuracy(perMinute: number, minutes: number): RateResult {
     const fw = addFirmware2(fleet, 'pk');
     let sent = 0;
     fleet.on('send', (out) => (sent += out.length));
-    fleet.createBatch({ firmwareId: fw.id, targets: { selection: 'ALL', productKey: 'pk' }, strategy: { maximumPerMinute: perMinute } }, { egress: 'push' });
+    fleet.createBatch(
+      { firmwareId: fw.id, targets: { selection: 'ALL', productKey: 'pk' }, strategy: { maximumPerMinute: perMinute } },
+      { egress: 'push' },
+    );
     const perMinuteSeen: number[] = [];
     for (let m = 0; m < minutes; m++) {
       const before = sent;
       clock.advance(MINUTE);
       perMinuteSeen.push(sent - before);
     }
-    const worst = perMinuteSeen.reduce((w, c) => (Math.abs(c / perMinute - 1) > Math.abs(w / perMinute - 1) ? c : w), perMinute);
+    const worst = perMinuteSeen.reduce(
+      (w, c) => (Math.abs(c / perMinute - 1) > Math.abs(w / perMinute - 1) ? c : w),
+      perMinute,
+    );
     return { perMinute, minutes: perMinuteSeen, worst, achieved: sent / minutes };
   } finally {
     fleet.close();
@@ -106,9 +119,23 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const ids = { fleet: nodeId('f'), push: nodeId('u'), fn: nodeId('x'), sinkOurs: nodeId('s'), sinkBase: nodeId('b') };
   const flows = [
     { id: tab, type: 'tab', label: 'fanout bench' },
-    { id: ids.fleet, type: 'ota-fleet', name: 'bench', requireVerification: false, publicUrl: 'http://192.0.2.10:1880' },
+    {
+      id: ids.fleet,
+      type: 'ota-fleet',
+      name: 'bench',
+      requireVerification: false,
+      publicUrl: 'http://192.0.2.10:1880',
+    },
     { id: ids.push, type: 'ota-push', z: tab, fleet: ids.fleet, wires: [[ids.sinkOurs], []] },
-    { id: ids.fn, type: 'function', z: tab, name: 'prebuilt', func: "return [global.get('prebuilt')];", outputs: 1, wires: [[ids.sinkBase]] },
+    {
+      id: ids.fn,
+      type: 'function',
+      z: tab,
+      name: 'prebuilt',
+      func: "return [global.get('prebuilt')];",
+      outputs: 1,
+      wires: [[ids.sinkBase]],
+    },
     sinkNode(ids.sinkOurs, tab),
     sinkNode(ids.sinkBase, tab),
   ];
@@ -139,7 +166,14 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       for (let i = 0; i < size; i++) {
         const device = { productKey, deviceName: `d-${String(i).padStart(6, '0')}` };
         const m = upgradeMessage(device, descriptor, Date.now() + i);
-        prebuilt.push({ topic: m.topic, payload: m.payload, qos: m.qos, productKey, deviceName: device.deviceName, batchId: r + 2 });
+        prebuilt.push({
+          topic: m.topic,
+          payload: m.payload,
+          qos: m.qos,
+          productKey,
+          deviceName: device.deviceName,
+          batchId: r + 2,
+        });
       }
       // The baseline is cheap and has no state: three runs, the median counts.
       const baseRuns: number[] = [];
@@ -153,13 +187,20 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
 
       const oursDone = ours.expect(size);
       const c0 = now();
-      const batch = fleet.createBatch({ firmwareId: firmware.id, targets: { selection: 'ALL', productKey } }, { egress: ids.push });
+      const batch = fleet.createBatch(
+        { firmwareId: firmware.id, targets: { selection: 'ALL', productKey } },
+        { egress: ids.push },
+      );
       const o0 = now();
       const oursMs = (await oursDone) - o0;
-      if (fleet.counts(batch.id).NOTIFIED !== size) throw new Error(`batch ${batch.id}: ${JSON.stringify(fleet.counts(batch.id))}`);
+      if (fleet.counts(batch.id).NOTIFIED !== size)
+        throw new Error(`batch ${batch.id}: ${JSON.stringify(fleet.counts(batch.id))}`);
       if (r < 0) continue;
       runs.push({ ours: oursMs, base: baseMs, create: o0 - c0 });
-      log(NAME, `rep ${r + 1}: ours ${sig((n * 1000) / oursMs)}/s (+ creation ${sig(o0 - c0)} ms), function node ${sig((n * 1000) / baseMs)}/s`);
+      log(
+        NAME,
+        `rep ${r + 1}: ours ${sig((n * 1000) / oursMs)}/s (+ creation ${sig(o0 - c0)} ms), function node ${sig((n * 1000) / baseMs)}/s`,
+      );
     }
     const sched1 = schedSeconds('self');
     const waiting = (sched1.wait - sched0.wait) / ((now() - wall0) / 1000);
@@ -167,8 +208,19 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const baseMs = runs.reduce((a, r) => a + r.base, 0);
     const createMs = runs.reduce((a, r) => a + r.create, 0);
     const total = n * reps;
-    rows.push(atLeast(NAME, `T2 notices/s, unthrottled batch of ${num(n)}`, (total * 1000) / oursMs, (total * 1000) / baseMs, 'msg/s', 0.5));
-    rows.push(info(NAME, 'T2 notices/s including batch creation', `${sig((total * 1000) / (oursMs + createMs))} msg/s`));
+    rows.push(
+      atLeast(
+        NAME,
+        `T2 notices/s, unthrottled batch of ${num(n)}`,
+        (total * 1000) / oursMs,
+        (total * 1000) / baseMs,
+        'msg/s',
+        0.5,
+      ),
+    );
+    rows.push(
+      info(NAME, 'T2 notices/s including batch creation', `${sig((total * 1000) / (oursMs + createMs))} msg/s`),
+    );
     rows.push(info(NAME, 'main thread waiting for a CPU (other load)', `${Math.round(waiting * 100)} % of the run`));
     details.unthrottled = { n, reps, runs, waitingForCpu: waiting };
   } finally {

@@ -47,13 +47,21 @@ function names(prefix: string, n: number): string[] {
 }
 
 const informs = (devices: string[], version: string): Prebuilt[] =>
-  devices.map((d, i) => ({ topic: `/ota/device/inform/${PRODUCT}/${d}`, payload: Buffer.from(buildVersionReport({ id: i + 1, version })) }));
+  devices.map((d, i) => ({
+    topic: `/ota/device/inform/${PRODUCT}/${d}`,
+    payload: Buffer.from(buildVersionReport({ id: i + 1, version })),
+  }));
 
 const progresses = (devices: string[], step: number): Prebuilt[] =>
-  devices.map((d, i) => ({ topic: `/ota/device/progress/${PRODUCT}/${d}`, payload: Buffer.from(buildProgressReport({ id: i + 1, step, desc: '' })) }));
+  devices.map((d, i) => ({
+    topic: `/ota/device/progress/${PRODUCT}/${d}`,
+    payload: Buffer.from(buildProgressReport({ id: i + 1, step, desc: '' })),
+  }));
 
 /** What core `mqtt in` (datatype buffer, QoS 1) sends for a message. */
-const asMqttIn = (messages: Prebuilt[]) => (i: number): BenchMessage => ({ topic: messages[i].topic, payload: messages[i].payload, qos: 1, retain: false });
+const asMqttIn =
+  (messages: Prebuilt[]) =>
+  (i: number): BenchMessage => ({ topic: messages[i].topic, payload: messages[i].payload, qos: 1, retain: false });
 
 interface PhaseResult {
   label: string;
@@ -66,11 +74,23 @@ interface PhaseResult {
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const n = options.quick ? 5000 : 20_000;
   const rounds = options.quick ? 2 : 4;
-  const groups: Groups = { warm: names('w-', options.quick ? 500 : 1000), load: names('d-', n), idle: names('i-', options.quick ? 500 : 1000) };
+  const groups: Groups = {
+    warm: names('w-', options.quick ? 500 : 1000),
+    load: names('d-', n),
+    idle: names('i-', options.quick ? 500 : 1000),
+  };
   const all = [...groups.warm, ...groups.load, ...groups.idle];
 
   const tab = nodeId('t');
-  const ids = { fleet: nodeId('f'), inform: nodeId('n'), progress: nodeId('p'), push: nodeId('u'), json: nodeId('j'), sinkOurs: nodeId('s'), sinkBase: nodeId('b') };
+  const ids = {
+    fleet: nodeId('f'),
+    inform: nodeId('n'),
+    progress: nodeId('p'),
+    push: nodeId('u'),
+    json: nodeId('j'),
+    sinkOurs: nodeId('s'),
+    sinkBase: nodeId('b'),
+  };
   const flows = [
     { id: tab, type: 'tab', label: 'ingest bench' },
     { id: ids.fleet, type: 'ota-fleet', name: 'bench', requireVerification: false },
@@ -108,13 +128,24 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     };
     const slices = <T>(items: T[]): T[][] => {
       const size = Math.ceil(items.length / rounds);
-      return Array.from({ length: rounds }, (_, r) => items.slice(r * size, (r + 1) * size)).filter((s) => s.length > 0);
+      return Array.from({ length: rounds }, (_, r) => items.slice(r * size, (r + 1) * size)).filter(
+        (s) => s.length > 0,
+      );
     };
-    const phase = async (label: string, entry: RedNode, build: (devices: string[]) => Prebuilt[]): Promise<PhaseResult> => {
+    const phase = async (
+      label: string,
+      entry: RedNode,
+      build: (devices: string[]) => Prebuilt[],
+    ): Promise<PhaseResult> => {
       const warm = build(groups.warm);
       await base.run(json, warm.length, WINDOW, asMqttIn(warm));
       await ours.run(entry, warm.length, WINDOW, asMqttIn(warm));
-      const parts = { base: [] as DriveResult[], ours: [] as DriveResult[], baseIdle: [] as DriveResult[], oursIdle: [] as DriveResult[] };
+      const parts = {
+        base: [] as DriveResult[],
+        ours: [] as DriveResult[],
+        baseIdle: [] as DriveResult[],
+        oursIdle: [] as DriveResult[],
+      };
       const idleSlices = slices(groups.idle);
       for (const [r, slice] of slices(groups.load).entries()) {
         const load = build(slice);
@@ -125,7 +156,13 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         parts.baseIdle.push(await base.run(json, idle.length, 1, asMqttIn(idle)));
         parts.oursIdle.push(await ours.run(entry, idle.length, 1, asMqttIn(idle)));
       }
-      const result = { label, ours: combine(parts.ours), oursIdle: combine(parts.oursIdle), base: combine(parts.base), baseIdle: combine(parts.baseIdle) };
+      const result = {
+        label,
+        ours: combine(parts.ours),
+        oursIdle: combine(parts.oursIdle),
+        base: combine(parts.base),
+        baseIdle: combine(parts.baseIdle),
+      };
       log(NAME, `${label}: ours ${sig(result.ours.perSecond)} msg/s, json ${sig(result.base.perSecond)} msg/s`);
       return result;
     };
@@ -136,10 +173,14 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     phases.push(await phase('T1 new device', inform, (d) => informs(d, '1.0.0')));
 
     const firmware = addFirmware2(fleet, PRODUCT);
-    const batch = fleet.createBatch({ firmwareId: firmware.id, targets: { selection: 'ALL', productKey: PRODUCT } }, { egress: ids.push });
+    const batch = fleet.createBatch(
+      { firmwareId: firmware.id, targets: { selection: 'ALL', productKey: PRODUCT } },
+      { egress: ids.push },
+    );
     const until = Date.now() + 300_000;
     while (fleet.counts(batch.id).NOTIFIED < all.length) {
-      if (Date.now() > until) throw new Error(`the batch did not notify every device: ${JSON.stringify(fleet.counts(batch.id))}`);
+      if (Date.now() > until)
+        throw new Error(`the batch did not notify every device: ${JSON.stringify(fleet.counts(batch.id))}`);
       await new Promise((r) => setTimeout(r, 20));
     }
     log(NAME, `batch ${batch.id}: ${all.length} tasks NOTIFIED`);
@@ -172,7 +213,14 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       const lb = summarize(p.base.latencies);
       const io = summarize(p.oursIdle.latencies);
       const ib = summarize(p.baseIdle.latencies);
-      rows.push(info(NAME, `${p.label}: p99 latency, window ${WINDOW} / 1`, `${sig(lo.p99)} / ${sig(io.p99)} ms`, `${sig(lb.p99)} / ${sig(ib.p99)} ms`));
+      rows.push(
+        info(
+          NAME,
+          `${p.label}: p99 latency, window ${WINDOW} / 1`,
+          `${sig(lo.p99)} / ${sig(io.p99)} ms`,
+          `${sig(lb.p99)} / ${sig(ib.p99)} ms`,
+        ),
+      );
     }
     rows.push(info(NAME, 'main thread waiting for a CPU (other load)', `${Math.round(waiting * 100)} % of the run`));
     rows.push(
@@ -195,8 +243,18 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         expected,
         phases: phases.map((p) => ({
           label: p.label,
-          ours: { perSecond: p.ours.perSecond, ms: p.ours.ms, latency: summarize(p.ours.latencies), idleLatency: summarize(p.oursIdle.latencies) },
-          json: { perSecond: p.base.perSecond, ms: p.base.ms, latency: summarize(p.base.latencies), idleLatency: summarize(p.baseIdle.latencies) },
+          ours: {
+            perSecond: p.ours.perSecond,
+            ms: p.ours.ms,
+            latency: summarize(p.ours.latencies),
+            idleLatency: summarize(p.oursIdle.latencies),
+          },
+          json: {
+            perSecond: p.base.perSecond,
+            ms: p.base.ms,
+            latency: summarize(p.base.latencies),
+            idleLatency: summarize(p.baseIdle.latencies),
+          },
         })),
       },
     };

@@ -71,7 +71,11 @@ export function frameTimes(profile: Profile, under?: string): { total: number; f
       total.set(n, (total.get(n) ?? 0) + dt);
     }
   });
-  const frames = [...total.keys()].map((frame) => ({ frame, selfMs: self.get(frame) ?? 0, totalMs: total.get(frame) ?? 0 }));
+  const frames = [...total.keys()].map((frame) => ({
+    frame,
+    selfMs: self.get(frame) ?? 0,
+    totalMs: total.get(frame) ?? 0,
+  }));
   return { total: sum, frames };
 }
 
@@ -88,8 +92,12 @@ if (require.main === module) {
   const { total, frames } = frameTimes(JSON.parse(readFileSync(file, 'utf8')) as Profile, under);
   const shown = filter ? frames.filter((f) => f.frame.includes(filter)) : frames;
   const pct = (ms: number) => `${((ms * 100) / total).toFixed(1).padStart(5)}%`;
-  process.stdout.write(`profile: ${(total / 1000).toFixed(2)} s sampled${under ? ` under "${under}"` : ''}\n\nby self time\n`);
-  for (const f of [...shown].sort((a, b) => b.selfMs - a.selfMs).slice(0, top)) process.stdout.write(`${pct(f.selfMs)}  ${f.frame}\n`);
+  process.stdout.write(
+    `profile: ${(total / 1000).toFixed(2)} s sampled${under ? ` under "${under}"` : ''}\n\nby self time\n`,
+  );
+  for (const f of [...shown].sort((a, b) => b.selfMs - a.selfMs).slice(0, top))
+    process.stdout.write(`${pct(f.selfMs)}  ${f.frame}\n`);
   process.stdout.write('\nby total time\n');
-  for (const f of [...shown].sort((a, b) => b.totalMs - a.totalMs).slice(0, top)) process.stdout.write(`${pct(f.totalMs)}  ${f.frame}\n`);
+  for (const f of [...shown].sort((a, b) => b.totalMs - a.totalMs).slice(0, top))
+    process.stdout.write(`${pct(f.totalMs)}  ${f.frame}\n`);
 }

@@ -34,7 +34,10 @@ function tryText(fn: () => string): string {
 export function machine(): Record<string, string | number> {
   const cpuinfo = tryText(() => readFileSync('/proc/cpuinfo', 'utf8'));
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
-  const Database = require('better-sqlite3') as new (f: string) => { prepare(s: string): { pluck(): { get(): string } }; close(): void };
+  const Database = require('better-sqlite3') as new (f: string) => {
+    prepare(s: string): { pluck(): { get(): string } };
+    close(): void;
+  };
   const db = new Database(':memory:');
   const sqlite = db.prepare('SELECT sqlite_version()').pluck().get();
   db.close();
@@ -48,13 +51,18 @@ export function machine(): Record<string, string | number> {
     // `mosquitto -h` prints its version first and exits with 3.
     mosquitto: tryText(() => spawnSync('/usr/sbin/mosquitto', ['-h'], { encoding: 'utf8' }).stdout.split('\n')[0]),
     kernel: `${os.type()} ${os.release()}`,
-    loadAverage: os.loadavg().map((l) => l.toFixed(2)).join(' '),
+    loadAverage: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' '),
   };
 }
 
 function runOne(file: string, flags: string[], args: string[]): Promise<BenchResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...flags, join(__dirname, file), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...flags, join(__dirname, file), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     child.once('error', reject);
@@ -69,14 +77,19 @@ function runOne(file: string, flags: string[], args: string[]): Promise<BenchRes
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
-  const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+  const only = args
+    .find((a) => a.startsWith('--only='))
+    ?.slice(7)
+    .split(',');
   const chosen = BENCHMARKS.filter((b) => !only || only.includes(b.name));
   if (chosen.length === 0) {
     process.stderr.write(`--only names none of: ${BENCHMARKS.map((b) => b.name).join(', ')}\n`);
     return 2;
   }
   const host = machine();
-  process.stderr.write(`benchmarks${quick ? ' (--quick)' : ''} on ${host.nproc} × ${host.cpu}, ${host.ramGiB} GiB, Node ${host.node}, Node-RED ${host.nodeRed}; load ${host.loadAverage}\n`);
+  process.stderr.write(
+    `benchmarks${quick ? ' (--quick)' : ''} on ${host.nproc} × ${host.cpu}, ${host.ramGiB} GiB, Node ${host.node}, Node-RED ${host.nodeRed}; load ${host.loadAverage}\n`,
+  );
   const started = performance.now();
   const rows: Row[] = [];
   const notes: string[] = [];
@@ -94,11 +107,22 @@ async function main(): Promise<number> {
       process.stderr.write(`== ${b.name}: ${seconds.toFixed(1)} s\n`);
     } catch (err) {
       failed = true;
-      rows.push({ name: b.name, metric: 'could not run', ours: (err as Error).message, baseline: '–', ratio: '–', target: '–', verdict: 'ERROR' });
+      rows.push({
+        name: b.name,
+        metric: 'could not run',
+        ours: (err as Error).message,
+        baseline: '–',
+        ratio: '–',
+        target: '–',
+        verdict: 'ERROR',
+      });
     }
   }
   const seconds = (performance.now() - started) / 1000;
-  const after = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  const after = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   const lines = [
     '',
     `${host.nproc} × ${host.cpu}, ${host.ramGiB} GiB RAM, Node ${host.node}, Node-RED ${host.nodeRed}, SQLite ${host.sqlite}, ${host.mosquitto}`,
@@ -111,7 +135,11 @@ async function main(): Promise<number> {
   process.stdout.write(lines.join('\n'));
   const dir = join(__dirname, 'results');
   mkdirSync(dir, { recursive: true });
-  const json = JSON.stringify({ at: new Date().toISOString(), quick, machine: { ...host, loadAverageAfter: after }, seconds, rows, results }, null, 2);
+  const json = JSON.stringify(
+    { at: new Date().toISOString(), quick, machine: { ...host, loadAverageAfter: after }, seconds, rows, results },
+    null,
+    2,
+  );
   writeFileSync(join(dir, `latest-${quick ? 'quick' : 'full'}.json`), json);
   writeFileSync(join(dir, 'latest.json'), json);
   return failed ? 1 : 0;

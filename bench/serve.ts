@@ -54,7 +54,12 @@ function baselineServer(file: string, highWaterMark?: number): http.Server {
       return void res.end();
     }
     const headers = { 'Content-Type': 'application/octet-stream', 'Accept-Ranges': 'bytes' };
-    if (range) res.writeHead(206, { ...headers, 'Content-Range': `bytes ${range.start}-${range.end}/${size}`, 'Content-Length': range.end - range.start + 1 });
+    if (range)
+      res.writeHead(206, {
+        ...headers,
+        'Content-Range': `bytes ${range.start}-${range.end}/${size}`,
+        'Content-Length': range.end - range.start + 1,
+      });
     else res.writeHead(200, { ...headers, 'Content-Length': size });
     createReadStream(file, { ...range, highWaterMark }).pipe(res);
   });
@@ -85,13 +90,29 @@ async function servers(size: number, whatIf: boolean): Promise<void> {
     sequence: 1,
     createdAt: Date.now(),
   };
-  const host = new FirmwareHost(files, { fleetId: 'bench', publicUrl: 'http://bench.invalid', secret, expiryHours: 24 });
+  const host = new FirmwareHost(files, {
+    fleetId: 'bench',
+    publicUrl: 'http://bench.invalid',
+    secret,
+    expiryHours: 24,
+  });
   const served = { secret, files, firmware: (id: string) => (id === firmware.id ? firmware : undefined) };
   const oursServer = (fleet: typeof served) =>
     http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const [, , , name, id] = url.pathname.split('/');
-      void servePackage(fleet, { fleet: name, firmware: id, expires: url.searchParams.get('e') ?? undefined, signature: url.searchParams.get('s') ?? undefined }, req, res, Date.now());
+      void servePackage(
+        fleet,
+        {
+          fleet: name,
+          firmware: id,
+          expires: url.searchParams.get('e') ?? undefined,
+          signature: url.searchParams.get('s') ?? undefined,
+        },
+        req,
+        res,
+        Date.now(),
+      );
     });
   const ours = oursServer(served);
   const base = baselineServer(files.pathOf(digest.sha256));
@@ -102,7 +123,8 @@ async function servers(size: number, whatIf: boolean): Promise<void> {
   if (whatIf) {
     // The same files, read in 64 KiB chunks (the fs default) instead of PackageFiles' 256 KiB.
     const files64k = Object.assign(Object.create(files) as PackageFiles, {
-      stream: (sha256: string, range?: { start: number; end: number }) => createReadStream(files.pathOf(sha256), { ...range, highWaterMark: 64 * 1024 }),
+      stream: (sha256: string, range?: { start: number; end: number }) =>
+        createReadStream(files.pathOf(sha256), { ...range, highWaterMark: 64 * 1024 }),
     });
     const ours64k = oursServer({ ...served, files: files64k });
     const base256k = baselineServer(files.pathOf(digest.sha256), 256 * 1024);
@@ -113,7 +135,10 @@ async function servers(size: number, whatIf: boolean): Promise<void> {
 
   // The same route in Node-RED, as the ota-fleet node mounts it on httpNode.
   const fleetId = nodeId('f');
-  const red = await startRed([{ id: fleetId, type: 'ota-fleet', name: 'bench', requireVerification: false, publicUrl: 'http://bench.invalid' }], [fleetId]);
+  const red = await startRed(
+    [{ id: fleetId, type: 'ota-fleet', name: 'bench', requireVerification: false, publicUrl: 'http://bench.invalid' }],
+    [fleetId],
+  );
   const handle = red.node<{ handle?: { fleet: Fleet; files: PackageFiles; host: FirmwareHost } }>(fleetId).handle;
   if (!handle) throw new Error('the ota-fleet node did not start its fleet');
   const saved = await handle.files.save(bytes, size);
@@ -139,7 +164,11 @@ async function servers(size: number, whatIf: boolean): Promise<void> {
 
 function startServers(size: number, whatIf: boolean): Promise<{ child: ChildProcess; urls: Urls }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...childFlags(), __filename, '--servers', String(size), ...(whatIf ? ['--what-if'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [...childFlags(), __filename, '--servers', String(size), ...(whatIf ? ['--what-if'] : [])],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => {
       out += c;
@@ -161,7 +190,9 @@ function fetchRangeOnce(agent: http.Agent, url: string, start: number, end: numb
       }
       let bytes = 0;
       res.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      res.on('end', () => (bytes === end - start + 1 ? resolve(bytes) : reject(new Error(`short range: ${bytes} bytes`))));
+      res.on('end', () =>
+        bytes === end - start + 1 ? resolve(bytes) : reject(new Error(`short range: ${bytes} bytes`)),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -186,7 +217,11 @@ async function fetchRange(agent: http.Agent, url: string, start: number, end: nu
 }
 
 /** CLIENTS clients in parallel, each downloading the whole file in RANGES ranges, one after the other. */
-async function download(url: string, size: number, clients = CLIENTS): Promise<{ ms: number; bytes: number; cpuMs: number }> {
+async function download(
+  url: string,
+  size: number,
+  clients = CLIENTS,
+): Promise<{ ms: number; bytes: number; cpuMs: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const part = Math.ceil(size / RANGES);
   const cpu0 = process.cpuUsage();
@@ -194,7 +229,8 @@ async function download(url: string, size: number, clients = CLIENTS): Promise<{
   const totals = await Promise.all(
     Array.from({ length: clients }, async () => {
       let got = 0;
-      for (let r = 0; r < RANGES; r++) got += await fetchRange(agent, url, r * part, Math.min(size, (r + 1) * part) - 1);
+      for (let r = 0; r < RANGES; r++)
+        got += await fetchRange(agent, url, r * part, Math.min(size, (r + 1) * part) - 1);
       return got;
     }),
   );
@@ -227,22 +263,79 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         mbps[which].push(d.bytes / 1e6 / (d.ms / 1000));
         clientCpu[which].push(d.cpuMs / d.ms);
       }
-      log(NAME, `rep ${r + 1}: ${order.map((k) => `${k} ${sig(mbps[k][r])} MB/s (server ${sig(serverCpu[k][r])} CPU s/GB)`).join(', ')}`);
+      log(
+        NAME,
+        `rep ${r + 1}: ${order.map((k) => `${k} ${sig(mbps[k][r])} MB/s (server ${sig(serverCpu[k][r])} CPU s/GB)`).join(', ')}`,
+      );
     }
     // The ratio is the median of each repetition's own ratio (paired: the same minute of machine load).
     const paired = (which: Which) => median(mbps[which].map((v, i) => v / mbps.baseline[i]));
     const rows: Row[] = [
-      pairedRow(NAME, `${CLIENTS} clients × ${size / 1e6} MB in ${RANGES} ranges`, median(mbps.ours), median(mbps.baseline), paired('ours'), 'MB/s', 0.9),
-      pairedRow(NAME, 'the same through Node-RED httpNode', median(mbps.nodeRed), median(mbps.baseline), paired('nodeRed'), 'MB/s', 0.9),
+      pairedRow(
+        NAME,
+        `${CLIENTS} clients × ${size / 1e6} MB in ${RANGES} ranges`,
+        median(mbps.ours),
+        median(mbps.baseline),
+        paired('ours'),
+        'MB/s',
+        0.9,
+      ),
+      pairedRow(
+        NAME,
+        'the same through Node-RED httpNode',
+        median(mbps.nodeRed),
+        median(mbps.baseline),
+        paired('nodeRed'),
+        'MB/s',
+        0.9,
+      ),
     ];
     const cpuPerGb = (which: Which) => `${sig(median(serverCpu[which]))} s/GB`;
-    rows.push(info(NAME, 'server CPU per GB served: ours / through Node-RED', `${cpuPerGb('ours')} / ${cpuPerGb('nodeRed')}`, cpuPerGb('baseline')));
-    if (urls.ours64k) rows.push(info(NAME, 'what-if: servePackage reading 64 KiB chunks', `${sig(median(mbps.ours64k))} MB/s, ${cpuPerGb('ours64k')}`, `${sig(median(mbps.baseline))} MB/s`, `${paired('ours64k').toFixed(2)}×`));
-    if (urls.baseline256k) rows.push(info(NAME, 'what-if: baseline reading 256 KiB chunks', `${sig(median(mbps.baseline256k))} MB/s, ${cpuPerGb('baseline256k')}`, `${sig(median(mbps.baseline))} MB/s`, `${paired('baseline256k').toFixed(2)}×`));
+    rows.push(
+      info(
+        NAME,
+        'server CPU per GB served: ours / through Node-RED',
+        `${cpuPerGb('ours')} / ${cpuPerGb('nodeRed')}`,
+        cpuPerGb('baseline'),
+      ),
+    );
+    if (urls.ours64k)
+      rows.push(
+        info(
+          NAME,
+          'what-if: servePackage reading 64 KiB chunks',
+          `${sig(median(mbps.ours64k))} MB/s, ${cpuPerGb('ours64k')}`,
+          `${sig(median(mbps.baseline))} MB/s`,
+          `${paired('ours64k').toFixed(2)}×`,
+        ),
+      );
+    if (urls.baseline256k)
+      rows.push(
+        info(
+          NAME,
+          'what-if: baseline reading 256 KiB chunks',
+          `${sig(median(mbps.baseline256k))} MB/s, ${cpuPerGb('baseline256k')}`,
+          `${sig(median(mbps.baseline))} MB/s`,
+          `${paired('baseline256k').toFixed(2)}×`,
+        ),
+      );
     if (resets) rows.push(info(NAME, 'ranges asked again after ECONNRESET', String(resets)));
     const busy = Math.max(...clientCpu.baseline);
     if (busy > 0.9) rows.push(info(NAME, 'client process CPU during the baseline', `${Math.round(busy * 100)} %`));
-    return { name: NAME, rows, details: { reps, clients: CLIENTS, ranges: RANGES, size, mbps, clientCpu, serverCpuSecondsPerGb: serverCpu, resets } };
+    return {
+      name: NAME,
+      rows,
+      details: {
+        reps,
+        clients: CLIENTS,
+        ranges: RANGES,
+        size,
+        mbps,
+        clientCpu,
+        serverCpuSecondsPerGb: serverCpu,
+        resets,
+      },
+    };
   } finally {
     await stopChild(child);
   }

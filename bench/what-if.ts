@@ -60,17 +60,24 @@ function timed(fleet: Fleet, n: number, group: number, fn: (i: number) => void):
 
 function ingest(n: number, group: number): Record<string, Timed> {
   const dir = mkdtempSync(join(tmpdir(), 'ota-bench-whatif-'));
-  const fleet = new Fleet({ store: new SqliteStore(join(dir, 'fleet.sqlite')), settings: { requireVerification: false } });
+  const fleet = new Fleet({
+    store: new SqliteStore(join(dir, 'fleet.sqlite')),
+    settings: { requireVerification: false },
+  });
   try {
     fleet.attachEgress('push');
     const out: Record<string, Timed> = {};
-    out['T1 new'] = timed(fleet, n, group, (i) => fleet.reportVersion(DEVICE(i), { version: '1.0.0', module: 'default' }));
+    out['T1 new'] = timed(fleet, n, group, (i) =>
+      fleet.reportVersion(DEVICE(i), { version: '1.0.0', module: 'default' }),
+    );
     const fw = addFirmware2(fleet, 'pk');
     const batch = fleet.createBatch({ firmwareId: fw.id, targets: { selection: 'ALL', productKey: 'pk' } });
     while (fleet.counts(batch.id).QUEUED > 0) fleet.tick();
     out['T3 start'] = timed(fleet, n, group, (i) => fleet.reportProgress(DEVICE(i), { step: 10, module: 'default' }));
     out['T3 step'] = timed(fleet, n, group, (i) => fleet.reportProgress(DEVICE(i), { step: 60, module: 'default' }));
-    out['T1 done'] = timed(fleet, n, group, (i) => fleet.reportVersion(DEVICE(i), { version: '2.0.0', module: 'default' }));
+    out['T1 done'] = timed(fleet, n, group, (i) =>
+      fleet.reportVersion(DEVICE(i), { version: '2.0.0', module: 'default' }),
+    );
     return out;
   } finally {
     fleet.close();
@@ -78,7 +85,14 @@ function ingest(n: number, group: number): Record<string, Timed> {
   }
 }
 
-function lookups(n: number): { current: number; partialIndex: number; primaryKey: number; emptyTxn: number; update1: number; update64: number } {
+function lookups(n: number): {
+  current: number;
+  partialIndex: number;
+  primaryKey: number;
+  emptyTxn: number;
+  update1: number;
+  update64: number;
+} {
   const dir = mkdtempSync(join(tmpdir(), 'ota-bench-whatif-'));
   const file = join(dir, 'fleet.sqlite');
   const fleet = new Fleet({ store: new SqliteStore(file), settings: { requireVerification: false } });
@@ -97,7 +111,9 @@ function lookups(n: number): { current: number; partialIndex: number; primaryKey
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    db.exec("CREATE INDEX tasks_active ON tasks (product_key, device_name, module, id) WHERE state IN ('CONFIRM', 'QUEUED', 'NOTIFIED', 'IN_PROGRESS')");
+    db.exec(
+      "CREATE INDEX tasks_active ON tasks (product_key, device_name, module, id) WHERE state IN ('CONFIRM', 'QUEUED', 'NOTIFIED', 'IN_PROGRESS')",
+    );
     const active = db.prepare(
       "SELECT * FROM tasks WHERE product_key = ? AND device_name = ? AND module = ? AND state IN ('CONFIRM', 'QUEUED', 'NOTIFIED', 'IN_PROGRESS') ORDER BY id DESC LIMIT 1",
     );
@@ -144,8 +160,17 @@ async function fanout(n: number): Promise<{ signed: number; cached: number; sign
   const perNotice = async (cache: boolean): Promise<number> => {
     const dir = mkdtempSync(join(tmpdir(), 'ota-bench-whatif-'));
     const files = new PackageFiles(join(dir, 'files'));
-    const host = new FirmwareHost(files, { fleetId: 'f', publicUrl: 'http://192.0.2.10:1880', secret: 's'.repeat(64), expiryHours: 24 });
-    const fleet = new Fleet({ store: new SqliteStore(join(dir, 'fleet.sqlite')), host: cache ? cachingHost(host) : host, settings: { requireVerification: false } });
+    const host = new FirmwareHost(files, {
+      fleetId: 'f',
+      publicUrl: 'http://192.0.2.10:1880',
+      secret: 's'.repeat(64),
+      expiryHours: 24,
+    });
+    const fleet = new Fleet({
+      store: new SqliteStore(join(dir, 'fleet.sqlite')),
+      host: cache ? cachingHost(host) : host,
+      settings: { requireVerification: false },
+    });
     try {
       fleet.attachEgress('push');
       recordDevices(fleet, 'pk', n);
@@ -162,9 +187,23 @@ async function fanout(n: number): Promise<{ signed: number; cached: number; sign
   };
   const signed = await perNotice(false);
   const cached = await perNotice(true);
-  const host = new FirmwareHost(new PackageFiles(mkdtempSync(join(tmpdir(), 'ota-bench-whatif-'))), { fleetId: 'f', publicUrl: 'http://192.0.2.10:1880', secret: 's'.repeat(64), expiryHours: 24 });
+  const host = new FirmwareHost(new PackageFiles(mkdtempSync(join(tmpdir(), 'ota-bench-whatif-'))), {
+    fleetId: 'f',
+    publicUrl: 'http://192.0.2.10:1880',
+    secret: 's'.repeat(64),
+    expiryHours: 24,
+  });
   rmSync(host.files.dir, { recursive: true, force: true });
-  const fw = { id: 'abcdef012345', version: '2.0.0', size: 4096, md5: 'c'.repeat(32), sha256: 'd'.repeat(64), signMethod: 'SHA256', module: 'default', hosted: true } as Firmware;
+  const fw = {
+    id: 'abcdef012345',
+    version: '2.0.0',
+    size: 4096,
+    md5: 'c'.repeat(32),
+    sha256: 'd'.repeat(64),
+    signMethod: 'SHA256',
+    module: 'default',
+    hosted: true,
+  } as Firmware;
   let t = now();
   for (let i = 0; i < n; i++) host.signedUrl(fw, Date.now());
   const signOnly = ((now() - t) * 1000) / n;
@@ -182,7 +221,12 @@ main(async (options) => {
   const results: Record<number, Record<string, Timed>> = {};
   for (const g of groups) {
     results[g] = ingest(n, g);
-    log(NAME, `${g} per transaction: ${Object.entries(results[g]).map(([k, v]) => `${k} ${sig(v.us)} µs (CPU ${Math.round(v.cpu * 100)} %, ${sig(v.bytes / 1024)} KiB written)`).join(', ')}`);
+    log(
+      NAME,
+      `${g} per transaction: ${Object.entries(results[g])
+        .map(([k, v]) => `${k} ${sig(v.us)} µs (CPU ${Math.round(v.cpu * 100)} %, ${sig(v.bytes / 1024)} KiB written)`)
+        .join(', ')}`,
+    );
   }
   for (const phase of Object.keys(results[1])) {
     const base = results[1][phase].us;
@@ -197,14 +241,44 @@ main(async (options) => {
     );
   }
   for (const phase of Object.keys(results[1])) {
-    rows.push(info(NAME, `${phase}: KiB written per report at 1 / 16 / 128 per transaction`, groups.map((g) => sig(results[g][phase].bytes / 1024)).join(' / ')));
+    rows.push(
+      info(
+        NAME,
+        `${phase}: KiB written per report at 1 / 16 / 128 per transaction`,
+        groups.map((g) => sig(results[g][phase].bytes / 1024)).join(' / '),
+      ),
+    );
   }
   const l = lookups(n);
-  rows.push(info(NAME, 'activeTask: current statement vs partial index', `${sig(l.partialIndex)} µs`, `${sig(l.current)} µs`, `${(l.current / l.partialIndex).toFixed(1)}×`));
+  rows.push(
+    info(
+      NAME,
+      'activeTask: current statement vs partial index',
+      `${sig(l.partialIndex)} µs`,
+      `${sig(l.current)} µs`,
+      `${(l.current / l.partialIndex).toFixed(1)}×`,
+    ),
+  );
   rows.push(info(NAME, 'primary-key lookup (devices), for scale', `${sig(l.primaryKey)} µs`));
-  rows.push(info(NAME, 'empty transaction; 1-row UPDATE alone / 64 per txn', `${sig(l.emptyTxn)}; ${sig(l.update1)} / ${sig(l.update64)} µs`));
+  rows.push(
+    info(
+      NAME,
+      'empty transaction; 1-row UPDATE alone / 64 per txn',
+      `${sig(l.emptyTxn)}; ${sig(l.update1)} / ${sig(l.update64)} µs`,
+    ),
+  );
   const f = await fanout(n);
-  rows.push(info(NAME, 'fan-out pass: µs per notice, URL signed per notice vs cached', `${sig(f.cached)} µs`, `${sig(f.signed)} µs`, `${(f.signed / f.cached).toFixed(2)}×`));
-  rows.push(info(NAME, 'per notice: HMAC URL signing; buildUpgradeNotice', `${sig(f.signOnly)}; ${sig(f.buildOnly)} µs`));
+  rows.push(
+    info(
+      NAME,
+      'fan-out pass: µs per notice, URL signed per notice vs cached',
+      `${sig(f.cached)} µs`,
+      `${sig(f.signed)} µs`,
+      `${(f.signed / f.cached).toFixed(2)}×`,
+    ),
+  );
+  rows.push(
+    info(NAME, 'per notice: HMAC URL signing; buildUpgradeNotice', `${sig(f.signOnly)}; ${sig(f.buildOnly)} µs`),
+  );
   return { name: NAME, rows, details: { devices: n, ingest: results, lookups: l, fanout: f } };
 });

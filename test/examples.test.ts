@@ -14,16 +14,26 @@ type FlowNode = Record<string, unknown> & { id: string; type: string };
 
 const root = path.resolve(__dirname, '../..');
 const examplesDir = path.join(root, 'examples');
-const exampleFiles = fs.existsSync(examplesDir) ? fs.readdirSync(examplesDir).filter((f) => f.endsWith('.json')).sort() : [];
+const exampleFiles = fs.existsSync(examplesDir)
+  ? fs
+      .readdirSync(examplesDir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+  : [];
 
-const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { 'node-red'?: { nodes?: Record<string, string> } };
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+  'node-red'?: { nodes?: Record<string, string> };
+};
 
 /** Our node modules, as Node-RED loads them: the files package.json lists under node-red.nodes. */
 const ourNodeModules = Object.values(pkg['node-red']?.nodes ?? {}).map((file) => require(path.join(root, file)));
 
 // The core nodes ship in @node-red/nodes, found from wherever node-red itself is installed.
 const nodeRedDir = path.dirname(require.resolve('node-red'));
-const coreDir = path.join(path.dirname(require.resolve('@node-red/nodes/package.json', { paths: [nodeRedDir] })), 'core');
+const coreDir = path.join(
+  path.dirname(require.resolve('@node-red/nodes/package.json', { paths: [nodeRedDir] })),
+  'core',
+);
 
 /** The core node modules example flows are built from. */
 const coreNodeModules = [
@@ -81,7 +91,9 @@ describe('the example flows in a Node-RED runtime', function () {
     it(`"${example}" deploys with every node created`, async function () {
       const flow = JSON.parse(fs.readFileSync(path.join(examplesDir, example), 'utf8')) as FlowNode[];
       await helper.load([...ourNodeModules, ...coreNodeModules], onTab(flow));
-      const missing = flow.filter((n) => n.type !== 'tab' && n.type !== 'group' && !helper.getNode(n.id)).map((n) => `${n.type} ${n.id}`);
+      const missing = flow
+        .filter((n) => n.type !== 'tab' && n.type !== 'group' && !helper.getNode(n.id))
+        .map((n) => `${n.type} ${n.id}`);
       should(missing).eql([], `nodes of ${example} that were not created`);
     });
   }

@@ -15,7 +15,10 @@ describe('the layers, as lint enforces them', function () {
   this.timeout(30_000);
 
   it('src/protocol may import neither the fleet, the nodes nor node-red', async function () {
-    const found = await refusals('src/protocol/probe.ts', "import { Fleet } from '../fleet';\nimport type { Node } from 'node-red';\nexport { Fleet };\nexport type { Node };\n");
+    const found = await refusals(
+      'src/protocol/probe.ts',
+      "import { Fleet } from '../fleet';\nimport type { Node } from 'node-red';\nexport { Fleet };\nexport type { Node };\n",
+    );
     should(found).eql([
       "'../fleet' import is restricted from being used by a pattern. src/protocol may not import a layer above it (protocol ← identity ← fleet ← nodes)",
       "'node-red' import is restricted from being used by a pattern. src/protocol does not use this runtime",
@@ -26,11 +29,17 @@ describe('the layers, as lint enforces them', function () {
     should(await refusals('src/fleet/probe.ts', "import Database from 'better-sqlite3';\nexport { Database };\n")).eql([
       "'better-sqlite3' import is restricted from being used by a pattern. only the store files use the database driver",
     ]);
-    should(await refusals('src/fleet/sqlite-store.ts', "import Database from 'better-sqlite3';\nexport { Database };\n")).eql([]);
+    should(
+      await refusals('src/fleet/sqlite-store.ts', "import Database from 'better-sqlite3';\nexport { Database };\n"),
+    ).eql([]);
   });
 
   it('the simulator uses identity and protocol, never the fleet', async function () {
-    should(await refusals('src/sim/probe.ts', "import { parseManifest } from '../identity';\nexport { parseManifest };\n")).eql([]);
-    should(await refusals('src/sim/probe.ts', "import { Fleet } from '../fleet/fleet';\nexport { Fleet };\n")).have.length(1);
+    should(
+      await refusals('src/sim/probe.ts', "import { parseManifest } from '../identity';\nexport { parseManifest };\n"),
+    ).eql([]);
+    should(
+      await refusals('src/sim/probe.ts', "import { Fleet } from '../fleet/fleet';\nexport { Fleet };\n"),
+    ).have.length(1);
   });
 });

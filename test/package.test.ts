@@ -27,10 +27,17 @@ const ourTypes = new Set(nodeEntries.map(([type]) => type));
 
 // The semver that Node-RED itself uses to read `node-red.version`.
 const nodeRedDir = path.dirname(require.resolve('node-red'));
-const semver = require(require.resolve('semver', { paths: [nodeRedDir] })) as { satisfies(version: string, range: string): boolean };
+const semver = require(require.resolve('semver', { paths: [nodeRedDir] })) as {
+  satisfies(version: string, range: string): boolean;
+};
 
 const examplesDir = path.join(root, 'examples');
-const exampleFiles = fs.existsSync(examplesDir) ? fs.readdirSync(examplesDir).filter((f) => f.endsWith('.json')).sort() : [];
+const exampleFiles = fs.existsSync(examplesDir)
+  ? fs
+      .readdirSync(examplesDir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+  : [];
 
 /** Structural entries of a flow export that are not registered node types. */
 const STRUCTURAL_TYPES = new Set(['tab', 'group', 'subflow']);
@@ -78,7 +85,8 @@ function coreNodeTypes(): Set<string> {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) visit(full);
       else if (entry.name.endsWith('.html')) {
-        for (const m of fs.readFileSync(full, 'utf8').matchAll(/RED\.nodes\.registerType\(\s*['"]([^'"]+)['"]/g)) types.add(m[1]);
+        for (const m of fs.readFileSync(full, 'utf8').matchAll(/RED\.nodes\.registerType\(\s*['"]([^'"]+)['"]/g))
+          types.add(m[1]);
       }
     }
   };
@@ -150,7 +158,11 @@ describe('the package', function () {
       it('has help with the sections a reader looks for', function () {
         const help = read(helpFileOf(file));
         const sections = isConfigNode(type, file) ? ['Details'] : ['Inputs', 'Outputs', 'Details'];
-        for (const section of sections) should(help).match(new RegExp(`<h3>\\s*${section}\\s*</h3>`), `no <h3>${section}</h3> in ${helpFileOf(file)}`);
+        for (const section of sections)
+          should(help).match(
+            new RegExp(`<h3>\\s*${section}\\s*</h3>`),
+            `no <h3>${section}</h3> in ${helpFileOf(file)}`,
+          );
       });
 
       it('is used in at least one example flow, unless it is a config node', function () {
@@ -172,7 +184,6 @@ describe('the package', function () {
         should(fs.existsSync(path.join(root, html))).be.true(`${html} is missing`);
         should(read(html)).match(new RegExp(`RED\\.plugins\\.registerPlugin\\(\\s*['"]${escapeRegExp(id)}['"]`));
       });
-
     });
   }
 
@@ -199,7 +210,10 @@ describe('the package', function () {
           const subflows = new Set(flow.filter((n) => n.type === 'subflow').map((n) => `subflow:${n.id}`));
           const unknown = flow
             .map((n) => n.type)
-            .filter((type) => !ourTypes.has(type) && !coreTypes.has(type) && !STRUCTURAL_TYPES.has(type) && !subflows.has(type));
+            .filter(
+              (type) =>
+                !ourTypes.has(type) && !coreTypes.has(type) && !STRUCTURAL_TYPES.has(type) && !subflows.has(type),
+            );
           should([...new Set(unknown)]).eql([], `unknown node types in ${example}`);
         });
 
@@ -214,8 +228,10 @@ describe('the package', function () {
           for (const n of flow) {
             if (n.wires === undefined) continue;
             should(n.wires).be.an.Array();
-            for (const target of (n.wires as string[][]).flat()) should(ids.has(target)).be.true(`${n.type} ${n.id} is wired to a missing node ${target}`);
-            for (const link of (n.links as string[] | undefined) ?? []) should(ids.has(link)).be.true(`${n.type} ${n.id} links to a missing node ${link}`);
+            for (const target of (n.wires as string[][]).flat())
+              should(ids.has(target)).be.true(`${n.type} ${n.id} is wired to a missing node ${target}`);
+            for (const link of (n.links as string[] | undefined) ?? [])
+              should(ids.has(link)).be.true(`${n.type} ${n.id} links to a missing node ${link}`);
           }
         });
 
@@ -223,10 +239,17 @@ describe('the package', function () {
           const flow = loadExample(example);
           const byId = new Map(flow.map((n) => [n.id, n]));
           for (const n of flow) {
-            for (const [property, configType] of [['broker', 'mqtt-broker'], ['fleet', 'ota-fleet']] as const) {
+            for (const [property, configType] of [
+              ['broker', 'mqtt-broker'],
+              ['fleet', 'ota-fleet'],
+            ] as const) {
               const ref = n[property];
-              if (typeof ref !== 'string' || ref === '' || (property === 'broker' && n.type === 'mqtt-broker')) continue;
-              should(byId.get(ref)?.type).equal(configType, `${n.type} ${n.id}: ${property} ${ref} is not an ${configType} of this flow`);
+              if (typeof ref !== 'string' || ref === '' || (property === 'broker' && n.type === 'mqtt-broker'))
+                continue;
+              should(byId.get(ref)?.type).equal(
+                configType,
+                `${n.type} ${n.id}: ${property} ${ref} is not an ${configType} of this flow`,
+              );
             }
           }
         });
@@ -243,7 +266,10 @@ describe('the package', function () {
             try {
               new AsyncFunction('msg', 'node', 'context', 'flow', 'global', 'env', 'RED', String(n.func));
             } catch (err) {
-              throw new Error(`function node "${String(n.name)}" (${n.id}) does not compile: ${(err as Error).message}`, { cause: err });
+              throw new Error(
+                `function node "${String(n.name)}" (${n.id}) does not compile: ${(err as Error).message}`,
+                { cause: err },
+              );
             }
           }
         });

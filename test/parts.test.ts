@@ -13,7 +13,9 @@ describe('a missing real part (Mosquitto, Chromium)', function () {
   it('fails the run under CI=true, naming the part', function () {
     process.env.CI = 'true';
     const skipped: string[] = [];
-    should(() => needPart(context(skipped), undefined, 'Mosquitto')).throw('Mosquitto is missing, and CI must run the tests that need it (.ci/run installs it)');
+    should(() => needPart(context(skipped), undefined, 'Mosquitto')).throw(
+      'Mosquitto is missing, and CI must run the tests that need it (.ci/run installs it)',
+    );
     should(skipped).eql([]);
   });
 

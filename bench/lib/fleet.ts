@@ -8,7 +8,8 @@ export const deviceName = (i: number): string => `d-${String(i).padStart(6, '0')
 /** n devices of the product at 1.0.0, written in one transaction straight into the store. */
 export function recordDevices(fleet: Fleet, productKey: string, n: number, at = 1): void {
   fleet.store.transaction(() => {
-    for (let i = 0; i < n; i++) fleet.store.recordVersion({ productKey, deviceName: deviceName(i) }, 'default', '1.0.0', at);
+    for (let i = 0; i < n; i++)
+      fleet.store.recordVersion({ productKey, deviceName: deviceName(i) }, 'default', '1.0.0', at);
   });
 }
 
@@ -18,7 +19,15 @@ export function recordDevices(fleet: Fleet, productKey: string, n: number, at = 
  */
 export function addFirmware2(fleet: Fleet, productKey: string, hosted?: PackageDigest): Firmware {
   const common = { productKey, module: 'default', version: '2.0.0', isDiff: false, verification: 'verified' } as const;
-  if (hosted) return fleet.addFirmware({ ...common, size: hosted.size, md5: hosted.md5, sha256: hosted.sha256, signMethod: 'SHA256', hosted: true });
+  if (hosted)
+    return fleet.addFirmware({
+      ...common,
+      size: hosted.size,
+      md5: hosted.md5,
+      sha256: hosted.sha256,
+      signMethod: 'SHA256',
+      hosted: true,
+    });
   return fleet.addFirmware({
     ...common,
     size: 1_000_000,

@@ -95,7 +95,12 @@ export async function startMosquitto(): Promise<Mosquitto> {
  * (at most `window` unacknowledged) to one subscriber (QoS 1); timed until the subscriber has
  * them all.
  */
-export async function brokerRate(url: string, count: number, size = 200, window = 1000): Promise<{ ms: number; perSecond: number }> {
+export async function brokerRate(
+  url: string,
+  count: number,
+  size = 200,
+  window = 1000,
+): Promise<{ ms: number; perSecond: number }> {
   const tag = `${process.pid}-${Date.now()}`;
   const sub = await mqtt.connectAsync(url, { clientId: `bench-sub-${tag}`, clean: true });
   const pub = await mqtt.connectAsync(url, { clientId: `bench-pub-${tag}`, clean: true });

@@ -46,7 +46,11 @@ export interface Timed {
 }
 
 /** Runs a command to its end and times it (wall clock, from spawn to exit). */
-export function timeCommand(command: string, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<Timed> {
+export function timeCommand(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv } = {},
+): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
@@ -91,7 +95,8 @@ export function request<T>(method: string, url: string, body?: unknown): Promise
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        if ((res.statusCode ?? 500) >= 400) return reject(new Error(`${method} ${url}: HTTP ${res.statusCode} ${text}`));
+        if ((res.statusCode ?? 500) >= 400)
+          return reject(new Error(`${method} ${url}: HTTP ${res.statusCode} ${text}`));
         try {
           resolve(JSON.parse(text) as T);
         } catch (err) {
@@ -137,7 +142,9 @@ export function schedSeconds(pid: number | 'self'): { run: number; wait: number 
  */
 export function tcpCounters(): { listenOverflows: number; synRetrans: number } {
   try {
-    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+    const lines = readFileSync('/proc/net/netstat', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('TcpExt:'));
     const names = lines[0].split(/\s+/);
     const values = lines[1].split(/\s+/).map(Number);
     const get = (name: string) => values[names.indexOf(name)] ?? NaN;

@@ -46,7 +46,11 @@ export interface EmbeddedRed {
 let started = false;
 
 /** Starts Node-RED in this process with `flows`, and waits until every node in `waitFor` is deployed. */
-export async function startRed(flows: object[], waitFor: string[], settings: Record<string, unknown> = {}): Promise<EmbeddedRed> {
+export async function startRed(
+  flows: object[],
+  waitFor: string[],
+  settings: Record<string, unknown> = {},
+): Promise<EmbeddedRed> {
   if (started) throw new Error('Node-RED can be embedded once per process');
   started = true;
   const RED = require('node-red') as RedApp;
@@ -82,7 +86,10 @@ export async function startRed(flows: object[], waitFor: string[], settings: Rec
   await RED.start();
   const until = Date.now() + 30_000;
   while (waitFor.some((id) => !RED.nodes.getNode(id))) {
-    if (Date.now() > until) throw new Error(`Node-RED did not deploy ${waitFor.filter((id) => !RED.nodes.getNode(id)).join(', ')} within 30 s`);
+    if (Date.now() > until)
+      throw new Error(
+        `Node-RED did not deploy ${waitFor.filter((id) => !RED.nodes.getNode(id)).join(', ')} within 30 s`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
@@ -106,11 +113,22 @@ export async function startRed(flows: object[], waitFor: string[], settings: Rec
 
 let idCounter = 0;
 /** A fresh node id. */
-export const nodeId = (prefix: string): string => `${prefix}${(++idCounter).toString(16).padStart(4, '0')}${Math.random().toString(16).slice(2, 10)}`;
+export const nodeId = (prefix: string): string =>
+  `${prefix}${(++idCounter).toString(16).padStart(4, '0')}${Math.random().toString(16).slice(2, 10)}`;
 
 /** A sink node: a core debug node that is switched off (it does nothing with what it gets). */
 export function sinkNode(id: string, tab: string): object {
-  return { id, type: 'debug', z: tab, active: false, tosidebar: false, console: false, tostatus: false, complete: 'false', wires: [] };
+  return {
+    id,
+    type: 'debug',
+    z: tab,
+    active: false,
+    tosidebar: false,
+    console: false,
+    tostatus: false,
+    complete: 'false',
+    wires: [],
+  };
 }
 
 export interface DriveResult {
@@ -134,7 +152,13 @@ export class Driver {
     sink.on('input', (msg) => this.pending?.(msg));
   }
 
-  run(entry: RedNode, count: number, window: number, make: (i: number) => BenchMessage, timeoutMs = 600_000): Promise<DriveResult> {
+  run(
+    entry: RedNode,
+    count: number,
+    window: number,
+    make: (i: number) => BenchMessage,
+    timeoutMs = 600_000,
+  ): Promise<DriveResult> {
     return new Promise((resolve, reject) => {
       const t0 = new Float64Array(count);
       const latencies = new Float64Array(count);
@@ -143,7 +167,9 @@ export class Driver {
       let first = 0;
       const timer = setTimeout(() => {
         this.pending = undefined;
-        reject(new Error(`only ${arrived} of ${count} messages reached the sink within ${timeoutMs} ms (${sent} sent)`));
+        reject(
+          new Error(`only ${arrived} of ${count} messages reached the sink within ${timeoutMs} ms (${sent} sent)`),
+        );
       }, timeoutMs);
       const pump = () => {
         while (sent - arrived < window && sent < count) {

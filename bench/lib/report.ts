@@ -54,7 +54,14 @@ export function ratioText(ratio: number): string {
 }
 
 /** A row comparing ours with a same-run baseline where more is better, against a minimum ratio. */
-export function atLeast(name: string, metric: string, ours: number, baseline: number, unit: string, minRatio: number): Row {
+export function atLeast(
+  name: string,
+  metric: string,
+  ours: number,
+  baseline: number,
+  unit: string,
+  minRatio: number,
+): Row {
   const ratio = ours / baseline;
   return {
     name,
@@ -71,8 +78,20 @@ export function atLeast(name: string, metric: string, ours: number, baseline: nu
  * Like atLeast, for repeated runs: ours and the baseline as medians, the ratio as the median of
  * each repetition's own ratio (ours and its baseline measured in the same minute of machine load).
  */
-export function pairedRow(name: string, metric: string, ours: number, baseline: number, ratio: number, unit: string, minRatio: number): Row {
-  return { ...atLeast(name, metric, ours, baseline, unit, minRatio), ratio: ratioText(ratio), verdict: ratio >= minRatio ? 'pass' : 'MISS' };
+export function pairedRow(
+  name: string,
+  metric: string,
+  ours: number,
+  baseline: number,
+  ratio: number,
+  unit: string,
+  minRatio: number,
+): Row {
+  return {
+    ...atLeast(name, metric, ours, baseline, unit, minRatio),
+    ratio: ratioText(ratio),
+    verdict: ratio >= minRatio ? 'pass' : 'MISS',
+  };
 }
 
 /** A figure reported for information (no target of its own), with an optional baseline. */
@@ -81,7 +100,15 @@ export function info(name: string, metric: string, ours: string, baseline = '–
 }
 
 /** A row with an absolute target. */
-export function absolute(name: string, metric: string, ours: string, target: string, ok: boolean, baseline = '–', ratio = '–'): Row {
+export function absolute(
+  name: string,
+  metric: string,
+  ours: string,
+  target: string,
+  ok: boolean,
+  baseline = '–',
+  ratio = '–',
+): Row {
   return { name, metric, ours, baseline, ratio, target, verdict: ok ? 'pass' : 'MISS' };
 }
 
@@ -91,7 +118,11 @@ const COLUMNS: (keyof Row)[] = ['name', 'metric', 'ours', 'baseline', 'ratio', '
 export function table(rows: Row[]): string {
   const widths = COLUMNS.map((c) => Math.max(c.length, ...rows.map((r) => [...r[c]].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join(' | ')} |`;
-  return [line(COLUMNS), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map((r) => line(COLUMNS.map((c) => r[c])))].join('\n');
+  return [
+    line(COLUMNS),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map((r) => line(COLUMNS.map((c) => r[c]))),
+  ].join('\n');
 }
 
 /** Progress on stderr, so stdout carries only the result. */

@@ -12,7 +12,9 @@ import type { DeviceRef } from '../protocol';
  * An authority's answer. `refused` is final for this login (CONNACK 5); `unavailable` means it
  * could not decide now (CONNACK 3, "server unavailable": the device tries again later).
  */
-export type AuthorityVerdict = { ok: true } | { ok: false; refusal: 'unknown device' | 'wrong signature' | 'refused' | 'unavailable'; detail?: string };
+export type AuthorityVerdict =
+  | { ok: true }
+  | { ok: false; refusal: 'unknown device' | 'wrong signature' | 'refused' | 'unavailable'; detail?: string };
 
 export interface Authority {
   /** Names it in log lines. */

@@ -60,13 +60,18 @@ export function createAedesHooks(options: AedesHooksOptions): AedesHooks {
   const log = options.log ?? (() => undefined);
   const identities = new WeakMap<Client, BrokerIdentity>();
 
-  async function identify(client: Client, username: string | undefined, password: Buffer | undefined): Promise<BrokerIdentity> {
+  async function identify(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): Promise<BrokerIdentity> {
     const who = `client ${shown(client.id)} (username ${shown(username)})`;
     if (platform && username === platform.username) {
       if (sameText(platform.password, password)) return { role: 'platform' };
       throw refusal(NOT_AUTHORIZED, `${who}: wrong platform password`);
     }
-    if (username === undefined && password === undefined) throw refusal(NOT_AUTHORIZED, `${who}: anonymous logins are refused`);
+    if (username === undefined && password === undefined)
+      throw refusal(NOT_AUTHORIZED, `${who}: anonymous logins are refused`);
     const login: MqttLogin = { clientId: client.id, username, password };
     const parsed = parseLogin(login);
     if (!parsed.ok) throw refusal(MALFORMED, `${who}: not a device login (${parsed.reason})`);
@@ -75,7 +80,8 @@ export function createAedesHooks(options: AedesHooksOptions): AedesHooks {
     if (verdict.ok) return { role: 'device', device: { productKey, deviceName } };
     const what = `${who} as ${productKey}/${deviceName}`;
     const detail = verdict.detail ? `: ${verdict.detail}` : '';
-    if (verdict.refusal === 'unavailable') throw refusal(SERVER_UNAVAILABLE, `${what}: ${authority.name} could not decide${detail}`);
+    if (verdict.refusal === 'unavailable')
+      throw refusal(SERVER_UNAVAILABLE, `${what}: ${authority.name} could not decide${detail}`);
     throw refusal(NOT_AUTHORIZED, `${what}: ${verdict.refusal}${detail}`);
   }
 
@@ -93,7 +99,9 @@ export function createAedesHooks(options: AedesHooksOptions): AedesHooks {
           done(null, true);
         },
         (err: Error & { returnCode?: number }) => {
-          const error = err.returnCode ? (err as AuthenticateError) : refusal(SERVER_UNAVAILABLE, `client ${shown(client.id)}: ${err.message}`);
+          const error = err.returnCode
+            ? (err as AuthenticateError)
+            : refusal(SERVER_UNAVAILABLE, `client ${shown(client.id)}: ${err.message}`);
           log(`login refused, ${error.message}`);
           done(error, false);
         },
@@ -109,7 +117,9 @@ export function createAedesHooks(options: AedesHooksOptions): AedesHooks {
       if (identity?.role === 'device' && mayPublish(identity.device, packet.topic)) return done(null);
       // Aedes then closes the connection: MQTT 3.1.1 has no way to refuse one publish. (A will is
       // published after the client is gone: it is only dropped.)
-      log(`publish refused, ${describe(client)} may not publish on ${shown(packet.topic)}: ${client.closed ? 'its will is dropped' : 'disconnected'}`);
+      log(
+        `publish refused, ${describe(client)} may not publish on ${shown(packet.topic)}: ${client.closed ? 'its will is dropped' : 'disconnected'}`,
+      );
       done(new Error(`${client.id} may not publish on ${packet.topic}`));
     },
 

@@ -18,7 +18,8 @@ export interface HttpAuthorityOptions {
 
 export function httpAuthority(options: HttpAuthorityOptions): Authority {
   const base = new URL(options.url.replace(/\/+$/, '') + '/mqtt/authenticate');
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error(`httpAuthority: url must be an http(s) URL of a fleet, got "${options.url}"`);
+  if (base.protocol !== 'http:' && base.protocol !== 'https:')
+    throw new Error(`httpAuthority: url must be an http(s) URL of a fleet, got "${options.url}"`);
   const timeoutMs = options.timeoutMs ?? 5000;
   const shown = base.origin + base.pathname;
   return {
@@ -42,9 +43,14 @@ export function httpAuthority(options: HttpAuthorityOptions): Authority {
 
 function verdictOf(answer: { status: number; text: string }, shown: string): AuthorityVerdict {
   if (answer.status === 401 || answer.status === 403) {
-    return { ok: false, refusal: 'unavailable', detail: `${shown} answered HTTP ${answer.status}: give httpAuthority a token of a user with the ota.broker permission` };
+    return {
+      ok: false,
+      refusal: 'unavailable',
+      detail: `${shown} answered HTTP ${answer.status}: give httpAuthority a token of a user with the ota.broker permission`,
+    };
   }
-  if (answer.status !== 200) return { ok: false, refusal: 'unavailable', detail: `${shown} answered HTTP ${answer.status}` };
+  if (answer.status !== 200)
+    return { ok: false, refusal: 'unavailable', detail: `${shown} answered HTTP ${answer.status}` };
   let result: unknown;
   try {
     result = (JSON.parse(answer.text) as { result?: unknown }).result;
@@ -52,13 +58,26 @@ function verdictOf(answer: { status: number; text: string }, shown: string): Aut
     return { ok: false, refusal: 'unavailable', detail: `${shown} answered something that is not JSON` };
   }
   if (result === 'allow') return { ok: true };
-  if (result === 'deny') return { ok: false, refusal: 'refused', detail: `unknown device or wrong signature, says ${shown}` };
-  return { ok: false, refusal: 'unavailable', detail: `${shown} answered result ${JSON.stringify(result)}, not "allow" or "deny"` };
+  if (result === 'deny')
+    return { ok: false, refusal: 'refused', detail: `unknown device or wrong signature, says ${shown}` };
+  return {
+    ok: false,
+    refusal: 'unavailable',
+    detail: `${shown} answered result ${JSON.stringify(result)}, not "allow" or "deny"`,
+  };
 }
 
-function postJson(url: URL, body: unknown, token: string | undefined, timeoutMs: number): Promise<{ status: number; text: string }> {
+function postJson(
+  url: URL,
+  body: unknown,
+  token: string | undefined,
+  timeoutMs: number,
+): Promise<{ status: number; text: string }> {
   const data = Buffer.from(JSON.stringify(body));
-  const headers: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': data.length };
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'application/json',
+    'Content-Length': data.length,
+  };
   if (token) headers.Authorization = `Bearer ${token}`;
   const send = url.protocol === 'https:' ? https.request : http.request;
   return new Promise((resolve, reject) => {

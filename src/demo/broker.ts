@@ -30,7 +30,11 @@ export function connectHost(host: string): string {
 }
 
 /** Starts Aedes on `host:port` (port 0: a free one), with `options` (its hooks) when given. */
-export async function startEmbeddedBroker(port: number, host = '127.0.0.1', options?: AedesOptions): Promise<EmbeddedBroker> {
+export async function startEmbeddedBroker(
+  port: number,
+  host = '127.0.0.1',
+  options?: AedesOptions,
+): Promise<EmbeddedBroker> {
   const { Aedes: AedesBroker } = await importEsm<{ Aedes: typeof Aedes }>('aedes');
   const broker = await AedesBroker.createBroker(options);
   const server = net.createServer(broker.handle);
@@ -41,7 +45,13 @@ export async function startEmbeddedBroker(port: number, host = '127.0.0.1', opti
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      fail(err.code === 'EADDRINUSE' ? new Error(`port ${port} is taken: another MQTT broker runs there? Set MQTT_PORT, or MQTT_URL to use that broker`) : err),
+      fail(
+        err.code === 'EADDRINUSE'
+          ? new Error(
+              `port ${port} is taken: another MQTT broker runs there? Set MQTT_PORT, or MQTT_URL to use that broker`,
+            )
+          : err,
+      ),
     );
     server.listen(port, host, () => ok());
   });

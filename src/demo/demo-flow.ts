@@ -24,8 +24,16 @@ export interface DemoFlow {
 /** The example flow with its broker and fleet set for this run. */
 export function demoFlow(broker: URL, publicUrl: string): DemoFlow {
   const example = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'examples', DEMO_EXAMPLE), 'utf8')) as FlowNode[];
-  const tab: FlowNode = { id: 'ota0demo0tab0001', type: 'tab', label: 'OTA demo', info: 'The platform example, deployed by `npm start`.' };
-  const flows = [tab, ...example.map((n) => (n.type === 'mqtt-broker' || n.type === 'ota-fleet' ? { ...n } : { ...n, z: tab.id }))];
+  const tab: FlowNode = {
+    id: 'ota0demo0tab0001',
+    type: 'tab',
+    label: 'OTA demo',
+    info: 'The platform example, deployed by `npm start`.',
+  };
+  const flows = [
+    tab,
+    ...example.map((n) => (n.type === 'mqtt-broker' || n.type === 'ota-fleet' ? { ...n } : { ...n, z: tab.id })),
+  ];
   retarget(flows, broker, publicUrl);
   const fleet = flows.find((n) => n.type === 'ota-fleet');
   if (!fleet) throw new Error(`examples/${DEMO_EXAMPLE} has no ota-fleet node`);

@@ -33,16 +33,23 @@ export function randomDeviceSecret(): string {
 export async function registerSecrets(fleetApi: string, secrets: DeviceSecret[]): Promise<void> {
   if (secrets.length === 0) return;
   const answer = await postJson<{ registered?: number }>(`${fleetApi}/credentials`, secrets);
-  if (answer.registered !== secrets.length) throw new Error(`the fleet registered ${answer.registered} of ${secrets.length} device secrets`);
+  if (answer.registered !== secrets.length)
+    throw new Error(`the fleet registered ${answer.registered} of ${secrets.length} device secrets`);
 }
 
 /**
  * Gives the flow's `mqtt-broker` nodes the platform's login as their credentials, or takes it
  * away. Node-RED keeps node credentials in flows_cred.json, in clear here (credentialSecret false).
  */
-export function storePlatformLogin(userDir: string, flows: { id: string; type: string }[], login?: PlatformLogin): void {
+export function storePlatformLogin(
+  userDir: string,
+  flows: { id: string; type: string }[],
+  login?: PlatformLogin,
+): void {
   const file = join(userDir, 'flows_cred.json');
-  const credentials = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>) : {};
+  const credentials = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>)
+    : {};
   for (const node of flows.filter((n) => n.type === 'mqtt-broker')) {
     const { user: _user, password: _password, ...others } = credentials[node.id] ?? {};
     credentials[node.id] = login ? { ...others, user: login.username, password: login.password } : others;

@@ -60,7 +60,11 @@ export function prepareUserDir(options: UserDirOptions): void {
 }
 
 /** Starts `node-red` on a prepared user directory as a child process. */
-export function spawnNodeRed(userDir: string, env: NodeJS.ProcessEnv = {}, stdio: 'inherit' | 'pipe' = 'pipe'): ChildProcess {
+export function spawnNodeRed(
+  userDir: string,
+  env: NodeJS.ProcessEnv = {},
+  stdio: 'inherit' | 'pipe' = 'pipe',
+): ChildProcess {
   const redJs = require.resolve('node-red/red.js', { paths: [PACKAGE_ROOT] });
   return spawn(process.execPath, [redJs, '--userDir', userDir], { env: { ...process.env, ...env }, stdio });
 }
@@ -88,26 +92,35 @@ export function getJson<T = unknown>(url: string): Promise<T> {
 export function postJson<T = unknown>(url: string, body: unknown): Promise<T> {
   const data = Buffer.from(JSON.stringify(body));
   return new Promise((ok, fail) => {
-    const req = request(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': data.length } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if ((res.statusCode ?? 500) >= 400) return fail(new Error(`POST ${url}: HTTP ${res.statusCode} ${text}`));
-        try {
-          ok(JSON.parse(text) as T);
-        } catch (err) {
-          fail(err);
-        }
-      });
-    });
+    const req = request(
+      url,
+      { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': data.length } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if ((res.statusCode ?? 500) >= 400) return fail(new Error(`POST ${url}: HTTP ${res.statusCode} ${text}`));
+          try {
+            ok(JSON.parse(text) as T);
+          } catch (err) {
+            fail(err);
+          }
+        });
+      },
+    );
     req.on('error', fail);
     req.end(data);
   });
 }
 
 /** Waits until the admin API lists the fleets (Node-RED up, the package loaded, flows started). */
-export async function waitForFleets(baseUrl: string, count: number, timeoutMs = 60_000, child?: ChildProcess): Promise<{ id: string; name: string }[]> {
+export async function waitForFleets(
+  baseUrl: string,
+  count: number,
+  timeoutMs = 60_000,
+  child?: ChildProcess,
+): Promise<{ id: string; name: string }[]> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < until) {

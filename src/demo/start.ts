@@ -12,7 +12,14 @@ import { deviceName, Simulation, SimOptions, SimOptionsInput, simOptions } from 
 import { createAedesHooks, httpAuthority } from '../broker';
 import { connectHost, EmbeddedBroker, isLoopback, startEmbeddedBroker } from './broker';
 import { DEMO_PRODUCT, demoFlow, FlowNode, retarget } from './demo-flow';
-import { DeviceSecret, PlatformLogin, randomDeviceSecret, randomPlatformLogin, registerSecrets, storePlatformLogin } from './logins';
+import {
+  DeviceSecret,
+  PlatformLogin,
+  randomDeviceSecret,
+  randomPlatformLogin,
+  registerSecrets,
+  storePlatformLogin,
+} from './logins';
 import { getJson, prepareUserDir, spawnNodeRed, waitForFleets } from './node-red';
 
 export interface DemoSettings {
@@ -36,21 +43,29 @@ function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   return n;
 }
 
 export function readDemoSettings(env: NodeJS.ProcessEnv = process.env): DemoSettings {
   const port = intEnv(env, 'PORT', 1880, 1, 65535);
   const mqttUrl = env.MQTT_URL || undefined;
-  if (mqttUrl && !/^mqtts?:\/\/[^/]+/.test(mqttUrl)) throw new Error(`MQTT_URL must look like mqtt://host:1883, got "${mqttUrl}"`);
+  if (mqttUrl && !/^mqtts?:\/\/[^/]+/.test(mqttUrl))
+    throw new Error(`MQTT_URL must look like mqtt://host:1883, got "${mqttUrl}"`);
   const mqttHost = env.MQTT_HOST || '127.0.0.1';
-  if (!isIP(mqttHost)) throw new Error(`MQTT_HOST must be an IP address to listen on (127.0.0.1, 0.0.0.0, ::), got "${mqttHost}"`);
+  if (!isIP(mqttHost))
+    throw new Error(`MQTT_HOST must be an IP address to listen on (127.0.0.1, 0.0.0.0, ::), got "${mqttHost}"`);
   const nodeRedHost = env.NODE_RED_HOST || '127.0.0.1';
-  if (!isIP(nodeRedHost)) throw new Error(`NODE_RED_HOST must be an IP address to listen on (127.0.0.1, 0.0.0.0, ::), got "${nodeRedHost}"`);
+  if (!isIP(nodeRedHost))
+    throw new Error(`NODE_RED_HOST must be an IP address to listen on (127.0.0.1, 0.0.0.0, ::), got "${nodeRedHost}"`);
   const auth = env.OTA_BROKER_AUTH || undefined;
-  if (auth !== undefined && auth !== 'on' && auth !== 'off') throw new Error(`OTA_BROKER_AUTH must be on or off, got "${auth}"`);
-  if (mqttUrl && auth === 'on') throw new Error('OTA_BROKER_AUTH is for the embedded broker; with MQTT_URL, logins are checked by that broker (docs/broker-acl.md)');
+  if (auth !== undefined && auth !== 'on' && auth !== 'off')
+    throw new Error(`OTA_BROKER_AUTH must be on or off, got "${auth}"`);
+  if (mqttUrl && auth === 'on')
+    throw new Error(
+      'OTA_BROKER_AUTH is for the embedded broker; with MQTT_URL, logins are checked by that broker (docs/broker-acl.md)',
+    );
   // Beyond this machine, anyone on the network could report for a device or read its notices.
   const forced = !mqttUrl && !isLoopback(mqttHost);
   const brokerAuth = auth === 'on' || forced;
@@ -101,12 +116,16 @@ export function demoGroups(total: number, broker: string, signed = false): SimOp
     { broker, productKey: DEMO_PRODUCT, version: '0.9.0', devices: older, namePrefix: 'legacy-', timing, seed: 3 },
     { broker, productKey: 'demo-sensor', version: '2.3.0', devices: sensors, namePrefix: 'sensor-', timing, seed: 4 },
   ];
-  return groups.filter((g) => (g.devices ?? 0) > 0).map((g) => simOptions(signed ? { ...g, secrets: randomSecrets(g) } : g));
+  return groups
+    .filter((g) => (g.devices ?? 0) > 0)
+    .map((g) => simOptions(signed ? { ...g, secrets: randomSecrets(g) } : g));
 }
 
 function randomSecrets(group: SimOptionsInput): Map<string, string> {
   const devices = group.devices ?? 1;
-  const names = Array.from({ length: devices }, (_, i) => deviceName({ namePrefix: group.namePrefix ?? 'sim-', devices }, i));
+  const names = Array.from({ length: devices }, (_, i) =>
+    deviceName({ namePrefix: group.namePrefix ?? 'sim-', devices }, i),
+  );
   return new Map(names.map((name) => [`${group.productKey}/${name}`, randomDeviceSecret()]));
 }
 
@@ -122,10 +141,14 @@ export function groupSecrets(groups: SimOptions[]): DeviceSecret[] {
 
 function upload(url: string, body: Buffer): Promise<number> {
   return new Promise((ok, fail) => {
-    const req = request(url, { method: 'POST', headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length } }, (res) => {
-      res.resume();
-      res.on('end', () => ok(res.statusCode ?? 0));
-    });
+    const req = request(
+      url,
+      { method: 'POST', headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length } },
+      (res) => {
+        res.resume();
+        res.on('end', () => ok(res.statusCode ?? 0));
+      },
+    );
     req.on('error', fail);
     req.end(body);
   });
@@ -154,7 +177,10 @@ function brokerHooks(settings: DemoSettings, fleetId: string, platform: Platform
   });
 }
 
-export async function startDemo(settings: DemoSettings, log: (line: string) => void = console.log): Promise<() => Promise<void>> {
+export async function startDemo(
+  settings: DemoSettings,
+  log: (line: string) => void = console.log,
+): Promise<() => Promise<void>> {
   let broker: EmbeddedBroker | undefined;
   let child: ChildProcess | undefined;
   const sims: Simulation[] = [];
@@ -179,7 +205,12 @@ export async function startDemo(settings: DemoSettings, log: (line: string) => v
       const hooks = platform ? brokerHooks(settings, fleetId, platform, log) : undefined;
       broker = await startEmbeddedBroker(settings.mqttPort, settings.mqttHost, hooks);
     }
-    prepareUserDir({ userDir: settings.dir, port: settings.port, flows: fresh.flows, settings: { uiHost: settings.nodeRedHost, logging: { console: { level: 'info' } } } });
+    prepareUserDir({
+      userDir: settings.dir,
+      port: settings.port,
+      flows: fresh.flows,
+      settings: { uiHost: settings.nodeRedHost, logging: { console: { level: 'info' } } },
+    });
     storePlatformLogin(settings.dir, flows, platform);
     child = spawnNodeRed(settings.dir);
     const logFile = createWriteStream(join(settings.dir, 'node-red.log'), { flags: 'a' });
@@ -187,11 +218,17 @@ export async function startDemo(settings: DemoSettings, log: (line: string) => v
     child.stderr?.pipe(logFile);
     const base = `http://127.0.0.1:${settings.port}`;
     const fleets = await waitForFleets(base, 1, 90_000, child);
-    if (!fleets.some((f) => f.id === fleetId)) throw new Error(`the flow in ${settings.dir} has no ota-fleet ${fleetId}; remove ${settings.dir} to start afresh`);
+    if (!fleets.some((f) => f.id === fleetId))
+      throw new Error(
+        `the flow in ${settings.dir} has no ota-fleet ${fleetId}; remove ${settings.dir} to start afresh`,
+      );
     const api = `${base}/ota/fleets/${fleetId}`;
     const known = await getJson<{ version: string; productKey: string }[]>(`${api}/firmware`);
     if (!known.some((f) => f.productKey === DEMO_PRODUCT && f.version === SAMPLE_VERSION)) {
-      const status = await upload(`${api}/firmware?productKey=${DEMO_PRODUCT}&version=${SAMPLE_VERSION}`, samplePackage());
+      const status = await upload(
+        `${api}/firmware?productKey=${DEMO_PRODUCT}&version=${SAMPLE_VERSION}`,
+        samplePackage(),
+      );
       if (status !== 201) log(`(the sample firmware upload answered HTTP ${status}; upload it from the flow instead)`);
     }
     const groups = demoGroups(settings.devices, brokerUrl.toString(), settings.brokerAuth);
@@ -211,7 +248,9 @@ export async function startDemo(settings: DemoSettings, log: (line: string) => v
 
 function banner(settings: DemoSettings, broker: URL, sims: Simulation[], platform?: PlatformLogin): string {
   const devices = sims.reduce((n, s) => n + s.summary().total, 0);
-  const where = settings.mqttUrl ? '' : ` (embedded, listening on ${settings.mqttHost}${isLoopback(settings.mqttHost) ? ': this machine only' : ''})`;
+  const where = settings.mqttUrl
+    ? ''
+    : ` (embedded, listening on ${settings.mqttHost}${isLoopback(settings.mqttHost) ? ': this machine only' : ''})`;
   const logins = settings.mqttUrl
     ? 'as the broker at MQTT_URL decides'
     : platform
@@ -224,7 +263,9 @@ function banner(settings: DemoSettings, broker: URL, sims: Simulation[], platfor
     `  editor        http://localhost:${settings.port}   (flow "OTA demo"; the OTA tab in the sidebar)`,
     ...(isLoopback(settings.nodeRedHost)
       ? []
-      : [`  WARNING       Node-RED listens on ${settings.nodeRedHost} without a password: set adminAuth before devices on the network use it`]),
+      : [
+          `  WARNING       Node-RED listens on ${settings.nodeRedHost} without a password: set adminAuth before devices on the network use it`,
+        ]),
     `  MQTT broker   ${broker}${where}`,
     `  MQTT logins   ${logins}`,
     `  devices       ${devices} simulated (test-001/002, device-…, legacy-… on 0.9.0, sensor-… of demo-sensor; 3 set to fail)`,
@@ -232,7 +273,7 @@ function banner(settings: DemoSettings, broker: URL, sims: Simulation[], platfor
     '',
     '  1. Press the "upload firmware" inject: firmware 1.1.0 is verified on test-001 and test-002.',
     '  2. Press "start batch": 50 % of demo-product is upgraded; watch the OTA tab and the debug sidebar.',
-    '  Ctrl-C stops everything; npm start again keeps the fleet\'s state.',
+    "  Ctrl-C stops everything; npm start again keeps the fleet's state.",
     '',
   ].join('\n');
 }

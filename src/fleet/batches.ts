@@ -28,7 +28,12 @@ export function createBatch(core: FleetCore, input: unknown, options: BatchOptio
     const firmware =
       request.firmwareId !== undefined
         ? core.firmwareOf(request.firmwareId)
-        : firmwareFromDescriptor(core, request.targets.productKey, parseFirmwareDescriptor(request.firmware, 'firmware'), 'firmware');
+        : firmwareFromDescriptor(
+            core,
+            request.targets.productKey,
+            parseFirmwareDescriptor(request.firmware, 'firmware'),
+            'firmware',
+          );
     return insertBatch(core, work, request, firmware, options);
   });
   core.wake(0);
@@ -42,8 +47,13 @@ function checkGate(core: FleetCore, request: BatchRequest, firmware: Firmware, o
   }
   const refusal = gateRefusal(core.settings.requireVerification, batchFlags(type, options), firmware);
   if (refusal) throw refused(refusal);
-  if (strategy.downloadProtocol === 'mqtt' && (!firmware.hosted || firmware.size > MAX_MQTT_PACKAGE || firmware.files)) {
-    throw refused('download over MQTT needs a single package hosted by this fleet, of at most 16 MB (a firmware of several files downloads over https)');
+  if (
+    strategy.downloadProtocol === 'mqtt' &&
+    (!firmware.hosted || firmware.size > MAX_MQTT_PACKAGE || firmware.files)
+  ) {
+    throw refused(
+      'download over MQTT needs a single package hosted by this fleet, of at most 16 MB (a firmware of several files downloads over https)',
+    );
   }
 }
 
@@ -52,7 +62,13 @@ function batchFlags(type: Batch['type'], options: BatchOptions): Pick<Batch, 'ty
   return { type, direct, allowUnverified: direct && options.allowUnverified === true };
 }
 
-function insertBatch(core: FleetCore, work: Work, request: BatchRequest, firmware: Firmware, options: BatchOptions): Batch {
+function insertBatch(
+  core: FleetCore,
+  work: Work,
+  request: BatchRequest,
+  firmware: Firmware,
+  options: BatchOptions,
+): Batch {
   checkGate(core, request, firmware, options);
   const { type, targets, strategy } = request;
   const now = core.clock.now();
@@ -66,15 +82,26 @@ function insertBatch(core: FleetCore, work: Work, request: BatchRequest, firmwar
     devices: targets.devices,
     tag: targets.tag,
   });
-  if (firmware.isDiff && targets.srcVersions) candidates = candidates.filter((c) => c.version !== null && targets.srcVersions?.includes(c.version));
+  if (firmware.isDiff && targets.srcVersions)
+    candidates = candidates.filter((c) => c.version !== null && targets.srcVersions?.includes(c.version));
   if (candidates.length === 0 && type !== 'dynamic') {
     throw refused(
       `no device of product ${targets.productKey} (module ${firmware.module}) matches the targets ` +
         `(devices already at version ${firmware.version} are left out${srcVersions ? `; source versions: ${srcVersions.join(', ')}` : ''})`,
     );
   }
-  const state: BatchState = strategy.scheduleStart !== undefined && strategy.scheduleStart > now ? 'PLANNED' : 'IN_PROGRESS';
-  const record = { firmwareId: firmware.id, state, targets, strategy, wave: 0, ...batchFlags(type, options), createdAt: now, updatedAt: now };
+  const state: BatchState =
+    strategy.scheduleStart !== undefined && strategy.scheduleStart > now ? 'PLANNED' : 'IN_PROGRESS';
+  const record = {
+    firmwareId: firmware.id,
+    state,
+    targets,
+    strategy,
+    wave: 0,
+    ...batchFlags(type, options),
+    createdAt: now,
+    updatedAt: now,
+  };
   const batch: Batch = options.egress ? { id: 0, ...record, egress: options.egress } : { id: 0, ...record };
   batch.id = core.store.insertBatch(batch);
   core.cacheBatch(batch);
@@ -89,7 +116,8 @@ function insertBatch(core: FleetCore, work: Work, request: BatchRequest, firmwar
     now,
     seed: now ^ batch.id,
   });
-  for (const old of plan.replaced) core.apply(work, old, 'cancel', { reason: `replaced by batch ${batch.id}`, dueAt: null });
+  for (const old of plan.replaced)
+    core.apply(work, old, 'cancel', { reason: `replaced by batch ${batch.id}`, dueAt: null });
   core.insertTasks(work, plan.tasks);
   if (type === 'verify') core.setVerification(work, firmware, 'verifying');
   work.batches.push({ batchId: batch.id, from: null, to: state, reason: null, counts: emptyCounts(), at: now });
@@ -112,7 +140,8 @@ export function pushDirect(
   for (const d of devices) byProduct.set(d.productKey, [...(byProduct.get(d.productKey) ?? []), d.deviceName]);
   return core.run((work) =>
     [...byProduct].map(([productKey, names]) => {
-      const firmware = 'firmwareId' in what ? core.firmwareOf(what.firmwareId) : firmwareFromDescriptor(core, productKey, what);
+      const firmware =
+        'firmwareId' in what ? core.firmwareOf(what.firmwareId) : firmwareFromDescriptor(core, productKey, what);
       const request: BatchRequest = {
         type: 'static',
         targets: { selection: 'SPECIFIC', productKey, devices: names },
@@ -167,7 +196,8 @@ function cancel(core: FleetCore, work: Work, batch: Batch, options: ControlOptio
   const partial = options.devices !== undefined || options.states !== undefined;
   const states = (options.states ?? ACTIVE_TASK_STATES).filter((s) => ACTIVE_TASK_STATES.includes(s));
   const reason = partial ? 'canceled by a user' : 'batch canceled';
-  for (const task of core.tasksFor(batch, options.devices, states)) core.apply(work, task, 'cancel', { reason, dueAt: null });
+  for (const task of core.tasksFor(batch, options.devices, states))
+    core.apply(work, task, 'cancel', { reason, dueAt: null });
   if (partial) return batch;
   core.clearPendingRetries(batch);
   if (batch.type === 'verify') core.setVerification(work, core.firmwareOf(batch.firmwareId), 'unverified');
@@ -191,8 +221,14 @@ function reupgrade(core: FleetCore, work: Work, batch: Batch, devices?: DeviceRe
   for (const task of tasks) {
     const other = core.store.activeTask(task, task.module);
     if (other) throw conflict(`${task.productKey}/${task.deviceName} has an active task in batch ${other.batchId}`);
-    core.apply(work, task, 'reupgrade', { dueAt: core.clock.now(), retries: 0, reason: null, srcVersion: core.sourceVersionOf(task) });
+    core.apply(work, task, 'reupgrade', {
+      dueAt: core.clock.now(),
+      retries: 0,
+      reason: null,
+      srcVersion: core.sourceVersionOf(task),
+    });
   }
-  if (tasks.length && batch.state === 'COMPLETED') return core.changeBatch(work, batch, 'reopen', 're-upgrade of failed or canceled tasks');
+  if (tasks.length && batch.state === 'COMPLETED')
+    return core.changeBatch(work, batch, 'reopen', 're-upgrade of failed or canceled tasks');
   return batch;
 }

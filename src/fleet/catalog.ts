@@ -5,7 +5,9 @@ import { FleetCore } from './core';
 import { conflict } from './errors';
 import type { Firmware, FirmwareFile, Verification } from './types';
 
-export type NewFirmware = Omit<Firmware, 'id' | 'streamId' | 'createdAt' | 'verification' | 'sequence'> & { verification?: Verification };
+export type NewFirmware = Omit<Firmware, 'id' | 'streamId' | 'createdAt' | 'verification' | 'sequence'> & {
+  verification?: Verification;
+};
 
 /** Adds a firmware record; the same version with the same bytes returns the existing record. */
 export function addFirmware(core: FleetCore, input: NewFirmware): Firmware {
@@ -33,7 +35,8 @@ export function addFirmware(core: FleetCore, input: NewFirmware): Firmware {
       sequence: core.store.nextReleaseSequence(input.productKey, input.module),
       createdAt: core.clock.now(),
     };
-    for (const key of Object.keys(firmware) as (keyof Firmware)[]) if (firmware[key] === undefined) delete firmware[key];
+    for (const key of Object.keys(firmware) as (keyof Firmware)[])
+      if (firmware[key] === undefined) delete firmware[key];
     core.store.insertFirmware(firmware);
     work.firmware.push(firmware);
     return firmware;
@@ -45,7 +48,10 @@ export function addFirmware(core: FleetCore, input: NewFirmware): Firmware {
  * size, digest, in order): external lists know no package digest at all, so two of them would
  * otherwise look alike, and a list never equals a single package.
  */
-export function samePackage(a: Pick<Firmware, 'md5' | 'sha256' | 'files'>, b: Pick<Firmware, 'md5' | 'sha256' | 'files'>): boolean {
+export function samePackage(
+  a: Pick<Firmware, 'md5' | 'sha256' | 'files'>,
+  b: Pick<Firmware, 'md5' | 'sha256' | 'files'>,
+): boolean {
   if (a.files || b.files) return a.files !== undefined && b.files !== undefined && sameFileList(a.files, b.files);
   return a.sha256 && b.sha256 ? a.sha256 === b.sha256 : a.md5 === b.md5;
 }
@@ -55,7 +61,12 @@ function sameFileList(a: FirmwareFile[], b: FirmwareFile[]): boolean {
   return a.every((file, i) => {
     const other = b[i];
     const bothKnow = file.sha256 !== undefined && other.sha256 !== undefined;
-    return file.fileName === other.fileName && file.fileSize === other.fileSize && file.fileSign === other.fileSign && (!bothKnow || file.sha256 === other.sha256);
+    return (
+      file.fileName === other.fileName &&
+      file.fileSize === other.fileSize &&
+      file.fileSign === other.fileSign &&
+      (!bothKnow || file.sha256 === other.sha256)
+    );
   });
 }
 
@@ -65,10 +76,19 @@ function locationOf(firmware: Pick<Firmware, 'url' | 'files'>): string {
 }
 
 /** A firmware record for an external package, from a notice descriptor (direct pushes). */
-export function firmwareFromDescriptor(core: FleetCore, productKey: string, descriptor: FirmwareDescriptor, field = 'msg.payload'): Firmware {
+export function firmwareFromDescriptor(
+  core: FleetCore,
+  productKey: string,
+  descriptor: FirmwareDescriptor,
+  field = 'msg.payload',
+): Firmware {
   if (descriptor.isDiff && !descriptor.srcVersion) {
     // Without it the package would be sent to devices at any version, which it cannot patch.
-    throw new ProtocolError(`${field}.srcVersion`, 'the version the differential package (isDiff) applies to', undefined);
+    throw new ProtocolError(
+      `${field}.srcVersion`,
+      'the version the differential package (isDiff) applies to',
+      undefined,
+    );
   }
   if (descriptor.streamId !== undefined) {
     throw new ProtocolError(
@@ -80,7 +100,9 @@ export function firmwareFromDescriptor(core: FleetCore, productKey: string, desc
   const md5 = descriptor.md5 ?? (descriptor.signMethod === 'Md5' ? descriptor.sign : '');
   const sha256 = descriptor.signMethod === 'SHA256' ? descriptor.sign : '';
   // Verification belongs to the bytes: a package verified under another record stays verified.
-  const verified = core.settings.requireVerification ? core.store.verifiedFirmwareByDigest(productKey, { sha256, md5 }) : undefined;
+  const verified = core.settings.requireVerification
+    ? core.store.verifiedFirmwareByDigest(productKey, { sha256, md5 })
+    : undefined;
   return addFirmware(core, {
     productKey,
     module: descriptor.module,

@@ -12,7 +12,17 @@ import { Clock, systemClock, TimerHandle } from './clock';
 import { FleetError, notFound, refused } from './errors';
 import { gateRefusal, isVerified } from './gate';
 import { descriptorFor, PackageHost } from './notices';
-import { ACTIVE_TASK_STATES, BatchEvent, BatchState, emptyCounts, isOpenBatch, nextBatchState, TaskCounts, TaskEvent, TaskState } from './states';
+import {
+  ACTIVE_TASK_STATES,
+  BatchEvent,
+  BatchState,
+  emptyCounts,
+  isOpenBatch,
+  nextBatchState,
+  TaskCounts,
+  TaskEvent,
+  TaskState,
+} from './states';
 import type { FleetStore, NewTask } from './store';
 import { applyEvent, TaskPatch } from './transitions';
 import type { Batch, BatchView, DeviceModule, Firmware, Task, Transition, Verification } from './types';
@@ -188,7 +198,10 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   warnNoEgress(): void {
     if (this.warnedNoEgress) return;
     this.warnedNoEgress = true;
-    this.emit('warning', `fleet "${this.name}" has messages to send but no ota-push node is deployed for it: tasks stay QUEUED until one is`);
+    this.emit(
+      'warning',
+      `fleet "${this.name}" has messages to send but no ota-push node is deployed for it: tasks stay QUEUED until one is`,
+    );
   }
 
   // ---- units of work ----------------------------------------------------------------------
@@ -219,7 +232,10 @@ export class FleetCore extends EventEmitter<FleetEvents> {
    * cost one commit each few hundred, not one each; an answer still means durable state.
    */
   submit<T>(fn: (work: Work) => T): Promise<T> {
-    if (this.closed) return Promise.reject(new FleetError('OTA_STORE', `the fleet "${this.name}" is closed (redeploying?); try again`));
+    if (this.closed)
+      return Promise.reject(
+        new FleetError('OTA_STORE', `the fleet "${this.name}" is closed (redeploying?); try again`),
+      );
     return new Promise<T>((resolve, reject) => {
       this.queued.push({ fn, resolve: resolve as (value: unknown) => void, reject });
       if (this.queued.length >= GROUP_COMMIT_MAX) this.flush();
@@ -237,7 +253,8 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     if (ops.length === 0) return;
     this.queued = [];
     if (this.closed) {
-      for (const op of ops) op.reject(new FleetError('OTA_STORE', `the fleet "${this.name}" is closed (redeploying?); try again`));
+      for (const op of ops)
+        op.reject(new FleetError('OTA_STORE', `the fleet "${this.name}" is closed (redeploying?); try again`));
       return;
     }
     let done: { op: Queued; work: Work; result: unknown }[] = [];
@@ -277,7 +294,16 @@ export class FleetCore extends EventEmitter<FleetEvents> {
       this.publish(d.work);
       for (const [batchId, t] of d.work.touched) {
         const seen = touched.get(batchId);
-        touched.set(batchId, seen ? { newFailure: seen.newFailure || t.newFailure, finished: seen.finished || t.finished, resumed: seen.resumed || t.resumed } : t);
+        touched.set(
+          batchId,
+          seen
+            ? {
+                newFailure: seen.newFailure || t.newFailure,
+                finished: seen.finished || t.finished,
+                resumed: seen.resumed || t.resumed,
+              }
+            : t,
+        );
       }
     }
     for (const f of failed) f.op.reject(storeError(f.err));
@@ -342,7 +368,8 @@ export class FleetCore extends EventEmitter<FleetEvents> {
 
   /** Is a dynamic batch open (taking devices that report a matching version)? */
   hasDynamicBatch(): boolean {
-    for (const batch of this.openBatches.values()) if (batch.type === 'dynamic' && batch.state !== 'PAUSED') return true;
+    for (const batch of this.openBatches.values())
+      if (batch.type === 'dynamic' && batch.state !== 'PAUSED') return true;
     return false;
   }
 
@@ -483,7 +510,8 @@ export class FleetCore extends EventEmitter<FleetEvents> {
 
   /** A batch's tasks in some states: all of them, or those of the given devices. */
   tasksFor(batch: Batch, devices: DeviceRef[] | undefined, states: readonly TaskState[]): Task[] {
-    if (!devices) return states.flatMap((state) => this.store.tasksOf(batch.id, { state, limit: Number.MAX_SAFE_INTEGER }));
+    if (!devices)
+      return states.flatMap((state) => this.store.tasksOf(batch.id, { state, limit: Number.MAX_SAFE_INTEGER }));
     const tasks: Task[] = [];
     const seen = new Set<string>();
     for (const device of devices) {
@@ -519,7 +547,9 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   noticesOf(batch: Batch): (device: DeviceRef) => MqttMessage {
     const refusal = this.gateRefusalOf(batch);
     if (refusal) throw refused(`batch ${batch.id}: ${refusal}`);
-    const payloadOf = upgradeNoticeTemplate(descriptorFor(this.firmwareOf(batch.firmwareId), batch.strategy, this.host, this.clock.now()));
+    const payloadOf = upgradeNoticeTemplate(
+      descriptorFor(this.firmwareOf(batch.firmwareId), batch.strategy, this.host, this.clock.now()),
+    );
     return (device) => ({ topic: buildTopic('upgrade', device), payload: payloadOf(this.nextNoticeId()), qos: 1 });
   }
 
@@ -565,7 +595,10 @@ class GroupRetry extends Error {}
 function storeError(err: unknown): unknown {
   const code = (err as { code?: string }).code;
   if (typeof code === 'string' && code.startsWith('SQLITE_')) {
-    return new FleetError('OTA_STORE', `the fleet's store refused the change (${code}: ${(err as Error).message}); nothing was changed`);
+    return new FleetError(
+      'OTA_STORE',
+      `the fleet's store refused the change (${code}: ${(err as Error).message}); nothing was changed`,
+    );
   }
   return err;
 }

@@ -36,10 +36,18 @@ const SECRET = /^[\x21-\x7e]+$/;
 
 /** The devices a registration request lists, every row checked before any is used. */
 export function parseCredentials(body: unknown): DeviceCredential[] {
-  const rows = Array.isArray(body) ? jsonRows(body) : typeof body === 'string' || Buffer.isBuffer(body) ? csvRows(body.toString('utf8')) : undefined;
-  if (!rows) throw refused('send the devices as a JSON array of {productKey, deviceName, deviceSecret}, or as CSV text (Content-Type: text/csv) with those three columns');
+  const rows = Array.isArray(body)
+    ? jsonRows(body)
+    : typeof body === 'string' || Buffer.isBuffer(body)
+      ? csvRows(body.toString('utf8'))
+      : undefined;
+  if (!rows)
+    throw refused(
+      'send the devices as a JSON array of {productKey, deviceName, deviceSecret}, or as CSV text (Content-Type: text/csv) with those three columns',
+    );
   if (rows.length === 0) throw refused('the request lists no devices');
-  if (rows.length > MAX_CREDENTIALS_PER_REQUEST) throw refused(`the request lists ${rows.length} devices; send at most ${MAX_CREDENTIALS_PER_REQUEST} at a time`);
+  if (rows.length > MAX_CREDENTIALS_PER_REQUEST)
+    throw refused(`the request lists ${rows.length} devices; send at most ${MAX_CREDENTIALS_PER_REQUEST} at a time`);
   const seen = new Map<string, string>();
   return rows.map(({ row, cells }) => {
     const credential = checkCredential(row, cells);
@@ -60,7 +68,10 @@ export function deviceOfUsername(username: string): { productKey: string; device
   const amp = username.lastIndexOf('&');
   if (amp < 0) return undefined;
   try {
-    return { productKey: checkTopicLevel('productKey', username.slice(amp + 1)), deviceName: checkTopicLevel('deviceName', username.slice(0, amp)) };
+    return {
+      productKey: checkTopicLevel('productKey', username.slice(amp + 1)),
+      deviceName: checkTopicLevel('deviceName', username.slice(0, amp)),
+    };
   } catch {
     return undefined;
   }
@@ -73,7 +84,11 @@ interface Row {
 }
 
 function checkCredential(row: string, cells: Row['cells']): DeviceCredential {
-  return { productKey: level(row, 'productKey', cells.productKey), deviceName: level(row, 'deviceName', cells.deviceName), deviceSecret: secret(row, cells.deviceSecret) };
+  return {
+    productKey: level(row, 'productKey', cells.productKey),
+    deviceName: level(row, 'deviceName', cells.deviceName),
+    deviceSecret: secret(row, cells.deviceSecret),
+  };
 }
 
 function level(row: string, field: Column, value: unknown): string {
@@ -97,7 +112,10 @@ function jsonRows(list: unknown[]): Row[] {
   return list.map((entry, i) => {
     const row = `row ${i + 1}`;
     if (!isPlainObject(entry)) throw refused(`${row}: must be an object {productKey, deviceName, deviceSecret}`);
-    return { row, cells: { productKey: entry.productKey, deviceName: entry.deviceName, deviceSecret: entry.deviceSecret } };
+    return {
+      row,
+      cells: { productKey: entry.productKey, deviceName: entry.deviceName, deviceSecret: entry.deviceSecret },
+    };
   });
 }
 
@@ -105,7 +123,9 @@ function jsonRows(list: unknown[]): Row[] {
 const headerName = (cell: string) => cell.toLowerCase().replace(/[\s_-]/g, '');
 
 function csvRows(text: string): Row[] {
-  const records = parseCsv(text.startsWith('\uFEFF') ? text.slice(1) : text).filter((r) => !(r.cells.length === 1 && r.cells[0] === ''));
+  const records = parseCsv(text.startsWith('\uFEFF') ? text.slice(1) : text).filter(
+    (r) => !(r.cells.length === 1 && r.cells[0] === ''),
+  );
   if (records.length === 0) return [];
   const names = records[0].cells.map(headerName);
   const named = COLUMNS.filter((c) => names.includes(c.toLowerCase()));
@@ -114,13 +134,27 @@ function csvRows(text: string): Row[] {
   if (named.length > 0) {
     const missing = COLUMNS.filter((c) => !named.includes(c));
     if (missing.length > 0) throw refused(`row ${records[0].line}: the header has no ${missing.join(' or ')} column`);
-    index = { productKey: names.indexOf('productkey'), deviceName: names.indexOf('devicename'), deviceSecret: names.indexOf('devicesecret') };
+    index = {
+      productKey: names.indexOf('productkey'),
+      deviceName: names.indexOf('devicename'),
+      deviceSecret: names.indexOf('devicesecret'),
+    };
     data = records.slice(1);
   }
   return data.map(({ line, cells }) => {
     const row = `row ${line}`;
-    if (named.length === 0 && cells.length !== 3) throw refused(`${row}: has ${cells.length} columns; without a header row each row is productKey,deviceName,deviceSecret`);
-    return { row, cells: { productKey: cells[index.productKey], deviceName: cells[index.deviceName], deviceSecret: cells[index.deviceSecret] } };
+    if (named.length === 0 && cells.length !== 3)
+      throw refused(
+        `${row}: has ${cells.length} columns; without a header row each row is productKey,deviceName,deviceSecret`,
+      );
+    return {
+      row,
+      cells: {
+        productKey: cells[index.productKey],
+        deviceName: cells[index.deviceName],
+        deviceSecret: cells[index.deviceSecret],
+      },
+    };
   });
 }
 
@@ -166,7 +200,8 @@ function parseCsv(text: string): { line: number; cells: string[] }[] {
       }
       i++;
       const next = text[i];
-      if (next !== undefined && next !== ',' && next !== '\n' && next !== '\r') throw refused(`row ${start}: a quoted field must end at a comma or the end of the line`);
+      if (next !== undefined && next !== ',' && next !== '\n' && next !== '\r')
+        throw refused(`row ${start}: a quoted field must end at a comma or the end of the line`);
       pending = true;
       continue;
     }

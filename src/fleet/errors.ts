@@ -4,7 +4,13 @@
  */
 export type FleetErrorCode = 'OTA_NOT_FOUND' | 'OTA_CONFLICT' | 'OTA_REFUSED' | 'OTA_UNSUPPORTED' | 'OTA_STORE';
 
-const STATUS: Record<FleetErrorCode, number> = { OTA_NOT_FOUND: 404, OTA_CONFLICT: 409, OTA_REFUSED: 422, OTA_UNSUPPORTED: 415, OTA_STORE: 503 };
+const STATUS: Record<FleetErrorCode, number> = {
+  OTA_NOT_FOUND: 404,
+  OTA_CONFLICT: 409,
+  OTA_REFUSED: 422,
+  OTA_UNSUPPORTED: 415,
+  OTA_STORE: 503,
+};
 
 export class FleetError extends Error {
   readonly status: number;

@@ -5,7 +5,14 @@
  * catalog.ts, batches.ts, scheduler.ts, settle.ts.
  */
 import { randomBytes } from 'node:crypto';
-import type { BlockRequest, DeviceRef, FirmwareDescriptor, FirmwareQuery, ProgressReport, VersionReport } from '../protocol';
+import type {
+  BlockRequest,
+  DeviceRef,
+  FirmwareDescriptor,
+  FirmwareQuery,
+  ProgressReport,
+  VersionReport,
+} from '../protocol';
 import { Action, BatchOptions, controlBatch, ControlOptions, createBatch, pushDirect } from './batches';
 import { addFirmware, deleteFirmware, firmwareFromDescriptor, NewFirmware } from './catalog';
 import { FleetCore, FleetOptions, TaskOutcome, Touched } from './core';
@@ -52,7 +59,11 @@ export class Fleet extends FleetCore {
     return reportProgress(this, device, report);
   }
 
-  queryFirmware(device: DeviceRef, query: FirmwareQuery, kind: 'firmwareGet' | 'request' = 'firmwareGet'): TaskOutcome & { pending: boolean } {
+  queryFirmware(
+    device: DeviceRef,
+    query: FirmwareQuery,
+    kind: 'firmwareGet' | 'request' = 'firmwareGet',
+  ): TaskOutcome & { pending: boolean } {
     return queryFirmware(this, device, query, kind);
   }
 
@@ -69,7 +80,11 @@ export class Fleet extends FleetCore {
     return this.submit(() => reportProgress(this, device, report));
   }
 
-  submitQuery(device: DeviceRef, query: FirmwareQuery, kind: 'firmwareGet' | 'request' = 'firmwareGet'): Promise<TaskOutcome & { pending: boolean }> {
+  submitQuery(
+    device: DeviceRef,
+    query: FirmwareQuery,
+    kind: 'firmwareGet' | 'request' = 'firmwareGet',
+  ): Promise<TaskOutcome & { pending: boolean }> {
     return this.submit(() => queryFirmware(this, device, query, kind));
   }
 
@@ -87,7 +102,12 @@ export class Fleet extends FleetCore {
   }
 
   device(device: DeviceRef) {
-    return { ...device, modules: this.store.deviceModules(device), tags: this.store.tagsOf(device), tasks: this.store.tasksOfDevice(device) };
+    return {
+      ...device,
+      modules: this.store.deviceModules(device),
+      tags: this.store.tagsOf(device),
+      tasks: this.store.tasksOfDevice(device),
+    };
   }
 
   versions(productKey?: string) {
@@ -108,7 +128,8 @@ export class Fleet extends FleetCore {
   }
 
   removeCredential(device: DeviceRef): void {
-    if (!this.run(() => this.store.deleteCredential(device))) throw notFound(`${device.productKey}/${device.deviceName} is not registered`);
+    if (!this.run(() => this.store.deleteCredential(device)))
+      throw notFound(`${device.productKey}/${device.deviceName} is not registered`);
   }
 
   /** Registered devices, never their secrets. */
@@ -171,7 +192,12 @@ export class Fleet extends FleetCore {
   }
 
   /** Records a direct push as one-off batches and sends the notices at once. */
-  pushDirect(what: FirmwareDescriptor | { firmwareId: string }, devices: DeviceRef[], egress: string, options: { allowUnverified?: boolean } = {}): BatchView[] {
+  pushDirect(
+    what: FirmwareDescriptor | { firmwareId: string },
+    devices: DeviceRef[],
+    egress: string,
+    options: { allowUnverified?: boolean } = {},
+  ): BatchView[] {
     const batches = pushDirect(this, what, devices, egress, options.allowUnverified === true);
     this.tick();
     return batches.map((b) => this.view(this.batchRecord(b.id)));

@@ -14,8 +14,13 @@ export function isVerified(firmware: Pick<Firmware, 'verification'>): boolean {
  * Why `batch` may not notice `firmware`, or undefined when it may. A verify batch is how firmware
  * gets verified, so it may; a direct push from an ota-push node that allows unverified pushes may.
  */
-export function gateRefusal(requireVerification: boolean, batch: Pick<Batch, 'type' | 'direct' | 'allowUnverified'>, firmware: Firmware): string | undefined {
-  if (!requireVerification || batch.type === 'verify' || batch.allowUnverified || isVerified(firmware)) return undefined;
+export function gateRefusal(
+  requireVerification: boolean,
+  batch: Pick<Batch, 'type' | 'direct' | 'allowUnverified'>,
+  firmware: Firmware,
+): string | undefined {
+  if (!requireVerification || batch.type === 'verify' || batch.allowUnverified || isVerified(firmware))
+    return undefined;
   const what = `firmware ${firmware.id} (${firmware.productKey}/${firmware.module} ${firmware.version}) is ${firmware.verification}`;
   const fix = batch.direct
     ? 'verify it first (ota-verify with test devices, or a batch of type "verify"), or turn on "allow unverified direct pushes" on the ota-push node'

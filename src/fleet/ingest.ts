@@ -55,10 +55,24 @@ function versionForTask(core: FleetCore, work: Work, task: Task, version: string
       core.wake(0);
     }
   } else if (task.state === 'NOTIFIED' && (task.srcVersion === null || version === task.srcVersion)) {
-    next = core.apply(work, task, 'rebooted', { dueAt: now, srcVersion: version, reason: 'the device rebooted before answering; pushed again' });
+    next = core.apply(work, task, 'rebooted', {
+      dueAt: now,
+      srcVersion: version,
+      reason: 'the device rebooted before answering; pushed again',
+    });
     core.wake(0);
-  } else if ((task.state === 'NOTIFIED' || task.state === 'IN_PROGRESS') && task.srcVersion !== null && version !== task.srcVersion) {
-    next = core.fail(work, task, batch, `version mismatch: the device reported ${version}, expected ${firmware.version} (was ${task.srcVersion})`, true);
+  } else if (
+    (task.state === 'NOTIFIED' || task.state === 'IN_PROGRESS') &&
+    task.srcVersion !== null &&
+    version !== task.srcVersion
+  ) {
+    next = core.fail(
+      work,
+      task,
+      batch,
+      `version mismatch: the device reported ${version}, expected ${firmware.version} (was ${task.srcVersion})`,
+      true,
+    );
   } else if (task.state === 'CONFIRM' && version !== task.srcVersion) {
     next = core.updateTask(task, { srcVersion: version });
   }
@@ -66,9 +80,17 @@ function versionForTask(core: FleetCore, work: Work, task: Task, version: string
 }
 
 /** Dynamic batches also take devices that report a matching version later (the oldest batch first). */
-function joinDynamicBatch(core: FleetCore, work: Work, device: DeviceRef, module: string, version: string, now: number): TaskOutcome {
+function joinDynamicBatch(
+  core: FleetCore,
+  work: Work,
+  device: DeviceRef,
+  module: string,
+  version: string,
+  now: number,
+): TaskOutcome {
   for (const batch of core.openBatches.values()) {
-    if (batch.type !== 'dynamic' || batch.state === 'PAUSED' || batch.targets.productKey !== device.productKey) continue;
+    if (batch.type !== 'dynamic' || batch.state === 'PAUSED' || batch.targets.productKey !== device.productKey)
+      continue;
     const fw = core.firmwareOf(batch.firmwareId);
     if (fw.module !== module || fw.version === version || (fw.isDiff && fw.srcVersion !== version)) continue;
     const { targets } = batch;
@@ -100,7 +122,12 @@ export function reportProgress(core: FleetCore, device: DeviceRef, report: Progr
     const task = core.activeTask(device, report.module);
     if (!task) return { ignored: NO_TASK };
     if (task.state !== 'NOTIFIED' && task.state !== 'IN_PROGRESS') {
-      return { batchId: task.batchId, state: task.state, reason: task.reason, ignored: `the task is ${task.state}: no notice was sent yet` };
+      return {
+        batchId: task.batchId,
+        state: task.state,
+        reason: task.reason,
+        ignored: `the task is ${task.state}: no notice was sent yet`,
+      };
     }
     const batch = core.batchRecord(task.batchId);
     const now = core.clock.now();
@@ -109,7 +136,12 @@ export function reportProgress(core: FleetCore, device: DeviceRef, report: Progr
       next = core.fail(work, task, batch, failureReason(report.step, report.desc), true, report.step);
     } else if (task.state === 'NOTIFIED') {
       const timeout = batch.strategy.timeoutInMinutes;
-      next = core.apply(work, task, 'progress', { step: report.step, startedAt: now, dueAt: timeout ? now + timeout * MINUTE : null, reason: null });
+      next = core.apply(work, task, 'progress', {
+        step: report.step,
+        startedAt: now,
+        dueAt: timeout ? now + timeout * MINUTE : null,
+        reason: null,
+      });
       if (timeout) core.wake(timeout * MINUTE);
     } else {
       next = core.apply(work, task, 'progress', { step: report.step });
@@ -119,7 +151,12 @@ export function reportProgress(core: FleetCore, device: DeviceRef, report: Progr
 }
 
 /** T4 (and T8 for iotkit 3.x): answers with the pending notice, or T5 `data:{}`. */
-export function queryFirmware(core: FleetCore, device: DeviceRef, query: FirmwareQuery, kind: 'firmwareGet' | 'request'): TaskOutcome & { pending: boolean } {
+export function queryFirmware(
+  core: FleetCore,
+  device: DeviceRef,
+  query: FirmwareQuery,
+  kind: 'firmwareGet' | 'request',
+): TaskOutcome & { pending: boolean } {
   return core.run((work) => {
     let task = core.activeTask(device, query.module);
     const batch = task && core.batchRecord(task.batchId);
@@ -127,24 +164,34 @@ export function queryFirmware(core: FleetCore, device: DeviceRef, query: Firmwar
     const pending =
       task !== undefined &&
       batch !== undefined &&
-      (task.state === 'NOTIFIED' || task.state === 'IN_PROGRESS' || (task.state === 'QUEUED' && batch.state === 'IN_PROGRESS'));
+      (task.state === 'NOTIFIED' ||
+        task.state === 'IN_PROGRESS' ||
+        (task.state === 'QUEUED' && batch.state === 'IN_PROGRESS'));
     // The gate holds for answers too: firmware that lost its verification is not handed out.
     const refusal = pending && batch ? core.gateRefusalOf(batch) : undefined;
     if (!task || !batch || !pending || refusal) {
-      if (kind === 'firmwareGet' && egress) work.sends.push({ message: firmwareReplyMessage(device, query.id), device, egress });
+      if (kind === 'firmwareGet' && egress)
+        work.sends.push({ message: firmwareReplyMessage(device, query.id), device, egress });
       if (!egress) core.warnNoEgress();
       if (!task) return { pending: false, ignored: 'nothing pending for this device and module' };
       return { pending: false, batchId: task.batchId, state: task.state, ...(refusal ? { ignored: refusal } : {}) };
     }
     if (!egress) {
       core.warnNoEgress();
-      return { pending: true, batchId: task.batchId, state: task.state, ignored: 'no ota-push node is deployed for this fleet' };
+      return {
+        pending: true,
+        batchId: task.batchId,
+        state: task.state,
+        ignored: 'no ota-push node is deployed for this fleet',
+      };
     }
     // The device asked: it is answered now, whatever the push rate.
     if (task.state === 'QUEUED') task = core.apply(work, task, 'notify', core.noticePatch(task, batch));
     const descriptor = descriptorFor(core.firmwareOf(batch.firmwareId), batch.strategy, core.host, core.clock.now());
     const message =
-      kind === 'firmwareGet' ? firmwareReplyMessage(device, query.id, descriptor) : requestReplyMessage(device, descriptor, core.nextNoticeId());
+      kind === 'firmwareGet'
+        ? firmwareReplyMessage(device, query.id, descriptor)
+        : requestReplyMessage(device, descriptor, core.nextNoticeId());
     work.sends.push({ message, device, batchId: batch.id, egress });
     return { pending: true, batchId: task.batchId, state: task.state, reason: task.reason };
   });
@@ -153,15 +200,19 @@ export function queryFirmware(core: FleetCore, device: DeviceRef, query: Firmwar
 /** T6: one block of a hosted package, for a device that has a task for it. */
 export async function requestBlock(core: FleetCore, device: DeviceRef, request: BlockRequest): Promise<TaskOutcome> {
   const firmware = core.store.firmwareByStream(request.streamId);
-  if (!firmware || !firmware.hosted) throw notFound(`no firmware hosted by this fleet has streamId ${request.streamId}`);
+  if (!firmware || !firmware.hosted)
+    throw notFound(`no firmware hosted by this fleet has streamId ${request.streamId}`);
   const task = core.activeTask(device, firmware.module);
   const batch = task && core.batchRecord(task.batchId);
   if (!task || !batch || batch.firmwareId !== firmware.id) {
-    throw refused(`${device.productKey}/${device.deviceName} has no active task for firmware ${firmware.id} (streamId ${request.streamId})`);
+    throw refused(
+      `${device.productKey}/${device.deviceName} has no active task for firmware ${firmware.id} (streamId ${request.streamId})`,
+    );
   }
   const refusal = core.gateRefusalOf(batch);
   if (refusal) throw refused(`batch ${batch.id}: ${refusal}`);
-  if (request.offset >= firmware.size) throw new ProtocolError('params.fileBlock.offset', `below the package size ${firmware.size}`, request.offset);
+  if (request.offset >= firmware.size)
+    throw new ProtocolError('params.fileBlock.offset', `below the package size ${firmware.size}`, request.offset);
   if (!core.host) throw refused('this fleet does not host packages');
   const egress = core.egressFor(batch);
   if (!egress) {
@@ -170,7 +221,11 @@ export async function requestBlock(core: FleetCore, device: DeviceRef, request: 
   }
   const size = Math.min(request.size, firmware.size - request.offset);
   const block = await core.host.readBlock(firmware, request.offset, size);
-  const message = blockReplyMessage(device, { id: request.id, fileToken: request.fileToken, fileLength: firmware.size, offset: request.offset }, block);
+  const message = blockReplyMessage(
+    device,
+    { id: request.id, fileToken: request.fileToken, fileLength: firmware.size, offset: request.offset },
+    block,
+  );
   core.emit('send', [{ message, device, batchId: batch.id, egress }]);
   return { batchId: batch.id, state: task.state };
 }

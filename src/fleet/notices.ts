@@ -21,7 +21,12 @@ export interface PackageHost {
   manifest?(firmware: Firmware, now: number): Record<string, string> | undefined;
 }
 
-export function descriptorFor(firmware: Firmware, strategy: Strategy | undefined, host: PackageHost | undefined, now: number): FirmwareDescriptor {
+export function descriptorFor(
+  firmware: Firmware,
+  strategy: Strategy | undefined,
+  host: PackageHost | undefined,
+  now: number,
+): FirmwareDescriptor {
   const d: FirmwareDescriptor = {
     version: firmware.version,
     size: firmware.size,
@@ -32,7 +37,9 @@ export function descriptorFor(firmware: Firmware, strategy: Strategy | undefined
   if (firmware.md5) d.md5 = firmware.md5;
   if (firmware.files) {
     if (strategy?.downloadProtocol === 'mqtt') {
-      throw refused(`download over MQTT carries one package, and firmware ${firmware.id} has ${firmware.files.length} files: use downloadProtocol "https"`);
+      throw refused(
+        `download over MQTT carries one package, and firmware ${firmware.id} has ${firmware.files.length} files: use downloadProtocol "https"`,
+      );
     }
     d.files = filesOf(firmware, host, now);
   } else if (strategy?.downloadProtocol === 'mqtt' && firmware.hosted) {
@@ -57,5 +64,10 @@ export function descriptorFor(firmware: Firmware, strategy: Strategy | undefined
 function filesOf(firmware: Firmware, host: PackageHost | undefined, now: number): PackageFile[] {
   if (firmware.hosted && !host?.signedFileUrls) throw new Error('a hosted firmware needs the fleet to host packages');
   const urls = firmware.hosted && host?.signedFileUrls ? host.signedFileUrls(firmware, now) : [];
-  return (firmware.files ?? []).map((f, i) => ({ fileName: f.fileName, fileSize: f.fileSize, fileUrl: firmware.hosted ? urls[i] : (f.fileUrl ?? ''), fileSign: f.fileSign }));
+  return (firmware.files ?? []).map((f, i) => ({
+    fileName: f.fileName,
+    fileSize: f.fileSize,
+    fileUrl: firmware.hosted ? urls[i] : (f.fileUrl ?? ''),
+    fileSign: f.fileSign,
+  }));
 }

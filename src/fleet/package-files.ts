@@ -38,7 +38,11 @@ export class PackageFiles {
    * exceeded, without reading the rest). `already`: bytes of the same upload stored before this
    * file (the other files of a list), which count against the limit. Returns its size and digests.
    */
-  async save(source: Readable | AsyncIterable<Uint8Array> | Buffer, maxBytes: number, already = 0): Promise<PackageDigest> {
+  async save(
+    source: Readable | AsyncIterable<Uint8Array> | Buffer,
+    maxBytes: number,
+    already = 0,
+  ): Promise<PackageDigest> {
     const temp = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
     const digest = new DigestAccumulator();
     let size = 0;
@@ -47,14 +51,18 @@ export class PackageFiles {
         size += chunk.length;
         if (already + size > maxBytes) {
           const what = already > 0 ? 'the files are together' : 'the package is';
-          callback(refused(`${what} larger than the limit of ${maxBytes} bytes (${Math.round(maxBytes / 1048576)} MB)`));
+          callback(
+            refused(`${what} larger than the limit of ${maxBytes} bytes (${Math.round(maxBytes / 1048576)} MB)`),
+          );
           return;
         }
         digest.update(chunk);
         callback(null, chunk);
       },
     });
-    const input = Buffer.isBuffer(source) ? Readable.from([source]) : Readable.from(source as AsyncIterable<Uint8Array>);
+    const input = Buffer.isBuffer(source)
+      ? Readable.from([source])
+      : Readable.from(source as AsyncIterable<Uint8Array>);
     try {
       await pipeline(input, meter, createWriteStream(temp, { flags: 'wx' }));
       if (size === 0) throw refused('the package is empty');
@@ -67,7 +75,10 @@ export class PackageFiles {
   }
 
   stream(sha256: string, range?: { start: number; end: number }): Readable {
-    return createReadStream(this.pathOf(sha256), range ? { start: range.start, end: range.end, highWaterMark: 256 * 1024 } : { highWaterMark: 256 * 1024 });
+    return createReadStream(
+      this.pathOf(sha256),
+      range ? { start: range.start, end: range.end, highWaterMark: 256 * 1024 } : { highWaterMark: 256 * 1024 },
+    );
   }
 
   async readBlock(sha256: string, offset: number, size: number): Promise<Buffer> {

@@ -55,7 +55,8 @@ export class FirmwareHost implements PackageHost {
   signedFileUrls(firmware: Firmware, now: number): string[] {
     const expires = this.expiresAt(now);
     const key = `${firmware.id}:${expires}`;
-    if (this.lastFileUrls.key !== key) this.lastFileUrls = { key, urls: (firmware.files ?? []).map((_, file) => this.sign(firmware, expires, file)) };
+    if (this.lastFileUrls.key !== key)
+      this.lastFileUrls = { key, urls: (firmware.files ?? []).map((_, file) => this.sign(firmware, expires, file)) };
     return this.lastFileUrls.urls;
   }
 
@@ -67,7 +68,8 @@ export class FirmwareHost implements PackageHost {
   }
 
   readBlock(firmware: Firmware, offset: number, size: number): Promise<Buffer> {
-    if (firmware.files) throw refused(`firmware ${firmware.id} is a list of files, which download over MQTT cannot carry`);
+    if (firmware.files)
+      throw refused(`firmware ${firmware.id} is a list of files, which download over MQTT cannot carry`);
     return this.files.readBlock(firmware.sha256, offset, size);
   }
 
@@ -78,7 +80,10 @@ export class FirmwareHost implements PackageHost {
     const cacheKey = `${firmware.id}:${firmware.sequence}:${expires}`;
     if (this.lastManifest.key !== cacheKey) {
       const { productKey, module, version, size, sha256, sequence } = firmware;
-      this.lastManifest = { key: cacheKey, tags: signManifest(key, { productKey, module, version, size, sha256, sequence, expires }) };
+      this.lastManifest = {
+        key: cacheKey,
+        tags: signManifest(key, { productKey, module, version, size, sha256, sequence, expires }),
+      };
     }
     return this.lastManifest.tags;
   }

@@ -25,7 +25,10 @@ export const MIN_RECOVERY_DELAY_MS = 1_000;
 
 /** The recovery delay for core mqtt nodes that reconnect every `mqttReconnectTime` ms (Node-RED's default when undefined). */
 export function recoveryDelayFor(mqttReconnectTime: unknown): number {
-  const period = typeof mqttReconnectTime === 'number' && Number.isFinite(mqttReconnectTime) && mqttReconnectTime > 0 ? mqttReconnectTime : RECOVERY_DELAY_MS / 2;
+  const period =
+    typeof mqttReconnectTime === 'number' && Number.isFinite(mqttReconnectTime) && mqttReconnectTime > 0
+      ? mqttReconnectTime
+      : RECOVERY_DELAY_MS / 2;
   return Math.max(MIN_RECOVERY_DELAY_MS, 2 * period);
 }
 

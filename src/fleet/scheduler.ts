@@ -32,7 +32,8 @@ export class Scheduler {
     let next = Infinity;
     try {
       const now = core.clock.now();
-      for (const batch of [...core.openBatches.values()]) next = Math.min(next, this.runTimeouts(batch, now), this.runBatch(batch, now));
+      for (const batch of [...core.openBatches.values()])
+        next = Math.min(next, this.runTimeouts(batch, now), this.runBatch(batch, now));
       for (const batch of [...core.drainingBatches.values()]) next = Math.min(next, this.runDraining(batch, now));
     } catch (err) {
       core.emit('warning', `scheduler: ${(err as Error).message}`);
@@ -109,7 +110,10 @@ export class Scheduler {
         for (const task of due) {
           const other = core.store.activeTask(task, task.module);
           if (other) {
-            core.updateTask(task, { dueAt: null, reason: `${task.reason}; retry skipped: the device has a task in batch ${other.batchId}` });
+            core.updateTask(task, {
+              dueAt: null,
+              reason: `${task.reason}; retry skipped: the device has a task in batch ${other.batchId}`,
+            });
             work.touched.set(batch.id, { newFailure: true, ...work.touched.get(batch.id), finished: true });
           } else {
             core.apply(work, task, 'retry', { dueAt: now, retries: task.retries + 1 });
@@ -138,14 +142,23 @@ export class Scheduler {
     const limiter = this.limiterFor(batch, now);
     if (limiter && limiter.nextAt(now) > now) return limiter.nextAt(now);
     const pageSize = limiter ? Math.min(limiter.burst, PER_PASS) : PER_PASS;
-    const page = core.store.tasksUnchangedSince(batch.id, 'NOTIFIED', recovery.startedAt, recovery.cursorOf(batch.id), pageSize);
+    const page = core.store.tasksUnchangedSince(
+      batch.id,
+      'NOTIFIED',
+      recovery.startedAt,
+      recovery.cursorOf(batch.id),
+      pageSize,
+    );
     const granted = limiter ? limiter.take(now, page.length) : page.length;
     const due = page.slice(0, granted);
     if (due.length) {
       const notices = core.noticesOf(batch);
       core.run((work) => {
         for (const task of due) {
-          const next = core.apply(work, task, 'renotify', { ...core.noticePatch(task, batch), reason: RECOVERY_REASON });
+          const next = core.apply(work, task, 'renotify', {
+            ...core.noticePatch(task, batch),
+            reason: RECOVERY_REASON,
+          });
           core.queueNotice(work, next, batch, egress, notices);
         }
       });
@@ -171,9 +184,15 @@ export class Scheduler {
           if (task.retries >= batch.strategy.retryCount) {
             core.apply(work, task, 'fail', { reason: `no answer to ${task.attempts} notice(s)`, dueAt: null });
           } else if (aborted) {
-            core.apply(work, task, 'fail', { reason: `no answer to ${task.attempts} notice(s), and the batch was aborted: no more are sent`, dueAt: null });
+            core.apply(work, task, 'fail', {
+              reason: `no answer to ${task.attempts} notice(s), and the batch was aborted: no more are sent`,
+              dueAt: null,
+            });
           } else if (egress && notices) {
-            const next = core.apply(work, task, 'renotify', { ...core.noticePatch(task, batch), retries: task.retries + 1 });
+            const next = core.apply(work, task, 'renotify', {
+              ...core.noticePatch(task, batch),
+              retries: task.retries + 1,
+            });
             core.queueNotice(work, next, batch, egress, notices);
           }
         }
@@ -210,7 +229,14 @@ export class Scheduler {
       pushed = due.length;
       const notices = core.noticesOf(batch);
       core.run((work) => {
-        for (const task of due) core.queueNotice(work, core.apply(work, task, 'notify', core.noticePatch(task, batch)), batch, egress, notices);
+        for (const task of due)
+          core.queueNotice(
+            work,
+            core.apply(work, task, 'notify', core.noticePatch(task, batch)),
+            batch,
+            egress,
+            notices,
+          );
       });
     }
     const remaining = core.store.nextDue(batch.id, 'QUEUED');
@@ -237,7 +263,10 @@ export class Scheduler {
     if (due.length) {
       core.run((work) => {
         for (const task of due) {
-          core.apply(work, task, 'timeout', { reason: `timed out: no success within ${minutes} minute(s) of the first progress report`, dueAt: null });
+          core.apply(work, task, 'timeout', {
+            reason: `timed out: no success within ${minutes} minute(s) of the first progress report`,
+            dueAt: null,
+          });
         }
       });
     }

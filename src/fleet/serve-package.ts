@@ -70,7 +70,11 @@ export function parseRange(header: string | undefined, size: number): Range | un
 
 function deny(res: ServerResponse, status: number, error: string): void {
   const body = JSON.stringify({ error });
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+  });
   res.end(body);
 }
 
@@ -86,14 +90,21 @@ export async function servePackage(
     return deny(res, 405, 'only GET and HEAD are allowed');
   }
   if (!fleet) return deny(res, 404, 'no such firmware');
-  const expires = typeof request.expires === 'string' && /^\d{1,12}$/.test(request.expires) ? Number(request.expires) : NaN;
+  const expires =
+    typeof request.expires === 'string' && /^\d{1,12}$/.test(request.expires) ? Number(request.expires) : NaN;
   // An index that is not a small decimal number cannot have been signed: the signature check refuses it.
   const file = request.file === undefined ? undefined : /^\d{1,6}$/.test(request.file) ? Number(request.file) : -1;
-  const check = checkUrlSignature(fleet.secret, { fleet: request.fleet, firmware: request.firmware, expires, file }, request.signature, now);
+  const check = checkUrlSignature(
+    fleet.secret,
+    { fleet: request.fleet, firmware: request.firmware, expires, file },
+    request.signature,
+    now,
+  );
   if (!check.ok) return deny(res, 403, check.reason);
   const firmware = fleet.firmware(request.firmware);
   const served = servedOf(firmware, file);
-  if (!firmware || !served || !fleet.files.has(served.sha256)) return deny(res, 404, file === undefined || !firmware ? 'no such firmware' : 'no such file');
+  if (!firmware || !served || !fleet.files.has(served.sha256))
+    return deny(res, 404, file === undefined || !firmware ? 'no such firmware' : 'no such file');
 
   const size = served.size;
   const etag = `"${served.sha256}"`;
@@ -116,7 +127,11 @@ export async function servePackage(
     return void res.end();
   }
   if (range) {
-    res.writeHead(206, { ...headers, 'Content-Range': `bytes ${range.start}-${range.end}/${size}`, 'Content-Length': range.end - range.start + 1 });
+    res.writeHead(206, {
+      ...headers,
+      'Content-Range': `bytes ${range.start}-${range.end}/${size}`,
+      'Content-Length': range.end - range.start + 1,
+    });
   } else {
     res.writeHead(200, { ...headers, 'Content-Length': size });
   }

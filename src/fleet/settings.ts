@@ -82,13 +82,29 @@ export function readTime(field: string, value: unknown): number | undefined {
     const t = Date.parse(value);
     if (!Number.isNaN(t)) return t;
   }
-  throw new ProtocolError(field, 'a time (epoch milliseconds or an ISO 8601 string like "2026-12-01T02:00:00Z")', value);
+  throw new ProtocolError(
+    field,
+    'a time (epoch milliseconds or an ISO 8601 string like "2026-12-01T02:00:00Z")',
+    value,
+  );
 }
 
-function stringList(field: string, value: unknown, max: number, check: (f: string, v: unknown) => string): string[] | undefined {
+function stringList(
+  field: string,
+  value: unknown,
+  max: number,
+  check: (f: string, v: unknown) => string,
+): string[] | undefined {
   if (value === undefined || value === null) return undefined;
-  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
-  if (!Array.isArray(list) || list.length > max) throw new ProtocolError(field, `a list of at most ${max} entries`, value);
+  const list =
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : value;
+  if (!Array.isArray(list) || list.length > max)
+    throw new ProtocolError(field, `a list of at most ${max} entries`, value);
   return [...new Set(list.map((v, i) => check(`${field}[${i}]`, v)))];
 }
 
@@ -102,7 +118,8 @@ function readBoolean(field: string, value: unknown, fallback: boolean): boolean 
 
 export function parseTargets(input: unknown, type: BatchType, defaultProductKey?: string): Targets {
   const t = input === undefined ? {} : input;
-  if (!isPlainObject(t)) throw new ProtocolError('targets', 'an object {selection, productKey, devices, percent, tag, srcVersions}', input);
+  if (!isPlainObject(t))
+    throw new ProtocolError('targets', 'an object {selection, productKey, devices, percent, tag, srcVersions}', input);
   const selection = oneOf('targets.selection', t.selection, SELECTIONS, type === 'verify' ? 'SPECIFIC' : undefined);
   const targets: Targets = {
     selection,
@@ -114,16 +131,35 @@ export function parseTargets(input: unknown, type: BatchType, defaultProductKey?
     const max = type === 'verify' ? MAX_VERIFY_DEVICES : MAX_SPECIFIC_DEVICES;
     const devices = stringList('targets.devices', t.devices, max, checkTopicLevel);
     if (!devices || devices.length === 0) {
-      throw new ProtocolError('targets.devices', `a list of 1 to ${max} device names for selection SPECIFIC`, t.devices);
+      throw new ProtocolError(
+        'targets.devices',
+        `a list of 1 to ${max} device names for selection SPECIFIC`,
+        t.devices,
+      );
     }
     targets.devices = devices;
   } else if (type === 'verify') {
-    throw new ProtocolError('targets.selection', `"SPECIFIC" for a verify batch (up to ${MAX_VERIFY_DEVICES} test devices)`, t.selection);
+    throw new ProtocolError(
+      'targets.selection',
+      `"SPECIFIC" for a verify batch (up to ${MAX_VERIFY_DEVICES} test devices)`,
+      t.selection,
+    );
   }
   if (selection === 'GRAY') {
     const percent = optionalNumber('targets.percent', t.percent, 0.001, 100);
-    if (percent === undefined) throw new ProtocolError('targets.percent', 'a percentage above 0 and up to 100 for selection GRAY', undefined, true);
-    if (type === 'dynamic') throw new ProtocolError('targets.selection', 'ALL, SPECIFIC or GROUP for a dynamic batch (GRAY picks a sample once)', t.selection);
+    if (percent === undefined)
+      throw new ProtocolError(
+        'targets.percent',
+        'a percentage above 0 and up to 100 for selection GRAY',
+        undefined,
+        true,
+      );
+    if (type === 'dynamic')
+      throw new ProtocolError(
+        'targets.selection',
+        'ALL, SPECIFIC or GROUP for a dynamic batch (GRAY picks a sample once)',
+        t.selection,
+      );
     targets.percent = percent;
   }
   if (selection === 'GROUP') targets.tag = checkLabel('targets.tag', t.tag);
@@ -148,11 +184,20 @@ export function parseStrategy(input: unknown): Strategy {
     waveSuccessPercent: optionalNumber('strategy.waveSuccessPercent', s.waveSuccessPercent, 0, 100) ?? 100,
   };
   for (const key of Object.keys(strategy) as (keyof Strategy)[]) if (strategy[key] === undefined) delete strategy[key];
-  if (strategy.scheduleStart !== undefined && strategy.scheduleFinish !== undefined && strategy.scheduleFinish <= strategy.scheduleStart) {
-    throw new ProtocolError('strategy.scheduleFinish', `later than scheduleStart (${new Date(strategy.scheduleStart).toISOString()})`, s.scheduleFinish);
+  if (
+    strategy.scheduleStart !== undefined &&
+    strategy.scheduleFinish !== undefined &&
+    strategy.scheduleFinish <= strategy.scheduleStart
+  ) {
+    throw new ProtocolError(
+      'strategy.scheduleFinish',
+      `later than scheduleStart (${new Date(strategy.scheduleStart).toISOString()})`,
+      s.scheduleFinish,
+    );
   }
   if (s.abort !== undefined && s.abort !== null) {
-    if (!isPlainObject(s.abort)) throw new ProtocolError('strategy.abort', 'an object {failurePercent, minDevices}', s.abort);
+    if (!isPlainObject(s.abort))
+      throw new ProtocolError('strategy.abort', 'an object {failurePercent, minDevices}', s.abort);
     strategy.abort = {
       failurePercent: optionalNumber('strategy.abort.failurePercent', s.abort.failurePercent, 0.001, 100) ?? 100,
       minDevices: optionalInteger('strategy.abort.minDevices', s.abort.minDevices, 1, 1_000_000) ?? 1,
@@ -188,7 +233,11 @@ function parseWaves(value: unknown): number[] {
 export function parseBatchRequest(input: unknown, defaultProductKey?: string): BatchRequest {
   if (!isPlainObject(input)) throw new ProtocolError('batch', 'an object {firmwareId, type, targets, strategy}', input);
   const type = oneOf('type', input.type, BATCH_TYPES, 'static');
-  const request: BatchRequest = { type, targets: undefined as unknown as Targets, strategy: parseStrategy(input.strategy) };
+  const request: BatchRequest = {
+    type,
+    targets: undefined as unknown as Targets,
+    strategy: parseStrategy(input.strategy),
+  };
   if (input.firmwareId !== undefined) {
     if (typeof input.firmwareId !== 'string' || input.firmwareId.length === 0 || input.firmwareId.length > 64) {
       throw new ProtocolError('firmwareId', 'the id of a firmware in the catalog', input.firmwareId);
@@ -197,11 +246,20 @@ export function parseBatchRequest(input: unknown, defaultProductKey?: string): B
   } else if (isPlainObject(input.firmware)) {
     request.firmware = input.firmware;
   } else {
-    throw new ProtocolError('firmwareId', 'the id of a firmware in the catalog (or a firmware descriptor in "firmware")', undefined, true);
+    throw new ProtocolError(
+      'firmwareId',
+      'the id of a firmware in the catalog (or a firmware descriptor in "firmware")',
+      undefined,
+      true,
+    );
   }
   request.targets = parseTargets(input.targets, type, defaultProductKey);
   if (type === 'dynamic' && request.strategy.waves) {
-    throw new ProtocolError('strategy.waves', 'absent for a dynamic batch (its targets grow as devices report)', request.strategy.waves);
+    throw new ProtocolError(
+      'strategy.waves',
+      'absent for a dynamic batch (its targets grow as devices report)',
+      request.strategy.waves,
+    );
   }
   return request;
 }

@@ -21,13 +21,23 @@ export function settleBatch(core: FleetCore, batchId: number, touched: Touched):
   const active = counts.CONFIRM + counts.QUEUED + counts.NOTIFIED + counts.IN_PROGRESS;
   const firmware = core.firmwareOf(batch.firmwareId);
   const checkVerify = batch.type === 'verify' && counts.FAILED > 0 && firmware.verification !== 'verify-failed';
-  const checkAbort = batch.strategy.abort !== undefined && touched.newFailure && (batch.state === 'IN_PROGRESS' || batch.state === 'PAUSED');
+  const checkAbort =
+    batch.strategy.abort !== undefined &&
+    touched.newFailure &&
+    (batch.state === 'IN_PROGRESS' || batch.state === 'PAUSED');
   const changed = touched.finished === true || touched.resumed === true;
-  const checkWaves = changed && batch.strategy.waves !== undefined && batch.state === 'IN_PROGRESS' && waveFinished(core, batch);
-  const checkEnd = changed && active === 0 && batch.type !== 'dynamic' && (batch.state === 'IN_PROGRESS' || batch.state === 'PAUSED');
+  const checkWaves =
+    changed && batch.strategy.waves !== undefined && batch.state === 'IN_PROGRESS' && waveFinished(core, batch);
+  const checkEnd =
+    changed && active === 0 && batch.type !== 'dynamic' && (batch.state === 'IN_PROGRESS' || batch.state === 'PAUSED');
   if (!checkVerify && !checkAbort && !checkWaves && !checkEnd) return;
 
-  const pendingRetries = core.store.dueTasks(batchId, 'FAILED', Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER).length;
+  const pendingRetries = core.store.dueTasks(
+    batchId,
+    'FAILED',
+    Number.MAX_SAFE_INTEGER,
+    Number.MAX_SAFE_INTEGER,
+  ).length;
   const finalFailures = counts.FAILED - pendingRetries;
   core.run((work) => {
     let current = batch;
@@ -72,7 +82,8 @@ function abortIfOverThreshold(core: FleetCore, work: Work, batch: Batch, counts:
 
 /** The CONFIRM and QUEUED tasks of an aborted batch are canceled: they will get no notice. */
 export function cancelNotYetNotified(core: FleetCore, work: Work, batch: Batch): void {
-  for (const task of core.tasksFor(batch, undefined, ['CONFIRM', 'QUEUED'])) core.apply(work, task, 'cancel', { reason: ABORTED, dueAt: null });
+  for (const task of core.tasksFor(batch, undefined, ['CONFIRM', 'QUEUED']))
+    core.apply(work, task, 'cancel', { reason: ABORTED, dueAt: null });
 }
 
 /** The open wave has no unfinished task, and another wave follows. */

@@ -309,7 +309,9 @@ export class SqliteStore implements FleetStore {
     const db = this.db;
     return {
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      setMeta: db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
       getVersion: db.prepare<[string, string, string], { version: string }>(
         'SELECT version FROM devices WHERE product_key = ? AND device_name = ? AND module = ?',
       ),
@@ -317,13 +319,17 @@ export class SqliteStore implements FleetStore {
         `INSERT INTO devices (product_key, device_name, module, version, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (product_key, device_name, module) DO UPDATE SET version = excluded.version, last_seen = excluded.last_seen`,
       ),
-      deviceModules: db.prepare<[string, string], DeviceRow>('SELECT * FROM devices WHERE product_key = ? AND device_name = ? ORDER BY module'),
+      deviceModules: db.prepare<[string, string], DeviceRow>(
+        'SELECT * FROM devices WHERE product_key = ? AND device_name = ? ORDER BY module',
+      ),
       putCredential: db.prepare(
         `INSERT INTO credentials (product_key, device_name, device_secret, created_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (product_key, device_name) DO UPDATE SET device_secret = excluded.device_secret, created_at = excluded.created_at`,
       ),
       deleteCredential: db.prepare('DELETE FROM credentials WHERE product_key = ? AND device_name = ?'),
-      deviceSecret: db.prepare<[string, string], { device_secret: string }>('SELECT device_secret FROM credentials WHERE product_key = ? AND device_name = ?'),
+      deviceSecret: db.prepare<[string, string], { device_secret: string }>(
+        'SELECT device_secret FROM credentials WHERE product_key = ? AND device_name = ?',
+      ),
       credentialsAll: db.prepare<[number, number], CredentialRow>(
         'SELECT product_key, device_name, created_at FROM credentials ORDER BY product_key, device_name LIMIT ? OFFSET ?',
       ),
@@ -332,7 +338,9 @@ export class SqliteStore implements FleetStore {
       ),
       deleteTags: db.prepare('DELETE FROM device_tags WHERE product_key = ? AND device_name = ?'),
       insertTag: db.prepare('INSERT OR IGNORE INTO device_tags (product_key, device_name, tag) VALUES (?, ?, ?)'),
-      tagsOf: db.prepare<[string, string], { tag: string }>('SELECT tag FROM device_tags WHERE product_key = ? AND device_name = ? ORDER BY tag'),
+      tagsOf: db.prepare<[string, string], { tag: string }>(
+        'SELECT tag FROM device_tags WHERE product_key = ? AND device_name = ? ORDER BY tag',
+      ),
       hasTag: db.prepare<[string, string, string], { one: number }>(
         'SELECT 1 AS one FROM device_tags WHERE product_key = ? AND tag = ? AND device_name = ?',
       ),
@@ -358,20 +366,28 @@ export class SqliteStore implements FleetStore {
       ),
       firmwareByStream: db.prepare<[number], FirmwareRow>('SELECT * FROM firmware WHERE stream_id = ?'),
       allFirmware: db.prepare<[], FirmwareRow>('SELECT * FROM firmware ORDER BY created_at, rowid'),
-      productFirmware: db.prepare<[string], FirmwareRow>('SELECT * FROM firmware WHERE product_key = ? ORDER BY created_at, rowid'),
+      productFirmware: db.prepare<[string], FirmwareRow>(
+        'SELECT * FROM firmware WHERE product_key = ? ORDER BY created_at, rowid',
+      ),
       setVerification: db.prepare('UPDATE firmware SET verification = ? WHERE id = ?'),
       setFirmwareUrl: db.prepare('UPDATE firmware SET url = ? WHERE id = ?'),
       deleteFirmware: db.prepare('DELETE FROM firmware WHERE id = ?'),
       maxStream: db.prepare<[], { n: number | null }>('SELECT MAX(stream_id) AS n FROM firmware'),
-      filesUsed: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM firmware WHERE sha256 = ? AND hosted = 1'),
+      filesUsed: db.prepare<[string], { n: number }>(
+        'SELECT COUNT(*) AS n FROM firmware WHERE sha256 = ? AND hosted = 1',
+      ),
       insertBatch: db.prepare(
         `INSERT INTO batches (firmware_id, type, state, targets, strategy, reason, wave, direct, unverified, egress, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       batch: db.prepare<[number], BatchRow>('SELECT * FROM batches WHERE id = ?'),
       allBatches: db.prepare<[], BatchRow>('SELECT * FROM batches ORDER BY id'),
-      openBatches: db.prepare<[], BatchRow>("SELECT * FROM batches WHERE state IN ('PLANNED', 'IN_PROGRESS', 'PAUSED') ORDER BY id"),
-      updateBatch: db.prepare('UPDATE batches SET state = ?, reason = ?, wave = ?, egress = ?, updated_at = ? WHERE id = ?'),
+      openBatches: db.prepare<[], BatchRow>(
+        "SELECT * FROM batches WHERE state IN ('PLANNED', 'IN_PROGRESS', 'PAUSED') ORDER BY id",
+      ),
+      updateBatch: db.prepare(
+        'UPDATE batches SET state = ?, reason = ?, wave = ?, egress = ?, updated_at = ? WHERE id = ?',
+      ),
       batchesUsing: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM batches WHERE firmware_id = ?'),
       openBatchesUsing: db.prepare<[string], { n: number }>(
         "SELECT COUNT(*) AS n FROM batches WHERE firmware_id = ? AND state IN ('PLANNED', 'IN_PROGRESS', 'PAUSED')",
@@ -380,24 +396,46 @@ export class SqliteStore implements FleetStore {
       insertTaskRows: db.prepare(`${INSERT_TASKS} VALUES ${Array(TASK_ROWS_PER_INSERT).fill(TASK_ROW).join(', ')}`),
       insertTaskRow: db.prepare(`${INSERT_TASKS} VALUES ${TASK_ROW}`),
       task: db.prepare<[number], TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`).raw(true),
-      taskOf: db.prepare<[number, string, string, string], TaskRow>(
-        `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND product_key = ? AND device_name = ? AND module = ?`,
-      ).raw(true),
-      taskOfAnyModule: db.prepare<[number, string, string], TaskRow>(
-        `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND product_key = ? AND device_name = ? ORDER BY id LIMIT 1`,
-      ).raw(true),
-      activeTask: db.prepare<[string, string, string], TaskRow>(
-        `SELECT ${TASK_COLUMNS} FROM tasks WHERE product_key = ? AND device_name = ? AND module = ? AND state IN ${ACTIVE} ORDER BY id DESC LIMIT 1`,
-      ).raw(true),
-      activeTasks: db.prepare<[string, string], TaskRow>(
-        `SELECT ${TASK_COLUMNS} FROM tasks WHERE product_key = ? AND device_name = ? AND state IN ${ACTIVE} ORDER BY id`,
-      ).raw(true),
-      activeTasksOf: db.prepare<[string, string], TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE product_key = ? AND module = ? AND state IN ${ACTIVE}`).raw(true),
-      tasksOfAll: db.prepare<[number, number, number], TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? ORDER BY id LIMIT ? OFFSET ?`).raw(true),
-      tasksOfState: db.prepare<[number, string, number, number], TaskRow>(
-        `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND state = ? ORDER BY id LIMIT ? OFFSET ?`,
-      ).raw(true),
-      tasksOfDevice: db.prepare<[string, string], TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE product_key = ? AND device_name = ? ORDER BY id`).raw(true),
+      taskOf: db
+        .prepare<[number, string, string, string], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND product_key = ? AND device_name = ? AND module = ?`,
+        )
+        .raw(true),
+      taskOfAnyModule: db
+        .prepare<[number, string, string], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND product_key = ? AND device_name = ? ORDER BY id LIMIT 1`,
+        )
+        .raw(true),
+      activeTask: db
+        .prepare<[string, string, string], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks WHERE product_key = ? AND device_name = ? AND module = ? AND state IN ${ACTIVE} ORDER BY id DESC LIMIT 1`,
+        )
+        .raw(true),
+      activeTasks: db
+        .prepare<[string, string], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks WHERE product_key = ? AND device_name = ? AND state IN ${ACTIVE} ORDER BY id`,
+        )
+        .raw(true),
+      activeTasksOf: db
+        .prepare<[string, string], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks WHERE product_key = ? AND module = ? AND state IN ${ACTIVE}`,
+        )
+        .raw(true),
+      tasksOfAll: db
+        .prepare<[number, number, number], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? ORDER BY id LIMIT ? OFFSET ?`,
+        )
+        .raw(true),
+      tasksOfState: db
+        .prepare<[number, string, number, number], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND state = ? ORDER BY id LIMIT ? OFFSET ?`,
+        )
+        .raw(true),
+      tasksOfDevice: db
+        .prepare<[string, string], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks WHERE product_key = ? AND device_name = ? ORDER BY id`,
+        )
+        .raw(true),
       saveStep: db.prepare('UPDATE tasks SET step = ?, updated_at = ? WHERE id = ?'),
       saveTask: db.prepare(
         `UPDATE tasks SET state = ?, reason = ?, step = ?, attempts = ?, retries = ?, wave = ?, due_at = ?, started_at = ?,
@@ -412,16 +450,22 @@ export class SqliteStore implements FleetStore {
       countsOne: db.prepare<[number], { batch_id: number; state: TaskState; n: number }>(
         'SELECT batch_id, state, COUNT(*) AS n FROM tasks WHERE batch_id = ? GROUP BY state',
       ),
-      dueTasks: db.prepare<[number, string, number, number], TaskRow>(
-        `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND state = ? AND due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?`,
-      ).raw(true),
-      tasksUnchangedSince: db.prepare<[number, string, number, number, number], TaskRow>(
-        `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND state = ? AND id > ? AND updated_at < ? ORDER BY id LIMIT ?`,
-      ).raw(true),
+      dueTasks: db
+        .prepare<[number, string, number, number], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND state = ? AND due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?`,
+        )
+        .raw(true),
+      tasksUnchangedSince: db
+        .prepare<[number, string, number, number, number], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND state = ? AND id > ? AND updated_at < ? ORDER BY id LIMIT ?`,
+        )
+        .raw(true),
       nextDue: db.prepare<[number, string], { t: number | null }>(
         'SELECT MIN(due_at) AS t FROM tasks WHERE batch_id = ? AND state = ? AND due_at IS NOT NULL',
       ),
-      openWave: db.prepare("UPDATE tasks SET due_at = ? WHERE batch_id = ? AND wave = ? AND state = 'QUEUED' AND due_at IS NULL"),
+      openWave: db.prepare(
+        "UPDATE tasks SET due_at = ? WHERE batch_id = ? AND wave = ? AND state = 'QUEUED' AND due_at IS NULL",
+      ),
       waveCounts: db.prepare<[number, number], { state: TaskState; n: number }>(
         'SELECT state, COUNT(*) AS n FROM tasks WHERE batch_id = ? AND wave = ? GROUP BY state',
       ),
@@ -522,7 +566,12 @@ export class SqliteStore implements FleetStore {
         `SELECT product_key, module, version, COUNT(*) AS count FROM devices ${where}
          GROUP BY product_key, module, version ORDER BY product_key, module, count DESC, version`,
       )
-      .all(...(productKey ? [productKey] : [])) as { product_key: string; module: string; version: string; count: number }[];
+      .all(...(productKey ? [productKey] : [])) as {
+      product_key: string;
+      module: string;
+      version: string;
+      count: number;
+    }[];
     return rows.map((r) => ({ productKey: r.product_key, module: r.module, version: r.version, count: r.count }));
   }
 
@@ -585,7 +634,9 @@ export class SqliteStore implements FleetStore {
   listCredentials(q: CredentialQuery): CredentialRecord[] {
     const limit = q.limit ?? 1000;
     const offset = q.offset ?? 0;
-    const rows = q.productKey ? this.s.credentialsOf.all(q.productKey, limit, offset) : this.s.credentialsAll.all(limit, offset);
+    const rows = q.productKey
+      ? this.s.credentialsOf.all(q.productKey, limit, offset)
+      : this.s.credentialsAll.all(limit, offset);
     return rows.map((r) => ({ productKey: r.product_key, deviceName: r.device_name, createdAt: r.created_at }));
   }
 
@@ -618,7 +669,11 @@ export class SqliteStore implements FleetStore {
   }
 
   verifiedFirmwareByDigest(productKey: string, digest: { sha256?: string; md5?: string }): Firmware | undefined {
-    const row = digest.sha256 ? this.s.verifiedBySha256.get(productKey, digest.sha256) : digest.md5 ? this.s.verifiedByMd5.get(productKey, digest.md5) : undefined;
+    const row = digest.sha256
+      ? this.s.verifiedBySha256.get(productKey, digest.sha256)
+      : digest.md5
+        ? this.s.verifiedByMd5.get(productKey, digest.md5)
+        : undefined;
     return row && toFirmware(row);
   }
 
@@ -725,7 +780,6 @@ export class SqliteStore implements FleetStore {
     for (; i < tasks.length; i++) this.s.insertTaskRow.run(row(tasks[i]));
   }
 
-
   task(id: number): Task | undefined {
     const row = this.s.task.get(id);
     return row && toTask(row);
@@ -757,7 +811,9 @@ export class SqliteStore implements FleetStore {
   tasksOf(batchId: number, q: TaskQuery): Task[] {
     const limit = q.limit ?? 1000;
     const offset = q.offset ?? 0;
-    const rows = q.state ? this.s.tasksOfState.all(batchId, q.state, limit, offset) : this.s.tasksOfAll.all(batchId, limit, offset);
+    const rows = q.state
+      ? this.s.tasksOfState.all(batchId, q.state, limit, offset)
+      : this.s.tasksOfAll.all(batchId, limit, offset);
     return rows.map(toTask);
   }
 
@@ -770,7 +826,19 @@ export class SqliteStore implements FleetStore {
   }
 
   saveTask(t: Task, tr?: Transition): void {
-    this.s.saveTask.run(t.state, t.reason, t.step, t.attempts, t.retries, t.wave, t.dueAt, t.startedAt, t.srcVersion, t.updatedAt, t.id);
+    this.s.saveTask.run(
+      t.state,
+      t.reason,
+      t.step,
+      t.attempts,
+      t.retries,
+      t.wave,
+      t.dueAt,
+      t.startedAt,
+      t.srcVersion,
+      t.updatedAt,
+      t.id,
+    );
     if (tr) this.s.insertTransition.run(tr.taskId, tr.batchId, tr.from, tr.to, tr.reason, tr.step, tr.attempts, tr.at);
   }
 

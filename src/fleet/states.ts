@@ -24,7 +24,14 @@ export type TaskEvent =
 const TASK_TABLE: Record<TaskState, Partial<Record<TaskEvent, TaskState>>> = {
   CONFIRM: { confirm: 'QUEUED', succeed: 'SUCCEEDED', cancel: 'CANCELED' },
   QUEUED: { notify: 'NOTIFIED', succeed: 'SUCCEEDED', cancel: 'CANCELED' },
-  NOTIFIED: { renotify: 'NOTIFIED', rebooted: 'QUEUED', progress: 'IN_PROGRESS', fail: 'FAILED', succeed: 'SUCCEEDED', cancel: 'CANCELED' },
+  NOTIFIED: {
+    renotify: 'NOTIFIED',
+    rebooted: 'QUEUED',
+    progress: 'IN_PROGRESS',
+    fail: 'FAILED',
+    succeed: 'SUCCEEDED',
+    cancel: 'CANCELED',
+  },
   IN_PROGRESS: { progress: 'IN_PROGRESS', fail: 'FAILED', timeout: 'FAILED', succeed: 'SUCCEEDED', cancel: 'CANCELED' },
   SUCCEEDED: {},
   FAILED: { retry: 'QUEUED', reupgrade: 'QUEUED' },
@@ -39,7 +46,9 @@ export function nextTaskState(from: TaskState, event: TaskEvent): Outcome<TaskSt
   const allowed = Object.keys(TASK_TABLE[from]);
   return {
     ok: false,
-    reason: `a ${from} task cannot take "${event}"` + (allowed.length ? ` (it can take: ${allowed.join(', ')})` : ` (${from} is final)`),
+    reason:
+      `a ${from} task cannot take "${event}"` +
+      (allowed.length ? ` (it can take: ${allowed.join(', ')})` : ` (${from} is final)`),
   };
 }
 
@@ -74,7 +83,8 @@ export function nextBatchState(from: BatchState, event: BatchEvent): Outcome<Bat
   const allowed = Object.keys(BATCH_TABLE[from]);
   return {
     ok: false,
-    reason: `a ${from} batch cannot ${event}` + (allowed.length ? ` (it can: ${allowed.join(', ')})` : ` (${from} is final)`),
+    reason:
+      `a ${from} batch cannot ${event}` + (allowed.length ? ` (it can: ${allowed.join(', ')})` : ` (${from} is final)`),
   };
 }
 

@@ -44,9 +44,13 @@ export function readUploadMeta(input: Record<string, unknown>, prefix = ''): Upl
     productKey: checkTopicLevel(`${prefix}productKey`, input.productKey),
     module: checkModule(`${prefix}module`, input.module),
     version: checkLabel(`${prefix}version`, input.version),
-    signMethod: input.signMethod === undefined || input.signMethod === '' ? 'Md5' : normalizeSignMethod(input.signMethod, `${prefix}signMethod`),
+    signMethod:
+      input.signMethod === undefined || input.signMethod === ''
+        ? 'Md5'
+        : normalizeSignMethod(input.signMethod, `${prefix}signMethod`),
   };
-  if (input.srcVersion !== undefined && input.srcVersion !== '') meta.srcVersion = checkLabel(`${prefix}srcVersion`, input.srcVersion);
+  if (input.srcVersion !== undefined && input.srcVersion !== '')
+    meta.srcVersion = checkLabel(`${prefix}srcVersion`, input.srcVersion);
   let extData = input.extData;
   if (typeof extData === 'string' && extData.trim() !== '') {
     try {
@@ -57,13 +61,20 @@ export function readUploadMeta(input: Record<string, unknown>, prefix = ''): Upl
   }
   if (extData !== undefined && extData !== null && extData !== '') {
     if (!isPlainObject(extData)) throw new ProtocolError(`${prefix}extData`, 'an object of string tags', extData);
-    for (const [k, v] of Object.entries(extData)) if (typeof v !== 'string') throw new ProtocolError(`${prefix}extData.${k}`, 'a string', v);
+    for (const [k, v] of Object.entries(extData))
+      if (typeof v !== 'string') throw new ProtocolError(`${prefix}extData.${k}`, 'a string', v);
     meta.extData = extData as Record<string, string>;
   }
   return meta;
 }
 
-export async function uploadFirmware(fleet: Fleet, files: PackageFiles, source: Source, meta: UploadMeta, maxBytes: number): Promise<Firmware> {
+export async function uploadFirmware(
+  fleet: Fleet,
+  files: PackageFiles,
+  source: Source,
+  meta: UploadMeta,
+  maxBytes: number,
+): Promise<Firmware> {
   const digest = await files.save(source, maxBytes);
   return recordHosted(fleet, files, meta, digest, [digest.sha256]);
 }
@@ -74,16 +85,26 @@ export async function uploadFirmware(fleet: Fleet, files: PackageFiles, source: 
  * name, a name that is not a label, an empty file, and a total over `maxBytes`; what was stored
  * for a refused upload is removed.
  */
-export async function uploadFirmwareFiles(fleet: Fleet, files: PackageFiles, parts: AsyncIterable<UploadPart>, meta: UploadMeta, maxBytes: number): Promise<Firmware> {
+export async function uploadFirmwareFiles(
+  fleet: Fleet,
+  files: PackageFiles,
+  parts: AsyncIterable<UploadPart>,
+  meta: UploadMeta,
+  maxBytes: number,
+): Promise<Firmware> {
   const stored: (FirmwareFile & { digest: PackageDigest })[] = [];
   let total = 0;
   try {
     for await (const part of parts) {
       const at = `files[${stored.length}]`;
-      if (stored.length === MAX_FILES) throw refused(`a firmware holds at most ${MAX_FILES} files; "${part.fileName}" is one more`);
+      if (stored.length === MAX_FILES)
+        throw refused(`a firmware holds at most ${MAX_FILES} files; "${part.fileName}" is one more`);
       const fileName = checkLabel(`${at}.fileName`, part.fileName);
       const same = stored.findIndex((f) => f.fileName === fileName);
-      if (same >= 0) throw refused(`two files are named "${fileName}" (files[${same}] and ${at}); each file of a firmware needs its own name`);
+      if (same >= 0)
+        throw refused(
+          `two files are named "${fileName}" (files[${same}] and ${at}); each file of a firmware needs its own name`,
+        );
       let digest: PackageDigest;
       try {
         digest = await files.save(part.source, maxBytes, total);
@@ -95,25 +116,46 @@ export async function uploadFirmwareFiles(fleet: Fleet, files: PackageFiles, par
       stored.push({ fileName, fileSize: digest.size, fileSign, md5: digest.md5, sha256: digest.sha256, digest });
     }
   } catch (err) {
-    removeUnused(fleet, files, stored.map((f) => f.sha256 as string));
+    removeUnused(
+      fleet,
+      files,
+      stored.map((f) => f.sha256 as string),
+    );
     throw err;
   }
   if (stored.length === 0) throw refused('the upload holds no file: send one part per file, each with a filename');
   if (stored.length === 1) return recordHosted(fleet, files, meta, stored[0].digest, [stored[0].digest.sha256]);
   const list = stored.map(({ digest: _digest, ...file }) => file);
-  return recordHosted(fleet, files, meta, { size: total, ...fileListDigests(list) }, list.map((f) => f.sha256 as string), list);
+  return recordHosted(
+    fleet,
+    files,
+    meta,
+    { size: total, ...fileListDigests(list) },
+    list.map((f) => f.sha256 as string),
+    list,
+  );
 }
 
 /**
  * The digests of a list of files: md5 and sha256 of the lines `<fileName> <sha256>\n`, in the
  * list's order. Two lists are the same bytes exactly when these are equal.
  */
-export function fileListDigests(list: readonly Pick<FirmwareFile, 'fileName' | 'sha256'>[]): { md5: string; sha256: string } {
+export function fileListDigests(list: readonly Pick<FirmwareFile, 'fileName' | 'sha256'>[]): {
+  md5: string;
+  sha256: string;
+} {
   const text = list.map((f) => `${f.fileName} ${f.sha256}\n`).join('');
   return { md5: createHash('md5').update(text).digest('hex'), sha256: createHash('sha256').update(text).digest('hex') };
 }
 
-function recordHosted(fleet: Fleet, files: PackageFiles, meta: UploadMeta, digest: PackageDigest, stored: string[], list?: FirmwareFile[]): Firmware {
+function recordHosted(
+  fleet: Fleet,
+  files: PackageFiles,
+  meta: UploadMeta,
+  digest: PackageDigest,
+  stored: string[],
+  list?: FirmwareFile[],
+): Firmware {
   try {
     return fleet.addFirmware({
       productKey: meta.productKey,
@@ -148,7 +190,12 @@ function removeUnused(fleet: Fleet, files: PackageFiles, stored: string[]): void
 /** Deletes a firmware and, when no other record uses the same bytes, its file (or files). */
 export function deleteHostedFirmware(fleet: Fleet, files: PackageFiles, id: string): Firmware {
   const firmware = fleet.deleteFirmware(id);
-  if (firmware.hosted) removeUnused(fleet, files, firmware.files ? firmware.files.map((f) => f.sha256 ?? '').filter(Boolean) : [firmware.sha256]);
+  if (firmware.hosted)
+    removeUnused(
+      fleet,
+      files,
+      firmware.files ? firmware.files.map((f) => f.sha256 ?? '').filter(Boolean) : [firmware.sha256],
+    );
   return firmware;
 }
 
@@ -161,7 +208,8 @@ export async function openUrl(url: string, maxBytes: number): Promise<Readable> 
   } catch (err) {
     throw refused(`could not fetch ${url}: ${(err as Error).message}`);
   }
-  if (response.status !== 200 || !response.body) throw refused(`fetching ${url} answered HTTP ${response.status}, not 200`);
+  if (response.status !== 200 || !response.body)
+    throw refused(`fetching ${url} answered HTTP ${response.status}, not 200`);
   const length = Number(response.headers.get('content-length'));
   if (length > maxBytes) throw refused(`the package at ${url} is ${length} bytes, over the limit of ${maxBytes}`);
   return Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);

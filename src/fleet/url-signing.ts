@@ -27,7 +27,9 @@ export function checkUrlSignature(secret: string, p: SignedPath, signature: unkn
   if (!Number.isSafeInteger(p.expires)) return { ok: false, reason: 'the URL has no valid expiry' };
   const expected = Buffer.from(urlSignature(secret, p));
   const given = Buffer.from(signature);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'the URL signature does not match' };
-  if (p.expires * 1000 < nowMs) return { ok: false, reason: 'the URL has expired; the device can ask again (T4) for a fresh one' };
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    return { ok: false, reason: 'the URL signature does not match' };
+  if (p.expires * 1000 < nowMs)
+    return { ok: false, reason: 'the URL has expired; the device can ask again (T4) for a fresh one' };
   return { ok: true };
 }

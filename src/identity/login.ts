@@ -58,7 +58,20 @@ export interface LoginCheckOptions {
  * Client-id parameters the SDKs send as unsigned metadata: the login's own settings, iotkit 3.x's
  * `_v` (SDK version), `lan`, `_ss`, `gw`, `ext`, `v`, `a`, and Link SDK 4's `_conn` (network stats).
  */
-export const LOGIN_META_KEYS: ReadonlySet<string> = new Set(['securemode', 'signmethod', 'timestamp', '_v', 'v', 'a', 'lan', '_ss', 'gw', 'ext', '_conn', 'authtype']);
+export const LOGIN_META_KEYS: ReadonlySet<string> = new Set([
+  'securemode',
+  'signmethod',
+  'timestamp',
+  '_v',
+  'v',
+  'a',
+  'lan',
+  '_ss',
+  'gw',
+  'ext',
+  '_conn',
+  'authtype',
+]);
 
 const HASHES: Record<LoginSignMethod, { algorithm: string; bytes: number; name: string }> = {
   hmacsha1: { algorithm: 'sha1', bytes: 20, name: 'HMAC-SHA1' },
@@ -92,37 +105,57 @@ export function parseLogin(login: MqttLogin): { ok: true; claim: LoginClaim } | 
 
   const method = params.signmethod;
   if (method === undefined) {
-    return { ok: false, reason: `the client id names no signmethod: Alibaba's login needs one of ${Object.keys(HASHES).join(', ')} between the two "|"` };
+    return {
+      ok: false,
+      reason: `the client id names no signmethod: Alibaba's login needs one of ${Object.keys(HASHES).join(', ')} between the two "|"`,
+    };
   }
   const signmethod = method.toLowerCase();
   if (!isSignMethod(signmethod)) {
-    return { ok: false, reason: `unknown sign method ${show(method)} in the client id: expected hmacsha1, hmacsha256 or hmacmd5` };
+    return {
+      ok: false,
+      reason: `unknown sign method ${show(method)} in the client id: expected hmacsha1, hmacsha256 or hmacmd5`,
+    };
   }
   const claimed = claimedDevice(base, productKey, deviceName);
   if (claimed) {
-    return { ok: false, reason: `the client id ${show(base)} names device ${claimed}, but the user name ${show(login.username ?? '')} is device ${productKey}/${deviceName}` };
+    return {
+      ok: false,
+      reason: `the client id ${show(base)} names device ${claimed}, but the user name ${show(login.username ?? '')} is device ${productKey}/${deviceName}`,
+    };
   }
   const password = readPassword(login.password, signmethod);
   if (!password.ok) return password;
-  return { ok: true, claim: { productKey, deviceName, signmethod, clientIdBase: base, params, password: password.value } };
+  return {
+    ok: true,
+    claim: { productKey, deviceName, signmethod, clientIdBase: base, params, password: password.value },
+  };
 }
 
 function readClientId(clientId: unknown): Parsed<{ base: string; params: Record<string, string> }> {
   if (typeof clientId !== 'string' || clientId.length === 0) {
-    return { ok: false, reason: `the client id must be ${CLIENT_ID_SHAPE}, got ${typeof clientId === 'string' ? 'an empty string' : 'nothing'}` };
+    return {
+      ok: false,
+      reason: `the client id must be ${CLIENT_ID_SHAPE}, got ${typeof clientId === 'string' ? 'an empty string' : 'nothing'}`,
+    };
   }
   const first = clientId.indexOf('|');
   const inner = clientId.slice(first + 1, -1);
   if (first < 0 || !clientId.endsWith('|') || clientId.length - first < 2 || inner.includes('|')) {
-    return { ok: false, reason: `the client id must be ${CLIENT_ID_SHAPE}, with its parameters between two "|", got ${show(clientId)}` };
+    return {
+      ok: false,
+      reason: `the client id must be ${CLIENT_ID_SHAPE}, with its parameters between two "|", got ${show(clientId)}`,
+    };
   }
   const params: Record<string, string> = {};
   // Link SDK 4 leaves an empty item before the closing "|" when it has no extended client id.
   for (const item of inner.split(',').filter((part) => part.length > 0)) {
     const eq = item.indexOf('=');
     const key = item.slice(0, eq);
-    if (eq <= 0) return { ok: false, reason: `client id parameter ${show(item)} is not "key=value" (in ${show(clientId)})` };
-    if (Object.hasOwn(params, key)) return { ok: false, reason: `client id parameter "${key}" appears twice (in ${show(clientId)})` };
+    if (eq <= 0)
+      return { ok: false, reason: `client id parameter ${show(item)} is not "key=value" (in ${show(clientId)})` };
+    if (Object.hasOwn(params, key))
+      return { ok: false, reason: `client id parameter "${key}" appears twice (in ${show(clientId)})` };
     params[key] = item.slice(eq + 1);
   }
   return { ok: true, value: { base: clientId.slice(0, first), params } };
@@ -158,11 +191,16 @@ function readPassword(password: unknown, method: LoginSignMethod): Parsed<string
   const { bytes, name } = HASHES[method];
   const expected = `the password must be the ${bytes * 2}-character hex ${name} of the login, keyed with the device secret`;
   if (password === undefined || password === null) return { ok: false, reason: `missing password: ${expected}` };
-  const text = Buffer.isBuffer(password) ? password.toString('latin1') : typeof password === 'string' ? password : undefined;
+  const text = Buffer.isBuffer(password)
+    ? password.toString('latin1')
+    : typeof password === 'string'
+      ? password
+      : undefined;
   if (text === undefined) return { ok: false, reason: `${expected}, got a ${typeof password}` };
   if (text.length === 0) return { ok: false, reason: `missing password: ${expected}` };
   // Only the length is told, never the characters.
-  if (text.length !== bytes * 2 || !HEX.test(text)) return { ok: false, reason: `${expected}, got ${text.length} characters that are not that` };
+  if (text.length !== bytes * 2 || !HEX.test(text))
+    return { ok: false, reason: `${expected}, got ${text.length} characters that are not that` };
   return { ok: true, value: text.toLowerCase() };
 }
 
@@ -181,8 +219,15 @@ function hmac(method: LoginSignMethod, secret: string, content: string): Buffer 
 }
 
 /** The sets of pairs a client may have signed for this claim, most common first. */
-function signedSets(claim: LoginClaim, extraSigned: Readonly<Record<string, string>> | undefined): Record<string, string>[] {
-  const base: Record<string, string> = { clientId: claim.clientIdBase, deviceName: claim.deviceName, productKey: claim.productKey };
+function signedSets(
+  claim: LoginClaim,
+  extraSigned: Readonly<Record<string, string>> | undefined,
+): Record<string, string>[] {
+  const base: Record<string, string> = {
+    clientId: claim.clientIdBase,
+    deviceName: claim.deviceName,
+    productKey: claim.productKey,
+  };
   if (claim.params.timestamp !== undefined) base.timestamp = claim.params.timestamp;
   const extras = Object.entries(claim.params).filter(([key]) => !LOGIN_META_KEYS.has(key) && !Object.hasOwn(base, key));
   const sets = [base];
@@ -252,12 +297,21 @@ export function signLogin(input: SignLoginInput): { clientId: string; username: 
   params.push(['securemode', input.securemode ?? '3'], ['signmethod', signmethod]);
   for (const [key, value] of Object.entries(input.extra ?? {})) {
     if (!PARAM_KEY.test(key) || params.some(([k]) => k === key) || SIGNED_BASE.has(key)) {
-      throw new ProtocolError(`extra.${key}`, 'a key without "|", "," or "=" that is neither a login parameter nor clientId, deviceName or productKey', key);
+      throw new ProtocolError(
+        `extra.${key}`,
+        'a key without "|", "," or "=" that is neither a login parameter nor clientId, deviceName or productKey',
+        key,
+      );
     }
     params.push([key, value]);
   }
   for (const [key, value] of params) {
-    if (!CLIENT_ID_CHARS.test(value)) throw new ProtocolError(key === 'timestamp' || key === 'securemode' ? key : `extra.${key}`, 'text without "|" or ","', value);
+    if (!CLIENT_ID_CHARS.test(value))
+      throw new ProtocolError(
+        key === 'timestamp' || key === 'securemode' ? key : `extra.${key}`,
+        'text without "|" or ","',
+        value,
+      );
   }
 
   const signed: Record<string, string> = { clientId: base, deviceName, productKey };

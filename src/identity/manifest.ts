@@ -30,7 +30,15 @@ export const MANIFEST_HEADER = 'ota-release-manifest/1';
 type NumberKey = 'size' | 'sequence' | 'expires';
 
 /** Lines 2 to 8, in their order. */
-const FIELDS: readonly (keyof ReleaseManifest)[] = ['productKey', 'module', 'version', 'size', 'sha256', 'sequence', 'expires'];
+const FIELDS: readonly (keyof ReleaseManifest)[] = [
+  'productKey',
+  'module',
+  'version',
+  'size',
+  'sha256',
+  'sequence',
+  'expires',
+];
 
 const NUMBER_RULES: Record<NumberKey, { pattern: RegExp; expected: string }> = {
   size: { pattern: /^(0|[1-9][0-9]*)$/, expected: 'a decimal number of bytes without leading zeros' },
@@ -48,7 +56,8 @@ const SIGNATURE_BYTES = 64;
 
 function checkText(field: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) throw new ProtocolError(field, 'a non-empty string', value);
-  if (CONTROL.test(value) || !value.isWellFormed()) throw new ProtocolError(field, 'text without control characters', value);
+  if (CONTROL.test(value) || !value.isWellFormed())
+    throw new ProtocolError(field, 'text without control characters', value);
   return value;
 }
 
@@ -109,7 +118,11 @@ export function parseManifest(bytes: Uint8Array, field: string = MANIFEST_KEYS.m
   }
   const lines = text.split('\n');
   if (lines.length !== FIELDS.length + 1) {
-    throw new ProtocolError(`${field} (lines)`, `${FIELDS.length + 1} lines joined by LF, without a trailing newline`, lines.length);
+    throw new ProtocolError(
+      `${field} (lines)`,
+      `${FIELDS.length + 1} lines joined by LF, without a trailing newline`,
+      lines.length,
+    );
   }
   if (lines[0] !== MANIFEST_HEADER) throw new ProtocolError(`${field} line 1`, `"${MANIFEST_HEADER}"`, lines[0]);
   const values: Record<string, string | number> = {};
@@ -184,19 +197,35 @@ export function checkManifest(input: ManifestCheckInput): ManifestCheck {
   const encoded = input.extData?.[MANIFEST_KEYS.manifest];
   const encodedSig = input.extData?.[MANIFEST_KEYS.signature];
   if (encoded === undefined) {
-    return refuse('unsigned', `unsigned release: the notice carries no release manifest (extData.${MANIFEST_KEYS.manifest}), and this device accepts only releases signed by its fleet`);
+    return refuse(
+      'unsigned',
+      `unsigned release: the notice carries no release manifest (extData.${MANIFEST_KEYS.manifest}), and this device accepts only releases signed by its fleet`,
+    );
   }
   if (encodedSig === undefined) {
-    return refuse('unsigned', `unsigned release: the notice carries a release manifest but no signature (extData.${MANIFEST_KEYS.signature})`);
+    return refuse(
+      'unsigned',
+      `unsigned release: the notice carries a release manifest but no signature (extData.${MANIFEST_KEYS.signature})`,
+    );
   }
   const bytes = strictBase64(encoded);
-  if (!bytes) return refuse('malformed', `malformed release manifest: extData.${MANIFEST_KEYS.manifest} must be standard base64 with padding`);
+  if (!bytes)
+    return refuse(
+      'malformed',
+      `malformed release manifest: extData.${MANIFEST_KEYS.manifest} must be standard base64 with padding`,
+    );
   const signature = strictBase64(encodedSig);
   if (!signature || signature.length !== SIGNATURE_BYTES) {
-    return refuse('malformed', `malformed release manifest signature: extData.${MANIFEST_KEYS.signature} must be the base64 of a ${SIGNATURE_BYTES}-byte Ed25519 signature`);
+    return refuse(
+      'malformed',
+      `malformed release manifest signature: extData.${MANIFEST_KEYS.signature} must be the base64 of a ${SIGNATURE_BYTES}-byte Ed25519 signature`,
+    );
   }
   if (!verifySignature(bytes, signature, input.publicKey)) {
-    return refuse('signature', "release manifest signature does not verify with this device's trusted key: the manifest was tampered with or signed by another key");
+    return refuse(
+      'signature',
+      "release manifest signature does not verify with this device's trusted key: the manifest was tampered with or signed by another key",
+    );
   }
   let manifest: ReleaseManifest;
   try {
@@ -204,7 +233,11 @@ export function checkManifest(input: ManifestCheckInput): ManifestCheck {
   } catch (err) {
     return refuse('malformed', `malformed release manifest: ${(err as Error).message}`);
   }
-  const refusal = noticeMismatch(manifest, input) ?? packageMismatch(manifest, input.digest) ?? expiry(manifest, input.now) ?? replay(manifest, input.installedSequence);
+  const refusal =
+    noticeMismatch(manifest, input) ??
+    packageMismatch(manifest, input.digest) ??
+    expiry(manifest, input.now) ??
+    replay(manifest, input.installedSequence);
   return refusal ? { ...refusal, manifest } : { ok: true, manifest };
 }
 
@@ -214,7 +247,8 @@ function refuse(check: ManifestCheckName, reason: string): { ok: false; check: M
 
 /** Base64 that re-encodes to exactly the text given, so one text has one meaning. */
 function strictBase64(text: string): Buffer | undefined {
-  if (typeof text !== 'string' || text.length === 0 || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined;
+  if (typeof text !== 'string' || text.length === 0 || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text))
+    return undefined;
   const bytes = Buffer.from(text, 'base64');
   return bytes.toString('base64') === text ? bytes : undefined;
 }
@@ -237,7 +271,10 @@ function noticeMismatch(m: ReleaseManifest, input: ManifestCheckInput) {
   ];
   for (const [key, inManifest, actual, whose] of pairs) {
     if (inManifest !== actual) {
-      return refuse('notice', `release manifest does not match the notice: its ${key} is ${show(inManifest)}, ${whose} is ${show(actual)}`);
+      return refuse(
+        'notice',
+        `release manifest does not match the notice: its ${key} is ${show(inManifest)}, ${whose} is ${show(actual)}`,
+      );
     }
   }
   return undefined;
@@ -245,10 +282,16 @@ function noticeMismatch(m: ReleaseManifest, input: ManifestCheckInput) {
 
 function packageMismatch(m: ReleaseManifest, digest: PackageDigest) {
   if (m.size !== digest.size) {
-    return refuse('package', `release manifest does not match the downloaded package: its size is ${m.size} bytes, the package has ${digest.size}`);
+    return refuse(
+      'package',
+      `release manifest does not match the downloaded package: its size is ${m.size} bytes, the package has ${digest.size}`,
+    );
   }
   if (m.sha256 !== digest.sha256) {
-    return refuse('package', `release manifest does not match the downloaded package: its sha256 is ${m.sha256}, the package's is ${digest.sha256}`);
+    return refuse(
+      'package',
+      `release manifest does not match the downloaded package: its sha256 is ${m.sha256}, the package's is ${digest.sha256}`,
+    );
   }
   return undefined;
 }
@@ -289,7 +332,11 @@ export function installedSequenceKey(productKey: string, deviceName: string, mod
  * The record after installing `sequence` under `key`: the highest sequence stays, so installing
  * an older one again (which checkManifest refuses anyway) can never lower it. Returns a new object.
  */
-export function nextInstalledSequences(installed: Readonly<Record<string, number>> | undefined, key: string, sequence: number): Record<string, number> {
+export function nextInstalledSequences(
+  installed: Readonly<Record<string, number>> | undefined,
+  key: string,
+  sequence: number,
+): Record<string, number> {
   const record = { ...(installed ?? {}) };
   record[key] = Math.max(record[key] ?? 0, sequence);
   return record;

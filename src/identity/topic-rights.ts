@@ -40,7 +40,14 @@ export function mayPublish(device: DeviceRef, topic: string): boolean {
   if (own.includes(topic)) return true;
   if (topic.includes('+') || topic.includes('#') || ownTopics(device, RECEIVED)?.includes(topic)) return false;
   const levels = topic.split('/');
-  return levels.length >= 5 && levels[0] === '' && levels[1] === 'sys' && levels[2] === device.productKey && levels[3] === device.deviceName && levels.every((l, i) => i === 0 || l !== '');
+  return (
+    levels.length >= 5 &&
+    levels[0] === '' &&
+    levels[1] === 'sys' &&
+    levels[2] === device.productKey &&
+    levels[3] === device.deviceName &&
+    levels.every((l, i) => i === 0 || l !== '')
+  );
 }
 
 /**

@@ -8,7 +8,17 @@ import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import type { NodeAPI } from 'node-red';
 import type { NextFunction, Request, Response } from 'express';
-import { ACTIONS, deleteHostedFirmware, FleetError, readUploadMeta, TASK_STATES, TaskState, UploadPart, uploadFirmware, uploadFirmwareFiles } from '../fleet';
+import {
+  ACTIONS,
+  deleteHostedFirmware,
+  FleetError,
+  readUploadMeta,
+  TASK_STATES,
+  TaskState,
+  UploadPart,
+  uploadFirmware,
+  uploadFirmwareFiles,
+} from '../fleet';
 import { checkTopicLevel, generateSigningKeyPair, isPlainObject, ProtocolError } from '../protocol';
 import { brokerAuthRoutes } from './broker-auth';
 import { allFleets, FleetHandle, fleetById } from './registry';
@@ -25,18 +35,22 @@ export function errorResponse(err: unknown): { status: number; body: { error: st
   if (err instanceof ProtocolError) return { status: 400, body: { error: err.message } };
   if (err instanceof FleetError) return { status: err.status, body: { error: err.message } };
   const e = err as { type?: string; status?: number; message?: string };
-  if (e && e.type === 'entity.parse.failed') return { status: 400, body: { error: 'the request body is not valid JSON' } };
+  if (e && e.type === 'entity.parse.failed')
+    return { status: 400, body: { error: 'the request body is not valid JSON' } };
   if (e && e.type === 'entity.too.large') return { status: 413, body: { error: 'the request body is too large' } };
   // Errors Express and the body parser raise before a route runs (an unknown charset or
   // Content-Encoding, a path that is not valid percent-encoding) carry their own 4xx status.
-  if (e && typeof e.status === 'number' && e.status >= 400 && e.status < 500) return { status: e.status, body: { error: clientErrorText(e) } };
+  if (e && typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+    return { status: e.status, body: { error: clientErrorText(e) } };
   return { status: 500, body: { error: `internal error: ${e?.message ?? String(err)}` } };
 }
 
 function clientErrorText(e: { type?: string; status?: number; message?: string }): string {
   if (e.type === 'charset.unsupported') return `${e.message ?? 'unsupported charset'}: send JSON as UTF-8`;
-  if (e.type === 'encoding.unsupported') return `${e.message ?? 'unsupported content encoding'}: send the body uncompressed, gzip or deflate`;
-  if (e.status === 400 && /decode param/i.test(e.message ?? '')) return 'the request path is not valid percent-encoding';
+  if (e.type === 'encoding.unsupported')
+    return `${e.message ?? 'unsupported content encoding'}: send the body uncompressed, gzip or deflate`;
+  if (e.status === 400 && /decode param/i.test(e.message ?? ''))
+    return 'the request path is not valid percent-encoding';
   if (e.status === 400) return 'the request body could not be read (is its Content-Encoding right?)';
   return `request refused (${e.status})`;
 }
@@ -48,7 +62,11 @@ function send(res: Response, err: unknown): void {
 
 function fleetOf(req: Request): FleetHandle {
   const handle = fleetById(String(req.params.fleet));
-  if (!handle) throw new FleetError('OTA_NOT_FOUND', `no deployed ota-fleet has id "${req.params.fleet}" (GET …/ota/fleets lists them)`);
+  if (!handle)
+    throw new FleetError(
+      'OTA_NOT_FOUND',
+      `no deployed ota-fleet has id "${req.params.fleet}" (GET …/ota/fleets lists them)`,
+    );
   return handle;
 }
 
@@ -87,7 +105,10 @@ function body(req: Request): Record<string, unknown> {
 }
 
 function deviceOf(req: Request) {
-  return { productKey: checkTopicLevel('productKey', req.params.productKey), deviceName: checkTopicLevel('deviceName', req.params.deviceName) };
+  return {
+    productKey: checkTopicLevel('productKey', req.params.productKey),
+    deviceName: checkTopicLevel('deviceName', req.params.deviceName),
+  };
 }
 
 /**
@@ -98,18 +119,29 @@ async function credentialsBody(req: Request): Promise<unknown> {
   const type = String(req.headers['content-type'] ?? '').toLowerCase();
   if ((req as Request & { _body?: boolean })._body) {
     if (type.startsWith('application/json')) return req.body;
-    throw new FleetError('OTA_UNSUPPORTED', `send the devices as JSON or as CSV with Content-Type: text/csv (it came as ${type}), e.g. curl --data-binary @devices.csv -H 'Content-Type: text/csv'`);
+    throw new FleetError(
+      'OTA_UNSUPPORTED',
+      `send the devices as JSON or as CSV with Content-Type: text/csv (it came as ${type}), e.g. curl --data-binary @devices.csv -H 'Content-Type: text/csv'`,
+    );
   }
   if (!/^text\/(csv|plain)\s*(;|$)/.test(type)) {
-    throw new FleetError('OTA_UNSUPPORTED', `send the devices as a JSON array (Content-Type: application/json) or as CSV text (Content-Type: text/csv), not ${type || 'without a Content-Type'}`);
+    throw new FleetError(
+      'OTA_UNSUPPORTED',
+      `send the devices as a JSON array (Content-Type: application/json) or as CSV text (Content-Type: text/csv), not ${type || 'without a Content-Type'}`,
+    );
   }
   const charset = /;\s*charset="?([^";]+)/.exec(type)?.[1];
-  if (charset && !/^utf-?8$/.test(charset) && charset !== 'us-ascii') throw new FleetError('OTA_UNSUPPORTED', `unsupported charset ${charset}: send the CSV as UTF-8`);
+  if (charset && !/^utf-?8$/.test(charset) && charset !== 'us-ascii')
+    throw new FleetError('OTA_UNSUPPORTED', `unsupported charset ${charset}: send the CSV as UTF-8`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_CSV_BYTES) throw new FleetError('OTA_REFUSED', `the CSV is over ${MAX_CSV_BYTES / 1048576} MB; send the devices in several requests`);
+    if (size > MAX_CSV_BYTES)
+      throw new FleetError(
+        'OTA_REFUSED',
+        `the CSV is over ${MAX_CSV_BYTES / 1048576} MB; send the devices in several requests`,
+      );
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -140,7 +172,10 @@ async function* multipartFiles(req: Request): AsyncGenerator<UploadPart> {
     parser = loadMultipart()({ headers: req.headers, preservePath: true });
   } catch (err) {
     if (err instanceof FleetError) throw err;
-    throw new FleetError('OTA_UNSUPPORTED', `the multipart/form-data body cannot be read: ${(err as Error).message} (is the boundary given?)`);
+    throw new FleetError(
+      'OTA_UNSUPPORTED',
+      `the multipart/form-data body cannot be read: ${(err as Error).message} (is the boundary given?)`,
+    );
   }
   const queue: (UploadPart | Error | null)[] = [];
   let wake: (() => void) | undefined;
@@ -149,8 +184,18 @@ async function* multipartFiles(req: Request): AsyncGenerator<UploadPart> {
     wake?.();
   };
   parser.on('file', (_field, stream, info) => push({ fileName: info.filename, source: stream }));
-  parser.on('field', (field) => push(new ProtocolError(`part "${field}"`, 'a file (every part of the body is one file of the firmware, with a filename)', 'a field')));
-  parser.on('error', (err) => push(new FleetError('OTA_REFUSED', `the multipart/form-data body cannot be read: ${err.message}`)));
+  parser.on('field', (field) =>
+    push(
+      new ProtocolError(
+        `part "${field}"`,
+        'a file (every part of the body is one file of the firmware, with a filename)',
+        'a field',
+      ),
+    ),
+  );
+  parser.on('error', (err) =>
+    push(new FleetError('OTA_REFUSED', `the multipart/form-data body cannot be read: ${err.message}`)),
+  );
   parser.on('close', () => push(null));
   req.pipe(parser);
   try {
@@ -171,30 +216,53 @@ async function* multipartFiles(req: Request): AsyncGenerator<UploadPart> {
 function devicesOf(b: Record<string, unknown>, productKey?: string) {
   if (b.devices === undefined) return undefined;
   if (!Array.isArray(b.devices)) throw new ProtocolError('devices', 'an array of device names', b.devices);
-  return b.devices.map((d, i) => ({ productKey: productKey as string, deviceName: checkTopicLevel(`devices[${i}]`, d) }));
+  return b.devices.map((d, i) => ({
+    productKey: productKey as string,
+    deviceName: checkTopicLevel(`devices[${i}]`, d),
+  }));
 }
 
 export function mountAdminApi(RED: NodeAPI): void {
   const app = RED.httpAdmin as unknown as Record<string, (...args: unknown[]) => void> | undefined;
   if (!app?.get || mounted.has(app)) return;
   mounted.add(app);
-  const read = RED.auth.needsPermission('ota.read') as unknown as (req: Request, res: Response, next: NextFunction) => void;
-  const write = RED.auth.needsPermission('ota.write') as unknown as (req: Request, res: Response, next: NextFunction) => void;
-  const broker = RED.auth.needsPermission('ota.broker') as unknown as (req: Request, res: Response, next: NextFunction) => void;
+  const read = RED.auth.needsPermission('ota.read') as unknown as (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+  ) => void;
+  const write = RED.auth.needsPermission('ota.write') as unknown as (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+  ) => void;
+  const broker = RED.auth.needsPermission('ota.broker') as unknown as (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+  ) => void;
   const route = (method: 'get' | 'post' | 'put' | 'delete', path: string, guard: typeof read, handler: Handler) => {
     app[method](path, guard, (req: Request, res: Response) => {
       Promise.resolve()
         .then(() => handler(req, res))
         .then(
           (result) => {
-            if (result !== undefined && !res.headersSent) res.status(method === 'post' && res.statusCode === 200 ? 200 : res.statusCode).json(result);
+            if (result !== undefined && !res.headersSent)
+              res.status(method === 'post' && res.statusCode === 200 ? 200 : res.statusCode).json(result);
           },
           (err) => send(res, err),
         );
     });
   };
 
-  route('get', '/ota/fleets', read, () => allFleets().map((h) => ({ id: h.id, name: h.name, publicKey: h.publicKey ?? null, requireVerification: h.fleet.settings.requireVerification })));
+  route('get', '/ota/fleets', read, () =>
+    allFleets().map((h) => ({
+      id: h.id,
+      name: h.name,
+      publicKey: h.publicKey ?? null,
+      requireVerification: h.fleet.settings.requireVerification,
+    })),
+  );
 
   route('get', '/ota/fleets/:fleet/devices', read, (req) =>
     fleetOf(req).fleet.devices({
@@ -208,14 +276,24 @@ export function mountAdminApi(RED: NodeAPI): void {
   );
 
   route('get', '/ota/fleets/:fleet/devices/:productKey/:deviceName', read, (req) => {
-    const device = { productKey: checkTopicLevel('productKey', req.params.productKey), deviceName: checkTopicLevel('deviceName', req.params.deviceName) };
+    const device = {
+      productKey: checkTopicLevel('productKey', req.params.productKey),
+      deviceName: checkTopicLevel('deviceName', req.params.deviceName),
+    };
     const view = fleetOf(req).fleet.device(device);
-    if (view.modules.length === 0 && view.tasks.length === 0) throw new FleetError('OTA_NOT_FOUND', `${device.productKey}/${device.deviceName} has never reported and has no task`);
+    if (view.modules.length === 0 && view.tasks.length === 0)
+      throw new FleetError(
+        'OTA_NOT_FOUND',
+        `${device.productKey}/${device.deviceName} has never reported and has no task`,
+      );
     return view;
   });
 
   route('put', '/ota/fleets/:fleet/devices/:productKey/:deviceName/tags', write, (req) => {
-    const device = { productKey: checkTopicLevel('productKey', req.params.productKey), deviceName: checkTopicLevel('deviceName', req.params.deviceName) };
+    const device = {
+      productKey: checkTopicLevel('productKey', req.params.productKey),
+      deviceName: checkTopicLevel('deviceName', req.params.deviceName),
+    };
     const tags = body(req).tags;
     if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t.length === 0 || t.length > 64)) {
       throw new ProtocolError('tags', 'an array of tag names (1 to 64 characters each)', tags);
@@ -224,9 +302,13 @@ export function mountAdminApi(RED: NodeAPI): void {
     return { ...device, tags };
   });
 
-  route('get', '/ota/fleets/:fleet/versions', read, (req) => fleetOf(req).fleet.versions(stringQuery(req, 'productKey')));
+  route('get', '/ota/fleets/:fleet/versions', read, (req) =>
+    fleetOf(req).fleet.versions(stringQuery(req, 'productKey')),
+  );
 
-  route('get', '/ota/fleets/:fleet/firmware', read, (req) => fleetOf(req).fleet.listFirmware(stringQuery(req, 'productKey')));
+  route('get', '/ota/fleets/:fleet/firmware', read, (req) =>
+    fleetOf(req).fleet.listFirmware(stringQuery(req, 'productKey')),
+  );
 
   route('get', '/ota/fleets/:fleet/firmware/:id', read, (req) => fleetOf(req).fleet.firmware(String(req.params.id)));
 
@@ -234,16 +316,29 @@ export function mountAdminApi(RED: NodeAPI): void {
     const handle = fleetOf(req);
     const meta = readUploadMeta(req.query as Record<string, unknown>);
     const declared = Number(req.headers['content-length']);
-    if (declared > handle.maxPackageBytes) throw new FleetError('OTA_REFUSED', `the package is ${declared} bytes, over the fleet's limit of ${handle.maxPackageBytes}`);
+    if (declared > handle.maxPackageBytes)
+      throw new FleetError(
+        'OTA_REFUSED',
+        `the package is ${declared} bytes, over the fleet's limit of ${handle.maxPackageBytes}`,
+      );
     if (/^multipart\/form-data\s*(;|$)/i.test(String(req.headers['content-type'] ?? ''))) {
-      const firmware = await uploadFirmwareFiles(handle.fleet, handle.files, multipartFiles(req), meta, handle.maxPackageBytes);
+      const firmware = await uploadFirmwareFiles(
+        handle.fleet,
+        handle.files,
+        multipartFiles(req),
+        meta,
+        handle.maxPackageBytes,
+      );
       res.status(201);
       return firmware;
     }
     // The admin app's JSON and form parsers read bodies of their types before any route runs:
     // a package must come as raw bytes, or it arrives consumed (curl --data-binary sends a form).
     if ((req as Request & { _body?: boolean })._body) {
-      throw new FleetError('OTA_UNSUPPORTED', `send the package as raw bytes with Content-Type: application/octet-stream (it came as ${req.headers['content-type']}), e.g. curl --data-binary @fw.bin -H 'Content-Type: application/octet-stream'`);
+      throw new FleetError(
+        'OTA_UNSUPPORTED',
+        `send the package as raw bytes with Content-Type: application/octet-stream (it came as ${req.headers['content-type']}), e.g. curl --data-binary @fw.bin -H 'Content-Type: application/octet-stream'`,
+      );
     }
     const source = Buffer.isBuffer(req.body) ? req.body : req;
     const firmware = await uploadFirmware(handle.fleet, handle.files, source, meta, handle.maxPackageBytes);
@@ -268,7 +363,11 @@ export function mountAdminApi(RED: NodeAPI): void {
 
   route('get', '/ota/fleets/:fleet/batches/:id/tasks', read, (req) => {
     const state = req.query.state === undefined ? undefined : stateQuery(req.query.state, 'state');
-    return fleetOf(req).fleet.tasks(batchIdOf(req), { state, limit: intQuery(req, 'limit', 1000, 100_000), offset: intQuery(req, 'offset', 0, Number.MAX_SAFE_INTEGER) });
+    return fleetOf(req).fleet.tasks(batchIdOf(req), {
+      state,
+      limit: intQuery(req, 'limit', 1000, 100_000),
+      offset: intQuery(req, 'offset', 0, Number.MAX_SAFE_INTEGER),
+    });
   });
 
   route('get', '/ota/fleets/:fleet/batches/:id/transitions', read, (req) => {
@@ -280,12 +379,20 @@ export function mountAdminApi(RED: NodeAPI): void {
   route('post', '/ota/fleets/:fleet/batches/:id/:action', write, (req) => {
     const action = String(req.params.action);
     if (!(ACTIONS as readonly string[]).includes(action)) {
-      throw new FleetError('OTA_NOT_FOUND', `unknown action "${action}": use cancel, pause, resume, confirm or reupgrade`);
+      throw new FleetError(
+        'OTA_NOT_FOUND',
+        `unknown action "${action}": use cancel, pause, resume, confirm or reupgrade`,
+      );
     }
     const handle = fleetOf(req);
     const id = batchIdOf(req);
     const b = body(req);
-    const states = b.states === undefined ? undefined : Array.isArray(b.states) ? b.states.map((s, i) => stateQuery(s, `states[${i}]`)) : stateQuery(b.states, 'states');
+    const states =
+      b.states === undefined
+        ? undefined
+        : Array.isArray(b.states)
+          ? b.states.map((s, i) => stateQuery(s, `states[${i}]`))
+          : stateQuery(b.states, 'states');
     return handle.fleet.control(action, id, {
       devices: devicesOf(b, handle.fleet.batch(id).targets.productKey),
       states: states === undefined ? undefined : Array.isArray(states) ? states : [states],
@@ -297,7 +404,10 @@ export function mountAdminApi(RED: NodeAPI): void {
     if (action !== 'reupgrade' && action !== 'confirm' && action !== 'cancel') {
       throw new FleetError('OTA_NOT_FOUND', `unknown task action "${action}": use reupgrade, confirm or cancel`);
     }
-    const device = { productKey: checkTopicLevel('productKey', req.params.productKey), deviceName: checkTopicLevel('deviceName', req.params.deviceName) };
+    const device = {
+      productKey: checkTopicLevel('productKey', req.params.productKey),
+      deviceName: checkTopicLevel('deviceName', req.params.deviceName),
+    };
     return fleetOf(req).fleet.control(action, batchIdOf(req), { devices: [device] });
   });
 
@@ -323,7 +433,6 @@ export function mountAdminApi(RED: NodeAPI): void {
     fleetOf(req).fleet.removeCredential(device);
     return device;
   });
-
 
   for (const r of brokerAuthRoutes((req) => fleetOf(req).fleet)) route('post', r.path, broker, r.handler);
 

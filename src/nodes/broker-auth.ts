@@ -18,16 +18,24 @@ export interface BrokerRoute {
 type Result = { result: 'allow' | 'deny' };
 
 const AUTHENTICATE_BODY = '{"clientid": "${clientid}", "username": "${username}", "password": "${password}"}';
-const AUTHORIZE_BODY = '{"clientid": "${clientid}", "username": "${username}", "topic": "${topic}", "action": "${action}"}';
+const AUTHORIZE_BODY =
+  '{"clientid": "${clientid}", "username": "${username}", "topic": "${topic}", "action": "${action}"}';
 
 /** The request's fields as strings; a missing one refuses the request, naming the body EMQX should send (never the value it got). */
 function fields<K extends string>(req: Request, names: readonly K[], template: string): Record<K, string> {
   const body = req.body as unknown;
-  if (!isPlainObject(body)) throw new ProtocolError('request body', `a JSON object: configure the broker's request body as ${template}`, undefined, true);
+  if (!isPlainObject(body))
+    throw new ProtocolError(
+      'request body',
+      `a JSON object: configure the broker's request body as ${template}`,
+      undefined,
+      true,
+    );
   const out = {} as Record<K, string>;
   for (const name of names) {
     const value = body[name];
-    if (typeof value !== 'string') throw new ProtocolError(name, `a string: configure the broker's request body as ${template}`, undefined, true);
+    if (typeof value !== 'string')
+      throw new ProtocolError(name, `a string: configure the broker's request body as ${template}`, undefined, true);
     out[name] = value;
   }
   return out;
@@ -41,7 +49,11 @@ export function brokerAuthRoutes(fleetOf: (req: Request) => Fleet): BrokerRoute[
       handler: (req): Result & { is_superuser: false } => {
         const fleet = fleetOf(req);
         const login = fields(req, ['clientid', 'username', 'password'] as const, AUTHENTICATE_BODY);
-        const verdict = fleet.authenticate({ clientId: login.clientid, username: login.username, password: login.password });
+        const verdict = fleet.authenticate({
+          clientId: login.clientid,
+          username: login.username,
+          password: login.password,
+        });
         return { result: verdict.ok ? 'allow' : 'deny', is_superuser: false };
       },
     },
@@ -50,7 +62,8 @@ export function brokerAuthRoutes(fleetOf: (req: Request) => Fleet): BrokerRoute[
       handler: (req): Result => {
         const fleet = fleetOf(req);
         const ask = fields(req, ['clientid', 'username', 'topic', 'action'] as const, AUTHORIZE_BODY);
-        if (ask.action !== 'publish' && ask.action !== 'subscribe') throw new ProtocolError('action', 'publish or subscribe', ask.action);
+        if (ask.action !== 'publish' && ask.action !== 'subscribe')
+          throw new ProtocolError('action', 'publish or subscribe', ask.action);
         const device = fleet.deviceOfLogin(ask.username);
         return { result: device && fleet.authorize(device, ask.action, ask.topic) ? 'allow' : 'deny' };
       },

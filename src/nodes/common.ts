@@ -207,7 +207,12 @@ export interface RoleSettings {
   module: string;
 }
 
-export function readRoleSettings(config: { role?: unknown; productKey?: string; deviceName?: string; module?: string }): RoleSettings {
+export function readRoleSettings(config: {
+  role?: unknown;
+  productKey?: string;
+  deviceName?: string;
+  module?: string;
+}): RoleSettings {
   return {
     role: readRole(config.role),
     productKey: config.productKey ? checkTopicLevel("the node's productKey", config.productKey) : undefined,
@@ -227,7 +232,12 @@ export function messageIds(): () => number {
  * node sends (resolving false when there is nothing to send); then the count in the status, the
  * send and done(), or the red status and done(err). Closing clears the status line.
  */
-export function reportNode(node: Node, status: StatusLine, role: Role, handle: (msg: OtaMessage) => Promise<boolean>): void {
+export function reportNode(
+  node: Node,
+  status: StatusLine,
+  role: Role,
+  handle: (msg: OtaMessage) => Promise<boolean>,
+): void {
   let count = 0;
   node.on('input', (input, send, done) => {
     const msg = input as OtaMessage;

@@ -66,7 +66,11 @@ export function hasPermission(scope: unknown, permission: string): boolean {
  * Calls `listener` with the deployed fleets after each deploy (and stop) that changed them: a
  * fleet added, removed, or restarted as a new Fleet by a redeploy. Returns the unsubscribe.
  */
-export function onFleetsChanged(events: RuntimeEvents, listener: (fleets: FleetHandle[]) => void, fleets: () => FleetHandle[] = allFleets): Unsubscribe {
+export function onFleetsChanged(
+  events: RuntimeEvents,
+  listener: (fleets: FleetHandle[]) => void,
+  fleets: () => FleetHandle[] = allFleets,
+): Unsubscribe {
   let known: FleetHandle[] = [];
   const check = () => {
     const now = fleets();

@@ -33,7 +33,13 @@ export function mountFirmwareRoute(RED: NodeAPI): void {
       },
     };
     const file = req.params.file === undefined ? undefined : String(req.params.file);
-    const request = { fleet, firmware: String(req.params.firmware), file, expires: req.query.e, signature: req.query.s };
+    const request = {
+      fleet,
+      firmware: String(req.params.firmware),
+      file,
+      expires: req.query.e,
+      signature: req.query.s,
+    };
     void servePackage(served, request, req, res, handle ? handle.fleet.clock.now() : Date.now());
   };
   app.get(`/${FIRMWARE_ROUTE}/:fleet/:firmware`, serve);

@@ -20,7 +20,9 @@ export = function (RED: NodeAPI) {
         adminAuth: Boolean((RED.settings as unknown as { adminAuth?: unknown }).adminAuth),
         // RED.comms.publish reaches every editor; the runtime's "comms" event can address one session.
         publish: (topic, data, session) =>
-          session === undefined ? RED.comms.publish(topic, data, false) : RED.events.emit('comms', { topic, data, retain: false, session }),
+          session === undefined
+            ? RED.comms.publish(topic, data, false)
+            : RED.events.emit('comms', { topic, data, retain: false, session }),
       });
       feeds.set(RED.events, feed);
       feed.start();

@@ -44,19 +44,23 @@ type Synchronous = (typeof SYNCHRONOUS)[number];
 function synchronousSetting(value: unknown): Synchronous {
   if (value === undefined || value === null || value === '') return 'NORMAL';
   if (SYNCHRONOUS.includes(value as Synchronous)) return value as Synchronous;
-  throw new Error(`synchronous must be NORMAL (survives a killed process) or FULL (also a power cut), got ${JSON.stringify(value)}`);
+  throw new Error(
+    `synchronous must be NORMAL (survives a killed process) or FULL (also a power cut), got ${JSON.stringify(value)}`,
+  );
 }
 
 function numberSetting(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined || value === null || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name} must be a number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new Error(`${name} must be a number from ${min} to ${max}, got ${JSON.stringify(value)}`);
   return n;
 }
 
 function readSettings(config: OtaFleetDef): Settings {
   const publicUrl = (config.publicUrl ?? '').trim();
-  if (publicUrl && !/^https?:\/\/[^\s/]+/i.test(publicUrl)) throw new Error(`publicUrl must be an http:// or https:// base URL, got ${JSON.stringify(publicUrl)}`);
+  if (publicUrl && !/^https?:\/\/[^\s/]+/i.test(publicUrl))
+    throw new Error(`publicUrl must be an http:// or https:// base URL, got ${JSON.stringify(publicUrl)}`);
   return {
     requireVerification: config.requireVerification !== false && config.requireVerification !== 'false',
     publicUrl: publicUrl || undefined,
@@ -74,7 +78,10 @@ function defaultPublicUrl(RED: NodeAPI): string {
     .flat()
     .find((a) => a && a.family === 'IPv4' && !a.internal);
   const root = typeof s.httpNodeRoot === 'string' ? s.httpNodeRoot : '/';
-  return `${s.https ? 'https' : 'http'}://${lan?.address ?? 'localhost'}:${s.uiPort ?? 1880}${root}`.replace(/\/+$/, '');
+  return `${s.https ? 'https' : 'http'}://${lan?.address ?? 'localhost'}:${s.uiPort ?? 1880}${root}`.replace(
+    /\/+$/,
+    '',
+  );
 }
 
 /** Where a fleet keeps its store and packages: `<userDir>/ota/<fleet id>/`. */
@@ -113,7 +120,9 @@ export = function (RED: NodeAPI) {
         settings: { requireVerification: settings.requireVerification },
         name: config.name || node.id,
         // After a restart the recovery notices wait until the flows' core mqtt nodes can have connected.
-        recoveryDelayMs: recoveryDelayFor((RED.settings as unknown as { mqttReconnectTime?: unknown }).mqttReconnectTime),
+        recoveryDelayMs: recoveryDelayFor(
+          (RED.settings as unknown as { mqttReconnectTime?: unknown }).mqttReconnectTime,
+        ),
       });
       fleet.on('warning', (text) => node.warn(text));
       const handle: FleetHandle = {

@@ -6,7 +6,14 @@
  * device role   — a version in → a T1 message out, for `mqtt out`.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { checkLabel, checkModule, decodeDeviceMessage, DeviceMessage, ProtocolError, versionReportMessage } from '../protocol';
+import {
+  checkLabel,
+  checkModule,
+  decodeDeviceMessage,
+  DeviceMessage,
+  ProtocolError,
+  versionReportMessage,
+} from '../protocol';
 import {
   asMqtt,
   bindFleet,
@@ -34,7 +41,10 @@ interface OtaInformDef extends NodeDef {
 type Fleet = FleetHandle['fleet'];
 
 /** Platform role: the event for what a device said, after the fleet (if any) took it in. */
-async function informEvent(message: Exclude<DeviceMessage, { kind: 'platformEcho' | 'progress' }>, fleet: Fleet | undefined) {
+async function informEvent(
+  message: Exclude<DeviceMessage, { kind: 'platformEcho' | 'progress' }>,
+  fleet: Fleet | undefined,
+) {
   const { device } = message;
   switch (message.kind) {
     case 'inform': {
@@ -57,7 +67,10 @@ async function informEvent(message: Exclude<DeviceMessage, { kind: 'platformEcho
     }
     case 'fileDownload': {
       const { id, ...download } = message.request;
-      return withOutcome(withId({ ...device, download }, id), fleet && (await fleet.requestBlock(device, message.request)));
+      return withOutcome(
+        withId({ ...device, download }, id),
+        fleet && (await fleet.requestBlock(device, message.request)),
+      );
     }
   }
 }
@@ -76,7 +89,11 @@ function encodeInform(msg: OtaMessage, settings: RoleSettings, id: number) {
   } else if (typeof payload !== 'string') {
     throw new ProtocolError('msg.payload', 'a version string or {version, module}', payload);
   }
-  return versionReportMessage(resolveDevice(msg, settings), { id, version: checkLabel(field, version), module: checkModule('msg.payload.module', module) });
+  return versionReportMessage(resolveDevice(msg, settings), {
+    id,
+    version: checkLabel(field, version),
+    module: checkModule('msg.payload.module', module),
+  });
 }
 
 export = function (RED: NodeAPI) {

@@ -5,7 +5,14 @@
  * device role   — a step in → a T3 message out, for `mqtt out`.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { checkInteger, checkModule, checkOptionalText, decodeDeviceMessage, progressOutcome, progressReportMessage } from '../protocol';
+import {
+  checkInteger,
+  checkModule,
+  checkOptionalText,
+  decodeDeviceMessage,
+  progressOutcome,
+  progressReportMessage,
+} from '../protocol';
 import {
   asMqtt,
   bindFleet,
@@ -34,7 +41,13 @@ interface OtaProgressDef extends NodeDef {
 async function progressEvent(msg: OtaMessage, handle: FleetHandle | undefined): Promise<Record<string, unknown>> {
   const { device, report } = decodeDeviceMessage(msg.topic, msg.payload, ['progress']);
   const event = withId(
-    { ...device, module: report.module, step: report.step, desc: report.desc ?? '', ...progressOutcome(report.step, report.desc) },
+    {
+      ...device,
+      module: report.module,
+      step: report.step,
+      desc: report.desc ?? '',
+      ...progressOutcome(report.step, report.desc),
+    },
     report.id,
   );
   return withOutcome(event, handle && (await handle.fleet.submitProgress(device, report)));

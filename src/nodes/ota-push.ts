@@ -57,7 +57,8 @@ function controlStates(value: unknown): TaskStateName[] | undefined {
   const list = Array.isArray(value) ? value : [value];
   const allowed = ['CONFIRM', 'QUEUED', 'NOTIFIED', 'IN_PROGRESS'];
   list.forEach((s, i) => {
-    if (typeof s !== 'string' || !allowed.includes(s)) throw new ProtocolError(`msg.states[${i}]`, `one of ${allowed.join(', ')}`, s);
+    if (typeof s !== 'string' || !allowed.includes(s))
+      throw new ProtocolError(`msg.states[${i}]`, `one of ${allowed.join(', ')}`, s);
   });
   return list as TaskStateName[];
 }
@@ -77,7 +78,9 @@ export = function (RED: NodeAPI) {
     let lastEnded: BatchChange | undefined;
     // An explicit choice to walk around the verification gate stays visible on the node.
     const show = (s: NodeStatus) =>
-      status.set(allowUnverified ? { fill: 'yellow', shape: s.shape, text: `${UNVERIFIED_ALLOWED} · ${s.text ?? ''}` } : s);
+      status.set(
+        allowUnverified ? { fill: 'yellow', shape: s.shape, text: `${UNVERIFIED_ALLOWED} · ${s.text ?? ''}` } : s,
+      );
     const showCounts = () => {
       if (!fleet) return show(okStatus(`${pushed} pushed`));
       const t = fleet.totals();
@@ -152,13 +155,17 @@ export = function (RED: NodeAPI) {
 
     function control(msg: OtaMessage, handle: FleetHandle['fleet']): void {
       const action = msg.action;
-      if (typeof action !== 'string') throw new ProtocolError('action', `"tag", ${ACTIONS.map((a) => `"${a}"`).join(', ')}`, action);
+      if (typeof action !== 'string')
+        throw new ProtocolError('action', `"tag", ${ACTIONS.map((a) => `"${a}"`).join(', ')}`, action);
       if (action === 'tag') {
         const tags = msg.tags;
         if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t.length === 0 || t.length > 64)) {
           throw new ProtocolError('msg.tags', 'an array of tag names (1 to 64 characters each)', tags);
         }
-        handle.setTags(readDeviceList(msg as { productKey?: unknown; deviceName?: unknown; devices?: unknown }), tags as string[]);
+        handle.setTags(
+          readDeviceList(msg as { productKey?: unknown; deviceName?: unknown; devices?: unknown }),
+          tags as string[],
+        );
         return;
       }
       const batchId = batchIdOf(msg);

@@ -37,7 +37,19 @@ import {
   readPublicKey,
   UNSIGNED_FILES_REASON,
 } from '../protocol';
-import { asMqtt, bindFleet, fail, messageIds, okStatus, OtaMessage, readOrRefuse, readRole, resolveDevice, Role, StatusLine } from './common';
+import {
+  asMqtt,
+  bindFleet,
+  fail,
+  messageIds,
+  okStatus,
+  OtaMessage,
+  readOrRefuse,
+  readRole,
+  resolveDevice,
+  Role,
+  StatusLine,
+} from './common';
 import type { FleetHandle } from './registry';
 
 interface OtaVerifyDef extends NodeDef {
@@ -71,7 +83,13 @@ const INSTALLED_SEQUENCES = 'installedSequences';
 
 function readTestDevices(field: string, value: unknown): string[] {
   if (value === undefined || value === null || value === '') return [];
-  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+  const list =
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : value;
   if (!Array.isArray(list) || list.length > MAX_TEST_DEVICES) {
     throw new ProtocolError(field, `a list of at most ${MAX_TEST_DEVICES} test device names`, value);
   }
@@ -109,11 +127,16 @@ async function digestOf(msg: OtaMessage): Promise<PackageDigest> {
 function fileDigestsOf(msg: OtaMessage): Map<string, PackageDigest> {
   const files = msg.payload;
   if (files === null || typeof files !== 'object' || Buffer.isBuffer(files) || Array.isArray(files)) {
-    throw new ProtocolError('msg.payload', 'the downloaded files as an object {fileName: Buffer} (the notice lists several files)', files);
+    throw new ProtocolError(
+      'msg.payload',
+      'the downloaded files as an object {fileName: Buffer} (the notice lists several files)',
+      files,
+    );
   }
   const digests = new Map<string, PackageDigest>();
   for (const [fileName, bytes] of Object.entries(files)) {
-    if (!Buffer.isBuffer(bytes)) throw new ProtocolError(`msg.payload["${fileName}"]`, 'the downloaded file as a Buffer', bytes);
+    if (!Buffer.isBuffer(bytes))
+      throw new ProtocolError(`msg.payload["${fileName}"]`, 'the downloaded file as a Buffer', bytes);
     digests.set(fileName, digestBuffer(bytes));
   }
   return digests;
@@ -135,7 +158,8 @@ function noticeOf(msg: OtaMessage): FirmwareDescriptor {
     return parseFirmwareDescriptor(notice, 'msg.notice');
   }
   const parsed = parseUpgradeNotice(notice, 'msg.notice');
-  if (!parsed.firmware) throw new ProtocolError('msg.notice', 'a notice with firmware (this T5 says nothing is pending)', notice);
+  if (!parsed.firmware)
+    throw new ProtocolError('msg.notice', 'a notice with firmware (this T5 says nothing is pending)', notice);
   return parsed.firmware;
 }
 
@@ -147,7 +171,11 @@ async function packageSource(msg: OtaMessage, maxBytes: number): Promise<Readabl
     return createReadStream(msg.filename, { highWaterMark: 1024 * 1024 });
   }
   if (typeof msg.url === 'string' && msg.url.length > 0) return openUrl(msg.url, maxBytes);
-  throw new ProtocolError('msg.payload', 'the package as a Buffer, or msg.filename (a path) or msg.url (http/https)', msg.payload);
+  throw new ProtocolError(
+    'msg.payload',
+    'the package as a Buffer, or msg.filename (a path) or msg.url (http/https)',
+    msg.payload,
+  );
 }
 
 /** The record sent on: the catalog entry with its hosted URL, freshly signed. */
@@ -168,9 +196,19 @@ export = function (RED: NodeAPI) {
     let passed = 0;
     let failed = 0;
     /** Verification batches this node waits for: firmware id → the waiting messages. */
-    const waiting = new Map<string, { msg: OtaMessage; send: (m: Array<OtaMessage | null>) => void; done: (err?: Error) => void; batchId: number }[]>();
+    const waiting = new Map<
+      string,
+      { msg: OtaMessage; send: (m: Array<OtaMessage | null>) => void; done: (err?: Error) => void; batchId: number }[]
+    >();
 
-    const show = () => status.set(okStatus(settings.role === 'device' ? `${passed} passed · ${failed} failed` : `${passed} verified · ${failed} failed${waiting.size ? ` · ${waiting.size} verifying` : ''}`));
+    const show = () =>
+      status.set(
+        okStatus(
+          settings.role === 'device'
+            ? `${passed} passed · ${failed} failed`
+            : `${passed} verified · ${failed} failed${waiting.size ? ` · ${waiting.size} verifying` : ''}`,
+        ),
+      );
 
     async function verifyOnDevice(msg: OtaMessage, send: (m: Array<OtaMessage | null>) => void): Promise<void> {
       const firmware = noticeOf(msg);
@@ -184,32 +222,69 @@ export = function (RED: NodeAPI) {
       let release: ManifestCheck | undefined;
       if (check.ok && publicKey) {
         const installedSequence = installed[sequenceKey];
-        release = checkManifest({ extData: firmware.extData, publicKey, notice: firmware, productKey: device.productKey, digest, now: Date.now(), installedSequence });
+        release = checkManifest({
+          extData: firmware.extData,
+          publicKey,
+          notice: firmware,
+          productKey: device.productKey,
+          digest,
+          now: Date.now(),
+          installedSequence,
+        });
         check = release;
         // digestsign is optional beside a manifest, and checked when it is there.
-        if (check.ok && firmware.digestsign !== undefined) check = checkPackageSignature(publicKey, digest.sha256, firmware.digestsign);
+        if (check.ok && firmware.digestsign !== undefined)
+          check = checkPackageSignature(publicKey, digest.sha256, firmware.digestsign);
       }
-      const verification: Record<string, unknown> = { version: firmware.version, module: firmware.module, size: digest.size, md5: digest.md5, sha256: digest.sha256 };
-      if (release?.manifest) Object.assign(verification, { sequence: release.manifest.sequence, expires: release.manifest.expires });
+      const verification: Record<string, unknown> = {
+        version: firmware.version,
+        module: firmware.module,
+        size: digest.size,
+        md5: digest.md5,
+        sha256: digest.sha256,
+      };
+      if (release?.manifest)
+        Object.assign(verification, { sequence: release.manifest.sequence, expires: release.manifest.expires });
       if (check.ok && release?.manifest) {
         // A pass means the flow goes on to install it: from now on an older release is a replay.
-        node.context().set(INSTALLED_SEQUENCES, nextInstalledSequences(installed, sequenceKey, release.manifest.sequence));
+        node
+          .context()
+          .set(INSTALLED_SEQUENCES, nextInstalledSequences(installed, sequenceKey, release.manifest.sequence));
       }
       sendVerdict(msg, check, verification, device, firmware, send);
     }
 
     /** A notice with `files`: each file against its entry; with a public key, refused, as no manifest signs files. */
-    function verifyFilesOnDevice(msg: OtaMessage, firmware: FirmwareDescriptor, device: DeviceRef, send: (m: Array<OtaMessage | null>) => void): void {
+    function verifyFilesOnDevice(
+      msg: OtaMessage,
+      firmware: FirmwareDescriptor,
+      device: DeviceRef,
+      send: (m: Array<OtaMessage | null>) => void,
+    ): void {
       const digests = fileDigestsOf(msg);
       let check = checkFiles(digests, firmware);
       if (check.ok && settings?.publicKey) check = { ok: false, reason: UNSIGNED_FILES_REASON };
       const files = [...digests].map(([fileName, d]) => ({ fileName, size: d.size, md5: d.md5, sha256: d.sha256 }));
       const size = files.reduce((total, f) => total + f.size, 0);
-      sendVerdict(msg, check, { version: firmware.version, module: firmware.module, size, files }, device, firmware, send);
+      sendVerdict(
+        msg,
+        check,
+        { version: firmware.version, module: firmware.module, size, files },
+        device,
+        firmware,
+        send,
+      );
     }
 
     /** Output 1 on a pass; output 2 with the reason and a ready T3 -3 otherwise. */
-    function sendVerdict(msg: OtaMessage, check: PackageCheck, verification: Record<string, unknown>, device: DeviceRef, firmware: FirmwareDescriptor, send: (m: Array<OtaMessage | null>) => void): void {
+    function sendVerdict(
+      msg: OtaMessage,
+      check: PackageCheck,
+      verification: Record<string, unknown>,
+      device: DeviceRef,
+      firmware: FirmwareDescriptor,
+      send: (m: Array<OtaMessage | null>) => void,
+    ): void {
       if (check.ok) {
         passed++;
         msg.verification = { ok: true, ...verification };
@@ -218,7 +293,10 @@ export = function (RED: NodeAPI) {
         failed++;
         msg.verification = { ok: false, reason: check.reason, ...verification };
         msg.reason = check.reason;
-        asMqtt(msg, progressReportMessage(device, { id: nextId(), step: -3, desc: check.reason, module: firmware.module }));
+        asMqtt(
+          msg,
+          progressReportMessage(device, { id: nextId(), step: -3, desc: check.reason, module: firmware.module }),
+        );
         send([null, msg]);
       }
       show();
@@ -229,14 +307,27 @@ export = function (RED: NodeAPI) {
       const version = checkLabel('msg.version', msg.version ?? settings?.version);
       const module = checkModule('msg.module', msg.module ?? settings?.module);
       const digest = await digestOf(msg);
-      msg.payload = { version, module, size: digest.size, md5: digest.md5, sha256: digest.sha256, signMethod: 'Md5', sign: digest.md5 };
+      msg.payload = {
+        version,
+        module,
+        size: digest.size,
+        md5: digest.md5,
+        sha256: digest.sha256,
+        signMethod: 'Md5',
+        sign: digest.md5,
+      };
       passed++;
       show();
       send([msg, null]);
     }
 
     /** With a fleet: store, catalogue, host, and verify on test devices when there are some. */
-    async function uploadToFleet(msg: OtaMessage, handle: FleetHandle, send: (m: Array<OtaMessage | null>) => void, done: (err?: Error) => void): Promise<boolean> {
+    async function uploadToFleet(
+      msg: OtaMessage,
+      handle: FleetHandle,
+      send: (m: Array<OtaMessage | null>) => void,
+      done: (err?: Error) => void,
+    ): Promise<boolean> {
       const s = settings as Settings;
       const meta = readUploadMeta(
         {
@@ -249,8 +340,15 @@ export = function (RED: NodeAPI) {
         },
         'msg.',
       );
-      const testDevices = msg.testDevices !== undefined ? readTestDevices('msg.testDevices', msg.testDevices) : s.testDevices;
-      const firmware = await uploadFirmware(handle.fleet, handle.files, await packageSource(msg, handle.maxPackageBytes), meta, handle.maxPackageBytes);
+      const testDevices =
+        msg.testDevices !== undefined ? readTestDevices('msg.testDevices', msg.testDevices) : s.testDevices;
+      const firmware = await uploadFirmware(
+        handle.fleet,
+        handle.files,
+        await packageSource(msg, handle.maxPackageBytes),
+        meta,
+        handle.maxPackageBytes,
+      );
       msg.payload = recordOf(handle, firmware);
       if (testDevices.length === 0 || firmware.verification === 'verified') {
         passed++;
@@ -258,7 +356,11 @@ export = function (RED: NodeAPI) {
         send([msg, null]);
         return true;
       }
-      const batch = handle.fleet.createBatch({ firmwareId: firmware.id, type: 'verify', targets: { selection: 'SPECIFIC', devices: testDevices } });
+      const batch = handle.fleet.createBatch({
+        firmwareId: firmware.id,
+        type: 'verify',
+        targets: { selection: 'SPECIFIC', devices: testDevices },
+      });
       msg.batchId = batch.id;
       waiting.set(firmware.id, [...(waiting.get(firmware.id) ?? []), { msg, send, done, batchId: batch.id }]);
       show();
@@ -310,7 +412,9 @@ export = function (RED: NodeAPI) {
 
     node.on('close', (removed: boolean, done: () => void) => {
       if (bound && !(bound instanceof Error)) bound.fleet.off('firmware', onFirmware);
-      for (const list of waiting.values()) for (const w of list) w.done(new Error('the node was stopped before the verification finished; it goes on in the fleet'));
+      for (const list of waiting.values())
+        for (const w of list)
+          w.done(new Error('the node was stopped before the verification finished; it goes on in the fleet'));
       waiting.clear();
       status.close();
       done();

@@ -33,7 +33,10 @@ export interface BlockHeader {
 }
 
 /** Builds one T7 frame for `block`, which starts at `offset` of a file of `fileLength` bytes. */
-export function buildBlockReply(h: { id?: MessageId; fileToken?: string; fileLength: number; offset: number }, block: Buffer): Buffer {
+export function buildBlockReply(
+  h: { id?: MessageId; fileToken?: string; fileLength: number; offset: number },
+  block: Buffer,
+): Buffer {
   const header = Buffer.from(
     JSON.stringify({
       id: h.id ?? 1,
@@ -54,7 +57,8 @@ export function buildBlockReply(h: { id?: MessageId; fileToken?: string; fileLen
 export function parseBlockReply(frame: Buffer): { header: BlockHeader; block: Buffer } {
   if (!Buffer.isBuffer(frame) || frame.length < 4) throw new ProtocolError('T7 frame', 'at least 4 bytes', frame);
   const headerLength = frame.readUInt16BE(0);
-  if (2 + headerLength > frame.length) throw new ProtocolError('T7 header length', `at most ${frame.length - 2}`, headerLength);
+  if (2 + headerLength > frame.length)
+    throw new ProtocolError('T7 header length', `at most ${frame.length - 2}`, headerLength);
   let parsed: unknown;
   try {
     parsed = JSON.parse(frame.subarray(2, 2 + headerLength).toString('utf8'));
@@ -70,13 +74,24 @@ export function parseBlockReply(frame: Buffer): { header: BlockHeader; block: Bu
   const bOffset = checkInteger('T7 header.data.bOffset', data.bOffset, 0, Number.MAX_SAFE_INTEGER);
   const fileLength = checkInteger('T7 header.data.fileLength', data.fileLength, 0, Number.MAX_SAFE_INTEGER);
   if (frame.length !== 2 + headerLength + bSize + 2) {
-    throw new ProtocolError('T7 frame length', `${2 + headerLength + bSize + 2} bytes (2 + header + bSize + 2)`, frame.length);
+    throw new ProtocolError(
+      'T7 frame length',
+      `${2 + headerLength + bSize + 2} bytes (2 + header + bSize + 2)`,
+      frame.length,
+    );
   }
   const block = frame.subarray(2 + headerLength, 2 + headerLength + bSize);
   const crc = frame.readUInt16LE(2 + headerLength + bSize);
-  if (crc !== crc16arc(block)) throw new ProtocolError('T7 CRC', `0x${crc16arc(block).toString(16)}`, `0x${crc.toString(16)}`);
+  if (crc !== crc16arc(block))
+    throw new ProtocolError('T7 CRC', `0x${crc16arc(block).toString(16)}`, `0x${crc.toString(16)}`);
   return {
-    header: { id: parsed.id as MessageId | undefined, fileToken: String(data.fileToken ?? ''), fileLength, bSize, bOffset },
+    header: {
+      id: parsed.id as MessageId | undefined,
+      fileToken: String(data.fileToken ?? ''),
+      fileLength,
+      bSize,
+      bOffset,
+    },
     block,
   };
 }

@@ -1,6 +1,15 @@
 /** One device → platform message, decoded from its topic and payload together. */
 import { decodeJsonObject } from './json';
-import { BlockRequest, FirmwareQuery, parseBlockRequest, parseFirmwareQuery, parseProgressReport, parseVersionReport, ProgressReport, VersionReport } from './reports';
+import {
+  BlockRequest,
+  FirmwareQuery,
+  parseBlockRequest,
+  parseFirmwareQuery,
+  parseProgressReport,
+  parseVersionReport,
+  ProgressReport,
+  VersionReport,
+} from './reports';
 import { DeviceRef, parseTopicOf } from './topics';
 
 export type DeviceMessage =
@@ -16,13 +25,20 @@ export type DeviceMessage =
 /** The topics a device publishes on. */
 export type InboundTopic = 'inform' | 'progress' | 'firmwareGet' | 'fileDownload' | 'request';
 
-type Decoded<K extends InboundTopic> = Extract<DeviceMessage, { kind: K | (K extends 'request' ? 'platformEcho' : never) }>;
+type Decoded<K extends InboundTopic> = Extract<
+  DeviceMessage,
+  { kind: K | (K extends 'request' ? 'platformEcho' : never) }
+>;
 
 /**
  * Decodes a message a device published. The topic decides the parser, and only the kinds a node
  * accepts are let through; the device is taken from the topic alone, never from the payload.
  */
-export function decodeDeviceMessage<K extends InboundTopic>(topic: unknown, payload: unknown, accepted: readonly K[]): Decoded<K> {
+export function decodeDeviceMessage<K extends InboundTopic>(
+  topic: unknown,
+  payload: unknown,
+  accepted: readonly K[],
+): Decoded<K> {
   const parsed = parseTopicOf(topic, accepted);
   const device: DeviceRef = { productKey: parsed.productKey, deviceName: parsed.deviceName };
   return decodeBody(parsed.kind as InboundTopic, device, payload) as Decoded<K>;
@@ -39,7 +55,9 @@ function decodeBody(kind: InboundTopic, device: DeviceRef, payload: unknown): De
     case 'fileDownload':
       return { kind, device, request: parseBlockRequest(payload) };
     case 'request':
-      return isPlatformAnswer(payload) ? { kind: 'platformEcho', device } : { kind, device, report: parseVersionReport(payload) };
+      return isPlatformAnswer(payload)
+        ? { kind: 'platformEcho', device }
+        : { kind, device, report: parseVersionReport(payload) };
   }
 }
 

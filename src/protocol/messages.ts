@@ -21,7 +21,11 @@ export function requestReplyMessage(device: DeviceRef, firmware: FirmwareDescrip
 }
 
 /** T5 for one device: the pending notice, or `data:{}`. */
-export function firmwareReplyMessage(device: DeviceRef, id: MessageId | undefined, firmware?: FirmwareDescriptor): MqttMessage {
+export function firmwareReplyMessage(
+  device: DeviceRef,
+  id: MessageId | undefined,
+  firmware?: FirmwareDescriptor,
+): MqttMessage {
   return { topic: buildTopic('firmwareGetReply', device), payload: buildFirmwareReply(id, firmware), qos: 1 };
 }
 
@@ -35,7 +39,10 @@ export function blockReplyMessage(
 }
 
 /** T1 for the device role. */
-export function versionReportMessage(device: DeviceRef, report: { id?: MessageId; version: string; module?: string }): MqttMessage {
+export function versionReportMessage(
+  device: DeviceRef,
+  report: { id?: MessageId; version: string; module?: string },
+): MqttMessage {
   return { topic: buildTopic('inform', device), payload: buildVersionReport(report), qos: 1 };
 }
 

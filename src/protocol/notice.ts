@@ -46,7 +46,19 @@ export const MAX_FILES = 20;
 const MAX_EXTDATA_KEYS = 64;
 // Link SDK 4 takes the first `"key":` anywhere in the notice, so a tag with one of these names would
 // stand in for the field whenever the notice leaves it out (`module` for default, `url` over MQTT).
-const FIELDS_LINK_SDK_READS = ['version', 'size', 'url', 'signMethod', 'sign', 'module', 'dProtocol', 'streamId', 'streamFileId', 'files', 'extData'];
+const FIELDS_LINK_SDK_READS = [
+  'version',
+  'size',
+  'url',
+  'signMethod',
+  'sign',
+  'module',
+  'dProtocol',
+  'streamId',
+  'streamFileId',
+  'files',
+  'extData',
+];
 
 /** Accepts the spellings users and SDKs use and returns the one every SDK accepts. */
 export function normalizeSignMethod(value: unknown, field = 'signMethod'): SignMethod {
@@ -61,7 +73,11 @@ export function normalizeSignMethod(value: unknown, field = 'signMethod'): SignM
 export function checkDigest(field: string, method: SignMethod, value: unknown): string {
   const length = method === 'Md5' ? 32 : 64;
   if (typeof value !== 'string' || !new RegExp(`^[0-9a-fA-F]{${length}}$`).test(value)) {
-    throw new ProtocolError(field, `the ${length}-character hex ${method === 'Md5' ? 'MD5' : 'SHA-256'} digest of the package`, value);
+    throw new ProtocolError(
+      field,
+      `the ${length}-character hex ${method === 'Md5' ? 'MD5' : 'SHA-256'} digest of the package`,
+      value,
+    );
   }
   return value.toLowerCase();
 }
@@ -99,15 +115,23 @@ function checkSize(field: string, value: unknown): number {
  * md5 is known (every SDK supports it), else SHA256.
  */
 export function parseFirmwareDescriptor(input: unknown, field = 'msg.payload'): FirmwareDescriptor {
-  if (!isPlainObject(input)) throw new ProtocolError(field, 'a firmware descriptor object {version, url, size, signMethod, sign}', input);
+  if (!isPlainObject(input))
+    throw new ProtocolError(field, 'a firmware descriptor object {version, url, size, signMethod, sign}', input);
   const f = (name: string) => `${field}.${name}`;
   const md5 = input.md5 === undefined ? undefined : checkDigest(f('md5'), 'Md5', input.md5);
   const sha256 = input.sha256 === undefined ? undefined : checkDigest(f('sha256'), 'SHA256', input.sha256);
   const signMethod =
-    input.signMethod !== undefined ? normalizeSignMethod(input.signMethod, f('signMethod')) : md5 || !sha256 ? 'Md5' : 'SHA256';
+    input.signMethod !== undefined
+      ? normalizeSignMethod(input.signMethod, f('signMethod'))
+      : md5 || !sha256
+        ? 'Md5'
+        : 'SHA256';
   const known = signMethod === 'Md5' ? md5 : sha256;
   if (input.sign === undefined && known === undefined && input.files === undefined) {
-    required(f('sign'), `the package digest by signMethod ${signMethod} (or give ${signMethod === 'Md5' ? 'md5' : 'sha256'})`);
+    required(
+      f('sign'),
+      `the package digest by signMethod ${signMethod} (or give ${signMethod === 'Md5' ? 'md5' : 'sha256'})`,
+    );
   }
   const sign = input.sign === undefined ? (known ?? '') : checkDigest(f('sign'), signMethod, input.sign);
   if (known !== undefined && known !== sign) {
@@ -115,7 +139,8 @@ export function parseFirmwareDescriptor(input: unknown, field = 'msg.payload'): 
   }
   const descriptor: FirmwareDescriptor = {
     version: checkLabel(f('version'), input.version),
-    size: input.files !== undefined && input.size === undefined ? sumSizes(input.files) : checkSize(f('size'), input.size),
+    size:
+      input.files !== undefined && input.size === undefined ? sumSizes(input.files) : checkSize(f('size'), input.size),
     signMethod,
     sign,
     module: checkModule(f('module'), input.module),
@@ -129,7 +154,12 @@ export function parseFirmwareDescriptor(input: unknown, field = 'msg.payload'): 
     throw new ProtocolError(f('isDiff'), 'true or false', input.isDiff);
   }
   if (input.srcVersion !== undefined && input.srcVersion !== null && input.srcVersion !== '') {
-    if (!descriptor.isDiff) throw new ProtocolError(f('srcVersion'), 'given only with isDiff: true (the source version of a differential package)', input.srcVersion);
+    if (!descriptor.isDiff)
+      throw new ProtocolError(
+        f('srcVersion'),
+        'given only with isDiff: true (the source version of a differential package)',
+        input.srcVersion,
+      );
     descriptor.srcVersion = checkLabel(f('srcVersion'), input.srcVersion);
   }
   if (input.digestsign !== undefined && input.digestsign !== null) {
@@ -155,9 +185,14 @@ export function parseFirmwareDescriptor(input: unknown, field = 'msg.payload'): 
       throw new ProtocolError(f('dProtocol'), '"mqtt" (or leave it out and give a url)', input.dProtocol);
     }
     descriptor.streamId = checkInteger(f('streamId'), input.streamId, 0, 2 ** 31 - 1);
-    descriptor.streamFileId = input.streamFileId === undefined ? 1 : checkInteger(f('streamFileId'), input.streamFileId, 0, 2 ** 31 - 1);
+    descriptor.streamFileId =
+      input.streamFileId === undefined ? 1 : checkInteger(f('streamFileId'), input.streamFileId, 0, 2 ** 31 - 1);
     if (descriptor.size > MAX_MQTT_DOWNLOAD_SIZE) {
-      throw new ProtocolError(f('size'), `at most ${MAX_MQTT_DOWNLOAD_SIZE} bytes for a download over MQTT`, descriptor.size);
+      throw new ProtocolError(
+        f('size'),
+        `at most ${MAX_MQTT_DOWNLOAD_SIZE} bytes for a download over MQTT`,
+        descriptor.size,
+      );
     }
   } else {
     descriptor.url = checkUrl(f('url'), input.url);
@@ -166,7 +201,9 @@ export function parseFirmwareDescriptor(input: unknown, field = 'msg.payload'): 
 }
 
 function sumSizes(files: unknown): number {
-  return Array.isArray(files) ? files.reduce((n: number, file) => n + (Number((file as JsonObject)?.fileSize) || 0), 0) || 1 : 1;
+  return Array.isArray(files)
+    ? files.reduce((n: number, file) => n + (Number((file as JsonObject)?.fileSize) || 0), 0) || 1
+    : 1;
 }
 
 function checkFiles(field: string, value: unknown, method: SignMethod): PackageFile[] {
@@ -211,7 +248,12 @@ export function noticeData(d: FirmwareDescriptor): JsonObject {
   // Link SDK 4 reads the files array up to the end of `data` and takes every `{…}` it meets for one
   // more file, so nothing may follow the array: an `extData` after it would count as a third file.
   if (d.files) {
-    data.files = d.files.map((f) => ({ fileName: f.fileName, fileSize: f.fileSize, fileUrl: f.fileUrl, fileSign: f.fileSign }));
+    data.files = d.files.map((f) => ({
+      fileName: f.fileName,
+      fileSize: f.fileSize,
+      fileUrl: f.fileUrl,
+      fileSign: f.fileSign,
+    }));
   }
   return data;
 }
@@ -253,7 +295,8 @@ export function parseUpgradeNotice(payload: unknown, field = 'msg.notice'): Pars
   const id = readId(body, `${field}.id`);
   const isReply = body.code === 200 || body.code === '200';
   if (!isReply) {
-    if (body.code !== '1000' && body.code !== 1000) throw new ProtocolError(`${field}.code`, '"1000" (T2) or 200 (T5)', body.code);
+    if (body.code !== '1000' && body.code !== 1000)
+      throw new ProtocolError(`${field}.code`, '"1000" (T2) or 200 (T5)', body.code);
     if (body.message !== undefined && body.message !== 'success') {
       throw new ProtocolError(`${field}.message`, '"success"', body.message);
     }

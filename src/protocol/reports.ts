@@ -4,7 +4,15 @@
  * refuse everything else with the field, the rule and the offending value.
  */
 import { ProtocolError } from './errors';
-import { checkInteger, checkLabel, checkModule, checkOptionalText, readId, readObject, readOptionalObject } from './fields';
+import {
+  checkInteger,
+  checkLabel,
+  checkModule,
+  checkOptionalText,
+  readId,
+  readObject,
+  readOptionalObject,
+} from './fields';
 import { decodeJsonObject } from './json';
 
 export type MessageId = string | number;
@@ -149,6 +157,9 @@ export function buildBlockRequest(req: Omit<BlockRequest, 'fileToken'> & { fileT
 }
 
 /** What a T3 step says on its own: still upgrading, or failed and why. */
-export function progressOutcome(step: number, desc?: string): { state: 'IN_PROGRESS' } | { state: 'FAILED'; reason: string } {
+export function progressOutcome(
+  step: number,
+  desc?: string,
+): { state: 'IN_PROGRESS' } | { state: 'FAILED'; reason: string } {
   return step < 0 ? { state: 'FAILED', reason: failureReason(step, desc) } : { state: 'IN_PROGRESS' };
 }

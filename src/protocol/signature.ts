@@ -25,7 +25,11 @@ export function readPrivateKey(field: string, base64: string): KeyObject {
     if (key.asymmetricKeyType !== 'ed25519') throw new Error('not ed25519');
     return key;
   } catch {
-    throw new ProtocolError(field, 'an Ed25519 private key (base64 PKCS#8 DER, as "Generate key pair" makes)', '(hidden)');
+    throw new ProtocolError(
+      field,
+      'an Ed25519 private key (base64 PKCS#8 DER, as "Generate key pair" makes)',
+      '(hidden)',
+    );
   }
 }
 
@@ -43,13 +47,24 @@ export function signPackageDigest(privateKey: KeyObject, sha256hex: string): str
   return sign(null, Buffer.from(sha256hex, 'hex'), privateKey).toString('base64');
 }
 
-export function checkPackageSignature(publicKey: KeyObject, sha256hex: string, signature: string | undefined): { ok: true } | { ok: false; reason: string } {
-  if (!signature) return { ok: false, reason: 'the notice carries no digestsign, and this device requires signed packages' };
+export function checkPackageSignature(
+  publicKey: KeyObject,
+  sha256hex: string,
+  signature: string | undefined,
+): { ok: true } | { ok: false; reason: string } {
+  if (!signature)
+    return { ok: false, reason: 'the notice carries no digestsign, and this device requires signed packages' };
   let valid: boolean;
   try {
     valid = verify(null, Buffer.from(sha256hex, 'hex'), publicKey, Buffer.from(signature, 'base64'));
   } catch {
     valid = false;
   }
-  return valid ? { ok: true } : { ok: false, reason: 'the package signature (digestsign) does not match the package: it was tampered with or signed by another key' };
+  return valid
+    ? { ok: true }
+    : {
+        ok: false,
+        reason:
+          'the package signature (digestsign) does not match the package: it was tampered with or signed by another key',
+      };
 }

@@ -9,7 +9,10 @@ export const MAX_DIRECT_DEVICES = 100_000;
  * `{productKey, deviceName}` objects). Every entry is checked before any is used, so a bad
  * entry refuses the whole message. Duplicates are dropped.
  */
-export function readDeviceList(source: { productKey?: unknown; deviceName?: unknown; devices?: unknown }, prefix = 'msg.'): DeviceRef[] {
+export function readDeviceList(
+  source: { productKey?: unknown; deviceName?: unknown; devices?: unknown },
+  prefix = 'msg.',
+): DeviceRef[] {
   const list = source.devices;
   if (list === undefined || list === null) {
     if (source.deviceName === undefined) {
@@ -18,7 +21,11 @@ export function readDeviceList(source: { productKey?: unknown; deviceName?: unkn
     return [checkDeviceRef(source, prefix)];
   }
   if (!Array.isArray(list) || list.length === 0 || list.length > MAX_DIRECT_DEVICES) {
-    throw new ProtocolError(`${prefix}devices`, `an array of 1 to ${MAX_DIRECT_DEVICES} device names or {productKey, deviceName} objects`, list);
+    throw new ProtocolError(
+      `${prefix}devices`,
+      `an array of 1 to ${MAX_DIRECT_DEVICES} device names or {productKey, deviceName} objects`,
+      list,
+    );
   }
   const seen = new Set<string>();
   const out: DeviceRef[] = [];
@@ -26,7 +33,10 @@ export function readDeviceList(source: { productKey?: unknown; deviceName?: unkn
     const at = `${prefix}devices[${i}]`;
     let ref: DeviceRef;
     if (typeof entry === 'string') {
-      ref = { productKey: checkTopicLevel(`${prefix}productKey (for ${at})`, source.productKey), deviceName: checkTopicLevel(at, entry) };
+      ref = {
+        productKey: checkTopicLevel(`${prefix}productKey (for ${at})`, source.productKey),
+        deviceName: checkTopicLevel(at, entry),
+      };
     } else if (entry !== null && typeof entry === 'object') {
       const e = entry as { productKey?: unknown; deviceName?: unknown };
       ref = checkDeviceRef({ productKey: e.productKey ?? source.productKey, deviceName: e.deviceName }, `${at}.`);

@@ -20,11 +20,17 @@ export function checkPackage(digest: PackageDigest, firmware: FirmwareDescriptor
     return { ok: false, reason: 'the notice lists several files; check each file against its fileSign' };
   }
   if (digest.size !== firmware.size) {
-    return { ok: false, reason: `size mismatch: the package has ${digest.size} bytes, the notice says ${firmware.size}` };
+    return {
+      ok: false,
+      reason: `size mismatch: the package has ${digest.size} bytes, the notice says ${firmware.size}`,
+    };
   }
   const actual = digestBy(firmware.signMethod, digest);
   if (actual !== firmware.sign) {
-    return { ok: false, reason: `${firmware.signMethod} mismatch: the package digest is ${actual}, the notice says ${firmware.sign}` };
+    return {
+      ok: false,
+      reason: `${firmware.signMethod} mismatch: the package digest is ${actual}, the notice says ${firmware.sign}`,
+    };
   }
   return { ok: true };
 }
@@ -40,13 +46,20 @@ export function checkFiles(digests: ReadonlyMap<string, PackageDigest>, firmware
   }
   for (const file of firmware.files) {
     const digest = digests.get(file.fileName);
-    if (!digest) return { ok: false, reason: `missing file "${file.fileName}": the notice lists it, but it was not downloaded` };
+    if (!digest)
+      return { ok: false, reason: `missing file "${file.fileName}": the notice lists it, but it was not downloaded` };
     if (digest.size !== file.fileSize) {
-      return { ok: false, reason: `size mismatch in file "${file.fileName}": it has ${digest.size} bytes, the notice says ${file.fileSize}` };
+      return {
+        ok: false,
+        reason: `size mismatch in file "${file.fileName}": it has ${digest.size} bytes, the notice says ${file.fileSize}`,
+      };
     }
     const actual = digestBy(firmware.signMethod, digest);
     if (actual !== file.fileSign) {
-      return { ok: false, reason: `${firmware.signMethod} mismatch in file "${file.fileName}": its digest is ${actual}, the notice says ${file.fileSign}` };
+      return {
+        ok: false,
+        reason: `${firmware.signMethod} mismatch in file "${file.fileName}": its digest is ${actual}, the notice says ${file.fileSign}`,
+      };
     }
   }
   const listed = new Set(firmware.files.map((f) => f.fileName));

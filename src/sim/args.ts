@@ -39,7 +39,12 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 function duration(unit: 'ms' | 's'): Reader {
   return (value, flag) => {
     const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-    if (!m) throw new OptionError(flag, `a duration such as ${unit === 'ms' ? '500 (ms), 2s or 1m' : '30 (seconds), 500ms, 2m or 1h'}`, value);
+    if (!m)
+      throw new OptionError(
+        flag,
+        `a duration such as ${unit === 'ms' ? '500 (ms), 2s or 1m' : '30 (seconds), 500ms, 2m or 1h'}`,
+        value,
+      );
     return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? unit]);
   };
 }
@@ -63,7 +68,11 @@ const keyOrFile: Reader = (value, flag) => {
   try {
     return readFileSync(path, 'utf8').trim();
   } catch (err) {
-    throw new OptionError(flag, `a base64 key, or @ and the path of a readable file holding one (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`, value);
+    throw new OptionError(
+      flag,
+      `a base64 key, or @ and the path of a readable file holding one (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+      value,
+    );
   }
 };
 
@@ -73,7 +82,11 @@ const secretOrFile: Reader = (value, flag) => {
   try {
     return readFileSync(value.slice(1), 'utf8').trim();
   } catch (err) {
-    throw new OptionError(flag, `a secret, or @ and the path of a readable file holding one (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`, value);
+    throw new OptionError(
+      flag,
+      `a secret, or @ and the path of a readable file holding one (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+      value,
+    );
   }
 };
 
@@ -83,29 +96,76 @@ const secretsFile: Reader = (path, flag) => {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new OptionError(flag, `the path of a readable CSV or JSON file of device secrets (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`, path);
+    throw new OptionError(
+      flag,
+      `the path of a readable CSV or JSON file of device secrets (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+      path,
+    );
   }
   try {
     return readSecrets(text, path);
   } catch (err) {
-    if (err instanceof SecretsError) throw new OptionError(flag, 'a file of device secrets', undefined, false, `${flag}: ${err.message}`);
+    if (err instanceof SecretsError)
+      throw new OptionError(flag, 'a file of device secrets', undefined, false, `${flag}: ${err.message}`);
     throw err;
   }
 };
 
 const FLAGS: Flag[] = [
-  { flag: '--broker', field: 'broker', value: '<url>', read: text, help: 'MQTT broker, e.g. mqtt://localhost:1883 (required)' },
+  {
+    flag: '--broker',
+    field: 'broker',
+    value: '<url>',
+    read: text,
+    help: 'MQTT broker, e.g. mqtt://localhost:1883 (required)',
+  },
   { flag: '--username', field: 'username', value: '<name>', read: text, help: 'MQTT user name' },
   { flag: '--password', field: 'password', value: '<secret>', read: text, help: 'MQTT password' },
   { flag: '--insecure', field: 'insecure', help: 'accept any TLS certificate (broker and downloads)' },
-  { flag: '--devices', field: 'devices', value: '<n>', read: integer('a number of devices (an integer such as 100)'), help: 'how many devices to simulate (default 1)' },
+  {
+    flag: '--devices',
+    field: 'devices',
+    value: '<n>',
+    read: integer('a number of devices (an integer such as 100)'),
+    help: 'how many devices to simulate (default 1)',
+  },
   { flag: '--product', field: 'productKey', value: '<pk>', read: text, help: 'product key of every device (required)' },
-  { flag: '--version', field: 'version', value: '<v>', read: text, help: 'firmware version every device runs at power-on (required)' },
-  { flag: '--modules', field: 'modules', value: '<list>', read: list, help: 'modules of every device, comma-separated; name=version for another start version (default: default)' },
-  { flag: '--name-prefix', field: 'namePrefix', value: '<text>', read: text, help: 'device names are this and a number: sim-001, sim-002, … (default sim-)' },
+  {
+    flag: '--version',
+    field: 'version',
+    value: '<v>',
+    read: text,
+    help: 'firmware version every device runs at power-on (required)',
+  },
+  {
+    flag: '--modules',
+    field: 'modules',
+    value: '<list>',
+    read: list,
+    help: 'modules of every device, comma-separated; name=version for another start version (default: default)',
+  },
+  {
+    flag: '--name-prefix',
+    field: 'namePrefix',
+    value: '<text>',
+    read: text,
+    help: 'device names are this and a number: sim-001, sim-002, … (default sim-)',
+  },
   { flag: '--pull', field: 'pull', help: 'devices ask for an upgrade with T4 at boot and take a T5 as a notice' },
-  { flag: '--public-key', field: 'publicKey', value: '<base64>', read: text, help: 'Ed25519 public key (base64 SPKI): devices require a valid digestsign' },
-  { flag: '--trust-key', field: 'trustKey', value: '<key|@file>', read: keyOrFile, help: "fleet's Ed25519 public key (base64 SPKI, or @file): devices require a signed release manifest and refuse older releases" },
+  {
+    flag: '--public-key',
+    field: 'publicKey',
+    value: '<base64>',
+    read: text,
+    help: 'Ed25519 public key (base64 SPKI): devices require a valid digestsign',
+  },
+  {
+    flag: '--trust-key',
+    field: 'trustKey',
+    value: '<key|@file>',
+    read: keyOrFile,
+    help: "fleet's Ed25519 public key (base64 SPKI, or @file): devices require a signed release manifest and refuse older releases",
+  },
   {
     flag: '--device-secret',
     field: 'deviceSecret',
@@ -120,27 +180,147 @@ const FLAGS: Flag[] = [
     read: secretsFile,
     help: 'device secrets, CSV productKey,deviceName,deviceSecret (as Alibaba exports) or JSON [{productKey, deviceName, deviceSecret}]: devices log in signed',
   },
-  { flag: '--share', field: 'share', value: '<n>', read: integer('a number of devices per MQTT connection (an integer such as 100)'), help: 'devices per MQTT connection, for very large fleets (default 1: one client each)' },
-  { flag: '--seed', field: 'seed', value: '<n>', read: integer('a seed (an integer such as 42)'), help: 'seed of the fault assignment and the random delays (default 1)' },
-  { flag: '--fail-download', field: 'faults.failDownload', value: '<p|n>', read: fault, help: 'devices whose download breaks off: step -2' },
-  { flag: '--fail-verify', field: 'faults.failVerify', value: '<p|n>', read: fault, help: 'devices that find the package corrupt: step -3' },
-  { flag: '--fail-burn', field: 'faults.failBurn', value: '<p|n>', read: fault, help: 'devices whose flash write fails: step -4' },
-  { flag: '--offline', field: 'faults.offline', value: '<p|n>', read: fault, help: 'devices that vanish for a while at a random moment, then boot again' },
-  { flag: '--wrong-version', field: 'faults.wrongVersion', value: '<p|n>', read: fault, help: 'devices that reboot into another version than announced' },
+  {
+    flag: '--share',
+    field: 'share',
+    value: '<n>',
+    read: integer('a number of devices per MQTT connection (an integer such as 100)'),
+    help: 'devices per MQTT connection, for very large fleets (default 1: one client each)',
+  },
+  {
+    flag: '--seed',
+    field: 'seed',
+    value: '<n>',
+    read: integer('a seed (an integer such as 42)'),
+    help: 'seed of the fault assignment and the random delays (default 1)',
+  },
+  {
+    flag: '--fail-download',
+    field: 'faults.failDownload',
+    value: '<p|n>',
+    read: fault,
+    help: 'devices whose download breaks off: step -2',
+  },
+  {
+    flag: '--fail-verify',
+    field: 'faults.failVerify',
+    value: '<p|n>',
+    read: fault,
+    help: 'devices that find the package corrupt: step -3',
+  },
+  {
+    flag: '--fail-burn',
+    field: 'faults.failBurn',
+    value: '<p|n>',
+    read: fault,
+    help: 'devices whose flash write fails: step -4',
+  },
+  {
+    flag: '--offline',
+    field: 'faults.offline',
+    value: '<p|n>',
+    read: fault,
+    help: 'devices that vanish for a while at a random moment, then boot again',
+  },
+  {
+    flag: '--wrong-version',
+    field: 'faults.wrongVersion',
+    value: '<p|n>',
+    read: fault,
+    help: 'devices that reboot into another version than announced',
+  },
   { flag: '--silent', field: 'faults.silent', value: '<p|n>', read: fault, help: 'devices that never answer a notice' },
-  { flag: '--slow', field: 'faults.slow', value: '<p|n>', read: fault, help: 'devices that download, burn and reboot slowly' },
-  { flag: '--boot-ms', field: 'timing.bootMs', value: '<ms>', read: duration('ms'), help: `devices power on within this long of their wave (default ${DEFAULT_TIMING.bootMs})` },
-  { flag: '--burn-ms', field: 'timing.burnMs', value: '<ms>', read: duration('ms'), help: `time to write the package to flash (default ${DEFAULT_TIMING.burnMs})` },
-  { flag: '--reboot-ms', field: 'timing.rebootMs', value: '<ms>', read: duration('ms'), help: `time away while rebooting (default ${DEFAULT_TIMING.rebootMs})` },
-  { flag: '--offline-ms', field: 'timing.offlineMs', value: '<ms>', read: duration('ms'), help: `how long an --offline device stays away (default ${DEFAULT_TIMING.offlineMs})` },
-  { flag: '--offline-within-ms', field: 'timing.offlineWithinMs', value: '<ms>', read: duration('ms'), help: `an --offline device vanishes within this long after boot (default ${DEFAULT_TIMING.offlineWithinMs})` },
-  { flag: '--progress-every', field: 'timing.progressEveryPercent', value: '<percent>', read: integer('a percentage (an integer from 1 to 100)'), help: `report T3 at every multiple of this percentage (default ${DEFAULT_TIMING.progressEveryPercent})` },
-  { flag: '--slow-factor', field: 'timing.slowFactor', value: '<x>', read: number, help: `--slow devices boot, burn and reboot this many times slower (default ${DEFAULT_TIMING.slowFactor})` },
-  { flag: '--slow-rate', field: 'timing.slowBytesPerSecond', value: '<bytes/s>', read: bytes, help: '--slow devices download at most this fast, e.g. 64k (default 64k)' },
-  { flag: '--block-timeout-ms', field: 'timing.blockTimeoutMs', value: '<ms>', read: duration('ms'), help: `download over MQTT: resend an unanswered T6 after this long (default ${DEFAULT_TIMING.blockTimeoutMs})` },
-  { flag: '--connect-wave', field: 'timing.connectWave', value: '<n>', read: integer('a number of devices (an integer such as 100)'), help: `devices powered on together (default ${DEFAULT_TIMING.connectWave})` },
-  { flag: '--duration', field: 'durationLimit', value: '<time>', read: duration('s'), help: 'stop after this long: 30 (seconds), 2m, 1h' },
-  { flag: '--exit-when-idle', field: 'exitWhenIdle', value: '<time>', read: duration('s'), help: 'stop once upgrades began and none has been under way for this long' },
+  {
+    flag: '--slow',
+    field: 'faults.slow',
+    value: '<p|n>',
+    read: fault,
+    help: 'devices that download, burn and reboot slowly',
+  },
+  {
+    flag: '--boot-ms',
+    field: 'timing.bootMs',
+    value: '<ms>',
+    read: duration('ms'),
+    help: `devices power on within this long of their wave (default ${DEFAULT_TIMING.bootMs})`,
+  },
+  {
+    flag: '--burn-ms',
+    field: 'timing.burnMs',
+    value: '<ms>',
+    read: duration('ms'),
+    help: `time to write the package to flash (default ${DEFAULT_TIMING.burnMs})`,
+  },
+  {
+    flag: '--reboot-ms',
+    field: 'timing.rebootMs',
+    value: '<ms>',
+    read: duration('ms'),
+    help: `time away while rebooting (default ${DEFAULT_TIMING.rebootMs})`,
+  },
+  {
+    flag: '--offline-ms',
+    field: 'timing.offlineMs',
+    value: '<ms>',
+    read: duration('ms'),
+    help: `how long an --offline device stays away (default ${DEFAULT_TIMING.offlineMs})`,
+  },
+  {
+    flag: '--offline-within-ms',
+    field: 'timing.offlineWithinMs',
+    value: '<ms>',
+    read: duration('ms'),
+    help: `an --offline device vanishes within this long after boot (default ${DEFAULT_TIMING.offlineWithinMs})`,
+  },
+  {
+    flag: '--progress-every',
+    field: 'timing.progressEveryPercent',
+    value: '<percent>',
+    read: integer('a percentage (an integer from 1 to 100)'),
+    help: `report T3 at every multiple of this percentage (default ${DEFAULT_TIMING.progressEveryPercent})`,
+  },
+  {
+    flag: '--slow-factor',
+    field: 'timing.slowFactor',
+    value: '<x>',
+    read: number,
+    help: `--slow devices boot, burn and reboot this many times slower (default ${DEFAULT_TIMING.slowFactor})`,
+  },
+  {
+    flag: '--slow-rate',
+    field: 'timing.slowBytesPerSecond',
+    value: '<bytes/s>',
+    read: bytes,
+    help: '--slow devices download at most this fast, e.g. 64k (default 64k)',
+  },
+  {
+    flag: '--block-timeout-ms',
+    field: 'timing.blockTimeoutMs',
+    value: '<ms>',
+    read: duration('ms'),
+    help: `download over MQTT: resend an unanswered T6 after this long (default ${DEFAULT_TIMING.blockTimeoutMs})`,
+  },
+  {
+    flag: '--connect-wave',
+    field: 'timing.connectWave',
+    value: '<n>',
+    read: integer('a number of devices (an integer such as 100)'),
+    help: `devices powered on together (default ${DEFAULT_TIMING.connectWave})`,
+  },
+  {
+    flag: '--duration',
+    field: 'durationLimit',
+    value: '<time>',
+    read: duration('s'),
+    help: 'stop after this long: 30 (seconds), 2m, 1h',
+  },
+  {
+    flag: '--exit-when-idle',
+    field: 'exitWhenIdle',
+    value: '<time>',
+    read: duration('s'),
+    help: 'stop once upgrades began and none has been under way for this long',
+  },
   { flag: '--json', field: 'json', help: 'print the final summary as JSON' },
 ];
 
@@ -187,7 +367,13 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (spec.read) {
       const raw = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
       if (raw === undefined || (eq < 0 && raw.startsWith('--'))) {
-        throw new OptionError(spec.flag, `a value ${spec.value}`, undefined, true, `${spec.flag} needs a value ${spec.value}: ${spec.help}`);
+        throw new OptionError(
+          spec.flag,
+          `a value ${spec.value}`,
+          undefined,
+          true,
+          `${spec.flag} needs a value ${spec.value}: ${spec.help}`,
+        );
       }
       value = spec.read(raw, spec.flag);
     } else if (eq >= 0) {

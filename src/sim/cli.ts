@@ -45,7 +45,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
 
   const sim = new Simulation(options);
   // A narrow terminal gets a shorter bar, so the counts still fit.
-  const live = new LiveLine(io.stderr, () => formatLine(sim.summary(), sim.elapsedMs, (io.stderr.columns || 120) < 100 ? 10 : 20));
+  const live = new LiveLine(io.stderr, () =>
+    formatLine(sim.summary(), sim.elapsedMs, (io.stderr.columns || 120) < 100 ? 10 : 20),
+  );
   watchWarnings(sim, live);
 
   let requestStop!: () => void;
@@ -83,7 +85,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   if (code !== 0) return code;
   const run = { productKey: options.productKey, seed: options.seed, elapsedMs: sim.elapsedMs };
   const summary = sim.summary();
-  io.stdout.write(options.json ? `${JSON.stringify(jsonReport(summary, run), null, 2)}\n` : `${formatTable(summary, run)}\n`);
+  io.stdout.write(
+    options.json ? `${JSON.stringify(jsonReport(summary, run), null, 2)}\n` : `${formatTable(summary, run)}\n`,
+  );
   return code;
 }
 
@@ -168,7 +172,8 @@ function watchWarnings(sim: Simulation, live: LiveLine): void {
   const limited = (kind: keyof typeof counts, message: string) => {
     const n = ++counts[kind];
     if (n <= MAX_WARNINGS) live.print(`ota-sim: ${message}`);
-    else if (n === MAX_WARNINGS + 1) live.print(`ota-sim: more ${kind === 'refused' ? 'refused notices' : 'warnings'} are not shown`);
+    else if (n === MAX_WARNINGS + 1)
+      live.print(`ota-sim: more ${kind === 'refused' ? 'refused notices' : 'warnings'} are not shown`);
   };
   sim.on('warning', (message) => limited('warning', message));
   sim.on('refused', (device, reason) => limited('refused', `${device.name} dropped a notice: ${reason}`));

@@ -148,11 +148,17 @@ export class SimDevice implements DeviceSnapshot {
     session.link = link;
     try {
       if (signal.aborted) throw new Interrupted();
-      await this.subscribe(session, this.ctx.options.pull ? [this.topics.notice, this.topics.reply] : [this.topics.notice]);
+      await this.subscribe(
+        session,
+        this.ctx.options.pull ? [this.topics.notice, this.topics.reply] : [this.topics.notice],
+      );
       // Ready before reporting: the platform may answer the report before its acknowledgement is back.
       this.enter(this.stateAfterBoot());
       for (const module of this.ctx.options.modules) {
-        await this.publish(session, versionReportMessage(this.ref, { id: this.nextId++, version: this.versions[module], module }));
+        await this.publish(
+          session,
+          versionReportMessage(this.ref, { id: this.nextId++, version: this.versions[module], module }),
+        );
       }
       if (this.ctx.options.pull) {
         for (const module of this.ctx.options.modules) {
@@ -169,7 +175,11 @@ export class SimDevice implements DeviceSnapshot {
   /** Where a boot ends: the outcome of the last notice, or idle. */
   private stateAfterBoot(): SimState {
     if (this.target && this.versions[this.target.module] === this.target.version) return 'upgraded';
-    if (this.target && this.faults.has('wrongVersion') && this.versions[this.target.module] === wrongVersion(this.target.version)) {
+    if (
+      this.target &&
+      this.faults.has('wrongVersion') &&
+      this.versions[this.target.module] === wrongVersion(this.target.version)
+    ) {
       this.failure = {
         cause: 'wrong version',
         desc: `rebooted into ${this.versions[this.target.module]} instead of ${this.target.version} (${FAULT_FLAGS.wrongVersion})`,
@@ -238,7 +248,10 @@ export class SimDevice implements DeviceSnapshot {
     this.enter('notified');
     try {
       if (!(fw.module in this.versions)) {
-        throw new StepFailure(-1, `this device has no module "${fw.module}" (it has ${Object.keys(this.versions).join(', ')})`);
+        throw new StepFailure(
+          -1,
+          `this device has no module "${fw.module}" (it has ${Object.keys(this.versions).join(', ')})`,
+        );
       }
       this.enter('downloading');
       await this.report(session, 0, fw.module);
@@ -251,14 +264,17 @@ export class SimDevice implements DeviceSnapshot {
       if (this.faults.has('failVerify')) {
         throw new StepFailure(-3, `simulated fault: the package looks corrupt (${FAULT_FLAGS.failVerify})`);
       }
-      const sequence = 'files' in downloaded ? this.checkFiles(downloaded.files, fw) : this.checkPackage(downloaded.digest, fw);
+      const sequence =
+        'files' in downloaded ? this.checkFiles(downloaded.files, fw) : this.checkPackage(downloaded.digest, fw);
 
       this.enter('burning');
       await sleep(this.ctx.timers, this.slowed(timing.burnMs), signal);
-      if (this.faults.has('failBurn')) throw new StepFailure(-4, `simulated fault: writing the flash failed (${FAULT_FLAGS.failBurn})`);
+      if (this.faults.has('failBurn'))
+        throw new StepFailure(-4, `simulated fault: writing the flash failed (${FAULT_FLAGS.failBurn})`);
       // The flash holds the new firmware now: an absence from here on still boots into it.
       this.versions[fw.module] = this.faults.has('wrongVersion') ? wrongVersion(fw.version) : fw.version;
-      if (sequence !== undefined) this.installedSequences = nextInstalledSequences(this.installedSequences, fw.module, sequence);
+      if (sequence !== undefined)
+        this.installedSequences = nextInstalledSequences(this.installedSequences, fw.module, sequence);
 
       this.enter('rebooting');
       await (session.link as MqttLink).end('reboot');
@@ -301,8 +317,14 @@ export class SimDevice implements DeviceSnapshot {
     const trustKey = this.ctx.trustKey;
     if (!trustKey) return undefined;
     const installedSequence = this.installedSequences[fw.module];
-    const release = verifyRelease(digest, fw, { productKey: this.ref.productKey, trustKey, now: this.ctx.timers.now(), installedSequence });
-    if (!release.ok) throw new StepFailure(-3, release.reason, release.refused ? REFUSAL_CAUSES[release.refused] : undefined);
+    const release = verifyRelease(digest, fw, {
+      productKey: this.ref.productKey,
+      trustKey,
+      now: this.ctx.timers.now(),
+      installedSequence,
+    });
+    if (!release.ok)
+      throw new StepFailure(-3, release.reason, release.refused ? REFUSAL_CAUSES[release.refused] : undefined);
     return release.sequence;
   }
 
@@ -313,7 +335,10 @@ export class SimDevice implements DeviceSnapshot {
     const hasher = this.hasherFor(fw);
     const steps = new ProgressSteps(fw.size, timing.progressEveryPercent);
     if (fw.url) {
-      await this.downloadOverHttp(session, fw, { url: fw.url, size: fw.size }, hasher, steps, { before: 0, total: fw.size });
+      await this.downloadOverHttp(session, fw, { url: fw.url, size: fw.size }, hasher, steps, {
+        before: 0,
+        total: fw.size,
+      });
       return hasher.digest();
     }
     await this.subscribe(session, [this.topics.block]);
@@ -338,14 +363,21 @@ export class SimDevice implements DeviceSnapshot {
   }
 
   /** Every file of a multi-file notice, one after the other, with progress over their total: the digests by fileName. */
-  private async downloadFiles(session: Session, fw: FirmwareDescriptor, files: PackageFile[]): Promise<Map<string, PackageDigest>> {
+  private async downloadFiles(
+    session: Session,
+    fw: FirmwareDescriptor,
+    files: PackageFile[],
+  ): Promise<Map<string, PackageDigest>> {
     const total = files.reduce((sum, f) => sum + f.fileSize, 0);
     const steps = new ProgressSteps(total, this.ctx.options.timing.progressEveryPercent);
     const digests = new Map<string, PackageDigest>();
     let before = 0;
     for (const file of files) {
       const hasher = this.hasherFor(fw);
-      await this.downloadOverHttp(session, fw, { url: file.fileUrl, size: file.fileSize }, hasher, steps, { before, total });
+      await this.downloadOverHttp(session, fw, { url: file.fileUrl, size: file.fileSize }, hasher, steps, {
+        before,
+        total,
+      });
       digests.set(file.fileName, hasher.digest());
       before += file.fileSize;
     }
@@ -357,7 +389,14 @@ export class SimDevice implements DeviceSnapshot {
   }
 
   /** One file over HTTP, resumed or restarted like any package; `at` places it in the whole download. */
-  private async downloadOverHttp(session: Session, fw: FirmwareDescriptor, file: { url: string; size: number }, hasher: PackageHasher, steps: ProgressSteps, at: DownloadPlace): Promise<void> {
+  private async downloadOverHttp(
+    session: Session,
+    fw: FirmwareDescriptor,
+    file: { url: string; size: number },
+    hasher: PackageHasher,
+    steps: ProgressSteps,
+    at: DownloadPlace,
+  ): Promise<void> {
     const { signal } = session.controller;
     await downloadOverHttp({
       url: file.url,
@@ -374,18 +413,28 @@ export class SimDevice implements DeviceSnapshot {
   }
 
   /** What each chunk does: the download fault, hashing, T3 steps, and the slow fault. */
-  private chunkSink(session: Session, fw: FirmwareDescriptor, hasher: PackageHasher, steps: ProgressSteps, at: DownloadPlace): (chunk: Buffer) => Promise<void> {
+  private chunkSink(
+    session: Session,
+    fw: FirmwareDescriptor,
+    hasher: PackageHasher,
+    steps: ProgressSteps,
+    at: DownloadPlace,
+  ): (chunk: Buffer) => Promise<void> {
     const { signal } = session.controller;
     const { timing } = this.ctx.options;
     return async (chunk: Buffer) => {
       const received = at.before + hasher.size;
       if (this.faults.has('failDownload') && received + chunk.length >= at.total / 2) {
-        throw new StepFailure(-2, `simulated fault: the download broke off after ${received} of ${at.total} bytes (${FAULT_FLAGS.failDownload})`);
+        throw new StepFailure(
+          -2,
+          `simulated fault: the download broke off after ${received} of ${at.total} bytes (${FAULT_FLAGS.failDownload})`,
+        );
       }
       hasher.update(chunk);
       for (const step of steps.advance(chunk.length)) await this.report(session, step, fw.module);
       this.progress = steps.percent;
-      if (this.faults.has('slow')) await sleep(this.ctx.timers, (chunk.length * 1000) / timing.slowBytesPerSecond, signal);
+      if (this.faults.has('slow'))
+        await sleep(this.ctx.timers, (chunk.length * 1000) / timing.slowBytesPerSecond, signal);
     };
   }
 

@@ -3,7 +3,15 @@
  * device for device. Pure: no clock, no I/O.
  */
 
-export const FAULT_NAMES = ['failDownload', 'failVerify', 'failBurn', 'offline', 'wrongVersion', 'silent', 'slow'] as const;
+export const FAULT_NAMES = [
+  'failDownload',
+  'failVerify',
+  'failBurn',
+  'offline',
+  'wrongVersion',
+  'silent',
+  'slow',
+] as const;
 
 export type FaultName = (typeof FAULT_NAMES)[number];
 
@@ -37,7 +45,8 @@ export function assignFaults(devices: number, plan: FaultPlan, seed: number): Se
   FAULT_NAMES.forEach((name, k) => {
     const spec = plan[name];
     if ('count' in spec) {
-      for (const index of pickIndices(devices, Math.min(spec.count, devices), seededRandom(mix(seed, k + 1)))) faults[index].add(name);
+      for (const index of pickIndices(devices, Math.min(spec.count, devices), seededRandom(mix(seed, k + 1))))
+        faults[index].add(name);
     } else if (spec.probability > 0) {
       for (let i = 0; i < devices; i++) {
         if (uniform(seed, k + 1, i) < spec.probability) faults[i].add(name);

@@ -64,7 +64,9 @@ export async function downloadOverHttp(d: HttpDownload): Promise<DownloadResult>
         const start = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
         if (!start || Number(start[1]) !== received) {
           res.destroy();
-          throw new DownloadFailed(`the server answered Range bytes=${received}- with Content-Range "${res.headers['content-range'] ?? ''}"`);
+          throw new DownloadFailed(
+            `the server answered Range bytes=${received}- with Content-Range "${res.headers['content-range'] ?? ''}"`,
+          );
         }
       } else if (res.statusCode !== 200) {
         res.destroy();
@@ -100,7 +102,11 @@ function get(d: HttpDownload, offset: number): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     // agent: false, one connection per download, closed at the end: what a device does, and no
     // idle keep-alive socket is left behind when the simulation stops.
-    const req = client.get(d.url, { headers, signal: d.signal, agent: false, rejectUnauthorized: !d.insecure }, resolve);
+    const req = client.get(
+      d.url,
+      { headers, signal: d.signal, agent: false, rejectUnauthorized: !d.insecure },
+      resolve,
+    );
     req.on('error', reject);
     req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no data for ${IDLE_TIMEOUT_MS / 1000} s`)));
   });

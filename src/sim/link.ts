@@ -69,10 +69,7 @@ export class Connections {
     const name = login.clientId.split('|')[0];
     client.on('error', (err) => this.onError(name, err));
     try {
-      await unlessAborted(
-        new Promise<void>((resolve) => client.once('connect', () => resolve())),
-        signal,
-      );
+      await unlessAborted(new Promise<void>((resolve) => client.once('connect', () => resolve())), signal);
       return client;
     } catch (err) {
       await this.close(client, 'vanish');
@@ -101,8 +98,12 @@ export class Connections {
 }
 
 /** The client id, user name and password of a client: its own login, or the broker settings'. */
-function credentials(settings: BrokerSettings, login: ClientLogin): Pick<IClientOptions, 'clientId' | 'username' | 'password'> {
-  if (login.username !== undefined) return { clientId: login.clientId, username: login.username, password: login.password };
+function credentials(
+  settings: BrokerSettings,
+  login: ClientLogin,
+): Pick<IClientOptions, 'clientId' | 'username' | 'password'> {
+  if (login.username !== undefined)
+    return { clientId: login.clientId, username: login.username, password: login.password };
   const options: Pick<IClientOptions, 'clientId' | 'username' | 'password'> = { clientId: login.clientId };
   if (settings.username !== undefined) options.username = settings.username;
   if (settings.password !== undefined) options.password = settings.password;
@@ -201,7 +202,9 @@ export async function probeBroker(settings: BrokerSettings, timeoutMs = 10_000, 
       client.once('close', () => reject(new Error(`no connection within ${timeoutMs / 1000} s`)));
     });
   } catch (err) {
-    throw new Error(`ota-sim cannot connect to ${withoutCredentials(settings.broker)}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`ota-sim cannot connect to ${withoutCredentials(settings.broker)}: ${(err as Error).message}`, {
+      cause: err,
+    });
   } finally {
     await client.endAsync(true);
   }

@@ -66,7 +66,10 @@ export class MqttDownloader {
       }
       if (++resends > MAX_RESENDS) {
         const last = outcome.kind === 'timeout' ? `no reply within ${d.timeoutMs} ms` : outcome.reason;
-        throw new DownloadFailed(`download over MQTT failed at offset ${offset} of ${d.size}: ${last}, ${MAX_RESENDS} resends`, MQTT_DOWNLOAD_FAILED_STEP);
+        throw new DownloadFailed(
+          `download over MQTT failed at offset ${offset} of ${d.size}: ${last}, ${MAX_RESENDS} resends`,
+          MQTT_DOWNLOAD_FAILED_STEP,
+        );
       }
     }
     return offset;

@@ -131,7 +131,9 @@ export class OptionError extends Error {
     absent = false,
     message?: string,
   ) {
-    super(message ?? (absent ? `${option} is required: ${expected}` : `${option} expects ${expected}, got ${show(got)}`));
+    super(
+      message ?? (absent ? `${option} is required: ${expected}` : `${option} expects ${expected}, got ${show(got)}`),
+    );
     this.name = 'OptionError';
   }
 }
@@ -153,8 +155,18 @@ export function deviceName(options: Pick<SimOptions, 'namePrefix' | 'devices'>, 
 export function simOptions(input: SimOptionsInput, label: (field: string) => string = (field) => field): SimOptions {
   const broker = checkBroker(label('broker'), input.broker);
   const devices = checkInteger(label('devices'), input.devices ?? 1, 1, MAX_DEVICES, 'a number of devices');
-  const productKey = viaProtocol(label('productKey'), input.productKey, (v) => checkTopicLevel('productKey', v), 'a product key (one MQTT topic level)');
-  const version = viaProtocol(label('version'), input.version, (v) => checkLabel('version', v), 'a version (1 to 64 printable characters)');
+  const productKey = viaProtocol(
+    label('productKey'),
+    input.productKey,
+    (v) => checkTopicLevel('productKey', v),
+    'a product key (one MQTT topic level)',
+  );
+  const version = viaProtocol(
+    label('version'),
+    input.version,
+    (v) => checkLabel('version', v),
+    'a version (1 to 64 printable characters)',
+  );
   const { modules, moduleVersions } = checkModules(label('modules'), input.modules ?? ['default'], version);
   const namePrefix = checkNamePrefix(label('namePrefix'), input.namePrefix ?? 'sim-', devices);
   const options: SimOptions = {
@@ -181,10 +193,22 @@ export function simOptions(input: SimOptionsInput, label: (field: string) => str
   if (input.secrets !== undefined) options.secrets = checkSecrets(label('secrets'), input.secrets, options);
   if (options.deviceSecret !== undefined || options.secrets !== undefined) checkSignedLogins(options, label);
   if (input.durationLimit !== undefined) {
-    options.durationLimit = checkInteger(label('durationLimit'), input.durationLimit, 1, 2 ** 31 - 1, 'a duration of at least 1 ms');
+    options.durationLimit = checkInteger(
+      label('durationLimit'),
+      input.durationLimit,
+      1,
+      2 ** 31 - 1,
+      'a duration of at least 1 ms',
+    );
   }
   if (input.exitWhenIdle !== undefined) {
-    options.exitWhenIdle = checkInteger(label('exitWhenIdle'), input.exitWhenIdle, 1, 2 ** 31 - 1, 'a duration of at least 1 ms');
+    options.exitWhenIdle = checkInteger(
+      label('exitWhenIdle'),
+      input.exitWhenIdle,
+      1,
+      2 ** 31 - 1,
+      'a duration of at least 1 ms',
+    );
   }
   return options;
 }
@@ -195,30 +219,55 @@ function checkPublicKey(option: string, value: unknown): string {
   try {
     readPublicKey('publicKey', key);
   } catch {
-    const expected = 'an Ed25519 public key (base64 SPKI DER, as the fleet shows it: 60 characters starting MCowBQYDK2VwAyEA)';
-    throw new OptionError(option, expected, undefined, false, `${option} expects ${expected}; the value given is not one (not shown, in case it is a private key)`);
+    const expected =
+      'an Ed25519 public key (base64 SPKI DER, as the fleet shows it: 60 characters starting MCowBQYDK2VwAyEA)';
+    throw new OptionError(
+      option,
+      expected,
+      undefined,
+      false,
+      `${option} expects ${expected}; the value given is not one (not shown, in case it is a private key)`,
+    );
   }
   return key.trim();
 }
 
 /** The secret of a device, when it logs in signed. */
-export function deviceSecretOf(options: Pick<SimOptions, 'secrets' | 'deviceSecret'>, productKey: string, deviceName: string): string | undefined {
+export function deviceSecretOf(
+  options: Pick<SimOptions, 'secrets' | 'deviceSecret'>,
+  productKey: string,
+  deviceName: string,
+): string | undefined {
   return options.secrets?.get(secretKey(productKey, deviceName)) ?? options.deviceSecret;
 }
 
 /** Secrets are never shown in errors. */
 function checkSecret(option: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) {
-    throw new OptionError(option, 'a device secret', undefined, false, `${option} expects a device secret (a non-empty string); the value given is not one (not shown)`);
+    throw new OptionError(
+      option,
+      'a device secret',
+      undefined,
+      false,
+      `${option} expects a device secret (a non-empty string); the value given is not one (not shown)`,
+    );
   }
   return value;
 }
 
 function checkSecrets(option: string, value: unknown, options: SimOptions): DeviceSecrets {
-  if (!(value instanceof Map)) throw new OptionError(option, 'a Map of device secrets keyed "productKey/deviceName"', undefined, false, `${option} expects a Map of device secrets keyed "productKey/deviceName"`);
+  if (!(value instanceof Map))
+    throw new OptionError(
+      option,
+      'a Map of device secrets keyed "productKey/deviceName"',
+      undefined,
+      false,
+      `${option} expects a Map of device secrets keyed "productKey/deviceName"`,
+    );
   const secrets: DeviceSecrets = new Map();
   for (const [key, secret] of value as Map<unknown, unknown>) {
-    if (typeof key !== 'string' || !/^[^/]+\/[^/]+$/.test(key)) throw new OptionError(option, 'keys "productKey/deviceName"', key);
+    if (typeof key !== 'string' || !/^[^/]+\/[^/]+$/.test(key))
+      throw new OptionError(option, 'keys "productKey/deviceName"', key);
     secrets.set(key, checkSecret(`${option} (${key})`, secret));
   }
   if (options.deviceSecret === undefined) {
@@ -229,7 +278,13 @@ function checkSecrets(option: string, value: unknown, options: SimOptions): Devi
     }
     if (missing.length > 0) {
       const shown = missing.slice(0, 3).join(', ') + (missing.length > 3 ? ', …' : '');
-      throw new OptionError(option, 'a secret for every simulated device', undefined, false, `${option} has no secret for ${shown}: give one for every simulated device, or a --device-secret for the rest`);
+      throw new OptionError(
+        option,
+        'a secret for every simulated device',
+        undefined,
+        false,
+        `${option} has no secret for ${shown}: give one for every simulated device, or a --device-secret for the rest`,
+      );
     }
   }
   return secrets;
@@ -238,10 +293,21 @@ function checkSecrets(option: string, value: unknown, options: SimOptions): Devi
 /** A signed login is one device's: it sets the user name and password, and cannot be shared. */
 function checkSignedLogins(options: SimOptions, label: (field: string) => string): void {
   const via = `${label('deviceSecret')} or ${label('secrets')}`;
-  if (options.share !== 1) throw new OptionError(label('share'), `1 with ${via}: a signed login is one device's own connection`, options.share);
+  if (options.share !== 1)
+    throw new OptionError(
+      label('share'),
+      `1 with ${via}: a signed login is one device's own connection`,
+      options.share,
+    );
   for (const field of ['username', 'password'] as const) {
     if (options[field] !== undefined) {
-      throw new OptionError(label(field), `nothing with ${via}`, undefined, false, `${label(field)} cannot be combined with ${via}: a signed login sets the user name and password itself`);
+      throw new OptionError(
+        label(field),
+        `nothing with ${via}`,
+        undefined,
+        false,
+        `${label(field)} cannot be combined with ${via}: a signed login sets the user name and password itself`,
+      );
     }
   }
 }
@@ -289,7 +355,11 @@ function viaProtocol<T>(option: string, value: unknown, check: (value: unknown) 
   }
 }
 
-function checkModules(option: string, value: unknown, version: string): { modules: string[]; moduleVersions: Record<string, string> } {
+function checkModules(
+  option: string,
+  value: unknown,
+  version: string,
+): { modules: string[]; moduleVersions: Record<string, string> } {
   const expected = 'a list of module names, each optionally with its version (default,MCU=2.0.1)';
   if (!Array.isArray(value) || value.length === 0) throw new OptionError(option, expected, value);
   const modules: string[] = [];
@@ -297,8 +367,16 @@ function checkModules(option: string, value: unknown, version: string): { module
   for (const entry of value) {
     if (typeof entry !== 'string') throw new OptionError(option, expected, value);
     const at = entry.indexOf('=');
-    const name = viaProtocol(option, at < 0 ? entry : entry.slice(0, at), (v) => checkModule('module', v), 'module names (1 to 64 printable characters)');
-    const start = at < 0 ? version : viaProtocol(option, entry.slice(at + 1), (v) => checkLabel('version', v), `a version after "${name}="`);
+    const name = viaProtocol(
+      option,
+      at < 0 ? entry : entry.slice(0, at),
+      (v) => checkModule('module', v),
+      'module names (1 to 64 printable characters)',
+    );
+    const start =
+      at < 0
+        ? version
+        : viaProtocol(option, entry.slice(at + 1), (v) => checkLabel('version', v), `a version after "${name}="`);
     if (name in moduleVersions) throw new OptionError(option, 'each module once', entry);
     modules.push(name);
     moduleVersions[name] = start;
@@ -309,7 +387,12 @@ function checkModules(option: string, value: unknown, version: string): { module
 function checkNamePrefix(option: string, value: unknown, devices: number): string {
   if (typeof value !== 'string') throw new OptionError(option, 'a prefix for device names', value);
   const width = Math.max(3, String(devices).length);
-  return viaProtocol(option, value, (v) => checkTopicLevel('deviceName', `${v as string}${'0'.repeat(width)}`).slice(0, -width), 'a device name prefix');
+  return viaProtocol(
+    option,
+    value,
+    (v) => checkTopicLevel('deviceName', `${v as string}${'0'.repeat(width)}`).slice(0, -width),
+    'a device name prefix',
+  );
 }
 
 const TIMING_LIMITS: Record<keyof SimTiming, [min: number, max: number, what: string, integer: boolean]> = {
@@ -332,18 +415,33 @@ function checkTiming(input: Partial<SimTiming>, label: (field: string) => string
     if (!limits) throw new OptionError(label(`timing.${key}`), `one of ${Object.keys(TIMING_LIMITS).join(', ')}`, key);
     const [min, max, what, integer] = limits;
     const value = input[key];
-    if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-      throw new OptionError(label(`timing.${key}`), `${what} (${integer ? 'an integer' : 'a number'} from ${min} to ${max})`, value);
+    if (
+      typeof value !== 'number' ||
+      Number.isNaN(value) ||
+      value < min ||
+      value > max ||
+      (integer && !Number.isInteger(value))
+    ) {
+      throw new OptionError(
+        label(`timing.${key}`),
+        `${what} (${integer ? 'an integer' : 'a number'} from ${min} to ${max})`,
+        value,
+      );
     }
     timing[key] = value;
   }
   return timing;
 }
 
-function checkFaults(input: Partial<Record<FaultName, FaultSpec | string>>, devices: number, label: (field: string) => string): FaultPlan {
+function checkFaults(
+  input: Partial<Record<FaultName, FaultSpec | string>>,
+  devices: number,
+  label: (field: string) => string,
+): FaultPlan {
   const plan = {} as FaultPlan;
   for (const key of Object.keys(input)) {
-    if (!(FAULT_NAMES as readonly string[]).includes(key)) throw new OptionError(label('faults'), `faults among ${FAULT_NAMES.join(', ')}`, key);
+    if (!(FAULT_NAMES as readonly string[]).includes(key))
+      throw new OptionError(label('faults'), `faults among ${FAULT_NAMES.join(', ')}`, key);
   }
   for (const name of FAULT_NAMES) {
     const option = label(`faults.${name}`);
@@ -376,7 +474,12 @@ export function readFaultSpec(option: string, text: string): FaultSpec {
   }
   if (/^(\d+\.\d*|\.\d+)$/.test(value)) {
     const p = Number(value);
-    if (p > 1) throw new OptionError(option, `a probability from 0 to 1 (write ${Math.round(p)} without a dot for a count of devices)`, text);
+    if (p > 1)
+      throw new OptionError(
+        option,
+        `a probability from 0 to 1 (write ${Math.round(p)} without a dot for a count of devices)`,
+        text,
+      );
     return { probability: p };
   }
   if (/^\d+$/.test(value)) return { count: Number(value) };

@@ -7,7 +7,14 @@
  */
 import { createHash, Hash, KeyObject } from 'node:crypto';
 import { checkManifest, ManifestCheckName } from '../identity';
-import { checkFiles, checkPackage, checkPackageSignature, FirmwareDescriptor, PackageDigest, UNSIGNED_FILES_REASON } from '../protocol';
+import {
+  checkFiles,
+  checkPackage,
+  checkPackageSignature,
+  FirmwareDescriptor,
+  PackageDigest,
+  UNSIGNED_FILES_REASON,
+} from '../protocol';
 
 /** The keys a device holds: `publicKey` requires `digestsign`, `trustKey` a signed release manifest. */
 export interface DeviceKeys {
@@ -32,7 +39,10 @@ export class PackageHasher {
   reset(): void {
     this.bytes = 0;
     this.md5 = this.firmware.signMethod === 'Md5' ? createHash('md5') : undefined;
-    this.sha256 = this.firmware.signMethod === 'SHA256' || this.keys.publicKey || this.keys.trustKey ? createHash('sha256') : undefined;
+    this.sha256 =
+      this.firmware.signMethod === 'SHA256' || this.keys.publicKey || this.keys.trustKey
+        ? createHash('sha256')
+        : undefined;
   }
 
   get size(): number {
@@ -51,7 +61,11 @@ export class PackageHasher {
 }
 
 /** Size and digest by signMethod, then `digestsign` when the device holds a public key. */
-export function verifyPackage(digest: PackageDigest, firmware: FirmwareDescriptor, publicKey?: KeyObject): { ok: true } | { ok: false; reason: string } {
+export function verifyPackage(
+  digest: PackageDigest,
+  firmware: FirmwareDescriptor,
+  publicKey?: KeyObject,
+): { ok: true } | { ok: false; reason: string } {
   const check = checkPackage(digest, firmware);
   if (!check.ok || !publicKey) return check;
   return checkPackageSignature(publicKey, digest.sha256, firmware.digestsign);
@@ -91,10 +105,19 @@ export function verifyRelease(
  * A notice of several files: each downloaded file against its entry. No release manifest and no
  * `digestsign` covers several files, so a device holding either key refuses them once they match.
  */
-export function verifyFiles(digests: ReadonlyMap<string, PackageDigest>, firmware: FirmwareDescriptor, keys: DeviceKeys): { ok: true } | { ok: false; reason: string; refused?: ManifestCheckName } {
+export function verifyFiles(
+  digests: ReadonlyMap<string, PackageDigest>,
+  firmware: FirmwareDescriptor,
+  keys: DeviceKeys,
+): { ok: true } | { ok: false; reason: string; refused?: ManifestCheckName } {
   const check = checkFiles(digests, firmware);
   if (!check.ok) return check;
   if (keys.trustKey) return { ok: false, reason: UNSIGNED_FILES_REASON, refused: 'unsigned' };
-  if (keys.publicKey) return { ok: false, reason: 'the notice lists several files, and digestsign signs a single package: this device requires signed packages' };
+  if (keys.publicKey)
+    return {
+      ok: false,
+      reason:
+        'the notice lists several files, and digestsign signs a single package: this device requires signed packages',
+    };
   return check;
 }

@@ -12,11 +12,23 @@ export interface RunInfo {
 }
 
 /** The states the live line lists after upgraded and failed, in the order of an upgrade. */
-const LINE_STATES: SimState[] = ['notified', 'downloading', 'verifying', 'burning', 'rebooting', 'booting', 'offline', 'idle'];
+const LINE_STATES: SimState[] = [
+  'notified',
+  'downloading',
+  'verifying',
+  'burning',
+  'rebooting',
+  'booting',
+  'offline',
+  'idle',
+];
 
 /** `[██████░░░░░░░░░░░░░░] 52/100 upgraded · 3 failed · 10 downloading 45% · 35 idle · 12.3 s` */
 export function formatLine(s: SimSummary, elapsedMs: number, barWidth = 20): string {
-  const parts = [`${progressBar(s.total === 0 ? 0 : s.upgraded / s.total, barWidth)} ${s.upgraded}/${s.total} upgraded`, `${s.failed} failed`];
+  const parts = [
+    `${progressBar(s.total === 0 ? 0 : s.upgraded / s.total, barWidth)} ${s.upgraded}/${s.total} upgraded`,
+    `${s.failed} failed`,
+  ];
   for (const state of LINE_STATES) {
     const n = s.states[state];
     if (n === 0) continue;
@@ -58,7 +70,9 @@ export function formatTable(s: SimSummary, run: RunInfo): string {
   const rows = sections.flatMap(([, r]) => r);
   const width = Math.max(...sections.map(([title]) => title.length), ...rows.map(([name]) => name.length + 2));
   const digits = Math.max('devices'.length, ...rows.map(([, n]) => String(n).length));
-  const lines = [`ota-sim · product ${run.productKey} · ${s.total} device${s.total === 1 ? '' : 's'} · ${formatElapsed(run.elapsedMs)} · seed ${run.seed}`];
+  const lines = [
+    `ota-sim · product ${run.productKey} · ${s.total} device${s.total === 1 ? '' : 's'} · ${formatElapsed(run.elapsedMs)} · seed ${run.seed}`,
+  ];
   for (const [title, section] of sections) {
     lines.push('', `${title.padEnd(width)}  ${'devices'.padStart(digits)}`);
     for (const [name, n] of section) lines.push(`${`  ${name}`.padEnd(width)}  ${String(n).padStart(digits)}`);

@@ -37,11 +37,13 @@ function readJson(text: string, source: string): DeviceSecrets {
   } catch {
     throw new SecretsError(`${source} is not valid JSON (expected an array of {productKey, deviceName, deviceSecret})`);
   }
-  if (!Array.isArray(items)) throw new SecretsError(`${source} must hold a JSON array of {productKey, deviceName, deviceSecret}`);
+  if (!Array.isArray(items))
+    throw new SecretsError(`${source} must hold a JSON array of {productKey, deviceName, deviceSecret}`);
   const secrets: DeviceSecrets = new Map();
   items.forEach((item: unknown, i) => {
     const at = `${source} item ${i + 1}`;
-    if (typeof item !== 'object' || item === null) throw new SecretsError(`${at} must be an object {productKey, deviceName, deviceSecret}`);
+    if (typeof item !== 'object' || item === null)
+      throw new SecretsError(`${at} must be an object {productKey, deviceName, deviceSecret}`);
     const { productKey, deviceName, deviceSecret } = item as Record<string, unknown>;
     add(secrets, at, productKey, deviceName, deviceSecret);
   });
@@ -58,12 +60,17 @@ function readCsv(text: string, source: string): DeviceSecrets {
     const cells = line.split(',').map(unquote);
     if (i === first && cells.some((cell) => cell.toLowerCase() === 'devicesecret')) {
       columns = COLUMNS.map((name) => cells.findIndex((cell) => cell.toLowerCase() === name));
-      if (columns.includes(-1)) throw new SecretsError(`${source} line ${i + 1}: a header must name the columns ProductKey, DeviceName and DeviceSecret`);
+      if (columns.includes(-1))
+        throw new SecretsError(
+          `${source} line ${i + 1}: a header must name the columns ProductKey, DeviceName and DeviceSecret`,
+        );
       return;
     }
     const at = `${source} line ${i + 1}`;
     if (cells.length <= Math.max(...columns)) {
-      throw new SecretsError(`${at} has ${cells.length} column${cells.length === 1 ? '' : 's'}; expected productKey,deviceName,deviceSecret`);
+      throw new SecretsError(
+        `${at} has ${cells.length} column${cells.length === 1 ? '' : 's'}; expected productKey,deviceName,deviceSecret`,
+      );
     }
     add(secrets, at, cells[columns[0]], cells[columns[1]], cells[columns[2]]);
   });
@@ -72,17 +79,26 @@ function readCsv(text: string, source: string): DeviceSecrets {
 
 function unquote(cell: string): string {
   const trimmed = cell.trim();
-  return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1).replaceAll('""', '"') : trimmed;
+  return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"')
+    ? trimmed.slice(1, -1).replaceAll('""', '"')
+    : trimmed;
 }
 
-function add(secrets: DeviceSecrets, at: string, productKey: unknown, deviceName: unknown, deviceSecret: unknown): void {
+function add(
+  secrets: DeviceSecrets,
+  at: string,
+  productKey: unknown,
+  deviceName: unknown,
+  deviceSecret: unknown,
+): void {
   let key: string;
   try {
     key = secretKey(checkTopicLevel('productKey', productKey), checkTopicLevel('deviceName', deviceName));
   } catch (err) {
     throw new SecretsError(`${at}: ${(err as Error).message}`);
   }
-  if (typeof deviceSecret !== 'string' || deviceSecret.length === 0) throw new SecretsError(`${at}: the device secret of ${key} is missing or empty`);
+  if (typeof deviceSecret !== 'string' || deviceSecret.length === 0)
+    throw new SecretsError(`${at}: the device secret of ${key} is missing or empty`);
   if (secrets.has(key)) throw new SecretsError(`${at}: ${key} appears a second time`);
   secrets.set(key, deviceSecret);
 }

@@ -116,7 +116,9 @@ export class Simulation extends EventEmitter<SimulationEvents> {
     await probeBroker(options, undefined, this.probeLogin());
     if (this.stopped) return;
     this.startedAt = this.timers.now();
-    const publicKey: KeyObject | undefined = options.publicKey ? readPublicKey('publicKey', options.publicKey) : undefined;
+    const publicKey: KeyObject | undefined = options.publicKey
+      ? readPublicKey('publicKey', options.publicKey)
+      : undefined;
     const trustKey: KeyObject | undefined = options.trustKey ? readPublicKey('trustKey', options.trustKey) : undefined;
     const faults = assignFaults(options.devices, options.faults, options.seed);
     const direct = directLinks(this.connections, signedLogins(options));
@@ -161,7 +163,8 @@ export class Simulation extends EventEmitter<SimulationEvents> {
     try {
       await device.powerOn();
     } catch (err) {
-      if (!isInterrupted(err) && !this.stopped) this.emit('warning', `${device.name} did not boot: ${(err as Error).message}`);
+      if (!isInterrupted(err) && !this.stopped)
+        this.emit('warning', `${device.name} did not boot: ${(err as Error).message}`);
     }
   }
 

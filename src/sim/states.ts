@@ -3,7 +3,18 @@
  */
 import { FAULT_NAMES, FaultName } from './faults';
 
-export const SIM_STATES = ['booting', 'idle', 'notified', 'downloading', 'verifying', 'burning', 'rebooting', 'upgraded', 'failed', 'offline'] as const;
+export const SIM_STATES = [
+  'booting',
+  'idle',
+  'notified',
+  'downloading',
+  'verifying',
+  'burning',
+  'rebooting',
+  'upgraded',
+  'failed',
+  'offline',
+] as const;
 
 export type SimState = (typeof SIM_STATES)[number];
 
@@ -25,7 +36,13 @@ export const TRANSITIONS: Readonly<Record<SimState, readonly SimState[]>> = {
 };
 
 /** States in which a device is working on a notice. */
-export const BUSY_STATES: ReadonlySet<SimState> = new Set(['notified', 'downloading', 'verifying', 'burning', 'rebooting']);
+export const BUSY_STATES: ReadonlySet<SimState> = new Set([
+  'notified',
+  'downloading',
+  'verifying',
+  'burning',
+  'rebooting',
+]);
 
 /** States in which a device takes a new notice; in the others it ignores one, as iotkit 3.x does. */
 export const READY_STATES: ReadonlySet<SimState> = new Set(['idle', 'upgraded', 'failed']);
@@ -89,7 +106,8 @@ export function summarize(devices: Iterable<DeviceSnapshot>, modules: readonly s
       const counts = (byModule[module] ??= {});
       counts[version] = (counts[version] ?? 0) + 1;
     }
-    if (d.state === 'failed' && d.failure) failuresByCause[d.failure.cause] = (failuresByCause[d.failure.cause] ?? 0) + 1;
+    if (d.state === 'failed' && d.failure)
+      failuresByCause[d.failure.cause] = (failuresByCause[d.failure.cause] ?? 0) + 1;
     if (d.state === 'downloading') {
       downloading++;
       progress += d.progress;

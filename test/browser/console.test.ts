@@ -74,13 +74,22 @@ class Runtime {
   fleetId = '';
   userDir = '';
 
-  async start(broker: TestBroker, fleetSettings: Record<string, unknown>, settings: Record<string, unknown> = {}): Promise<void> {
+  async start(
+    broker: TestBroker,
+    fleetSettings: Record<string, unknown>,
+    settings: Record<string, unknown> = {},
+  ): Promise<void> {
     this.userDir = mkdtempSync(join(tmpdir(), 'ota-console-'));
     const port = await freePort();
     this.base = `http://127.0.0.1:${port}`;
     const { flows, fleetId } = platformFlow({ host: '127.0.0.1', port: broker.port }, fleetSettings);
     this.fleetId = fleetId;
-    prepareUserDir({ userDir: this.userDir, port, flows: layOut(flows), settings: { logging: { console: { level: 'warn' } }, ...settings } });
+    prepareUserDir({
+      userDir: this.userDir,
+      port,
+      flows: layOut(flows),
+      settings: { logging: { console: { level: 'warn' } }, ...settings },
+    });
     const child = spawnNodeRed(this.userDir);
     this.child = child;
     child.stdout?.on('data', (d: Buffer) => (this.log += d.toString()));
@@ -125,11 +134,19 @@ function layOut(flows: object[]): object[] {
 }
 
 /** A JSON request with an optional bearer token; resolves with the status and the parsed body. */
-async function call<T = unknown>(method: string, url: string, options: { token?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
+async function call<T = unknown>(
+  method: string,
+  url: string,
+  options: { token?: string; body?: unknown } = {},
+): Promise<{ status: number; body: T }> {
   const headers: Record<string, string> = {};
   if (options.token) headers.Authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(url, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+  const res = await fetch(url, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
@@ -166,7 +183,8 @@ async function commsSocket(base: string, accessToken: string): Promise<{ topics:
   const authorised = new Promise<void>((ok, fail) => {
     ws.on('message', (data) => {
       const parsed = JSON.parse(String(data)) as { auth?: string } | { topic: string }[];
-      if (!Array.isArray(parsed)) return parsed.auth === 'ok' ? ok() : fail(new Error(`comms refused the token: ${JSON.stringify(parsed)}`));
+      if (!Array.isArray(parsed))
+        return parsed.auth === 'ok' ? ok() : fail(new Error(`comms refused the token: ${JSON.stringify(parsed)}`));
       for (const m of parsed) topics.push(m.topic);
     });
   });
@@ -177,7 +195,12 @@ async function commsSocket(base: string, accessToken: string): Promise<{ topics:
 }
 
 /** Waits for the fleet, and for the inventory to hold `count` devices (devices report again meanwhile). */
-async function waitForInventory(runtime: Runtime, fleets: ScriptedDevices[], count: number, authToken?: string): Promise<void> {
+async function waitForInventory(
+  runtime: Runtime,
+  fleets: ScriptedDevices[],
+  count: number,
+  authToken?: string,
+): Promise<void> {
   await waitFor(
     `the fleet of ${runtime.base}`,
     async () => {
@@ -219,7 +242,9 @@ async function openConsole(page: Page, url: string): Promise<void> {
   await waitFor(
     'the OTA tab',
     async () => {
-      await page.evaluate(() => (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('ota-console'));
+      await page.evaluate(() =>
+        (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('ota-console'),
+      );
       await page.waitForTimeout(200);
       return (await page.isVisible('#ota-console-fleet')) ? true : undefined;
     },
@@ -230,7 +255,10 @@ async function openConsole(page: Page, url: string): Promise<void> {
 /** Makes the sidebar wide enough for the screenshots (what dragging its separator does). */
 async function widenSidebar(page: Page, width: number): Promise<void> {
   await page.evaluate((w) => {
-    const { $, RED } = window as unknown as { $: (s: string) => { width(n: number): void; css(k: string, v: number): void }; RED: { events: { emit(e: string): void } } };
+    const { $, RED } = window as unknown as {
+      $: (s: string) => { width(n: number): void; css(k: string, v: number): void };
+      RED: { events: { emit(e: string): void } };
+    };
     $('#red-ui-sidebar').width(w);
     $('#red-ui-workspace').css('right', w + 7);
     $('#red-ui-editor-stack').css('right', w + 8);
@@ -270,7 +298,12 @@ async function tableRows(page: Page): Promise<{ deviceName: string; state: strin
 
 function asRows(tasks: TaskView[]) {
   return tasks
-    .map((t) => ({ deviceName: t.deviceName, state: t.state, step: t.step === null ? '' : String(t.step), attempts: String(t.attempts) }))
+    .map((t) => ({
+      deviceName: t.deviceName,
+      state: t.state,
+      step: t.step === null ? '' : String(t.step),
+      attempts: String(t.attempts),
+    }))
     .sort((a, b) => a.deviceName.localeCompare(b.deviceName));
 }
 
@@ -315,28 +348,39 @@ describe('the OTA console tab in the editor', function () {
     await Promise.all([
       // The seed's process: a firmware must pass on test devices before a batch may use it.
       main.start(broker, { requireVerification: true }),
-      guarded.start(broker, { requireVerification: false }, {
-        adminAuth: {
-          type: 'credentials',
-          users: [
-            { username: 'admin', password, permissions: '*' },
-            { username: 'viewer', password, permissions: 'read' },
-            // May open the editor's comms socket, but not read OTA data.
-            { username: 'limited', password, permissions: ['status.read', 'flows.read'] },
-          ],
+      guarded.start(
+        broker,
+        { requireVerification: false },
+        {
+          adminAuth: {
+            type: 'credentials',
+            users: [
+              { username: 'admin', password, permissions: '*' },
+              { username: 'viewer', password, permissions: 'read' },
+              // May open the editor's comms socket, but not read OTA data.
+              { username: 'limited', password, permissions: ['status.read', 'flows.read'] },
+            ],
+          },
         },
-      }),
+      ),
     ]);
     // 30 devices of pk1 on two versions, 4 of pk2 with a "wifi" module: the chart has two groups.
     const pk1 = new ScriptedDevices(broker.url, 'pk1', names, '1.0.0', { stepMs: 300 });
     for (const name of names.slice(20)) pk1.versions.set(name, '1.1.0');
-    const pk2 = new ScriptedDevices(broker.url, 'pk2', ['cam-1', 'cam-2', 'cam-3', 'cam-4'], '3.2.0', { stepMs: 300, module: 'wifi' });
+    const pk2 = new ScriptedDevices(broker.url, 'pk2', ['cam-1', 'cam-2', 'cam-3', 'cam-4'], '3.2.0', {
+      stepMs: 300,
+      module: 'wifi',
+    });
     fleets.push(pk1, pk2);
-    const launched = import('playwright-core').then(({ chromium }) => chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }));
+    const launched = import('playwright-core').then(({ chromium }) =>
+      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
+    );
     await waitForInventory(main, [], 0);
     await Promise.all(fleets.map((f) => f.start()));
     await waitForInventory(main, fleets, 34);
-    await waitFor('the guarded Node-RED', () => token(guarded.base, 'admin', '*').catch(() => undefined), 60_000).then((t) => (adminToken = t));
+    await waitFor('the guarded Node-RED', () => token(guarded.base, 'admin', '*').catch(() => undefined), 60_000).then(
+      (t) => (adminToken = t),
+    );
     await waitForInventory(guarded, fleets, 34, adminToken);
     browser = await launched;
     context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
@@ -368,9 +412,11 @@ describe('the OTA console tab in the editor', function () {
     );
     const api = await getOk<VersionRow[]>(`${main.api}/versions`);
     const key = (r: { productKey: string | null; version: string | null }) => `${r.productKey} ${r.version}`;
-    should(bars.map(({ productKey, module, version, count }) => ({ productKey, module, version, count })).sort((a, b) => key(a).localeCompare(key(b)))).eql(
-      api.sort((a, b) => key(a).localeCompare(key(b))),
-    );
+    should(
+      bars
+        .map(({ productKey, module, version, count }) => ({ productKey, module, version, count }))
+        .sort((a, b) => key(a).localeCompare(key(b))),
+    ).eql(api.sort((a, b) => key(a).localeCompare(key(b))));
     should(api).containEql({ productKey: 'pk1', module: 'default', version: '1.0.0', count: 20 });
     for (const bar of bars) should(bar.shown).equal(String(bar.count));
     // The longest bar of a group fills its track; 10 of 20 fills half.
@@ -412,7 +458,13 @@ describe('the OTA console tab in the editor', function () {
     const list = await getOk<FirmwareView[]>(`${main.api}/firmware`);
     should(list).have.length(1);
     firmware = list[0];
-    should(shown).eql({ id: firmware.id, size: firmware.size, md5: firmware.md5, sha256: firmware.sha256, verification: firmware.verification });
+    should(shown).eql({
+      id: firmware.id,
+      size: firmware.size,
+      md5: firmware.md5,
+      sha256: firmware.sha256,
+      verification: firmware.verification,
+    });
     should(firmware).match({
       version: '2.0.0',
       size: bytes.length,
@@ -428,7 +480,9 @@ describe('the OTA console tab in the editor', function () {
     const form = '#ota-console-batch-form';
     await page.selectOption(`${form} [name=firmwareId]`, firmware.id);
     await page.click(`${form} [data-action=start-batch]`);
-    should(await page.textContent(`${form} [data-field=firmwareId] .ota-console-invalid`)).match(/is unverified: verify it on test devices first/);
+    should(await page.textContent(`${form} [data-field=firmwareId] .ota-console-invalid`)).match(
+      /is unverified: verify it on test devices first/,
+    );
     should(await getOk<unknown[]>(`${main.api}/batches`)).eql([]);
     await page.click(`${form} button:text("Cancel")`);
 
@@ -438,7 +492,11 @@ describe('the OTA console tab in the editor', function () {
     await page.click(`${card} [data-action=verify]`);
     // The tab opens the verify batch and follows it to the end.
     await page.waitForSelector('#ota-console-panel-batches .ota-console-detail-title:text("Batch #1")');
-    await waitFor('the test devices upgraded', async () => ((await chipCounts(page)).SUCCEEDED === 3 ? true : undefined), 20_000);
+    await waitFor(
+      'the test devices upgraded',
+      async () => ((await chipCounts(page)).SUCCEEDED === 3 ? true : undefined),
+      20_000,
+    );
     should(await getOk<BatchView & { type: string; targets: unknown }>(`${main.api}/batches/1`)).match({
       type: 'verify',
       state: 'COMPLETED',
@@ -459,7 +517,9 @@ describe('the OTA console tab in the editor', function () {
     await page.fill(`${form} [name=percent]`, '50');
     await page.fill(`${form} [name=maximumPerMinute]`, '0');
     await page.click(`${form} [data-action=start-batch]`);
-    should(await page.textContent(`${form} [data-field=maximumPerMinute] .ota-console-invalid`)).match(/from 1 to 1,000,000/);
+    should(await page.textContent(`${form} [data-field=maximumPerMinute] .ota-console-invalid`)).match(
+      /from 1 to 1,000,000/,
+    );
     should(await page.getAttribute(`${form} [name=maximumPerMinute]`, 'aria-invalid')).equal('true');
     should(await page.evaluate(() => document.activeElement?.getAttribute('name'))).equal('maximumPerMinute');
     should((await getOk<unknown[]>(`${main.api}/batches`)).length).equal(1);
@@ -468,7 +528,9 @@ describe('the OTA console tab in the editor', function () {
     await page.click(`${form} [data-action=start-batch]`);
     await page.waitForSelector('.ota-console-detail-title:text("Batch #2")');
     gray = 2;
-    const created = await getOk<BatchView & { targets: unknown; strategy: Record<string, unknown> }>(`${main.api}/batches/${gray}`);
+    const created = await getOk<BatchView & { targets: unknown; strategy: Record<string, unknown> }>(
+      `${main.api}/batches/${gray}`,
+    );
     should(created.targets).eql({ selection: 'GRAY', productKey: 'pk1', percent: 50 });
     should(created.strategy).match({ maximumPerMinute: 90, overwrite: 'keep', needConfirm: false });
 
@@ -503,9 +565,15 @@ describe('the OTA console tab in the editor', function () {
     await waitFor(
       'the tab to show what the API says',
       async () => {
-        const [api, apiTasks] = await Promise.all([getOk<BatchView>(`${main.api}/batches/${gray}`), getOk<TaskView[]>(`${main.api}/batches/${gray}/tasks`)]);
+        const [api, apiTasks] = await Promise.all([
+          getOk<BatchView>(`${main.api}/batches/${gray}`),
+          getOk<TaskView[]>(`${main.api}/batches/${gray}/tasks`),
+        ]);
         const [chips, rows] = await Promise.all([chipCounts(page), tableRows(page)]);
-        return JSON.stringify(chips) === JSON.stringify(api.counts) && JSON.stringify(sortRows(rows)) === JSON.stringify(asRows(apiTasks)) ? true : undefined;
+        return JSON.stringify(chips) === JSON.stringify(api.counts) &&
+          JSON.stringify(sortRows(rows)) === JSON.stringify(asRows(apiTasks))
+          ? true
+          : undefined;
       },
       10_000,
     );
@@ -516,8 +584,14 @@ describe('the OTA console tab in the editor', function () {
 
     // The state filter shows only the canceled devices.
     await page.click('#ota-console-panel-batches .ota-console-chip[data-state=CANCELED]');
-    await waitFor('the filtered table', async () => ((await tableRows(page)).every((r) => r.state === 'CANCELED') ? true : undefined), 5_000);
-    should(sortRows(await tableRows(page))).eql(asRows(await getOk<TaskView[]>(`${main.api}/batches/${gray}/tasks?state=CANCELED`)));
+    await waitFor(
+      'the filtered table',
+      async () => ((await tableRows(page)).every((r) => r.state === 'CANCELED') ? true : undefined),
+      5_000,
+    );
+    should(sortRows(await tableRows(page))).eql(
+      asRows(await getOk<TaskView[]>(`${main.api}/batches/${gray}/tasks?state=CANCELED`)),
+    );
 
     // A canceled batch offers no action any more (a re-upgrade needs a new batch).
     should(await page.$$('[data-action=pause], [data-action=cancel], [data-action=task-reupgrade]')).have.length(0);
@@ -529,7 +603,12 @@ describe('the OTA console tab in the editor', function () {
     should(api.find((r) => r.version === '2.0.0')?.count).be.above(5);
     const shown = () =>
       page.$$eval('#ota-console-panel-versions li[data-version]', (items) =>
-        items.map((li) => `${li.getAttribute('data-product')} ${li.getAttribute('data-module')} ${li.getAttribute('data-version')} ${li.getAttribute('data-count')}`).sort(),
+        items
+          .map(
+            (li) =>
+              `${li.getAttribute('data-product')} ${li.getAttribute('data-module')} ${li.getAttribute('data-version')} ${li.getAttribute('data-count')}`,
+          )
+          .sort(),
       );
     // Late reports of devices that were upgrading at the cancel may still move it: compare the
     // tab with what the API says at the same moment, until both agree.
@@ -538,12 +617,17 @@ describe('the OTA console tab in the editor', function () {
       'the new distribution',
       async () => {
         const rows = await getOk<VersionRow[]>(`${main.api}/versions`);
-        last = { shown: await shown(), expected: rows.map((r) => `${r.productKey} ${r.module} ${r.version} ${r.count}`).sort() };
+        last = {
+          shown: await shown(),
+          expected: rows.map((r) => `${r.productKey} ${r.module} ${r.version} ${r.count}`).sort(),
+        };
         return JSON.stringify(last.shown) === JSON.stringify(last.expected) ? true : undefined;
       },
       10_000,
     ).catch((err: Error) => {
-      throw new Error(`${err.message}: the tab shows ${JSON.stringify(last.shown)}, the API says ${JSON.stringify(last.expected)}`);
+      throw new Error(
+        `${err.message}: the tab shows ${JSON.stringify(last.shown)}, the API says ${JSON.stringify(last.expected)}`,
+      );
     });
     should(await page.evaluate(() => (window as unknown as { otaMarker?: number }).otaMarker)).equal(1);
     await showSection(page, 'batches');
@@ -552,14 +636,20 @@ describe('the OTA console tab in the editor', function () {
   it('exports the device table as CSV', async function () {
     await page.click('#ota-console-panel-batches .ota-console-chip[data-state=ALL]');
     const all = await getOk<TaskView[]>(`${main.api}/batches/${gray}/tasks`);
-    await waitFor('the whole table', async () => ((await tableRows(page)).length === all.length ? true : undefined), 5_000);
+    await waitFor(
+      'the whole table',
+      async () => ((await tableRows(page)).length === all.length ? true : undefined),
+      5_000,
+    );
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-action=export-csv]')]);
     should(download.suggestedFilename()).equal(`batch-${gray}-tasks.csv`);
     const path = join(work, 'tasks.csv');
     await download.saveAs(path);
     const [header, ...lines] = readFileSync(path, 'utf8').trim().split('\r\n');
     should(header).equal('productKey,deviceName,module,state,stateLabel,step,reason,attempts,srcVersion,updatedAt');
-    const rows = lines.map((line) => line.split(',')).map((cells) => ({ deviceName: cells[1], state: cells[3], step: cells[5], attempts: cells[cells.length - 3] }));
+    const rows = lines
+      .map((line) => line.split(','))
+      .map((cells) => ({ deviceName: cells[1], state: cells[3], step: cells[5], attempts: cells[cells.length - 3] }));
     should(sortRows(rows)).eql(asRows(await getOk<TaskView[]>(`${main.api}/batches/${gray}/tasks`)));
   });
 
@@ -571,11 +661,17 @@ describe('the OTA console tab in the editor', function () {
     await page.keyboard.press('Enter');
     await page.click(`#ota-console-panel-devices .ota-console-found [data-device="${upgraded.deviceName}"]`);
     await page.waitForSelector('#ota-console-history tbody tr');
-    const info = await getOk<{ modules: { module: string; version: string }[]; tasks: TaskView[] }>(`${main.api}/devices/pk1/${upgraded.deviceName}`);
-    const modules = await page.$$eval('#ota-console-modules tbody tr', (rows) => rows.map((tr) => ({ module: tr.getAttribute('data-module'), version: tr.getAttribute('data-version') })));
+    const info = await getOk<{ modules: { module: string; version: string }[]; tasks: TaskView[] }>(
+      `${main.api}/devices/pk1/${upgraded.deviceName}`,
+    );
+    const modules = await page.$$eval('#ota-console-modules tbody tr', (rows) =>
+      rows.map((tr) => ({ module: tr.getAttribute('data-module'), version: tr.getAttribute('data-version') })),
+    );
     should(modules).eql(info.modules.map((m) => ({ module: m.module, version: m.version })));
     should(modules).eql([{ module: 'default', version: '2.0.0' }]);
-    const history = await page.$$eval('#ota-console-history tbody tr', (rows) => rows.map((tr) => ({ batchId: Number(tr.getAttribute('data-batch-id')), state: tr.getAttribute('data-state') })));
+    const history = await page.$$eval('#ota-console-history tbody tr', (rows) =>
+      rows.map((tr) => ({ batchId: Number(tr.getAttribute('data-batch-id')), state: tr.getAttribute('data-state') })),
+    );
     should(history).eql(info.tasks.map((t) => ({ batchId: t.batchId, state: t.state })));
     should(history).eql([{ batchId: gray, state: 'SUCCEEDED' }]);
 
@@ -596,10 +692,21 @@ describe('the OTA console tab in the editor', function () {
       if ((JSON.parse(payload.toString()) as { taskId?: number }).taskId !== undefined) taskEvents++;
     });
     try {
-      for (const name of ghosts) await client.publishAsync(`/ota/device/inform/pk3/${name}`, buildVersionReport({ version: '1.0.0' }), { qos: 1 });
-      await waitFor('the ghosts in the inventory', async () => ((await getOk<unknown[]>(`${main.api}/devices?productKey=pk3`)).length === 10 ? true : undefined), 20_000);
+      for (const name of ghosts)
+        await client.publishAsync(`/ota/device/inform/pk3/${name}`, buildVersionReport({ version: '1.0.0' }), {
+          qos: 1,
+        });
+      await waitFor(
+        'the ghosts in the inventory',
+        async () => ((await getOk<unknown[]>(`${main.api}/devices?productKey=pk3`)).length === 10 ? true : undefined),
+        20_000,
+      );
       const created = await call<BatchView>('POST', `${main.api}/batches`, {
-        body: { firmware: { version: '2.5.0', url: 'http://firmware.invalid/pk3-2.5.0.bin', size: 1000, md5: 'c'.repeat(32) }, type: 'verify', targets: { productKey: 'pk3', devices: ghosts } },
+        body: {
+          firmware: { version: '2.5.0', url: 'http://firmware.invalid/pk3-2.5.0.bin', size: 1000, md5: 'c'.repeat(32) },
+          type: 'verify',
+          targets: { productKey: 'pk3', devices: ghosts },
+        },
       });
       should(created.status).equal(201);
       const id = created.body.id;
@@ -608,9 +715,16 @@ describe('the OTA console tab in the editor', function () {
       await page.click('[data-action=back]');
       await page.click(`#ota-console-batch-list [data-batch-id="${id}"] .ota-console-card-open`);
       await page.waitForSelector(`#ota-console-tasks tbody tr[data-device="ghost-9"]`);
-      await waitFor('every notice sent', async () => ((await getOk<BatchView>(`${main.api}/batches/${id}`)).counts.NOTIFIED === 10 ? true : undefined), 10_000);
+      await waitFor(
+        'every notice sent',
+        async () => ((await getOk<BatchView>(`${main.api}/batches/${id}`)).counts.NOTIFIED === 10 ? true : undefined),
+        10_000,
+      );
       await page.evaluate((fleetId) => {
-        const w = window as unknown as { otaMessages: number; RED: { comms: { subscribe(topic: string, fn: () => void): void } } };
+        const w = window as unknown as {
+          otaMessages: number;
+          RED: { comms: { subscribe(topic: string, fn: () => void): void } };
+        };
         w.otaMessages = 0;
         w.RED.comms.subscribe(`ota/${fleetId}`, () => w.otaMessages++);
       }, main.fleetId);
@@ -624,7 +738,10 @@ describe('the OTA console tab in the editor', function () {
       taskEvents = 0;
       for (let k = 0; k < 1000; k++) {
         const step = Math.floor(k / 10);
-        for (const name of ghosts) client.publish(`/ota/device/progress/pk3/${name}`, buildProgressReport({ step, module: 'default' }), { qos: 0 });
+        for (const name of ghosts)
+          client.publish(`/ota/device/progress/pk3/${name}`, buildProgressReport({ step, module: 'default' }), {
+            qos: 0,
+          });
       }
       // While the runtime works through them, the editor answers within a frame or so.
       let slowest = 0;
@@ -637,7 +754,10 @@ describe('the OTA console tab in the editor', function () {
         60_000,
       );
       let finished = false;
-      void done.then(() => (finished = true), () => (finished = true));
+      void done.then(
+        () => (finished = true),
+        () => (finished = true),
+      );
       while (!finished) {
         const t0 = Date.now();
         await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
@@ -646,21 +766,36 @@ describe('the OTA console tab in the editor', function () {
       }
       await done;
       const seconds = (Date.now() - started) / 1000;
-      await waitFor('the table at step 99', async () => ((await tableRows(page)).every((r) => r.step === '99') ? true : undefined), 5_000);
+      await waitFor(
+        'the table at step 99',
+        async () => ((await tableRows(page)).every((r) => r.step === '99') ? true : undefined),
+        5_000,
+      );
       page.off('request', countFetches);
       // Every report was a task event (the flow publishes them on test/events, a little behind).
       await waitFor('the task events', async () => (taskEvents >= 10_000 ? true : undefined), 20_000);
       const messages = await page.evaluate(() => (window as unknown as { otaMessages: number }).otaMessages);
-      console.log(`      ${taskEvents} task events in ${seconds.toFixed(1)} s → ${messages} comms messages, ${taskFetches} table fetches, slowest frame ${slowest} ms`);
+      console.log(
+        `      ${taskEvents} task events in ${seconds.toFixed(1)} s → ${messages} comms messages, ${taskFetches} table fetches, slowest frame ${slowest} ms`,
+      );
       should(messages).be.belowOrEqual(Math.ceil(seconds / 0.5) + 3);
       should(taskFetches).be.belowOrEqual(messages + 2);
       should(slowest).be.below(1500);
 
       // The devices reboot into 2.5.0: the table and the counts follow.
-      for (const name of ghosts) client.publish(`/ota/device/inform/pk3/${name}`, buildVersionReport({ version: '2.5.0' }), { qos: 1 });
-      await waitFor('all succeeded in the tab', async () => ((await chipCounts(page)).SUCCEEDED === 10 ? true : undefined), 20_000);
+      for (const name of ghosts)
+        client.publish(`/ota/device/inform/pk3/${name}`, buildVersionReport({ version: '2.5.0' }), { qos: 1 });
+      await waitFor(
+        'all succeeded in the tab',
+        async () => ((await chipCounts(page)).SUCCEEDED === 10 ? true : undefined),
+        20_000,
+      );
       should(await chipCounts(page)).eql((await getOk<BatchView>(`${main.api}/batches/${id}`)).counts);
-      await waitFor('the table', async () => ((await tableRows(page)).every((r) => r.state === 'SUCCEEDED') ? true : undefined), 5_000);
+      await waitFor(
+        'the table',
+        async () => ((await tableRows(page)).every((r) => r.state === 'SUCCEEDED') ? true : undefined),
+        5_000,
+      );
       should(sortRows(await tableRows(page))).eql(asRows(await getOk<TaskView[]>(`${main.api}/batches/${id}/tasks`)));
     } finally {
       await client.endAsync(true);
@@ -679,19 +814,38 @@ describe('the OTA console tab in the editor', function () {
     const fw = (await uploaded.json()) as FirmwareView;
     const created = await call<BatchView>('POST', `${guarded.api}/batches`, {
       token: adminToken,
-      body: { firmwareId: fw.id, type: 'static', targets: { selection: 'SPECIFIC', productKey: 'pk2', devices: ['cam-1', 'cam-2'] }, strategy: { needConfirm: true } },
+      body: {
+        firmwareId: fw.id,
+        type: 'static',
+        targets: { selection: 'SPECIFIC', productKey: 'pk2', devices: ['cam-1', 'cam-2'] },
+        strategy: { needConfirm: true },
+      },
     });
     should(created.status).equal(201);
 
     const viewerToken = await token(guarded.base, 'viewer', 'read');
     const viewer = await context.newPage();
     // What the editor's login form does: keep the token where the editor looks for it.
-    await viewer.addInitScript((t) => localStorage.setItem('auth-tokens', JSON.stringify({ access_token: t })), viewerToken);
+    await viewer.addInitScript(
+      (t) => localStorage.setItem('auth-tokens', JSON.stringify({ access_token: t })),
+      viewerToken,
+    );
     await openConsole(viewer, guarded.base);
-    should(await viewer.evaluate(() => (window as unknown as { RED: { settings: { user?: { username: string } } } }).RED.settings.user?.username)).equal('viewer');
+    should(
+      await viewer.evaluate(
+        () => (window as unknown as { RED: { settings: { user?: { username: string } } } }).RED.settings.user?.username,
+      ),
+    ).equal('viewer');
     await viewer.waitForSelector('#ota-console-panel-versions li[data-version]');
     const apiVersions = await getOk<unknown[]>(`${guarded.api}/versions`, viewerToken);
-    await waitFor('the distribution', async () => ((await viewer.$$('#ota-console-panel-versions li[data-version]')).length === apiVersions.length ? true : undefined), 5_000);
+    await waitFor(
+      'the distribution',
+      async () =>
+        (await viewer.$$('#ota-console-panel-versions li[data-version]')).length === apiVersions.length
+          ? true
+          : undefined,
+      5_000,
+    );
     await showSection(viewer, 'firmware');
     await viewer.waitForSelector('#ota-console-panel-firmware li[data-version="3.3.0"]');
     await showSection(viewer, 'batches');
@@ -702,7 +856,10 @@ describe('the OTA console tab in the editor', function () {
     should(await viewer.isVisible('[data-action=export-csv]')).be.true();
 
     // The API refuses the viewer's writes.
-    const refused = await call('POST', `${guarded.api}/batches`, { token: viewerToken, body: { firmwareId: fw.id, type: 'static', targets: { selection: 'ALL' } } });
+    const refused = await call('POST', `${guarded.api}/batches`, {
+      token: viewerToken,
+      body: { firmwareId: fw.id, type: 'static', targets: { selection: 'ALL' } },
+    });
     should([401, 403]).containEql(refused.status);
     const cancel = await call('POST', `${guarded.api}/batches/${created.body.id}/cancel`, { token: viewerToken });
     should([401, 403]).containEql(cancel.status);
@@ -712,10 +869,18 @@ describe('the OTA console tab in the editor', function () {
     const reader = await commsSocket(guarded.base, viewerToken);
     const limited = await commsSocket(guarded.base, await token(guarded.base, 'limited', ''));
     try {
-      const confirmed = await call('POST', `${guarded.api}/batches/${created.body.id}/tasks/pk2/cam-1/confirm`, { token: adminToken });
+      const confirmed = await call('POST', `${guarded.api}/batches/${created.body.id}/tasks/pk2/cam-1/confirm`, {
+        token: adminToken,
+      });
       should(confirmed.status).equal(200);
-      await viewer.waitForSelector('#ota-console-tasks tbody tr[data-device="cam-1"]:not([data-state=CONFIRM])', { timeout: 10_000 });
-      await waitFor('the reader socket to hear of it', async () => (reader.topics.includes(`ota/${guarded.fleetId}`) ? true : undefined), 5_000);
+      await viewer.waitForSelector('#ota-console-tasks tbody tr[data-device="cam-1"]:not([data-state=CONFIRM])', {
+        timeout: 10_000,
+      });
+      await waitFor(
+        'the reader socket to hear of it',
+        async () => (reader.topics.includes(`ota/${guarded.fleetId}`) ? true : undefined),
+        5_000,
+      );
       await new Promise((r) => setTimeout(r, 600));
       should(limited.topics.filter((t) => t.startsWith('ota/'))).eql([]);
     } finally {

@@ -17,10 +17,16 @@ import { fleetSuite, loadFlow } from '../helpers/fleet-red';
 import type { FlowNode } from '../helpers/flow';
 import { waitFor } from '../helpers/http';
 
-const core = path.dirname(require.resolve('@node-red/nodes/package.json', { paths: [path.dirname(require.resolve('node-red'))] }));
-const coreNodes = ['common/20-inject.js', 'common/21-debug.js', 'common/90-comment.js', 'function/10-function.js', 'function/15-change.js'].map((f) =>
-  require(path.join(core, 'core', f)),
+const core = path.dirname(
+  require.resolve('@node-red/nodes/package.json', { paths: [path.dirname(require.resolve('node-red'))] }),
 );
+const coreNodes = [
+  'common/20-inject.js',
+  'common/21-debug.js',
+  'common/90-comment.js',
+  'function/10-function.js',
+  'function/15-change.js',
+].map((f) => require(path.join(core, 'core', f)));
 
 describe('the demo: example flow, embedded broker and 50 simulated devices with faults', function () {
   this.timeout(120_000);
@@ -45,30 +51,65 @@ describe('the demo: example flow, embedded broker and 50 simulated devices with 
 
     const timing = { bootMs: 200, rebootMs: 100, burnMs: 100 };
     const broker1 = broker.url;
-    const tests = new Simulation(simOptions({ broker: broker1, productKey: DEMO_PRODUCT, version: '1.0.0', devices: 2, namePrefix: 'test-', timing }));
+    const tests = new Simulation(
+      simOptions({
+        broker: broker1,
+        productKey: DEMO_PRODUCT,
+        version: '1.0.0',
+        devices: 2,
+        namePrefix: 'test-',
+        timing,
+      }),
+    );
     const faults = { failDownload: '3', failVerify: '3', failBurn: '3', wrongVersion: '2', silent: '2' };
-    const field = new Simulation(simOptions({ broker: broker1, productKey: DEMO_PRODUCT, version: '1.0.0', devices: 48, namePrefix: 'device-', timing, faults, seed: 7 }));
+    const field = new Simulation(
+      simOptions({
+        broker: broker1,
+        productKey: DEMO_PRODUCT,
+        version: '1.0.0',
+        devices: 48,
+        namePrefix: 'device-',
+        timing,
+        faults,
+        seed: 7,
+      }),
+    );
     sims.push(tests, field);
     await Promise.all([tests.start(), field.start()]);
-    await waitFor('50 devices in the inventory', async () => (fleet()?.devices({ productKey: DEMO_PRODUCT }).length === 50 ? true : undefined), 30_000);
+    await waitFor(
+      '50 devices in the inventory',
+      async () => (fleet()?.devices({ productKey: DEMO_PRODUCT }).length === 50 ? true : undefined),
+      30_000,
+    );
 
     // The example's "upload firmware" inject: ota-verify stores 1.1.0 and verifies it on test-001/002.
     const upload = flows.find((n) => n.type === 'inject' && n.name === 'upload firmware') as FlowNode;
     helper.getNode(upload.id).receive({});
     const verified = await waitFor(
       'the verification',
-      async () => fleet()?.listFirmware(DEMO_PRODUCT).find((f) => f.version === SAMPLE_VERSION && f.verification === 'verified'),
+      async () =>
+        fleet()
+          ?.listFirmware(DEMO_PRODUCT)
+          .find((f) => f.version === SAMPLE_VERSION && f.verification === 'verified'),
       60_000,
     );
 
     // Everyone else, through the example's ota-push.
     const push = flows.find((n) => n.type === 'ota-push') as FlowNode;
     helper.getNode(push.id).receive({
-      payload: { firmwareId: verified.id, type: 'static', targets: { selection: 'ALL' }, strategy: { retryCount: 1, retryInterval: 0.05 } },
+      payload: {
+        firmwareId: verified.id,
+        type: 'static',
+        targets: { selection: 'ALL' },
+        strategy: { retryCount: 1, retryInterval: 0.05 },
+      },
     });
     const batch = await waitFor(
       'the batch to complete',
-      async () => fleet()?.listBatches().find((b) => b.type === 'static' && b.state === 'COMPLETED'),
+      async () =>
+        fleet()
+          ?.listBatches()
+          .find((b) => b.type === 'static' && b.state === 'COMPLETED'),
       90_000,
     );
     // Faults are drawn per kind, so a device may have several: predict from what was assigned.
@@ -80,15 +121,27 @@ describe('the demo: example flow, embedded broker and 50 simulated devices with 
       wrongVersion: /^version mismatch/,
     };
     const faulty = new Map(
-      field.devices.map((d) => [d.name, [...d.faults].filter((f) => f in reasonOf)] as const).filter(([, kinds]) => kinds.length > 0),
+      field.devices
+        .map((d) => [d.name, [...d.faults].filter((f) => f in reasonOf)] as const)
+        .filter(([, kinds]) => kinds.length > 0),
     );
     should(faulty.size).be.within(9, 13);
-    should(batch.counts).eql({ CONFIRM: 0, QUEUED: 0, NOTIFIED: 0, IN_PROGRESS: 0, SUCCEEDED: 48 - faulty.size, FAILED: faulty.size, CANCELED: 0 });
+    should(batch.counts).eql({
+      CONFIRM: 0,
+      QUEUED: 0,
+      NOTIFIED: 0,
+      IN_PROGRESS: 0,
+      SUCCEEDED: 48 - faulty.size,
+      FAILED: faulty.size,
+      CANCELED: 0,
+    });
     const failed = fleet()!.tasks(batch.id, { state: 'FAILED' });
     should(failed.map((t) => t.deviceName).sort()).eql([...faulty.keys()].sort());
     for (const task of failed) {
       const kinds = faulty.get(task.deviceName) as string[];
-      should(kinds.some((k) => reasonOf[k].test(task.reason ?? ''))).be.true(`${task.deviceName} (${kinds.join(', ')}) failed with "${task.reason}"`);
+      should(kinds.some((k) => reasonOf[k].test(task.reason ?? ''))).be.true(
+        `${task.deviceName} (${kinds.join(', ')}) failed with "${task.reason}"`,
+      );
     }
     should(field.summary().upgraded).equal(48 - faulty.size);
   });

@@ -18,6 +18,8 @@ describe('npm start: its settings', function () {
   it('Node-RED listens on this machine only unless NODE_RED_HOST says otherwise', function () {
     should(readDemoSettings({}).nodeRedHost).equal('127.0.0.1');
     should(readDemoSettings({ NODE_RED_HOST: '0.0.0.0' }).nodeRedHost).equal('0.0.0.0');
-    should(() => readDemoSettings({ NODE_RED_HOST: 'my-laptop' })).throw(/^NODE_RED_HOST must be an IP address to listen on/);
+    should(() => readDemoSettings({ NODE_RED_HOST: 'my-laptop' })).throw(
+      /^NODE_RED_HOST must be an IP address to listen on/,
+    );
   });
 });

@@ -63,7 +63,11 @@ describe('npm start', function () {
     });
     demo.stdout?.on('data', (c) => (output += c));
     demo.stderr?.on('data', (c) => (output += c));
-    await waitFor('the banner', async () => (output.includes('Press the "upload firmware" inject') ? true : undefined), 90_000);
+    await waitFor(
+      'the banner',
+      async () => (output.includes('Press the "upload firmware" inject') ? true : undefined),
+      90_000,
+    );
     should(output).match(new RegExp(`editor +http://localhost:${port}`));
 
     const editor = await getText(`${base}/`);
@@ -71,21 +75,38 @@ describe('npm start', function () {
     should(editor.text).match(/<title>Node-RED<\/title>/);
     const [fleet] = await getJson<{ id: string }[]>(`${base}/ota/fleets`);
     const api = `${base}/ota/fleets/${fleet.id}`;
-    const devices = await waitFor('12 devices', async () => {
-      const list = await getJson<{ deviceName: string }[]>(`${api}/devices`);
-      return list.length === 12 ? list : undefined;
-    }, 30_000);
+    const devices = await waitFor(
+      '12 devices',
+      async () => {
+        const list = await getJson<{ deviceName: string }[]>(`${api}/devices`);
+        return list.length === 12 ? list : undefined;
+      },
+      30_000,
+    );
     should(devices.map((d) => d.deviceName)).containEql('test-001');
-    should(await getJson<{ version: string; verification: string }[]>(`${api}/firmware`)).match([{ version: '1.1.0', verification: 'unverified' }]);
+    should(await getJson<{ version: string; verification: string }[]>(`${api}/firmware`)).match([
+      { version: '1.1.0', verification: 'unverified' },
+    ]);
 
     should(await press(base, UPLOAD_INJECT)).equal(200);
-    await waitFor('the verification', async () => ((await getJson<{ verification: string }[]>(`${api}/firmware`))[0].verification === 'verified' ? true : undefined), 60_000);
+    await waitFor(
+      'the verification',
+      async () =>
+        (await getJson<{ verification: string }[]>(`${api}/firmware`))[0].verification === 'verified'
+          ? true
+          : undefined,
+      60_000,
+    );
     should(await press(base, BATCH_INJECT)).equal(200);
-    const upgraded = await waitFor('devices upgraded by the batch', async () => {
-      const batches = await getJson<{ type: string; counts: Record<string, number> }[]>(`${api}/batches`);
-      const batch = batches.find((b) => b.type === 'static');
-      return batch && batch.counts.SUCCEEDED > 0 ? batch : undefined;
-    }, 60_000);
+    const upgraded = await waitFor(
+      'devices upgraded by the batch',
+      async () => {
+        const batches = await getJson<{ type: string; counts: Record<string, number> }[]>(`${api}/batches`);
+        const batch = batches.find((b) => b.type === 'static');
+        return batch && batch.counts.SUCCEEDED > 0 ? batch : undefined;
+      },
+      60_000,
+    );
     should(upgraded.counts.SUCCEEDED).be.above(0);
 
     const exited = new Promise<number | null>((ok) => demo?.once('exit', (code) => ok(code)));

@@ -74,7 +74,12 @@ describe('durability: SIGKILL in the middle of a batch', function () {
     const names = Array.from({ length: DEVICES }, (_, i) => `dev-${i}`);
     devices = new ScriptedDevices(broker.url, 'pk1', names, '1.0.0', { stepMs: 150 });
     await devices.start();
-    await waitFor('the inventory', async () => ((await getJson<unknown[]>(`${base}/ota/fleets/${fleetId}/devices`)).length === DEVICES ? true : undefined), 30_000);
+    await waitFor(
+      'the inventory',
+      async () =>
+        (await getJson<unknown[]>(`${base}/ota/fleets/${fleetId}/devices`)).length === DEVICES ? true : undefined,
+      30_000,
+    );
 
     const batch = await postJson<{ id: number }>(`${base}/ota/fleets/${fleetId}/batches`, {
       firmware: { version: '2.0.0', url: 'http://firmware.invalid/pk1-2.0.0.bin', size: 1000, md5: 'c'.repeat(32) },
@@ -84,9 +89,17 @@ describe('durability: SIGKILL in the middle of a batch', function () {
     });
 
     // Kill once some devices finished and many are still queued or upgrading.
-    await waitFor('a third of the batch', async () => (events.filter((e) => e.to === 'SUCCEEDED').length >= DEVICES / 3 ? true : undefined), 60_000);
-    const acknowledged = events.filter((e) => e.taskId !== undefined && e.from !== e.to).map((e) => `${e.taskId}:${e.from}>${e.to}`);
-    const atKill = await getJson<{ counts: Record<string, number> }>(`${base}/ota/fleets/${fleetId}/batches/${batch.id}`);
+    await waitFor(
+      'a third of the batch',
+      async () => (events.filter((e) => e.to === 'SUCCEEDED').length >= DEVICES / 3 ? true : undefined),
+      60_000,
+    );
+    const acknowledged = events
+      .filter((e) => e.taskId !== undefined && e.from !== e.to)
+      .map((e) => `${e.taskId}:${e.from}>${e.to}`);
+    const atKill = await getJson<{ counts: Record<string, number> }>(
+      `${base}/ota/fleets/${fleetId}/batches/${batch.id}`,
+    );
     child.kill('SIGKILL');
     await new Promise((r) => child?.once('exit', r));
 
@@ -95,17 +108,29 @@ describe('durability: SIGKILL in the middle of a batch', function () {
     const done = await waitFor(
       'the batch to complete',
       async () => {
-        const b = await getJson<{ state: string; counts: Record<string, number> }>(`${base}/ota/fleets/${fleetId}/batches/${batch.id}`);
+        const b = await getJson<{ state: string; counts: Record<string, number> }>(
+          `${base}/ota/fleets/${fleetId}/batches/${batch.id}`,
+        );
         return b.state === 'COMPLETED' ? b : undefined;
       },
       90_000,
     );
 
-    should(done.counts).eql({ CONFIRM: 0, QUEUED: 0, NOTIFIED: 0, IN_PROGRESS: 0, SUCCEEDED: DEVICES, FAILED: 0, CANCELED: 0 });
+    should(done.counts).eql({
+      CONFIRM: 0,
+      QUEUED: 0,
+      NOTIFIED: 0,
+      IN_PROGRESS: 0,
+      SUCCEEDED: DEVICES,
+      FAILED: 0,
+      CANCELED: 0,
+    });
     const stored = new Set(
-      (await getJson<{ taskId: number; from: string; to: string }[]>(`${base}/ota/fleets/${fleetId}/batches/${batch.id}/transitions?limit=100000`)).map(
-        (t) => `${t.taskId}:${t.from}>${t.to}`,
-      ),
+      (
+        await getJson<{ taskId: number; from: string; to: string }[]>(
+          `${base}/ota/fleets/${fleetId}/batches/${batch.id}/transitions?limit=100000`,
+        )
+      ).map((t) => `${t.taskId}:${t.from}>${t.to}`),
     );
     const lost = acknowledged.filter((a) => !stored.has(a));
     should(lost).eql([]);

@@ -41,19 +41,31 @@ describe('examples/01 Platform, run against simulated devices', function () {
     await example.deploy();
     await example.connected();
     const api = fleetApi(suite.adminUrl, example.fleetId);
-    const [versionsShown, verifiedShown, failedShown, eventsShown, errorsShown] = ['versions', 'verified', 'verification failed', 'batch events', 'errors'].map(
-      (name) => example.debug(name),
-    );
+    const [versionsShown, verifiedShown, failedShown, eventsShown, errorsShown] = [
+      'versions',
+      'verified',
+      'verification failed',
+      'batch events',
+      'errors',
+    ].map((name) => example.debug(name));
 
-    const tests = await simulate({ broker: broker.url, productKey: 'demo-product', version: '1.0.0', devices: 2, namePrefix: 'test-', seed: 1 }, sims);
-    const field = await simulate({ broker: broker.url, productKey: 'demo-product', version: '1.0.0', devices: 8, namePrefix: 'device-', seed: 2 }, sims);
+    const tests = await simulate(
+      { broker: broker.url, productKey: 'demo-product', version: '1.0.0', devices: 2, namePrefix: 'test-', seed: 1 },
+      sims,
+    );
+    const field = await simulate(
+      { broker: broker.url, productKey: 'demo-product', version: '1.0.0', devices: 8, namePrefix: 'device-', seed: 2 },
+      sims,
+    );
     const names = [...tests.devices, ...field.devices].map((d) => d.name).sort();
 
     // 1. Versions: every device's T1 reaches the "versions" debug node and the inventory.
     for (let i = 0; i < names.length; i++) await versionsShown.next(() => true, 10_000);
     should(versionsShown.messages.map((m) => (m.payload as { deviceName: string }).deviceName).sort()).eql(names);
     should(versionsShown.messages[0].payload).match({ productKey: 'demo-product', version: '1.0.0' });
-    should(await api.get('/versions')).eql([{ productKey: 'demo-product', module: 'default', version: '1.0.0', count: 10 }]);
+    should(await api.get('/versions')).eql([
+      { productKey: 'demo-product', module: 'default', version: '1.0.0', count: 10 },
+    ]);
 
     // 3. Upload and verify: output 1 fires once both test devices run 1.1.0; no other device got it.
     example.press('upload firmware');
@@ -86,12 +98,19 @@ describe('examples/01 Platform, run against simulated devices', function () {
     const chosen = tasks.map((t) => t.deviceName).sort();
     should(chosen).have.length(4);
     const running = versionsOf(field);
-    should(Object.keys(running).filter((n) => running[n] === '1.1.0').sort()).eql(chosen);
+    should(
+      Object.keys(running)
+        .filter((n) => running[n] === '1.1.0')
+        .sort(),
+    ).eql(chosen);
     should(await api.get('/versions')).eql([
       { productKey: 'demo-product', module: 'default', version: '1.1.0', count: 6 },
       { productKey: 'demo-product', module: 'default', version: '1.0.0', count: 4 },
     ]);
-    await eventsShown.next((m) => m.topic === 'batch' && batchIdOf(m) === batchId && (m.payload as { to: string }).to === 'COMPLETED', 5000);
+    await eventsShown.next(
+      (m) => m.topic === 'batch' && batchIdOf(m) === batchId && (m.payload as { to: string }).to === 'COMPLETED',
+      5000,
+    );
     should(errorsShown.messages).eql([]);
   });
 });

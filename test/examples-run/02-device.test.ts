@@ -48,11 +48,18 @@ describe('examples/02 Device, run against the Platform example', function () {
     const checked = device.inbox('ota-verify', 'check package');
 
     // "at start: 1.0.0" fires once, a second after deploy: the platform lists gateway-1 on 1.0.0.
-    const gateway = await waitFor('gateway-1 in the platform inventory', () => api.get<Device>('/devices/demo-product/gateway-1'), 10_000);
+    const gateway = await waitFor(
+      'gateway-1 in the platform inventory',
+      () => api.get<Device>('/devices/demo-product/gateway-1'),
+      10_000,
+    );
     should(gateway.modules).match([{ module: 'default', version: '1.0.0' }]);
 
     // The platform verifies 1.1.0 on its simulated test devices, then upgrades gateway-1 alone.
-    await simulate({ broker: broker.url, productKey: 'demo-product', version: '1.0.0', devices: 2, namePrefix: 'test-', seed: 1 }, sims);
+    await simulate(
+      { broker: broker.url, productKey: 'demo-product', version: '1.0.0', devices: 2, namePrefix: 'test-', seed: 1 },
+      sims,
+    );
     const verified = platform.debug('verified');
     platform.press('upload firmware');
     const firmwareId = ((await verified.next(() => true, 20_000)).payload as { id: string }).id;
@@ -75,14 +82,21 @@ describe('examples/02 Device, run against the Platform example', function () {
       const body = JSON.parse(payload);
       return `${topic.split('/')[3]} ${body.params ? JSON.stringify(body.params) : body.data.version}`;
     });
-    should(said).eql(['inform {"version":"1.0.0"}', 'upgrade 1.1.0', 'progress {"step":"100","desc":"package verified"}', 'inform {"version":"1.1.0"}']);
+    should(said).eql([
+      'inform {"version":"1.0.0"}',
+      'upgrade 1.1.0',
+      'progress {"step":"100","desc":"package verified"}',
+      'inform {"version":"1.1.0"}',
+    ]);
     const check = checked.messages[0];
     should(check.notice).match({ code: '1000', data: { version: '1.1.0', size: 4096, signMethod: 'Md5' } });
     should(helper.getNode(device.node('function', 'install').id).context().flow.get('version')).equal('1.1.0');
 
     // The platform counts the upgrade as done when gateway-1 reports the destination version.
     should(done.counts).match({ SUCCEEDED: 1, FAILED: 0 });
-    should((await api.get<Device>('/devices/demo-product/gateway-1')).modules).match([{ module: 'default', version: '1.1.0' }]);
+    should((await api.get<Device>('/devices/demo-product/gateway-1')).modules).match([
+      { module: 'default', version: '1.1.0' },
+    ]);
     const steps = (await api.get<{ step: number | null }[]>(`/batches/${batch.id}/transitions`)).map((t) => t.step);
     should(steps).containEql(100);
   });
@@ -99,7 +113,15 @@ describe('examples/02 Device, run against the Platform example', function () {
       code: '1000',
       id: 7,
       message: 'success',
-      data: { version: '1.1.0', size: 4096, signMethod: 'Md5', sign: 'a'.repeat(32), md5: 'a'.repeat(32), url: `${suite.nodeUrl}/no-such-package.bin`, module: 'default' },
+      data: {
+        version: '1.1.0',
+        size: 4096,
+        signMethod: 'Md5',
+        sign: 'a'.repeat(32),
+        md5: 'a'.repeat(32),
+        url: `${suite.nodeUrl}/no-such-package.bin`,
+        module: 'default',
+      },
     };
     await wire.publish('/ota/device/upgrade/demo-product/gateway-1', JSON.stringify(notice));
     const t3 = await waitFor('a T3', async () => wire.seen.find((m) => m.topic.includes('/progress/')), 10_000);

@@ -48,18 +48,31 @@ describe('examples/04 Gated installs, run against simulated devices', function (
     const testDevice = new NamedDevice(broker.url, 'demo-product', 'test-001', '1.0.0');
     named.push(testDevice);
     await testDevice.start();
-    const field = await simulate({ broker: broker.url, productKey: 'demo-product', version: '1.0.0', devices: 4, namePrefix: 'device-', seed: 4 }, sims);
-    await waitFor('5 devices in the inventory', async () => ((await api.get<unknown[]>('/devices')).length === 5 ? true : undefined), 10_000);
+    const field = await simulate(
+      { broker: broker.url, productKey: 'demo-product', version: '1.0.0', devices: 4, namePrefix: 'device-', seed: 4 },
+      sims,
+    );
+    await waitFor(
+      '5 devices in the inventory',
+      async () => ((await api.get<unknown[]>('/devices')).length === 5 ? true : undefined),
+      10_000,
+    );
 
     example.press('upload firmware');
-    should((await verifiedShown.next(() => true, 20_000)).payload).match({ version: '1.2.0', verification: 'verified' });
+    should((await verifiedShown.next(() => true, 20_000)).payload).match({
+      version: '1.2.0',
+      verification: 'verified',
+    });
     should(testDevice.version).equal('1.2.0');
     const verifyBatch = (eventsShown.messages.find((m) => m.topic === 'batch')?.payload as { batchId: number }).batchId;
 
     // At noon: every task of the batch waits in CONFIRM, and the 10-minute look confirms nothing.
     const batchId = await atLocalHour(12, async () => {
       example.press('start batch');
-      const started = await eventsShown.next((m) => m.topic === 'batch' && (m.payload as { batchId: number }).batchId !== verifyBatch, 5000);
+      const started = await eventsShown.next(
+        (m) => m.topic === 'batch' && (m.payload as { batchId: number }).batchId !== verifyBatch,
+        5000,
+      );
       const id = (started.payload as { batchId: number }).batchId;
       // The function learns of the waiting tasks from the batch event's counts on ota-push output 2.
       const held = async () => (statuses.at(-1)?.text === '4 waiting for 2:00' ? true : undefined);
@@ -69,7 +82,10 @@ describe('examples/04 Gated installs, run against simulated devices', function (
       return id;
     });
     should({ ...statuses.at(-1) }).eql({ fill: 'yellow', shape: 'ring', text: '4 waiting for 2:00' });
-    should(await api.get<BatchView>(`/batches/${batchId}`)).match({ state: 'IN_PROGRESS', counts: { CONFIRM: 4, QUEUED: 0, NOTIFIED: 0, SUCCEEDED: 0 } });
+    should(await api.get<BatchView>(`/batches/${batchId}`)).match({
+      state: 'IN_PROGRESS',
+      counts: { CONFIRM: 4, QUEUED: 0, NOTIFIED: 0, SUCCEEDED: 0 },
+    });
     should(field.devices.map((d) => d.state)).eql(['idle', 'idle', 'idle', 'idle']);
 
     // At 03:00 the same inject confirms the four, and they upgrade.
@@ -87,6 +103,11 @@ describe('examples/04 Gated installs, run against simulated devices', function (
       20_000,
     );
     should(done.counts).match({ CONFIRM: 0, SUCCEEDED: 4, FAILED: 0 });
-    should(versionsOf(field)).eql({ 'device-001': '1.2.0', 'device-002': '1.2.0', 'device-003': '1.2.0', 'device-004': '1.2.0' });
+    should(versionsOf(field)).eql({
+      'device-001': '1.2.0',
+      'device-002': '1.2.0',
+      'device-003': '1.2.0',
+      'device-004': '1.2.0',
+    });
   });
 });

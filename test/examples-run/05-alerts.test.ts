@@ -34,17 +34,37 @@ describe('examples/05 Alerts and abort threshold, run against failing simulated 
     await example.deploy();
     await example.connected();
     const api = fleetApi(suite.adminUrl, example.fleetId);
-    const [verifiedShown, alerts, completedShown] = ['verified', 'ALERT', 'batch completed'].map((name) => example.debug(name));
+    const [verifiedShown, alerts, completedShown] = ['verified', 'ALERT', 'batch completed'].map((name) =>
+      example.debug(name),
+    );
 
     const testDevice = new NamedDevice(broker.url, 'demo-product', 'test-1', '1.0.0');
     named.push(testDevice);
     await testDevice.start();
     // Every download fails, so the fifth finished task is the fifth failure: 100 %, over 20 %.
-    await simulate({ broker: broker.url, productKey: 'demo-product', version: '1.0.0', devices: 6, namePrefix: 'device-', seed: 5, faults: { failDownload: '6' } }, sims);
-    await waitFor('7 devices in the inventory', async () => ((await api.get<unknown[]>('/devices')).length === 7 ? true : undefined), 10_000);
+    await simulate(
+      {
+        broker: broker.url,
+        productKey: 'demo-product',
+        version: '1.0.0',
+        devices: 6,
+        namePrefix: 'device-',
+        seed: 5,
+        faults: { failDownload: '6' },
+      },
+      sims,
+    );
+    await waitFor(
+      '7 devices in the inventory',
+      async () => ((await api.get<unknown[]>('/devices')).length === 7 ? true : undefined),
+      10_000,
+    );
 
     example.press('upload firmware');
-    should((await verifiedShown.next(() => true, 20_000)).payload).match({ version: '3.0.0', verification: 'verified' });
+    should((await verifiedShown.next(() => true, 20_000)).payload).match({
+      version: '3.0.0',
+      verification: 'verified',
+    });
     example.press('start batch');
 
     const first = await alerts.next(() => true, 15_000);
@@ -54,7 +74,9 @@ describe('examples/05 Alerts and abort threshold, run against failing simulated 
     const stopped = await alerts.next((m) => String(m.topic).startsWith('OTA: batch'), 15_000);
     // The alert's wording is the example's; what it must carry: the batch, the abort's reason, the counts.
     should(stopped.topic).match(/^OTA: batch 2 /);
-    should(stopped.payload).match(/^ALERT batch 2 .*aborted: 5 of 5 finished tasks failed \(100\.0%, threshold 20%\); 0 succeeded, [56] failed, [01] canceled/);
+    should(stopped.payload).match(
+      /^ALERT batch 2 .*aborted: 5 of 5 finished tasks failed \(100\.0%, threshold 20%\); 0 succeeded, [56] failed, [01] canceled/,
+    );
     should(await api.get('/batches/2')).match({ state: 'CANCELED' });
     // Only the verify batch (1) completed.
     should(completedShown.messages.map((m) => (m.payload as { batchId: number }).batchId)).eql([1]);

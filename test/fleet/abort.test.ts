@@ -44,7 +44,10 @@ describe('fleet: the abort threshold ends the batch', function () {
       reason: 'aborted: 3 of 5 finished tasks failed (60.0%, threshold 50%)',
       counts: { CONFIRM: 0, QUEUED: 0, NOTIFIED: 0, IN_PROGRESS: 0, SUCCEEDED: 2, FAILED: 3, CANCELED: 0 },
     });
-    should(t.fleet.batch(batchId)).match({ state: 'CANCELED', reason: 'aborted: 3 of 5 finished tasks failed (60.0%, threshold 50%)' });
+    should(t.fleet.batch(batchId)).match({
+      state: 'CANCELED',
+      reason: 'aborted: 3 of 5 finished tasks failed (60.0%, threshold 50%)',
+    });
   });
 
   it('below minDevices finished nothing is aborted; reaching it cancels the batch', function () {
@@ -55,12 +58,17 @@ describe('fleet: the abort threshold ends the batch', function () {
     should(t.fleet.batch(batchId).state).equal('IN_PROGRESS');
     should(t.fleet.counts(batchId)).match({ NOTIFIED: 1, QUEUED: 3, FAILED: 2, CANCELED: 0 });
     t.fleet.reportProgress(dev('dev-002'), FAIL);
-    should(t.fleet.batch(batchId)).match({ state: 'CANCELED', reason: 'aborted: 3 of 3 finished tasks failed (100.0%, threshold 50%)' });
+    should(t.fleet.batch(batchId)).match({
+      state: 'CANCELED',
+      reason: 'aborted: 3 of 3 finished tasks failed (100.0%, threshold 50%)',
+    });
   });
 
   it('tasks awaiting a confirm or a push are canceled with the reason "aborted", and nothing more is sent', function () {
     const batchId = start({ needConfirm: true, maximumInFlight: 3, abort: { failurePercent: 50, minDevices: 2 } }, 8);
-    t.fleet.control('confirm', batchId, { devices: ['dev-000', 'dev-001', 'dev-002', 'dev-003', 'dev-004'].map((name) => dev(name)) });
+    t.fleet.control('confirm', batchId, {
+      devices: ['dev-000', 'dev-001', 'dev-002', 'dev-003', 'dev-004'].map((name) => dev(name)),
+    });
     t.clock.advance(0);
     should(notices(t.sent).map((n) => n.device)).eql(['dev-000', 'dev-001', 'dev-002']);
     t.fleet.reportProgress(dev('dev-000'), FAIL);
@@ -80,20 +88,35 @@ describe('fleet: the abort threshold ends the batch', function () {
   });
 
   it('failed tasks waiting for a retry get none', function () {
-    const batchId = start({ retryCount: 1, retryInterval: 60, timeoutInMinutes: 30, abort: { failurePercent: 50, minDevices: 2 } }, 3);
+    const batchId = start(
+      { retryCount: 1, retryInterval: 60, timeoutInMinutes: 30, abort: { failurePercent: 50, minDevices: 2 } },
+      3,
+    );
     t.clock.advance(0);
     t.fleet.reportProgress(dev('dev-000'), FAIL); // retried in an hour: not a final failure yet
     t.fleet.reportProgress(dev('dev-001'), STARTED);
     t.fleet.reportProgress(dev('dev-002'), STARTED);
     t.clock.advance(30 * MINUTE); // both time out: final failures
-    should(t.fleet.batch(batchId)).match({ state: 'CANCELED', reason: 'aborted: 2 of 2 finished tasks failed (100.0%, threshold 50%)' });
+    should(t.fleet.batch(batchId)).match({
+      state: 'CANCELED',
+      reason: 'aborted: 2 of 2 finished tasks failed (100.0%, threshold 50%)',
+    });
     t.clock.advance(2 * 60 * MINUTE);
-    should(t.fleet.tasks(batchId)[0]).match({ deviceName: 'dev-000', state: 'FAILED', retries: 0, attempts: 1, dueAt: null });
+    should(t.fleet.tasks(batchId)[0]).match({
+      deviceName: 'dev-000',
+      state: 'FAILED',
+      retries: 0,
+      attempts: 1,
+      dueAt: null,
+    });
     should(notices(t.sent)).have.length(3);
   });
 
   it('a device upgrading when the batch aborts still succeeds, and then nothing of the batch is left to time out', function () {
-    const batchId = start({ retryCount: 2, retryInterval: 60, timeoutInMinutes: 30, abort: { failurePercent: 50, minDevices: 2 } }, 5);
+    const batchId = start(
+      { retryCount: 2, retryInterval: 60, timeoutInMinutes: 30, abort: { failurePercent: 50, minDevices: 2 } },
+      5,
+    );
     t.clock.advance(0);
     for (const name of ['dev-001', 'dev-002', 'dev-003', 'dev-004']) t.fleet.reportProgress(dev(name), STARTED);
     t.clock.advance(10 * MINUTE);
@@ -108,7 +131,10 @@ describe('fleet: the abort threshold ends the batch', function () {
   });
 
   it('a device that fails after the abort fails for good, and a silent one times out', function () {
-    const batchId = start({ retryCount: 2, retryInterval: 60, timeoutInMinutes: 30, abort: { failurePercent: 50, minDevices: 2 } }, 4);
+    const batchId = start(
+      { retryCount: 2, retryInterval: 60, timeoutInMinutes: 30, abort: { failurePercent: 50, minDevices: 2 } },
+      4,
+    );
     t.clock.advance(0);
     t.fleet.reportProgress(dev('dev-000'), STARTED);
     t.fleet.reportProgress(dev('dev-001'), STARTED);
@@ -154,7 +180,10 @@ describe('fleet: the abort threshold ends the batch', function () {
   });
 
   it('an unanswered notice of an aborted batch fails when its answer window ends, and is not sent again', function () {
-    const batchId = start({ retryCount: 2, retryInterval: 20, timeoutInMinutes: 30, abort: { failurePercent: 50, minDevices: 2 } }, 3);
+    const batchId = start(
+      { retryCount: 2, retryInterval: 20, timeoutInMinutes: 30, abort: { failurePercent: 50, minDevices: 2 } },
+      3,
+    );
     t.clock.advance(0);
     t.fleet.reportProgress(dev('dev-000'), STARTED);
     t.fleet.reportProgress(dev('dev-001'), STARTED);

@@ -30,17 +30,23 @@ describe('device credentials: the registration body', function () {
     });
 
     it('an entry that is not an object is refused by its row number', function () {
-      should(refusal([DEV1, 'dev-2'])).eql({ status: 422, message: 'row 2: must be an object {productKey, deviceName, deviceSecret}' });
+      should(refusal([DEV1, 'dev-2'])).eql({
+        status: 422,
+        message: 'row 2: must be an object {productKey, deviceName, deviceSecret}',
+      });
     });
 
     it('a missing deviceSecret is refused by its row number', function () {
-      should(refusal([DEV1, { productKey: 'pk1', deviceName: 'dev-2' }]).message).equal('row 2: deviceSecret is missing');
+      should(refusal([DEV1, { productKey: 'pk1', deviceName: 'dev-2' }]).message).equal(
+        'row 2: deviceSecret is missing',
+      );
     });
 
     it('an object that is not an array is refused with the two shapes accepted', function () {
       should(refusal({ devices: [DEV1] })).eql({
         status: 422,
-        message: 'send the devices as a JSON array of {productKey, deviceName, deviceSecret}, or as CSV text (Content-Type: text/csv) with those three columns',
+        message:
+          'send the devices as a JSON array of {productKey, deviceName, deviceSecret}, or as CSV text (Content-Type: text/csv) with those three columns',
       });
     });
 
@@ -55,7 +61,11 @@ describe('device credentials: the registration body', function () {
     });
 
     it('the header may be in any case, with underscores or spaces, and in any column order', function () {
-      should(parseCredentials(`device_secret,PRODUCTKEY,Device Name\n${DEV1.deviceSecret},${DEV1.productKey},${DEV1.deviceName}`)).eql([DEV1]);
+      should(
+        parseCredentials(
+          `device_secret,PRODUCTKEY,Device Name\n${DEV1.deviceSecret},${DEV1.productKey},${DEV1.deviceName}`,
+        ),
+      ).eql([DEV1]);
     });
 
     it('with a header, further columns (IotId, Nickname) are ignored', function () {
@@ -67,7 +77,10 @@ describe('device credentials: the registration body', function () {
     });
 
     it('CRLF line ends, a UTF-8 byte order mark and blank lines are read as Excel writes them', function () {
-      should(parseCredentials(`\uFEFFProductKey,DeviceName,DeviceSecret\r\n${csv(DEV1)}\r\n\r\n${csv(DEV2)}\r\n`)).eql([DEV1, DEV2]);
+      should(parseCredentials(`\uFEFFProductKey,DeviceName,DeviceSecret\r\n${csv(DEV1)}\r\n\r\n${csv(DEV2)}\r\n`)).eql([
+        DEV1,
+        DEV2,
+      ]);
     });
 
     it('a Buffer is read as UTF-8 text', function () {
@@ -76,7 +89,11 @@ describe('device credentials: the registration body', function () {
 
     it('quoted fields may hold commas and doubled quotes', function () {
       const odd = { productKey: 'pk,1', deviceName: 'dev "one"', deviceSecret: 'se,"cr"et' };
-      should(parseCredentials(`"pk,1","dev ""one""","se,""cr""et"\r\n"${DEV1.productKey}",${DEV1.deviceName},"${DEV1.deviceSecret}"`)).eql([odd, DEV1]);
+      should(
+        parseCredentials(
+          `"pk,1","dev ""one""","se,""cr""et"\r\n"${DEV1.productKey}",${DEV1.deviceName},"${DEV1.deviceSecret}"`,
+        ),
+      ).eql([odd, DEV1]);
     });
 
     it('a row is refused by its line in the file, counting the header', function () {
@@ -91,7 +108,9 @@ describe('device credentials: the registration body', function () {
     });
 
     it('a row without a header that has not three columns is refused with the order expected', function () {
-      should(refusal(`${csv(DEV1)}\npk1,dev2`).message).equal('row 2: has 2 columns; without a header row each row is productKey,deviceName,deviceSecret');
+      should(refusal(`${csv(DEV1)}\npk1,dev2`).message).equal(
+        'row 2: has 2 columns; without a header row each row is productKey,deviceName,deviceSecret',
+      );
     });
 
     it('a header without the secret column is refused', function () {
@@ -99,7 +118,9 @@ describe('device credentials: the registration body', function () {
     });
 
     it('a quoted field never closed is refused with where it opened', function () {
-      should(refusal(`${csv(DEV1)}\npk1,"dev2,secret\n`).message).equal('row 2: the quoted field opened on line 2 is never closed');
+      should(refusal(`${csv(DEV1)}\npk1,"dev2,secret\n`).message).equal(
+        'row 2: the quoted field opened on line 2 is never closed',
+      );
     });
   });
 
@@ -107,7 +128,10 @@ describe('device credentials: the registration body', function () {
     it('a secret with a space, a control character, non-ASCII or over 128 characters is refused without showing it', function () {
       for (const secret of ['has space', 'tab\there', 'ünïcode', 'x'.repeat(129)]) {
         const r = refusal([{ ...DEV1, deviceSecret: secret }]);
-        should(r).eql({ status: 422, message: 'row 1: deviceSecret must be 1 to 128 printable ASCII characters without spaces' });
+        should(r).eql({
+          status: 422,
+          message: 'row 1: deviceSecret must be 1 to 128 printable ASCII characters without spaces',
+        });
       }
       should(parseCredentials([{ ...DEV1, deviceSecret: 'x'.repeat(128) }])).have.length(1);
     });
@@ -119,11 +143,15 @@ describe('device credentials: the registration body', function () {
 
     it('an empty or over-long device name is refused', function () {
       should(refusal([{ ...DEV1, deviceName: '' }]).message).equal('row 1: deviceName is missing');
-      should(refusal([{ ...DEV1, deviceName: 'd'.repeat(65) }]).message).equal('row 1: deviceName must be at most 64 characters');
+      should(refusal([{ ...DEV1, deviceName: 'd'.repeat(65) }]).message).equal(
+        'row 1: deviceName must be at most 64 characters',
+      );
     });
 
     it('a device listed twice in one request is refused with both rows', function () {
-      should(refusal(`${csv(DEV1)}\n${csv(DEV2)}\n${csv(DEV1)}`).message).equal(`row 3: ${DEV1.productKey}/${DEV1.deviceName} is also on row 1; list each device once`);
+      should(refusal(`${csv(DEV1)}\n${csv(DEV2)}\n${csv(DEV1)}`).message).equal(
+        `row 3: ${DEV1.productKey}/${DEV1.deviceName} is also on row 1; list each device once`,
+      );
     });
   });
 });

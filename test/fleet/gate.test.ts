@@ -18,7 +18,12 @@ function unverifiedFirmware(t: TestFleet, version = '3.0.0', md5 = 'c'.repeat(32
   });
 }
 
-const descriptor = (md5: string, version = '3.0.0') => ({ version, size: 2048, md5, url: `https://cdn.example.com/pk1/${version}-b.bin` });
+const descriptor = (md5: string, version = '3.0.0') => ({
+  version,
+  size: 2048,
+  md5,
+  url: `https://cdn.example.com/pk1/${version}-b.bin`,
+});
 
 describe('fleet: the verification gate holds on every path a notice can leave by', function () {
   let t: TestFleet;
@@ -32,7 +37,9 @@ describe('fleet: the verification gate holds on every path a notice can leave by
 
   it('a batch of unverified firmware is refused, naming the firmware and how to verify it', function () {
     const fw = unverifiedFirmware(t);
-    should(() => t.fleet.createBatch({ firmwareId: fw.id, targets: { selection: 'ALL' } })).throw(/is unverified: verify it on up to 10 test devices first/);
+    should(() => t.fleet.createBatch({ firmwareId: fw.id, targets: { selection: 'ALL' } })).throw(
+      /is unverified: verify it on up to 10 test devices first/,
+    );
     should(t.fleet.listBatches()).eql([]);
   });
 
@@ -48,7 +55,11 @@ describe('fleet: the verification gate holds on every path a notice can leave by
 
   it('a direct push of a record whose verification failed is refused', function () {
     const fw = unverifiedFirmware(t);
-    const verify = t.fleet.createBatch({ firmwareId: fw.id, type: 'verify', targets: { selection: 'SPECIFIC', devices: ['dev-003'] } });
+    const verify = t.fleet.createBatch({
+      firmwareId: fw.id,
+      type: 'verify',
+      targets: { selection: 'SPECIFIC', devices: ['dev-003'] },
+    });
     t.clock.advance(0);
     t.fleet.reportProgress(dev('dev-003'), { step: -3, desc: 'bad digest', module: 'default' });
     should(t.fleet.batch(verify.id).state).equal('COMPLETED');
@@ -60,21 +71,29 @@ describe('fleet: the verification gate holds on every path a notice can leave by
   });
 
   it('a direct push of a descriptor of unknown bytes is refused, and stores nothing', function () {
-    should(() => t.fleet.pushDirect(parseDescriptor(descriptor('d'.repeat(32))), [dev('dev-000')], 'push-1')).throw(/is unverified/);
+    should(() => t.fleet.pushDirect(parseDescriptor(descriptor('d'.repeat(32))), [dev('dev-000')], 'push-1')).throw(
+      /is unverified/,
+    );
     should(t.fleet.listFirmware()).eql([]);
     should(t.fleet.listBatches()).eql([]);
   });
 
   it('a direct push of a descriptor whose bytes (md5) match verified firmware goes out', function () {
     const verified = externalFirmware(t.fleet);
-    const [batch] = t.fleet.pushDirect(parseDescriptor(descriptor(verified.md5, '2.0.0-cdn')), [dev('dev-000')], 'push-1');
+    const [batch] = t.fleet.pushDirect(
+      parseDescriptor(descriptor(verified.md5, '2.0.0-cdn')),
+      [dev('dev-000')],
+      'push-1',
+    );
     should(batch).match({ direct: true, allowUnverified: false });
     should(t.fleet.firmware(batch.firmwareId).verification).equal('verified');
     should(notices(t.sent).map((n) => n.device)).eql(['dev-000']);
   });
 
   it('with "allow unverified direct pushes", an unverified descriptor goes out, and the batch says so', function () {
-    const [batch] = t.fleet.pushDirect(parseDescriptor(descriptor('d'.repeat(32))), [dev('dev-000')], 'push-1', { allowUnverified: true });
+    const [batch] = t.fleet.pushDirect(parseDescriptor(descriptor('d'.repeat(32))), [dev('dev-000')], 'push-1', {
+      allowUnverified: true,
+    });
     should(batch).match({ direct: true, allowUnverified: true });
     should(notices(t.sent).map((n) => n.notice.firmware?.md5)).eql(['d'.repeat(32)]);
     // A re-notice of that task (the device rebooted) passes the same gate.
@@ -93,7 +112,11 @@ describe('fleet: the verification gate holds on every path a notice can leave by
       });
       t.clock.advance(0);
       // A new verification of the same firmware starts, and its test device fails.
-      const verify = t.fleet.createBatch({ firmwareId: fw.id, type: 'verify', targets: { selection: 'SPECIFIC', devices: ['dev-003'] } });
+      const verify = t.fleet.createBatch({
+        firmwareId: fw.id,
+        type: 'verify',
+        targets: { selection: 'SPECIFIC', devices: ['dev-003'] },
+      });
       t.clock.advance(0);
       t.fleet.reportProgress(dev('dev-003'), { step: -4, desc: 'flash write failed', module: 'default' });
       return { fw, batch, verify };
@@ -102,7 +125,10 @@ describe('fleet: the verification gate holds on every path a notice can leave by
     it('the running batch is paused, with the gate as its reason', function () {
       const { fw, batch } = runningBatchThenReverify();
       should(t.fleet.firmware(fw.id).verification).equal('verify-failed');
-      should(t.fleet.batch(batch.id)).match({ state: 'PAUSED', reason: new RegExp(`firmware ${fw.id} .* is verifying`) });
+      should(t.fleet.batch(batch.id)).match({
+        state: 'PAUSED',
+        reason: new RegExp(`firmware ${fw.id} .* is verifying`),
+      });
       const pushed = notices(t.sent).filter((n) => n.batchId === batch.id).length;
       t.clock.advance(60_000);
       should(notices(t.sent).filter((n) => n.batchId === batch.id).length).equal(pushed);
@@ -111,9 +137,17 @@ describe('fleet: the verification gate holds on every path a notice can leave by
     it('a planned batch whose firmware lost its verification is paused when it starts, and sends nothing', function () {
       const fw = externalFirmware(t.fleet);
       const start = t.clock.now() + 60_000;
-      const planned = t.fleet.createBatch({ firmwareId: fw.id, targets: { selection: 'SPECIFIC', devices: ['dev-000'] }, strategy: { scheduleStart: start } });
+      const planned = t.fleet.createBatch({
+        firmwareId: fw.id,
+        targets: { selection: 'SPECIFIC', devices: ['dev-000'] },
+        strategy: { scheduleStart: start },
+      });
       should(planned.state).equal('PLANNED');
-      t.fleet.createBatch({ firmwareId: fw.id, type: 'verify', targets: { selection: 'SPECIFIC', devices: ['dev-003'] } });
+      t.fleet.createBatch({
+        firmwareId: fw.id,
+        type: 'verify',
+        targets: { selection: 'SPECIFIC', devices: ['dev-003'] },
+      });
       t.clock.advance(0);
       t.fleet.reportProgress(dev('dev-003'), { step: -2, desc: 'download failed', module: 'default' });
       t.clock.advance(61_000);
@@ -149,5 +183,13 @@ describe('fleet: the verification gate holds on every path a notice can leave by
 });
 
 function parseDescriptor(d: ReturnType<typeof descriptor>) {
-  return { version: d.version, size: d.size, signMethod: 'Md5' as const, sign: d.md5, md5: d.md5, module: 'default', url: d.url };
+  return {
+    version: d.version,
+    size: d.size,
+    signMethod: 'Md5' as const,
+    sign: d.md5,
+    md5: d.md5,
+    module: 'default',
+    url: d.url,
+  };
 }

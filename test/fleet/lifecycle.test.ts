@@ -32,7 +32,15 @@ describe('fleet: a batch from versions reported to every device upgraded', funct
     should(batch.state).equal('IN_PROGRESS');
     t.clock.advance(0);
     should(notices(t.sent).map((n) => n.device)).eql(devices.map((d) => d.deviceName));
-    should(t.fleet.counts(batch.id)).eql({ CONFIRM: 0, QUEUED: 0, NOTIFIED: 5, IN_PROGRESS: 0, SUCCEEDED: 0, FAILED: 0, CANCELED: 0 });
+    should(t.fleet.counts(batch.id)).eql({
+      CONFIRM: 0,
+      QUEUED: 0,
+      NOTIFIED: 5,
+      IN_PROGRESS: 0,
+      SUCCEEDED: 0,
+      FAILED: 0,
+      CANCELED: 0,
+    });
     for (const d of devices) {
       t.fleet.reportProgress(d, { step: 0, module: 'default' });
       t.fleet.reportProgress(d, { step: 100, module: 'default' });
@@ -90,7 +98,10 @@ describe('fleet: a batch from versions reported to every device upgraded', funct
     t.clock.advance(0);
     t.fleet.reportProgress(d, { step: 10, module: 'default' });
     t.fleet.reportVersion(d, { version: '1.5.0', module: 'default' });
-    should(t.fleet.tasks(batch.id)[0]).match({ state: 'FAILED', reason: 'version mismatch: the device reported 1.5.0, expected 2.0.0 (was 1.0.0)' });
+    should(t.fleet.tasks(batch.id)[0]).match({
+      state: 'FAILED',
+      reason: 'version mismatch: the device reported 1.5.0, expected 2.0.0 (was 1.0.0)',
+    });
   });
 
   it('a notified device that reports its old version has rebooted and is pushed again', function () {
@@ -102,7 +113,11 @@ describe('fleet: a batch from versions reported to every device upgraded', funct
     t.clock.advance(0);
     should(notices(t.sent)).have.length(2);
     should(t.fleet.tasks(batch.id)[0]).match({ state: 'NOTIFIED', attempts: 2 });
-    should(t.transitions.map((tr) => `${tr.from}>${tr.to}`)).eql(['QUEUED>NOTIFIED', 'NOTIFIED>QUEUED', 'QUEUED>NOTIFIED']);
+    should(t.transitions.map((tr) => `${tr.from}>${tr.to}`)).eql([
+      'QUEUED>NOTIFIED',
+      'NOTIFIED>QUEUED',
+      'QUEUED>NOTIFIED',
+    ]);
   });
 
   it('devices already at the destination version are left out', function () {
@@ -134,7 +149,15 @@ describe('fleet: a batch from versions reported to every device upgraded', funct
     t.clock.advance(0);
     t.fleet.reportVersion(devices[0], { version: '2.0.0', module: 'default' });
     t = t.reopen();
-    should(t.fleet.counts(batch.id)).eql({ CONFIRM: 0, QUEUED: 0, NOTIFIED: 3, IN_PROGRESS: 0, SUCCEEDED: 1, FAILED: 0, CANCELED: 0 });
+    should(t.fleet.counts(batch.id)).eql({
+      CONFIRM: 0,
+      QUEUED: 0,
+      NOTIFIED: 3,
+      IN_PROGRESS: 0,
+      SUCCEEDED: 1,
+      FAILED: 0,
+      CANCELED: 0,
+    });
     for (const d of devices.slice(1)) t.fleet.reportVersion(d, { version: '2.0.0', module: 'default' });
     should(t.fleet.batch(batch.id).state).equal('COMPLETED');
   });

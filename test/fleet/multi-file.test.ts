@@ -8,10 +8,21 @@ import { makeFleet, TestFleet } from '../helpers/fleet';
 const hex = (c: string, n: number) => c.repeat(n);
 
 /** A hosted file of `size` bytes whose digests are made of `c`. */
-const hostedFile = (fileName: string, c: string, size = 100): FirmwareFile => ({ fileName, fileSize: size, fileSign: hex(c, 32), md5: hex(c, 32), sha256: hex(c, 64) });
+const hostedFile = (fileName: string, c: string, size = 100): FirmwareFile => ({
+  fileName,
+  fileSize: size,
+  fileSign: hex(c, 32),
+  md5: hex(c, 32),
+  sha256: hex(c, 64),
+});
 
 /** An external file at a CDN URL. */
-const externalFile = (fileName: string, c: string, url = `https://cdn.example.com/${fileName}`): FirmwareFile => ({ fileName, fileSize: 100, fileSign: hex(c, 32), fileUrl: url });
+const externalFile = (fileName: string, c: string, url = `https://cdn.example.com/${fileName}`): FirmwareFile => ({
+  fileName,
+  fileSize: 100,
+  fileSign: hex(c, 32),
+  fileUrl: url,
+});
 
 function hostedList(files: FirmwareFile[], version = '2.0.0'): NewFirmware {
   return {
@@ -29,7 +40,18 @@ function hostedList(files: FirmwareFile[], version = '2.0.0'): NewFirmware {
 
 /** An external list, as a direct push records it: no package digest is known. */
 function externalList(files: FirmwareFile[], version = '2.0.0'): NewFirmware {
-  return { productKey: 'pk1', module: 'default', version, size: 200, md5: '', sha256: '', signMethod: 'Md5', hosted: false, isDiff: false, files };
+  return {
+    productKey: 'pk1',
+    module: 'default',
+    version,
+    size: 200,
+    md5: '',
+    sha256: '',
+    signMethod: 'Md5',
+    hosted: false,
+    isDiff: false,
+    files,
+  };
 }
 
 describe('multi-file firmware in the catalog', function () {
@@ -59,7 +81,12 @@ describe('multi-file firmware in the catalog', function () {
     });
 
     it('tells external lists apart although neither knows a package digest', function () {
-      should(samePackage(externalList([externalFile('a.bin', 'a'), externalFile('b.bin', 'b')]), externalList([externalFile('a.bin', 'a'), externalFile('b.bin', 'c')]))).be.false();
+      should(
+        samePackage(
+          externalList([externalFile('a.bin', 'a'), externalFile('b.bin', 'b')]),
+          externalList([externalFile('a.bin', 'a'), externalFile('b.bin', 'c')]),
+        ),
+      ).be.false();
     });
 
     it('never takes a list for a single package', function () {
@@ -87,12 +114,18 @@ describe('multi-file firmware in the catalog', function () {
 
     it('refuses another external list under the same version, where both digests are empty', function () {
       t.fleet.addFirmware(externalList([externalFile('a.bin', 'a'), externalFile('b.bin', 'b')]));
-      should(() => t.fleet.addFirmware(externalList([externalFile('a.bin', 'a'), externalFile('b.bin', 'c')]))).throw(/with different bytes/);
+      should(() => t.fleet.addFirmware(externalList([externalFile('a.bin', 'a'), externalFile('b.bin', 'c')]))).throw(
+        /with different bytes/,
+      );
     });
 
     it('refuses the same external list at other URLs, as another location', function () {
       t.fleet.addFirmware(externalList([externalFile('a.bin', 'a'), externalFile('b.bin', 'b')]));
-      should(() => t.fleet.addFirmware(externalList([externalFile('a.bin', 'a', 'https://other.example.com/a.bin'), externalFile('b.bin', 'b')]))).throw(/with another location/);
+      should(() =>
+        t.fleet.addFirmware(
+          externalList([externalFile('a.bin', 'a', 'https://other.example.com/a.bin'), externalFile('b.bin', 'b')]),
+        ),
+      ).throw(/with another location/);
     });
 
     it('keeps the files of a hosted list with their digests', function () {

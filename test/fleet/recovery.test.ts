@@ -41,7 +41,11 @@ describe('fleet: notices at least once across a restart', function () {
 
   it('every NOTIFIED task gets exactly one recovery notice, within the rate, using no retry', function () {
     // 6 a minute: one notice every 10 s; four devices notified before the crash, two still queued.
-    const { devices, batch, before } = crashWhileNotified(6, { maximumPerMinute: 6, retryCount: 2, retryInterval: 5 }, 35 * SECOND);
+    const { devices, batch, before } = crashWhileNotified(
+      6,
+      { maximumPerMinute: 6, retryCount: 2, retryInterval: 5 },
+      35 * SECOND,
+    );
     should(before.map((x) => x.deviceName)).eql(['dev-000', 'dev-001', 'dev-002', 'dev-003']);
     t.clock.advance(RECOVERY_DELAY_MS - 1);
     // The flows are given time to connect before the first recovery notice; queued pushes go on.
@@ -56,7 +60,9 @@ describe('fleet: notices at least once across a restart', function () {
     // Within the rate: the recovery notices and the pushes after them take one token each, 10 s apart.
     const times = t.transitions.filter((tr) => tr.to === 'NOTIFIED').map((tr) => tr.at);
     for (let i = 1; i < times.length; i++) should(times[i] - times[i - 1]).be.aboveOrEqual(10 * SECOND);
-    for (const task of t.fleet.tasks(batch.id, { state: 'NOTIFIED' }).filter((x) => before.some((b) => b.id === x.id))) {
+    for (const task of t.fleet
+      .tasks(batch.id, { state: 'NOTIFIED' })
+      .filter((x) => before.some((b) => b.id === x.id))) {
       should(task.retries).equal(0);
       should(task.attempts).equal(2);
     }
@@ -79,7 +85,12 @@ describe('fleet: notices at least once across a restart', function () {
     should(before[0]).match({ retries: 1, attempts: 2 });
     t.clock.advance(RECOVERY_DELAY_MS);
     should(notices(t.sent)).have.length(1);
-    should(t.fleet.tasks(batch.id)[0]).match({ state: 'NOTIFIED', retries: 1, attempts: 3, reason: /re-sent after a restart/ });
+    should(t.fleet.tasks(batch.id)[0]).match({
+      state: 'NOTIFIED',
+      retries: 1,
+      attempts: 3,
+      reason: /re-sent after a restart/,
+    });
     // Its answer window starts again from the recovery notice; unanswered, the policy fails it then.
     t.clock.advance(MINUTE);
     should(t.fleet.tasks(batch.id)[0]).match({ state: 'FAILED', reason: 'no answer to 3 notice(s)' });
@@ -114,7 +125,12 @@ describe('fleet: notices at least once across a restart', function () {
     restart();
     reportFleet(t.fleet, 3, '1.0.0');
     const fw = externalFirmware(t.fleet);
-    t.fleet.createBatch({ firmwareId: fw.id, type: 'static', targets: { selection: 'ALL' }, strategy: { retryCount: 1, retryInterval: 10 } });
+    t.fleet.createBatch({
+      firmwareId: fw.id,
+      type: 'static',
+      targets: { selection: 'ALL' },
+      strategy: { retryCount: 1, retryInterval: 10 },
+    });
     t.clock.advance(0);
     should(notices(t.sent)).have.length(3);
     t.clock.advance(RECOVERY_DELAY_MS + MINUTE);

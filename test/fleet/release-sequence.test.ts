@@ -45,7 +45,9 @@ describe('fleet: release sequences', function () {
     t.fleet.close();
     // Back to schema 2: no sequence column, no counters.
     const db = new Database(t.file);
-    db.exec('ALTER TABLE firmware DROP COLUMN sequence; DROP TABLE release_sequences; ALTER TABLE batches DROP COLUMN unverified; DROP TABLE credentials;');
+    db.exec(
+      'ALTER TABLE firmware DROP COLUMN sequence; DROP TABLE release_sequences; ALTER TABLE batches DROP COLUMN unverified; DROP TABLE credentials;',
+    );
     db.pragma('user_version = 2');
     db.close();
     const store = new SqliteStore(t.file);

@@ -38,13 +38,18 @@ describe('the SQLite store: schema versions and migrations', function () {
       DROP TABLE credentials;`);
     old.pragma('user_version = 1');
     old.prepare("INSERT INTO devices VALUES ('pk1', 'dev1', 'default', '1.0.0', 1, 2)").run();
-    old.prepare(
-      "INSERT INTO tasks (batch_id, product_key, device_name, module, src_version, state, attempts, retries, wave, created_at, updated_at) VALUES (1, 'pk1', 'dev1', 'default', '1.0.0', 'NOTIFIED', 1, 0, 0, 1, 1)",
-    ).run();
+    old
+      .prepare(
+        "INSERT INTO tasks (batch_id, product_key, device_name, module, src_version, state, attempts, retries, wave, created_at, updated_at) VALUES (1, 'pk1', 'dev1', 'default', '1.0.0', 'NOTIFIED', 1, 0, 0, 1, 1)",
+      )
+      .run();
     old.close();
 
     const migrated = new SqliteStore(file);
-    should(migrated.activeTask({ productKey: 'pk1', deviceName: 'dev1' }, 'default')).match({ state: 'NOTIFIED', srcVersion: '1.0.0' });
+    should(migrated.activeTask({ productKey: 'pk1', deviceName: 'dev1' }, 'default')).match({
+      state: 'NOTIFIED',
+      srcVersion: '1.0.0',
+    });
     should(migrated.listDevices({})).match([{ deviceName: 'dev1', version: '1.0.0' }]);
     migrated.close();
     const db = new Database(file, { readonly: true });
@@ -52,13 +57,21 @@ describe('the SQLite store: schema versions and migrations', function () {
     should(db.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'tasks_by_device'").get()).eql({
       sql: 'CREATE INDEX tasks_by_device ON tasks (product_key, device_name)',
     });
-    should(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'tasks_due'").get()).be.undefined();
+    should(
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'tasks_due'").get(),
+    ).be.undefined();
     db.close();
   });
 
   it('the device registry replaces a secret on a second registration, lists no secrets, and deletes one device', function () {
     const store = new SqliteStore(join(dir, 'registry.sqlite'));
-    store.putCredentials([{ productKey: 'pk1', deviceName: 'dev1', deviceSecret: 's1' }, { productKey: 'pk1', deviceName: 'dev2', deviceSecret: 's2' }], 10);
+    store.putCredentials(
+      [
+        { productKey: 'pk1', deviceName: 'dev1', deviceSecret: 's1' },
+        { productKey: 'pk1', deviceName: 'dev2', deviceSecret: 's2' },
+      ],
+      10,
+    );
     store.putCredentials([{ productKey: 'pk1', deviceName: 'dev1', deviceSecret: 's1-new' }], 20);
     should(store.deviceSecret({ productKey: 'pk1', deviceName: 'dev1' })).equal('s1-new');
     should(store.listCredentials({})).eql([
@@ -90,7 +103,9 @@ describe('the SQLite store: schema versions and migrations', function () {
         "EXPLAIN QUERY PLAN SELECT * FROM tasks WHERE product_key = ? AND device_name = ? AND module = ? AND state IN ('CONFIRM', 'QUEUED', 'NOTIFIED', 'IN_PROGRESS') ORDER BY id DESC LIMIT 1",
       )
       .all('pk', 'dn', 'm') as { detail: string }[];
-    should(plan.map((p) => p.detail)).containEql('SEARCH tasks USING INDEX tasks_by_device (product_key=? AND device_name=?)');
+    should(plan.map((p) => p.detail)).containEql(
+      'SEARCH tasks USING INDEX tasks_by_device (product_key=? AND device_name=?)',
+    );
     store.close();
   });
 });

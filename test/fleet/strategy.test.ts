@@ -57,7 +57,10 @@ describe('fleet: batch strategies on the injected clock', function () {
   });
 
   it('a failure is retried after retryInterval, up to retryCount times', function () {
-    const { devices, batch } = start({ retryCount: 2, retryInterval: 10 }, { selection: 'SPECIFIC', devices: ['dev-000'] });
+    const { devices, batch } = start(
+      { retryCount: 2, retryInterval: 10 },
+      { selection: 'SPECIFIC', devices: ['dev-000'] },
+    );
     const d = devices[0];
     t.clock.advance(0);
     t.fleet.reportProgress(d, { step: -1, module: 'default' });
@@ -84,7 +87,10 @@ describe('fleet: batch strategies on the injected clock', function () {
   });
 
   it('a timeout counts from the first progress report and is not retried', function () {
-    const { devices, batch } = start({ timeoutInMinutes: 30, retryCount: 3, retryInterval: 60 }, { selection: 'SPECIFIC', devices: ['dev-000'] });
+    const { devices, batch } = start(
+      { timeoutInMinutes: 30, retryCount: 3, retryInterval: 60 },
+      { selection: 'SPECIFIC', devices: ['dev-000'] },
+    );
     t.clock.advance(45 * MINUTE); // no progress yet: no timeout
     should(t.fleet.tasks(batch.id)[0].state).equal('NOTIFIED');
     const d = devices[0];
@@ -101,7 +107,10 @@ describe('fleet: batch strategies on the injected clock', function () {
   it('overwrite keep fails the new task of a device that another batch holds', function () {
     const { fw } = start({}, { selection: 'SPECIFIC', devices: ['dev-000'] });
     const other = t.fleet.addFirmware({ ...fw, version: '3.0.0', verification: 'verified' });
-    const second = t.fleet.createBatch({ firmwareId: other.id, targets: { selection: 'SPECIFIC', devices: ['dev-000', 'dev-001'] } });
+    const second = t.fleet.createBatch({
+      firmwareId: other.id,
+      targets: { selection: 'SPECIFIC', devices: ['dev-000', 'dev-001'] },
+    });
     const tasks = t.fleet.tasks(second.id);
     should(tasks.map((x) => [x.deviceName, x.state])).eql([
       ['dev-000', 'FAILED'],
@@ -115,7 +124,11 @@ describe('fleet: batch strategies on the injected clock', function () {
     t.clock.advance(0);
     t.fleet.reportProgress(devices[1], { step: 30, module: 'default' });
     const other = t.fleet.addFirmware({ ...fw, version: '3.0.0', verification: 'verified' });
-    const second = t.fleet.createBatch({ firmwareId: other.id, targets: { selection: 'SPECIFIC', devices: ['dev-000', 'dev-001'] }, strategy: { overwrite: 'replace' } });
+    const second = t.fleet.createBatch({
+      firmwareId: other.id,
+      targets: { selection: 'SPECIFIC', devices: ['dev-000', 'dev-001'] },
+      strategy: { overwrite: 'replace' },
+    });
     should(t.fleet.tasks(batch.id).map((x) => [x.deviceName, x.state, x.reason])).eql([
       ['dev-000', 'CANCELED', `replaced by batch ${second.id}`],
       ['dev-001', 'IN_PROGRESS', null],
@@ -156,7 +169,9 @@ describe('fleet: batch strategies on the injected clock', function () {
     should(first).have.length(2);
     for (const name of first) t.fleet.reportVersion(dev(name), { version: '2.0.0', module: 'default' });
     t.clock.advance(0);
-    const second = notices(t.sent).map((n) => n.device).slice(2);
+    const second = notices(t.sent)
+      .map((n) => n.device)
+      .slice(2);
     should(second).have.length(8);
     should(t.fleet.batch(batch.id).wave).equal(1);
   });
@@ -201,7 +216,11 @@ describe('fleet: batch strategies on the injected clock', function () {
   it('a dynamic batch takes devices that report a matching version later', function () {
     reportFleet(t.fleet, 2, '1.0.0');
     const fw = externalFirmware(t.fleet);
-    const batch = t.fleet.createBatch({ firmwareId: fw.id, type: 'dynamic', targets: { selection: 'ALL', srcVersions: ['1.0.0'] } });
+    const batch = t.fleet.createBatch({
+      firmwareId: fw.id,
+      type: 'dynamic',
+      targets: { selection: 'ALL', srcVersions: ['1.0.0'] },
+    });
     t.clock.advance(0);
     t.fleet.reportVersion(dev('late-1'), { version: '1.0.0', module: 'default' });
     t.fleet.reportVersion(dev('late-2'), { version: '0.9.0', module: 'default' });
@@ -223,7 +242,11 @@ describe('fleet: the download window', function () {
   it('maximumInFlight notifies no more devices than the window, and the next as each one finishes', function () {
     const devices = reportFleet(t.fleet, 10, '1.0.0');
     const fw = externalFirmware(t.fleet);
-    const batch = t.fleet.createBatch({ firmwareId: fw.id, targets: { selection: 'ALL' }, strategy: { maximumInFlight: 3 } });
+    const batch = t.fleet.createBatch({
+      firmwareId: fw.id,
+      targets: { selection: 'ALL' },
+      strategy: { maximumInFlight: 3 },
+    });
     t.clock.advance(0);
     should(notices(t.sent).map((n) => n.device)).eql(['dev-000', 'dev-001', 'dev-002']);
     t.fleet.reportProgress(devices[0], { step: 10, module: 'default' });

@@ -54,19 +54,23 @@ function isLevel(s: string | undefined): s is string {
 }
 
 /** The Aedes handlers that enforce the accounts. */
-export function otaAcl(accounts: OtaAccounts): Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>> {
+export function otaAcl(
+  accounts: OtaAccounts,
+): Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>> {
   const who = new WeakMap<Client, Identity>();
   const refuse = (returnCode: 1 | 2 | 3 | 4 | 5) => Object.assign(new Error('not authorized'), { returnCode });
 
   function identify(client: Client, username: string | undefined, password: Buffer | undefined): Identity | undefined {
-    if (accounts.platform.some((p) => p.username === username && same(p.password, password))) return { role: 'platform' };
+    if (accounts.platform.some((p) => p.username === username && same(p.password, password)))
+      return { role: 'platform' };
     if (!isLevel(username)) return undefined;
     const id = client.id;
     const names = [id, id.startsWith(`${username}.`) ? id.slice(username.length + 1) : undefined];
     for (const deviceName of names) {
       if (!isLevel(deviceName)) continue;
       const expected = accounts.devicePassword(username, deviceName);
-      if (expected !== undefined) return same(expected, password) ? { role: 'device', productKey: username, deviceName } : undefined;
+      if (expected !== undefined)
+        return same(expected, password) ? { role: 'device', productKey: username, deviceName } : undefined;
     }
     return undefined;
   }
@@ -83,21 +87,31 @@ export function otaAcl(accounts: OtaAccounts): Required<Pick<AedesOptions, 'auth
       if (!client) return callback(null); // the broker's own will messages
       const identity = who.get(client);
       if (identity?.role === 'platform') return callback(null);
-      if (identity?.role === 'device' && deviceTopics(identity.productKey, identity.deviceName).publish.includes(packet.topic)) return callback(null);
+      if (
+        identity?.role === 'device' &&
+        deviceTopics(identity.productKey, identity.deviceName).publish.includes(packet.topic)
+      )
+        return callback(null);
       // Aedes disconnects a client whose publish is refused: a device that tries is cut off.
       callback(new Error(`${client.id} may not publish on ${packet.topic}`));
     },
     authorizeSubscribe(client, sub, callback) {
       const identity = who.get(client);
       if (identity?.role === 'platform') return callback(null, sub);
-      const allowed = identity?.role === 'device' && deviceTopics(identity.productKey, identity.deviceName).subscribe.includes(sub.topic);
+      const allowed =
+        identity?.role === 'device' &&
+        deviceTopics(identity.productKey, identity.deviceName).subscribe.includes(sub.topic);
       // A refused subscription is negated (SUBACK 0x80); the client stays connected.
       callback(null, allowed ? sub : null);
     },
     authorizeForward(client, packet) {
       const identity = who.get(client);
       if (identity?.role === 'platform') return packet;
-      if (identity?.role === 'device' && deviceTopics(identity.productKey, identity.deviceName).subscribe.includes(packet.topic)) return packet;
+      if (
+        identity?.role === 'device' &&
+        deviceTopics(identity.productKey, identity.deviceName).subscribe.includes(packet.topic)
+      )
+        return packet;
       return null;
     },
   };

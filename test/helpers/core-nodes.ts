@@ -3,7 +3,9 @@ import path from 'node:path';
 import { FlowNode, node } from './flow';
 
 // The core nodes ship in @node-red/nodes, found from wherever node-red itself is installed.
-const coreNodesDir = path.dirname(require.resolve('@node-red/nodes/package.json', { paths: [path.dirname(require.resolve('node-red'))] }));
+const coreNodesDir = path.dirname(
+  require.resolve('@node-red/nodes/package.json', { paths: [path.dirname(require.resolve('node-red'))] }),
+);
 
 /** The module of the core `catch` node. */
 export const catchNodeModule = require(path.join(coreNodesDir, 'core/common/25-catch.js'));
@@ -34,7 +36,12 @@ export function mqttBroker(port: number): FlowNode {
  * An `mqtt in` node subscribed to `topic` at QoS 1. `datatype` as in the editor: `auto-detect`
  * (its default: JSON payloads arrive parsed), `utf8` (a string) or `buffer`.
  */
-export function mqttIn(broker: FlowNode, topic: string, wires: string[][], datatype: 'auto-detect' | 'utf8' | 'buffer' = 'auto-detect'): FlowNode {
+export function mqttIn(
+  broker: FlowNode,
+  topic: string,
+  wires: string[][],
+  datatype: 'auto-detect' | 'utf8' | 'buffer' = 'auto-detect',
+): FlowNode {
   return node('mqtt in', { broker: broker.id, topic, qos: '1', datatype }, wires);
 }
 

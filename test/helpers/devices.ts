@@ -56,11 +56,19 @@ export class ScriptedDevices {
 
   reportVersion(name: string): void {
     const module = this.options.module;
-    this.client?.publish(`/ota/device/inform/${this.productKey}/${name}`, buildVersionReport({ version: this.versions.get(name) as string, module }), { qos: 1 });
+    this.client?.publish(
+      `/ota/device/inform/${this.productKey}/${name}`,
+      buildVersionReport({ version: this.versions.get(name) as string, module }),
+      { qos: 1 },
+    );
   }
 
   private progress(name: string, step: number, desc = ''): void {
-    this.client?.publish(`/ota/device/progress/${this.productKey}/${name}`, buildProgressReport({ step, desc, module: this.options.module }), { qos: 1 });
+    this.client?.publish(
+      `/ota/device/progress/${this.productKey}/${name}`,
+      buildProgressReport({ step, desc, module: this.options.module }),
+      { qos: 1 },
+    );
   }
 
   private later(ms: number, fn: () => void): void {

@@ -21,7 +21,10 @@ import { delay, Inbox } from './red';
 const examplesDir = path.resolve(__dirname, '../../../examples');
 
 // The core nodes ship in @node-red/nodes, found from wherever node-red itself is installed.
-const coreDir = path.join(path.dirname(require.resolve('@node-red/nodes/package.json', { paths: [path.dirname(require.resolve('node-red'))] })), 'core');
+const coreDir = path.join(
+  path.dirname(require.resolve('@node-red/nodes/package.json', { paths: [path.dirname(require.resolve('node-red'))] })),
+  'core',
+);
 
 /** The core nodes the examples are built from, besides MQTT and Catch (loaded with the OTA nodes). */
 const exampleCoreModules = [
@@ -50,7 +53,10 @@ export class Example {
     const nodes = JSON.parse(readFileSync(path.join(examplesDir, file), 'utf8')) as FlowNode[];
     const tab: FlowNode = { id: `example-run-${file.slice(0, 2)}`, type: 'tab', label: file };
     // Config nodes stay global, as Import leaves them.
-    this.flows = [tab, ...nodes.map((n) => (n.type === 'mqtt-broker' || n.type === 'ota-fleet' ? { ...n } : { ...n, z: tab.id }))];
+    this.flows = [
+      tab,
+      ...nodes.map((n) => (n.type === 'mqtt-broker' || n.type === 'ota-fleet' ? { ...n } : { ...n, z: tab.id })),
+    ];
     retarget(this.flows as Parameters<typeof retarget>[0], new URL(broker), publicUrl);
   }
 
@@ -84,8 +90,14 @@ export class Example {
 
   /** Resolves once every MQTT broker node of the flow is connected (its `mqtt in` nodes subscribe then). */
   async connected(): Promise<void> {
-    const brokers = this.flows.filter((n) => n.type === 'mqtt-broker').map((n) => helper.getNode(n.id) as unknown as { connected: boolean });
-    await waitFor(`the MQTT nodes of examples/${this.file} connected`, async () => (brokers.every((b) => b.connected) ? true : undefined), 10_000);
+    const brokers = this.flows
+      .filter((n) => n.type === 'mqtt-broker')
+      .map((n) => helper.getNode(n.id) as unknown as { connected: boolean });
+    await waitFor(
+      `the MQTT nodes of examples/${this.file} connected`,
+      async () => (brokers.every((b) => b.connected) ? true : undefined),
+      10_000,
+    );
     // The subscriptions go out right after the connection: give the broker a moment to take them.
     await delay(100);
   }
@@ -161,24 +173,40 @@ export class NamedDevice {
   }
 
   async start(): Promise<void> {
-    const client = await mqtt.connectAsync(this.broker, { clientId: `named-${this.name}-${process.pid}`, reconnectPeriod: 200 });
+    const client = await mqtt.connectAsync(this.broker, {
+      clientId: `named-${this.name}-${process.pid}`,
+      reconnectPeriod: 200,
+    });
     this.client = client;
     await client.subscribeAsync(`/ota/device/upgrade/${this.productKey}/${this.name}`, { qos: 1 });
     client.on('message', (_topic, payload) => void this.upgrade(payload));
-    await client.publishAsync(`/ota/device/inform/${this.productKey}/${this.name}`, buildVersionReport({ version: this.version }), { qos: 1 });
+    await client.publishAsync(
+      `/ota/device/inform/${this.productKey}/${this.name}`,
+      buildVersionReport({ version: this.version }),
+      { qos: 1 },
+    );
   }
 
   private async upgrade(payload: Buffer): Promise<void> {
     const firmware = parseUpgradeNotice(payload).firmware;
     if (!firmware || !this.client) return;
     const progress = (step: number, desc: string) =>
-      this.client?.publishAsync(`/ota/device/progress/${this.productKey}/${this.name}`, buildProgressReport({ step, desc }), { qos: 1 });
+      this.client?.publishAsync(
+        `/ota/device/progress/${this.productKey}/${this.name}`,
+        buildProgressReport({ step, desc }),
+        { qos: 1 },
+      );
     const response = firmware.url ? await fetch(firmware.url).catch(() => undefined) : undefined;
     const body = response?.ok ? Buffer.from(await response.arrayBuffer()) : undefined;
-    if (!body || body.length !== firmware.size) return void (await progress(-2, `download failed: ${response?.status ?? 'no connection'}`));
+    if (!body || body.length !== firmware.size)
+      return void (await progress(-2, `download failed: ${response?.status ?? 'no connection'}`));
     await progress(100, 'package verified');
     this.version = firmware.version;
-    await this.client.publishAsync(`/ota/device/inform/${this.productKey}/${this.name}`, buildVersionReport({ version: this.version }), { qos: 1 });
+    await this.client.publishAsync(
+      `/ota/device/inform/${this.productKey}/${this.name}`,
+      buildVersionReport({ version: this.version }),
+      { qos: 1 },
+    );
   }
 
   async stop(): Promise<void> {

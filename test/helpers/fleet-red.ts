@@ -53,7 +53,9 @@ function listen(handler: RequestListener): Promise<{ server: http.Server; url: s
   const server = http.createServer(handler);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
+    );
   });
 }
 
@@ -73,10 +75,16 @@ export function fleetSuite(prefix: string): FleetSuite {
   before(async function () {
     suite.userDir = await mkdtemp(join(tmpdir(), `ota-${prefix}-`));
     helper.settings({ userDir: suite.userDir });
-    await new Promise<void>((resolve, reject) => helper.startServer((err?: unknown) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      helper.startServer((err?: unknown) => (err ? reject(err) : resolve())),
+    );
     const notLoaded: RequestListener = (_req, res) => res.writeHead(503).end();
-    const nodeRoot = await listen((req, res) => ((red?.httpNode as unknown as RequestListener | undefined) ?? notLoaded)(req, res));
-    const adminRoot = await listen((req, res) => ((red?.httpAdmin as unknown as RequestListener | undefined) ?? notLoaded)(req, res));
+    const nodeRoot = await listen((req, res) =>
+      ((red?.httpNode as unknown as RequestListener | undefined) ?? notLoaded)(req, res),
+    );
+    const adminRoot = await listen((req, res) =>
+      ((red?.httpAdmin as unknown as RequestListener | undefined) ?? notLoaded)(req, res),
+    );
     servers.push(nodeRoot.server, adminRoot.server);
     suite.nodeUrl = nodeRoot.url;
     suite.adminUrl = adminRoot.url;
@@ -95,7 +103,14 @@ export function fleetSuite(prefix: string): FleetSuite {
 
 /** An ota-fleet config node; devices download from the suite's node root unless told otherwise. */
 export function fleetConfig(suite: FleetSuite, props: Record<string, unknown> = {}): FlowNode {
-  const config = node('ota-fleet', { name: 'test fleet', requireVerification: true, publicUrl: suite.nodeUrl, urlExpiryHours: 24, maxPackageMB: 1000, ...props });
+  const config = node('ota-fleet', {
+    name: 'test fleet',
+    requireVerification: true,
+    publicUrl: suite.nodeUrl,
+    urlExpiryHours: 24,
+    maxPackageMB: 1000,
+    ...props,
+  });
   delete config.wires;
   return config;
 }
@@ -137,9 +152,23 @@ export function platformFlow(suite: FleetSuite, options: PlatformOptions = {}): 
   };
   const inform = node('ota-inform', { role: 'platform', fleet: fleet.id }, [[probes.informed.id]]);
   const progress = node('ota-progress', { role: 'platform', fleet: fleet.id }, [[probes.progressed.id]]);
-  const verify = node('ota-verify', { role: 'platform', fleet: fleet.id, ...options.verifyProps }, [[probes.verified.id], [probes.verifyFailed.id]]);
-  const push = options.push === false ? undefined : node('ota-push', { fleet: fleet.id, ...options.pushProps }, [[probes.sent.id], [probes.events.id]]);
-  const flow = onTab(fleet, inform, progress, verify, ...(push ? [push] : []), catchAll(probes.caught), ...Object.values(probes));
+  const verify = node('ota-verify', { role: 'platform', fleet: fleet.id, ...options.verifyProps }, [
+    [probes.verified.id],
+    [probes.verifyFailed.id],
+  ]);
+  const push =
+    options.push === false
+      ? undefined
+      : node('ota-push', { fleet: fleet.id, ...options.pushProps }, [[probes.sent.id], [probes.events.id]]);
+  const flow = onTab(
+    fleet,
+    inform,
+    progress,
+    verify,
+    ...(push ? [push] : []),
+    catchAll(probes.caught),
+    ...Object.values(probes),
+  );
   return { flow, fleet, inform, progress, verify, push, probes };
 }
 
@@ -174,11 +203,25 @@ export async function deploy(platform: Platform, credentials?: Record<string, un
   );
   const handle = fleetById(platform.fleet.id);
   should.exist(handle, `the fleet ${platform.fleet.id} did not start`);
-  return { platform, informed, progressed, verified, verifyFailed, sent, events, caught, handle: handle as FleetHandle };
+  return {
+    platform,
+    informed,
+    progressed,
+    verified,
+    verifyFailed,
+    sent,
+    events,
+    caught,
+    handle: handle as FleetHandle,
+  };
 }
 
 /** Loads a flow of OTA nodes (and of `extraModules`, e.g. core MQTT) as it is. */
-export function loadFlow(flow: FlowNode[], credentials: Record<string, unknown> = {}, extraModules: unknown[] = []): Promise<void> {
+export function loadFlow(
+  flow: FlowNode[],
+  credentials: Record<string, unknown> = {},
+  extraModules: unknown[] = [],
+): Promise<void> {
   return helper.load([...otaModules, ...extraModules] as Parameters<typeof helper.load>[0], flow, credentials);
 }
 
@@ -186,20 +229,36 @@ export function loadFlow(flow: FlowNode[], credentials: Record<string, unknown> 
 
 export function t1(productKey: string, deviceName: string, version: string, module?: string): Msg {
   const params = module ? { version, module } : { version };
-  return { _msgid: 'm', topic: `/ota/device/inform/${productKey}/${deviceName}`, payload: JSON.stringify({ id: 1, params }) };
+  return {
+    _msgid: 'm',
+    topic: `/ota/device/inform/${productKey}/${deviceName}`,
+    payload: JSON.stringify({ id: 1, params }),
+  };
 }
 
 export function t3(productKey: string, deviceName: string, step: number, desc = ''): Msg {
-  return { _msgid: 'm', topic: `/ota/device/progress/${productKey}/${deviceName}`, payload: JSON.stringify({ id: 2, params: { step: String(step), desc } }) };
+  return {
+    _msgid: 'm',
+    topic: `/ota/device/progress/${productKey}/${deviceName}`,
+    payload: JSON.stringify({ id: 2, params: { step: String(step), desc } }),
+  };
 }
 
 export function t4(productKey: string, deviceName: string, id: string): Msg {
-  return { _msgid: 'm', topic: `/sys/${productKey}/${deviceName}/thing/ota/firmware/get`, payload: JSON.stringify({ id, params: {} }) };
+  return {
+    _msgid: 'm',
+    topic: `/sys/${productKey}/${deviceName}/thing/ota/firmware/get`,
+    payload: JSON.stringify({ id, params: {} }),
+  };
 }
 
 /** T8 as iotkit-embedded 3.x sends it. */
 export function t8(productKey: string, deviceName: string, version: string): Msg {
-  return { _msgid: 'm', topic: `/ota/device/request/${productKey}/${deviceName}`, payload: JSON.stringify({ id: 0, params: { version } }) };
+  return {
+    _msgid: 'm',
+    topic: `/ota/device/request/${productKey}/${deviceName}`,
+    payload: JSON.stringify({ id: 0, params: { version } }),
+  };
 }
 
 /** Sends a message into a deployed node. */
@@ -239,7 +298,11 @@ export function signedUrl(handle: FleetHandle, firmware: Firmware, now = Date.no
 }
 
 /** Waits until `check` holds (polling), or fails with `what`. */
-export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
+export async function eventually(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 3000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
@@ -287,7 +350,14 @@ export function httpRequest(url: string, options: HttpOptions = {}): Promise<Htt
     // The path goes out exactly as written: a URL object would resolve "../" and "%2e%2e/" first.
     const { hostname, port } = new URL(url);
     const path = url.slice(url.indexOf('/', url.indexOf('//') + 2));
-    const req = http.request({ hostname, port, path, method: options.method ?? 'GET', headers: options.headers, agent: false });
+    const req = http.request({
+      hostname,
+      port,
+      path,
+      method: options.method ?? 'GET',
+      headers: options.headers,
+      agent: false,
+    });
     req.once('error', reject);
     req.once('response', (res) => {
       const chunks: Buffer[] = [];
@@ -324,5 +394,7 @@ export function httpRequest(url: string, options: HttpOptions = {}): Promise<Htt
 
 /** No answer body ever shows a stack trace. */
 export function assertNoStackTrace(text: string): void {
-  should(/\bat .*\.js:\d+/.test(text) || /\n\s+at /.test(text)).be.false(`a stack trace in ${JSON.stringify(text.slice(0, 300))}`);
+  should(/\bat .*\.js:\d+/.test(text) || /\n\s+at /.test(text)).be.false(
+    `a stack trace in ${JSON.stringify(text.slice(0, 300))}`,
+  );
 }

@@ -36,7 +36,11 @@ export function snapshot(fleet: Fleet): FleetSnapshot {
 const CHANGES = ['device', 'task', 'batch', 'firmware', 'send'] as const;
 
 /** Counts every event by which a fleet announces a change (or a message to send), until stopped. */
-export function countChanges(fleet: Fleet): { readonly count: number; readonly kinds: Record<string, number>; stop(): void } {
+export function countChanges(fleet: Fleet): {
+  readonly count: number;
+  readonly kinds: Record<string, number>;
+  stop(): void;
+} {
   const kinds: Record<string, number> = {};
   const listeners = CHANGES.map((kind) => {
     const listener = () => {

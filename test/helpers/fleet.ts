@@ -20,7 +20,11 @@ export interface TestFleet {
   close(): void;
 }
 
-export function makeFleet(settings: Partial<FleetSettings> = {}, dir = mkdtempSync(join(tmpdir(), 'ota-fleet-')), clock = new ManualClock()): TestFleet {
+export function makeFleet(
+  settings: Partial<FleetSettings> = {},
+  dir = mkdtempSync(join(tmpdir(), 'ota-fleet-')),
+  clock = new ManualClock(),
+): TestFleet {
   const file = join(dir, 'fleet.sqlite');
   const fleet = new Fleet({ store: new SqliteStore(file), clock, settings, name: 'test' });
   const t: TestFleet = {
@@ -52,7 +56,13 @@ export function makeFleet(settings: Partial<FleetSettings> = {}, dir = mkdtempSy
 export const dev = (deviceName: string, productKey = 'pk1'): DeviceRef => ({ productKey, deviceName });
 
 /** Reports versions for devices dev-000 … dev-(n-1). */
-export function reportFleet(fleet: Fleet, n: number, version: string, productKey = 'pk1', module = 'default'): DeviceRef[] {
+export function reportFleet(
+  fleet: Fleet,
+  n: number,
+  version: string,
+  productKey = 'pk1',
+  module = 'default',
+): DeviceRef[] {
   const devices: DeviceRef[] = [];
   for (let i = 0; i < n; i++) {
     const device = dev(`dev-${String(i).padStart(3, '0')}`, productKey);
@@ -83,5 +93,10 @@ export function externalFirmware(fleet: Fleet, version = '2.0.0', productKey = '
 export function notices(sent: Outgoing[]) {
   return sent
     .filter((o) => o.message.topic.startsWith('/ota/device/upgrade/'))
-    .map((o) => ({ device: o.device.deviceName, batchId: o.batchId, egress: o.egress, notice: parseUpgradeNotice(o.message.payload) }));
+    .map((o) => ({
+      device: o.device.deviceName,
+      batchId: o.batchId,
+      egress: o.egress,
+      notice: parseUpgradeNotice(o.message.payload),
+    }));
 }

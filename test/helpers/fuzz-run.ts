@@ -34,7 +34,10 @@ export function fuzzFlow(suite: FleetSuite): FuzzFlow {
   const inform = node('ota-inform', { role: 'platform', fleet: fleet.id }, [[informed.id]]);
   const progress = node('ota-progress', { role: 'platform', fleet: fleet.id }, [[progressed.id]]);
   const push = node('ota-push', { fleet: fleet.id }, [[sent.id], [events.id]]);
-  const verify = node('ota-verify', { role: 'device', productKey: 'pk1', deviceName: 'dev-000' }, [[passed.id], [failed.id]]);
+  const verify = node('ota-verify', { role: 'device', productKey: 'pk1', deviceName: 'dev-000' }, [
+    [passed.id],
+    [failed.id],
+  ]);
   const outputs = [informed, progressed, sent, events, passed, failed];
   const flow = onTab(fleet, inform, progress, push, verify, catchAll(caught), ...outputs, caught);
   return { flow, fleet, inform, progress, push, verify, outputs, caught };
@@ -132,7 +135,12 @@ export async function deployFuzzed(suite: FleetSuite): Promise<Deployed> {
   await new Promise((r) => setTimeout(r, 200)); // the last events of the seeding
   should(outlets.caughtCount).equal(0, `the seeding was refused: ${JSON.stringify(outlets.lastCaught?.error)}`);
   outlets.reset();
-  return { f, fleet, outlets, target: { productKey: 'pk1', devices: DEVICES, batchId: batch.id, firmwareId: batch.firmwareId } };
+  return {
+    f,
+    fleet,
+    outlets,
+    target: { productKey: 'pk1', devices: DEVICES, batchId: batch.id, firmwareId: batch.firmwareId },
+  };
 }
 
 export interface FuzzFigures {
@@ -177,7 +185,13 @@ function preview(c: FuzzCase): string {
  * announces no change; at the end the stored state equals the state before, no exception
  * escaped and no prototype was polluted.
  */
-export async function fuzzNode(d: Deployed, target: FlowNode, cases: fc.Arbitrary<FuzzCase>, runs: number, seed: number): Promise<FuzzFigures> {
+export async function fuzzNode(
+  d: Deployed,
+  target: FlowNode,
+  cases: fc.Arbitrary<FuzzCase>,
+  runs: number,
+  seed: number,
+): Promise<FuzzFigures> {
   forgetSpiedCalls();
   const before: FleetSnapshot = snapshot(d.fleet);
   const changes = countChanges(d.fleet);
@@ -202,7 +216,10 @@ export async function fuzzNode(d: Deployed, target: FlowNode, cases: fc.Arbitrar
         should(caught._msgid).equal(id, `${c.defect}: the Catch node got another message`);
         const error = caught.error as { message: string; code?: string; source: { id: string } };
         should(error.source.id).equal(target.id);
-        should(error.message).match(c.names, `${c.defect}: the refusal ${JSON.stringify(error.message)} does not match ${c.names}`);
+        should(error.message).match(
+          c.names,
+          `${c.defect}: the refusal ${JSON.stringify(error.message)} does not match ${c.names}`,
+        );
         should(error.code).equal(c.code, `${c.defect}: ${error.message}`);
         should(changes.count).equal(0, `${c.defect}: the fleet changed (${JSON.stringify(changes.kinds)})`);
         should(uncaught.errors).eql([]);
@@ -220,7 +237,14 @@ export async function fuzzNode(d: Deployed, target: FlowNode, cases: fc.Arbitrar
     changes.stop();
     uncaught.stop();
   }
-  return { node: String(target.type), messages: n, seed, ms: Date.now() - start, kinds: kinds.size, outcome: 'every message refused, nothing sent, nothing changed' };
+  return {
+    node: String(target.type),
+    messages: n,
+    seed,
+    ms: Date.now() - start,
+    kinds: kinds.size,
+    outcome: 'every message refused, nothing sent, nothing changed',
+  };
 }
 
 /**

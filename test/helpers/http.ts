@@ -7,15 +7,19 @@ export { getJson } from '../../src/demo/node-red';
 export function postJson<T>(url: string, body: unknown): Promise<T> {
   return new Promise((ok, fail) => {
     const data = Buffer.from(JSON.stringify(body));
-    const req = request(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': data.length } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        if ((res.statusCode ?? 500) >= 400) fail(new Error(`POST ${url}: ${res.statusCode} ${text}`));
-        else ok(JSON.parse(text) as T);
-      });
-    });
+    const req = request(
+      url,
+      { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': data.length } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          if ((res.statusCode ?? 500) >= 400) fail(new Error(`POST ${url}: ${res.statusCode} ${text}`));
+          else ok(JSON.parse(text) as T);
+        });
+      },
+    );
     req.on('error', fail);
     req.end(data);
   });

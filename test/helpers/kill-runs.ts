@@ -102,7 +102,11 @@ export class KillRuns {
     this.broker = await startAedes();
     const { flows, fleetId } = platformFlow({ host: '127.0.0.1', port: this.broker.port });
     this.fleetId = fleetId;
-    this.red = await NodeRedChild.prepare({ userDir: this.userDir, flows, settings: { logging: { console: { level: 'warn' } }, mqttReconnectTime: 250 } });
+    this.red = await NodeRedChild.prepare({
+      userDir: this.userDir,
+      flows,
+      settings: { logging: { console: { level: 'warn' } }, mqttReconnectTime: 250 },
+    });
     await this.red.start();
     this.watcher = await mqtt.connectAsync(this.broker.url, { clientId: `kill-watcher-${process.pid}` });
     await this.watcher.subscribeAsync(['test/events', '/ota/device/upgrade/#'], { qos: 1 });
@@ -110,7 +114,11 @@ export class KillRuns {
     this.names = Array.from({ length: this.o.devices }, (_, i) => `dev-${String(i).padStart(3, '0')}`);
     this.devices = new ScriptedDevices(this.broker.url, 'pk1', this.names, '1.0.0', { stepMs: this.o.stepMs });
     await this.devices.start();
-    await waitFor('the inventory', async () => ((await this.get<unknown[]>('/devices')).length === this.o.devices ? true : undefined), 30_000);
+    await waitFor(
+      'the inventory',
+      async () => ((await this.get<unknown[]>('/devices')).length === this.o.devices ? true : undefined),
+      30_000,
+    );
   }
 
   private heard(topic: string, payload: Buffer): void {
@@ -155,7 +163,8 @@ export class KillRuns {
     const byCompletion = (async () => {
       const deadline = Date.now() + 120_000;
       while (!killed && !this.stopped) {
-        if (Date.now() > deadline) throw new Error(`batch ${batchId}: neither ${count} transitions nor its completion within 120 s`);
+        if (Date.now() > deadline)
+          throw new Error(`batch ${batchId}: neither ${count} transitions nor its completion within 120 s`);
         await new Promise((r) => setTimeout(r, 200));
         const b = killed ? undefined : await this.get<BatchView>(`/batches/${batchId}`).catch(() => undefined);
         if (!killed && b?.state === 'COMPLETED') await kill();
@@ -173,10 +182,20 @@ export class KillRuns {
     this.notices = new Map();
     this.version = `1.${index + 1}.0`;
     const batch = await postJson<{ id: number }>(`${red.baseUrl}/ota/fleets/${this.fleetId}/batches`, {
-      firmware: { version: this.version, url: `http://firmware.invalid/pk1-${this.version}.bin`, size: 1000, md5: 'c'.repeat(32) },
+      firmware: {
+        version: this.version,
+        url: `http://firmware.invalid/pk1-${this.version}.bin`,
+        size: 1000,
+        md5: 'c'.repeat(32),
+      },
       type: 'static',
       targets: { selection: 'ALL', productKey: 'pk1' },
-      strategy: { maximumPerMinute: this.o.maximumPerMinute, retryCount: this.o.retryCount, retryInterval: this.o.retryInterval, timeoutInMinutes: this.o.timeoutInMinutes },
+      strategy: {
+        maximumPerMinute: this.o.maximumPerMinute,
+        retryCount: this.o.retryCount,
+        retryInterval: this.o.retryInterval,
+        timeoutInMinutes: this.o.timeoutInMinutes,
+      },
     });
     const killedAfter: number[] = [];
     const restartMs: number[] = [];
@@ -197,18 +216,47 @@ export class KillRuns {
     );
     await new Promise((r) => setTimeout(r, 200)); // the last events on their way
     // Acknowledged: every state change the platform published (after its commit), before and after the kills.
-    const acknowledged = this.events.filter((e) => e.batchId === batch.id && e.from !== e.to).map((e) => `${e.taskId}:${e.from}>${e.to}`);
-    const tasks = await this.get<{ deviceName: string; state: string; reason: string | null; attempts: number }[]>(`/batches/${batch.id}/tasks?limit=100000`);
+    const acknowledged = this.events
+      .filter((e) => e.batchId === batch.id && e.from !== e.to)
+      .map((e) => `${e.taskId}:${e.from}>${e.to}`);
+    const tasks = await this.get<{ deviceName: string; state: string; reason: string | null; attempts: number }[]>(
+      `/batches/${batch.id}/tasks?limit=100000`,
+    );
     const n = this.o.devices;
     const unfinished = tasks.filter((t) => t.state !== 'SUCCEEDED');
-    const describe = unfinished.map((t) => `${t.deviceName} ${t.state} (${t.reason}; ${t.attempts} notices, ${this.notices.get(t.deviceName) ?? 0} heard; device at ${this.devices?.versions.get(t.deviceName)})`).join('; ');
+    const describe = unfinished
+      .map(
+        (t) =>
+          `${t.deviceName} ${t.state} (${t.reason}; ${t.attempts} notices, ${this.notices.get(t.deviceName) ?? 0} heard; device at ${this.devices?.versions.get(t.deviceName)})`,
+      )
+      .join('; ');
     // A failure is allowed only where a device's last report was lost in flight at a kill: it timed out, and the device runs the new version.
-    const lostInFlight = unfinished.filter((t) => t.state === 'FAILED' && /^timed out/.test(t.reason ?? '') && this.devices?.versions.get(t.deviceName) === this.version);
+    const lostInFlight = unfinished.filter(
+      (t) =>
+        t.state === 'FAILED' &&
+        /^timed out/.test(t.reason ?? '') &&
+        this.devices?.versions.get(t.deviceName) === this.version,
+    );
     should(lostInFlight.length).equal(unfinished.length, describe);
     should(lostInFlight.length).be.belowOrEqual(killedAfter.length, describe);
-    should(done.counts).eql({ CONFIRM: 0, QUEUED: 0, NOTIFIED: 0, IN_PROGRESS: 0, SUCCEEDED: n - lostInFlight.length, FAILED: lostInFlight.length, CANCELED: 0 }, describe);
+    should(done.counts).eql(
+      {
+        CONFIRM: 0,
+        QUEUED: 0,
+        NOTIFIED: 0,
+        IN_PROGRESS: 0,
+        SUCCEEDED: n - lostInFlight.length,
+        FAILED: lostInFlight.length,
+        CANCELED: 0,
+      },
+      describe,
+    );
     should(tasks.map((t) => t.deviceName).sort()).eql(this.names);
-    const stored = new Set((await this.get<{ taskId: number; from: string; to: string }[]>(`/batches/${batch.id}/transitions?limit=100000`)).map((t) => `${t.taskId}:${t.from}>${t.to}`));
+    const stored = new Set(
+      (
+        await this.get<{ taskId: number; from: string; to: string }[]>(`/batches/${batch.id}/transitions?limit=100000`)
+      ).map((t) => `${t.taskId}:${t.from}>${t.to}`),
+    );
     should(acknowledged.filter((a) => !stored.has(a))).eql([], 'acknowledged transitions lost');
     for (const name of this.names) should(this.notices.get(name) ?? 0).be.within(1, 1 + this.o.retryCount);
     const figures: KillRunFigures = {
@@ -229,7 +277,8 @@ export class KillRuns {
   /** What the heard transitions say about the batch's tasks (their latest states). */
   private countsOf(batchId: number): Record<string, number> {
     const latest = new Map<number, string>();
-    for (const e of this.events) if (e.batchId === batchId && e.taskId !== undefined && e.to) latest.set(e.taskId, e.to);
+    for (const e of this.events)
+      if (e.batchId === batchId && e.taskId !== undefined && e.to) latest.set(e.taskId, e.to);
     const counts: Record<string, number> = {};
     for (const state of latest.values()) counts[state] = (counts[state] ?? 0) + 1;
     return counts;

@@ -40,10 +40,27 @@ export class RestartableMosquitto {
     const dir = await mkdtemp(join(tmpdir(), 'ota-mosquitto-'));
     const port = await freePort();
     for (const [name, text] of Object.entries(options.files ?? {})) await writeFile(join(dir, name), text);
-    const config = options.config ?? ['allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'persistence_file mosquitto.db', 'max_queued_messages 100000'];
+    const config = options.config ?? [
+      'allow_anonymous true',
+      'persistence true',
+      `persistence_location ${dir}/`,
+      'persistence_file mosquitto.db',
+      'max_queued_messages 100000',
+    ];
     // Started as root, Mosquitto 2 would switch to the `mosquitto` user, which cannot read or write this directory.
     const asRoot = process.getuid?.() === 0 ? ['user root'] : [];
-    await writeFile(join(dir, 'mosquitto.conf'), [`listener ${port} 127.0.0.1`, ...asRoot, ...config.map((l) => l.replaceAll('{dir}', dir)), 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'));
+    await writeFile(
+      join(dir, 'mosquitto.conf'),
+      [
+        `listener ${port} 127.0.0.1`,
+        ...asRoot,
+        ...config.map((l) => l.replaceAll('{dir}', dir)),
+        'log_dest stderr',
+        'log_type error',
+        'log_type warning',
+        '',
+      ].join('\n'),
+    );
     const broker = new RestartableMosquitto(binary, dir, port);
     try {
       await broker.restart();
@@ -100,6 +117,16 @@ export class RestartableMosquitto {
 /** A mosquitto_passwd line (PBKDF2-SHA512 hash) for a user, or undefined without mosquitto_passwd. */
 export function passwordLine(dir: string, user: string, password: string): string | undefined {
   const file = join(dir, `pw-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const made = spawnSync('sh', ['-c', `command -v mosquitto_passwd >/dev/null && mosquitto_passwd -c -b "$0" "$1" "$2" && cat "$0"; rm -f "$0"`, file, user, password], { encoding: 'utf8' });
+  const made = spawnSync(
+    'sh',
+    [
+      '-c',
+      `command -v mosquitto_passwd >/dev/null && mosquitto_passwd -c -b "$0" "$1" "$2" && cat "$0"; rm -f "$0"`,
+      file,
+      user,
+      password,
+    ],
+    { encoding: 'utf8' },
+  );
   return made.status === 0 && made.stdout.trim() ? made.stdout.trim() : undefined;
 }

@@ -57,7 +57,9 @@ export class NodeRedChild {
         }
       } else await waitForFleets(this.baseUrl, this.expectedFleets, timeoutMs, child);
     } catch (err) {
-      throw new Error(`${(err as Error).message}\n--- Node-RED output ---\n${this.output.slice(-4000)}`, { cause: err });
+      throw new Error(`${(err as Error).message}\n--- Node-RED output ---\n${this.output.slice(-4000)}`, {
+        cause: err,
+      });
     }
     return Date.now() - started;
   }

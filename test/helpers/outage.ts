@@ -51,13 +51,21 @@ export async function brokerOutage(outageMs: number, devices = 30): Promise<Outa
   let scripted: ScriptedDevices | undefined;
   try {
     const { flows, fleetId } = platformFlow({ host: '127.0.0.1', port: broker.port });
-    red = await NodeRedChild.prepare({ userDir, flows, settings: { logging: { console: { level: 'warn' } }, mqttReconnectTime: 500 } });
+    red = await NodeRedChild.prepare({
+      userDir,
+      flows,
+      settings: { logging: { console: { level: 'warn' } }, mqttReconnectTime: 500 },
+    });
     await red.start();
     const api = `${red.baseUrl}/ota/fleets/${fleetId}`;
     const names = Array.from({ length: devices }, (_, i) => `dev-${String(i).padStart(3, '0')}`);
     scripted = new ScriptedDevices(broker.url, 'pk1', names, '1.0.0', { stepMs: 100 });
     await scripted.start();
-    await waitFor('the inventory', async () => ((await getJson<unknown[]>(`${api}/devices`)).length === devices ? true : undefined), 30_000);
+    await waitFor(
+      'the inventory',
+      async () => ((await getJson<unknown[]>(`${api}/devices`)).length === devices ? true : undefined),
+      30_000,
+    );
 
     // Unanswered notices (those sent while the broker is down) are sent again until it is back.
     const retryCount = 5;
@@ -70,10 +78,14 @@ export async function brokerOutage(outageMs: number, devices = 30): Promise<Outa
       strategy: { maximumPerMinute: 600, retryCount, retryInterval },
     });
     const view = () => getJson<BatchView>(`${api}/batches/${batch.id}`);
-    const atStop = await waitFor('a third of the batch', async () => {
-      const b = await view();
-      return b.counts.SUCCEEDED >= devices / 3 ? b.counts : undefined;
-    }, 60_000);
+    const atStop = await waitFor(
+      'a third of the batch',
+      async () => {
+        const b = await view();
+        return b.counts.SUCCEEDED >= devices / 3 ? b.counts : undefined;
+      },
+      60_000,
+    );
     await broker.stop();
     should(existsSync(broker.persistenceFile)).be.true('mosquitto saved no persistence file');
     await new Promise((r) => setTimeout(r, outageMs));
@@ -83,7 +95,10 @@ export async function brokerOutage(outageMs: number, devices = 30): Promise<Outa
     await broker.restart();
     const back = Date.now();
     // Devices that rebooted into 2.0.0 while the broker was away report it when they reach it.
-    const booted = await mqtt.connectAsync(broker.url, { clientId: `booted-devices-${process.pid}`, reconnectPeriod: 200 });
+    const booted = await mqtt.connectAsync(broker.url, {
+      clientId: `booted-devices-${process.pid}`,
+      reconnectPeriod: 200,
+    });
     const reported = new Set<string>();
     const bootReports = setInterval(() => {
       for (const name of names) {
@@ -94,16 +109,28 @@ export async function brokerOutage(outageMs: number, devices = 30): Promise<Outa
     }, 500);
     let done: BatchView;
     try {
-      done = await waitFor('the batch to complete after the outage', async () => {
-        const b = await view();
-        return b.state === 'COMPLETED' ? b : undefined;
-      }, 120_000 + 10 * outageMs);
+      done = await waitFor(
+        'the batch to complete after the outage',
+        async () => {
+          const b = await view();
+          return b.state === 'COMPLETED' ? b : undefined;
+        },
+        120_000 + 10 * outageMs,
+      );
     } finally {
       clearInterval(bootReports);
       await booted.endAsync(true);
     }
     const recoveryMs = Date.now() - back;
-    should(done.counts).eql({ CONFIRM: 0, QUEUED: 0, NOTIFIED: 0, IN_PROGRESS: 0, SUCCEEDED: devices, FAILED: 0, CANCELED: 0 });
+    should(done.counts).eql({
+      CONFIRM: 0,
+      QUEUED: 0,
+      NOTIFIED: 0,
+      IN_PROGRESS: 0,
+      SUCCEEDED: devices,
+      FAILED: 0,
+      CANCELED: 0,
+    });
     const tasks = await getJson<{ attempts: number }[]>(`${api}/batches/${batch.id}/tasks?limit=100000`);
     return {
       devices,

@@ -7,7 +7,8 @@ import type { Context } from 'mocha';
 
 export function needPart(ctx: Context, present: unknown, what: string): asserts present {
   if (present) return;
-  if (process.env.CI === 'true') throw new Error(`${what} is missing, and CI must run the tests that need it (.ci/run installs it)`);
+  if (process.env.CI === 'true')
+    throw new Error(`${what} is missing, and CI must run the tests that need it (.ci/run installs it)`);
   console.log(`    (skipped: ${what} is missing)`);
   ctx.skip();
 }

@@ -12,7 +12,10 @@ export interface PlatformFlow {
   pushId: string;
 }
 
-export function platformFlow(broker: { host: string; port: number }, fleetSettings: Record<string, unknown> = {}): PlatformFlow {
+export function platformFlow(
+  broker: { host: string; port: number },
+  fleetSettings: Record<string, unknown> = {},
+): PlatformFlow {
   const tab = freshId();
   const brokerId = freshId();
   const fleetId = freshId();
@@ -36,14 +39,50 @@ export function platformFlow(broker: { host: string; port: number }, fleetSettin
       keepalive: '30',
       cleansession: false,
     },
-    { id: fleetId, type: 'ota-fleet', name: 'durable fleet', requireVerification: false, publicUrl: '', urlExpiryHours: 24, maxPackageMB: 1000, ...fleetSettings },
-    { id: freshId(), type: 'mqtt in', z: tab, topic: '/ota/device/inform/+/+', qos: '1', datatype: 'buffer', broker: brokerId, wires: [[informId]] },
-    { id: freshId(), type: 'mqtt in', z: tab, topic: '/ota/device/progress/+/+', qos: '1', datatype: 'buffer', broker: brokerId, wires: [[progressId]] },
+    {
+      id: fleetId,
+      type: 'ota-fleet',
+      name: 'durable fleet',
+      requireVerification: false,
+      publicUrl: '',
+      urlExpiryHours: 24,
+      maxPackageMB: 1000,
+      ...fleetSettings,
+    },
+    {
+      id: freshId(),
+      type: 'mqtt in',
+      z: tab,
+      topic: '/ota/device/inform/+/+',
+      qos: '1',
+      datatype: 'buffer',
+      broker: brokerId,
+      wires: [[informId]],
+    },
+    {
+      id: freshId(),
+      type: 'mqtt in',
+      z: tab,
+      topic: '/ota/device/progress/+/+',
+      qos: '1',
+      datatype: 'buffer',
+      broker: brokerId,
+      wires: [[progressId]],
+    },
     { id: informId, type: 'ota-inform', z: tab, role: 'platform', fleet: fleetId, wires: [[]] },
     { id: progressId, type: 'ota-progress', z: tab, role: 'platform', fleet: fleetId, wires: [[]] },
     { id: pushId, type: 'ota-push', z: tab, fleet: fleetId, wires: [[outId], [eventsId]] },
     { id: outId, type: 'mqtt out', z: tab, topic: '', qos: '', retain: '', broker: brokerId, wires: [] },
-    { id: eventsId, type: 'mqtt out', z: tab, topic: 'test/events', qos: '1', retain: 'false', broker: brokerId, wires: [] },
+    {
+      id: eventsId,
+      type: 'mqtt out',
+      z: tab,
+      topic: 'test/events',
+      qos: '1',
+      retain: 'false',
+      broker: brokerId,
+      wires: [],
+    },
   ];
   return { flows, fleetId, pushId };
 }

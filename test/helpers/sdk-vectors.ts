@@ -18,7 +18,9 @@ interface SdkShapes {
 }
 
 // build/test/helpers → test/fixtures: the fixture is read from the source tree, not copied by tsc.
-const shapes = JSON.parse(readFileSync(path.join(__dirname, '../../../test/fixtures/sdk-shapes.json'), 'utf8')) as SdkShapes;
+const shapes = JSON.parse(
+  readFileSync(path.join(__dirname, '../../../test/fixtures/sdk-shapes.json'), 'utf8'),
+) as SdkShapes;
 
 export const LINK_SDK_4 = 'Link SDK C 4.x';
 export const IOTKIT_3 = 'iotkit-embedded 3.x';
@@ -30,7 +32,10 @@ export const EXAMPLE_PACKAGE = { ...shapes.examplePackage, bytes: Buffer.from(sh
 /** The first vector of `sdk` for `topicKind` whose `expect` has every given value. */
 export function sdkVector(sdk: string, topicKind: string, expect: Record<string, unknown> = {}): SdkVector {
   const found = shapes.vectors.find(
-    (v) => v.sdk === sdk && v.topicKind === topicKind && Object.entries(expect).every(([key, value]) => JSON.stringify(v.expect[key]) === JSON.stringify(value)),
+    (v) =>
+      v.sdk === sdk &&
+      v.topicKind === topicKind &&
+      Object.entries(expect).every(([key, value]) => JSON.stringify(v.expect[key]) === JSON.stringify(value)),
   );
   if (!found) throw new Error(`no ${sdk} ${topicKind} vector with ${JSON.stringify(expect)} in sdk-shapes.json`);
   return found;

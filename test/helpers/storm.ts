@@ -31,11 +31,19 @@ export const random = seededRandom;
 const name = (i: number) => `dev-${String(i).padStart(6, '0')}`;
 
 /** The counts of a batch read straight from the file, as GROUP BY sees them. */
-export function countsInFile(file: string, batchId: number): { counts: Record<string, number>; activeOrRetrying: number; lastTransitionMismatches: number } {
+export function countsInFile(
+  file: string,
+  batchId: number,
+): { counts: Record<string, number>; activeOrRetrying: number; lastTransitionMismatches: number } {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     const counts: Record<string, number> = {};
-    for (const row of db.prepare<[number], { state: string; n: number }>('SELECT state, COUNT(*) AS n FROM tasks WHERE batch_id = ? GROUP BY state').all(batchId)) counts[row.state] = row.n;
+    for (const row of db
+      .prepare<[number], { state: string; n: number }>(
+        'SELECT state, COUNT(*) AS n FROM tasks WHERE batch_id = ? GROUP BY state',
+      )
+      .all(batchId))
+      counts[row.state] = row.n;
     const activeOrRetrying = (
       db
         .prepare<[number], { n: number }>(
@@ -81,10 +89,16 @@ export function progressStorm(devices: number, reports: number, seed: number): S
     })();
     // The inventory is written straight into the store in one transaction: setting up, not under test.
     fleet.store.transaction(() => {
-      for (let i = 0; i < devices; i++) fleet.store.recordVersion({ productKey: 'pk1', deviceName: name(i) }, 'default', '1.0.0', 0);
+      for (let i = 0; i < devices; i++)
+        fleet.store.recordVersion({ productKey: 'pk1', deviceName: name(i) }, 'default', '1.0.0', 0);
     });
     const firmware = externalFirmware(fleet);
-    const batch = fleet.createBatch({ firmwareId: firmware.id, type: 'static', targets: { selection: 'ALL', productKey: 'pk1' }, strategy: { retryCount: 2, retryInterval: 5 } });
+    const batch = fleet.createBatch({
+      firmwareId: firmware.id,
+      type: 'static',
+      targets: { selection: 'ALL', productKey: 'pk1' },
+      strategy: { retryCount: 2, retryInterval: 5 },
+    });
     const setup = lap();
     while (fleet.counts(batch.id).QUEUED > 0) fleet.tick();
     should(fleet.counts(batch.id).NOTIFIED).equal(devices);
@@ -102,13 +116,17 @@ export function progressStorm(devices: number, reports: number, seed: number): S
         const c = Date.now();
         fleet.control('cancel', batch.id);
         cancelMs = Date.now() - c;
-        for (let i = 0; i < devices; i++) if (model[i] === 'NOTIFIED' || model[i] === 'IN_PROGRESS') model[i] = 'CANCELED';
+        for (let i = 0; i < devices; i++)
+          if (model[i] === 'NOTIFIED' || model[i] === 'IN_PROGRESS') model[i] = 'CANCELED';
       }
       const i = Math.floor(rnd() * devices);
       const step = rnd() < 0.05 ? -1 - Math.floor(rnd() * 4) : Math.floor(rnd() * 101);
       const outcome = fleet.reportProgress({ productKey: 'pk1', deviceName: name(i) }, { step, module: 'default' });
       const active = model[i] === 'NOTIFIED' || model[i] === 'IN_PROGRESS';
-      should(outcome.ignored === undefined).equal(active, `report ${r} (${name(i)} step ${step}, model ${model[i]}): ${JSON.stringify(outcome)}`);
+      should(outcome.ignored === undefined).equal(
+        active,
+        `report ${r} (${name(i)} step ${step}, model ${model[i]}): ${JSON.stringify(outcome)}`,
+      );
       if (active) {
         applied++;
         model[i] = step < 0 ? 'FAILED' : 'IN_PROGRESS';
@@ -116,7 +134,15 @@ export function progressStorm(devices: number, reports: number, seed: number): S
     }
     const storm = lap() - cancelMs;
 
-    const expected = { CONFIRM: 0, QUEUED: 0, NOTIFIED: 0, IN_PROGRESS: 0, SUCCEEDED: 0, FAILED: 0, CANCELED: 0 } as TaskCounts;
+    const expected = {
+      CONFIRM: 0,
+      QUEUED: 0,
+      NOTIFIED: 0,
+      IN_PROGRESS: 0,
+      SUCCEEDED: 0,
+      FAILED: 0,
+      CANCELED: 0,
+    } as TaskCounts;
     for (const s of model) expected[s as keyof TaskCounts]++;
     const counts = fleet.counts(batch.id);
     should(counts).eql(expected);

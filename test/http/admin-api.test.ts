@@ -9,7 +9,18 @@ import helper from 'node-red-node-test-helper';
 import should from 'should';
 import type { Response } from 'supertest';
 import { checkPackageSignature, readPrivateKey, readPublicKey, signPackageDigest } from '../../src/protocol';
-import { assertNoStackTrace, Deployed, deploy, feed, fleetSuite, httpRequest, platformFlow, reportVersions, t1, t3 } from '../helpers/fleet-red';
+import {
+  assertNoStackTrace,
+  Deployed,
+  deploy,
+  feed,
+  fleetSuite,
+  httpRequest,
+  platformFlow,
+  reportVersions,
+  t1,
+  t3,
+} from '../helpers/fleet-red';
 
 helper.init(require.resolve('node-red'));
 
@@ -37,7 +48,8 @@ const api = {
   },
   put: async (path: string, body: object) => answer(await helper.request().put(path).send(body)),
   delete: async (path: string) => answer(await helper.request().delete(path)),
-  upload: async (path: string, bytes: Buffer) => answer(await helper.request().post(path).set('Content-Type', 'application/octet-stream').send(bytes)),
+  upload: async (path: string, bytes: Buffer) =>
+    answer(await helper.request().post(path).set('Content-Type', 'application/octet-stream').send(bytes)),
 };
 
 function digests(bytes: Buffer) {
@@ -58,7 +70,10 @@ describe('admin API', function () {
     base = `/ota/fleets/${d.platform.fleet.id}`;
   }
 
-  async function uploaded(version = '2.0.0', bytes = PACKAGE): Promise<Record<string, unknown> & { id: string; sha256: string }> {
+  async function uploaded(
+    version = '2.0.0',
+    bytes = PACKAGE,
+  ): Promise<Record<string, unknown> & { id: string; sha256: string }> {
     const res = await api.upload(`${base}/firmware?productKey=pk1&version=${version}`, bytes);
     should(res.status).equal(201);
     return res.body as Record<string, unknown> & { id: string; sha256: string };
@@ -68,7 +83,12 @@ describe('admin API', function () {
   async function batchOf(names: string[], strategy: Record<string, unknown> = {}) {
     await reportVersions(d, 'pk1', names, '1.0.0');
     const firmware = await uploaded();
-    const res = await api.post(`${base}/batches`, { firmwareId: firmware.id, type: 'static', targets: { selection: 'ALL' }, strategy });
+    const res = await api.post(`${base}/batches`, {
+      firmwareId: firmware.id,
+      type: 'static',
+      targets: { selection: 'ALL' },
+      strategy,
+    });
     should(res.status).equal(201);
     return { firmware, batch: res.body as { id: number } & Record<string, unknown> };
   }
@@ -77,15 +97,26 @@ describe('admin API', function () {
     it('GET /ota/fleets lists the deployed fleets', async function () {
       await deployFleet({ name: 'lab' });
       const res = await api.get('/ota/fleets');
-      should(res).match({ status: 200, body: [{ id: d.platform.fleet.id, name: 'lab', publicKey: null, requireVerification: false }] });
+      should(res).match({
+        status: 200,
+        body: [{ id: d.platform.fleet.id, name: 'lab', publicKey: null, requireVerification: false }],
+      });
       should(res.body).have.length(1);
     });
 
     it('an unknown fleet is a 404 that says where to look', async function () {
       await deployFleet();
-      for (const path of ['/ota/fleets/nope/devices', '/ota/fleets/nope/versions', '/ota/fleets/nope/firmware', '/ota/fleets/nope/batches']) {
+      for (const path of [
+        '/ota/fleets/nope/devices',
+        '/ota/fleets/nope/versions',
+        '/ota/fleets/nope/firmware',
+        '/ota/fleets/nope/batches',
+      ]) {
         const res = await api.get(path);
-        should({ status: res.status, body: res.body }).eql({ status: 404, body: { error: 'no deployed ota-fleet has id "nope" (GET …/ota/fleets lists them)' } });
+        should({ status: res.status, body: res.body }).eql({
+          status: 404,
+          body: { error: 'no deployed ota-fleet has id "nope" (GET …/ota/fleets lists them)' },
+        });
       }
     });
   });
@@ -100,26 +131,48 @@ describe('admin API', function () {
       await d.informed.next();
     });
 
-    const names = (res: Answer) => (res.body as { productKey: string; deviceName: string; module: string }[]).map((x) => `${x.productKey}/${x.deviceName}/${x.module}`);
+    const names = (res: Answer) =>
+      (res.body as { productKey: string; deviceName: string; module: string }[]).map(
+        (x) => `${x.productKey}/${x.deviceName}/${x.module}`,
+      );
 
     it('GET devices lists every device module with its version and times', async function () {
       const res = await api.get(`${base}/devices`);
       should(res.status).equal(200);
-      should(names(res)).eql(['pk1/dev1/MCU', 'pk1/dev1/default', 'pk1/dev2/default', 'pk1/dev3/default', 'pk2/sensor1/default']);
-      should((res.body as object[])[0]).have.keys('productKey', 'deviceName', 'module', 'version', 'firstSeen', 'lastSeen');
+      should(names(res)).eql([
+        'pk1/dev1/MCU',
+        'pk1/dev1/default',
+        'pk1/dev2/default',
+        'pk1/dev3/default',
+        'pk2/sensor1/default',
+      ]);
+      should((res.body as object[])[0]).have.keys(
+        'productKey',
+        'deviceName',
+        'module',
+        'version',
+        'firstSeen',
+        'lastSeen',
+      );
     });
 
     it('GET devices filters by productKey, module, version and name, and pages', async function () {
       should(names(await api.get(`${base}/devices?productKey=pk2`))).eql(['pk2/sensor1/default']);
       should(names(await api.get(`${base}/devices?module=MCU`))).eql(['pk1/dev1/MCU']);
-      should(names(await api.get(`${base}/devices?productKey=pk1&version=1.0.0`))).eql(['pk1/dev1/default', 'pk1/dev2/default']);
+      should(names(await api.get(`${base}/devices?productKey=pk1&version=1.0.0`))).eql([
+        'pk1/dev1/default',
+        'pk1/dev2/default',
+      ]);
       should(names(await api.get(`${base}/devices?search=sens`))).eql(['pk2/sensor1/default']);
       should(names(await api.get(`${base}/devices?limit=2&offset=1`))).eql(['pk1/dev1/default', 'pk1/dev2/default']);
     });
 
     it('GET devices refuses a limit that is not an integer', async function () {
       const res = await api.get(`${base}/devices?limit=many`);
-      should({ status: res.status, body: res.body }).eql({ status: 400, body: { error: 'limit must be an integer from 0 to 100000, got "many"' } });
+      should({ status: res.status, body: res.body }).eql({
+        status: 400,
+        body: { error: 'limit must be an integer from 0 to 100000, got "many"' },
+      });
     });
 
     it('GET one device gives its modules, tags and tasks', async function () {
@@ -140,18 +193,27 @@ describe('admin API', function () {
 
     it('GET a device that never reported is a 404', async function () {
       const res = await api.get(`${base}/devices/pk1/ghost`);
-      should({ status: res.status, body: res.body }).eql({ status: 404, body: { error: 'pk1/ghost has never reported and has no task' } });
+      should({ status: res.status, body: res.body }).eql({
+        status: 404,
+        body: { error: 'pk1/ghost has never reported and has no task' },
+      });
     });
 
     it('PUT tags replaces the tags of a device', async function () {
-      should(await api.put(`${base}/devices/pk1/dev2/tags`, { tags: ['beta', 'lab'] })).match({ status: 200, body: { productKey: 'pk1', deviceName: 'dev2', tags: ['beta', 'lab'] } });
+      should(await api.put(`${base}/devices/pk1/dev2/tags`, { tags: ['beta', 'lab'] })).match({
+        status: 200,
+        body: { productKey: 'pk1', deviceName: 'dev2', tags: ['beta', 'lab'] },
+      });
       should(await api.put(`${base}/devices/pk1/dev2/tags`, { tags: ['lab'] })).match({ status: 200 });
       should(((await api.get(`${base}/devices/pk1/dev2`)).body as { tags: string[] }).tags).eql(['lab']);
     });
 
     it('PUT tags refuses anything but an array of names', async function () {
       const res = await api.put(`${base}/devices/pk1/dev2/tags`, { tags: 'beta' });
-      should({ status: res.status, body: res.body }).eql({ status: 400, body: { error: 'tags must be an array of tag names (1 to 64 characters each), got "beta"' } });
+      should({ status: res.status, body: res.body }).eql({
+        status: 400,
+        body: { error: 'tags must be an array of tag names (1 to 64 characters each), got "beta"' },
+      });
     });
 
     it('GET versions gives the version distribution, per product when asked', async function () {
@@ -161,7 +223,9 @@ describe('admin API', function () {
         { productKey: 'pk1', module: 'default', version: '1.1.0', count: 1 },
         { productKey: 'pk2', module: 'default', version: '1.0.0', count: 1 },
       ]);
-      should((await api.get(`${base}/versions?productKey=pk2`)).body).eql([{ productKey: 'pk2', module: 'default', version: '1.0.0', count: 1 }]);
+      should((await api.get(`${base}/versions?productKey=pk2`)).body).eql([
+        { productKey: 'pk2', module: 'default', version: '1.0.0', count: 1 },
+      ]);
     });
   });
 
@@ -191,13 +255,18 @@ describe('admin API', function () {
       should(record.streamId).be.a.Number().and.above(0);
       should((await api.get(`${base}/firmware`)).body).eql([record]);
       should((await api.get(`${base}/firmware/${record.id}`)).body).eql(record);
-      should(existsSync(join(suite.userDir, 'ota', d.platform.fleet.id, 'firmware', digests(PACKAGE).sha256))).be.true();
+      should(
+        existsSync(join(suite.userDir, 'ota', d.platform.fleet.id, 'firmware', digests(PACKAGE).sha256)),
+      ).be.true();
     });
 
     it('POST firmware with signMethod SHA256 records it', async function () {
       await deployFleet();
       const res = await api.upload(`${base}/firmware?productKey=pk1&version=2.0.0&signMethod=sha256`, PACKAGE);
-      should(res).match({ status: 201, body: { signMethod: 'SHA256', verification: 'not-required', ...digests(PACKAGE) } });
+      should(res).match({
+        status: 201,
+        body: { signMethod: 'SHA256', verification: 'not-required', ...digests(PACKAGE) },
+      });
     });
 
     it('POST the same version with the same bytes again gives the same record', async function () {
@@ -262,7 +331,13 @@ describe('admin API', function () {
 
     it('POST firmware sent as a form (curl --data-binary) is refused with how to send it', async function () {
       await deployFleet();
-      const res = answer(await helper.request().post(`${base}/firmware?productKey=pk1&version=2.0.0`).set('Content-Type', 'application/x-www-form-urlencoded').send(Buffer.from('FW-2.0.0-binary')));
+      const res = answer(
+        await helper
+          .request()
+          .post(`${base}/firmware?productKey=pk1&version=2.0.0`)
+          .set('Content-Type', 'application/x-www-form-urlencoded')
+          .send(Buffer.from('FW-2.0.0-binary')),
+      );
       should([400, 415]).containEql(res.status);
       should((res.body as { error: string }).error).match(/application\/octet-stream/);
     });
@@ -270,23 +345,35 @@ describe('admin API', function () {
     it('POST firmware refuses a bad signMethod or a missing version, naming the field', async function () {
       await deployFleet();
       const bad = await api.upload(`${base}/firmware?productKey=pk1&version=2.0.0&signMethod=SHA1`, PACKAGE);
-      should({ status: bad.status, body: bad.body }).eql({ status: 400, body: { error: 'signMethod must be "Md5" or "SHA256", got "SHA1"' } });
+      should({ status: bad.status, body: bad.body }).eql({
+        status: 400,
+        body: { error: 'signMethod must be "Md5" or "SHA256", got "SHA1"' },
+      });
       const missing = await api.upload(`${base}/firmware?productKey=pk1`, PACKAGE);
-      should({ status: missing.status, body: missing.body }).eql({ status: 400, body: { error: 'version is required: a non-empty string of up to 64 printable characters' } });
+      should({ status: missing.status, body: missing.body }).eql({
+        status: 400,
+        body: { error: 'version is required: a non-empty string of up to 64 printable characters' },
+      });
       should((await api.get(`${base}/firmware`)).body).eql([]);
     });
 
     it('GET an unknown firmware is a 404', async function () {
       await deployFleet();
       const res = await api.get(`${base}/firmware/0123456789ab`);
-      should({ status: res.status, body: res.body }).eql({ status: 404, body: { error: 'no firmware "0123456789ab" in fleet "test fleet"' } });
+      should({ status: res.status, body: res.body }).eql({
+        status: 404,
+        body: { error: 'no firmware "0123456789ab" in fleet "test fleet"' },
+      });
     });
 
     it('DELETE a firmware used by an open batch is a 409', async function () {
       await deployFleet();
       const { firmware } = await batchOf(['dev1']);
       const res = await api.delete(`${base}/firmware/${firmware.id}`);
-      should({ status: res.status, body: res.body }).eql({ status: 409, body: { error: `firmware ${firmware.id} is used by 1 running batch(es); cancel them first` } });
+      should({ status: res.status, body: res.body }).eql({
+        status: 409,
+        body: { error: `firmware ${firmware.id} is used by 1 running batch(es); cancel them first` },
+      });
     });
 
     it('DELETE a firmware a finished batch used is a 409 too: the history needs it', async function () {
@@ -294,7 +381,10 @@ describe('admin API', function () {
       const { firmware, batch } = await batchOf(['dev1']);
       should((await api.post(`${base}/batches/${batch.id}/cancel`)).status).equal(200);
       const res = await api.delete(`${base}/firmware/${firmware.id}`);
-      should({ status: res.status, body: res.body }).eql({ status: 409, body: { error: `firmware ${firmware.id} is referenced by finished batches, whose history needs it` } });
+      should({ status: res.status, body: res.body }).eql({
+        status: 409,
+        body: { error: `firmware ${firmware.id} is referenced by finished batches, whose history needs it` },
+      });
     });
 
     it('DELETE an unused firmware answers its record and removes its file', async function () {
@@ -320,7 +410,14 @@ describe('admin API', function () {
         type: 'static',
         state: 'IN_PROGRESS',
         targets: { selection: 'ALL', productKey: 'pk1' },
-        strategy: { retryInterval: 0, retryCount: 2, overwrite: 'keep', needConfirm: false, downloadProtocol: 'https', waveSuccessPercent: 100 },
+        strategy: {
+          retryInterval: 0,
+          retryCount: 2,
+          overwrite: 'keep',
+          needConfirm: false,
+          downloadProtocol: 'https',
+          waveSuccessPercent: 100,
+        },
         wave: 0,
         direct: false,
         allowUnverified: false,
@@ -336,7 +433,9 @@ describe('admin API', function () {
       await d.sent.next();
       await d.sent.next();
       const list = (await api.get(`${base}/batches`)).body as Record<string, unknown>[];
-      should(list.map((b) => [b.id, b.state, b.counts])).eql([[batch.id, 'IN_PROGRESS', { ...EMPTY_COUNTS, NOTIFIED: 2 }]]);
+      should(list.map((b) => [b.id, b.state, b.counts])).eql([
+        [batch.id, 'IN_PROGRESS', { ...EMPTY_COUNTS, NOTIFIED: 2 }],
+      ]);
       const one = await api.get(`${base}/batches/${batch.id}`);
       should(one.status).equal(200);
       should(one.body).eql(list[0]);
@@ -354,7 +453,10 @@ describe('admin API', function () {
         ['dev1', 'NOTIFIED', null, 1],
         ['dev2', 'IN_PROGRESS', 20, 1],
       ]);
-      const running = (await api.get(`${base}/batches/${batch.id}/tasks?state=IN_PROGRESS`)).body as Record<string, unknown>[];
+      const running = (await api.get(`${base}/batches/${batch.id}/tasks?state=IN_PROGRESS`)).body as Record<
+        string,
+        unknown
+      >[];
       should(running.map((t) => t.deviceName)).eql(['dev2']);
       const transitions = (await api.get(`${base}/batches/${batch.id}/transitions`)).body as Record<string, unknown>[];
       should(transitions.map((t) => [t.deviceName, t.from, t.to]).sort()).eql([
@@ -370,7 +472,9 @@ describe('admin API', function () {
       const res = await api.get(`${base}/batches/${batch.id}/tasks?state=DONE`);
       should({ status: res.status, body: res.body }).eql({
         status: 400,
-        body: { error: 'state must be one of CONFIRM, QUEUED, NOTIFIED, IN_PROGRESS, SUCCEEDED, FAILED, CANCELED, got "DONE"' },
+        body: {
+          error: 'state must be one of CONFIRM, QUEUED, NOTIFIED, IN_PROGRESS, SUCCEEDED, FAILED, CANCELED, got "DONE"',
+        },
       });
     });
 
@@ -378,7 +482,11 @@ describe('admin API', function () {
       await deployFleet({ requireVerification: true });
       await reportVersions(d, 'pk1', ['dev1'], '1.0.0');
       const firmware = await uploaded();
-      const res = await api.post(`${base}/batches`, { firmwareId: firmware.id, type: 'static', targets: { selection: 'ALL' } });
+      const res = await api.post(`${base}/batches`, {
+        firmwareId: firmware.id,
+        type: 'static',
+        targets: { selection: 'ALL' },
+      });
       should(res.status).equal(422);
       should((res.body as { error: string }).error).match(/is unverified: verify it on up to 10 test devices first/);
     });
@@ -386,44 +494,79 @@ describe('admin API', function () {
     it('POST batches refuses a bad request naming the field', async function () {
       await deployFleet();
       const firmware = await uploaded();
-      const res = await api.post(`${base}/batches`, { firmwareId: firmware.id, type: 'rolling', targets: { selection: 'ALL' } });
-      should({ status: res.status, body: res.body }).eql({ status: 400, body: { error: 'type must be one of "verify", "static", "dynamic", got "rolling"' } });
+      const res = await api.post(`${base}/batches`, {
+        firmwareId: firmware.id,
+        type: 'rolling',
+        targets: { selection: 'ALL' },
+      });
+      should({ status: res.status, body: res.body }).eql({
+        status: 400,
+        body: { error: 'type must be one of "verify", "static", "dynamic", got "rolling"' },
+      });
     });
 
     it('POST batches with an unknown firmware is a 404', async function () {
       await deployFleet();
-      const res = await api.post(`${base}/batches`, { firmwareId: 'feedfeedfeed', type: 'static', targets: { selection: 'ALL', productKey: 'pk1' } });
-      should({ status: res.status, body: res.body }).eql({ status: 404, body: { error: 'no firmware "feedfeedfeed" in fleet "test fleet"' } });
+      const res = await api.post(`${base}/batches`, {
+        firmwareId: 'feedfeedfeed',
+        type: 'static',
+        targets: { selection: 'ALL', productKey: 'pk1' },
+      });
+      should({ status: res.status, body: res.body }).eql({
+        status: 404,
+        body: { error: 'no firmware "feedfeedfeed" in fleet "test fleet"' },
+      });
     });
 
     it('POST batches with malformed JSON is a 400 {error}, with no stack trace', async function () {
       await deployFleet();
       const res = await api.post(`${base}/batches`, '{"firmwareId": ');
-      should({ status: res.status, body: res.body }).eql({ status: 400, body: { error: 'the request body is not valid JSON' } });
+      should({ status: res.status, body: res.body }).eql({
+        status: 400,
+        body: { error: 'the request body is not valid JSON' },
+      });
     });
 
     it('an unknown batch is a 404, a batch id that is not a number a 400', async function () {
       await deployFleet();
       const missing = await api.get(`${base}/batches/999`);
-      should({ status: missing.status, body: missing.body }).eql({ status: 404, body: { error: 'no batch 999 in fleet "test fleet"' } });
+      should({ status: missing.status, body: missing.body }).eql({
+        status: 404,
+        body: { error: 'no batch 999 in fleet "test fleet"' },
+      });
       const tasks = await api.get(`${base}/batches/999/tasks`);
-      should({ status: tasks.status, body: tasks.body }).eql({ status: 404, body: { error: 'no batch 999 in fleet "test fleet"' } });
+      should({ status: tasks.status, body: tasks.body }).eql({
+        status: 404,
+        body: { error: 'no batch 999 in fleet "test fleet"' },
+      });
       const bad = await api.get(`${base}/batches/abc`);
-      should({ status: bad.status, body: bad.body }).eql({ status: 400, body: { error: 'batch id must be a positive integer, got "abc"' } });
+      should({ status: bad.status, body: bad.body }).eql({
+        status: 400,
+        body: { error: 'batch id must be a positive integer, got "abc"' },
+      });
       const control = await api.post(`${base}/batches/999/pause`);
-      should({ status: control.status, body: control.body }).eql({ status: 404, body: { error: 'no batch 999 in fleet "test fleet"' } });
+      should({ status: control.status, body: control.body }).eql({
+        status: 404,
+        body: { error: 'no batch 999 in fleet "test fleet"' },
+      });
     });
 
     it('POST pause and resume change the batch state and answer the batch', async function () {
       await deployFleet();
       const { batch } = await batchOf(['dev1']);
-      should(await api.post(`${base}/batches/${batch.id}/pause`)).match({ status: 200, body: { id: batch.id, state: 'PAUSED', reason: 'paused by a user' } });
+      should(await api.post(`${base}/batches/${batch.id}/pause`)).match({
+        status: 200,
+        body: { id: batch.id, state: 'PAUSED', reason: 'paused by a user' },
+      });
       const again = await api.post(`${base}/batches/${batch.id}/pause`);
       should({ status: again.status, body: again.body }).eql({
         status: 422,
         body: { error: `batch ${batch.id}: a PAUSED batch cannot pause (it can: resume, complete, cancel, abort)` },
       });
-      should(await api.post(`${base}/batches/${batch.id}/resume`)).match({ status: 200, body: { id: batch.id, state: 'IN_PROGRESS' } });
+      should(await api.post(`${base}/batches/${batch.id}/resume`)).match({
+        status: 200,
+        body: { id: batch.id, state: 'IN_PROGRESS' },
+      });
     });
 
     it('POST cancel ends the batch; with states only those tasks are canceled', async function () {
@@ -434,9 +577,15 @@ describe('admin API', function () {
       feed(d.platform.progress, t3('pk1', 'dev2', 10));
       await d.progressed.next();
       const partial = await api.post(`${base}/batches/${batch.id}/cancel`, { states: ['NOTIFIED'] });
-      should(partial).match({ status: 200, body: { state: 'IN_PROGRESS', counts: { ...EMPTY_COUNTS, IN_PROGRESS: 1, CANCELED: 1 } } });
+      should(partial).match({
+        status: 200,
+        body: { state: 'IN_PROGRESS', counts: { ...EMPTY_COUNTS, IN_PROGRESS: 1, CANCELED: 1 } },
+      });
       const whole = await api.post(`${base}/batches/${batch.id}/cancel`);
-      should(whole).match({ status: 200, body: { state: 'CANCELED', reason: 'canceled by a user', counts: { ...EMPTY_COUNTS, CANCELED: 2 } } });
+      should(whole).match({
+        status: 200,
+        body: { state: 'CANCELED', reason: 'canceled by a user', counts: { ...EMPTY_COUNTS, CANCELED: 2 } },
+      });
     });
 
     it('POST confirm releases CONFIRM tasks, for the whole batch or the listed devices', async function () {
@@ -447,7 +596,9 @@ describe('admin API', function () {
       should((await d.sent.next()).deviceName).equal('dev1');
       should(await api.post(`${base}/batches/${batch.id}/tasks/pk1/dev3/confirm`)).match({ status: 200 });
       should((await d.sent.next()).deviceName).equal('dev3');
-      should((await api.get(`${base}/batches/${batch.id}`)).body).match({ counts: { ...EMPTY_COUNTS, CONFIRM: 1, NOTIFIED: 2 } });
+      should((await api.get(`${base}/batches/${batch.id}`)).body).match({
+        counts: { ...EMPTY_COUNTS, CONFIRM: 1, NOTIFIED: 2 },
+      });
       should(await api.post(`${base}/batches/${batch.id}/confirm`)).match({ status: 200 });
       should((await d.sent.next()).deviceName).equal('dev2');
     });
@@ -456,7 +607,10 @@ describe('admin API', function () {
       await deployFleet();
       const { batch } = await batchOf(['dev1']);
       const res = await api.post(`${base}/batches/${batch.id}/restart`);
-      should({ status: res.status, body: res.body }).eql({ status: 404, body: { error: 'unknown action "restart": use cancel, pause, resume, confirm or reupgrade' } });
+      should({ status: res.status, body: res.body }).eql({
+        status: 404,
+        body: { error: 'unknown action "restart": use cancel, pause, resume, confirm or reupgrade' },
+      });
     });
 
     it('POST task reupgrade queues a failed task again and pushes it', async function () {
@@ -466,8 +620,13 @@ describe('admin API', function () {
       await d.sent.next();
       feed(d.platform.progress, t3('pk1', 'dev1', -4, 'flash full'));
       await d.progressed.next();
-      const failed = (await api.get(`${base}/batches/${batch.id}/tasks?state=FAILED`)).body as Record<string, unknown>[];
-      should(failed.map((t) => [t.deviceName, t.reason])).eql([['dev1', 'step -4 (flash write (burn) failed): flash full']]);
+      const failed = (await api.get(`${base}/batches/${batch.id}/tasks?state=FAILED`)).body as Record<
+        string,
+        unknown
+      >[];
+      should(failed.map((t) => [t.deviceName, t.reason])).eql([
+        ['dev1', 'step -4 (flash write (burn) failed): flash full'],
+      ]);
       const res = await api.post(`${base}/batches/${batch.id}/tasks/pk1/dev1/reupgrade`);
       should(res.status).equal(200);
       const again = await d.sent.next();
@@ -479,7 +638,10 @@ describe('admin API', function () {
       await deployFleet();
       const { batch } = await batchOf(['dev1']);
       const res = await api.post(`${base}/batches/${batch.id}/tasks/pk1/stranger/reupgrade`);
-      should({ status: res.status, body: res.body }).eql({ status: 404, body: { error: `pk1/stranger is not in batch ${batch.id}` } });
+      should({ status: res.status, body: res.body }).eql({
+        status: 404,
+        body: { error: `pk1/stranger is not in batch ${batch.id}` },
+      });
     });
   });
 
@@ -493,7 +655,10 @@ describe('admin API', function () {
       const sha256 = digests(PACKAGE).sha256;
       const signature = signPackageDigest(readPrivateKey('privateKey', privateKey), sha256);
       should(checkPackageSignature(readPublicKey('publicKey', publicKey), sha256, signature)).eql({ ok: true });
-      should(checkPackageSignature(readPublicKey('publicKey', publicKey), digests(Buffer.from('other')).sha256, signature).ok).be.false();
+      should(
+        checkPackageSignature(readPublicKey('publicKey', publicKey), digests(Buffer.from('other')).sha256, signature)
+          .ok,
+      ).be.false();
     });
 
     it('two calls give two different key pairs', async function () {

@@ -50,12 +50,22 @@ describe('broker authentication and authorisation (EMQX HTTP)', function () {
   let d: Deployed;
   let base: string;
 
-  const post = async (path: string, body: unknown) => answer(await helper.request().post(`${base}/${path}`).send(body as object));
+  const post = async (path: string, body: unknown) =>
+    answer(
+      await helper
+        .request()
+        .post(`${base}/${path}`)
+        .send(body as object),
+    );
   const authenticate = (body: unknown) => post('authenticate', body);
   const authorize = (body: unknown) => post('authorize', body);
 
   /** The EMQX authenticator's body for a login. */
-  const loginOf = (l: { clientId: string; username: string; password: string }) => ({ clientid: l.clientId, username: l.username, password: l.password });
+  const loginOf = (l: { clientId: string; username: string; password: string }) => ({
+    clientid: l.clientId,
+    username: l.username,
+    password: l.password,
+  });
   /** The EMQX authorizer's body for a device that logged in. */
   const ask = (device: typeof DEV1, action: string, topic: string) => {
     const l = signLogin(device);
@@ -81,20 +91,30 @@ describe('broker authentication and authorisation (EMQX HTTP)', function () {
 
     it('every sign method and a timestamp are allowed', async function () {
       for (const signmethod of ['hmacsha1', 'hmacsha256', 'hmacmd5'] as const) {
-        should(verdict(await authenticate(loginOf(signLogin({ ...DEV1, signmethod, timestamp: '1700000000000' }))))).eql({ status: 200, body: { result: 'allow', is_superuser: false } });
+        should(
+          verdict(await authenticate(loginOf(signLogin({ ...DEV1, signmethod, timestamp: '1700000000000' })))),
+        ).eql({ status: 200, body: { result: 'allow', is_superuser: false } });
       }
     });
 
     it('a login signed with a wrong secret is denied', async function () {
-      should(verdict(await authenticate(loginOf(signLogin({ ...DEV1, deviceSecret: 'not-the-secret' }))))).eql({ status: 200, body: { result: 'deny', is_superuser: false } });
+      should(verdict(await authenticate(loginOf(signLogin({ ...DEV1, deviceSecret: 'not-the-secret' }))))).eql({
+        status: 200,
+        body: { result: 'deny', is_superuser: false },
+      });
     });
 
     it('another device’s secret is denied', async function () {
-      should(verdict(await authenticate(loginOf(signLogin({ ...DEV1, deviceSecret: DEV2.deviceSecret }))))).eql({ status: 200, body: { result: 'deny', is_superuser: false } });
+      should(verdict(await authenticate(loginOf(signLogin({ ...DEV1, deviceSecret: DEV2.deviceSecret }))))).eql({
+        status: 200,
+        body: { result: 'deny', is_superuser: false },
+      });
     });
 
     it('an unknown device is denied with the same answer as a wrong secret', async function () {
-      const unknown = await authenticate(loginOf(signLogin({ productKey: 'a1pk', deviceName: 'ghost', deviceSecret: 'whatever' })));
+      const unknown = await authenticate(
+        loginOf(signLogin({ productKey: 'a1pk', deviceName: 'ghost', deviceSecret: 'whatever' })),
+      );
       const wrong = await authenticate(loginOf(signLogin({ ...DEV1, deviceSecret: 'whatever' })));
       should(unknown.text).equal(wrong.text);
       should(verdict(unknown)).eql({ status: 200, body: { result: 'deny', is_superuser: false } });
@@ -103,7 +123,10 @@ describe('broker authentication and authorisation (EMQX HTTP)', function () {
 
     it('a device removed from the registry is denied', async function () {
       d.handle.fleet.removeCredential(DEV1);
-      should(verdict(await authenticate(loginOf(signLogin(DEV1))))).eql({ status: 200, body: { result: 'deny', is_superuser: false } });
+      should(verdict(await authenticate(loginOf(signLogin(DEV1))))).eql({
+        status: 200,
+        body: { result: 'deny', is_superuser: false },
+      });
     });
 
     it('malformed logins are denied, not refused: EMQX must turn the client away', async function () {
@@ -137,31 +160,46 @@ describe('broker authentication and authorisation (EMQX HTTP)', function () {
     it('a form body (EMQX with x-www-form-urlencoded) is read too', async function () {
       const l = signLogin(DEV1);
       const form = new URLSearchParams({ clientid: l.clientId, username: l.username, password: l.password }).toString();
-      const res = answer(await helper.request().post(`${base}/authenticate`).set('Content-Type', 'application/x-www-form-urlencoded').send(form));
+      const res = answer(
+        await helper
+          .request()
+          .post(`${base}/authenticate`)
+          .set('Content-Type', 'application/x-www-form-urlencoded')
+          .send(form),
+      );
       should(verdict(res)).eql({ status: 200, body: { result: 'allow', is_superuser: false } });
     });
 
     it('an unknown fleet is a 404', async function () {
-      const res = answer(await helper.request().post('/ota/fleets/nope/mqtt/authenticate').send(loginOf(signLogin(DEV1))));
+      const res = answer(
+        await helper
+          .request()
+          .post('/ota/fleets/nope/mqtt/authenticate')
+          .send(loginOf(signLogin(DEV1))),
+      );
       should(res.status).equal(404);
     });
   });
 
   describe('authorize', function () {
     it('a device may publish its own T1, T3, T4, T6 and T8', async function () {
-      for (const [name, topic] of Object.entries(topics(DEV1).publish)) should(verdict(await authorize(ask(DEV1, 'publish', topic)))).eql(ALLOW, name);
+      for (const [name, topic] of Object.entries(topics(DEV1).publish))
+        should(verdict(await authorize(ask(DEV1, 'publish', topic)))).eql(ALLOW, name);
     });
 
     it('a device may subscribe to its own T2, T5 and T7', async function () {
-      for (const [name, topic] of Object.entries(topics(DEV1).subscribe)) should(verdict(await authorize(ask(DEV1, 'subscribe', topic)))).eql(ALLOW, name);
+      for (const [name, topic] of Object.entries(topics(DEV1).subscribe))
+        should(verdict(await authorize(ask(DEV1, 'subscribe', topic)))).eql(ALLOW, name);
     });
 
     it('a device may not publish on another device’s topics', async function () {
-      for (const [name, topic] of Object.entries(topics(DEV2).publish)) should(verdict(await authorize(ask(DEV1, 'publish', topic)))).eql(DENY, name);
+      for (const [name, topic] of Object.entries(topics(DEV2).publish))
+        should(verdict(await authorize(ask(DEV1, 'publish', topic)))).eql(DENY, name);
     });
 
     it('a device may not subscribe to another device’s notices', async function () {
-      for (const [name, topic] of Object.entries(topics(DEV2).subscribe)) should(verdict(await authorize(ask(DEV1, 'subscribe', topic)))).eql(DENY, name);
+      for (const [name, topic] of Object.entries(topics(DEV2).subscribe))
+        should(verdict(await authorize(ask(DEV1, 'subscribe', topic)))).eql(DENY, name);
     });
 
     it('a device may not publish its notices, nor subscribe to its reports', async function () {
@@ -170,7 +208,13 @@ describe('broker authentication and authorisation (EMQX HTTP)', function () {
     });
 
     it('a wildcard where a product key or device name stands is denied, even over its own topics', async function () {
-      for (const filter of ['#', '/ota/device/upgrade/a1pk/+', '/ota/device/upgrade/+/dev-1', '/sys/+/dev-1/thing/ota/firmware/get_reply', '/ota/#']) {
+      for (const filter of [
+        '#',
+        '/ota/device/upgrade/a1pk/+',
+        '/ota/device/upgrade/+/dev-1',
+        '/sys/+/dev-1/thing/ota/firmware/get_reply',
+        '/ota/#',
+      ]) {
         should(verdict(await authorize(ask(DEV1, 'subscribe', filter)))).eql(DENY, filter);
       }
     });
@@ -181,12 +225,19 @@ describe('broker authentication and authorisation (EMQX HTTP)', function () {
     });
 
     it('a username that names no device is denied', async function () {
-      should(verdict(await authorize({ clientid: 'c', username: 'nobody', topic: topics(DEV1).publish.T1, action: 'publish' }))).eql(DENY);
+      should(
+        verdict(
+          await authorize({ clientid: 'c', username: 'nobody', topic: topics(DEV1).publish.T1, action: 'publish' }),
+        ),
+      ).eql(DENY);
     });
 
     it('an unknown action is a 400, and a missing field a 400 naming it', async function () {
       const res = await authorize(ask(DEV1, 'all', topics(DEV1).publish.T1));
-      should({ status: res.status, body: res.body }).eql({ status: 400, body: { error: 'action must be publish or subscribe, got "all"' } });
+      should({ status: res.status, body: res.body }).eql({
+        status: 400,
+        body: { error: 'action must be publish or subscribe, got "all"' },
+      });
       const { topic: _topic, ...noTopic } = ask(DEV1, 'publish', topics(DEV1).publish.T1);
       const missing = await authorize(noTopic);
       should(missing.status).equal(400);

@@ -23,8 +23,15 @@ function answer(res: Response): Answer {
 
 const api = {
   get: async (path: string) => answer(await helper.request().get(path)),
-  post: async (path: string, body: unknown) => answer(await helper.request().post(path).send(body as object)),
-  text: async (path: string, type: string, text: string | Buffer) => answer(await helper.request().post(path).set('Content-Type', type).send(text)),
+  post: async (path: string, body: unknown) =>
+    answer(
+      await helper
+        .request()
+        .post(path)
+        .send(body as object),
+    ),
+  text: async (path: string, type: string, text: string | Buffer) =>
+    answer(await helper.request().post(path).set('Content-Type', type).send(text)),
   delete: async (path: string) => answer(await helper.request().delete(path)),
 };
 
@@ -50,7 +57,8 @@ describe('admin API: the device registry', function () {
     base = `/ota/fleets/${d.platform.fleet.id}/credentials`;
   });
 
-  const names = (res: Answer) => (res.body as { productKey: string; deviceName: string }[]).map((x) => `${x.productKey}/${x.deviceName}`);
+  const names = (res: Answer) =>
+    (res.body as { productKey: string; deviceName: string }[]).map((x) => `${x.productKey}/${x.deviceName}`);
 
   it('POST a JSON array registers the devices: 201 {registered}, and GET lists them without secrets', async function () {
     const before = Date.now();
@@ -74,13 +82,19 @@ describe('admin API: the device registry', function () {
   });
 
   it('POST text/plain without a header registers productKey,deviceName,deviceSecret rows', async function () {
-    should(await api.text(base, 'text/plain', `pk1,dev-1,${SECRETS[0]}\npk1,dev-2,${SECRETS[1]}\n`)).match({ status: 201, body: { registered: 2 } });
+    should(await api.text(base, 'text/plain', `pk1,dev-1,${SECRETS[0]}\npk1,dev-2,${SECRETS[1]}\n`)).match({
+      status: 201,
+      body: { registered: 2 },
+    });
     should(names(await api.get(base))).eql(['pk1/dev-1', 'pk1/dev-2']);
   });
 
   it('registering a device again replaces its secret', async function () {
     await api.post(base, DEVICES);
-    should(await api.post(base, [{ ...DEVICES[0], deviceSecret: 'rotated-secret' }])).match({ status: 201, body: { registered: 1 } });
+    should(await api.post(base, [{ ...DEVICES[0], deviceSecret: 'rotated-secret' }])).match({
+      status: 201,
+      body: { registered: 1 },
+    });
     should(d.handle.fleet.store.deviceSecret({ productKey: 'pk1', deviceName: 'dev-1' })).equal('rotated-secret');
     should(names(await api.get(base))).eql(['pk1/dev-1', 'pk1/dev-2']);
   });
@@ -88,20 +102,31 @@ describe('admin API: the device registry', function () {
   it('a bad row is a 422 naming the row and the reason, and nothing of the request is stored', async function () {
     const text = `ProductKey,DeviceName,DeviceSecret\r\npk1,dev-1,${SECRETS[0]}\r\npk1,dev-2,${SECRETS[1]}\r\npk1,dev+3,another-secret\r\n`;
     const res = await api.text(base, 'text/csv', text);
-    should({ status: res.status, body: res.body }).eql({ status: 422, body: { error: 'row 4: deviceName must be one MQTT topic level (no "/", "+", "#" or NUL; found "+")' } });
+    should({ status: res.status, body: res.body }).eql({
+      status: 422,
+      body: { error: 'row 4: deviceName must be one MQTT topic level (no "/", "+", "#" or NUL; found "+")' },
+    });
     const json = await api.post(base, [DEVICES[0], { ...DEVICES[1], deviceSecret: 'two words' }]);
-    should({ status: json.status, body: json.body }).eql({ status: 422, body: { error: 'row 2: deviceSecret must be 1 to 128 printable ASCII characters without spaces' } });
+    should({ status: json.status, body: json.body }).eql({
+      status: 422,
+      body: { error: 'row 2: deviceSecret must be 1 to 128 printable ASCII characters without spaces' },
+    });
     should((await api.get(base)).body).eql([]);
   });
 
   it('a form (curl --data-binary without a type) or a package type is refused with how to send CSV', async function () {
     const form = await api.text(base, 'application/x-www-form-urlencoded', `pk1,dev-1,${SECRETS[0]}`);
     should(form.status).equal(415);
-    should((form.body as { error: string }).error).startWith('send the devices as JSON or as CSV with Content-Type: text/csv');
+    should((form.body as { error: string }).error).startWith(
+      'send the devices as JSON or as CSV with Content-Type: text/csv',
+    );
     const bytes = await api.text(base, 'application/octet-stream', Buffer.from(`pk1,dev-1,${SECRETS[0]}`));
     should({ status: bytes.status, body: bytes.body }).eql({
       status: 415,
-      body: { error: 'send the devices as a JSON array (Content-Type: application/json) or as CSV text (Content-Type: text/csv), not application/octet-stream' },
+      body: {
+        error:
+          'send the devices as a JSON array (Content-Type: application/json) or as CSV text (Content-Type: text/csv), not application/octet-stream',
+      },
     });
     should((await api.get(base)).body).eql([]);
   });
@@ -114,16 +139,25 @@ describe('admin API: the device registry', function () {
 
   it('DELETE removes one device, and is a 404 when it is not registered', async function () {
     await api.post(base, DEVICES);
-    should(await api.delete(`${base}/pk1/dev-1`)).match({ status: 200, body: { productKey: 'pk1', deviceName: 'dev-1' } });
+    should(await api.delete(`${base}/pk1/dev-1`)).match({
+      status: 200,
+      body: { productKey: 'pk1', deviceName: 'dev-1' },
+    });
     should(names(await api.get(base))).eql(['pk1/dev-2']);
     should(d.handle.fleet.store.deviceSecret({ productKey: 'pk1', deviceName: 'dev-1' })).be.undefined();
     const again = await api.delete(`${base}/pk1/dev-1`);
-    should({ status: again.status, body: again.body }).eql({ status: 404, body: { error: 'pk1/dev-1 is not registered' } });
+    should({ status: again.status, body: again.body }).eql({
+      status: 404,
+      body: { error: 'pk1/dev-1 is not registered' },
+    });
   });
 
   it('an unknown fleet is a 404', async function () {
     const res = await api.post('/ota/fleets/nope/credentials', DEVICES);
-    should({ status: res.status, body: res.body }).eql({ status: 404, body: { error: 'no deployed ota-fleet has id "nope" (GET …/ota/fleets lists them)' } });
+    should({ status: res.status, body: res.body }).eql({
+      status: 404,
+      body: { error: 'no deployed ota-fleet has id "nope" (GET …/ota/fleets lists them)' },
+    });
   });
 
   it('no secret is in any answer or in the Node-RED log, whatever was asked', async function () {

@@ -8,7 +8,16 @@ import helper from 'node-red-node-test-helper';
 import should from 'should';
 import type { Firmware } from '../../src/fleet';
 import { urlSignature } from '../../src/fleet';
-import { assertNoStackTrace, Deployed, deploy, fleetSuite, httpRequest, HttpAnswer, platformFlow, signedUrl } from '../helpers/fleet-red';
+import {
+  assertNoStackTrace,
+  Deployed,
+  deploy,
+  fleetSuite,
+  httpRequest,
+  HttpAnswer,
+  platformFlow,
+  signedUrl,
+} from '../helpers/fleet-red';
 
 helper.init(require.resolve('node-red'));
 
@@ -51,7 +60,11 @@ describe('firmware hosting', function () {
 
   describe('a signed URL', function () {
     it('is on the public URL under /ota/firmware/<fleet>/<firmware>, with an expiry and a signature', function () {
-      should(url).match(new RegExp(`^${suite.nodeUrl}/ota/firmware/${d.platform.fleet.id}/${firmware.id}\\?e=\\d+&s=[A-Za-z0-9_-]{43}$`));
+      should(url).match(
+        new RegExp(
+          `^${suite.nodeUrl}/ota/firmware/${d.platform.fleet.id}/${firmware.id}\\?e=\\d+&s=[A-Za-z0-9_-]{43}$`,
+        ),
+      );
       const expires = Number(new URL(url).searchParams.get('e'));
       should(expires).be.within(Math.floor(Date.now() / 1000) + 3590, Math.floor(Date.now() / 1000) + 3600);
     });
@@ -92,7 +105,9 @@ describe('firmware hosting', function () {
     it('a suffix range answers the last bytes', async function () {
       const res = await httpRequest(url, { headers: { Range: 'bytes=-100' } });
       should(res.status).equal(206);
-      should(res.headers['content-range']).equal(`bytes ${PACKAGE.length - 100}-${PACKAGE.length - 1}/${PACKAGE.length}`);
+      should(res.headers['content-range']).equal(
+        `bytes ${PACKAGE.length - 100}-${PACKAGE.length - 1}/${PACKAGE.length}`,
+      );
       should(res.body.equals(PACKAGE.subarray(PACKAGE.length - 100))).be.true();
     });
 
@@ -101,7 +116,9 @@ describe('firmware hosting', function () {
       should(cut.status).equal(200);
       should(cut.body.length).be.within(MB, PACKAGE.length - 1);
       should(cut.body.equals(PACKAGE.subarray(0, cut.body.length))).be.true();
-      const rest = await httpRequest(url, { headers: { Range: `bytes=${cut.body.length}-`, 'If-Range': `"${sha256(PACKAGE)}"` } });
+      const rest = await httpRequest(url, {
+        headers: { Range: `bytes=${cut.body.length}-`, 'If-Range': `"${sha256(PACKAGE)}"` },
+      });
       should(rest.status).equal(206);
       should(rest.headers['content-range']).equal(`bytes ${cut.body.length}-${PACKAGE.length - 1}/${PACKAGE.length}`);
       should(sha256(Buffer.concat([cut.body, rest.body]))).equal(sha256(PACKAGE));
@@ -116,7 +133,11 @@ describe('firmware hosting', function () {
     it('HEAD answers the headers and no body', async function () {
       const res = await httpRequest(url, { method: 'HEAD' });
       should(res.status).equal(200);
-      should(res.headers).match({ 'content-length': String(PACKAGE.length), etag: `"${sha256(PACKAGE)}"`, 'accept-ranges': 'bytes' });
+      should(res.headers).match({
+        'content-length': String(PACKAGE.length),
+        etag: `"${sha256(PACKAGE)}"`,
+        'accept-ranges': 'bytes',
+      });
       should(res.body.length).equal(0);
     });
 
@@ -138,7 +159,11 @@ describe('firmware hosting', function () {
   describe('refusals', function () {
     it('an expired URL answers 403 and no package bytes', async function () {
       const expired = signedUrl(d.handle, firmware, Date.now() - 2 * 3600 * 1000);
-      assertRefused(await httpRequest(expired), 403, 'the URL has expired; the device can ask again (T4) for a fresh one');
+      assertRefused(
+        await httpRequest(expired),
+        403,
+        'the URL has expired; the device can ask again (T4) for a fresh one',
+      );
     });
 
     it('a tampered signature answers 403', async function () {
@@ -149,7 +174,11 @@ describe('firmware hosting', function () {
 
     it('a stretched expiry answers 403', async function () {
       const e = new URL(url).searchParams.get('e') as string;
-      assertRefused(await httpRequest(url.replace(`e=${e}`, `e=${Number(e) + 86400}`)), 403, 'the URL signature does not match');
+      assertRefused(
+        await httpRequest(url.replace(`e=${e}`, `e=${Number(e) + 86400}`)),
+        403,
+        'the URL signature does not match',
+      );
     });
 
     it("another firmware's signature replayed on this one answers 403", async function () {
@@ -168,7 +197,11 @@ describe('firmware hosting', function () {
       const expires = Math.floor(Date.now() / 1000) + 600;
       const fleet = d.platform.fleet.id;
       const s = urlSignature(d.handle.secret, { fleet, firmware: 'feedfeedfeed', expires });
-      assertRefused(await httpRequest(`${suite.nodeUrl}/ota/firmware/${fleet}/feedfeedfeed?e=${expires}&s=${s}`), 404, 'no such firmware');
+      assertRefused(
+        await httpRequest(`${suite.nodeUrl}/ota/firmware/${fleet}/feedfeedfeed?e=${expires}&s=${s}`),
+        404,
+        'no such firmware',
+      );
     });
 
     it('the URL of a deleted firmware answers 404', async function () {
@@ -178,12 +211,17 @@ describe('firmware hosting', function () {
 
     it('an unknown fleet answers 404', async function () {
       const query = new URL(url).search;
-      assertRefused(await httpRequest(`${suite.nodeUrl}/ota/firmware/nofleet/${firmware.id}${query}`), 404, 'no such firmware');
+      assertRefused(
+        await httpRequest(`${suite.nodeUrl}/ota/firmware/nofleet/${firmware.id}${query}`),
+        404,
+        'no such firmware',
+      );
     });
   });
 
   describe('no way out of the package folder', function () {
-    const leaks = (res: HttpAnswer) => ['root:', 'SQLite format 3', 'PKG-HEAD'].filter((text) => res.body.includes(text));
+    const leaks = (res: HttpAnswer) =>
+      ['root:', 'SQLite format 3', 'PKG-HEAD'].filter((text) => res.body.includes(text));
 
     it('path traversal attempts answer 403 or 404 and never a file', async function () {
       const fleet = d.platform.fleet.id;
@@ -214,7 +252,9 @@ describe('firmware hosting', function () {
       const expires = Math.floor(Date.now() / 1000) + 600;
       for (const name of ['../fleet.sqlite', '../../../../../../etc/passwd', `/${firmware.sha256}`, firmware.sha256]) {
         const s = urlSignature(d.handle.secret, { fleet, firmware: name, expires });
-        const res = await httpRequest(`${suite.nodeUrl}/ota/firmware/${fleet}/${encodeURIComponent(name)}?e=${expires}&s=${s}`);
+        const res = await httpRequest(
+          `${suite.nodeUrl}/ota/firmware/${fleet}/${encodeURIComponent(name)}?e=${expires}&s=${s}`,
+        );
         should({ name, status: res.status, leaks: leaks(res) }).eql({ name, status: 404, leaks: [] });
       }
     });
@@ -245,15 +285,21 @@ describe('firmware hosting', function () {
       try {
         const startUpload = process.memoryUsage().rss;
         peak = startUpload;
-        const res = await httpRequest(`${suite.adminUrl}/ota/fleets/${d.platform.fleet.id}/firmware?productKey=pk1&version=big-1`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/octet-stream' },
-          body: chunks(),
-        });
+        const res = await httpRequest(
+          `${suite.adminUrl}/ota/fleets/${d.platform.fleet.id}/firmware?productKey=pk1&version=big-1`,
+          {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/octet-stream' },
+            body: chunks(),
+          },
+        );
         should(res.status).equal(201);
         const big = JSON.parse(res.body.toString()) as Firmware;
         should({ size: big.size, sha256: big.sha256 }).eql({ size: SIZE, sha256: digest });
-        should(peak - startUpload).be.below(30 * MB, `the upload grew the RSS by ${Math.round((peak - startUpload) / MB)} MB`);
+        should(peak - startUpload).be.below(
+          30 * MB,
+          `the upload grew the RSS by ${Math.round((peak - startUpload) / MB)} MB`,
+        );
 
         const startDownload = process.memoryUsage().rss;
         peak = startDownload;
@@ -266,8 +312,15 @@ describe('firmware hosting', function () {
             sample();
           },
         });
-        should({ status: download.status, bytes, sha256: received.digest('hex') }).eql({ status: 200, bytes: SIZE, sha256: digest });
-        should(peak - startDownload).be.below(30 * MB, `the download grew the RSS by ${Math.round((peak - startDownload) / MB)} MB`);
+        should({ status: download.status, bytes, sha256: received.digest('hex') }).eql({
+          status: 200,
+          bytes: SIZE,
+          sha256: digest,
+        });
+        should(peak - startDownload).be.below(
+          30 * MB,
+          `the download grew the RSS by ${Math.round((peak - startDownload) / MB)} MB`,
+        );
       } finally {
         clearInterval(timer);
       }

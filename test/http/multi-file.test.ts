@@ -8,7 +8,15 @@ import should from 'should';
 import type { Firmware } from '../../src/fleet';
 import { urlSignature } from '../../src/fleet';
 import { parseUpgradeNotice } from '../../src/protocol';
-import { assertNoStackTrace, Deployed, deploy, fleetSuite, httpRequest, platformFlow, reportVersions } from '../helpers/fleet-red';
+import {
+  assertNoStackTrace,
+  Deployed,
+  deploy,
+  fleetSuite,
+  httpRequest,
+  platformFlow,
+  reportVersions,
+} from '../helpers/fleet-red';
 
 helper.init(require.resolve('node-red'));
 
@@ -27,11 +35,16 @@ const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).di
 function multipart(files: File[]): { body: Buffer; type: string } {
   const boundary = `----ota${randomBytes(8).toString('hex')}`;
   const parts = files.flatMap((f) => [
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${f.name}"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${f.name}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    ),
     f.bytes,
     Buffer.from('\r\n'),
   ]);
-  return { body: Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]), type: `multipart/form-data; boundary=${boundary}` };
+  return {
+    body: Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]),
+    type: `multipart/form-data; boundary=${boundary}`,
+  };
 }
 
 describe('multi-file firmware', function () {
@@ -40,11 +53,14 @@ describe('multi-file firmware', function () {
 
   async function upload(files: File[], version = '2.0.0', query = '') {
     const { body, type } = multipart(files);
-    const res = await httpRequest(`${suite.adminUrl}/ota/fleets/${d.platform.fleet.id}/firmware?productKey=pk1&version=${version}${query}`, {
-      method: 'POST',
-      headers: { 'Content-Type': type, 'Content-Length': body.length },
-      body,
-    });
+    const res = await httpRequest(
+      `${suite.adminUrl}/ota/fleets/${d.platform.fleet.id}/firmware?productKey=pk1&version=${version}${query}`,
+      {
+        method: 'POST',
+        headers: { 'Content-Type': type, 'Content-Length': body.length },
+        body,
+      },
+    );
     const text = res.body.toString();
     assertNoStackTrace(text);
     return { status: res.status, body: JSON.parse(text) as Firmware & { error?: string } };
@@ -77,11 +93,17 @@ describe('multi-file firmware', function () {
         sha256: sha256(list),
       });
       should(firmware.files).eql(
-        FILES.map((f) => ({ fileName: f.name, fileSize: f.bytes.length, fileSign: md5(f.bytes), md5: md5(f.bytes), sha256: sha256(f.bytes) })),
+        FILES.map((f) => ({
+          fileName: f.name,
+          fileSize: f.bytes.length,
+          fileSign: md5(f.bytes),
+          md5: md5(f.bytes),
+          sha256: sha256(f.bytes),
+        })),
       );
     });
 
-    it('signs each file by the record\'s signMethod', async function () {
+    it("signs each file by the record's signMethod", async function () {
       const res = await upload(FILES, '2.0.0', '&signMethod=SHA256');
       should(res.status).equal(201);
       should(res.body.files?.map((f) => f.fileSign)).eql(FILES.map((f) => sha256(f.bytes)));
@@ -91,13 +113,21 @@ describe('multi-file firmware', function () {
       const firmware = await uploaded();
       const urls = fileUrls(firmware);
       for (const [i, url] of urls.entries()) {
-        should(url).match(new RegExp(`^${suite.nodeUrl}/ota/firmware/${d.platform.fleet.id}/${firmware.id}/${i}\\?e=\\d+&s=[A-Za-z0-9_-]{43}$`));
+        should(url).match(
+          new RegExp(
+            `^${suite.nodeUrl}/ota/firmware/${d.platform.fleet.id}/${firmware.id}/${i}\\?e=\\d+&s=[A-Za-z0-9_-]{43}$`,
+          ),
+        );
         const { pathname, search } = new URL(url);
         should(Buffer.byteLength(pathname + search)).be.belowOrEqual(128);
         const whole = await httpRequest(url);
         should(whole.status).equal(200);
         should(whole.body.equals(FILES[i].bytes)).be.true();
-        should(whole.headers).match({ etag: `"${sha256(FILES[i].bytes)}"`, 'content-length': String(FILES[i].bytes.length), 'accept-ranges': 'bytes' });
+        should(whole.headers).match({
+          etag: `"${sha256(FILES[i].bytes)}"`,
+          'content-length': String(FILES[i].bytes.length),
+          'accept-ranges': 'bytes',
+        });
         const part = await httpRequest(url, { headers: { Range: 'bytes=5-104' } });
         should(part.status).equal(206);
         should(part.headers['content-range']).equal(`bytes 5-104/${FILES[i].bytes.length}`);
@@ -109,7 +139,10 @@ describe('multi-file firmware', function () {
       const firmware = await uploaded();
       const res = await httpRequest(fileUrls(firmware)[1], { method: 'HEAD' });
       should(res.status).equal(200);
-      should(res.headers).match({ 'content-length': String(FILES[1].bytes.length), 'content-disposition': 'attachment; filename="boot.bin"' });
+      should(res.headers).match({
+        'content-length': String(FILES[1].bytes.length),
+        'content-disposition': 'attachment; filename="boot.bin"',
+      });
       should(res.body.length).equal(0);
     });
 
@@ -118,15 +151,23 @@ describe('multi-file firmware', function () {
       const url = fileUrls(firmware)[0];
       const tampered = url.replace(`/${firmware.id}/0?`, `/${firmware.id}/1?`);
       const res = await httpRequest(tampered);
-      should({ status: res.status, body: JSON.parse(res.body.toString()) }).eql({ status: 403, body: { error: 'the URL signature does not match' } });
+      should({ status: res.status, body: JSON.parse(res.body.toString()) }).eql({
+        status: 403,
+        body: { error: 'the URL signature does not match' },
+      });
       const notANumber = await httpRequest(url.replace(`/${firmware.id}/0?`, `/${firmware.id}/x?`));
       should(notANumber.status).equal(403);
 
       const expires = Math.floor(Date.now() / 1000) + 600;
       const fleet = d.platform.fleet.id;
       const s = urlSignature(d.handle.secret, { fleet, firmware: firmware.id, expires, file: 3 });
-      const outOfRange = await httpRequest(`${suite.nodeUrl}/ota/firmware/${fleet}/${firmware.id}/3?e=${expires}&s=${s}`);
-      should({ status: outOfRange.status, body: JSON.parse(outOfRange.body.toString()) }).eql({ status: 404, body: { error: 'no such file' } });
+      const outOfRange = await httpRequest(
+        `${suite.nodeUrl}/ota/firmware/${fleet}/${firmware.id}/3?e=${expires}&s=${s}`,
+      );
+      should({ status: outOfRange.status, body: JSON.parse(outOfRange.body.toString()) }).eql({
+        status: 404,
+        body: { error: 'no such file' },
+      });
     });
 
     it('is not served as one package at the single-package URL', async function () {
@@ -140,13 +181,18 @@ describe('multi-file firmware', function () {
     it('notices a T2 whose files array lists each file with a URL that serves it', async function () {
       await reportVersions(d, 'pk1', ['dev1'], '1.0.0');
       const firmware = await uploaded();
-      const res = await helper.request().post(`/ota/fleets/${d.platform.fleet.id}/batches`).send({ firmwareId: firmware.id, type: 'static', targets: { selection: 'ALL' } });
+      const res = await helper
+        .request()
+        .post(`/ota/fleets/${d.platform.fleet.id}/batches`)
+        .send({ firmwareId: firmware.id, type: 'static', targets: { selection: 'ALL' } });
       should(res.status).equal(201);
       const sent = await d.sent.next();
       should(sent.topic).equal('/ota/device/upgrade/pk1/dev1');
       const notice = parseUpgradeNotice(sent.payload);
       const files = notice.firmware?.files ?? [];
-      should(files.map(({ fileUrl: _url, ...f }) => f)).eql(FILES.map((f) => ({ fileName: f.name, fileSize: f.bytes.length, fileSign: md5(f.bytes) })));
+      should(files.map(({ fileUrl: _url, ...f }) => f)).eql(
+        FILES.map((f) => ({ fileName: f.name, fileSize: f.bytes.length, fileSign: md5(f.bytes) })),
+      );
       should(notice.firmware).match({ version: '2.0.0', size: firmware.size, signMethod: 'Md5' });
       for (const [i, file] of files.entries()) {
         const got = await httpRequest(file.fileUrl);
@@ -166,7 +212,11 @@ describe('multi-file firmware', function () {
 
     it('with another list of files is refused with 409', async function () {
       const first = await uploaded();
-      for (const other of [FILES.slice(0, 2), [FILES[1], FILES[0], FILES[2]], [...FILES.slice(0, 2), { name: 'res.pak', bytes: Buffer.from('other resources') }]]) {
+      for (const other of [
+        FILES.slice(0, 2),
+        [FILES[1], FILES[0], FILES[2]],
+        [...FILES.slice(0, 2), { name: 'res.pak', bytes: Buffer.from('other resources') }],
+      ]) {
         const res = await upload(other);
         should(res.status).equal(409);
         should(res.body.error).equal(
@@ -184,16 +234,28 @@ describe('multi-file firmware', function () {
     };
 
     it('refuses two files of one name', async function () {
-      await refusedWith([FILES[0], FILES[1], { name: 'app.bin', bytes: Buffer.from('again') }], 422, 'two files are named "app.bin" (files[0] and files[2]); each file of a firmware needs its own name');
+      await refusedWith(
+        [FILES[0], FILES[1], { name: 'app.bin', bytes: Buffer.from('again') }],
+        422,
+        'two files are named "app.bin" (files[0] and files[2]); each file of a firmware needs its own name',
+      );
     });
 
     it('refuses an empty file, naming it', async function () {
-      await refusedWith([FILES[0], { name: 'empty.bin', bytes: Buffer.alloc(0) }], 422, 'files[1] "empty.bin": the package is empty');
+      await refusedWith(
+        [FILES[0], { name: 'empty.bin', bytes: Buffer.alloc(0) }],
+        422,
+        'files[1] "empty.bin": the package is empty',
+      );
     });
 
     it('refuses a file name that is not a label', async function () {
       const long = `${'n'.repeat(61)}.bin`;
-      await refusedWith([FILES[0], { name: long, bytes: Buffer.from('x') }], 400, `files[1].fileName must be at most 64 characters, got "${'n'.repeat(40)}… (65 chars)"`);
+      await refusedWith(
+        [FILES[0], { name: long, bytes: Buffer.from('x') }],
+        400,
+        `files[1].fileName must be at most 64 characters, got "${'n'.repeat(40)}… (65 chars)"`,
+      );
     });
 
     it('refuses 21 files', async function () {
@@ -209,7 +271,12 @@ describe('multi-file firmware', function () {
 
     it('takes a single part as a single-package firmware, hosted at the package URL', async function () {
       const firmware = await uploaded([FILES[1]]);
-      should(firmware).match({ size: FILES[1].bytes.length, md5: md5(FILES[1].bytes), sha256: sha256(FILES[1].bytes), hosted: true });
+      should(firmware).match({
+        size: FILES[1].bytes.length,
+        md5: md5(FILES[1].bytes),
+        sha256: sha256(FILES[1].bytes),
+        hosted: true,
+      });
       should(firmware.files).be.undefined();
       const res = await httpRequest(d.handle.host.signedUrl(firmware, Date.now()));
       should(res.body.equals(FILES[1].bytes)).be.true();
@@ -221,10 +288,16 @@ describe('multi-file firmware', function () {
       const res = await helper
         .request()
         .post(`/ota/fleets/${d.platform.fleet.id}/batches`)
-        .send({ firmwareId: firmware.id, type: 'static', targets: { selection: 'ALL' }, strategy: { downloadProtocol: 'mqtt' } });
+        .send({
+          firmwareId: firmware.id,
+          type: 'static',
+          targets: { selection: 'ALL' },
+          strategy: { downloadProtocol: 'mqtt' },
+        });
       should(res.status).equal(422);
       should(res.body).eql({
-        error: 'download over MQTT needs a single package hosted by this fleet, of at most 16 MB (a firmware of several files downloads over https)',
+        error:
+          'download over MQTT needs a single package hosted by this fleet, of at most 16 MB (a firmware of several files downloads over https)',
       });
       should((await helper.request().get(`/ota/fleets/${d.platform.fleet.id}/batches`).expect(200)).body).eql([]);
     });

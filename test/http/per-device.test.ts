@@ -6,7 +6,17 @@
 import helper from 'node-red-node-test-helper';
 import should from 'should';
 import type { Response } from 'supertest';
-import { assertNoStackTrace, Deployed, deploy, feed, fleetSuite, platformFlow, reportVersions, t1, t3 } from '../helpers/fleet-red';
+import {
+  assertNoStackTrace,
+  Deployed,
+  deploy,
+  feed,
+  fleetSuite,
+  platformFlow,
+  reportVersions,
+  t1,
+  t3,
+} from '../helpers/fleet-red';
 import { delay, Msg } from '../helpers/red';
 
 helper.init(require.resolve('node-red'));
@@ -27,7 +37,8 @@ function answer(res: Response): Answer {
 
 const api = {
   get: async (path: string) => answer(await helper.request().get(path)),
-  post: async (path: string, body?: object) => answer(await (body === undefined ? helper.request().post(path) : helper.request().post(path).send(body))),
+  post: async (path: string, body?: object) =>
+    answer(await (body === undefined ? helper.request().post(path) : helper.request().post(path).send(body))),
 };
 
 describe('admin API: per-device task controls', function () {
@@ -45,27 +56,47 @@ describe('admin API: per-device task controls', function () {
     d = await deploy(platformFlow(suite, { fleetProps: { requireVerification: false } }));
     base = `/ota/fleets/${d.platform.fleet.id}`;
     await reportVersions(d, 'pk1', names, '1.0.0');
-    const firmware = answer(await helper.request().post(`${base}/firmware?productKey=pk1&version=2.0.0`).set('Content-Type', 'application/octet-stream').send(PACKAGE));
+    const firmware = answer(
+      await helper
+        .request()
+        .post(`${base}/firmware?productKey=pk1&version=2.0.0`)
+        .set('Content-Type', 'application/octet-stream')
+        .send(PACKAGE),
+    );
     should(firmware.status).equal(201);
-    const created = await api.post(`${base}/batches`, { firmwareId: firmware.body.id, type: 'static', targets: { selection: 'ALL' }, strategy });
+    const created = await api.post(`${base}/batches`, {
+      firmwareId: firmware.body.id,
+      type: 'static',
+      targets: { selection: 'ALL' },
+      strategy,
+    });
     should(created.status).equal(201);
     batch = created.body as typeof batch;
     if (strategy.needConfirm !== true) for (let i = 0; i < names.length; i++) await d.sent.next();
   }
 
   /** POST …/batches/:id/tasks/pk/dn/action. */
-  const task = (action: string, deviceName: string, productKey = 'pk1') => api.post(`${base}/batches/${batch.id}/tasks/${productKey}/${deviceName}/${action}`);
+  const task = (action: string, deviceName: string, productKey = 'pk1') =>
+    api.post(`${base}/batches/${batch.id}/tasks/${productKey}/${deviceName}/${action}`);
 
   /** The batch as created, as it is now: its state, reason, counts and update time as answered. */
   function batchNow(body: Record<string, unknown>, state: string, counts: Record<string, number>, reason?: string) {
-    return { ...batch, state, updatedAt: body.updatedAt, counts: { ...EMPTY_COUNTS, ...counts }, ...(reason === undefined ? {} : { reason }) };
+    return {
+      ...batch,
+      state,
+      updatedAt: body.updatedAt,
+      counts: { ...EMPTY_COUNTS, ...counts },
+      ...(reason === undefined ? {} : { reason }),
+    };
   }
 
   /** [deviceName, state, reason, attempts] of every task of the batch. */
   async function tasks(): Promise<[string, string, string | null, number][]> {
     const res = await api.get(`${base}/batches/${batch.id}/tasks`);
     should(res.status).equal(200);
-    return (res.body as unknown as { deviceName: string; state: string; reason: string | null; attempts: number }[]).map((t) => [t.deviceName, t.state, t.reason, t.attempts]);
+    return (
+      res.body as unknown as { deviceName: string; state: string; reason: string | null; attempts: number }[]
+    ).map((t) => [t.deviceName, t.state, t.reason, t.attempts]);
   }
 
   /** The T2 notices sent from now on, waited for until `n` arrived, then nothing more for a moment. */
@@ -110,8 +141,14 @@ describe('admin API: per-device task controls', function () {
 
     it('of a device not in the batch is a 404 naming it', async function () {
       await started(['dev1']);
-      should(await task('cancel', 'ghost')).eql({ status: 404, body: { error: `pk1/ghost is not in batch ${batch.id}` } });
-      should(await task('cancel', 'dev1', 'pk2')).eql({ status: 404, body: { error: `pk2/dev1 is not in batch ${batch.id}` } });
+      should(await task('cancel', 'ghost')).eql({
+        status: 404,
+        body: { error: `pk1/ghost is not in batch ${batch.id}` },
+      });
+      should(await task('cancel', 'dev1', 'pk2')).eql({
+        status: 404,
+        body: { error: `pk2/dev1 is not in batch ${batch.id}` },
+      });
       should(await tasks()).eql([['dev1', 'NOTIFIED', null, 1]]);
     });
 
@@ -142,7 +179,10 @@ describe('admin API: per-device task controls', function () {
 
     it('of a device not in the batch is a 404 naming it', async function () {
       await started(['dev1'], { needConfirm: true });
-      should(await task('confirm', 'ghost')).eql({ status: 404, body: { error: `pk1/ghost is not in batch ${batch.id}` } });
+      should(await task('confirm', 'ghost')).eql({
+        status: 404,
+        body: { error: `pk1/ghost is not in batch ${batch.id}` },
+      });
       should(await tasks()).eql([['dev1', 'CONFIRM', null, 0]]);
     });
 
@@ -158,7 +198,10 @@ describe('admin API: per-device task controls', function () {
     it('in a batch that ended is a 422 saying so', async function () {
       await started(['dev1'], { needConfirm: true });
       should(await api.post(`${base}/batches/${batch.id}/cancel`)).match({ status: 200, body: { state: 'CANCELED' } });
-      should(await task('confirm', 'dev1')).eql({ status: 422, body: { error: `batch ${batch.id} is CANCELED: nothing to confirm` } });
+      should(await task('confirm', 'dev1')).eql({
+        status: 422,
+        body: { error: `batch ${batch.id} is CANCELED: nothing to confirm` },
+      });
     });
   });
 
@@ -169,7 +212,10 @@ describe('admin API: per-device task controls', function () {
       await report('dev2', '2.0.0');
       should((await api.get(`${base}/batches/${batch.id}`)).body.state).equal('COMPLETED');
       const res = await task('reupgrade', 'dev1');
-      should(res).eql({ status: 200, body: batchNow(res.body, 'IN_PROGRESS', { QUEUED: 1, SUCCEEDED: 1 }, 're-upgrade of failed or canceled tasks') });
+      should(res).eql({
+        status: 200,
+        body: batchNow(res.body, 'IN_PROGRESS', { QUEUED: 1, SUCCEEDED: 1 }, 're-upgrade of failed or canceled tasks'),
+      });
       should(await noticesTo(1, 2)).eql(['/ota/device/upgrade/pk1/dev1']);
       should(await tasks()).eql([
         ['dev1', 'NOTIFIED', null, 2],
@@ -180,7 +226,12 @@ describe('admin API: per-device task controls', function () {
     it('of a task failed by a version mismatch queues it again in the open batch', async function () {
       await started(['dev1', 'dev2']);
       await report('dev1', '1.5.0');
-      should((await tasks())[0]).eql(['dev1', 'FAILED', 'version mismatch: the device reported 1.5.0, expected 2.0.0 (was 1.0.0)', 1]);
+      should((await tasks())[0]).eql([
+        'dev1',
+        'FAILED',
+        'version mismatch: the device reported 1.5.0, expected 2.0.0 (was 1.0.0)',
+        1,
+      ]);
       const res = await task('reupgrade', 'dev1');
       should(res).eql({ status: 200, body: batchNow(res.body, 'IN_PROGRESS', { QUEUED: 1, NOTIFIED: 1 }) });
       should(await noticesTo(1, 2)).eql(['/ota/device/upgrade/pk1/dev1']);
@@ -200,7 +251,10 @@ describe('admin API: per-device task controls', function () {
 
     it('of a task that did not fail is a 422 and changes nothing', async function () {
       await started(['dev1', 'dev2']);
-      should(await task('reupgrade', 'dev2')).eql({ status: 422, body: { error: 'only FAILED or CANCELED tasks can be upgraded again' } });
+      should(await task('reupgrade', 'dev2')).eql({
+        status: 422,
+        body: { error: 'only FAILED or CANCELED tasks can be upgraded again' },
+      });
       should(await tasks()).eql([
         ['dev1', 'NOTIFIED', null, 1],
         ['dev2', 'NOTIFIED', null, 1],
@@ -211,22 +265,35 @@ describe('admin API: per-device task controls', function () {
     it('of a device not in the batch is a 404 naming it', async function () {
       await started(['dev1']);
       await failByProgress('dev1');
-      should(await task('reupgrade', 'dev1', 'pk2')).eql({ status: 404, body: { error: `pk2/dev1 is not in batch ${batch.id}` } });
+      should(await task('reupgrade', 'dev1', 'pk2')).eql({
+        status: 404,
+        body: { error: `pk2/dev1 is not in batch ${batch.id}` },
+      });
       should(await tasks()).eql([['dev1', 'FAILED', 'step -1 (upgrade failed): bad flash', 1]]);
     });
 
     it('of a device with an active task in a later batch is a 409 naming that batch', async function () {
       await started(['dev1']);
       await failByProgress('dev1');
-      const later = await api.post(`${base}/batches`, { firmwareId: batch.firmwareId, type: 'static', targets: { selection: 'ALL' } });
+      const later = await api.post(`${base}/batches`, {
+        firmwareId: batch.firmwareId,
+        type: 'static',
+        targets: { selection: 'ALL' },
+      });
       should(later.status).equal(201);
-      should(await task('reupgrade', 'dev1')).eql({ status: 409, body: { error: `pk1/dev1 has an active task in batch ${later.body.id}` } });
+      should(await task('reupgrade', 'dev1')).eql({
+        status: 409,
+        body: { error: `pk1/dev1 has an active task in batch ${later.body.id}` },
+      });
       should(await tasks()).eql([['dev1', 'FAILED', 'step -1 (upgrade failed): bad flash', 1]]);
     });
   });
 
   it('an action other than cancel, confirm or reupgrade is a 404 listing them', async function () {
     await started(['dev1']);
-    should(await task('pause', 'dev1')).eql({ status: 404, body: { error: 'unknown task action "pause": use reupgrade, confirm or cancel' } });
+    should(await task('pause', 'dev1')).eql({
+      status: 404,
+      body: { error: 'unknown task action "pause": use reupgrade, confirm or cancel' },
+    });
   });
 });

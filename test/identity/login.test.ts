@@ -13,7 +13,15 @@ import Module, { createRequire } from 'node:module';
 import fc from 'fast-check';
 import mqtt, { IClientOptions, MqttClient } from 'mqtt';
 import should from 'should';
-import { checkLogin, LOGIN_META_KEYS, LoginClaim, LoginSignMethod, MqttLogin, parseLogin, signLogin } from '../../src/identity';
+import {
+  checkLogin,
+  LOGIN_META_KEYS,
+  LoginClaim,
+  LoginSignMethod,
+  MqttLogin,
+  parseLogin,
+  signLogin,
+} from '../../src/identity';
 import { startAedes, TestBroker } from '../helpers/broker';
 
 const SECRET = 'Qx8mT2vN5pL1rK7wZ3cY9bH4';
@@ -34,7 +42,8 @@ function claimOf(login: MqttLogin): LoginClaim {
 /** parseLogin that must refuse; its reason. */
 function refusalOf(login: MqttLogin): string {
   const parsed = parseLogin(login);
-  if (parsed.ok) throw new Error(`expected a refusal, got the claim of ${parsed.claim.productKey}/${parsed.claim.deviceName}`);
+  if (parsed.ok)
+    throw new Error(`expected a refusal, got the claim of ${parsed.claim.productKey}/${parsed.claim.deviceName}`);
   return parsed.reason;
 }
 
@@ -109,7 +118,13 @@ describe('Alibaba MQTT login', function () {
       const login = {
         clientId: `pk1.dev1|timestamp=${C_SDK_TIMESTAMP},_v=sdk-c-3.2.0,securemode=3,signmethod=hmacsha256,lan=C,_ss=1,gw=0,ext=0|`,
         username: 'dev1&pk1',
-        password: Buffer.from(hmacHex('sha256', SECRET, `clientIdpk1.dev1deviceNamedev1productKeypk1timestamp${C_SDK_TIMESTAMP}`).toUpperCase()),
+        password: Buffer.from(
+          hmacHex(
+            'sha256',
+            SECRET,
+            `clientIdpk1.dev1deviceNamedev1productKeypk1timestamp${C_SDK_TIMESTAMP}`,
+          ).toUpperCase(),
+        ),
       };
       const claim = claimOf(login);
       should(claim).eql({
@@ -117,7 +132,16 @@ describe('Alibaba MQTT login', function () {
         deviceName: 'dev1',
         signmethod: 'hmacsha256',
         clientIdBase: 'pk1.dev1',
-        params: { timestamp: C_SDK_TIMESTAMP, _v: 'sdk-c-3.2.0', securemode: '3', signmethod: 'hmacsha256', lan: 'C', _ss: '1', gw: '0', ext: '0' },
+        params: {
+          timestamp: C_SDK_TIMESTAMP,
+          _v: 'sdk-c-3.2.0',
+          securemode: '3',
+          signmethod: 'hmacsha256',
+          lan: 'C',
+          _ss: '1',
+          gw: '0',
+          ext: '0',
+        },
         password: hmacHex('sha256', SECRET, `clientIdpk1.dev1deviceNamedev1productKeypk1timestamp${C_SDK_TIMESTAMP}`),
       });
       should(checkLogin(claim, SECRET)).be.true();
@@ -129,9 +153,20 @@ describe('Alibaba MQTT login', function () {
       const claim = claimOf({
         clientId: `pk1.dev1|timestamp=${C_SDK_TIMESTAMP},_ss=1,_v=sdk-c-4.1.0,securemode=3,signmethod=hmacsha256,ext=3,|`,
         username: 'dev1&pk1',
-        password: hmacHex('sha256', SECRET, `clientIdpk1.dev1deviceNamedev1productKeypk1timestamp${C_SDK_TIMESTAMP}`).toUpperCase(),
+        password: hmacHex(
+          'sha256',
+          SECRET,
+          `clientIdpk1.dev1deviceNamedev1productKeypk1timestamp${C_SDK_TIMESTAMP}`,
+        ).toUpperCase(),
       });
-      should(claim.params).eql({ timestamp: C_SDK_TIMESTAMP, _ss: '1', _v: 'sdk-c-4.1.0', securemode: '3', signmethod: 'hmacsha256', ext: '3' });
+      should(claim.params).eql({
+        timestamp: C_SDK_TIMESTAMP,
+        _ss: '1',
+        _v: 'sdk-c-4.1.0',
+        securemode: '3',
+        signmethod: 'hmacsha256',
+        ext: '3',
+      });
       should(checkLogin(claim, SECRET)).be.true();
     });
 
@@ -139,13 +174,21 @@ describe('Alibaba MQTT login', function () {
       const stats = claimOf({
         clientId: `pk1.dev1|timestamp=${C_SDK_TIMESTAMP},_ss=1,_v=sdk-c-4.2.0,securemode=3,signmethod=hmacsha256,ext=3,_conn=tcp_1a|`,
         username: 'dev1&pk1',
-        password: hmacHex('sha256', SECRET, `clientIdpk1.dev1deviceNamedev1productKeypk1timestamp${C_SDK_TIMESTAMP}`).toUpperCase(),
+        password: hmacHex(
+          'sha256',
+          SECRET,
+          `clientIdpk1.dev1deviceNamedev1productKeypk1timestamp${C_SDK_TIMESTAMP}`,
+        ).toUpperCase(),
       });
       should(checkLogin(stats, SECRET)).be.true();
       const assigned = claimOf({
         clientId: `|timestamp=${C_SDK_TIMESTAMP},_ss=1,_v=sdk-c-4.2.0,securemode=3,signmethod=hmacsha256,ext=3,|`,
         username: 'dev1&pk1',
-        password: hmacHex('sha256', SECRET, `clientIddeviceNamedev1productKeypk1timestamp${C_SDK_TIMESTAMP}`).toUpperCase(),
+        password: hmacHex(
+          'sha256',
+          SECRET,
+          `clientIddeviceNamedev1productKeypk1timestamp${C_SDK_TIMESTAMP}`,
+        ).toUpperCase(),
       });
       should(assigned.clientIdBase).equal('');
       should(checkLogin(assigned, SECRET)).be.true();
@@ -164,7 +207,12 @@ describe('Alibaba MQTT login', function () {
 
     it('aliyun-iot-mqtt with regionId and other options: it signs them without sending them, so they verify only when the broker is told them', async function () {
       const extra = { regionId: 'cn-shanghai', instanceName: 'lab' };
-      const { login } = await aliyunIotMqttLogin({ productKey: 'a1pk', deviceName: 'dev1', deviceSecret: SECRET, ...extra });
+      const { login } = await aliyunIotMqttLogin({
+        productKey: 'a1pk',
+        deviceName: 'dev1',
+        deviceSecret: SECRET,
+        ...extra,
+      });
       should(login.clientId).not.containEql('regionId');
       const claim = claimOf(login);
       should(checkLogin(claim, SECRET)).be.false();
@@ -174,15 +222,27 @@ describe('Alibaba MQTT login', function () {
     });
 
     it('a client that signs the extra parameters it puts in its client id verifies without being told them', function () {
-      const login = signLogin({ productKey: 'pk1', deviceName: 'dev1', deviceSecret: SECRET, signmethod: 'hmacsha1', extra: { regionId: 'cn-shanghai' } });
+      const login = signLogin({
+        productKey: 'pk1',
+        deviceName: 'dev1',
+        deviceSecret: SECRET,
+        signmethod: 'hmacsha1',
+        extra: { regionId: 'cn-shanghai' },
+      });
       should(login.clientId).equal('pk1.dev1|securemode=3,signmethod=hmacsha1,regionId=cn-shanghai|');
-      should(login.password).equal(hmacHex('sha1', SECRET, 'clientIdpk1.dev1deviceNamedev1productKeypk1regionIdcn-shanghai'));
+      should(login.password).equal(
+        hmacHex('sha1', SECRET, 'clientIdpk1.dev1deviceNamedev1productKeypk1regionIdcn-shanghai'),
+      );
       should(checkLogin(claimOf(login), SECRET)).be.true();
     });
 
     it('a client that sends extra parameters but signs only the base set verifies too', function () {
       const password = hmacHex('md5', SECRET, 'clientIdsensor-7deviceNamedev1productKeypk1timestamp1700000000000');
-      const claim = claimOf({ clientId: 'sensor-7|securemode=2,signmethod=hmacmd5,timestamp=1700000000000,regionId=cn-shanghai|', username: 'dev1&pk1', password });
+      const claim = claimOf({
+        clientId: 'sensor-7|securemode=2,signmethod=hmacmd5,timestamp=1700000000000,regionId=cn-shanghai|',
+        username: 'dev1&pk1',
+        password,
+      });
       should(checkLogin(claim, SECRET)).be.true();
     });
   });
@@ -196,8 +256,16 @@ describe('Alibaba MQTT login', function () {
         { ...good, clientId: 'pk1.dev1|securemode=3,signmethod=hmacsha512|' },
         'unknown sign method "hmacsha512" in the client id: expected hmacsha1, hmacsha256 or hmacmd5',
       ],
-      ['no sign method', { ...good, clientId: 'pk1.dev1|securemode=3|' }, 'the client id names no signmethod: Alibaba\'s login needs one of hmacsha1, hmacsha256, hmacmd5 between the two "|"'],
-      ['a user name without "&"', { ...good, username: 'pk1.dev1' }, 'the user name must be "deviceName&productKey", got "pk1.dev1"'],
+      [
+        'no sign method',
+        { ...good, clientId: 'pk1.dev1|securemode=3|' },
+        'the client id names no signmethod: Alibaba\'s login needs one of hmacsha1, hmacsha256, hmacmd5 between the two "|"',
+      ],
+      [
+        'a user name without "&"',
+        { ...good, username: 'pk1.dev1' },
+        'the user name must be "deviceName&productKey", got "pk1.dev1"',
+      ],
       ['no user name', { ...good, username: undefined }, 'the user name must be "deviceName&productKey", got nothing'],
       [
         'a user name with a wildcard',
@@ -209,14 +277,26 @@ describe('Alibaba MQTT login', function () {
         { ...good, username: 'dev2&pk1' },
         'the client id "pk1.dev1" names device pk1/dev1, but the user name "dev2&pk1" is device pk1/dev2',
       ],
-      ['no password', { ...good, password: undefined }, 'missing password: the password must be the 64-character hex HMAC-SHA256 of the login, keyed with the device secret'],
-      ['an empty password', { ...good, password: Buffer.alloc(0) }, 'missing password: the password must be the 64-character hex HMAC-SHA256 of the login, keyed with the device secret'],
+      [
+        'no password',
+        { ...good, password: undefined },
+        'missing password: the password must be the 64-character hex HMAC-SHA256 of the login, keyed with the device secret',
+      ],
+      [
+        'an empty password',
+        { ...good, password: Buffer.alloc(0) },
+        'missing password: the password must be the 64-character hex HMAC-SHA256 of the login, keyed with the device secret',
+      ],
       [
         'a password that is not the HMAC of the sign method',
         { ...good, password: secretLooking },
         'the password must be the 64-character hex HMAC-SHA256 of the login, keyed with the device secret, got 40 characters that are not that',
       ],
-      ['a client id without parameters', { ...good, clientId: 'pk1.dev1' }, 'the client id must be "<clientId>|securemode=…,signmethod=…,timestamp=…|", with its parameters between two "|", got "pk1.dev1"'],
+      [
+        'a client id without parameters',
+        { ...good, clientId: 'pk1.dev1' },
+        'the client id must be "<clientId>|securemode=…,signmethod=…,timestamp=…|", with its parameters between two "|", got "pk1.dev1"',
+      ],
       [
         'a client id without its closing "|"',
         { ...good, clientId: 'pk1.dev1|securemode=3,signmethod=hmacsha256' },
@@ -237,7 +317,11 @@ describe('Alibaba MQTT login', function () {
         { ...good, clientId: 'pk1.dev1|signmethod=hmacsha1,signmethod=hmacsha256|' },
         'client id parameter "signmethod" appears twice (in "pk1.dev1|signmethod=hmacsha1,signmethod=hmacsha256|")',
       ],
-      ['an empty client id', { ...good, clientId: '' }, 'the client id must be "<clientId>|securemode=…,signmethod=…,timestamp=…|", got an empty string'],
+      [
+        'an empty client id',
+        { ...good, clientId: '' },
+        'the client id must be "<clientId>|securemode=…,signmethod=…,timestamp=…|", got an empty string',
+      ],
     ];
     for (const [what, login, reason] of refusals) {
       it(`${what}`, function () {
@@ -251,12 +335,19 @@ describe('Alibaba MQTT login', function () {
         if (password.length > 0) should(refusalOf(login)).not.containEql(password);
       }
       should(refusalOf({ ...good, password: 'my-secret-password' })).not.containEql('my-secret-password');
-      should(refusalOf({ ...good, username: 'nobody', password: 'my-secret-password' })).not.containEql('my-secret-password');
+      should(refusalOf({ ...good, username: 'nobody', password: 'my-secret-password' })).not.containEql(
+        'my-secret-password',
+      );
     });
   });
 
   describe('checkLogin', function () {
-    const login = signLogin({ productKey: 'pk1', deviceName: 'dev1', deviceSecret: SECRET, timestamp: C_SDK_TIMESTAMP });
+    const login = signLogin({
+      productKey: 'pk1',
+      deviceName: 'dev1',
+      deviceSecret: SECRET,
+      timestamp: C_SDK_TIMESTAMP,
+    });
 
     it('is false for a wrong secret', function () {
       should(checkLogin(claimOf(login), OTHER_SECRET)).be.false();
@@ -267,7 +358,9 @@ describe('Alibaba MQTT login', function () {
     });
 
     it('is false when a signed value was changed in transit (the timestamp)', function () {
-      should(checkLogin(claimOf({ ...login, clientId: login.clientId.replace(C_SDK_TIMESTAMP, '2524608000001') }), SECRET)).be.false();
+      should(
+        checkLogin(claimOf({ ...login, clientId: login.clientId.replace(C_SDK_TIMESTAMP, '2524608000001') }), SECRET),
+      ).be.false();
     });
 
     it('accepts the HMAC in upper case, as the C SDKs send it', function () {
@@ -292,13 +385,17 @@ describe('Alibaba MQTT login', function () {
     });
 
     it('refuses an extra parameter that would replace a signed name', function () {
-      should(() => signLogin({ productKey: 'pk1', deviceName: 'dev1', deviceSecret: SECRET, extra: { deviceName: 'dev2' } })).throw(
+      should(() =>
+        signLogin({ productKey: 'pk1', deviceName: 'dev1', deviceSecret: SECRET, extra: { deviceName: 'dev2' } }),
+      ).throw(
         'extra.deviceName must be a key without "|", "," or "=" that is neither a login parameter nor clientId, deviceName or productKey, got "deviceName"',
       );
     });
 
     it('refuses a device name that is not one topic level, without naming the secret', function () {
-      should(() => signLogin({ productKey: 'pk1', deviceName: 'dev/1', deviceSecret: SECRET })).throw(/^deviceName must be one MQTT topic level/);
+      should(() => signLogin({ productKey: 'pk1', deviceName: 'dev/1', deviceSecret: SECRET })).throw(
+        /^deviceName must be one MQTT topic level/,
+      );
     });
   });
 
@@ -306,7 +403,9 @@ describe('Alibaba MQTT login', function () {
     const level = fc.stringMatching(/^[A-Za-z0-9_\-@.:]{1,32}$/);
     const productKey = fc.stringMatching(/^[A-Za-z0-9]{1,20}$/);
     const method = fc.constantFrom<LoginSignMethod>('hmacsha1', 'hmacsha256', 'hmacmd5');
-    const extraKey = fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9]{0,8}$/).filter((k) => !LOGIN_META_KEYS.has(k) && !['clientId', 'deviceName', 'productKey'].includes(k));
+    const extraKey = fc
+      .stringMatching(/^[a-zA-Z][a-zA-Z0-9]{0,8}$/)
+      .filter((k) => !LOGIN_META_KEYS.has(k) && !['clientId', 'deviceName', 'productKey'].includes(k));
     const input = fc.record({
       productKey,
       deviceName: level,

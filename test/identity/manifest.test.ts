@@ -19,7 +19,14 @@ import {
   ReleaseManifest,
   signManifest,
 } from '../../src/identity';
-import { digestBuffer, FirmwareDescriptor, generateSigningKeyPair, parseFirmwareDescriptor, readPrivateKey, readPublicKey } from '../../src/protocol';
+import {
+  digestBuffer,
+  FirmwareDescriptor,
+  generateSigningKeyPair,
+  parseFirmwareDescriptor,
+  readPrivateKey,
+  readPublicKey,
+} from '../../src/protocol';
 import { printFigures } from '../helpers/fuzz-run';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_260_801) + 71;
@@ -34,17 +41,45 @@ const DIGEST = digestBuffer(PACKAGE);
 const EXPIRES = 1_893_456_000;
 const NOW = (EXPIRES - 3600) * 1000;
 
-const MANIFEST: ReleaseManifest = { productKey: 'pk1', module: 'default', version: '2.0.1', size: 12, sha256: DIGEST.sha256, sequence: 7, expires: EXPIRES };
-const NOTICE: FirmwareDescriptor = parseFirmwareDescriptor({ version: '2.0.1', size: 12, url: 'https://ota.example.com/fw.bin', md5: DIGEST.md5 });
+const MANIFEST: ReleaseManifest = {
+  productKey: 'pk1',
+  module: 'default',
+  version: '2.0.1',
+  size: 12,
+  sha256: DIGEST.sha256,
+  sequence: 7,
+  expires: EXPIRES,
+};
+const NOTICE: FirmwareDescriptor = parseFirmwareDescriptor({
+  version: '2.0.1',
+  size: 12,
+  url: 'https://ota.example.com/fw.bin',
+  md5: DIGEST.md5,
+});
 
 /** What a device with the fleet's key checks, for the manifest `m` (signed by `key`) and a notice of `notice`. */
-function input(overrides: Partial<ManifestCheckInput> = {}, m: ReleaseManifest = MANIFEST, key: KeyObject = FLEET_PRIVATE): ManifestCheckInput {
-  return { extData: signManifest(key, m), publicKey: FLEET_PUBLIC, notice: NOTICE, productKey: 'pk1', digest: DIGEST, now: NOW, ...overrides };
+function input(
+  overrides: Partial<ManifestCheckInput> = {},
+  m: ReleaseManifest = MANIFEST,
+  key: KeyObject = FLEET_PRIVATE,
+): ManifestCheckInput {
+  return {
+    extData: signManifest(key, m),
+    publicKey: FLEET_PUBLIC,
+    notice: NOTICE,
+    productKey: 'pk1',
+    digest: DIGEST,
+    now: NOW,
+    ...overrides,
+  };
 }
 
 /** extData carrying `bytes` (and `signature`, by default the fleet's signature of those bytes). */
 function extDataOf(bytes: Buffer, signature: Buffer = sign(null, bytes, FLEET_PRIVATE)): Record<string, string> {
-  return { [MANIFEST_KEYS.manifest]: bytes.toString('base64'), [MANIFEST_KEYS.signature]: signature.toString('base64') };
+  return {
+    [MANIFEST_KEYS.manifest]: bytes.toString('base64'),
+    [MANIFEST_KEYS.signature]: signature.toString('base64'),
+  };
 }
 
 const CANONICAL = [
@@ -75,13 +110,29 @@ describe('release manifest', function () {
     });
 
     const refusals: [string, Partial<ReleaseManifest>, string][] = [
-      ['a version with a newline', { version: '2.0\n1' }, 'manifest.version must be text without control characters, got "2.0\\n1"'],
+      [
+        'a version with a newline',
+        { version: '2.0\n1' },
+        'manifest.version must be text without control characters, got "2.0\\n1"',
+      ],
       ['an empty module', { module: '' }, 'manifest.module must be a non-empty string, got an empty string'],
-      ['a product key with a C1 control character', { productKey: 'pk\u0085' }, 'manifest.productKey must be text without control characters, got "pk\u0085"'],
+      [
+        'a product key with a C1 control character',
+        { productKey: 'pk\u0085' },
+        'manifest.productKey must be text without control characters, got "pk\u0085"',
+      ],
       ['sequence 0', { sequence: 0 }, 'manifest.sequence must be an integer from 1 to 9007199254740991, got 0'],
-      ['a size that is not an integer', { size: 1.5 }, 'manifest.size must be an integer from 0 to 9007199254740991, got 1.5'],
+      [
+        'a size that is not an integer',
+        { size: 1.5 },
+        'manifest.size must be an integer from 0 to 9007199254740991, got 1.5',
+      ],
       ['a negative expiry', { expires: -1 }, 'manifest.expires must be an integer from 0 to 9007199254740991, got -1'],
-      ['an uppercase sha256', { sha256: DIGEST.sha256.toUpperCase() }, `manifest.sha256 must be the 64-character lowercase hex SHA-256 of the package, got "${DIGEST.sha256.toUpperCase().slice(0, 40)}… (64 chars)"`],
+      [
+        'an uppercase sha256',
+        { sha256: DIGEST.sha256.toUpperCase() },
+        `manifest.sha256 must be the 64-character lowercase hex SHA-256 of the package, got "${DIGEST.sha256.toUpperCase().slice(0, 40)}… (64 chars)"`,
+      ],
     ];
     for (const [what, change, message] of refusals) {
       it(`are refused for ${what}`, function () {
@@ -94,22 +145,86 @@ describe('release manifest', function () {
   describe('parseManifest refuses', function () {
     const lines = (change: (l: string[]) => string[]) => Buffer.from(change([...CANONICAL]).join('\n'));
     const cases: [string, Buffer, string][] = [
-      ['a trailing newline', Buffer.from(`${CANONICAL.join('\n')}\n`), 'otaManifest (lines) must be 8 lines joined by LF, without a trailing newline, got 9'],
-      ['CRLF line ends', Buffer.from(CANONICAL.join('\r\n')), 'otaManifest line 1 must be "ota-release-manifest/1", got "ota-release-manifest/1\\r"'],
-      ['another header', lines((l) => ['ota-release-manifest/2', ...l.slice(1)]), 'otaManifest line 1 must be "ota-release-manifest/1", got "ota-release-manifest/2"'],
-      ['a byte-order mark', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), lines((l) => l)]), 'otaManifest line 1 must be "ota-release-manifest/1", got "\ufeffota-release-manifest/1"'],
-      ['keys out of order', lines((l) => [l[0], l[2], l[1], ...l.slice(3)]), 'otaManifest line 2 must be "productKey=" and non-empty text without control characters, got "module=default"'],
-      ['a key twice', lines((l) => [...l.slice(0, 4), 'version=2.0.2', ...l.slice(5)]), 'otaManifest line 5 must be "size=" and a decimal number of bytes without leading zeros, got "version=2.0.2"'],
-      ['a space before "="', lines((l) => [l[0], 'productKey =pk1', ...l.slice(2)]), 'otaManifest line 2 must be "productKey=" and non-empty text without control characters, got "productKey =pk1"'],
-      ['an empty value', lines((l) => [l[0], l[1], 'module=', ...l.slice(3)]), 'otaManifest line 3 must be "module=" and non-empty text without control characters, got "module="'],
-      ['a tab in a value', lines((l) => [...l.slice(0, 3), 'version=2.0\t1', ...l.slice(4)]), 'otaManifest line 4 must be "version=" and non-empty text without control characters, got "version=2.0\\t1"'],
-      ['a size with a leading zero', lines((l) => [...l.slice(0, 4), 'size=012', ...l.slice(5)]), 'otaManifest line 5 must be "size=" and a decimal number of bytes without leading zeros, at most 9007199254740991, got "size=012"'],
-      ['an uppercase sha256', lines((l) => [...l.slice(0, 5), l[5].toUpperCase().replace('SHA256', 'sha256'), ...l.slice(6)]), `otaManifest line 6 must be "sha256=" and 64 lowercase hex characters, got "sha256=${DIGEST.sha256.toUpperCase().slice(0, 33)}… (71 chars)"`],
-      ['sequence 0', lines((l) => [...l.slice(0, 6), 'sequence=0', l[7]]), 'otaManifest line 7 must be "sequence=" and a decimal number from 1, without leading zeros, at most 9007199254740991, got "sequence=0"'],
-      ['a signed number', lines((l) => [...l.slice(0, 6), 'sequence=+7', l[7]]), 'otaManifest line 7 must be "sequence=" and a decimal number from 1, without leading zeros, at most 9007199254740991, got "sequence=+7"'],
-      ['a number above 2^53 - 1', lines((l) => [...l.slice(0, 7), 'expires=9007199254740992']), 'otaManifest line 8 must be "expires=" and decimal Unix seconds without leading zeros, at most 9007199254740991, got "expires=9007199254740992"'],
-      ['a missing line', lines((l) => l.slice(0, 7)), 'otaManifest (lines) must be 8 lines joined by LF, without a trailing newline, got 7'],
-      ['bytes that are not UTF-8', Buffer.from([0xff, 0xfe, 0x0a]), 'otaManifest must be UTF-8 text, got a Buffer of 3 bytes'],
+      [
+        'a trailing newline',
+        Buffer.from(`${CANONICAL.join('\n')}\n`),
+        'otaManifest (lines) must be 8 lines joined by LF, without a trailing newline, got 9',
+      ],
+      [
+        'CRLF line ends',
+        Buffer.from(CANONICAL.join('\r\n')),
+        'otaManifest line 1 must be "ota-release-manifest/1", got "ota-release-manifest/1\\r"',
+      ],
+      [
+        'another header',
+        lines((l) => ['ota-release-manifest/2', ...l.slice(1)]),
+        'otaManifest line 1 must be "ota-release-manifest/1", got "ota-release-manifest/2"',
+      ],
+      [
+        'a byte-order mark',
+        Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), lines((l) => l)]),
+        'otaManifest line 1 must be "ota-release-manifest/1", got "\ufeffota-release-manifest/1"',
+      ],
+      [
+        'keys out of order',
+        lines((l) => [l[0], l[2], l[1], ...l.slice(3)]),
+        'otaManifest line 2 must be "productKey=" and non-empty text without control characters, got "module=default"',
+      ],
+      [
+        'a key twice',
+        lines((l) => [...l.slice(0, 4), 'version=2.0.2', ...l.slice(5)]),
+        'otaManifest line 5 must be "size=" and a decimal number of bytes without leading zeros, got "version=2.0.2"',
+      ],
+      [
+        'a space before "="',
+        lines((l) => [l[0], 'productKey =pk1', ...l.slice(2)]),
+        'otaManifest line 2 must be "productKey=" and non-empty text without control characters, got "productKey =pk1"',
+      ],
+      [
+        'an empty value',
+        lines((l) => [l[0], l[1], 'module=', ...l.slice(3)]),
+        'otaManifest line 3 must be "module=" and non-empty text without control characters, got "module="',
+      ],
+      [
+        'a tab in a value',
+        lines((l) => [...l.slice(0, 3), 'version=2.0\t1', ...l.slice(4)]),
+        'otaManifest line 4 must be "version=" and non-empty text without control characters, got "version=2.0\\t1"',
+      ],
+      [
+        'a size with a leading zero',
+        lines((l) => [...l.slice(0, 4), 'size=012', ...l.slice(5)]),
+        'otaManifest line 5 must be "size=" and a decimal number of bytes without leading zeros, at most 9007199254740991, got "size=012"',
+      ],
+      [
+        'an uppercase sha256',
+        lines((l) => [...l.slice(0, 5), l[5].toUpperCase().replace('SHA256', 'sha256'), ...l.slice(6)]),
+        `otaManifest line 6 must be "sha256=" and 64 lowercase hex characters, got "sha256=${DIGEST.sha256.toUpperCase().slice(0, 33)}… (71 chars)"`,
+      ],
+      [
+        'sequence 0',
+        lines((l) => [...l.slice(0, 6), 'sequence=0', l[7]]),
+        'otaManifest line 7 must be "sequence=" and a decimal number from 1, without leading zeros, at most 9007199254740991, got "sequence=0"',
+      ],
+      [
+        'a signed number',
+        lines((l) => [...l.slice(0, 6), 'sequence=+7', l[7]]),
+        'otaManifest line 7 must be "sequence=" and a decimal number from 1, without leading zeros, at most 9007199254740991, got "sequence=+7"',
+      ],
+      [
+        'a number above 2^53 - 1',
+        lines((l) => [...l.slice(0, 7), 'expires=9007199254740992']),
+        'otaManifest line 8 must be "expires=" and decimal Unix seconds without leading zeros, at most 9007199254740991, got "expires=9007199254740992"',
+      ],
+      [
+        'a missing line',
+        lines((l) => l.slice(0, 7)),
+        'otaManifest (lines) must be 8 lines joined by LF, without a trailing newline, got 7',
+      ],
+      [
+        'bytes that are not UTF-8',
+        Buffer.from([0xff, 0xfe, 0x0a]),
+        'otaManifest must be UTF-8 text, got a Buffer of 3 bytes',
+      ],
     ];
     for (const [what, bytes, message] of cases) {
       it(what, function () {
@@ -121,7 +236,10 @@ describe('release manifest', function () {
   describe('signManifest', function () {
     it('returns the two extData tags: the canonical bytes and their Ed25519 signature, base64', function () {
       const bytes = canonicalManifest(MANIFEST);
-      should(signManifest(FLEET_PRIVATE, MANIFEST)).eql({ otaManifest: bytes.toString('base64'), otaManifestSig: sign(null, bytes, FLEET_PRIVATE).toString('base64') });
+      should(signManifest(FLEET_PRIVATE, MANIFEST)).eql({
+        otaManifest: bytes.toString('base64'),
+        otaManifestSig: sign(null, bytes, FLEET_PRIVATE).toString('base64'),
+      });
     });
   });
 
@@ -156,7 +274,8 @@ describe('release manifest', function () {
     it('refuses a notice without a manifest as unsigned', function () {
       should(refusal(input({ extData: undefined }))).eql({
         check: 'unsigned',
-        reason: 'unsigned release: the notice carries no release manifest (extData.otaManifest), and this device accepts only releases signed by its fleet',
+        reason:
+          'unsigned release: the notice carries no release manifest (extData.otaManifest), and this device accepts only releases signed by its fleet',
       });
       should(refusal(input({ extData: { info: 'night build' } })).check).equal('unsigned');
     });
@@ -171,9 +290,20 @@ describe('release manifest', function () {
 
     it('refuses a manifest that is not canonical base64 as malformed', function () {
       const extData = signManifest(FLEET_PRIVATE, MANIFEST);
-      const expected = { check: 'malformed', reason: 'malformed release manifest: extData.otaManifest must be standard base64 with padding' };
-      should(refusal(input({ extData: { ...extData, otaManifest: extData.otaManifest.replace(/=+$/, '') } }))).eql(expected);
-      should(refusal(input({ extData: { ...extData, otaManifest: Buffer.from(canonicalManifest(MANIFEST)).toString('base64url') } }))).eql(expected);
+      const expected = {
+        check: 'malformed',
+        reason: 'malformed release manifest: extData.otaManifest must be standard base64 with padding',
+      };
+      should(refusal(input({ extData: { ...extData, otaManifest: extData.otaManifest.replace(/=+$/, '') } }))).eql(
+        expected,
+      );
+      should(
+        refusal(
+          input({
+            extData: { ...extData, otaManifest: Buffer.from(canonicalManifest(MANIFEST)).toString('base64url') },
+          }),
+        ),
+      ).eql(expected);
       should(refusal(input({ extData: { ...extData, otaManifest: ` ${extData.otaManifest}` } }))).eql(expected);
     });
 
@@ -181,35 +311,64 @@ describe('release manifest', function () {
       const extData = signManifest(FLEET_PRIVATE, MANIFEST);
       should(refusal(input({ extData: { ...extData, otaManifestSig: Buffer.alloc(63).toString('base64') } }))).eql({
         check: 'malformed',
-        reason: 'malformed release manifest signature: extData.otaManifestSig must be the base64 of a 64-byte Ed25519 signature',
+        reason:
+          'malformed release manifest signature: extData.otaManifestSig must be the base64 of a 64-byte Ed25519 signature',
       });
     });
 
-    const SIGNATURE_REASON = "release manifest signature does not verify with this device's trusted key: the manifest was tampered with or signed by another key";
+    const SIGNATURE_REASON =
+      "release manifest signature does not verify with this device's trusted key: the manifest was tampered with or signed by another key";
 
     it('refuses a manifest signed by another key', function () {
-      should(refusal(input({}, MANIFEST, readPrivateKey('key', OTHER.privateKey)))).eql({ check: 'signature', reason: SIGNATURE_REASON });
+      should(refusal(input({}, MANIFEST, readPrivateKey('key', OTHER.privateKey)))).eql({
+        check: 'signature',
+        reason: SIGNATURE_REASON,
+      });
     });
 
     it('refuses a manifest whose bytes were changed after signing (a higher sequence written in)', function () {
       const genuine = signManifest(FLEET_PRIVATE, MANIFEST);
       const forged = canonicalManifest({ ...MANIFEST, sequence: 70 }).toString('base64');
-      should(refusal(input({ extData: { ...genuine, otaManifest: forged } }))).eql({ check: 'signature', reason: SIGNATURE_REASON });
+      should(refusal(input({ extData: { ...genuine, otaManifest: forged } }))).eql({
+        check: 'signature',
+        reason: SIGNATURE_REASON,
+      });
     });
 
-    it('refuses signed bytes that are not a manifest as malformed, with the parser\'s reason', function () {
+    it("refuses signed bytes that are not a manifest as malformed, with the parser's reason", function () {
       const bytes = Buffer.from(CANONICAL.join('\n').replace('size=12', 'size=012'));
       should(refusal(input({ extData: extDataOf(bytes) }))).eql({
         check: 'malformed',
-        reason: 'malformed release manifest: otaManifest line 5 must be "size=" and a decimal number of bytes without leading zeros, at most 9007199254740991, got "size=012"',
+        reason:
+          'malformed release manifest: otaManifest line 5 must be "size=" and a decimal number of bytes without leading zeros, at most 9007199254740991, got "size=012"',
       });
     });
 
     const noticeCases: [string, Partial<ManifestCheckInput>, ReleaseManifest, string][] = [
-      ['another product', { productKey: 'pk2' }, MANIFEST, 'release manifest does not match the notice: its productKey is "pk1", this device\'s is "pk2"'],
-      ['another module', {}, { ...MANIFEST, module: 'MCU' }, 'release manifest does not match the notice: its module is "MCU", the notice\'s is "default"'],
-      ['another version', {}, { ...MANIFEST, version: '1.0.0' }, 'release manifest does not match the notice: its version is "1.0.0", the notice\'s is "2.0.1"'],
-      ['another size', { notice: { ...NOTICE, size: 13 }, digest: digestBuffer(Buffer.from('hello world!!')) }, MANIFEST, "release manifest does not match the notice: its size is 12, the notice's is 13"],
+      [
+        'another product',
+        { productKey: 'pk2' },
+        MANIFEST,
+        'release manifest does not match the notice: its productKey is "pk1", this device\'s is "pk2"',
+      ],
+      [
+        'another module',
+        {},
+        { ...MANIFEST, module: 'MCU' },
+        'release manifest does not match the notice: its module is "MCU", the notice\'s is "default"',
+      ],
+      [
+        'another version',
+        {},
+        { ...MANIFEST, version: '1.0.0' },
+        'release manifest does not match the notice: its version is "1.0.0", the notice\'s is "2.0.1"',
+      ],
+      [
+        'another size',
+        { notice: { ...NOTICE, size: 13 }, digest: digestBuffer(Buffer.from('hello world!!')) },
+        MANIFEST,
+        "release manifest does not match the notice: its size is 12, the notice's is 13",
+      ],
     ];
     for (const [what, overrides, m, reason] of noticeCases) {
       it(`refuses a manifest for ${what} than the notice, naming the field`, function () {
@@ -244,7 +403,8 @@ describe('release manifest', function () {
     it('refuses a lower sequence than the highest installed as a downgrade replay, with both numbers', function () {
       should(refusal(input({ installedSequence: 8 }))).eql({
         check: 'replay',
-        reason: 'a downgrade replay: the release manifest has sequence 7, lower than 8, the highest this device installed for module "default"',
+        reason:
+          'a downgrade replay: the release manifest has sequence 7, lower than 8, the highest this device installed for module "default"',
       });
     });
 
@@ -254,7 +414,9 @@ describe('release manifest', function () {
     });
 
     it('needs the SHA-256 of the package to have been computed', function () {
-      should(() => checkManifest(input({ digest: { ...DIGEST, sha256: '' } }))).throw(/needs the SHA-256 of the downloaded package/);
+      should(() => checkManifest(input({ digest: { ...DIGEST, sha256: '' } }))).throw(
+        /needs the SHA-256 of the downloaded package/,
+      );
     });
   });
 
@@ -278,15 +440,17 @@ describe('release manifest', function () {
       .string({ unit: 'grapheme', minLength: 1, maxLength: 40 })
       // eslint-disable-next-line no-control-regex -- control characters are what a value may not hold
       .filter((s) => !/[\u0000-\u001f\u007f-\u009f]/.test(s));
-    const manifest: fc.Arbitrary<ReleaseManifest> = fc.record({
-      productKey: text,
-      module: text,
-      version: text,
-      size: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
-      sha256: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex')),
-      sequence: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-      expires: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
-    }).map((m) => ({ ...m }));
+    const manifest: fc.Arbitrary<ReleaseManifest> = fc
+      .record({
+        productKey: text,
+        module: text,
+        version: text,
+        size: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+        sha256: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex')),
+        sequence: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        expires: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+      })
+      .map((m) => ({ ...m }));
 
     it('any valid manifest round-trips through its canonical bytes', function () {
       fc.assert(
@@ -300,7 +464,14 @@ describe('release manifest', function () {
     /** A device whose notice and package are exactly what `m` says, at a time before it expires. */
     function deviceFor(m: ReleaseManifest, extData: Record<string, string>): ManifestCheckInput {
       const notice = { ...NOTICE, module: m.module, version: m.version, size: m.size };
-      return { extData, publicKey: FLEET_PUBLIC, notice, productKey: m.productKey, digest: { size: m.size, md5: '', sha256: m.sha256 }, now: 0 };
+      return {
+        extData,
+        publicKey: FLEET_PUBLIC,
+        notice,
+        productKey: m.productKey,
+        digest: { size: m.size, md5: '', sha256: m.sha256 },
+        now: 0,
+      };
     }
 
     it('any valid manifest signed by the trusted key passes on a device it describes', function () {
@@ -339,7 +510,8 @@ describe('release manifest', function () {
               const key = inSignature ? MANIFEST_KEYS.signature : MANIFEST_KEYS.manifest;
               const textOf = extData[key];
               const i = at % textOf.length;
-              const replacement = BASE64[(BASE64.indexOf(textOf[i]) + (mask % (BASE64.length - 1)) + 1) % BASE64.length];
+              const replacement =
+                BASE64[(BASE64.indexOf(textOf[i]) + (mask % (BASE64.length - 1)) + 1) % BASE64.length];
               extData[key] = textOf.slice(0, i) + replacement + textOf.slice(i + 1);
             }
             counts[what]++;
@@ -369,10 +541,16 @@ describe('release manifest', function () {
 
     it('shows a worked example that is exactly what the code produces', function () {
       const seed = item('Seed (32 bytes, hex)');
-      const privateKey = createPrivateKey({ key: Buffer.from(`302e020100300506032b657004220420${seed}`, 'hex'), format: 'der', type: 'pkcs8' });
+      const privateKey = createPrivateKey({
+        key: Buffer.from(`302e020100300506032b657004220420${seed}`, 'hex'),
+        format: 'der',
+        type: 'pkcs8',
+      });
       const publicKey = createPublicKey(privateKey);
       const spki = publicKey.export({ format: 'der', type: 'spki' });
-      should(item('Private key (base64 PKCS#8 DER')).equal(privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'));
+      should(item('Private key (base64 PKCS#8 DER')).equal(
+        privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+      );
       should(item('Public key (base64 SPKI DER)')).equal(spki.toString('base64'));
       should(item('Public key (raw 32 bytes, hex)')).equal(spki.subarray(spki.length - 32).toString('hex'));
 
@@ -387,18 +565,33 @@ describe('release manifest', function () {
       should(item('`otaManifest`:')).equal(tags.otaManifest);
       should(item('`otaManifestSig`:')).equal(tags.otaManifestSig);
       const notice = { ...NOTICE, module: manifest.module, version: manifest.version, size: manifest.size };
-      should(checkManifest({ extData: tags, publicKey, notice, productKey: manifest.productKey, digest: digestBuffer(Buffer.from('hello world!')), now: Date.now() })).eql({ ok: true, manifest });
+      should(
+        checkManifest({
+          extData: tags,
+          publicKey,
+          notice,
+          productKey: manifest.productKey,
+          digest: digestBuffer(Buffer.from('hello world!')),
+          now: Date.now(),
+        }),
+      ).eql({ ok: true, manifest });
     });
 
     it('runs its Python and C checks on the same values', function () {
       const python = /```python\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
-      for (const value of [item('Public key (base64 SPKI DER)'), item('`otaManifest`:'), item('`otaManifestSig`:')]) should(python).containEql(`"${value}"`);
+      for (const value of [item('Public key (base64 SPKI DER)'), item('`otaManifest`:'), item('`otaManifestSig`:')])
+        should(python).containEql(`"${value}"`);
       should(doc).match(/```c\n[\s\S]*crypto_sign_verify_detached\(sig, bytes, len, pk\)[\s\S]*```/);
     });
 
     it('shows the exact format the code writes', function () {
       const format = /```\n(ota-release-manifest\/1\nproductKey=<[^`]*?)\n```/.exec(doc)?.[1];
-      should(format?.split('\n').map((line) => line.split('=')[0])).eql(canonicalManifest(MANIFEST).toString().split('\n').map((line) => line.split('=')[0]));
+      should(format?.split('\n').map((line) => line.split('=')[0])).eql(
+        canonicalManifest(MANIFEST)
+          .toString()
+          .split('\n')
+          .map((line) => line.split('=')[0]),
+      );
     });
   });
 });

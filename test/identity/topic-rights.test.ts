@@ -19,7 +19,16 @@ const NEIGHBOURS: DeviceRef[] = [
 
 const PUBLISHED: TopicKind[] = ['inform', 'progress', 'firmwareGet', 'fileDownload', 'request'];
 const RECEIVED: TopicKind[] = ['upgrade', 'firmwareGetReply', 'fileDownloadReply', 'request'];
-const ALL: TopicKind[] = ['inform', 'upgrade', 'progress', 'firmwareGet', 'firmwareGetReply', 'fileDownload', 'fileDownloadReply', 'request'];
+const ALL: TopicKind[] = [
+  'inform',
+  'upgrade',
+  'progress',
+  'firmwareGet',
+  'firmwareGetReply',
+  'fileDownload',
+  'fileDownloadReply',
+  'request',
+];
 
 /** What iotkit-embedded 3.x subscribes to at connect (dm_client.c, ota_mqtt.c, shadow) and the Python linkkit's RRPC. */
 function sdkSubscriptions({ productKey: pk, deviceName: dn }: DeviceRef): string[] {
@@ -56,15 +65,28 @@ describe('topic rights', function () {
     });
 
     it("a device may publish on no other device's topic", function () {
-      for (const other of NEIGHBOURS) for (const kind of ALL) should(mayPublish(DEVICE, buildTopic(kind, other))).be.false();
+      for (const other of NEIGHBOURS)
+        for (const kind of ALL) should(mayPublish(DEVICE, buildTopic(kind, other))).be.false();
     });
 
     it('a device may publish on its own /sys topics, as the SDKs do at connect (a refused publish cuts it off)', function () {
-      for (const topic of ['/sys/pk1/dev1/thing/event/property/post', '/sys/pk1/dev1/thing/deviceinfo/update']) should(mayPublish(DEVICE, topic)).be.true();
+      for (const topic of ['/sys/pk1/dev1/thing/event/property/post', '/sys/pk1/dev1/thing/deviceinfo/update'])
+        should(mayPublish(DEVICE, topic)).be.true();
     });
 
     it('a device may not publish on other topics, nor on an empty level or a wildcard under its own /sys', function () {
-      for (const topic of ['/ota/device/inform/pk1/dev1/', '/ota/device/inform/pk1', '#', '', '/sys/pk1/dev1', '/sys/pk1/dev1/', '/sys/pk1/dev1//x', '/sys/pk1/dev1/+', '/sys/pk1/dev2/thing/event/property/post', '/ext/ntp/pk1/dev1/request']) {
+      for (const topic of [
+        '/ota/device/inform/pk1/dev1/',
+        '/ota/device/inform/pk1',
+        '#',
+        '',
+        '/sys/pk1/dev1',
+        '/sys/pk1/dev1/',
+        '/sys/pk1/dev1//x',
+        '/sys/pk1/dev1/+',
+        '/sys/pk1/dev2/thing/event/property/post',
+        '/ext/ntp/pk1/dev1/request',
+      ]) {
         should(mayPublish(DEVICE, topic)).be.false();
       }
     });
@@ -76,7 +98,8 @@ describe('topic rights', function () {
     });
 
     it('a device may subscribe to what the SDKs subscribe to for themselves', function () {
-      for (const filter of sdkSubscriptions(DEVICE)) should({ filter, allowed: maySubscribe(DEVICE, filter) }).eql({ filter, allowed: true });
+      for (const filter of sdkSubscriptions(DEVICE))
+        should({ filter, allowed: maySubscribe(DEVICE, filter) }).eql({ filter, allowed: true });
     });
 
     it('a device may subscribe to a wildcard under its own /sys levels', function () {
@@ -110,7 +133,8 @@ describe('topic rights', function () {
         '/ext/rrpc/#',
         '/shadow/get/+/+',
       ];
-      for (const filter of filters) should({ filter, allowed: maySubscribe(DEVICE, filter) }).eql({ filter, allowed: false });
+      for (const filter of filters)
+        should({ filter, allowed: maySubscribe(DEVICE, filter) }).eql({ filter, allowed: false });
     });
 
     it("an /ext/rrpc filter is allowed only around the device's own /sys topics", function () {
@@ -121,7 +145,13 @@ describe('topic rights', function () {
     });
 
     it('malformed filters are refused', function () {
-      for (const filter of ['', '/sys/pk1/dev1/#/x', '/sys/pk1/dev1/thing/a+', '/sys/pk1/dev1/thing/#x', '/sys/pk1/dev1/\u0000']) {
+      for (const filter of [
+        '',
+        '/sys/pk1/dev1/#/x',
+        '/sys/pk1/dev1/thing/a+',
+        '/sys/pk1/dev1/thing/#x',
+        '/sys/pk1/dev1/\u0000',
+      ]) {
         should({ filter, allowed: maySubscribe(DEVICE, filter) }).eql({ filter, allowed: false });
       }
     });
@@ -143,7 +173,17 @@ describe('topic rights', function () {
       const filterFor = (me: DeviceRef, other: DeviceRef) => {
         const word = fc.constantFrom(me.productKey, me.deviceName, other.productKey, other.deviceName, ...KEYWORDS);
         const [mine, theirs] = [me, other].map((d) => [d.productKey, d.deviceName]);
-        const pair = fc.constantFrom(mine, mine, mine, theirs, [mine[0], theirs[1]], [theirs[0], mine[1]], ['+', '+'], [mine[0], '+'], ['+', mine[1]]);
+        const pair = fc.constantFrom(
+          mine,
+          mine,
+          mine,
+          theirs,
+          [mine[0], theirs[1]],
+          [theirs[0], mine[1]],
+          ['+', '+'],
+          [mine[0], '+'],
+          ['+', mine[1]],
+        );
         const head = fc.oneof(
           pair.map(([a, b]) => ['sys', a, b]),
           fc.tuple(word, pair).map(([k, [a, b]]) => ['ext', k, a, b]),
@@ -168,12 +208,15 @@ describe('topic rights', function () {
       let allowed = 0;
       fc.assert(
         fc.property(
-          fc.tuple(device, device).chain(([me, other]) => fc.tuple(fc.constant(me), fc.constant(other), filterFor(me, other))),
+          fc
+            .tuple(device, device)
+            .chain(([me, other]) => fc.tuple(fc.constant(me), fc.constant(other), filterFor(me, other))),
           ([me, other, filter]) => {
             fc.pre(me.productKey !== other.productKey || me.deviceName !== other.deviceName);
             if (!maySubscribe(me, filter)) return;
             allowed++;
-            for (const topic of topicsOf(other)) should({ filter, topic, matches: matches(filter, topic) }).have.property('matches', false);
+            for (const topic of topicsOf(other))
+              should({ filter, topic, matches: matches(filter, topic) }).have.property('matches', false);
           },
         ),
         { numRuns: 5000 },

@@ -62,7 +62,13 @@ async function loadOtaFlow(port: number): Promise<OtaFlow> {
     errorsOut,
   );
   await helper.load([mqttNodeModule, informNode, progressNode, pushNode, catchNodeModule], flow);
-  const [informEvents, progressEvents, notices, pushEvents, errors] = inboxes(informOut.id, progressOut.id, noticesOut.id, pushEventsOut.id, errorsOut.id);
+  const [informEvents, progressEvents, notices, pushEvents, errors] = inboxes(
+    informOut.id,
+    progressOut.id,
+    noticesOut.id,
+    pushEventsOut.id,
+    errorsOut.id,
+  );
   return { brokerConfig, push, informEvents, progressEvents, notices, pushEvents, errors };
 }
 
@@ -80,12 +86,20 @@ async function waitConnected(brokerConfig: FlowNode, timeoutMs = 5000): Promise<
  * Connected is not subscribed: publishes `payload` on `topic` from `client` every 100 ms until the
  * flow's `events` inbox sees it come out, so the `mqtt in` subscription is known to be live.
  */
-async function waitSubscribed(client: MqttClient, topic: string, payload: string, events: Inbox, timeoutMs = 5000): Promise<void> {
+async function waitSubscribed(
+  client: MqttClient,
+  topic: string,
+  payload: string,
+  events: Inbox,
+  timeoutMs = 5000,
+): Promise<void> {
   const deviceName = topic.split('/').pop();
   let seen = false;
-  const arrived = events.next((m) => (m.payload as { deviceName?: string }).deviceName === deviceName, timeoutMs).then(() => {
-    seen = true;
-  });
+  const arrived = events
+    .next((m) => (m.payload as { deviceName?: string }).deviceName === deviceName, timeoutMs)
+    .then(() => {
+      seen = true;
+    });
   while (!seen) {
     await client.publishAsync(topic, payload, { qos: 0 });
     await Promise.race([arrived, delay(100)]);
@@ -111,7 +125,12 @@ function nextPublish(client: MqttClient, topic: string, timeoutMs = 5000): Promi
 
 /** A device as Link SDK 4 connects it: its own client id, clean session, MQTT 3.1.1. */
 async function connectDevice(url: string): Promise<MqttClient> {
-  return mqtt.connectAsync(url, { clientId: `${DEVICE.productKey}.${DEVICE.deviceName}`, clean: true, protocolVersion: 4, reconnectPeriod: 0 });
+  return mqtt.connectAsync(url, {
+    clientId: `${DEVICE.productKey}.${DEVICE.deviceName}`,
+    clean: true,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+  });
 }
 
 const brokers: Array<{ name: string; start: () => Promise<TestBroker | undefined>; missing?: string }> = [
@@ -158,7 +177,12 @@ describe('OTA nodes on a real MQTT broker', function () {
 
       it('a Link SDK 4 T1 published by the device comes out of ota-inform as a version event', async function () {
         const client = device as MqttClient;
-        await waitSubscribed(client, '/ota/device/inform/a1B2c3D4e5F/warm-up', '{"id":0,"params":{"version":"0"}}', flow.informEvents);
+        await waitSubscribed(
+          client,
+          '/ota/device/inform/a1B2c3D4e5F/warm-up',
+          '{"id":0,"params":{"version":"0"}}',
+          flow.informEvents,
+        );
         const t1 = sdkVector(LINK_SDK_4, 'inform', { module: 'MCU' });
         await client.publishAsync(t1.topic, t1.payload, { qos: t1.qos === 1 ? 1 : 0 });
         const event = await flow.informEvents.next(isFrom(DEVICE.deviceName));
@@ -168,7 +192,12 @@ describe('OTA nodes on a real MQTT broker', function () {
 
       it('Link SDK 4 T3 reports come out of ota-progress as progress and failure events', async function () {
         const client = device as MqttClient;
-        await waitSubscribed(client, '/ota/device/progress/a1B2c3D4e5F/warm-up', '{"id":0,"params":{"step":"0","desc":""}}', flow.progressEvents);
+        await waitSubscribed(
+          client,
+          '/ota/device/progress/a1B2c3D4e5F/warm-up',
+          '{"id":0,"params":{"step":"0","desc":""}}',
+          flow.progressEvents,
+        );
         const running = sdkVector(LINK_SDK_4, 'progress', { step: 23 });
         const failed = sdkVector(LINK_SDK_4, 'progress', { step: -3, module: 'default' });
         await client.publishAsync(running.topic, running.payload, { qos: 0 });
@@ -207,7 +236,10 @@ describe('OTA nodes on a real MQTT broker', function () {
         helper.getNode(flow.push.id).receive({ payload: firmware, ...DEVICE });
         const sent = await flow.notices.next();
         const id = (JSON.parse(String(sent.payload)) as { id: number }).id;
-        const expected = sdkVector(LINK_SDK_4, 'upgrade', { accepted: true }).payload.replace('"id":1617773607348', `"id":${id}`);
+        const expected = sdkVector(LINK_SDK_4, 'upgrade', { accepted: true }).payload.replace(
+          '"id":1617773607348',
+          `"id":${id}`,
+        );
         should((await received).toString('utf8')).equal(expected);
         should(flow.pushEvents.messages).eql([]);
         should(flow.errors.messages).eql([]);

@@ -34,7 +34,10 @@ const FAULTS: Record<string, { behaviour: Behaviour; reason: RegExp }> = {
   'dev-093': { behaviour: { kind: 'fail', step: -4 }, reason: /^step -4 \(flash write \(burn\) failed\)/ },
   'dev-094': { behaviour: { kind: 'silent' }, reason: /^no answer to 2 notice\(s\)$/ },
   'dev-095': { behaviour: { kind: 'stall' }, reason: /^timed out/ },
-  'dev-096': { behaviour: { kind: 'wrongVersion', version: '6.6.6' }, reason: /^version mismatch: the device reported 6\.6\.6/ },
+  'dev-096': {
+    behaviour: { kind: 'wrongVersion', version: '6.6.6' },
+    reason: /^version mismatch: the device reported 6\.6\.6/,
+  },
 };
 
 describe('a fleet of 100 devices through a real broker', function () {
@@ -71,17 +74,27 @@ describe('a fleet of 100 devices through a real broker', function () {
       behaviour: (name) => FAULTS[name]?.behaviour ?? { kind: 'succeed' },
     });
     await devices.start();
-    await waitFor('the inventory', async () => ((await getJson<unknown[]>(`${api}/devices`)).length === 100 ? true : undefined), 30_000);
-    should(await getJson(`${api}/versions`)).eql([{ productKey: 'pk1', module: 'default', version: '1.0.0', count: 100 }]);
+    await waitFor(
+      'the inventory',
+      async () => ((await getJson<unknown[]>(`${api}/devices`)).length === 100 ? true : undefined),
+      30_000,
+    );
+    should(await getJson(`${api}/versions`)).eql([
+      { productKey: 'pk1', module: 'default', version: '1.0.0', count: 100 },
+    ]);
 
     // Short enough for a test, long enough that a busy CI machine does not turn a slow device into
     // a timeout.
     const strategy = { retryCount: 1, retryInterval: 0.05, timeoutInMinutes: 0.15 };
     const finished = (id: number) =>
-      waitFor(`batch ${id}`, async () => {
-        const b = await getJson<BatchView>(`${api}/batches/${id}`);
-        return b.state === 'COMPLETED' ? b : undefined;
-      }, 60_000);
+      waitFor(
+        `batch ${id}`,
+        async () => {
+          const b = await getJson<BatchView>(`${api}/batches/${id}`);
+          return b.state === 'COMPLETED' ? b : undefined;
+        },
+        60_000,
+      );
 
     // 1. A firmware the gate refuses until test devices passed it.
     const verify = await postJson<BatchView & { firmwareId: string }>(`${api}/batches`, {
@@ -90,15 +103,26 @@ describe('a fleet of 100 devices through a real broker', function () {
       targets: { productKey: 'pk1', devices: ['dev-000', 'dev-001', 'dev-002'] },
       strategy,
     });
-    await postJson(`${api}/batches`, { firmwareId: verify.firmwareId, type: 'static', targets: { selection: 'ALL' } }).then(
+    await postJson(`${api}/batches`, {
+      firmwareId: verify.firmwareId,
+      type: 'static',
+      targets: { selection: 'ALL' },
+    }).then(
       () => should.fail(undefined, undefined, 'the gate let an unverified firmware through'),
       (err: Error) => should(err.message).match(/422 .*is verifying: verify it on up to 10 test devices first/),
     );
     should((await finished(verify.id)).counts.SUCCEEDED).equal(3);
-    should((await getJson<{ verification: string }>(`${api}/firmware/${verify.firmwareId}`)).verification).equal('verified');
+    should((await getJson<{ verification: string }>(`${api}/firmware/${verify.firmwareId}`)).verification).equal(
+      'verified',
+    );
 
     // 2. GRAY: 10 % of the 97 devices not yet upgraded.
-    const gray = await postJson<BatchView>(`${api}/batches`, { firmwareId: verify.firmwareId, type: 'static', targets: { selection: 'GRAY', percent: 10 }, strategy });
+    const gray = await postJson<BatchView>(`${api}/batches`, {
+      firmwareId: verify.firmwareId,
+      type: 'static',
+      targets: { selection: 'GRAY', percent: 10 },
+      strategy,
+    });
     const grayDone = await finished(gray.id);
     const grayTasks = await getJson<TaskView[]>(`${api}/batches/${gray.id}/tasks`);
     should(grayTasks).have.length(9);
@@ -106,12 +130,25 @@ describe('a fleet of 100 devices through a real broker', function () {
     should(grayDone.counts).match({ SUCCEEDED: 9 - grayFaulty.length, FAILED: grayFaulty.length });
 
     // 3. Everyone else.
-    const full = await postJson<BatchView>(`${api}/batches`, { firmwareId: verify.firmwareId, type: 'static', targets: { selection: 'ALL' }, strategy });
+    const full = await postJson<BatchView>(`${api}/batches`, {
+      firmwareId: verify.firmwareId,
+      type: 'static',
+      targets: { selection: 'ALL' },
+      strategy,
+    });
     const fullDone = await finished(full.id);
     const fullTasks = await getJson<TaskView[]>(`${api}/batches/${full.id}/tasks`);
     const faults = Object.keys(FAULTS).length;
     should(fullTasks).have.length(97 - (9 - grayFaulty.length));
-    should(fullDone.counts).eql({ CONFIRM: 0, QUEUED: 0, NOTIFIED: 0, IN_PROGRESS: 0, SUCCEEDED: fullTasks.length - faults, FAILED: faults, CANCELED: 0 });
+    should(fullDone.counts).eql({
+      CONFIRM: 0,
+      QUEUED: 0,
+      NOTIFIED: 0,
+      IN_PROGRESS: 0,
+      SUCCEEDED: fullTasks.length - faults,
+      FAILED: faults,
+      CANCELED: 0,
+    });
     for (const task of fullTasks.filter((t) => t.state === 'FAILED')) {
       should(FAULTS).have.property(task.deviceName);
       // A wrong-version device the GRAY sample took already runs 6.6.6: in this batch that is its

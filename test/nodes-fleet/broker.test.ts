@@ -32,9 +32,16 @@ async function connectDevices(url: string): Promise<{ client: MqttClient; downlo
       const res = await httpRequest(firmware.url as string);
       const md5 = createHash('md5').update(res.body).digest('hex');
       downloads.set(deviceName, `${res.status} ${md5 === firmware.sign ? 'md5 ok' : 'md5 mismatch'}`);
-      if (md5 !== firmware.sign) return void client.publish(`/ota/device/progress/pk1/${deviceName}`, buildProgressReport({ step: -3, desc: 'md5' }), { qos: 1 });
+      if (md5 !== firmware.sign)
+        return void client.publish(
+          `/ota/device/progress/pk1/${deviceName}`,
+          buildProgressReport({ step: -3, desc: 'md5' }),
+          { qos: 1 },
+        );
       client.publish(`/ota/device/progress/pk1/${deviceName}`, buildProgressReport({ step: 100 }), { qos: 1 });
-      client.publish(`/ota/device/inform/pk1/${deviceName}`, buildVersionReport({ version: firmware.version }), { qos: 1 });
+      client.publish(`/ota/device/inform/pk1/${deviceName}`, buildVersionReport({ version: firmware.version }), {
+        qos: 1,
+      });
     })();
   });
   return { client, downloads };
@@ -90,13 +97,19 @@ describe('a fleet on a real MQTT broker', function () {
     devices = connection.client;
 
     // Until the flow's subscription is live, reports are lost: repeat them until the inventory has all.
-    const listed = async () => (await helper.request().get(`/ota/fleets/${fleet.id}/devices`).expect(200)).body.length === names.length;
-    await eventually('the three devices to be in the inventory', async () => {
-      if (await listed()) return true;
-      for (const name of names) devices?.publish(`/ota/device/inform/pk1/${name}`, buildVersionReport({ version: '1.0.0' }), { qos: 1 });
-      await delay(100);
-      return listed();
-    }, 5000);
+    const listed = async () =>
+      (await helper.request().get(`/ota/fleets/${fleet.id}/devices`).expect(200)).body.length === names.length;
+    await eventually(
+      'the three devices to be in the inventory',
+      async () => {
+        if (await listed()) return true;
+        for (const name of names)
+          devices?.publish(`/ota/device/inform/pk1/${name}`, buildVersionReport({ version: '1.0.0' }), { qos: 1 });
+        await delay(100);
+        return listed();
+      },
+      5000,
+    );
 
     const upload = await helper
       .request()
@@ -104,11 +117,28 @@ describe('a fleet on a real MQTT broker', function () {
       .set('Content-Type', 'application/octet-stream')
       .send(PACKAGE)
       .expect(201);
-    helper.getNode(push.id).receive({ payload: { firmwareId: upload.body.id, type: 'static', targets: { selection: 'ALL' } } });
+    helper
+      .getNode(push.id)
+      .receive({ payload: { firmwareId: upload.body.id, type: 'static', targets: { selection: 'ALL' } } });
 
-    const completed = await batchEvents.next((m) => m.topic === 'batch' && (m.payload as { to: string }).to === 'COMPLETED', 8000);
-    should((completed.payload as { counts: unknown }).counts).eql({ CONFIRM: 0, QUEUED: 0, NOTIFIED: 0, IN_PROGRESS: 0, SUCCEEDED: 3, FAILED: 0, CANCELED: 0 });
-    should(Object.fromEntries(connection.downloads)).eql({ dev1: '200 md5 ok', dev2: '200 md5 ok', dev3: '200 md5 ok' });
+    const completed = await batchEvents.next(
+      (m) => m.topic === 'batch' && (m.payload as { to: string }).to === 'COMPLETED',
+      8000,
+    );
+    should((completed.payload as { counts: unknown }).counts).eql({
+      CONFIRM: 0,
+      QUEUED: 0,
+      NOTIFIED: 0,
+      IN_PROGRESS: 0,
+      SUCCEEDED: 3,
+      FAILED: 0,
+      CANCELED: 0,
+    });
+    should(Object.fromEntries(connection.downloads)).eql({
+      dev1: '200 md5 ok',
+      dev2: '200 md5 ok',
+      dev3: '200 md5 ok',
+    });
     const versions = (await helper.request().get(`/ota/fleets/${fleet.id}/versions`).expect(200)).body;
     should(versions).eql([{ productKey: 'pk1', module: 'default', version: '2.0.0', count: 3 }]);
     should(errors.messages).eql([]);

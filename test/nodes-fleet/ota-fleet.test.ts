@@ -8,7 +8,19 @@ import helper from 'node-red-node-test-helper';
 import should from 'should';
 import type { SqliteStore } from '../../src/fleet';
 import { catchAll } from '../helpers/core-nodes';
-import { deploy, feed, fleetConfig, fleetSuite, loadFlow, logged, platformFlow, reportVersions, t1, t3, t4 } from '../helpers/fleet-red';
+import {
+  deploy,
+  feed,
+  fleetConfig,
+  fleetSuite,
+  loadFlow,
+  logged,
+  platformFlow,
+  reportVersions,
+  t1,
+  t3,
+  t4,
+} from '../helpers/fleet-red';
 import { node, onTab, probe } from '../helpers/flow';
 import { assertNothingSent, assertRedRing, inboxes, Msg, recordStatuses } from '../helpers/red';
 
@@ -40,7 +52,10 @@ describe('ota-fleet (in Node-RED)', function () {
       .set('Content-Type', 'application/octet-stream')
       .send(Buffer.from('firmware 2.0.0'))
       .expect(201);
-    feed(platform.push!, { _msgid: 'b', payload: { firmwareId: upload.body.id, type: 'static', targets: { selection: 'ALL' } } });
+    feed(platform.push!, {
+      _msgid: 'b',
+      payload: { firmwareId: upload.body.id, type: 'static', targets: { selection: 'ALL' } },
+    });
     await first.sent.next();
     await first.sent.next();
     const before = {
@@ -66,10 +81,18 @@ describe('ota-fleet (in Node-RED)', function () {
     // The running tasks carry on: the new version completes dev1's task after the redeploy.
     feed(platform.inform, t1('pk1', 'dev1', '2.0.0'));
     const event = await second.informed.next();
-    should(event.payload).eql({ productKey: 'pk1', deviceName: 'dev1', module: 'default', version: '2.0.0', id: 1, batchId: after.batches[0].id, state: 'SUCCEEDED' });
+    should(event.payload).eql({
+      productKey: 'pk1',
+      deviceName: 'dev1',
+      module: 'default',
+      version: '2.0.0',
+      id: 1,
+      batchId: after.batches[0].id,
+      state: 'SUCCEEDED',
+    });
   });
 
-  describe('the store\'s durability (synchronous)', function () {
+  describe("the store's durability (synchronous)", function () {
     /** The level the fleet's SQLite connection runs at. */
     function synchronousOf(fleetId: string): string {
       const fleet = helper.getNode(fleetId) as unknown as { handle: { fleet: { store: SqliteStore } } };
@@ -112,7 +135,9 @@ describe('ota-fleet (in Node-RED)', function () {
     it('is not listed by the admin API', async function () {
       const fleet = fleetConfig(suite, { maxPackageMB: 'lots' });
       await loadFlow(onTab(fleet));
-      should(logged('ERROR', fleet.id)).eql(['the fleet "test fleet" could not start: maxPackageMB must be a number from 1 to 100000, got "lots"']);
+      should(logged('ERROR', fleet.id)).eql([
+        'the fleet "test fleet" could not start: maxPackageMB must be a number from 1 to 100000, got "lots"',
+      ]);
       const res = await helper.request().get('/ota/fleets').expect(200);
       should(res.body).eql([]);
     });
@@ -120,7 +145,9 @@ describe('ota-fleet (in Node-RED)', function () {
     it('refuses a publicUrl that is not an http(s) base URL', async function () {
       const fleet = fleetConfig(suite, { publicUrl: 'ftp://files.example.com' });
       await loadFlow(onTab(fleet));
-      should(logged('ERROR', fleet.id)).eql(['the fleet "test fleet" could not start: publicUrl must be an http:// or https:// base URL, got "ftp://files.example.com"']);
+      should(logged('ERROR', fleet.id)).eql([
+        'the fleet "test fleet" could not start: publicUrl must be an http:// or https:// base URL, got "ftp://files.example.com"',
+      ]);
     });
 
     for (const type of ['ota-inform', 'ota-progress', 'ota-push', 'ota-verify']) {
@@ -132,7 +159,14 @@ describe('ota-fleet (in Node-RED)', function () {
         await loadFlow(onTab(fleet, bound, out, catchAll(errors), errors));
         const [output, caught] = inboxes(out.id, errors.id);
         const statuses = recordStatuses(bound.id);
-        feed(bound, type === 'ota-progress' ? t3('pk1', 'dev1', 10) : type === 'ota-inform' ? t4('pk1', 'dev1', '1') : messageFor(type));
+        feed(
+          bound,
+          type === 'ota-progress'
+            ? t3('pk1', 'dev1', 10)
+            : type === 'ota-inform'
+              ? t4('pk1', 'dev1', '1')
+              : messageFor(type),
+        );
         const error = await caught.next();
         should((error.error as { message: string }).message).equal(`Error: ${reason}`);
         assertRedRing(statuses, reason);
@@ -152,7 +186,14 @@ describe('ota-fleet (in Node-RED)', function () {
         await loadFlow(onTab(bound, out, catchAll(errors), errors));
         const [output, caught] = inboxes(out.id, errors.id);
         should(helper.getNode(bound.id)).be.ok();
-        feed(bound, type === 'ota-progress' ? t3('pk1', 'dev1', 10) : type === 'ota-inform' ? t1('pk1', 'dev1', '1.0.0') : messageFor(type));
+        feed(
+          bound,
+          type === 'ota-progress'
+            ? t3('pk1', 'dev1', 10)
+            : type === 'ota-inform'
+              ? t1('pk1', 'dev1', '1.0.0')
+              : messageFor(type),
+        );
         const error = await caught.next();
         should((error.error as { message: string }).message).equal(`Error: ${reason}`);
         await assertNothingSent([output]);

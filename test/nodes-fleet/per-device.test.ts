@@ -6,7 +6,18 @@
  */
 import helper from 'node-red-node-test-helper';
 import should from 'should';
-import { Deployed, deploy, feed, FleetSuite, fleetSuite, noticeOf, platformFlow, reportVersions, t1, t3 } from '../helpers/fleet-red';
+import {
+  Deployed,
+  deploy,
+  feed,
+  FleetSuite,
+  fleetSuite,
+  noticeOf,
+  platformFlow,
+  reportVersions,
+  t1,
+  t3,
+} from '../helpers/fleet-red';
 import { assertNothingSent, delay, Inbox, Msg } from '../helpers/red';
 
 helper.init(require.resolve('node-red'));
@@ -35,13 +46,18 @@ async function started(suite: FleetSuite, devices: string[], strategy: Record<st
     .send(PACKAGE)
     .expect(201);
   const firmware = upload.body as { id: string; md5: string };
-  feed(d.platform.push!, { _msgid: 'start', payload: { firmwareId: firmware.id, type: 'static', targets: { selection: 'ALL' }, strategy } });
+  feed(d.platform.push!, {
+    _msgid: 'start',
+    payload: { firmwareId: firmware.id, type: 'static', targets: { selection: 'ALL' }, strategy },
+  });
   const created = await d.events.next((m) => m.topic === 'batch');
   const batchId = (created.payload as { batchId: number }).batchId;
   if (strategy.needConfirm !== true) {
     // The last notice of the batch: every event before it is read.
     const last = devices[devices.length - 1];
-    await d.events.next((m) => m.topic === 'task' && (m.payload as { deviceName: string; to: string }).deviceName === last);
+    await d.events.next(
+      (m) => m.topic === 'task' && (m.payload as { deviceName: string; to: string }).deviceName === last,
+    );
     await take(d.sent, devices.length);
   }
   return { d, batchId, firmware };
@@ -62,7 +78,10 @@ async function take(box: Inbox, n: number): Promise<Msg[]> {
 async function takeExactly(box: Inbox, n: number): Promise<Msg[]> {
   const out = await take(box, n);
   await delay(50);
-  should(box.messages.slice(box.messages.indexOf(out[n - 1]) + 1)).eql([], `node ${box.nodeId} received more than ${n} message(s)`);
+  should(box.messages.slice(box.messages.indexOf(out[n - 1]) + 1)).eql(
+    [],
+    `node ${box.nodeId} received more than ${n} message(s)`,
+  );
   return out;
 }
 
@@ -94,19 +113,49 @@ function batchEvent(msg: Msg) {
 }
 
 /** A task event of pk1's `deviceName` in the default module. */
-function transition(batchId: number, deviceName: string, from: string, to: string, more: { reason?: string | null; step?: number | null; attempts?: number } = {}) {
-  return { batchId, productKey: 'pk1', deviceName, module: 'default', from, to, reason: null, step: null, attempts: 1, ...more };
+function transition(
+  batchId: number,
+  deviceName: string,
+  from: string,
+  to: string,
+  more: { reason?: string | null; step?: number | null; attempts?: number } = {},
+) {
+  return {
+    batchId,
+    productKey: 'pk1',
+    deviceName,
+    module: 'default',
+    from,
+    to,
+    reason: null,
+    step: null,
+    attempts: 1,
+    ...more,
+  };
 }
 
 /** The whole ota-push output-1 message of a T2 notice of the hosted 2.0.0 to pk1's `deviceName`. */
 function assertNotice(msg: Msg, s: Started, deviceName: string): void {
   const { _msgid, payload: _p, ...rest } = msg;
   should(_msgid).be.a.String();
-  should(rest).eql({ topic: `/ota/device/upgrade/pk1/${deviceName}`, qos: 1, productKey: 'pk1', deviceName, batchId: s.batchId });
+  should(rest).eql({
+    topic: `/ota/device/upgrade/pk1/${deviceName}`,
+    qos: 1,
+    productKey: 'pk1',
+    deviceName,
+    batchId: s.batchId,
+  });
   const notice = noticeOf(msg);
   should(notice).eql({
     code: '1000',
-    data: { size: PACKAGE.length, version: '2.0.0', url: notice.data.url, signMethod: 'Md5', sign: s.firmware.md5, md5: s.firmware.md5 },
+    data: {
+      size: PACKAGE.length,
+      version: '2.0.0',
+      url: notice.data.url,
+      signMethod: 'Md5',
+      sign: s.firmware.md5,
+      md5: s.firmware.md5,
+    },
     id: notice.id,
     message: 'success',
   });
@@ -115,7 +164,12 @@ function assertNotice(msg: Msg, s: Started, deviceName: string): void {
 /** [deviceName, state, reason, attempts] of every task of the batch, through the admin API. */
 async function tasksOf(s: Started): Promise<[string, string, string | null, number][]> {
   const res = await helper.request().get(`/ota/fleets/${s.d.platform.fleet.id}/batches/${s.batchId}/tasks`).expect(200);
-  return (res.body as { deviceName: string; state: string; reason: string | null; attempts: number }[]).map((t) => [t.deviceName, t.state, t.reason, t.attempts]);
+  return (res.body as { deviceName: string; state: string; reason: string | null; attempts: number }[]).map((t) => [
+    t.deviceName,
+    t.state,
+    t.reason,
+    t.attempts,
+  ]);
 }
 
 async function batchOf(s: Started): Promise<{ state: string; counts: Record<string, number> }> {
@@ -154,7 +208,9 @@ describe('ota-push: per-device controls', function () {
       const s = await started(suite, ['dev1', 'dev2', 'dev3']);
       control(s.d, { action: 'cancel', batchId: s.batchId, productKey: 'pk1', deviceName: 'dev2' });
       const [canceled] = await takeExactly(s.d.events, 1);
-      should(taskEvent(canceled)).eql(transition(s.batchId, 'dev2', 'NOTIFIED', 'CANCELED', { reason: 'canceled by a user' }));
+      should(taskEvent(canceled)).eql(
+        transition(s.batchId, 'dev2', 'NOTIFIED', 'CANCELED', { reason: 'canceled by a user' }),
+      );
       should(await batchOf(s)).eql({ state: 'IN_PROGRESS', counts: { ...EMPTY_COUNTS, NOTIFIED: 2, CANCELED: 1 } });
 
       await report(s, 'dev1', '2.0.0');
@@ -162,7 +218,13 @@ describe('ota-push: per-device controls', function () {
       const events = await takeExactly(s.d.events, 3);
       should(taskEvent(events[0])).eql(transition(s.batchId, 'dev1', 'NOTIFIED', 'SUCCEEDED'));
       should(taskEvent(events[1])).eql(transition(s.batchId, 'dev3', 'NOTIFIED', 'SUCCEEDED'));
-      should(batchEvent(events[2])).eql({ batchId: s.batchId, from: 'IN_PROGRESS', to: 'COMPLETED', reason: null, counts: { ...EMPTY_COUNTS, SUCCEEDED: 2, CANCELED: 1 } });
+      should(batchEvent(events[2])).eql({
+        batchId: s.batchId,
+        from: 'IN_PROGRESS',
+        to: 'COMPLETED',
+        reason: null,
+        counts: { ...EMPTY_COUNTS, SUCCEEDED: 2, CANCELED: 1 },
+      });
       should(await tasksOf(s)).eql([
         ['dev1', 'SUCCEEDED', null, 1],
         ['dev2', 'CANCELED', 'canceled by a user', 1],
@@ -189,8 +251,16 @@ describe('ota-push: per-device controls', function () {
       await s.d.events.next((m) => m.topic === 'task');
       control(s.d, { action: 'cancel', batchId: s.batchId, deviceName: 'dev2' });
       const events = await takeExactly(s.d.events, 2);
-      should(taskEvent(events[0])).eql(transition(s.batchId, 'dev2', 'NOTIFIED', 'CANCELED', { reason: 'canceled by a user' }));
-      should(batchEvent(events[1])).eql({ batchId: s.batchId, from: 'IN_PROGRESS', to: 'COMPLETED', reason: null, counts: { ...EMPTY_COUNTS, SUCCEEDED: 1, CANCELED: 1 } });
+      should(taskEvent(events[0])).eql(
+        transition(s.batchId, 'dev2', 'NOTIFIED', 'CANCELED', { reason: 'canceled by a user' }),
+      );
+      should(batchEvent(events[1])).eql({
+        batchId: s.batchId,
+        from: 'IN_PROGRESS',
+        to: 'COMPLETED',
+        reason: null,
+        counts: { ...EMPTY_COUNTS, SUCCEEDED: 1, CANCELED: 1 },
+      });
     });
 
     it('of a device not in the batch is refused naming it, and cancels nothing', async function () {
@@ -287,7 +357,12 @@ describe('ota-push: per-device controls', function () {
       const s = await started(suite, ['dev1', 'dev2']);
       should((await report(s, 'dev1', '1.5.0')).payload).match({ batchId: s.batchId, state: 'FAILED' });
       await s.d.events.next((m) => m.topic === 'task');
-      should((await tasksOf(s))[0]).eql(['dev1', 'FAILED', 'version mismatch: the device reported 1.5.0, expected 2.0.0 (was 1.0.0)', 1]);
+      should((await tasksOf(s))[0]).eql([
+        'dev1',
+        'FAILED',
+        'version mismatch: the device reported 1.5.0, expected 2.0.0 (was 1.0.0)',
+        1,
+      ]);
 
       control(s.d, { action: 'reupgrade', batchId: s.batchId, productKey: 'pk1', devices: ['dev1'] });
       const [again] = await takeExactly(s.d.sent, 1);
@@ -308,7 +383,11 @@ describe('ota-push: per-device controls', function () {
       await s.d.sent.next();
       await s.d.events.next((m) => m.topic === 'task' && (m.payload as { to: string }).to === 'NOTIFIED');
       // The device boots (still at 1.5.0, where it was when re-upgraded) before it answers the notice.
-      should((await report(s, 'dev1', '1.5.0')).payload).match({ batchId: s.batchId, state: 'QUEUED', reason: 'the device rebooted before answering; pushed again' });
+      should((await report(s, 'dev1', '1.5.0')).payload).match({
+        batchId: s.batchId,
+        state: 'QUEUED',
+        reason: 'the device rebooted before answering; pushed again',
+      });
       assertNotice(await s.d.sent.next(), s, 'dev1');
     });
 

@@ -5,7 +5,20 @@
 import { createHash } from 'node:crypto';
 import helper from 'node-red-node-test-helper';
 import should from 'should';
-import { Deployed, deploy, feed, FleetSuite, fleetSuite, noticeOf, platformFlow, reportVersions, t1, t3, t4, t8 } from '../helpers/fleet-red';
+import {
+  Deployed,
+  deploy,
+  feed,
+  FleetSuite,
+  fleetSuite,
+  noticeOf,
+  platformFlow,
+  reportVersions,
+  t1,
+  t3,
+  t4,
+  t8,
+} from '../helpers/fleet-red';
 import { parseBlockReply } from '../../src/protocol';
 import { assertNothingSent, Msg } from '../helpers/red';
 
@@ -17,7 +30,10 @@ const PACKAGE = Buffer.from('firmware 2.0.0 for pk1');
  * A fleet that needs no verification, dev1 and dev2 at 1.0.0, and a static batch to 2.0.0 that
  * notified both (or only dev1, with a push rate of one a minute).
  */
-async function runningBatch(suite: FleetSuite, strategy: Record<string, unknown> = {}): Promise<{ d: Deployed; batchId: number; firmwareId: string; notice: Msg }> {
+async function runningBatch(
+  suite: FleetSuite,
+  strategy: Record<string, unknown> = {},
+): Promise<{ d: Deployed; batchId: number; firmwareId: string; notice: Msg }> {
   const d = await deploy(platformFlow(suite, { fleetProps: { requireVerification: false } }));
   await reportVersions(d, 'pk1', ['dev1', 'dev2'], '1.0.0');
   const upload = await helper
@@ -26,7 +42,10 @@ async function runningBatch(suite: FleetSuite, strategy: Record<string, unknown>
     .set('Content-Type', 'application/octet-stream')
     .send(PACKAGE)
     .expect(201);
-  feed(d.platform.push!, { _msgid: 'b', payload: { firmwareId: upload.body.id, type: 'static', targets: { selection: 'ALL' }, strategy } });
+  feed(d.platform.push!, {
+    _msgid: 'b',
+    payload: { firmwareId: upload.body.id, type: 'static', targets: { selection: 'ALL' }, strategy },
+  });
   const first = await d.sent.next();
   if (!strategy.maximumPerMinute) await d.sent.next();
   return { d, batchId: first.batchId as number, firmwareId: upload.body.id, notice: first };
@@ -34,7 +53,13 @@ async function runningBatch(suite: FleetSuite, strategy: Record<string, unknown>
 
 /** The parts of an ota-push output message that a device and `mqtt out` see. */
 function wire(msg: Msg) {
-  return { topic: msg.topic, qos: msg.qos, productKey: msg.productKey, deviceName: msg.deviceName, batchId: msg.batchId };
+  return {
+    topic: msg.topic,
+    qos: msg.qos,
+    productKey: msg.productKey,
+    deviceName: msg.deviceName,
+    batchId: msg.batchId,
+  };
 }
 
 describe('ota-inform and ota-progress with a fleet', function () {
@@ -50,7 +75,8 @@ describe('ota-inform and ota-progress with a fleet', function () {
       await d.informed.next();
       const end = Date.now();
 
-      const devices = (await helper.request().get(`/ota/fleets/${d.platform.fleet.id}/devices`).expect(200)).body as Record<string, unknown>[];
+      const devices = (await helper.request().get(`/ota/fleets/${d.platform.fleet.id}/devices`).expect(200))
+        .body as Record<string, unknown>[];
       for (const device of devices) {
         should(device.lastSeen).be.within(start, end);
         should(device.firstSeen).equal(device.lastSeen);
@@ -81,9 +107,23 @@ describe('ota-inform and ota-progress with a fleet', function () {
     it('a report from a device with no task gives the plain event, without batchId or state', async function () {
       const d = await deploy(platformFlow(suite));
       feed(d.platform.inform, t1('pk1', 'dev1', '1.0.0'));
-      should((await d.informed.next()).payload).eql({ productKey: 'pk1', deviceName: 'dev1', module: 'default', version: '1.0.0', id: 1 });
+      should((await d.informed.next()).payload).eql({
+        productKey: 'pk1',
+        deviceName: 'dev1',
+        module: 'default',
+        version: '1.0.0',
+        id: 1,
+      });
       feed(d.platform.progress, t3('pk1', 'dev1', 30));
-      should((await d.progressed.next()).payload).eql({ productKey: 'pk1', deviceName: 'dev1', module: 'default', step: 30, desc: '', state: 'IN_PROGRESS', id: 2 });
+      should((await d.progressed.next()).payload).eql({
+        productKey: 'pk1',
+        deviceName: 'dev1',
+        module: 'default',
+        step: 30,
+        desc: '',
+        state: 'IN_PROGRESS',
+        id: 2,
+      });
     });
   });
 
@@ -108,8 +148,21 @@ describe('ota-inform and ota-progress with a fleet', function () {
       feed(d.platform.progress, t3('pk1', 'dev1', 100));
       await d.progressed.next();
       feed(d.platform.inform, t1('pk1', 'dev1', '2.0.0'));
-      should((await d.informed.next()).payload).eql({ productKey: 'pk1', deviceName: 'dev1', module: 'default', version: '2.0.0', id: 1, batchId, state: 'SUCCEEDED' });
-      const tasks = (await helper.request().get(`/ota/fleets/${d.platform.fleet.id}/batches/${batchId}/tasks?state=SUCCEEDED`).expect(200)).body;
+      should((await d.informed.next()).payload).eql({
+        productKey: 'pk1',
+        deviceName: 'dev1',
+        module: 'default',
+        version: '2.0.0',
+        id: 1,
+        batchId,
+        state: 'SUCCEEDED',
+      });
+      const tasks = (
+        await helper
+          .request()
+          .get(`/ota/fleets/${d.platform.fleet.id}/batches/${batchId}/tasks?state=SUCCEEDED`)
+          .expect(200)
+      ).body;
       should(tasks.map((t: { deviceName: string; step: number }) => [t.deviceName, t.step])).eql([['dev1', 100]]);
     });
 
@@ -149,14 +202,36 @@ describe('ota-inform and ota-progress with a fleet', function () {
     it('a T4 from a device with a pending task gets the T5 with the notice on ota-push output 1', async function () {
       const { d, batchId } = await runningBatch(suite);
       feed(d.platform.inform, t4('pk1', 'dev1', '77'));
-      should((await d.informed.next()).payload).eql({ productKey: 'pk1', deviceName: 'dev1', module: 'default', query: true, id: '77', pending: true, batchId, state: 'NOTIFIED' });
+      should((await d.informed.next()).payload).eql({
+        productKey: 'pk1',
+        deviceName: 'dev1',
+        module: 'default',
+        query: true,
+        id: '77',
+        pending: true,
+        batchId,
+        state: 'NOTIFIED',
+      });
       const reply = await d.sent.next();
-      should(wire(reply)).eql({ topic: '/sys/pk1/dev1/thing/ota/firmware/get_reply', qos: 1, productKey: 'pk1', deviceName: 'dev1', batchId });
+      should(wire(reply)).eql({
+        topic: '/sys/pk1/dev1/thing/ota/firmware/get_reply',
+        qos: 1,
+        productKey: 'pk1',
+        deviceName: 'dev1',
+        batchId,
+      });
       const body = JSON.parse(String(reply.payload));
       should(body).eql({
         id: '77',
         code: 200,
-        data: { size: PACKAGE.length, version: '2.0.0', url: body.data.url, signMethod: 'Md5', sign: md5(PACKAGE), md5: md5(PACKAGE) },
+        data: {
+          size: PACKAGE.length,
+          version: '2.0.0',
+          url: body.data.url,
+          signMethod: 'Md5',
+          sign: md5(PACKAGE),
+          md5: md5(PACKAGE),
+        },
       });
       should(body.data.url).startWith(`${suite.nodeUrl}/ota/firmware/${d.platform.fleet.id}/`);
     });
@@ -165,7 +240,14 @@ describe('ota-inform and ota-progress with a fleet', function () {
       const d = await deploy(platformFlow(suite));
       await reportVersions(d, 'pk1', ['dev9'], '1.0.0');
       feed(d.platform.inform, t4('pk1', 'dev9', '5'));
-      should((await d.informed.next()).payload).eql({ productKey: 'pk1', deviceName: 'dev9', module: 'default', query: true, id: '5', pending: false });
+      should((await d.informed.next()).payload).eql({
+        productKey: 'pk1',
+        deviceName: 'dev9',
+        module: 'default',
+        query: true,
+        id: '5',
+        pending: false,
+      });
       const reply = await d.sent.next();
       should({ ...wire(reply), payload: reply.payload }).eql({
         topic: '/sys/pk1/dev9/thing/ota/firmware/get_reply',
@@ -193,11 +275,24 @@ describe('ota-inform and ota-progress with a fleet', function () {
         state: 'NOTIFIED',
       });
       const answer = await d.sent.next();
-      should(wire(answer)).eql({ topic: '/ota/device/request/pk1/dev2', qos: 1, productKey: 'pk1', deviceName: 'dev2', batchId });
+      should(wire(answer)).eql({
+        topic: '/ota/device/request/pk1/dev2',
+        qos: 1,
+        productKey: 'pk1',
+        deviceName: 'dev2',
+        batchId,
+      });
       const notice = noticeOf(answer);
       should(notice).eql({
         code: '1000',
-        data: { size: PACKAGE.length, version: '2.0.0', url: notice.data.url, signMethod: 'Md5', sign: md5(PACKAGE), md5: md5(PACKAGE) },
+        data: {
+          size: PACKAGE.length,
+          version: '2.0.0',
+          url: notice.data.url,
+          signMethod: 'Md5',
+          sign: md5(PACKAGE),
+          md5: md5(PACKAGE),
+        },
         id: notice.id,
         message: 'success',
       });
@@ -212,9 +307,17 @@ describe('ota-inform and ota-progress with a fleet', function () {
       const t6 = {
         id: '9',
         version: '1.0',
-        params: { fileToken: 'tok', fileInfo: { streamId: data.streamId, fileId: 1 }, fileBlock: { size: 10, offset: 4 } },
+        params: {
+          fileToken: 'tok',
+          fileInfo: { streamId: data.streamId, fileId: 1 },
+          fileBlock: { size: 10, offset: 4 },
+        },
       };
-      feed(d.platform.inform, { _msgid: 't6', topic: '/sys/pk1/dev1/thing/file/download', payload: JSON.stringify(t6) });
+      feed(d.platform.inform, {
+        _msgid: 't6',
+        topic: '/sys/pk1/dev1/thing/file/download',
+        payload: JSON.stringify(t6),
+      });
       should((await d.informed.next()).payload).eql({
         productKey: 'pk1',
         deviceName: 'dev1',
@@ -224,7 +327,13 @@ describe('ota-inform and ota-progress with a fleet', function () {
         state: 'NOTIFIED',
       });
       const reply = await d.sent.next();
-      should(wire(reply)).eql({ topic: '/sys/pk1/dev1/thing/file/download_reply', qos: 0, productKey: 'pk1', deviceName: 'dev1', batchId });
+      should(wire(reply)).eql({
+        topic: '/sys/pk1/dev1/thing/file/download_reply',
+        qos: 0,
+        productKey: 'pk1',
+        deviceName: 'dev1',
+        batchId,
+      });
       const frame = parseBlockReply(reply.payload as Buffer);
       should(frame.header).eql({ id: '9', fileToken: 'tok', fileLength: PACKAGE.length, bSize: 10, bOffset: 4 });
       should(frame.block.equals(PACKAGE.subarray(4, 14))).be.true();

@@ -29,7 +29,13 @@ describe('console feed: live updates for the OTA tab', function () {
   const fleets: TestFleet[] = [];
 
   function startFeed(adminAuth = false): ConsoleFeed {
-    feed = new ConsoleFeed({ events, adminAuth, fleets: () => deployed, intervalMs: 50, publish: (topic, data, session) => published.push({ topic, data, session }) });
+    feed = new ConsoleFeed({
+      events,
+      adminAuth,
+      fleets: () => deployed,
+      intervalMs: 50,
+      publish: (topic, data, session) => published.push({ topic, data, session }),
+    });
     feed.start();
     return feed;
   }
@@ -61,11 +67,16 @@ describe('console feed: live updates for the OTA tab', function () {
     startFeed();
     deploy(handleOf(t));
     const devices = reportFleet(t.fleet, 100, '1.0.0');
-    const batch = t.fleet.createBatch({ firmwareId: externalFirmware(t.fleet).id, type: 'static', targets: { selection: 'ALL' } });
+    const batch = t.fleet.createBatch({
+      firmwareId: externalFirmware(t.fleet).id,
+      type: 'static',
+      targets: { selection: 'ALL' },
+    });
     t.clock.advance(0);
     await sleep(80);
     published = [];
-    for (let i = 0; i < 10_000; i++) t.fleet.reportProgress(devices[i % 100], { step: Math.floor(i / 100), module: 'default' });
+    for (let i = 0; i < 10_000; i++)
+      t.fleet.reportProgress(devices[i % 100], { step: Math.floor(i / 100), module: 'default' });
     await sleep(80);
     should(published).eql([
       {
@@ -73,7 +84,13 @@ describe('console feed: live updates for the OTA tab', function () {
         session: undefined,
         data: {
           fleetId: 'fleet-1',
-          batches: [{ id: batch.id, state: 'IN_PROGRESS', counts: { CONFIRM: 0, QUEUED: 0, NOTIFIED: 0, IN_PROGRESS: 100, SUCCEEDED: 0, FAILED: 0, CANCELED: 0 } }],
+          batches: [
+            {
+              id: batch.id,
+              state: 'IN_PROGRESS',
+              counts: { CONFIRM: 0, QUEUED: 0, NOTIFIED: 0, IN_PROGRESS: 100, SUCCEEDED: 0, FAILED: 0, CANCELED: 0 },
+            },
+          ],
           devicesChanged: false,
           firmwareChanged: false,
           tasksChanged: [batch.id],
@@ -91,7 +108,13 @@ describe('console feed: live updates for the OTA tab', function () {
     externalFirmware(t.fleet);
     await sleep(80);
     should(published).have.length(1);
-    should(published[0].data).match({ fleetId: 'fleet-1', batches: [], devicesChanged: true, firmwareChanged: true, tasksChanged: [] });
+    should(published[0].data).match({
+      fleetId: 'fleet-1',
+      batches: [],
+      devicesChanged: true,
+      firmwareChanged: true,
+      tasksChanged: [],
+    });
   });
 
   it('with adminAuth, only the editor sessions whose user has ota.read get the messages', async function () {
@@ -99,8 +122,14 @@ describe('console feed: live updates for the OTA tab', function () {
     startFeed(true);
     events.emit('comms:connection-added', { session: 'reader', user: { username: 'viewer', permissions: 'read' } });
     events.emit('comms:connection-added', { session: 'admin', user: { username: 'admin', permissions: '*' } });
-    events.emit('comms:connection-added', { session: 'ota', user: { username: 'ops', permissions: ['ota.read', 'status.read'] } });
-    events.emit('comms:connection-added', { session: 'flows-only', user: { username: 'dev', permissions: ['flows.read', 'status.read'] } });
+    events.emit('comms:connection-added', {
+      session: 'ota',
+      user: { username: 'ops', permissions: ['ota.read', 'status.read'] },
+    });
+    events.emit('comms:connection-added', {
+      session: 'flows-only',
+      user: { username: 'dev', permissions: ['flows.read', 'status.read'] },
+    });
     deploy(handleOf(t));
     should(published.map((p) => [p.topic, p.session])).eql([
       ['ota/fleets', 'reader'],
@@ -136,7 +165,8 @@ describe('console feed: live updates for the OTA tab', function () {
     should(feed.watchedCount).equal(0);
     should(second.fleet.listenerCount('device')).equal(0);
     feed.stop();
-    for (const event of ['flows:started', 'flows:stopped', 'comms:connection-added', 'comms:connection-removed']) should(events.listenerCount(event)).equal(0);
+    for (const event of ['flows:started', 'flows:stopped', 'comms:connection-added', 'comms:connection-removed'])
+      should(events.listenerCount(event)).equal(0);
   });
 
   it('reads permissions as Node-RED does', function () {

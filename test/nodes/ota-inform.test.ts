@@ -33,14 +33,18 @@ describe('ota-inform', function () {
   describe('platform role', function () {
     it('a T1 becomes a version event', async function () {
       const { inform, output } = await informFlow({ role: 'platform' });
-      helper.getNode(inform.id).receive({ topic: '/ota/device/inform/pk1/dev1', payload: '{"id":1,"params":{"version":"1.0.0"}}' });
+      helper
+        .getNode(inform.id)
+        .receive({ topic: '/ota/device/inform/pk1/dev1', payload: '{"id":1,"params":{"version":"1.0.0"}}' });
       const msg = await output.next();
       should(msg.payload).eql({ productKey: 'pk1', deviceName: 'dev1', module: 'default', version: '1.0.0', id: 1 });
     });
 
     it('is the default role', async function () {
       const { inform, output } = await informFlow({});
-      helper.getNode(inform.id).receive({ topic: '/ota/device/inform/pk1/dev1', payload: '{"params":{"version":"2.0"}}' });
+      helper
+        .getNode(inform.id)
+        .receive({ topic: '/ota/device/inform/pk1/dev1', payload: '{"params":{"version":"2.0"}}' });
       const msg = await output.next();
       should(msg.payload).eql({ productKey: 'pk1', deviceName: 'dev1', module: 'default', version: '2.0' });
     });
@@ -50,19 +54,38 @@ describe('ota-inform', function () {
       const { inform, output } = await informFlow({ role: 'platform' });
       helper.getNode(inform.id).receive({ topic: t1.topic, payload: Buffer.from(t1.payload) });
       const msg = await output.next();
-      should(msg.payload).eql({ productKey: 'a1B2c3D4e5F', deviceName: 'dev-001', module: 'MCU', version: '1.0.1', id: 2 });
+      should(msg.payload).eql({
+        productKey: 'a1B2c3D4e5F',
+        deviceName: 'dev-001',
+        module: 'MCU',
+        version: '1.0.1',
+        id: 2,
+      });
     });
 
     it('a T1 already parsed by mqtt in (auto-detect) is read the same way', async function () {
       const { inform, output } = await informFlow({ role: 'platform' });
-      helper.getNode(inform.id).receive({ topic: '/ota/device/inform/pk1/dev1', payload: { id: '123', params: { version: '1-45-345a' } } });
+      helper
+        .getNode(inform.id)
+        .receive({ topic: '/ota/device/inform/pk1/dev1', payload: { id: '123', params: { version: '1-45-345a' } } });
       const msg = await output.next();
-      should(msg.payload).eql({ productKey: 'pk1', deviceName: 'dev1', module: 'default', version: '1-45-345a', id: '123' });
+      should(msg.payload).eql({
+        productKey: 'pk1',
+        deviceName: 'dev1',
+        module: 'default',
+        version: '1-45-345a',
+        id: '123',
+      });
     });
 
     it('a T1 without an id gives an event without an id', async function () {
       const { inform, output } = await informFlow({ role: 'platform' });
-      helper.getNode(inform.id).receive({ topic: '/ota/device/inform/pk1/dev1', payload: '{"params":{"version":"1.0.0","module":"default"}}' });
+      helper
+        .getNode(inform.id)
+        .receive({
+          topic: '/ota/device/inform/pk1/dev1',
+          payload: '{"params":{"version":"1.0.0","module":"default"}}',
+        });
       const msg = await output.next();
       should(msg.payload).eql({ productKey: 'pk1', deviceName: 'dev1', module: 'default', version: '1.0.0' });
     });
@@ -103,7 +126,14 @@ describe('ota-inform', function () {
       const { inform, output, caught } = await informFlow({ role: 'platform' });
       helper.getNode(inform.id).receive({ topic: t8.topic, payload: t8.payload });
       const msg = await output.next();
-      should(msg.payload).eql({ productKey: 'a1B2c3D4e5F', deviceName: 'dev-001', module: 'default', version: '1.0.0', query: true, id: 0 });
+      should(msg.payload).eql({
+        productKey: 'a1B2c3D4e5F',
+        deviceName: 'dev-001',
+        module: 'default',
+        version: '1.0.0',
+        query: true,
+        id: 0,
+      });
       should(caught.messages).eql([]);
     });
     // is refused with an error instead of being dropped in silence.
@@ -150,7 +180,11 @@ describe('ota-inform', function () {
       });
 
       it('a device name containing "/" splits the topic and is refused as not an accepted topic', async function () {
-        await refuse('/ota/device/inform/pk1/dev/1', '{"id":1,"params":{"version":"1.0.0"}}', /^ProtocolError: msg\.topic must be one of the OTA topics/);
+        await refuse(
+          '/ota/device/inform/pk1/dev/1',
+          '{"id":1,"params":{"version":"1.0.0"}}',
+          /^ProtocolError: msg\.topic must be one of the OTA topics/,
+        );
       });
 
       it('a T3 progress report is refused: ota-inform takes T1, T4 and T6', async function () {
@@ -162,7 +196,11 @@ describe('ota-inform', function () {
       });
 
       it('a payload that is not JSON is refused', async function () {
-        await refuse('/ota/device/inform/pk1/dev1', 'version 1.0.0', 'msg.payload must be valid JSON, got "version 1.0.0"');
+        await refuse(
+          '/ota/device/inform/pk1/dev1',
+          'version 1.0.0',
+          'msg.payload must be valid JSON, got "version 1.0.0"',
+        );
       });
 
       it('a T1 without params.version is refused', async function () {
@@ -184,7 +222,7 @@ describe('ota-inform', function () {
   });
 
   describe('device role', function () {
-    it('a version string becomes a T1 for the node\'s device, at QoS 1', async function () {
+    it("a version string becomes a T1 for the node's device, at QoS 1", async function () {
       const { inform, output } = await informFlow({ role: 'device', productKey: 'pk1', deviceName: 'dev1' });
       helper.getNode(inform.id).receive({ payload: '1.0.1' });
       const msg = await output.next();
@@ -195,21 +233,31 @@ describe('ota-inform', function () {
       });
     });
 
-    it('the node\'s module goes into the T1', async function () {
-      const { inform, output } = await informFlow({ role: 'device', productKey: 'pk1', deviceName: 'dev1', module: 'MCU' });
+    it("the node's module goes into the T1", async function () {
+      const { inform, output } = await informFlow({
+        role: 'device',
+        productKey: 'pk1',
+        deviceName: 'dev1',
+        module: 'MCU',
+      });
       helper.getNode(inform.id).receive({ payload: '1.0.1' });
       const msg = await output.next();
       should(msg.payload).equal('{"id":1,"params":{"version":"1.0.1","module":"MCU"}}');
     });
 
     it('{version, module} in msg.payload sets the module of this report', async function () {
-      const { inform, output } = await informFlow({ role: 'device', productKey: 'pk1', deviceName: 'dev1', module: 'MCU' });
+      const { inform, output } = await informFlow({
+        role: 'device',
+        productKey: 'pk1',
+        deviceName: 'dev1',
+        module: 'MCU',
+      });
       helper.getNode(inform.id).receive({ payload: { version: 'res-1.2.5', module: 'resource' } });
       const msg = await output.next();
       should(msg.payload).equal('{"id":1,"params":{"version":"res-1.2.5","module":"resource"}}');
     });
 
-    it('msg.productKey and msg.deviceName override the node\'s device', async function () {
+    it("msg.productKey and msg.deviceName override the node's device", async function () {
       const { inform, output } = await informFlow({ role: 'device', productKey: 'pk1', deviceName: 'dev1' });
       helper.getNode(inform.id).receive({ payload: '1.0.1', productKey: 'pk2', deviceName: 'dev2' });
       const msg = await output.next();
@@ -221,7 +269,11 @@ describe('ota-inform', function () {
     });
 
     describe('refusals', function () {
-      async function refuse(props: Record<string, unknown>, msg: Record<string, unknown>, message: string): Promise<void> {
+      async function refuse(
+        props: Record<string, unknown>,
+        msg: Record<string, unknown>,
+        message: string,
+      ): Promise<void> {
         const { inform, output, caught } = await informFlow({ role: 'device', ...props });
         const statuses = recordStatuses(inform.id);
         helper.getNode(inform.id).receive(msg);
@@ -249,7 +301,11 @@ describe('ota-inform', function () {
       });
 
       it('an empty msg.deviceName with no device name on the node is refused', async function () {
-        await refuse({ productKey: 'pk1' }, { payload: '1.0.1', deviceName: '' }, 'msg.deviceName is required: set on the node or in msg.deviceName');
+        await refuse(
+          { productKey: 'pk1' },
+          { payload: '1.0.1', deviceName: '' },
+          'msg.deviceName is required: set on the node or in msg.deviceName',
+        );
       });
 
       it('a device name on the node containing "#" never reaches a topic', async function () {
@@ -261,11 +317,19 @@ describe('ota-inform', function () {
       });
 
       it('a number in msg.payload is refused', async function () {
-        await refuse({ productKey: 'pk1', deviceName: 'dev1' }, { payload: 101 }, 'msg.payload must be a version string or {version, module}, got 101');
+        await refuse(
+          { productKey: 'pk1', deviceName: 'dev1' },
+          { payload: 101 },
+          'msg.payload must be a version string or {version, module}, got 101',
+        );
       });
 
       it('an empty version is refused', async function () {
-        await refuse({ productKey: 'pk1', deviceName: 'dev1' }, { payload: { version: '' } }, 'msg.payload.version must be a non-empty string, got an empty string');
+        await refuse(
+          { productKey: 'pk1', deviceName: 'dev1' },
+          { payload: { version: '' } },
+          'msg.payload.version must be a non-empty string, got an empty string',
+        );
       });
     });
   });

@@ -10,7 +10,9 @@ const progressNode = require('../../../nodes/ota-progress.js');
 helper.init(require.resolve('node-red'));
 
 /** An ota-progress wired to an output probe, with a Catch node on the same tab. */
-async function progressFlow(props: Record<string, unknown>): Promise<{ progress: FlowNode; output: Inbox; caught: Inbox }> {
+async function progressFlow(
+  props: Record<string, unknown>,
+): Promise<{ progress: FlowNode; output: Inbox; caught: Inbox }> {
   const out = probe();
   const errors = probe();
   const progress = node('ota-progress', props, [[out.id]]);
@@ -77,11 +79,19 @@ describe('ota-progress', function () {
         const { progress, output } = await progressFlow({ role: 'platform' });
         helper.getNode(progress.id).receive({ topic: t3.topic, payload: t3.payload });
         const msg = await output.next();
-        should(msg.payload).eql({ ...DEVICE, module: 'default', step, desc: '', state: 'FAILED', reason, id: t3.expect.id });
+        should(msg.payload).eql({
+          ...DEVICE,
+          module: 'default',
+          step,
+          desc: '',
+          state: 'FAILED',
+          reason,
+          id: t3.expect.id,
+        });
       });
     }
 
-    it('the device\'s description of a failure is part of the reason', async function () {
+    it("the device's description of a failure is part of the reason", async function () {
       const t3 = sdkVector(IOTKIT_3, 'progress', { step: -1 });
       const { progress, output } = await progressFlow({ role: 'platform' });
       helper.getNode(progress.id).receive({ topic: t3.topic, payload: t3.payload });
@@ -107,7 +117,9 @@ describe('ota-progress', function () {
 
     it('a step sent as a number is read like a string one', async function () {
       const { progress, output } = await progressFlow({ role: 'platform' });
-      helper.getNode(progress.id).receive({ topic: '/ota/device/progress/pk1/dev1', payload: '{"params":{"step":-2,"desc":"timeout"}}' });
+      helper
+        .getNode(progress.id)
+        .receive({ topic: '/ota/device/progress/pk1/dev1', payload: '{"params":{"step":-2,"desc":"timeout"}}' });
       const msg = await output.next();
       should(msg.payload).eql({
         productKey: 'pk1',
@@ -132,19 +144,35 @@ describe('ota-progress', function () {
       }
 
       it('a step of -5 is refused', async function () {
-        await refuse('/ota/device/progress/pk1/dev1', '{"id":1,"params":{"step":"-5"}}', 'params.step must be an integer from -4 to 100, got "-5"');
+        await refuse(
+          '/ota/device/progress/pk1/dev1',
+          '{"id":1,"params":{"step":"-5"}}',
+          'params.step must be an integer from -4 to 100, got "-5"',
+        );
       });
 
       it('a step of 101 is refused', async function () {
-        await refuse('/ota/device/progress/pk1/dev1', '{"id":1,"params":{"step":101}}', 'params.step must be an integer from -4 to 100, got 101');
+        await refuse(
+          '/ota/device/progress/pk1/dev1',
+          '{"id":1,"params":{"step":101}}',
+          'params.step must be an integer from -4 to 100, got 101',
+        );
       });
 
       it('a step that is not an integer is refused', async function () {
-        await refuse('/ota/device/progress/pk1/dev1', '{"id":1,"params":{"step":"12.5"}}', 'params.step must be an integer from -4 to 100, got "12.5"');
+        await refuse(
+          '/ota/device/progress/pk1/dev1',
+          '{"id":1,"params":{"step":"12.5"}}',
+          'params.step must be an integer from -4 to 100, got "12.5"',
+        );
       });
 
       it('a T3 without a step is refused', async function () {
-        await refuse('/ota/device/progress/pk1/dev1', '{"id":1,"params":{"desc":"x"}}', 'params.step is required: an integer from -4 to 100');
+        await refuse(
+          '/ota/device/progress/pk1/dev1',
+          '{"id":1,"params":{"desc":"x"}}',
+          'params.step is required: an integer from -4 to 100',
+        );
       });
 
       it('a T3 whose device name level is "+" is refused by its topic level', async function () {
@@ -174,7 +202,7 @@ describe('ota-progress', function () {
   });
 
   describe('device role', function () {
-    it('a step number becomes a T3 for the node\'s device, at QoS 1', async function () {
+    it("a step number becomes a T3 for the node's device, at QoS 1", async function () {
       const { progress, output } = await progressFlow({ role: 'device', productKey: 'pk1', deviceName: 'dev1' });
       helper.getNode(progress.id).receive({ payload: 50 });
       const msg = await output.next();
@@ -192,14 +220,19 @@ describe('ota-progress', function () {
       should(msg.payload).equal('{"id":1,"params":{"step":"-2","desc":"connection reset","module":"MCU"}}');
     });
 
-    it('the node\'s module goes into the T3', async function () {
-      const { progress, output } = await progressFlow({ role: 'device', productKey: 'pk1', deviceName: 'dev1', module: 'MCU' });
+    it("the node's module goes into the T3", async function () {
+      const { progress, output } = await progressFlow({
+        role: 'device',
+        productKey: 'pk1',
+        deviceName: 'dev1',
+        module: 'MCU',
+      });
       helper.getNode(progress.id).receive({ payload: '100' });
       const msg = await output.next();
       should(msg.payload).equal('{"id":1,"params":{"step":"100","desc":"","module":"MCU"}}');
     });
 
-    it('msg.productKey and msg.deviceName override the node\'s device', async function () {
+    it("msg.productKey and msg.deviceName override the node's device", async function () {
       const { progress, output } = await progressFlow({ role: 'device', productKey: 'pk1', deviceName: 'dev1' });
       helper.getNode(progress.id).receive({ payload: -4, productKey: 'pk2', deviceName: 'dev2' });
       const msg = await output.next();
@@ -211,7 +244,11 @@ describe('ota-progress', function () {
     });
 
     describe('refusals', function () {
-      async function refuse(props: Record<string, unknown>, msg: Record<string, unknown>, message: string): Promise<void> {
+      async function refuse(
+        props: Record<string, unknown>,
+        msg: Record<string, unknown>,
+        message: string,
+      ): Promise<void> {
         const { progress, output, caught } = await progressFlow({ role: 'device', ...props });
         const statuses = recordStatuses(progress.id);
         helper.getNode(progress.id).receive(msg);
@@ -231,19 +268,35 @@ describe('ota-progress', function () {
       }
 
       it('an empty msg.deviceName with no device name on the node is refused', async function () {
-        await refuse({ productKey: 'pk1' }, { payload: 10, deviceName: '' }, 'msg.deviceName is required: set on the node or in msg.deviceName');
+        await refuse(
+          { productKey: 'pk1' },
+          { payload: 10, deviceName: '' },
+          'msg.deviceName is required: set on the node or in msg.deviceName',
+        );
       });
 
       it('a step that is not a number is refused', async function () {
-        await refuse({ productKey: 'pk1', deviceName: 'dev1' }, { payload: 'abc' }, 'msg.payload must be an integer from -4 to 100, got "abc"');
+        await refuse(
+          { productKey: 'pk1', deviceName: 'dev1' },
+          { payload: 'abc' },
+          'msg.payload must be an integer from -4 to 100, got "abc"',
+        );
       });
 
       it('a step of 101 in {step} is refused', async function () {
-        await refuse({ productKey: 'pk1', deviceName: 'dev1' }, { payload: { step: 101 } }, 'msg.payload.step must be an integer from -4 to 100, got 101');
+        await refuse(
+          { productKey: 'pk1', deviceName: 'dev1' },
+          { payload: { step: 101 } },
+          'msg.payload.step must be an integer from -4 to 100, got 101',
+        );
       });
 
       it('a desc that is not text is refused', async function () {
-        await refuse({ productKey: 'pk1', deviceName: 'dev1' }, { payload: { step: -1, desc: 42 } }, 'msg.payload.desc must be a string, got 42');
+        await refuse(
+          { productKey: 'pk1', deviceName: 'dev1' },
+          { payload: { step: -1, desc: 42 } },
+          'msg.payload.desc must be a string, got 42',
+        );
       });
     });
   });

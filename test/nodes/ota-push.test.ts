@@ -2,7 +2,16 @@ import helper from 'node-red-node-test-helper';
 import should from 'should';
 import { catchAll, catchNodeModule } from '../helpers/core-nodes';
 import { FlowNode, node, onTab, probe } from '../helpers/flow';
-import { assertNothingSent, assertRedRing, assertRefusal, delay, Inbox, inboxes, Msg, recordStatuses } from '../helpers/red';
+import {
+  assertNothingSent,
+  assertRedRing,
+  assertRefusal,
+  delay,
+  Inbox,
+  inboxes,
+  Msg,
+  recordStatuses,
+} from '../helpers/red';
 import { EXAMPLE_PACKAGE, LINK_SDK_4, sdkVector } from '../helpers/sdk-vectors';
 
 const pushNode = require('../../../nodes/ota-push.js');
@@ -10,7 +19,9 @@ const pushNode = require('../../../nodes/ota-push.js');
 helper.init(require.resolve('node-red'));
 
 /** An ota-push with a probe on each output and a Catch node on the same tab. */
-async function pushFlow(props: Record<string, unknown> = { allowUnverified: true }): Promise<{ push: FlowNode; notices: Inbox; events: Inbox; caught: Inbox }> {
+async function pushFlow(
+  props: Record<string, unknown> = { allowUnverified: true },
+): Promise<{ push: FlowNode; notices: Inbox; events: Inbox; caught: Inbox }> {
   const out1 = probe();
   const out2 = probe();
   const errors = probe();
@@ -67,7 +78,13 @@ describe('ota-push', function () {
       const msg = await notices.next();
       const id = noticeId(msg);
       should(id).be.within(before, Date.now());
-      should({ topic: msg.topic, payload: msg.payload, qos: msg.qos, productKey: msg.productKey, deviceName: msg.deviceName }).eql({
+      should({
+        topic: msg.topic,
+        payload: msg.payload,
+        qos: msg.qos,
+        productKey: msg.productKey,
+        deviceName: msg.deviceName,
+      }).eql({
         topic: '/ota/device/upgrade/a1B2c3D4e5F/dev-001',
         payload: vector.payload.replace('"id":1617773607348', `"id":${id}`),
         qos: 1,
@@ -79,7 +96,13 @@ describe('ota-push', function () {
 
     it('a descriptor with only md5 is sent as an Md5 notice of the default module', async function () {
       const { push, notices } = await pushFlow();
-      helper.getNode(push.id).receive({ payload: { version: '1.0.2', url: URL, size: 12, md5: EXAMPLE_PACKAGE.md5 }, productKey: 'pk1', deviceName: 'dev1' });
+      helper
+        .getNode(push.id)
+        .receive({
+          payload: { version: '1.0.2', url: URL, size: 12, md5: EXAMPLE_PACKAGE.md5 },
+          productKey: 'pk1',
+          deviceName: 'dev1',
+        });
       const msg = await notices.next();
       should(msg.payload).equal(defaultModuleNotice('1.0.2', noticeId(msg)));
     });
@@ -104,7 +127,9 @@ describe('ota-push', function () {
 
     it('msg.devices is not copied into the notices', async function () {
       const { push, notices } = await pushFlow();
-      helper.getNode(push.id).receive({ payload: MCU_FIRMWARE, productKey: 'pk1', devices: ['dev1', 'dev2'], batchNote: 'kept' });
+      helper
+        .getNode(push.id)
+        .receive({ payload: MCU_FIRMWARE, productKey: 'pk1', devices: ['dev1', 'dev2'], batchNote: 'kept' });
       const sent = [await notices.next(), await notices.next()];
       for (const m of sent) {
         should(m).not.have.property('devices');
@@ -153,7 +178,11 @@ describe('ota-push', function () {
       const message =
         'a direct push without an ota-fleet cannot pass the verification gate: pick the fleet whose catalog holds the verified firmware, ' +
         'or turn on "allow unverified direct pushes" on this node';
-      should(error.error).match({ message: `FleetError: ${message}`, code: 'OTA_REFUSED', source: { id: push.id, type: 'ota-push' } });
+      should(error.error).match({
+        message: `FleetError: ${message}`,
+        code: 'OTA_REFUSED',
+        source: { id: push.id, type: 'ota-push' },
+      });
       assertRedRing(statuses, message);
       await assertNothingSent([notices, events]);
     });
@@ -182,7 +211,10 @@ describe('ota-push', function () {
 
     it('a descriptor without a url is refused', async function () {
       const { url: _url, ...noUrl } = MCU_FIRMWARE;
-      await refuse({ payload: noUrl, productKey: 'pk1', deviceName: 'dev1' }, 'msg.payload.url must be an http:// or https:// URL, got nothing');
+      await refuse(
+        { payload: noUrl, productKey: 'pk1', deviceName: 'dev1' },
+        'msg.payload.url must be an http:// or https:// URL, got nothing',
+      );
     });
 
     it('a signMethod other than Md5 or SHA256 is refused', async function () {
@@ -200,7 +232,10 @@ describe('ota-push', function () {
     });
 
     it('a descriptor with no device is refused', async function () {
-      await refuse({ payload: MCU_FIRMWARE, productKey: 'pk1' }, 'msg.deviceName is required: set, or a list in msg.devices');
+      await refuse(
+        { payload: MCU_FIRMWARE, productKey: 'pk1' },
+        'msg.deviceName is required: set, or a list in msg.devices',
+      );
     });
 
     for (const bad of ['/', '+', '#']) {
@@ -213,7 +248,10 @@ describe('ota-push', function () {
     }
 
     it('an empty msg.deviceName never reaches a topic', async function () {
-      await refuse({ payload: MCU_FIRMWARE, productKey: 'pk1', deviceName: '' }, 'msg.deviceName must be a non-empty string, got an empty string');
+      await refuse(
+        { payload: MCU_FIRMWARE, productKey: 'pk1', deviceName: '' },
+        'msg.deviceName must be a non-empty string, got an empty string',
+      );
     });
 
     it('one bad name in msg.devices refuses the whole list: no device is pushed', async function () {
@@ -224,7 +262,10 @@ describe('ota-push', function () {
     });
 
     it('a list of names without msg.productKey is refused', async function () {
-      await refuse({ payload: MCU_FIRMWARE, devices: ['dev1'] }, 'msg.productKey (for msg.devices[0]) is required: a non-empty string of up to 64 characters');
+      await refuse(
+        { payload: MCU_FIRMWARE, devices: ['dev1'] },
+        'msg.productKey (for msg.devices[0]) is required: a non-empty string of up to 64 characters',
+      );
     });
 
     it('an empty msg.devices is refused', async function () {

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import helper from 'node-red-node-test-helper';
 import should from 'should';
 import { canonicalManifest, ReleaseManifest, signManifest } from '../../src/identity';
-import { buildUpgradeNotice, generateSigningKeyPair, parseFirmwareDescriptor, readPrivateKey, signPackageDigest } from '../../src/protocol';
+import {
+  buildUpgradeNotice,
+  generateSigningKeyPair,
+  parseFirmwareDescriptor,
+  readPrivateKey,
+  signPackageDigest,
+} from '../../src/protocol';
 import { catchAll, catchNodeModule } from '../helpers/core-nodes';
 import { FlowNode, node, onTab, probe } from '../helpers/flow';
 import { assertNothingSent, assertRedRing, assertRefusal, Inbox, inboxes, recordStatuses } from '../helpers/red';
@@ -16,7 +22,9 @@ const verifyNode = require('../../../nodes/ota-verify.js');
 helper.init(require.resolve('node-red'));
 
 /** An ota-verify with a probe on each output and a Catch node on the same tab. */
-async function verifyFlow(props: Record<string, unknown>): Promise<{ verify: FlowNode; passed: Inbox; failed: Inbox; caught: Inbox }> {
+async function verifyFlow(
+  props: Record<string, unknown>,
+): Promise<{ verify: FlowNode; passed: Inbox; failed: Inbox; caught: Inbox }> {
   const out1 = probe();
   const out2 = probe();
   const errors = probe();
@@ -34,7 +42,13 @@ const MCU_NOTICE = sdkVector(LINK_SDK_4, 'upgrade', { accepted: true }).payload;
 
 /** What ota-verify reports about "hello world!" checked against a notice of `module`. */
 function verificationOf(module: string) {
-  return { version: '1.0.1', module, size: EXAMPLE_PACKAGE.size, md5: EXAMPLE_PACKAGE.md5, sha256: EXAMPLE_PACKAGE.sha256 };
+  return {
+    version: '1.0.1',
+    module,
+    size: EXAMPLE_PACKAGE.size,
+    md5: EXAMPLE_PACKAGE.md5,
+    sha256: EXAMPLE_PACKAGE.sha256,
+  };
 }
 
 describe('ota-verify', function () {
@@ -94,13 +108,21 @@ describe('ota-verify', function () {
         payload: `{"id":1,"params":{"step":"-3","desc":"${reason}","module":"MCU"}}`,
         qos: 1,
       });
-      should(msg.verification).eql({ ok: false, reason, version: '1.0.1', module: 'MCU', ...digestsOf('hello world!!') });
+      should(msg.verification).eql({
+        ok: false,
+        reason,
+        version: '1.0.1',
+        module: 'MCU',
+        ...digestsOf('hello world!!'),
+      });
       await assertNothingSent([passed]);
     });
 
     it('a package with the right size and another digest fails on output 2 with the reason and a ready T3 -3', async function () {
       const { verify, passed, failed } = await verifyFlow(DEVICE_ROLE);
-      helper.getNode(verify.id).receive({ payload: Buffer.from('HELLO WORLD!'), notice: MCU_NOTICE, productKey: 'pk2', deviceName: 'dev2' });
+      helper
+        .getNode(verify.id)
+        .receive({ payload: Buffer.from('HELLO WORLD!'), notice: MCU_NOTICE, productKey: 'pk2', deviceName: 'dev2' });
       const msg = await failed.next();
       const reason = `Md5 mismatch: the package digest is ${digestsOf('HELLO WORLD!').md5}, the notice says ${EXAMPLE_PACKAGE.md5}`;
       should({ reason: msg.reason, topic: msg.topic, payload: msg.payload, qos: msg.qos }).eql({
@@ -120,7 +142,12 @@ describe('ota-verify', function () {
       function filesNotice(): string {
         const files = [APP, RES].map((bytes, i) => {
           const fileName = ['app.bin', 'res.bin'][i];
-          return { fileName, fileSize: bytes.length, fileUrl: `https://ota.example.com/fw/${fileName}`, fileSign: digestsOf(bytes.toString()).md5 };
+          return {
+            fileName,
+            fileSize: bytes.length,
+            fileUrl: `https://ota.example.com/fw/${fileName}`,
+            fileSign: digestsOf(bytes.toString()).md5,
+          };
         });
         return buildUpgradeNotice(parseFirmwareDescriptor({ version: '2.0.0', signMethod: 'Md5', files }), 1);
       }
@@ -168,15 +195,22 @@ describe('ota-verify', function () {
       it('a missing file fails on output 2, naming it', async function () {
         const { verify, passed, failed } = await verifyFlow(DEVICE_ROLE);
         helper.getNode(verify.id).receive({ payload: { 'app.bin': APP }, notice: filesNotice() });
-        should((await failed.next()).reason).equal('missing file "res.bin": the notice lists it, but it was not downloaded');
+        should((await failed.next()).reason).equal(
+          'missing file "res.bin": the notice lists it, but it was not downloaded',
+        );
         await assertNothingSent([passed]);
       });
 
       it('with a public key, matching files fail as an unsigned release: no manifest signs several files', async function () {
-        const { verify, passed, failed } = await verifyFlow({ ...DEVICE_ROLE, publicKey: generateSigningKeyPair().publicKey });
+        const { verify, passed, failed } = await verifyFlow({
+          ...DEVICE_ROLE,
+          publicKey: generateSigningKeyPair().publicKey,
+        });
         helper.getNode(verify.id).receive({ payload: { 'app.bin': APP, 'res.bin': RES }, notice: filesNotice() });
         const msg = await failed.next();
-        should(msg.reason).equal('unsigned release: the notice lists several files, and release manifests sign single packages only; this device accepts only releases signed by its fleet');
+        should(msg.reason).equal(
+          'unsigned release: the notice lists several files, and release manifests sign single packages only; this device accepts only releases signed by its fleet',
+        );
         should(msg.payload).equal(JSON.stringify({ id: 1, params: { step: '-3', desc: msg.reason } }));
         await assertNothingSent([passed]);
       });
@@ -185,14 +219,24 @@ describe('ota-verify', function () {
         const { verify, passed, failed, caught } = await verifyFlow(DEVICE_ROLE);
         helper.getNode(verify.id).receive({ payload: APP, notice: filesNotice() });
         const error = await caught.next();
-        assertRefusal(error, { id: verify.id, type: 'ota-verify' }, /^ProtocolError: msg\.payload must be the downloaded files as an object \{fileName: Buffer\} \(the notice lists several files\), got /);
+        assertRefusal(
+          error,
+          { id: verify.id, type: 'ota-verify' },
+          /^ProtocolError: msg\.payload must be the downloaded files as an object \{fileName: Buffer\} \(the notice lists several files\), got /,
+        );
         await assertNothingSent([passed, failed]);
       });
 
       it('a file that is not a Buffer is refused, naming it', async function () {
         const { verify, caught } = await verifyFlow(DEVICE_ROLE);
-        helper.getNode(verify.id).receive({ payload: { 'app.bin': APP, 'res.bin': 'resources' }, notice: filesNotice() });
-        assertRefusal(await caught.next(), { id: verify.id, type: 'ota-verify' }, 'msg.payload["res.bin"] must be the downloaded file as a Buffer, got "resources"');
+        helper
+          .getNode(verify.id)
+          .receive({ payload: { 'app.bin': APP, 'res.bin': 'resources' }, notice: filesNotice() });
+        assertRefusal(
+          await caught.next(),
+          { id: verify.id, type: 'ota-verify' },
+          'msg.payload["res.bin"] must be the downloaded file as a Buffer, got "resources"',
+        );
       });
     });
 
@@ -205,16 +249,45 @@ describe('ota-verify', function () {
 
       /** The release "hello world!" 2.0.1 of the whole firmware of a1B2c3D4e5F, as the fleet signs it. */
       function release(change: Partial<ReleaseManifest> = {}): ReleaseManifest {
-        return { productKey: 'a1B2c3D4e5F', module: 'default', version: '2.0.1', size: 12, sha256: EXAMPLE_PACKAGE.sha256, sequence: 7, expires: inAnHour(), ...change };
+        return {
+          productKey: 'a1B2c3D4e5F',
+          module: 'default',
+          version: '2.0.1',
+          size: 12,
+          sha256: EXAMPLE_PACKAGE.sha256,
+          sequence: 7,
+          expires: inAnHour(),
+          ...change,
+        };
       }
 
       /** A T2 for "hello world!" 2.0.1 whose extData holds `extData` (by default, the fleet's signature of `manifest`). */
-      function signedNotice(manifest: ReleaseManifest = release(), key: KeyObject = fleetKey, extra: Record<string, unknown> = {}): string {
+      function signedNotice(
+        manifest: ReleaseManifest = release(),
+        key: KeyObject = fleetKey,
+        extra: Record<string, unknown> = {},
+      ): string {
         const extData = signManifest(key, manifest);
-        return buildUpgradeNotice(parseFirmwareDescriptor({ version: '2.0.1', size: 12, url: URL, md5: EXAMPLE_PACKAGE.md5, extData, ...extra }), 1);
+        return buildUpgradeNotice(
+          parseFirmwareDescriptor({
+            version: '2.0.1',
+            size: 12,
+            url: URL,
+            md5: EXAMPLE_PACKAGE.md5,
+            extData,
+            ...extra,
+          }),
+          1,
+        );
       }
 
-      const verified = { version: '2.0.1', module: 'default', size: 12, md5: EXAMPLE_PACKAGE.md5, sha256: EXAMPLE_PACKAGE.sha256 };
+      const verified = {
+        version: '2.0.1',
+        module: 'default',
+        size: 12,
+        md5: EXAMPLE_PACKAGE.md5,
+        sha256: EXAMPLE_PACKAGE.sha256,
+      };
 
       async function passes(verify: FlowNode, passed: Inbox, notice: string, extra: Record<string, unknown> = {}) {
         helper.getNode(verify.id).receive({ payload: EXAMPLE_PACKAGE.bytes, notice, ...extra });
@@ -222,7 +295,13 @@ describe('ota-verify', function () {
       }
 
       /** Output 2: the reason, and the ready T3 -3 of dev-001. */
-      async function refused(verify: FlowNode, failed: Inbox, notice: string, reason: string | RegExp, payload: Buffer = EXAMPLE_PACKAGE.bytes) {
+      async function refused(
+        verify: FlowNode,
+        failed: Inbox,
+        notice: string,
+        reason: string | RegExp,
+        payload: Buffer = EXAMPLE_PACKAGE.bytes,
+      ) {
         helper.getNode(verify.id).receive({ payload, notice });
         const msg = await failed.next();
         if (typeof reason === 'string') should(msg.reason).equal(reason);
@@ -239,14 +318,22 @@ describe('ota-verify', function () {
       it('a package whose notice carries a manifest signed by the fleet passes, with its sequence and expiry', async function () {
         const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
         const manifest = release();
-        should(await passes(verify, passed, signedNotice(manifest))).eql({ ok: true, ...verified, sequence: 7, expires: manifest.expires });
+        should(await passes(verify, passed, signedNotice(manifest))).eql({
+          ok: true,
+          ...verified,
+          sequence: 7,
+          expires: manifest.expires,
+        });
         should(helper.getNode(verify.id).context().get('installedSequences')).eql({ 'a1B2c3D4e5F/dev-001/default': 7 });
         await assertNothingSent([failed]);
       });
 
       it('an unsigned notice fails on output 2 with a ready T3 -3', async function () {
         const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
-        const notice = buildUpgradeNotice(parseFirmwareDescriptor({ version: '2.0.1', size: 12, url: URL, md5: EXAMPLE_PACKAGE.md5 }), 1);
+        const notice = buildUpgradeNotice(
+          parseFirmwareDescriptor({ version: '2.0.1', size: 12, url: URL, md5: EXAMPLE_PACKAGE.md5 }),
+          1,
+        );
         const msg = await refused(
           verify,
           failed,
@@ -259,7 +346,12 @@ describe('ota-verify', function () {
 
       it('a manifest signed by another key fails', async function () {
         const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
-        await refused(verify, failed, signedNotice(release(), attackerKey), "release manifest signature does not verify with this device's trusted key: the manifest was tampered with or signed by another key");
+        await refused(
+          verify,
+          failed,
+          signedNotice(release(), attackerKey),
+          "release manifest signature does not verify with this device's trusted key: the manifest was tampered with or signed by another key",
+        );
         await assertNothingSent([passed]);
       });
 
@@ -267,17 +359,37 @@ describe('ota-verify', function () {
         const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
         const genuine = signManifest(fleetKey, release());
         const extData = { ...genuine, otaManifest: canonicalManifest(release({ sequence: 99 })).toString('base64') };
-        const notice = buildUpgradeNotice(parseFirmwareDescriptor({ version: '2.0.1', size: 12, url: URL, md5: EXAMPLE_PACKAGE.md5, extData }), 1);
-        await refused(verify, failed, notice, "release manifest signature does not verify with this device's trusted key: the manifest was tampered with or signed by another key");
+        const notice = buildUpgradeNotice(
+          parseFirmwareDescriptor({ version: '2.0.1', size: 12, url: URL, md5: EXAMPLE_PACKAGE.md5, extData }),
+          1,
+        );
+        await refused(
+          verify,
+          failed,
+          notice,
+          "release manifest signature does not verify with this device's trusted key: the manifest was tampered with or signed by another key",
+        );
         should(helper.getNode(verify.id).context().get('installedSequences')).be.undefined();
         await assertNothingSent([passed]);
       });
 
       const mismatches: [string, Partial<ReleaseManifest>, string][] = [
-        ['version', { version: '2.0.0' }, 'release manifest does not match the notice: its version is "2.0.0", the notice\'s is "2.0.1"'],
+        [
+          'version',
+          { version: '2.0.0' },
+          'release manifest does not match the notice: its version is "2.0.0", the notice\'s is "2.0.1"',
+        ],
         ['size', { size: 13 }, "release manifest does not match the notice: its size is 13, the notice's is 12"],
-        ['productKey', { productKey: 'pk2' }, 'release manifest does not match the notice: its productKey is "pk2", this device\'s is "a1B2c3D4e5F"'],
-        ['sha256', { sha256: 'ab'.repeat(32) }, `release manifest does not match the downloaded package: its sha256 is ${'ab'.repeat(32)}, the package's is ${EXAMPLE_PACKAGE.sha256}`],
+        [
+          'productKey',
+          { productKey: 'pk2' },
+          'release manifest does not match the notice: its productKey is "pk2", this device\'s is "a1B2c3D4e5F"',
+        ],
+        [
+          'sha256',
+          { sha256: 'ab'.repeat(32) },
+          `release manifest does not match the downloaded package: its sha256 is ${'ab'.repeat(32)}, the package's is ${EXAMPLE_PACKAGE.sha256}`,
+        ],
       ];
       for (const [field, change, reason] of mismatches) {
         it(`a genuine manifest of another ${field} fails, naming the ${field}`, async function () {
@@ -302,14 +414,22 @@ describe('ota-verify', function () {
       it('an older sequence after a newer one passed fails as a downgrade replay, and the record stays', async function () {
         const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
         await passes(verify, passed, signedNotice(release({ sequence: 9 })));
-        await refused(verify, failed, signedNotice(release({ sequence: 8 })), 'a downgrade replay: the release manifest has sequence 8, lower than 9, the highest this device installed for module "default"');
+        await refused(
+          verify,
+          failed,
+          signedNotice(release({ sequence: 8 })),
+          'a downgrade replay: the release manifest has sequence 8, lower than 9, the highest this device installed for module "default"',
+        );
         should(helper.getNode(verify.id).context().get('installedSequences')).eql({ 'a1B2c3D4e5F/dev-001/default': 9 });
       });
 
       it('the same sequence again passes (a retry)', async function () {
         const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
         await passes(verify, passed, signedNotice(release({ sequence: 9 })));
-        should(await passes(verify, passed, signedNotice(release({ sequence: 9 })))).containEql({ ok: true, sequence: 9 });
+        should(await passes(verify, passed, signedNotice(release({ sequence: 9 })))).containEql({
+          ok: true,
+          sequence: 9,
+        });
         await assertNothingSent([failed]);
       });
 
@@ -317,24 +437,48 @@ describe('ota-verify', function () {
         const { verify, passed } = await verifyFlow(SIGNED_DEVICE);
         await passes(verify, passed, signedNotice(release({ sequence: 9 })));
         await passes(verify, passed, signedNotice(release({ sequence: 3 })), { deviceName: 'dev-002' });
-        should(helper.getNode(verify.id).context().get('installedSequences')).eql({ 'a1B2c3D4e5F/dev-001/default': 9, 'a1B2c3D4e5F/dev-002/default': 3 });
+        should(helper.getNode(verify.id).context().get('installedSequences')).eql({
+          'a1B2c3D4e5F/dev-001/default': 9,
+          'a1B2c3D4e5F/dev-002/default': 3,
+        });
       });
 
       it('a digestsign beside the manifest is checked too', async function () {
         const { verify, passed, failed } = await verifyFlow(SIGNED_DEVICE);
         const forged = signPackageDigest(attackerKey, EXAMPLE_PACKAGE.sha256);
-        await refused(verify, failed, signedNotice(release(), fleetKey, { digestsign: forged }), 'the package signature (digestsign) does not match the package: it was tampered with or signed by another key');
-        should(await passes(verify, passed, signedNotice(release(), fleetKey, { digestsign: signPackageDigest(fleetKey, EXAMPLE_PACKAGE.sha256) }))).containEql({ ok: true });
+        await refused(
+          verify,
+          failed,
+          signedNotice(release(), fleetKey, { digestsign: forged }),
+          'the package signature (digestsign) does not match the package: it was tampered with or signed by another key',
+        );
+        should(
+          await passes(
+            verify,
+            passed,
+            signedNotice(release(), fleetKey, { digestsign: signPackageDigest(fleetKey, EXAMPLE_PACKAGE.sha256) }),
+          ),
+        ).containEql({ ok: true });
       });
 
       it('a package that does not match its notice fails by its digest first', async function () {
         const { verify, failed } = await verifyFlow(SIGNED_DEVICE);
-        await refused(verify, failed, signedNotice(), `Md5 mismatch: the package digest is ${digestsOf('HELLO WORLD!').md5}, the notice says ${EXAMPLE_PACKAGE.md5}`, Buffer.from('HELLO WORLD!'));
+        await refused(
+          verify,
+          failed,
+          signedNotice(),
+          `Md5 mismatch: the package digest is ${digestsOf('HELLO WORLD!').md5}, the notice says ${EXAMPLE_PACKAGE.md5}`,
+          Buffer.from('HELLO WORLD!'),
+        );
       });
     });
 
     describe('refusals', function () {
-      async function refuse(props: Record<string, unknown>, msg: Record<string, unknown>, message: string | RegExp): Promise<void> {
+      async function refuse(
+        props: Record<string, unknown>,
+        msg: Record<string, unknown>,
+        message: string | RegExp,
+      ): Promise<void> {
         const { verify, passed, failed, caught } = await verifyFlow(props);
         const statuses = recordStatuses(verify.id);
         helper.getNode(verify.id).receive(msg);
@@ -345,7 +489,11 @@ describe('ota-verify', function () {
       }
 
       it('a package without its notice is refused', async function () {
-        await refuse(DEVICE_ROLE, { payload: EXAMPLE_PACKAGE.bytes }, 'msg.notice must be a JSON object (as a string, a Buffer or a parsed object), got nothing');
+        await refuse(
+          DEVICE_ROLE,
+          { payload: EXAMPLE_PACKAGE.bytes },
+          'msg.notice must be a JSON object (as a string, a Buffer or a parsed object), got nothing',
+        );
       });
 
       it('a T5 saying nothing is pending is refused as a notice', async function () {
@@ -357,15 +505,27 @@ describe('ota-verify', function () {
       });
 
       it('a notice that is not a T2 is refused', async function () {
-        await refuse(DEVICE_ROLE, { payload: EXAMPLE_PACKAGE.bytes, notice: '{"code":"2000","data":{}}' }, 'msg.notice.code must be "1000" (T2) or 200 (T5), got "2000"');
+        await refuse(
+          DEVICE_ROLE,
+          { payload: EXAMPLE_PACKAGE.bytes, notice: '{"code":"2000","data":{}}' },
+          'msg.notice.code must be "1000" (T2) or 200 (T5), got "2000"',
+        );
       });
 
       it('an empty package is refused', async function () {
-        await refuse(DEVICE_ROLE, { payload: Buffer.alloc(0), notice: MCU_NOTICE }, 'msg.payload must be a non-empty package, got a Buffer of 0 bytes');
+        await refuse(
+          DEVICE_ROLE,
+          { payload: Buffer.alloc(0), notice: MCU_NOTICE },
+          'msg.payload must be a non-empty package, got a Buffer of 0 bytes',
+        );
       });
 
       it('a message with neither a Buffer nor msg.filename is refused', async function () {
-        await refuse(DEVICE_ROLE, { payload: 'hello world!', notice: MCU_NOTICE }, 'msg.payload must be the package as a Buffer (or its path in msg.filename), got "hello world!"');
+        await refuse(
+          DEVICE_ROLE,
+          { payload: 'hello world!', notice: MCU_NOTICE },
+          'msg.payload must be the package as a Buffer (or its path in msg.filename), got "hello world!"',
+        );
       });
 
       it('a msg.filename that does not exist reaches the Catch node with its path, and sends nothing', async function () {
@@ -428,7 +588,7 @@ describe('ota-verify', function () {
       await assertNothingSent([failed]);
     });
 
-    it('msg.version and msg.module override the node\'s, and a file in msg.filename is read', async function () {
+    it("msg.version and msg.module override the node's, and a file in msg.filename is read", async function () {
       const file = join(dir, 'firmware.bin');
       await writeFile(file, EXAMPLE_PACKAGE.bytes);
       const { verify, passed } = await verifyFlow({ role: 'platform', version: '1.0.0' });

@@ -5,7 +5,8 @@ import { crcIbm } from './sdk-readers';
 import { PACKAGE, refusal } from './support';
 
 const FIRST_BLOCK = PACKAGE.bytes.subarray(0, 8); // "hello wo"
-const FIRST_HEADER = '{"id":"1","code":200,"msg":"success","data":{"fileToken":"default","fileLength":12,"bSize":8,"bOffset":0}}';
+const FIRST_HEADER =
+  '{"id":"1","code":200,"msg":"success","data":{"fileToken":"default","fileLength":12,"bSize":8,"bOffset":0}}';
 
 /** A frame made by hand: big-endian header length, header text, block, then the two CRC bytes as given. */
 function frameOf(header: string, block: Buffer, crc: number[]): Buffer {
@@ -22,7 +23,7 @@ describe('crc16arc', function () {
     should(crc16arc(Buffer.alloc(0))).eql(0);
   });
 
-  it('agrees with Link SDK 4\'s crc_ibm on any bytes', function () {
+  it("agrees with Link SDK 4's crc_ibm on any bytes", function () {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => crc16arc(bytes) === crcIbm(bytes)));
   });
 
@@ -62,30 +63,51 @@ describe('buildBlockReply', function () {
 
   it('uses id 1 and fileToken "default" when none are given', function () {
     const header = buildBlockReply({ fileLength: 12, offset: 8 }, PACKAGE.bytes.subarray(8)).subarray(2).toString();
-    should(header.startsWith('{"id":1,"code":200,"msg":"success","data":{"fileToken":"default","fileLength":12,"bSize":4,"bOffset":8}}rld!')).be.true();
+    should(
+      header.startsWith(
+        '{"id":1,"code":200,"msg":"success","data":{"fileToken":"default","fileLength":12,"bSize":4,"bOffset":8}}rld!',
+      ),
+    ).be.true();
   });
 });
 
 describe('parseBlockReply', function () {
   it('reads back the header and block of a frame', function () {
-    const { header, block } = parseBlockReply(buildBlockReply({ id: '1', fileToken: 'default', fileLength: 12, offset: 0 }, FIRST_BLOCK));
+    const { header, block } = parseBlockReply(
+      buildBlockReply({ id: '1', fileToken: 'default', fileLength: 12, offset: 0 }, FIRST_BLOCK),
+    );
     should(header).eql({ id: '1', fileToken: 'default', fileLength: 12, bSize: 8, bOffset: 0 });
     should(block.toString()).eql('hello wo');
   });
 
   it('reads back any block at any offset', function () {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 2000 }), fc.nat(), fc.oneof(fc.nat(), fc.string({ maxLength: 10 })), (bytes, offset, id) => {
-        const { header, block } = parseBlockReply(buildBlockReply({ id, fileLength: offset + bytes.length, offset }, Buffer.from(bytes)));
-        should(header).eql({ id, fileToken: 'default', fileLength: offset + bytes.length, bSize: bytes.length, bOffset: offset });
-        should([...block]).eql([...bytes]);
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 2000 }),
+        fc.nat(),
+        fc.oneof(fc.nat(), fc.string({ maxLength: 10 })),
+        (bytes, offset, id) => {
+          const { header, block } = parseBlockReply(
+            buildBlockReply({ id, fileLength: offset + bytes.length, offset }, Buffer.from(bytes)),
+          );
+          should(header).eql({
+            id,
+            fileToken: 'default',
+            fileLength: offset + bytes.length,
+            bSize: bytes.length,
+            bOffset: offset,
+          });
+          should([...block]).eql([...bytes]);
+        },
+      ),
       { numRuns: 50 },
     );
   });
 
   it('refuses a frame whose CRC is written high byte first', function () {
-    should(() => parseBlockReply(frameOf(FIRST_HEADER, FIRST_BLOCK, [0xef, 0xd0]))).throw(refusal('T7 CRC', 'T7 CRC must be 0xefd0, got "0xd0ef"'));
+    should(() => parseBlockReply(frameOf(FIRST_HEADER, FIRST_BLOCK, [0xef, 0xd0]))).throw(
+      refusal('T7 CRC', 'T7 CRC must be 0xefd0, got "0xd0ef"'),
+    );
   });
 
   it('refuses a frame one byte too long or too short', function () {
@@ -99,21 +121,31 @@ describe('parseBlockReply', function () {
   it('refuses a header length that runs past the frame', function () {
     const frame = frameOf(FIRST_HEADER, FIRST_BLOCK, [0xd0, 0xef]);
     frame.writeUInt16BE(500, 0);
-    should(() => parseBlockReply(frame)).throw(refusal('T7 header length', 'T7 header length must be at most 116, got 500'));
+    should(() => parseBlockReply(frame)).throw(
+      refusal('T7 header length', 'T7 header length must be at most 116, got 500'),
+    );
   });
 
   it('refuses fewer than 4 bytes, or something that is not a Buffer', function () {
-    should(() => parseBlockReply(Buffer.from([0, 0, 0]))).throw(refusal('T7 frame', 'T7 frame must be at least 4 bytes, got a Buffer of 3 bytes'));
+    should(() => parseBlockReply(Buffer.from([0, 0, 0]))).throw(
+      refusal('T7 frame', 'T7 frame must be at least 4 bytes, got a Buffer of 3 bytes'),
+    );
     should(() => parseBlockReply('frame' as unknown as Buffer)).throw(refusal('T7 frame', /got "frame"$/));
   });
 
   it('refuses a header that is not a JSON object', function () {
-    should(() => parseBlockReply(frameOf('{"code":', Buffer.alloc(0), [0, 0]))).throw(refusal('T7 header', 'T7 header must be valid JSON, got "{\\"code\\":"'));
-    should(() => parseBlockReply(frameOf('null', Buffer.alloc(0), [0, 0]))).throw(refusal('T7 header', 'T7 header must be a JSON object, got null'));
+    should(() => parseBlockReply(frameOf('{"code":', Buffer.alloc(0), [0, 0]))).throw(
+      refusal('T7 header', 'T7 header must be valid JSON, got "{\\"code\\":"'),
+    );
+    should(() => parseBlockReply(frameOf('null', Buffer.alloc(0), [0, 0]))).throw(
+      refusal('T7 header', 'T7 header must be a JSON object, got null'),
+    );
   });
 
   it('refuses a code other than 200', function () {
-    should(() => parseBlockReply(frameOf(FIRST_HEADER.replace('200', '400'), FIRST_BLOCK, [0xd0, 0xef]))).throw(refusal('T7 header.code', 'T7 header.code must be 200, got 400'));
+    should(() => parseBlockReply(frameOf(FIRST_HEADER.replace('200', '400'), FIRST_BLOCK, [0xd0, 0xef]))).throw(
+      refusal('T7 header.code', 'T7 header.code must be 200, got 400'),
+    );
   });
 
   it('refuses a header without bSize, bOffset or fileLength, which Link SDK 4 requires', function () {
@@ -123,15 +155,17 @@ describe('parseBlockReply', function () {
     should(() => parseBlockReply(frameOf(FIRST_HEADER.replace(',"bOffset":0', ''), FIRST_BLOCK, [0xd0, 0xef]))).throw(
       refusal('T7 header.data.bOffset', /is required/),
     );
-    should(() => parseBlockReply(frameOf(FIRST_HEADER.replace('"fileLength":12,', ''), FIRST_BLOCK, [0xd0, 0xef]))).throw(
-      refusal('T7 header.data.fileLength', /is required/),
+    should(() =>
+      parseBlockReply(frameOf(FIRST_HEADER.replace('"fileLength":12,', ''), FIRST_BLOCK, [0xd0, 0xef])),
+    ).throw(refusal('T7 header.data.fileLength', /is required/));
+    should(() => parseBlockReply(frameOf('{"code":200}', Buffer.alloc(0), [0, 0]))).throw(
+      refusal('T7 header.data', 'T7 header.data must be an object, got nothing'),
     );
-    should(() => parseBlockReply(frameOf('{"code":200}', Buffer.alloc(0), [0, 0]))).throw(refusal('T7 header.data', 'T7 header.data must be an object, got nothing'));
   });
 
   it('refuses a negative bSize', function () {
-    should(() => parseBlockReply(frameOf(FIRST_HEADER.replace('"bSize":8', '"bSize":-1'), FIRST_BLOCK, [0xd0, 0xef]))).throw(
-      refusal('T7 header.data.bSize', /must be an integer from 0 to \d+, got -1$/),
-    );
+    should(() =>
+      parseBlockReply(frameOf(FIRST_HEADER.replace('"bSize":8', '"bSize":-1'), FIRST_BLOCK, [0xd0, 0xef])),
+    ).throw(refusal('T7 header.data.bSize', /must be an integer from 0 to \d+, got -1$/));
   });
 });

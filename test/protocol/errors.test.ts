@@ -34,7 +34,9 @@ describe('required', function () {
 
 describe('describe', function () {
   it('renders each kind of value short and safe', function () {
-    should([undefined, null, Buffer.alloc(3), [1, 2], '', 'abc', 42, true, 10n, {}, () => 1, Symbol('s')].map(describeValue)).eql([
+    should(
+      [undefined, null, Buffer.alloc(3), [1, 2], '', 'abc', 42, true, 10n, {}, () => 1, Symbol('s')].map(describeValue),
+    ).eql([
       'nothing',
       'null',
       'a Buffer of 3 bytes',

@@ -1,5 +1,14 @@
 import should from 'should';
-import { checkInteger, checkLabel, checkModule, checkOptionalText, DEFAULT_MODULE, readId, readObject, readOptionalObject } from '../../src/protocol';
+import {
+  checkInteger,
+  checkLabel,
+  checkModule,
+  checkOptionalText,
+  DEFAULT_MODULE,
+  readId,
+  readObject,
+  readOptionalObject,
+} from '../../src/protocol';
 import { refusal } from './support';
 
 describe('readId', function () {
@@ -20,8 +29,12 @@ describe('readId', function () {
   });
 
   it('an id that is neither a number nor a short string is refused', function () {
-    should(() => readId({ id: true })).throw(refusal('id', 'id must be a number or a string of up to 64 characters, got true'));
-    should(() => readId({ id: 'x'.repeat(65) })).throw(refusal('id', /^id must be a number or a string of up to 64 characters/));
+    should(() => readId({ id: true })).throw(
+      refusal('id', 'id must be a number or a string of up to 64 characters, got true'),
+    );
+    should(() => readId({ id: 'x'.repeat(65) })).throw(
+      refusal('id', /^id must be a number or a string of up to 64 characters/),
+    );
     should(() => readId({ id: { n: 1 } }, 'msg.notice.id')).throw(refusal('msg.notice.id', /got an object$/));
   });
 });
@@ -36,7 +49,9 @@ describe('readObject', function () {
   });
 
   it('something else than an object is refused', function () {
-    should(() => readObject({ params: [1] }, 'params', 'params')).throw(refusal('params', 'params must be an object, got an array of 1 items'));
+    should(() => readObject({ params: [1] }, 'params', 'params')).throw(
+      refusal('params', 'params must be an object, got an array of 1 items'),
+    );
   });
 });
 
@@ -46,7 +61,9 @@ describe('readOptionalObject', function () {
   });
 
   it('something else than an object is refused', function () {
-    should(() => readOptionalObject({ p: 'x' }, 'p', 'params')).throw(refusal('params', 'params must be an object, got "x"'));
+    should(() => readOptionalObject({ p: 'x' }, 'p', 'params')).throw(
+      refusal('params', 'params must be an object, got "x"'),
+    );
   });
 });
 
@@ -64,9 +81,15 @@ describe('checkLabel', function () {
   });
 
   it('an empty, too long, control-character or broken-Unicode label is refused', function () {
-    should(() => checkLabel('version', '')).throw(refusal('version', 'version must be a non-empty string, got an empty string'));
-    should(() => checkLabel('version', 'x'.repeat(65))).throw(refusal('version', /^version must be at most 64 characters, got "x{40}… \(65 chars\)"$/));
-    should(() => checkLabel('version', '1.0\n')).throw(refusal('version', 'version must be printable text (no control characters), got "1.0\\n"'));
+    should(() => checkLabel('version', '')).throw(
+      refusal('version', 'version must be a non-empty string, got an empty string'),
+    );
+    should(() => checkLabel('version', 'x'.repeat(65))).throw(
+      refusal('version', /^version must be at most 64 characters, got "x{40}… \(65 chars\)"$/),
+    );
+    should(() => checkLabel('version', '1.0\n')).throw(
+      refusal('version', 'version must be printable text (no control characters), got "1.0\\n"'),
+    );
     should(() => checkLabel('version', '1.0\u0085')).throw(refusal('version', /printable text/));
     should(() => checkLabel('version', '1.0\ud800')).throw(refusal('version', /printable text/));
   });
@@ -78,7 +101,12 @@ describe('checkLabel', function () {
 
 describe('checkModule', function () {
   it('absent, null, empty and "default" all mean the module default', function () {
-    should([undefined, null, '', 'default'].map((m) => checkModule('module', m))).eql([DEFAULT_MODULE, 'default', 'default', 'default']);
+    should([undefined, null, '', 'default'].map((m) => checkModule('module', m))).eql([
+      DEFAULT_MODULE,
+      'default',
+      'default',
+      'default',
+    ]);
   });
 
   it('a named module is kept', function () {
@@ -86,13 +114,17 @@ describe('checkModule', function () {
   });
 
   it('a module that is not a label is refused', function () {
-    should(() => checkModule('params.module', 7)).throw(refusal('params.module', 'params.module must be a string, got 7'));
+    should(() => checkModule('params.module', 7)).throw(
+      refusal('params.module', 'params.module must be a string, got 7'),
+    );
   });
 });
 
 describe('checkInteger', function () {
   it('an integer arrives as a number or a decimal string', function () {
-    should([checkInteger('n', 23, 0, 100), checkInteger('n', '23', 0, 100), checkInteger('n', '-1', -4, 100)]).eql([23, 23, -1]);
+    should([checkInteger('n', 23, 0, 100), checkInteger('n', '23', 0, 100), checkInteger('n', '-1', -4, 100)]).eql([
+      23, 23, -1,
+    ]);
   });
 
   it('the bounds are inclusive', function () {
@@ -112,11 +144,17 @@ describe('checkInteger', function () {
 
 describe('checkOptionalText', function () {
   it('text is kept and absence is undefined', function () {
-    should([checkOptionalText('desc', ' x '), checkOptionalText('desc', undefined), checkOptionalText('desc', null)]).eql([' x ', undefined, undefined]);
+    should([
+      checkOptionalText('desc', ' x '),
+      checkOptionalText('desc', undefined),
+      checkOptionalText('desc', null),
+    ]).eql([' x ', undefined, undefined]);
   });
 
   it('text over the limit, broken Unicode or a non-string is refused', function () {
-    should(() => checkOptionalText('desc', 'x'.repeat(11), 10)).throw(refusal('desc', /^desc must be at most 10 characters/));
+    should(() => checkOptionalText('desc', 'x'.repeat(11), 10)).throw(
+      refusal('desc', /^desc must be at most 10 characters/),
+    );
     should(() => checkOptionalText('desc', '\udc00')).throw(refusal('desc', /^desc must be valid Unicode text/));
     should(() => checkOptionalText('desc', 5)).throw(refusal('desc', 'desc must be a string, got 5'));
   });

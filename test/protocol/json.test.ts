@@ -47,16 +47,22 @@ describe('decodeJsonObject', function () {
 
   it('a Buffer over 64 KiB is refused before it is parsed', function () {
     const notEvenJson = Buffer.alloc(MAX_JSON_BYTES + 1, '{');
-    should(() => decodeJsonObject(notEvenJson)).throw(refusal('msg.payload', 'msg.payload must be at most 65536 bytes of JSON, got a Buffer of 65537 bytes'));
+    should(() => decodeJsonObject(notEvenJson)).throw(
+      refusal('msg.payload', 'msg.payload must be at most 65536 bytes of JSON, got a Buffer of 65537 bytes'),
+    );
   });
 
   it('a string over 64 KiB is refused before it is parsed', function () {
-    should(() => decodeJsonObject('{'.repeat(MAX_JSON_BYTES + 1))).throw(refusal('msg.payload', /^msg.payload must be at most 65536 bytes of JSON, got "/));
+    should(() => decodeJsonObject('{'.repeat(MAX_JSON_BYTES + 1))).throw(
+      refusal('msg.payload', /^msg.payload must be at most 65536 bytes of JSON, got "/),
+    );
   });
 
   it('a string under 64 Ki characters but over 64 KiB of UTF-8 is refused', function () {
     const text = `{"desc":"${'€'.repeat(30000)}"}`; // 30,012 characters, 90,012 bytes
-    should(() => decodeJsonObject(text)).throw(refusal('msg.payload', /^msg.payload must be at most 65536 bytes of JSON/));
+    should(() => decodeJsonObject(text)).throw(
+      refusal('msg.payload', /^msg.payload must be at most 65536 bytes of JSON/),
+    );
   });
 
   it('invalid UTF-8 is refused', function () {
@@ -66,17 +72,25 @@ describe('decodeJsonObject', function () {
   });
 
   it('text that is not JSON is refused', function () {
-    should(() => decodeJsonObject('version=1.0')).throw(refusal('msg.payload', 'msg.payload must be valid JSON, got "version=1.0"'));
+    should(() => decodeJsonObject('version=1.0')).throw(
+      refusal('msg.payload', 'msg.payload must be valid JSON, got "version=1.0"'),
+    );
   });
 
   it('JSON that is still broken without its trailing commas is refused', function () {
-    should(() => decodeJsonObject('{"a":1,,}')).throw(refusal('msg.payload', 'msg.payload must be valid JSON, got "{\\"a\\":1,,}"'));
+    should(() => decodeJsonObject('{"a":1,,}')).throw(
+      refusal('msg.payload', 'msg.payload must be valid JSON, got "{\\"a\\":1,,}"'),
+    );
     should(() => decodeJsonObject('{"a":1,')).throw(refusal('msg.payload', /must be valid JSON/));
   });
 
   it('JSON that is not an object is refused', function () {
-    should(() => decodeJsonObject('[1,2]')).throw(refusal('msg.payload', 'msg.payload must be a JSON object, got an array of 2 items'));
-    should(() => decodeJsonObject('"1.0"')).throw(refusal('msg.payload', 'msg.payload must be a JSON object, got "1.0"'));
+    should(() => decodeJsonObject('[1,2]')).throw(
+      refusal('msg.payload', 'msg.payload must be a JSON object, got an array of 2 items'),
+    );
+    should(() => decodeJsonObject('"1.0"')).throw(
+      refusal('msg.payload', 'msg.payload must be a JSON object, got "1.0"'),
+    );
     should(() => decodeJsonObject('42')).throw(refusal('msg.payload', 'msg.payload must be a JSON object, got 42'));
     should(() => decodeJsonObject('null')).throw(refusal('msg.payload', 'msg.payload must be a JSON object, got null'));
   });
@@ -89,7 +103,9 @@ describe('decodeJsonObject', function () {
   });
 
   it('refusals name the field it is given', function () {
-    should(() => decodeJsonObject('x', 'msg.notice')).throw(refusal('msg.notice', 'msg.notice must be valid JSON, got "x"'));
+    should(() => decodeJsonObject('x', 'msg.notice')).throw(
+      refusal('msg.notice', 'msg.notice must be valid JSON, got "x"'),
+    );
   });
 });
 
@@ -133,7 +149,9 @@ describe('stripTrailingCommas', function () {
 describe('isPlainObject', function () {
   it('only plain objects count', function () {
     should([{}, Object.create(null), { a: 1 }].map(isPlainObject)).eql([true, true, true]);
-    should([[], null, undefined, 'x', 1, Buffer.alloc(1), new Date(0), new (class Thing {})()].map(isPlainObject)).eql(Array(8).fill(false));
+    should([[], null, undefined, 'x', 1, Buffer.alloc(1), new Date(0), new (class Thing {})()].map(isPlainObject)).eql(
+      Array(8).fill(false),
+    );
   });
 });
 

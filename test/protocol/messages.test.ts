@@ -15,10 +15,16 @@ import {
 } from '../../src/protocol';
 import { DEVICE, PACKAGE, refusal } from './support';
 
-const FIRMWARE = parseFirmwareDescriptor({ version: '1.0.1', size: 12, url: PACKAGE.url, md5: PACKAGE.md5, module: 'MCU' });
+const FIRMWARE = parseFirmwareDescriptor({
+  version: '1.0.1',
+  size: 12,
+  url: PACKAGE.url,
+  md5: PACKAGE.md5,
+  module: 'MCU',
+});
 
 describe('upgradeMessage', function () {
-  it('is the T2 notice on the device\'s upgrade topic at QoS 1', function () {
+  it("is the T2 notice on the device's upgrade topic at QoS 1", function () {
     should(upgradeMessage(DEVICE, FIRMWARE, 1617773607348)).eql({
       topic: '/ota/device/upgrade/a1B2c3D4e5F/dev-001',
       payload: buildUpgradeNotice(FIRMWARE, 1617773607348),
@@ -27,12 +33,14 @@ describe('upgradeMessage', function () {
   });
 
   it('refuses a device name that is not one topic level, before building anything', function () {
-    should(() => upgradeMessage({ productKey: 'pk', deviceName: 'dev/+' }, FIRMWARE, 1)).throw(refusal('deviceName', /one MQTT topic level/));
+    should(() => upgradeMessage({ productKey: 'pk', deviceName: 'dev/+' }, FIRMWARE, 1)).throw(
+      refusal('deviceName', /one MQTT topic level/),
+    );
   });
 });
 
 describe('requestReplyMessage', function () {
-  it('is a T2-shaped notice on iotkit 3.x\'s request topic at QoS 1', function () {
+  it("is a T2-shaped notice on iotkit 3.x's request topic at QoS 1", function () {
     should(requestReplyMessage(DEVICE, FIRMWARE, 5)).eql({
       topic: '/ota/device/request/a1B2c3D4e5F/dev-001',
       payload: buildUpgradeNotice(FIRMWARE, 5),
@@ -67,7 +75,7 @@ describe('blockReplyMessage', function () {
 });
 
 describe('versionReportMessage', function () {
-  it('is T1 on the device\'s inform topic', function () {
+  it("is T1 on the device's inform topic", function () {
     should(versionReportMessage(DEVICE, { version: '1-45-345a' })).eql({
       topic: '/ota/device/inform/a1B2c3D4e5F/dev-001',
       payload: '{"id":1,"params":{"version":"1-45-345a"}}',
@@ -77,7 +85,7 @@ describe('versionReportMessage', function () {
 });
 
 describe('progressReportMessage', function () {
-  it('is T3 on the device\'s progress topic', function () {
+  it("is T3 on the device's progress topic", function () {
     should(progressReportMessage(DEVICE, { step: -3, desc: 'md5 mismatch', module: 'MCU' })).eql({
       topic: '/ota/device/progress/a1B2c3D4e5F/dev-001',
       payload: '{"id":1,"params":{"step":"-3","desc":"md5 mismatch","module":"MCU"}}',
@@ -87,7 +95,7 @@ describe('progressReportMessage', function () {
 });
 
 describe('noticeIdSource', function () {
-  it('gives the clock\'s millisecond timestamp', function () {
+  it("gives the clock's millisecond timestamp", function () {
     should(noticeIdSource(() => 1617773607348)()).eql(1617773607348);
   });
 

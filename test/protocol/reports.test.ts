@@ -28,20 +28,36 @@ const printableLabel = fc
   .filter((s) => s.length <= 64 && s.isWellFormed() && !/[\u0000-\u001f\u007f-\u009f"\\]/.test(s));
 
 describe('parseVersionReport', function () {
-  it('reads Link SDK 4\'s T1, numeric id and a blank after the comma', function () {
-    should(parseVersionReport('{"id":2, "params":{"version":"1.0.1","module":"MCU"}}')).eql({ id: 2, version: '1.0.1', module: 'MCU' });
+  it("reads Link SDK 4's T1, numeric id and a blank after the comma", function () {
+    should(parseVersionReport('{"id":2, "params":{"version":"1.0.1","module":"MCU"}}')).eql({
+      id: 2,
+      version: '1.0.1',
+      module: 'MCU',
+    });
   });
 
   it('keeps a string id as a string', function () {
-    should(parseVersionReport('{"id":"123","params":{"version":"1.0.1"}}')).eql({ id: '123', version: '1.0.1', module: 'default' });
+    should(parseVersionReport('{"id":"123","params":{"version":"1.0.1"}}')).eql({
+      id: '123',
+      version: '1.0.1',
+      module: 'default',
+    });
   });
 
-  it('keeps iotkit 3.x\'s id 0', function () {
-    should(parseVersionReport('{"id":0,"params":{"version":"1.0.0"}}')).eql({ id: 0, version: '1.0.0', module: 'default' });
+  it("keeps iotkit 3.x's id 0", function () {
+    should(parseVersionReport('{"id":0,"params":{"version":"1.0.0"}}')).eql({
+      id: 0,
+      version: '1.0.0',
+      module: 'default',
+    });
   });
 
   it('does not require an id', function () {
-    should(parseVersionReport('{"params":{"version":"1.0.0"}}')).eql({ id: undefined, version: '1.0.0', module: 'default' });
+    should(parseVersionReport('{"params":{"version":"1.0.0"}}')).eql({
+      id: undefined,
+      version: '1.0.0',
+      module: 'default',
+    });
   });
 
   it('an absent module and the module "default" both mean default', function () {
@@ -50,7 +66,11 @@ describe('parseVersionReport', function () {
   });
 
   it('keeps a named module', function () {
-    should(parseVersionReport('{"id":1,"params":{"module":"resource","version":"res-1.2.5"}}')).eql({ id: 1, version: 'res-1.2.5', module: 'resource' });
+    should(parseVersionReport('{"id":1,"params":{"module":"resource","version":"res-1.2.5"}}')).eql({
+      id: 1,
+      version: 'res-1.2.5',
+      module: 'resource',
+    });
   });
 
   it('does not mind whitespace, line breaks or key order', function () {
@@ -58,8 +78,12 @@ describe('parseVersionReport', function () {
     should(parseVersionReport(payload)).eql({ id: 9, version: '1.0.1', module: 'MCU' });
   });
 
-  it('stores a hand-written device\'s version 1-45-345a as it is', function () {
-    should(parseVersionReport(JSON.stringify({ id: 1, params: { version: '1-45-345a' } }))).eql({ id: 1, version: '1-45-345a', module: 'default' });
+  it("stores a hand-written device's version 1-45-345a as it is", function () {
+    should(parseVersionReport(JSON.stringify({ id: 1, params: { version: '1-45-345a' } }))).eql({
+      id: 1,
+      version: '1-45-345a',
+      module: 'default',
+    });
   });
 
   it('accepts any printable version of up to 64 characters', function () {
@@ -68,8 +92,12 @@ describe('parseVersionReport', function () {
   });
 
   it('refuses a report without params', function () {
-    should(() => parseVersionReport('{"id":1,"version":"1.0"}')).throw(refusal('params', 'params is required: an object'));
-    should(() => parseVersionReport('{"id":1,"params":"1.0"}')).throw(refusal('params', 'params must be an object, got "1.0"'));
+    should(() => parseVersionReport('{"id":1,"version":"1.0"}')).throw(
+      refusal('params', 'params is required: an object'),
+    );
+    should(() => parseVersionReport('{"id":1,"params":"1.0"}')).throw(
+      refusal('params', 'params must be an object, got "1.0"'),
+    );
   });
 
   it('refuses a report without a version', function () {
@@ -79,20 +107,30 @@ describe('parseVersionReport', function () {
   });
 
   it('refuses an empty, numeric, too long or unprintable version', function () {
-    should(() => parseVersionReport('{"params":{"version":""}}')).throw(refusal('params.version', 'params.version must be a non-empty string, got an empty string'));
-    should(() => parseVersionReport('{"params":{"version":1.1}}')).throw(refusal('params.version', 'params.version must be a string, got 1.1'));
+    should(() => parseVersionReport('{"params":{"version":""}}')).throw(
+      refusal('params.version', 'params.version must be a non-empty string, got an empty string'),
+    );
+    should(() => parseVersionReport('{"params":{"version":1.1}}')).throw(
+      refusal('params.version', 'params.version must be a string, got 1.1'),
+    );
     should(() => parseVersionReport(JSON.stringify({ params: { version: 'v'.repeat(65) } }))).throw(
       refusal('params.version', /^params.version must be at most 64 characters/),
     );
     should(() => parseVersionReport('{"params":{"version":"1.0\\u0000"}}')).throw(
       refusal('params.version', /^params.version must be printable text \(no control characters\)/),
     );
-    should(() => parseVersionReport('{"params":{"version":"1.0\\ud800"}}')).throw(refusal('params.version', /printable text/));
+    should(() => parseVersionReport('{"params":{"version":"1.0\\ud800"}}')).throw(
+      refusal('params.version', /printable text/),
+    );
   });
 
   it('refuses a module that is not a label', function () {
-    should(() => parseVersionReport('{"params":{"version":"1.0","module":42}}')).throw(refusal('params.module', 'params.module must be a string, got 42'));
-    should(() => parseVersionReport('{"params":{"version":"1.0","module":"MCU\\n"}}')).throw(refusal('params.module', /printable text/));
+    should(() => parseVersionReport('{"params":{"version":"1.0","module":42}}')).throw(
+      refusal('params.module', 'params.module must be a string, got 42'),
+    );
+    should(() => parseVersionReport('{"params":{"version":"1.0","module":"MCU\\n"}}')).throw(
+      refusal('params.module', /printable text/),
+    );
   });
 
   it('refuses an id that is neither a number nor a short string', function () {
@@ -102,14 +140,23 @@ describe('parseVersionReport', function () {
   });
 
   it('refuses a payload that is not a JSON object', function () {
-    should(() => parseVersionReport('1.0.1')).throw(refusal('msg.payload', 'msg.payload must be valid JSON, got "1.0.1"'));
-    should(() => parseVersionReport('[]')).throw(refusal('msg.payload', 'msg.payload must be a JSON object, got an array of 0 items'));
+    should(() => parseVersionReport('1.0.1')).throw(
+      refusal('msg.payload', 'msg.payload must be valid JSON, got "1.0.1"'),
+    );
+    should(() => parseVersionReport('[]')).throw(
+      refusal('msg.payload', 'msg.payload must be a JSON object, got an array of 0 items'),
+    );
   });
 });
 
 describe('parseProgressReport', function () {
   it('reads a step sent as a string', function () {
-    should(parseProgressReport('{"id":11, "params":{"step":"23","desc":""}}')).eql({ id: 11, step: 23, desc: '', module: 'default' });
+    should(parseProgressReport('{"id":11, "params":{"step":"23","desc":""}}')).eql({
+      id: 11,
+      step: 23,
+      desc: '',
+      module: 'default',
+    });
   });
 
   it('reads a step sent as a number, keeping desc as it came (as a hand-written Node.js device does)', function () {
@@ -138,32 +185,51 @@ describe('parseProgressReport', function () {
   });
 
   it('keeps the module of the report', function () {
-    should(parseProgressReport('{"id":17, "params":{"step":"-3","desc":"","module":"MCU"}}')).eql({ id: 17, step: -3, desc: '', module: 'MCU' });
+    should(parseProgressReport('{"id":17, "params":{"step":"-3","desc":"","module":"MCU"}}')).eql({
+      id: 17,
+      step: -3,
+      desc: '',
+      module: 'MCU',
+    });
   });
 
   it('refuses step 101', function () {
-    should(() => parseProgressReport(progressWith('101'))).throw(refusal('params.step', 'params.step must be an integer from -4 to 100, got "101"'));
+    should(() => parseProgressReport(progressWith('101'))).throw(
+      refusal('params.step', 'params.step must be an integer from -4 to 100, got "101"'),
+    );
   });
 
   it('refuses step -5', function () {
-    should(() => parseProgressReport(progressWith(-5))).throw(refusal('params.step', 'params.step must be an integer from -4 to 100, got -5'));
+    should(() => parseProgressReport(progressWith(-5))).throw(
+      refusal('params.step', 'params.step must be an integer from -4 to 100, got -5'),
+    );
   });
 
   it('refuses step "1.5" and 1.5', function () {
-    should(() => parseProgressReport(progressWith('1.5'))).throw(refusal('params.step', 'params.step must be an integer from -4 to 100, got "1.5"'));
-    should(() => parseProgressReport(progressWith(1.5))).throw(refusal('params.step', 'params.step must be an integer from -4 to 100, got 1.5'));
+    should(() => parseProgressReport(progressWith('1.5'))).throw(
+      refusal('params.step', 'params.step must be an integer from -4 to 100, got "1.5"'),
+    );
+    should(() => parseProgressReport(progressWith(1.5))).throw(
+      refusal('params.step', 'params.step must be an integer from -4 to 100, got 1.5'),
+    );
   });
 
   it('refuses step "abc"', function () {
-    should(() => parseProgressReport(progressWith('abc'))).throw(refusal('params.step', 'params.step must be an integer from -4 to 100, got "abc"'));
+    should(() => parseProgressReport(progressWith('abc'))).throw(
+      refusal('params.step', 'params.step must be an integer from -4 to 100, got "abc"'),
+    );
   });
 
   it('refuses a report without a step', function () {
-    should(() => parseProgressReport(progressWith(undefined))).throw(refusal('params.step', 'params.step is required: an integer from -4 to 100'));
+    should(() => parseProgressReport(progressWith(undefined))).throw(
+      refusal('params.step', 'params.step is required: an integer from -4 to 100'),
+    );
   });
 
   it('refuses a desc that is not text, or longer than 4096 characters', function () {
-    should(() => parseProgressReport('{"params":{"step":"1","desc":5}}')).throw(refusal('params.desc', 'params.desc must be a string, got 5'));
+    should(() => parseProgressReport('{"params":{"step":"1","desc":5}}')).throw(
+      refusal('params.desc', 'params.desc must be a string, got 5'),
+    );
     should(() => parseProgressReport(JSON.stringify({ params: { step: '1', desc: 'd'.repeat(4097) } }))).throw(
       refusal('params.desc', /^params.desc must be at most 4096 characters/),
     );
@@ -180,7 +246,7 @@ describe('failureReason', function () {
     ]);
   });
 
-  it('adds the device\'s own description, trimmed, when there is one', function () {
+  it("adds the device's own description, trimmed, when there is one", function () {
     should(failureReason(-2, ' fetch failed ')).eql('step -2 (download failed): fetch failed');
     should(failureReason(-2, '   ')).eql('step -2 (download failed)');
   });
@@ -196,7 +262,10 @@ describe('progressOutcome', function () {
   });
 
   it('a negative step fails the upgrade with a readable reason', function () {
-    should(progressOutcome(-3, 'md5 mismatch')).eql({ state: 'FAILED', reason: 'step -3 (verification failed (digest or signature mismatch)): md5 mismatch' });
+    should(progressOutcome(-3, 'md5 mismatch')).eql({
+      state: 'FAILED',
+      reason: 'step -3 (verification failed (digest or signature mismatch)): md5 mismatch',
+    });
     should(progressOutcome(-4)).eql({ state: 'FAILED', reason: 'step -4 (flash write (burn) failed)' });
   });
 });
@@ -211,7 +280,9 @@ describe('parseFirmwareQuery', function () {
   });
 
   it('reads the full documented form', function () {
-    should(parseFirmwareQuery('{"id":"1","version":"1.0","params":{"module":"MCU"},"method":"thing.ota.firmware.get"}')).eql({ id: '1', module: 'MCU' });
+    should(
+      parseFirmwareQuery('{"id":"1","version":"1.0","params":{"module":"MCU"},"method":"thing.ota.firmware.get"}'),
+    ).eql({ id: '1', module: 'MCU' });
   });
 
   it('takes a query without params for the default module', function () {
@@ -225,15 +296,25 @@ describe('parseFirmwareQuery', function () {
   });
 
   it('refuses params that are not an object', function () {
-    should(() => parseFirmwareQuery('{"id":1,"params":[]}')).throw(refusal('params', 'params must be an object, got an array of 0 items'));
+    should(() => parseFirmwareQuery('{"id":1,"params":[]}')).throw(
+      refusal('params', 'params must be an object, got an array of 0 items'),
+    );
   });
 });
 
 describe('parseBlockRequest', function () {
-  const linkSdk4 = '{"id":"1","version":"1.0","params":{"fileToken":"default","fileInfo":{"streamId":1234567,"fileId":1,},"fileBlock":{"size":5120,"offset":0}}}';
+  const linkSdk4 =
+    '{"id":"1","version":"1.0","params":{"fileToken":"default","fileInfo":{"streamId":1234567,"fileId":1,},"fileBlock":{"size":5120,"offset":0}}}';
 
-  it('reads Link SDK 4\'s request, trailing comma after fileId included', function () {
-    should(parseBlockRequest(linkSdk4)).eql({ id: '1', streamId: 1234567, fileId: 1, size: 5120, offset: 0, fileToken: 'default' });
+  it("reads Link SDK 4's request, trailing comma after fileId included", function () {
+    should(parseBlockRequest(linkSdk4)).eql({
+      id: '1',
+      streamId: 1234567,
+      fileId: 1,
+      size: 5120,
+      offset: 0,
+      fileToken: 'default',
+    });
   });
 
   it('reads the same request in strict JSON', function () {
@@ -241,7 +322,9 @@ describe('parseBlockRequest', function () {
   });
 
   it('leaves fileToken out when the device sent none', function () {
-    should(parseBlockRequest('{"id":"2","params":{"fileInfo":{"streamId":7,"fileId":1},"fileBlock":{"size":4,"offset":8}}}')).eql({
+    should(
+      parseBlockRequest('{"id":"2","params":{"fileInfo":{"streamId":7,"fileId":1},"fileBlock":{"size":4,"offset":8}}}'),
+    ).eql({
       id: '2',
       streamId: 7,
       fileId: 1,
@@ -251,34 +334,54 @@ describe('parseBlockRequest', function () {
   });
 
   it('refuses a request without fileInfo or fileBlock', function () {
-    should(() => parseBlockRequest('{"params":{"fileBlock":{"size":1,"offset":0}}}')).throw(refusal('params.fileInfo', 'params.fileInfo is required: an object'));
-    should(() => parseBlockRequest('{"params":{"fileInfo":{"streamId":1,"fileId":1}}}')).throw(refusal('params.fileBlock', 'params.fileBlock is required: an object'));
+    should(() => parseBlockRequest('{"params":{"fileBlock":{"size":1,"offset":0}}}')).throw(
+      refusal('params.fileInfo', 'params.fileInfo is required: an object'),
+    );
+    should(() => parseBlockRequest('{"params":{"fileInfo":{"streamId":1,"fileId":1}}}')).throw(
+      refusal('params.fileBlock', 'params.fileBlock is required: an object'),
+    );
   });
 
   it('refuses a block size of 0 or over 128 KiB', function () {
-    const withSize = (size: number) => JSON.stringify({ params: { fileInfo: { streamId: 1, fileId: 1 }, fileBlock: { size, offset: 0 } } });
-    should(() => parseBlockRequest(withSize(0))).throw(refusal('params.fileBlock.size', 'params.fileBlock.size must be an integer from 1 to 131072, got 0'));
-    should(() => parseBlockRequest(withSize(MAX_BLOCK_SIZE + 1))).throw(refusal('params.fileBlock.size', /got 131073$/));
+    const withSize = (size: number) =>
+      JSON.stringify({ params: { fileInfo: { streamId: 1, fileId: 1 }, fileBlock: { size, offset: 0 } } });
+    should(() => parseBlockRequest(withSize(0))).throw(
+      refusal('params.fileBlock.size', 'params.fileBlock.size must be an integer from 1 to 131072, got 0'),
+    );
+    should(() => parseBlockRequest(withSize(MAX_BLOCK_SIZE + 1))).throw(
+      refusal('params.fileBlock.size', /got 131073$/),
+    );
   });
 
   it('refuses a negative offset and a stream id that is not a number', function () {
-    should(() => parseBlockRequest('{"params":{"fileInfo":{"streamId":1,"fileId":1},"fileBlock":{"size":1,"offset":-1}}}')).throw(
-      refusal('params.fileBlock.offset', /^params.fileBlock.offset must be an integer from 0 to \d+, got -1$/),
-    );
-    should(() => parseBlockRequest('{"params":{"fileInfo":{"streamId":"abc","fileId":1},"fileBlock":{"size":1,"offset":0}}}')).throw(
-      refusal('params.fileInfo.streamId', 'params.fileInfo.streamId must be an integer from 0 to 2147483647, got "abc"'),
+    should(() =>
+      parseBlockRequest('{"params":{"fileInfo":{"streamId":1,"fileId":1},"fileBlock":{"size":1,"offset":-1}}}'),
+    ).throw(refusal('params.fileBlock.offset', /^params.fileBlock.offset must be an integer from 0 to \d+, got -1$/));
+    should(() =>
+      parseBlockRequest('{"params":{"fileInfo":{"streamId":"abc","fileId":1},"fileBlock":{"size":1,"offset":0}}}'),
+    ).throw(
+      refusal(
+        'params.fileInfo.streamId',
+        'params.fileInfo.streamId must be an integer from 0 to 2147483647, got "abc"',
+      ),
     );
   });
 
   it('refuses a fileToken longer than 64 characters', function () {
-    const payload = JSON.stringify({ params: { fileToken: 't'.repeat(65), fileInfo: { streamId: 1, fileId: 1 }, fileBlock: { size: 1, offset: 0 } } });
-    should(() => parseBlockRequest(payload)).throw(refusal('params.fileToken', /^params.fileToken must be at most 64 characters/));
+    const payload = JSON.stringify({
+      params: { fileToken: 't'.repeat(65), fileInfo: { streamId: 1, fileId: 1 }, fileBlock: { size: 1, offset: 0 } },
+    });
+    should(() => parseBlockRequest(payload)).throw(
+      refusal('params.fileToken', /^params.fileToken must be at most 64 characters/),
+    );
   });
 });
 
 describe('buildVersionReport', function () {
   it('builds T1 as Link SDK 4 does, compact with a numeric id', function () {
-    should(buildVersionReport({ id: 2, version: '1.0.1', module: 'MCU' })).eql('{"id":2,"params":{"version":"1.0.1","module":"MCU"}}');
+    should(buildVersionReport({ id: 2, version: '1.0.1', module: 'MCU' })).eql(
+      '{"id":2,"params":{"version":"1.0.1","module":"MCU"}}',
+    );
   });
 
   it('leaves the module out for default and uses id 1 when none is given', function () {
@@ -286,14 +389,25 @@ describe('buildVersionReport', function () {
   });
 
   it('refuses a version that is not a label', function () {
-    should(() => buildVersionReport({ version: '' })).throw(refusal('version', 'version must be a non-empty string, got an empty string'));
+    should(() => buildVersionReport({ version: '' })).throw(
+      refusal('version', 'version must be a non-empty string, got an empty string'),
+    );
   });
 
   it('parses back to the same report', function () {
     fc.assert(
-      fc.property(fc.option(fc.oneof(fc.nat(), fc.string({ maxLength: 64 })), { nil: undefined }), printableLabel, fc.option(printableLabel, { nil: undefined }), (id, version, module) => {
-        should(parseVersionReport(buildVersionReport({ id, version, module }))).eql({ id: id ?? 1, version, module: module ?? 'default' });
-      }),
+      fc.property(
+        fc.option(fc.oneof(fc.nat(), fc.string({ maxLength: 64 })), { nil: undefined }),
+        printableLabel,
+        fc.option(printableLabel, { nil: undefined }),
+        (id, version, module) => {
+          should(parseVersionReport(buildVersionReport({ id, version, module }))).eql({
+            id: id ?? 1,
+            version,
+            module: module ?? 'default',
+          });
+        },
+      ),
     );
   });
 });
@@ -301,18 +415,32 @@ describe('buildVersionReport', function () {
 describe('buildProgressReport', function () {
   it('builds T3 as Link SDK 4 does, step as a string and desc always there', function () {
     should(buildProgressReport({ id: 13, step: -1 })).eql('{"id":13,"params":{"step":"-1","desc":""}}');
-    should(buildProgressReport({ step: 50, desc: 'half', module: 'MCU' })).eql('{"id":1,"params":{"step":"50","desc":"half","module":"MCU"}}');
+    should(buildProgressReport({ step: 50, desc: 'half', module: 'MCU' })).eql(
+      '{"id":1,"params":{"step":"50","desc":"half","module":"MCU"}}',
+    );
   });
 
   it('refuses a step outside -4..100', function () {
-    should(() => buildProgressReport({ step: 101 })).throw(refusal('step', 'step must be an integer from -4 to 100, got 101'));
+    should(() => buildProgressReport({ step: 101 })).throw(
+      refusal('step', 'step must be an integer from -4 to 100, got 101'),
+    );
   });
 
   it('parses back to the same report', function () {
     fc.assert(
-      fc.property(fc.integer({ min: -4, max: 100 }), fc.string({ maxLength: 100 }), fc.option(printableLabel, { nil: undefined }), (step, desc, module) => {
-        should(parseProgressReport(buildProgressReport({ id: 5, step, desc, module }))).eql({ id: 5, step, desc, module: module ?? 'default' });
-      }),
+      fc.property(
+        fc.integer({ min: -4, max: 100 }),
+        fc.string({ maxLength: 100 }),
+        fc.option(printableLabel, { nil: undefined }),
+        (step, desc, module) => {
+          should(parseProgressReport(buildProgressReport({ id: 5, step, desc, module }))).eql({
+            id: 5,
+            step,
+            desc,
+            module: module ?? 'default',
+          });
+        },
+      ),
     );
   });
 });
@@ -320,7 +448,9 @@ describe('buildProgressReport', function () {
 describe('buildFirmwareQuery', function () {
   it('builds T4 in the full form', function () {
     should(buildFirmwareQuery({})).eql('{"id":1,"version":"1.0","params":{},"method":"thing.ota.firmware.get"}');
-    should(buildFirmwareQuery({ id: '7', module: 'MCU' })).eql('{"id":"7","version":"1.0","params":{"module":"MCU"},"method":"thing.ota.firmware.get"}');
+    should(buildFirmwareQuery({ id: '7', module: 'MCU' })).eql(
+      '{"id":"7","version":"1.0","params":{"module":"MCU"},"method":"thing.ota.firmware.get"}',
+    );
   });
 
   it('parses back to the same query', function () {
@@ -343,7 +473,9 @@ describe('buildBlockRequest', function () {
 
 describe('labels devices cannot read', function () {
   it('a version with a double quote or a backslash is refused', function () {
-    should(() => parseVersionReport({ params: { version: 'v"1' } })).throw(/params.version must be text without " or \\/);
+    should(() => parseVersionReport({ params: { version: 'v"1' } })).throw(
+      /params.version must be text without " or \\/,
+    );
     should(() => buildVersionReport({ version: 'a\\b' })).throw(/version must be text without " or \\/);
   });
 });

@@ -101,7 +101,10 @@ export function linkSdk4ReadsNotice(payload: string): Reading {
       delivered.push(file.sees);
     }
     if (delivered.length === 0) return drop(`no file could be read from files[] (${entries.length} entries)`);
-    return { accepted: true, sees: { ...common, fileNum: entries.length, files: delivered.map((f) => f.fileName), entries: delivered } };
+    return {
+      accepted: true,
+      sees: { ...common, fileNum: entries.length, files: delivered.map((f) => f.fileName), entries: delivered },
+    };
   }
   const single = readOneFile(data, 1, digestMethod, protocol);
   if (!single.accepted) return single;

@@ -22,7 +22,14 @@ import {
   requestReplyMessage,
   upgradeMessage,
 } from '../../src/protocol';
-import { iotkit3ReadsNotice, linkSdk4ReadsBlock, linkSdk4ReadsNotice, pythonLinkkitReadsNotice, readerFor, Reading } from './sdk-readers';
+import {
+  iotkit3ReadsNotice,
+  linkSdk4ReadsBlock,
+  linkSdk4ReadsNotice,
+  pythonLinkkitReadsNotice,
+  readerFor,
+  Reading,
+} from './sdk-readers';
 import { DEVICE, PACKAGE, refusal } from './support';
 
 interface Vector {
@@ -56,7 +63,14 @@ function refusedBecause(words: string): Vector & { index: number } {
 
 /** What a decoded device message carries, flattened into the fixture's `expect` words. */
 function flatten(message: DeviceMessage): Record<string, unknown> {
-  const body = 'report' in message ? message.report : 'query' in message ? message.query : 'request' in message ? message.request : {};
+  const body =
+    'report' in message
+      ? message.report
+      : 'query' in message
+        ? message.query
+        : 'request' in message
+          ? message.request
+          : {};
   return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
 }
 
@@ -105,7 +119,10 @@ describe('decodeDeviceMessage on what the SDKs send', function () {
       const message = decodeDeviceMessage(v.topic, v.payload, EVERY_INBOUND);
       const { productKey, deviceName, desc, ...fields } = v.expect;
       should(message.kind).eql(v.topic.startsWith('/ota/device/request/') ? 'request' : v.topicKind);
-      should(message.device).eql({ productKey: productKey ?? DEVICE.productKey, deviceName: deviceName ?? DEVICE.deviceName });
+      should(message.device).eql({
+        productKey: productKey ?? DEVICE.productKey,
+        deviceName: deviceName ?? DEVICE.deviceName,
+      });
       should(flatten(message)).eql(desc === null || desc === undefined ? fields : { ...fields, desc });
     });
   }
@@ -153,7 +170,17 @@ describe('what the SDKs read in our notices', function () {
       extData: { info: 'batch-7' },
     });
     const { topic, payload } = upgradeMessage(DEVICE, firmware, 1617773607348);
-    should(picked(sees(linkSdk4ReadsNotice(payload as string)), ['version', 'size', 'url', 'digestMethod', 'expectDigest', 'module', 'extraData'])).eql({
+    should(
+      picked(sees(linkSdk4ReadsNotice(payload as string)), [
+        'version',
+        'size',
+        'url',
+        'digestMethod',
+        'expectDigest',
+        'module',
+        'extraData',
+      ]),
+    ).eql({
       version: '1.0.1',
       size: 12,
       url: PACKAGE.url,
@@ -162,7 +189,13 @@ describe('what the SDKs read in our notices', function () {
       module: 'MCU',
       extraData: '{"info":"batch-7"}',
     });
-    should(sees(iotkit3ReadsNotice(payload as string, topic))).eql({ version: '1.0.1', url: PACKAGE.url, md5: PACKAGE.md5, size: 12, module: 'MCU' });
+    should(sees(iotkit3ReadsNotice(payload as string, topic))).eql({
+      version: '1.0.1',
+      url: PACKAGE.url,
+      md5: PACKAGE.md5,
+      size: 12,
+      module: 'MCU',
+    });
     should(sees(pythonLinkkitReadsNotice(payload as string, topic))).eql({
       otaNoticeType: 1,
       version: '1.0.1',
@@ -186,11 +219,21 @@ describe('what the SDKs read in our notices', function () {
       ],
     });
     const reading = sees(linkSdk4ReadsNotice(upgradeMessage(DEVICE, firmware, 1).payload as string));
-    should(picked(reading, ['fileNum', 'files', 'extraData'])).eql({ fileNum: 2, files: ['app.bin', 'res.bin'], extraData: '{"info":"batch-7"}' });
+    should(picked(reading, ['fileNum', 'files', 'extraData'])).eql({
+      fileNum: 2,
+      files: ['app.bin', 'res.bin'],
+      extraData: '{"info":"batch-7"}',
+    });
   });
 
   it('Link SDK 4 sees no module in our notice for the default module', function () {
-    const firmware = parseFirmwareDescriptor({ version: '1.0.1', size: 12, url: PACKAGE.url, md5: PACKAGE.md5, extData: { info: 'MCU' } });
+    const firmware = parseFirmwareDescriptor({
+      version: '1.0.1',
+      size: 12,
+      url: PACKAGE.url,
+      md5: PACKAGE.md5,
+      extData: { info: 'MCU' },
+    });
     should(sees(linkSdk4ReadsNotice(upgradeMessage(DEVICE, firmware, 1).payload as string)).module).be.null();
   });
 
@@ -208,7 +251,9 @@ describe('what the SDKs read in our notices', function () {
 
   it('a single file given as a one-entry files array goes out in the single-file form', function () {
     const v = refusedBecause('files[] with exactly one entry');
-    should(picked(sees(linkSdk4ReadsNotice(ourMessage(v).payload as string)), ['version', 'size', 'url', 'expectDigest'])).eql({
+    should(
+      picked(sees(linkSdk4ReadsNotice(ourMessage(v).payload as string)), ['version', 'size', 'url', 'expectDigest']),
+    ).eql({
       version: '1.0.3',
       size: 12,
       url: PACKAGE.url,
@@ -235,8 +280,17 @@ describe('what the SDKs read in our notices', function () {
   it('an md5 holding a SHA-256 digest is refused, and ours carries the real md5', function () {
     const v = refusedBecause('md5 value longer than 32 chars');
     should(() => parseUpgradeNotice(v.payload)).throw(refusal('msg.notice.data.md5', /32-character hex MD5/));
-    const firmware = parseFirmwareDescriptor({ version: '1.0.1', size: 12, url: PACKAGE.url, signMethod: 'SHA256', sign: PACKAGE.sha256, md5: PACKAGE.md5 });
-    should(sees(iotkit3ReadsNotice(upgradeMessage(DEVICE, firmware, 1).payload as string, v.topic)).md5).eql(PACKAGE.md5);
+    const firmware = parseFirmwareDescriptor({
+      version: '1.0.1',
+      size: 12,
+      url: PACKAGE.url,
+      signMethod: 'SHA256',
+      sign: PACKAGE.sha256,
+      md5: PACKAGE.md5,
+    });
+    should(sees(iotkit3ReadsNotice(upgradeMessage(DEVICE, firmware, 1).payload as string, v.topic)).md5).eql(
+      PACKAGE.md5,
+    );
   });
 
   it('a notice for download over MQTT has no url, so Python linkkit devices need the https download', function () {
@@ -244,16 +298,32 @@ describe('what the SDKs read in our notices', function () {
     const ours = ourMessage(v).payload as string;
     should(JSON.parse(ours).data).not.have.property('url');
     should(pythonLinkkitReadsNotice(ours, v.topic)).match({ accepted: false });
-    should(picked(sees(linkSdk4ReadsNotice(ours)), ['protocol', 'streamId', 'streamFileId'])).eql({ protocol: 'MQTT', streamId: 1234567, streamFileId: 1 });
+    should(picked(sees(linkSdk4ReadsNotice(ours)), ['protocol', 'streamId', 'streamFileId'])).eql({
+      protocol: 'MQTT',
+      streamId: 1234567,
+      streamFileId: 1,
+    });
   });
 });
 
 describe('what Link SDK 4 reads in our T7 blocks', function () {
   for (const v of blocks.filter((b) => b.expect.accepted)) {
     it(`our block at offset ${v.expect.bOffset} is byte for byte the frame of vector ${v.index}`, function () {
-      const header = JSON.parse(v.payload) as { id: string; data: { fileToken: string; fileLength: number; bSize: number; bOffset: number } };
+      const header = JSON.parse(v.payload) as {
+        id: string;
+        data: { fileToken: string; fileLength: number; bSize: number; bOffset: number };
+      };
       const block = PACKAGE.bytes.subarray(header.data.bOffset, header.data.bOffset + header.data.bSize);
-      const ours = blockReplyMessage(DEVICE, { id: header.id, fileToken: header.data.fileToken, fileLength: header.data.fileLength, offset: header.data.bOffset }, block);
+      const ours = blockReplyMessage(
+        DEVICE,
+        {
+          id: header.id,
+          fileToken: header.data.fileToken,
+          fileLength: header.data.fileLength,
+          offset: header.data.bOffset,
+        },
+        block,
+      );
       should(ours.topic).eql(v.topic);
       should((ours.payload as Buffer).toString('hex')).eql(v.payloadHex);
     });
@@ -261,8 +331,12 @@ describe('what Link SDK 4 reads in our T7 blocks', function () {
 
   it('the CRC goes low byte first: the high-byte-first frame is refused', function () {
     const v = refusedBecause('CRC written high byte first');
-    should(() => parseBlockReply(Buffer.from(v.payloadHex as string, 'hex'))).throw(refusal('T7 CRC', 'T7 CRC must be 0xefd0, got "0xd0ef"'));
-    should(linkSdk4ReadsBlock(buildBlockReply({ id: '1', fileLength: 12, offset: 0 }, PACKAGE.bytes.subarray(0, 8)), 0)).match({ accepted: true });
+    should(() => parseBlockReply(Buffer.from(v.payloadHex as string, 'hex'))).throw(
+      refusal('T7 CRC', 'T7 CRC must be 0xefd0, got "0xd0ef"'),
+    );
+    should(
+      linkSdk4ReadsBlock(buildBlockReply({ id: '1', fileLength: 12, offset: 0 }, PACKAGE.bytes.subarray(0, 8)), 0),
+    ).match({ accepted: true });
   });
 
   it('bOffset echoes the requested offset', function () {
@@ -274,7 +348,10 @@ describe('what Link SDK 4 reads in our T7 blocks', function () {
 
   it('the header is compact JSON, which Link SDK 4 needs', function () {
     const v = refusedBecause('pretty-printed header');
-    const ours = buildBlockReply({ id: '1', fileToken: 'default', fileLength: 12, offset: 0 }, PACKAGE.bytes.subarray(0, 8));
+    const ours = buildBlockReply(
+      { id: '1', fileToken: 'default', fileLength: 12, offset: 0 },
+      PACKAGE.bytes.subarray(0, 8),
+    );
     should(ours.toString('hex')).not.eql(v.payloadHex);
     should(sees(linkSdk4ReadsBlock(ours, 0)).code).eql(200);
   });

@@ -1,7 +1,10 @@
 /** Shared by the codec tests: how a refusal is asserted, and the example package and device of the SDK fixture. */
 
 /** What a refused message looks like to `should(fn).throw(…)`: a ProtocolError naming the field, with the rule in its message. */
-export function refusal(field: string, message: string | RegExp): { name: string; field: string; message: string | RegExp } {
+export function refusal(
+  field: string,
+  message: string | RegExp,
+): { name: string; field: string; message: string | RegExp } {
   return { name: 'ProtocolError', field, message };
 }
 

@@ -1,9 +1,26 @@
 import fc from 'fast-check';
 import should from 'should';
-import { buildTopic, checkDeviceRef, checkTopicLevel, parseTopic, parseTopicOf, SUBSCRIPTIONS, TopicKind } from '../../src/protocol';
+import {
+  buildTopic,
+  checkDeviceRef,
+  checkTopicLevel,
+  parseTopic,
+  parseTopicOf,
+  SUBSCRIPTIONS,
+  TopicKind,
+} from '../../src/protocol';
 import { DEVICE, refusal } from './support';
 
-const KINDS: TopicKind[] = ['inform', 'upgrade', 'progress', 'firmwareGet', 'firmwareGetReply', 'fileDownload', 'fileDownloadReply', 'request'];
+const KINDS: TopicKind[] = [
+  'inform',
+  'upgrade',
+  'progress',
+  'firmwareGet',
+  'firmwareGetReply',
+  'fileDownload',
+  'fileDownloadReply',
+  'request',
+];
 
 /** T1–T8 for product key a1B2c3D4e5F and device dev-001, as ota-protocol.md and node-contracts.md spell them. */
 const TOPICS: Record<TopicKind, string> = {
@@ -30,7 +47,9 @@ describe('checkTopicLevel', function () {
   });
 
   it('an empty level is refused', function () {
-    should(() => checkTopicLevel('productKey', '')).throw(refusal('productKey', 'productKey must be a non-empty string, got an empty string'));
+    should(() => checkTopicLevel('productKey', '')).throw(
+      refusal('productKey', 'productKey must be a non-empty string, got an empty string'),
+    );
   });
 
   it('a device name with / is refused', function () {
@@ -40,28 +59,40 @@ describe('checkTopicLevel', function () {
   });
 
   it('a device name with + is refused', function () {
-    should(() => checkTopicLevel('deviceName', 'dev+1')).throw(refusal('deviceName', /one MQTT topic level \(.*found "\+"\), got "dev\+1"$/));
+    should(() => checkTopicLevel('deviceName', 'dev+1')).throw(
+      refusal('deviceName', /one MQTT topic level \(.*found "\+"\), got "dev\+1"$/),
+    );
   });
 
   it('a device name with # is refused', function () {
-    should(() => checkTopicLevel('deviceName', '#')).throw(refusal('deviceName', /one MQTT topic level \(.*found "#"\), got "#"$/));
+    should(() => checkTopicLevel('deviceName', '#')).throw(
+      refusal('deviceName', /one MQTT topic level \(.*found "#"\), got "#"$/),
+    );
   });
 
   it('a device name with NUL is refused', function () {
-    should(() => checkTopicLevel('deviceName', 'dev\u00001')).throw(refusal('deviceName', /one MQTT topic level \(.*found NUL\)/));
+    should(() => checkTopicLevel('deviceName', 'dev\u00001')).throw(
+      refusal('deviceName', /one MQTT topic level \(.*found NUL\)/),
+    );
   });
 
   it('a level of more than 64 characters is refused', function () {
-    should(() => checkTopicLevel('deviceName', 'x'.repeat(65))).throw(refusal('deviceName', /^deviceName must be at most 64 characters, got /));
+    should(() => checkTopicLevel('deviceName', 'x'.repeat(65))).throw(
+      refusal('deviceName', /^deviceName must be at most 64 characters, got /),
+    );
   });
 
   it('a level with a lone surrogate is refused', function () {
-    should(() => checkTopicLevel('deviceName', 'dev\ud83d')).throw(refusal('deviceName', 'deviceName must be valid Unicode text, got "dev\\ud83d"'));
+    should(() => checkTopicLevel('deviceName', 'dev\ud83d')).throw(
+      refusal('deviceName', 'deviceName must be valid Unicode text, got "dev\\ud83d"'),
+    );
   });
 
   it('a level that is not a string is refused', function () {
     should(() => checkTopicLevel('productKey', 42)).throw(refusal('productKey', 'productKey must be a string, got 42'));
-    should(() => checkTopicLevel('productKey', ['pk'])).throw(refusal('productKey', 'productKey must be a string, got an array of 1 items'));
+    should(() => checkTopicLevel('productKey', ['pk'])).throw(
+      refusal('productKey', 'productKey must be a string, got an array of 1 items'),
+    );
   });
 
   it('a missing level is required', function () {
@@ -90,7 +121,9 @@ describe('checkTopicLevel', function () {
 describe('checkDeviceRef', function () {
   it('checks both levels and names them with the prefix', function () {
     should(checkDeviceRef(DEVICE)).eql(DEVICE);
-    should(() => checkDeviceRef({ productKey: 'pk', deviceName: 'a/b' }, 'msg.')).throw(refusal('msg.deviceName', /one MQTT topic level/));
+    should(() => checkDeviceRef({ productKey: 'pk', deviceName: 'a/b' }, 'msg.')).throw(
+      refusal('msg.deviceName', /one MQTT topic level/),
+    );
     should(() => checkDeviceRef({ deviceName: 'dev' }, 'msg.')).throw(refusal('msg.productKey', /is required/));
   });
 });
@@ -103,8 +136,12 @@ describe('buildTopic', function () {
   }
 
   it('refuses a device name that would widen the topic, before building anything', function () {
-    should(() => buildTopic('upgrade', { productKey: 'pk', deviceName: '+' })).throw(refusal('deviceName', /one MQTT topic level/));
-    should(() => buildTopic('upgrade', { productKey: '#', deviceName: 'dev' })).throw(refusal('productKey', /one MQTT topic level/));
+    should(() => buildTopic('upgrade', { productKey: 'pk', deviceName: '+' })).throw(
+      refusal('deviceName', /one MQTT topic level/),
+    );
+    should(() => buildTopic('upgrade', { productKey: '#', deviceName: 'dev' })).throw(
+      refusal('productKey', /one MQTT topic level/),
+    );
   });
 });
 
@@ -138,18 +175,29 @@ describe('parseTopic', function () {
 
   it('a wildcard product key level is refused, naming the level', function () {
     should(() => parseTopic('/ota/device/inform/+/dev-001')).throw(
-      refusal('the productKey level of msg.topic', /^the productKey level of msg.topic must be one MQTT topic level .*got "\/ota\/device\/inform\/\+\/dev-001"$/),
+      refusal(
+        'the productKey level of msg.topic',
+        /^the productKey level of msg.topic must be one MQTT topic level .*got "\/ota\/device\/inform\/\+\/dev-001"$/,
+      ),
     );
   });
 
   it('a wildcard or empty device name level is refused, naming the level', function () {
-    should(() => parseTopic('/sys/pk/#/thing/file/download')).throw(refusal('the deviceName level of msg.topic', /one MQTT topic level/));
-    should(() => parseTopic('/ota/device/progress/pk/')).throw(refusal('the deviceName level of msg.topic', /a non-empty string/));
-    should(() => parseTopic('/ota/device/progress//dn')).throw(refusal('the productKey level of msg.topic', /a non-empty string/));
+    should(() => parseTopic('/sys/pk/#/thing/file/download')).throw(
+      refusal('the deviceName level of msg.topic', /one MQTT topic level/),
+    );
+    should(() => parseTopic('/ota/device/progress/pk/')).throw(
+      refusal('the deviceName level of msg.topic', /a non-empty string/),
+    );
+    should(() => parseTopic('/ota/device/progress//dn')).throw(
+      refusal('the productKey level of msg.topic', /a non-empty string/),
+    );
   });
 
   it('a level of more than 64 characters is refused', function () {
-    should(() => parseTopic(`/ota/device/inform/pk/${'d'.repeat(65)}`)).throw(refusal('the deviceName level of msg.topic', /at most 64 characters/));
+    should(() => parseTopic(`/ota/device/inform/pk/${'d'.repeat(65)}`)).throw(
+      refusal('the deviceName level of msg.topic', /at most 64 characters/),
+    );
   });
 
   it('every topic built for any valid device parses back to its kind and device', function () {
@@ -189,7 +237,10 @@ describe('SUBSCRIPTIONS', function () {
 
   it('each filter matches the topics of its own kind', function () {
     for (const [kind, filter] of Object.entries(SUBSCRIPTIONS)) {
-      should(parseTopic(filter.replace('+', DEVICE.productKey).replace('+', DEVICE.deviceName))).eql({ kind, ...DEVICE });
+      should(parseTopic(filter.replace('+', DEVICE.productKey).replace('+', DEVICE.deviceName))).eql({
+        kind,
+        ...DEVICE,
+      });
     }
   });
 });

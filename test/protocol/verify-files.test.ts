@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
 import should from 'should';
-import { buildUpgradeNotice, checkFiles, digestBuffer, FirmwareDescriptor, PackageDigest, parseFirmwareDescriptor, parseUpgradeNotice } from '../../src/protocol';
+import {
+  buildUpgradeNotice,
+  checkFiles,
+  digestBuffer,
+  FirmwareDescriptor,
+  PackageDigest,
+  parseFirmwareDescriptor,
+  parseUpgradeNotice,
+} from '../../src/protocol';
 import { PACKAGE } from './support';
 
 const APP = Buffer.from('application image');
@@ -74,7 +82,7 @@ describe('checkFiles', function () {
     });
   });
 
-  it('reports the first difference in the notice\'s order', function () {
+  it("reports the first difference in the notice's order", function () {
     should(checkFiles(digests({ 'res.bin': APP }), twoFiles())).eql({
       ok: false,
       reason: 'missing file "app.bin": the notice lists it, but it was not downloaded',

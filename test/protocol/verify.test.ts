@@ -1,5 +1,12 @@
 import should from 'should';
-import { buildUpgradeNotice, checkPackage, digestBuffer, FirmwareDescriptor, parseFirmwareDescriptor, parseUpgradeNotice } from '../../src/protocol';
+import {
+  buildUpgradeNotice,
+  checkPackage,
+  digestBuffer,
+  FirmwareDescriptor,
+  parseFirmwareDescriptor,
+  parseUpgradeNotice,
+} from '../../src/protocol';
 import { PACKAGE } from './support';
 
 const BY_MD5 = parseFirmwareDescriptor({ version: '1.0.1', size: 12, url: PACKAGE.url, md5: PACKAGE.md5 });
@@ -16,7 +23,9 @@ describe('checkPackage', function () {
 
   it('passes the package of a notice whose sign came in uppercase', function () {
     const notice = buildUpgradeNotice(BY_MD5, 1).split(PACKAGE.md5).join(PACKAGE.md5.toUpperCase());
-    should(checkPackage(digestBuffer(PACKAGE.bytes), parseUpgradeNotice(notice).firmware as FirmwareDescriptor)).eql({ ok: true });
+    should(checkPackage(digestBuffer(PACKAGE.bytes), parseUpgradeNotice(notice).firmware as FirmwareDescriptor)).eql({
+      ok: true,
+    });
   });
 
   it('fails a package of another size, saying both sizes', function () {

@@ -42,7 +42,9 @@ const RETRY_MINUTES = 2;
 /** Long burns keep the devices that got their notice before the kill busy until Node-RED is back. */
 const TIMING = { bootMs: 200, burnMs: 10_000, rebootMs: 1000 };
 const SEED = 20_260_905;
-const PACKAGE = Buffer.concat(Array.from({ length: 1024 }, (_, i) => createHash('sha256').update(`package ${i}`).digest()));
+const PACKAGE = Buffer.concat(
+  Array.from({ length: 1024 }, (_, i) => createHash('sha256').update(`package ${i}`).digest()),
+);
 /** Node-RED's default mqttReconnectTime: the settings here leave it alone. */
 const RECOVERY_DELAY_MS = recoveryDelayFor(undefined);
 
@@ -65,7 +67,10 @@ interface TaskView {
 /** The platform flow with a delay node between ota-push and its mqtt out. */
 function pacedPlatformFlow(broker: TestBroker) {
   const platform = platformFlow({ host: '127.0.0.1', port: broker.port });
-  const push = platform.flows.find((n) => (n as { id: string }).id === platform.pushId) as { z: string; wires: string[][] };
+  const push = platform.flows.find((n) => (n as { id: string }).id === platform.pushId) as {
+    z: string;
+    wires: string[][];
+  };
   const delay = {
     id: freshId(),
     type: 'delay',
@@ -129,12 +134,25 @@ class CrashRun {
     if (!this.broker) throw new Error('Mosquitto is not installed (/usr/sbin/mosquitto)');
     const { flows, fleetId } = pacedPlatformFlow(this.broker);
     this.fleetId = fleetId;
-    this.red = await NodeRedChild.prepare({ userDir: this.userDir, flows, settings: { logging: { console: { level: 'warn' } } } });
+    this.red = await NodeRedChild.prepare({
+      userDir: this.userDir,
+      flows,
+      settings: { logging: { console: { level: 'warn' } } },
+    });
     await this.red.start();
     this.watcher = await mqtt.connectAsync(this.broker.url, { clientId: `crash-watcher-${process.pid}` });
     await this.watcher.subscribeAsync(['test/events', '/ota/device/upgrade/#'], { qos: 1 });
     this.watcher.on('message', (topic, payload) => this.heard(topic, payload));
-    this.sim = new Simulation(simOptions({ broker: this.broker.url, productKey: 'pk1', version: '1.0.0', devices: DEVICES, seed: SEED, timing: TIMING }));
+    this.sim = new Simulation(
+      simOptions({
+        broker: this.broker.url,
+        productKey: 'pk1',
+        version: '1.0.0',
+        devices: DEVICES,
+        seed: SEED,
+        timing: TIMING,
+      }),
+    );
     await this.sim.start();
     const deadline = Date.now() + 30_000;
     while ((await getJson<unknown[]>(`${this.base}/devices`).catch(() => [])).length < DEVICES) {
@@ -159,7 +177,12 @@ class CrashRun {
 
   async startBatch(): Promise<number> {
     const batch = await postJson<{ id: number }>(`${this.base}/batches`, {
-      firmware: { version: '2.0.0', url: (this.server as { url: string }).url, size: PACKAGE.length, md5: createHash('md5').update(PACKAGE).digest('hex') },
+      firmware: {
+        version: '2.0.0',
+        url: (this.server as { url: string }).url,
+        size: PACKAGE.length,
+        md5: createHash('md5').update(PACKAGE).digest('hex'),
+      },
       type: 'static',
       targets: { selection: 'ALL', productKey: 'pk1' },
       strategy: { maximumPerMinute: PER_MINUTE, retryCount: 1, retryInterval: RETRY_MINUTES, timeoutInMinutes: 5 },
@@ -172,7 +195,10 @@ class CrashRun {
     const red = this.red as NodeRedChild;
     const broker = this.broker as TestBroker;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the ${KILL_AT}th notice was not committed within 60 s`)), 60_000);
+      const timer = setTimeout(
+        () => reject(new Error(`the ${KILL_AT}th notice was not committed within 60 s`)),
+        60_000,
+      );
       this.onNotified = () => {
         if (this.notified < KILL_AT) return;
         this.onNotified = undefined;
@@ -203,8 +229,12 @@ class CrashRun {
   }
 
   async recoveries(id: number): Promise<{ taskId: number }[]> {
-    const transitions = await getJson<{ taskId: number; from: string; to: string; reason: string | null }[]>(`${this.base}/batches/${id}/transitions?limit=100000`);
-    return transitions.filter((t) => t.from === 'NOTIFIED' && t.to === 'NOTIFIED' && /re-sent after a restart/.test(t.reason ?? ''));
+    const transitions = await getJson<{ taskId: number; from: string; to: string; reason: string | null }[]>(
+      `${this.base}/batches/${id}/transitions?limit=100000`,
+    );
+    return transitions.filter(
+      (t) => t.from === 'NOTIFIED' && t.to === 'NOTIFIED' && /re-sent after a restart/.test(t.reason ?? ''),
+    );
   }
 
   deviceVersions(): string[] {
@@ -223,7 +253,10 @@ class CrashRun {
 }
 
 for (const kind of ['aedes', 'mosquitto'] as const) {
-  const title = kind === 'aedes' ? 'an embedded Aedes broker that dies and restarts with Node-RED' : 'an external Mosquitto that stays up';
+  const title =
+    kind === 'aedes'
+      ? 'an embedded Aedes broker that dies and restarts with Node-RED'
+      : 'an external Mosquitto that stays up';
   describe(`reliability: notices across a crash, with ${title}`, function () {
     this.timeout(120_000);
     let run: CrashRun;
@@ -243,13 +276,18 @@ for (const kind of ['aedes', 'mosquitto'] as const) {
       const restartMs = await run.restart();
       const restartedAt = Date.now();
       // The rate schedule of every notice after the restart, the hold and one upgrade, plus a margin.
-      const scheduleMs = RECOVERY_DELAY_MS + (DEVICES * 60_000) / PER_MINUTE + HOLD_S * 1000 + TIMING.burnMs + TIMING.rebootMs;
+      const scheduleMs =
+        RECOVERY_DELAY_MS + (DEVICES * 60_000) / PER_MINUTE + HOLD_S * 1000 + TIMING.burnMs + TIMING.rebootMs;
       const deadline = restartedAt + scheduleMs + 15_000;
       let batch = await run.batch(batchId);
       while (batch.state !== 'COMPLETED') {
         if (Date.now() > deadline) {
-          const states = (await run.tasks(batchId)).map((t) => `${t.deviceName} ${t.state} (${t.reason}; ${t.attempts} notices, ${t.retries} retries)`);
-          throw new Error(`batch ${batchId} not COMPLETED ${scheduleMs + 15_000} ms after the restart: ${states.join('; ')}`);
+          const states = (await run.tasks(batchId)).map(
+            (t) => `${t.deviceName} ${t.state} (${t.reason}; ${t.attempts} notices, ${t.retries} retries)`,
+          );
+          throw new Error(
+            `batch ${batchId} not COMPLETED ${scheduleMs + 15_000} ms after the restart: ${states.join('; ')}`,
+          );
         }
         await sleep(250);
         batch = await run.batch(batchId);
@@ -270,7 +308,10 @@ for (const kind of ['aedes', 'mosquitto'] as const) {
       const names = tasks.map((t) => t.deviceName);
       const after = names.map((n) => run.after.get(n) ?? 0);
       const total = names.map((n) => (run.before.get(n) ?? 0) + (run.after.get(n) ?? 0));
-      should(Math.max(...after)).be.belowOrEqual(2, `notices after the restart: ${JSON.stringify(Object.fromEntries(run.after))}`);
+      should(Math.max(...after)).be.belowOrEqual(
+        2,
+        `notices after the restart: ${JSON.stringify(Object.fromEntries(run.after))}`,
+      );
       should(Math.min(...total)).be.aboveOrEqual(1);
       printFigures(`crash with ${kind}`, {
         devices: DEVICES,

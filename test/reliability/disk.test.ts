@@ -9,7 +9,19 @@ import helper from 'node-red-node-test-helper';
 import should from 'should';
 import { Fleet, SqliteStore } from '../../src/fleet';
 import { snapshot } from '../helpers/fleet-state';
-import { Deployed, deploy, eventually, feed, fleetSuite, httpRequest, platformFlow, reportVersions, startBatchToAll, t1, t3 } from '../helpers/fleet-red';
+import {
+  Deployed,
+  deploy,
+  eventually,
+  feed,
+  fleetSuite,
+  httpRequest,
+  platformFlow,
+  reportVersions,
+  startBatchToAll,
+  t1,
+  t3,
+} from '../helpers/fleet-red';
 import { printFigures } from '../helpers/fuzz-run';
 import type { FlowNode } from '../helpers/flow';
 import { assertRedRing, Inbox, Msg, recordStatuses } from '../helpers/red';
@@ -39,14 +51,20 @@ function assertStoreRefusal(caught: Msg, source: FlowNode): void {
   const error = caught.error as { message: string; code?: string; source: { id: string } };
   should(error.source.id).equal(source.id);
   should(error.code).equal('OTA_STORE');
-  should(error.message).match(/^FleetError: the fleet's store refused the change \(SQLITE_[A-Z_]+: .+\); nothing was changed$/);
+  should(error.message).match(
+    /^FleetError: the fleet's store refused the change \(SQLITE_[A-Z_]+: .+\); nothing was changed$/,
+  );
 }
 
 /** Feeds one report and returns what came of it: the event, or what the Catch node got. */
 async function answerTo(d: Deployed, node: FlowNode, msg: Msg): Promise<Msg> {
   const seen = [d.informed, d.progressed, d.caught].map((box) => box.messages.length);
   feed(node, msg);
-  await eventually('an answer', () => [d.informed, d.progressed, d.caught].some((box, i) => box.messages.length > seen[i]), 5000);
+  await eventually(
+    'an answer',
+    () => [d.informed, d.progressed, d.caught].some((box, i) => box.messages.length > seen[i]),
+    5000,
+  );
   const box = [d.informed, d.progressed, d.caught].find((b, i) => b.messages.length > seen[i]) as Inbox;
   return box.messages[box.messages.length - 1];
 }
@@ -77,14 +95,26 @@ describe('reliability: the disk refuses writes', function () {
       [t3('pk1', 'dev-2', -1, 'flash'), d.platform.progress],
       [{ _msgid: 'c', action: 'cancel', batchId }, d.platform.push!],
       [{ _msgid: 'p', action: 'pause', batchId }, d.platform.push!],
-      [{ _msgid: 'n', payload: { firmwareId: before.batches.length ? (before.firmware[0] as { id: string }).id : '', targets: { selection: 'ALL' } } }, d.platform.push!],
+      [
+        {
+          _msgid: 'n',
+          payload: {
+            firmwareId: before.batches.length ? (before.firmware[0] as { id: string }).id : '',
+            targets: { selection: 'ALL' },
+          },
+        },
+        d.platform.push!,
+      ],
     ];
     for (const [msg, node] of refused) {
       feed(node, msg);
       assertStoreRefusal(await d.caught.next(), node);
     }
     for (const s of statuses) should(s.some((x) => x.fill === 'red')).be.true();
-    assertRedRing(statuses[0], (d.caught.messages[1].error as { message: string }).message.replace(/^FleetError: /, ''));
+    assertRedRing(
+      statuses[0],
+      (d.caught.messages[1].error as { message: string }).message.replace(/^FleetError: /, ''),
+    );
     const api = await httpRequest(`${suite.adminUrl}/ota/fleets/${d.platform.fleet.id}/batches/${batchId}/cancel`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
@@ -92,7 +122,9 @@ describe('reliability: the disk refuses writes', function () {
     });
     should(api.status).equal(503);
     should(JSON.parse(api.body.toString()).error).match(/store refused the change/);
-    should((await httpRequest(`${suite.adminUrl}/ota/fleets/${d.platform.fleet.id}/batches/${batchId}`)).status).equal(200);
+    should((await httpRequest(`${suite.adminUrl}/ota/fleets/${d.platform.fleet.id}/batches/${batchId}`)).status).equal(
+      200,
+    );
     should(d.informed.messages.length + d.progressed.messages.length).equal(NAMES.length + 6);
     should(snapshot(fleet)).eql(before);
 
@@ -109,7 +141,8 @@ describe('reliability: the disk refuses writes', function () {
     const again = reopened(d);
     try {
       const after = snapshot(again);
-      const untouched = (list: unknown[]) => (list as { deviceName: string }[]).filter((x) => x.deviceName !== 'dev-5' && x.deviceName !== 'dev-1');
+      const untouched = (list: unknown[]) =>
+        (list as { deviceName: string }[]).filter((x) => x.deviceName !== 'dev-5' && x.deviceName !== 'dev-1');
       should(untouched(after.devices)).eql(untouched(before.devices));
       should(untouched(after.tasks[batchId])).eql(untouched(before.tasks[batchId]));
       should(after.firmware).eql(before.firmware);
@@ -118,7 +151,12 @@ describe('reliability: the disk refuses writes', function () {
     } finally {
       again.close();
     }
-    printFigures('disk read-only', { refusedMessages: refused.length + 1, refusedCodes: 'OTA_STORE / HTTP 503', storedBefore: before.transitions, lost: 0 });
+    printFigures('disk read-only', {
+      refusedMessages: refused.length + 1,
+      refusedCodes: 'OTA_STORE / HTTP 503',
+      storedBefore: before.transitions,
+      lost: 0,
+    });
   });
 
   it('with the disk full, reports past the limit are refused with OTA_STORE, the nodes keep running, and every accepted report is kept', async function () {
@@ -152,7 +190,9 @@ describe('reliability: the disk refuses writes', function () {
 
     // Room again: the same node takes the next report.
     store.limitGrowth(undefined);
-    should((await answerTo(d, d.platform.inform, t1('pk1', 'after-the-fault', '1.0.0'))).payload).match({ deviceName: 'after-the-fault' });
+    should((await answerTo(d, d.platform.inform, t1('pk1', 'after-the-fault', '1.0.0'))).payload).match({
+      deviceName: 'after-the-fault',
+    });
 
     await helper.unload();
     const again = reopened(d);
@@ -167,6 +207,11 @@ describe('reliability: the disk refuses writes', function () {
     } finally {
       again.close();
     }
-    printFigures('disk full', { accepted: accepted.length, refused: refusedNames.length, progressAtFull: progressRefused ? 'refused' : 'fitted in free space', lost: 0 });
+    printFigures('disk full', {
+      accepted: accepted.length,
+      refused: refusedNames.length,
+      progressAtFull: progressRefused ? 'refused' : 'fitted in free space',
+      lost: 0,
+    });
   });
 });

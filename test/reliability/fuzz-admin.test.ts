@@ -43,7 +43,11 @@ describe('reliability: bad requests to the admin API', function () {
     const start = Date.now();
     await fc.assert(
       fc.asyncProperty(adminCases(target), async (c) => {
-        const answer = await httpRequest(suite.adminUrl + c.path, { method: c.method, headers: c.headers, body: c.body === undefined ? undefined : Buffer.from(c.body) });
+        const answer = await httpRequest(suite.adminUrl + c.path, {
+          method: c.method,
+          headers: c.headers,
+          body: c.body === undefined ? undefined : Buffer.from(c.body),
+        });
         assertRefused(c, answer);
         statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
         kinds.add(c.kind);
@@ -57,14 +61,27 @@ describe('reliability: bad requests to the admin API', function () {
   // Found by this suite (the route answered 200 [] for an unknown batch) and fixed.
   it('answers the transitions of an unknown batch with 404', async function () {
     const d = await deployFuzzed(suite);
-    const c: AdminCase = { kind: 'unknown batch', method: 'GET', path: `/ota/fleets/${d.f.fleet.id}/batches/${d.target.batchId + 999_999}/transitions`, expect: [404] };
+    const c: AdminCase = {
+      kind: 'unknown batch',
+      method: 'GET',
+      path: `/ota/fleets/${d.f.fleet.id}/batches/${d.target.batchId + 999_999}/transitions`,
+      expect: [404],
+    };
     assertRefused(c, await httpRequest(suite.adminUrl + c.path));
   });
 
   /** Sends each case and checks its refusal; the fleet must not change. */
   async function refuseAll(cases: AdminCase[], fleet: Parameters<typeof snapshot>[0]): Promise<void> {
     const before = snapshot(fleet);
-    for (const c of cases) assertRefused(c, await httpRequest(suite.adminUrl + c.path, { method: c.method, headers: c.headers, body: c.body === undefined ? undefined : Buffer.from(c.body) }));
+    for (const c of cases)
+      assertRefused(
+        c,
+        await httpRequest(suite.adminUrl + c.path, {
+          method: c.method,
+          headers: c.headers,
+          body: c.body === undefined ? undefined : Buffer.from(c.body),
+        }),
+      );
     should(snapshot(fleet)).eql(before);
   }
 
@@ -74,10 +91,38 @@ describe('reliability: bad requests to the admin API', function () {
     const json = { 'Content-Type': 'application/json' };
     await refuseAll(
       [
-        ...['{bad', '{"firmwareId":', '"str"', 'null', '123', 'true', '{"a":1}}', '\u0000'].map((body): AdminCase => ({ kind: 'not JSON', method: 'POST', path: `${F}/batches`, headers: json, body, expect: [400] })),
-        { kind: 'not JSON', method: 'PUT', path: `${F}/devices/pk1/dev-000/tags`, headers: json, body: '{tags:', expect: [400] },
-        { kind: 'not JSON', method: 'POST', path: `${F}/batches/${d.target.batchId}/cancel`, headers: json, body: '[', expect: [400] },
-        { kind: 'too large', method: 'POST', path: `${F}/batches`, headers: json, body: `{"x":"${'x'.repeat(6 * 1024 * 1024)}"}`, expect: [413] },
+        ...['{bad', '{"firmwareId":', '"str"', 'null', '123', 'true', '{"a":1}}', '\u0000'].map((body): AdminCase => ({
+          kind: 'not JSON',
+          method: 'POST',
+          path: `${F}/batches`,
+          headers: json,
+          body,
+          expect: [400],
+        })),
+        {
+          kind: 'not JSON',
+          method: 'PUT',
+          path: `${F}/devices/pk1/dev-000/tags`,
+          headers: json,
+          body: '{tags:',
+          expect: [400],
+        },
+        {
+          kind: 'not JSON',
+          method: 'POST',
+          path: `${F}/batches/${d.target.batchId}/cancel`,
+          headers: json,
+          body: '[',
+          expect: [400],
+        },
+        {
+          kind: 'too large',
+          method: 'POST',
+          path: `${F}/batches`,
+          headers: json,
+          body: `{"x":"${'x'.repeat(6 * 1024 * 1024)}"}`,
+          expect: [413],
+        },
       ],
       d.fleet,
     );
@@ -90,9 +135,30 @@ describe('reliability: bad requests to the admin API', function () {
     const json = { 'Content-Type': 'application/json' };
     await refuseAll(
       [
-        { kind: 'unknown charset', method: 'POST', path: `${F}/batches`, headers: { 'Content-Type': 'application/json; charset=klingon' }, body: '{}', expect: [415] },
-        { kind: 'bad encoding', method: 'POST', path: `${F}/batches`, headers: { ...json, 'Content-Encoding': 'gzip' }, body: 'not gzip', expect: [400] },
-        { kind: 'unknown encoding', method: 'POST', path: `${F}/batches`, headers: { ...json, 'Content-Encoding': 'br2' }, body: '{}', expect: [415] },
+        {
+          kind: 'unknown charset',
+          method: 'POST',
+          path: `${F}/batches`,
+          headers: { 'Content-Type': 'application/json; charset=klingon' },
+          body: '{}',
+          expect: [415],
+        },
+        {
+          kind: 'bad encoding',
+          method: 'POST',
+          path: `${F}/batches`,
+          headers: { ...json, 'Content-Encoding': 'gzip' },
+          body: 'not gzip',
+          expect: [400],
+        },
+        {
+          kind: 'unknown encoding',
+          method: 'POST',
+          path: `${F}/batches`,
+          headers: { ...json, 'Content-Encoding': 'br2' },
+          body: '{}',
+          expect: [415],
+        },
         { kind: 'bad percent-encoding', method: 'GET', path: `${F}/batches/%E0%A4%A/tasks`, expect: [400] },
         { kind: 'bad percent-encoding', method: 'GET', path: '/ota/fleets/%ZZ/devices', expect: [400] },
       ],

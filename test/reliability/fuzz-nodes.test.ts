@@ -36,12 +36,18 @@ describe('reliability: malformed messages into every ingress node', function () 
 
   it(`ota-inform (platform) refuses ${RUNS} malformed T1/T4/T6/T8 messages, each naming the field, and nothing changes`, async function () {
     const d = await deployFuzzed(suite);
-    printFigures('fuzz ota-inform', await fuzzNode(d, d.f.inform, deviceMessageCases(d.target, ['T1', 'T4', 'T6', 'T8']), RUNS, SEED));
+    printFigures(
+      'fuzz ota-inform',
+      await fuzzNode(d, d.f.inform, deviceMessageCases(d.target, ['T1', 'T4', 'T6', 'T8']), RUNS, SEED),
+    );
   });
 
   it(`ota-progress (platform) refuses ${RUNS} malformed T3 messages, each naming the field, and nothing changes`, async function () {
     const d = await deployFuzzed(suite);
-    printFigures('fuzz ota-progress', await fuzzNode(d, d.f.progress, deviceMessageCases(d.target, ['T3']), RUNS, SEED + 1));
+    printFigures(
+      'fuzz ota-progress',
+      await fuzzNode(d, d.f.progress, deviceMessageCases(d.target, ['T3']), RUNS, SEED + 1),
+    );
   });
 
   it(`ota-verify (device) refuses ${RUNS} broken notices and packages, each naming the field`, async function () {
@@ -61,7 +67,11 @@ describe('reliability: malformed messages the fuzz run leaves out (findings)', f
   const suite = fleetSuite('fuzz-findings');
 
   /** Feeds one message and returns what the Catch node got for it (or undefined). */
-  async function refusalOf(d: Awaited<ReturnType<typeof deployFuzzed>>, target: FlowNode, msg: Record<string, unknown>): Promise<{ message: string; code?: string } | undefined> {
+  async function refusalOf(
+    d: Awaited<ReturnType<typeof deployFuzzed>>,
+    target: FlowNode,
+    msg: Record<string, unknown>,
+  ): Promise<{ message: string; code?: string } | undefined> {
     helper.getNode(target.id).receive({ _msgid: 'finding', ...msg });
     await d.outlets.beyond(0, 1000);
     return d.outlets.lastCaught?.error as { message: string; code?: string } | undefined;
@@ -89,7 +99,10 @@ describe('reliability: malformed messages the fuzz run leaves out (findings)', f
     const d = await deployFuzzed(suite);
     const uncaught = watchUncaught();
     try {
-      const error = await refusalOf(d, d.f.inform, { topic: '/ota/device/inform/pk1/dev-000', payload: { params: { version: nested(10_000) } } });
+      const error = await refusalOf(d, d.f.inform, {
+        topic: '/ota/device/inform/pk1/dev-000',
+        payload: { params: { version: nested(10_000) } },
+      });
       should(error?.message).match(/^ProtocolError: params\.version must be a string/);
       should(uncaught.errors).eql([]);
     } finally {

@@ -12,7 +12,16 @@ const SEED = Number(process.env.KILL_SEED ?? 20_260_802);
 
 describe('reliability: SIGKILL of Node-RED in the middle of batches', function () {
   this.timeout(0);
-  const runs = new KillRuns({ runs: RUNS, seed: SEED, devices: 30, retryCount: 3, retryInterval: 0.04, maximumPerMinute: 1200, stepMs: 60, timeoutInMinutes: 0.2 });
+  const runs = new KillRuns({
+    runs: RUNS,
+    seed: SEED,
+    devices: 30,
+    retryCount: 3,
+    retryInterval: 0.04,
+    maximumPerMinute: 1200,
+    stepMs: 60,
+    timeoutInMinutes: 0.2,
+  });
 
   before(async function () {
     this.timeout(120_000);

@@ -60,8 +60,15 @@ describe('reliability: a progress storm while the batch is canceled', function (
     should(inFile.activeOrRetrying).equal(0);
     should(inFile.lastTransitionMismatches).equal(0);
     // Every state change was announced once on ota-push's second output, and the batch's own end.
-    await eventually('the events', () => d.events.messages.filter((m) => m.topic === 'batch' && (m.payload as { to: string }).to === 'CANCELED').length === 1);
-    const batchEvent = d.events.messages.find((m) => m.topic === 'batch' && (m.payload as { to: string }).to === 'CANCELED');
+    await eventually(
+      'the events',
+      () =>
+        d.events.messages.filter((m) => m.topic === 'batch' && (m.payload as { to: string }).to === 'CANCELED')
+          .length === 1,
+    );
+    const batchEvent = d.events.messages.find(
+      (m) => m.topic === 'batch' && (m.payload as { to: string }).to === 'CANCELED',
+    );
     should((batchEvent?.payload as { counts: unknown }).counts).eql(counts);
     printFigures('storm (nodes)', { devices, reports, cancelAt, counts, ms });
   });

@@ -16,10 +16,16 @@ helper.init(require.resolve('node-red'));
 /** A report published on `topic` whose payload (and message) claim to come from someone else. */
 function spoofed(topic: string, params: Record<string, unknown>): Msg {
   const claim = { productKey: 'pk1', deviceName: 'dev-a' };
-  return { _msgid: 's', topic, ...claim, payload: JSON.stringify({ id: 9, ...claim, params: { ...claim, ...params } }) };
+  return {
+    _msgid: 's',
+    topic,
+    ...claim,
+    payload: JSON.stringify({ id: 9, ...claim, params: { ...claim, ...params } }),
+  };
 }
 
-const stateOf = (d: Deployed, batchId: number, name: string) => d.handle.fleet.tasks(batchId).find((t) => t.deviceName === name)?.state;
+const stateOf = (d: Deployed, batchId: number, name: string) =>
+  d.handle.fleet.tasks(batchId).find((t) => t.deviceName === name)?.state;
 
 describe('security: reports are attributed only by their topic', function () {
   this.timeout(20_000);
@@ -46,7 +52,12 @@ describe('security: reports are attributed only by their topic', function () {
   it("a T3 on dev-b's topic that names dev-a in its payload and message moves only dev-b's task", async function () {
     const { d, batchId } = await batchOfTwo();
     feed(d.platform.progress, spoofed('/ota/device/progress/pk1/dev-b', { step: '50' }));
-    should((await d.progressed.next()).payload).match({ productKey: 'pk1', deviceName: 'dev-b', state: 'IN_PROGRESS', batchId });
+    should((await d.progressed.next()).payload).match({
+      productKey: 'pk1',
+      deviceName: 'dev-b',
+      state: 'IN_PROGRESS',
+      batchId,
+    });
     should(stateOf(d, batchId, 'dev-a')).equal('NOTIFIED');
     should(stateOf(d, batchId, 'dev-b')).equal('IN_PROGRESS');
     feed(d.platform.progress, spoofed('/ota/device/progress/pk1/dev-b', { step: '-1', desc: 'dev-a failed' }));
@@ -59,7 +70,12 @@ describe('security: reports are attributed only by their topic', function () {
   it("a T1 with the new version on dev-b's topic that names dev-a succeeds only dev-b, and only dev-b's version changes", async function () {
     const { d, batchId } = await batchOfTwo();
     feed(d.platform.inform, spoofed('/ota/device/inform/pk1/dev-b', { version: '2.0.0' }));
-    should((await d.informed.next()).payload).match({ deviceName: 'dev-b', version: '2.0.0', state: 'SUCCEEDED', batchId });
+    should((await d.informed.next()).payload).match({
+      deviceName: 'dev-b',
+      version: '2.0.0',
+      state: 'SUCCEEDED',
+      batchId,
+    });
     should(stateOf(d, batchId, 'dev-a')).equal('NOTIFIED');
     const versions = Object.fromEntries(d.handle.fleet.devices().map((x) => [x.deviceName, x.version]));
     should(versions).eql({ 'dev-a': '1.0.0', 'dev-b': '2.0.0', 'dev-c': '1.0.0' });
@@ -90,7 +106,13 @@ describe('security: reports are attributed only by their topic', function () {
   it('a T1 from a device never seen only adds it to the inventory', async function () {
     const { d, before } = await batchOfTwo();
     feed(d.platform.inform, spoofed('/ota/device/inform/pk1/ghost', { version: '2.0.0' }));
-    should((await d.informed.next()).payload).eql({ productKey: 'pk1', deviceName: 'ghost', module: 'default', version: '2.0.0', id: 9 });
+    should((await d.informed.next()).payload).eql({
+      productKey: 'pk1',
+      deviceName: 'ghost',
+      module: 'default',
+      version: '2.0.0',
+      id: 9,
+    });
     const after = snapshot(d.handle.fleet);
     should(after.devices.filter((x) => (x as { deviceName: string }).deviceName !== 'ghost')).eql(before.devices);
     should(after.devices.map((x) => (x as { deviceName: string }).deviceName)).containEql('ghost');
@@ -100,9 +122,18 @@ describe('security: reports are attributed only by their topic', function () {
 
   it("a T4 on dev-b's topic gets dev-b's notice on dev-b's own topic, never on the asker's", async function () {
     const { d } = await batchOfTwo();
-    feed(d.platform.inform, { _msgid: 'q', topic: '/sys/pk1/dev-b/thing/ota/firmware/get', deviceName: 'dev-a', payload: JSON.stringify({ id: '5', params: { deviceName: 'dev-a' } }) });
+    feed(d.platform.inform, {
+      _msgid: 'q',
+      topic: '/sys/pk1/dev-b/thing/ota/firmware/get',
+      deviceName: 'dev-a',
+      payload: JSON.stringify({ id: '5', params: { deviceName: 'dev-a' } }),
+    });
     const answer = await d.sent.next((m) => String(m.topic).endsWith('/get_reply'));
-    should(answer).match({ topic: '/sys/pk1/dev-b/thing/ota/firmware/get_reply', productKey: 'pk1', deviceName: 'dev-b' });
+    should(answer).match({
+      topic: '/sys/pk1/dev-b/thing/ota/firmware/get_reply',
+      productKey: 'pk1',
+      deviceName: 'dev-b',
+    });
     tried++;
     printFigures('attribution', { spoofedReports: tried, movedOtherTasks: 0 });
   });

@@ -16,7 +16,10 @@ import { passwordLine, RestartableMosquitto } from '../helpers/mosquitto';
 import { needPart } from '../helpers/parts';
 
 const PLATFORM = { username: 'ota-platform', password: randomBytes(12).toString('hex') };
-const PASSWORDS: Record<string, string> = { 'dev-1': randomBytes(12).toString('hex'), 'dev-2': randomBytes(12).toString('hex') };
+const PASSWORDS: Record<string, string> = {
+  'dev-1': randomBytes(12).toString('hex'),
+  'dev-2': randomBytes(12).toString('hex'),
+};
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A client that records what it receives and whether it was cut off. */
@@ -49,11 +52,27 @@ async function refused(url: string, options: mqtt.IClientOptions): Promise<boole
 function forbiddenPublishes(self: string, other: string): string[] {
   const theirs = deviceTopics('pk1', other);
   const mine = deviceTopics('pk1', self);
-  return [...theirs.publish, ...theirs.subscribe, ...mine.subscribe.filter((t) => !mine.publish.includes(t)), '/ota/device/inform/pk2/' + self, 'test/events', '/sys/pk1/' + other + '/thing/event/property/post'];
+  return [
+    ...theirs.publish,
+    ...theirs.subscribe,
+    ...mine.subscribe.filter((t) => !mine.publish.includes(t)),
+    '/ota/device/inform/pk2/' + self,
+    'test/events',
+    '/sys/pk1/' + other + '/thing/event/property/post',
+  ];
 }
 
 function forbiddenSubscriptions(other: string): string[] {
-  return ['#', '/ota/#', '/ota/device/upgrade/pk1/+', '/ota/device/upgrade/+/+', '/sys/pk1/+/thing/#', '/ota/device/inform/#', ...deviceTopics('pk1', other).subscribe, ...deviceTopics('pk1', other).publish];
+  return [
+    '#',
+    '/ota/#',
+    '/ota/device/upgrade/pk1/+',
+    '/ota/device/upgrade/+/+',
+    '/sys/pk1/+/thing/#',
+    '/ota/device/inform/#',
+    ...deviceTopics('pk1', other).subscribe,
+    ...deviceTopics('pk1', other).publish,
+  ];
 }
 
 /**
@@ -61,13 +80,20 @@ function forbiddenSubscriptions(other: string): string[] {
  * whether the broker disconnects a device that publishes where it may not (Aedes) or drops the
  * message silently (Mosquitto).
  */
-function aclBehaviour(ctx: () => { url: string; login: (device: string, password?: string) => mqtt.IClientOptions; cutOff: boolean }, figures: Record<string, number>) {
+function aclBehaviour(
+  ctx: () => { url: string; login: (device: string, password?: string) => mqtt.IClientOptions; cutOff: boolean },
+  figures: Record<string, number>,
+) {
   let platform: Peer;
   const peers: Peer[] = [];
 
   beforeEach(async function () {
     const { url } = ctx();
-    platform = await connect(url, { clientId: `platform-${randomBytes(4).toString('hex')}`, username: PLATFORM.username, password: PLATFORM.password });
+    platform = await connect(url, {
+      clientId: `platform-${randomBytes(4).toString('hex')}`,
+      username: PLATFORM.username,
+      password: PLATFORM.password,
+    });
     await platform.client.subscribeAsync(['/ota/device/#', '/sys/+/+/thing/#'], { qos: 1 });
     peers.push(platform);
   });
@@ -93,7 +119,8 @@ function aclBehaviour(ctx: () => { url: string; login: (device: string, password
 
   it("a device's own reports reach the platform", async function () {
     const dev1 = await device('dev-1');
-    for (const topic of deviceTopics('pk1', 'dev-1').publish) await dev1.client.publishAsync(topic, '{"id":1,"params":{}}', { qos: 1 });
+    for (const topic of deviceTopics('pk1', 'dev-1').publish)
+      await dev1.client.publishAsync(topic, '{"id":1,"params":{}}', { qos: 1 });
     await delay(200);
     should(platform.received.sort()).eql([...deviceTopics('pk1', 'dev-1').publish].sort());
   });
@@ -122,12 +149,18 @@ function aclBehaviour(ctx: () => { url: string; login: (device: string, password
       figures.subscriptionsTried++;
     }
     for (const name of ['dev-1', 'dev-2']) {
-      for (const topic of deviceTopics('pk1', name).subscribe) await platform.client.publishAsync(topic, '{"code":"1000"}', { qos: 1 });
+      for (const topic of deviceTopics('pk1', name).subscribe)
+        await platform.client.publishAsync(topic, '{"code":"1000"}', { qos: 1 });
     }
-    for (const topic of deviceTopics('pk1', 'dev-2').publish) await dev2.client.publishAsync(topic, '{"id":1,"params":{}}', { qos: 1 });
+    for (const topic of deviceTopics('pk1', 'dev-2').publish)
+      await dev2.client.publishAsync(topic, '{"id":1,"params":{}}', { qos: 1 });
     await delay(300);
     should(dev1.received.sort()).eql([...deviceTopics('pk1', 'dev-1').subscribe].sort());
-    should(dev2.received.filter((t) => !t.startsWith('/ota/device/request/')).sort()).eql(deviceTopics('pk1', 'dev-2').subscribe.filter((t) => !t.startsWith('/ota/device/request/')).sort());
+    should(dev2.received.filter((t) => !t.startsWith('/ota/device/request/')).sort()).eql(
+      deviceTopics('pk1', 'dev-2')
+        .subscribe.filter((t) => !t.startsWith('/ota/device/request/'))
+        .sort(),
+    );
   });
 }
 
@@ -138,20 +171,29 @@ describe('security: per-device ACLs at the broker', function () {
     let broker: TestBroker;
     const figures = { loginsRefused: 0, publishesRefused: 0, subscriptionsTried: 0 };
     before(async function () {
-      broker = await startAedesWithAcl({ platform: [PLATFORM], devicePassword: (pk, dn) => (pk === 'pk1' ? PASSWORDS[dn] : undefined) });
+      broker = await startAedesWithAcl({
+        platform: [PLATFORM],
+        devicePassword: (pk, dn) => (pk === 'pk1' ? PASSWORDS[dn] : undefined),
+      });
     });
     after(async function () {
       await broker?.close();
       printFigures('broker ACL (Aedes)', figures);
     });
     aclBehaviour(
-      () => ({ url: broker.url, login: (dn, password = PASSWORDS[dn] ?? 'x') => ({ clientId: dn, username: 'pk1', password }), cutOff: true }),
+      () => ({
+        url: broker.url,
+        login: (dn, password = PASSWORDS[dn] ?? 'x') => ({ clientId: dn, username: 'pk1', password }),
+        cutOff: true,
+      }),
       figures,
     );
 
     it("a device cannot log in as another device of its product with its own password, nor with the simulator's client id", async function () {
       should(await refused(broker.url, { clientId: 'dev-2', username: 'pk1', password: PASSWORDS['dev-1'] })).be.true();
-      should(await refused(broker.url, { clientId: 'pk1.dev-2', username: 'pk1', password: PASSWORDS['dev-1'] })).be.true();
+      should(
+        await refused(broker.url, { clientId: 'pk1.dev-2', username: 'pk1', password: PASSWORDS['dev-1'] }),
+      ).be.true();
       const sim = await connect(broker.url, { clientId: 'pk1.dev-1', username: 'pk1', password: PASSWORDS['dev-1'] });
       await sim.client.endAsync(true);
     });
@@ -182,7 +224,15 @@ describe('security: per-device ACLs at the broker', function () {
     });
 
     aclBehaviour(
-      () => ({ url: (broker as RestartableMosquitto).url, login: (dn, password = dn === 'dev-9' ? 'x' : productPassword) => ({ clientId: dn, username: dn === 'dev-9' ? 'pk9' : 'pk1', password }), cutOff: false }),
+      () => ({
+        url: (broker as RestartableMosquitto).url,
+        login: (dn, password = dn === 'dev-9' ? 'x' : productPassword) => ({
+          clientId: dn,
+          username: dn === 'dev-9' ? 'pk9' : 'pk1',
+          password,
+        }),
+        cutOff: false,
+      }),
       figures,
     );
   });

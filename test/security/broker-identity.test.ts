@@ -15,7 +15,16 @@ import type { AedesHooks } from '../../src/broker';
 import { signLogin } from '../../src/identity';
 import { deviceTopics } from '../helpers/acl';
 import { startAedes, TestBroker } from '../helpers/broker';
-import { deploy, Deployed, eventually, feed, fleetConfig, fleetSuite, httpRequest, platformFlow } from '../helpers/fleet-red';
+import {
+  deploy,
+  Deployed,
+  eventually,
+  feed,
+  fleetConfig,
+  fleetSuite,
+  httpRequest,
+  platformFlow,
+} from '../helpers/fleet-red';
 import type { FlowNode } from '../helpers/flow';
 import { printFigures } from '../helpers/fuzz-run';
 import { freePort } from '../helpers/http';
@@ -42,7 +51,14 @@ interface Figures {
   logLines: number;
 }
 
-const newFigures = (): Figures => ({ loginsRefused: 0, loginsAccepted: 0, publishesRefused: 0, subscriptionsRefused: 0, noticesWithheld: 0, logLines: 0 });
+const newFigures = (): Figures => ({
+  loginsRefused: 0,
+  loginsAccepted: 0,
+  publishesRefused: 0,
+  subscriptionsRefused: 0,
+  noticesWithheld: 0,
+  logLines: 0,
+});
 
 /** A client that records what it receives and whether it was cut off. */
 interface Peer {
@@ -158,11 +174,23 @@ function identityBehaviour(ctx: () => Context, figures: Figures) {
       ['an unknown device', deviceLogin('dev-9', { secret: SECRETS[`${PK}/dev-1`] }), 5],
       ['an unknown product', deviceLogin('dev-1', { productKey: 'c0000000000', secret: SECRETS[`${PK}/dev-1`] }), 5],
       ['a wrong secret', deviceLogin('dev-1', { secret: randomBytes(16).toString('hex') }), 5],
-      ["the other product's dev-1 with its own secret as this product's", deviceLogin('dev-1', { secret: SECRETS[`${OTHER_PK}/dev-1`] }), 5],
+      [
+        "the other product's dev-1 with its own secret as this product's",
+        deviceLogin('dev-1', { secret: SECRETS[`${OTHER_PK}/dev-1`] }),
+        5,
+      ],
       // The `pk.dn` client id then names another device than the user name: not a login at all.
       ["dev-1's login with dev-2's user name", { ...deviceLogin('dev-1'), username: `dev-2&${PK}` }, 4],
-      ["dev-1's login with a client id naming dev-2", { ...deviceLogin('dev-1'), clientId: deviceLogin('dev-1').clientId?.replace(`${PK}.dev-1`, `${PK}.dev-2`) }, 4],
-      ["dev-1's login for dev-2, client id and user name, signed with dev-1's secret", deviceLogin('dev-2', { secret: SECRETS[`${PK}/dev-1`] }), 5],
+      [
+        "dev-1's login with a client id naming dev-2",
+        { ...deviceLogin('dev-1'), clientId: deviceLogin('dev-1').clientId?.replace(`${PK}.dev-1`, `${PK}.dev-2`) },
+        4,
+      ],
+      [
+        "dev-1's login for dev-2, client id and user name, signed with dev-1's secret",
+        deviceLogin('dev-2', { secret: SECRETS[`${PK}/dev-1`] }),
+        5,
+      ],
       ['a plain user name and password', { clientId: 'dev-1', username: PK, password: SECRETS[`${PK}/dev-1`] }, 4],
       ['a signed login without its client id parameters', { ...deviceLogin('dev-1'), clientId: `${PK}.dev-1` }, 4],
       ['a signed login without a password', { ...deviceLogin('dev-1'), password: undefined }, 4],
@@ -216,7 +244,8 @@ function identityBehaviour(ctx: () => Context, figures: Figures) {
     }
     await dev1.client.subscribeAsync(deviceTopics(PK, 'dev-1').subscribe, { qos: 1 });
     for (const name of ['dev-1', 'dev-2']) {
-      for (const topic of deviceTopics(PK, name).subscribe) await platform.client.publishAsync(topic, `{"code":"1000","for":"${name}"}`, { qos: 1 });
+      for (const topic of deviceTopics(PK, name).subscribe)
+        await platform.client.publishAsync(topic, `{"code":"1000","for":"${name}"}`, { qos: 1 });
     }
     await platform.client.publishAsync('test/other', 'x', { qos: 1 });
     await eventually("dev-2's notices", () => dev2.received.length >= deviceTopics(PK, 'dev-2').subscribe.length);
@@ -230,7 +259,10 @@ function identityBehaviour(ctx: () => Context, figures: Figures) {
   it("a will left on another device's topic is not delivered; one on the device's own report is", async function () {
     const wills = [`/ota/device/progress/${PK}/dev-2`, `/ota/device/progress/${PK}/dev-1`];
     for (const topic of wills) {
-      const dev1 = await connect(ctx().url, { ...deviceLogin('dev-1'), will: { topic, payload: Buffer.from('{"id":"1","params":{"step":"-1"}}'), qos: 1, retain: false } });
+      const dev1 = await connect(ctx().url, {
+        ...deviceLogin('dev-1'),
+        will: { topic, payload: Buffer.from('{"id":"1","params":{"step":"-1"}}'), qos: 1, retain: false },
+      });
       dev1.client.stream.destroy(); // gone without a DISCONNECT: the broker publishes the will
       await eventually('dev-1 gone', () => dev1.closed);
     }
@@ -244,7 +276,12 @@ function identityBehaviour(ctx: () => Context, figures: Figures) {
     const other = await connect(ctx().url, { clientId: `platform-2-${randomBytes(4).toString('hex')}`, ...PLATFORM });
     peers.push(other);
     should((await other.client.subscribeAsync('#', { qos: 1 })).map((g) => g.qos)).eql([1]);
-    const topics = [...deviceTopics(PK, 'dev-1').subscribe, ...deviceTopics(OTHER_PK, 'dev-2').publish, 'test/events', 'anything/at/all'];
+    const topics = [
+      ...deviceTopics(PK, 'dev-1').subscribe,
+      ...deviceTopics(OTHER_PK, 'dev-2').publish,
+      'test/events',
+      'anything/at/all',
+    ];
     for (const topic of topics) await platform.client.publishAsync(topic, 'x', { qos: 1 });
     await eventually('every message', () => other.received.length >= topics.length);
     should(other.received.map((m) => m.topic)).eql(topics);
@@ -257,11 +294,21 @@ function identityBehaviour(ctx: () => Context, figures: Figures) {
     should(lines.length).be.above(0);
     const secrets = [...Object.values(SECRETS), PLATFORM.password];
     for (const line of lines) {
-      for (const secret of secrets) should(line.includes(secret)).be.false(`a log line carries a secret: ${line.replace(secret, '***')}`);
-      for (const signature of SENT_PASSWORDS) should(line.includes(signature.slice(0, 16))).be.false(`a log line carries a signature: ${line}`);
+      for (const secret of secrets)
+        should(line.includes(secret)).be.false(`a log line carries a secret: ${line.replace(secret, '***')}`);
+      for (const signature of SENT_PASSWORDS)
+        should(line.includes(signature.slice(0, 16))).be.false(`a log line carries a signature: ${line}`);
     }
-    should(lines.some((l) => /^login refused, .*dev-9.*unknown device|^login refused, .*dev-9.*: refused/.test(l))).be.true();
-    should(lines.some((l) => /^publish refused, .*dev-1.* may not publish on "\/ota\/device\/inform\/a1B2c3D4e5F\/dev-2": disconnected$/.test(l))).be.true();
+    should(
+      lines.some((l) => /^login refused, .*dev-9.*unknown device|^login refused, .*dev-9.*: refused/.test(l)),
+    ).be.true();
+    should(
+      lines.some((l) =>
+        /^publish refused, .*dev-1.* may not publish on "\/ota\/device\/inform\/a1B2c3D4e5F\/dev-2": disconnected$/.test(
+          l,
+        ),
+      ),
+    ).be.true();
     should(lines.some((l) => /^subscription refused, .* may not subscribe to "#"$/.test(l))).be.true();
     figures.logLines = lines.length;
   });
@@ -299,18 +346,27 @@ describe('security: device identity at the broker', function () {
         should(granted.qos).equal(1);
         const platform = await connect(broker.url, { clientId: 'platform-aliyun', ...PLATFORM });
         await platform.client.subscribeAsync(`/ota/device/inform/${PK}/+`, { qos: 1 });
-        await client.publishAsync(`/ota/device/inform/${PK}/dev-1`, '{"id":"1","params":{"version":"1.0.0"}}', { qos: 1 });
+        await client.publishAsync(`/ota/device/inform/${PK}/dev-1`, '{"id":"1","params":{"version":"1.0.0"}}', {
+          qos: 1,
+        });
         await platform.client.publishAsync(`/ota/device/upgrade/${PK}/dev-1`, '{"code":"1000"}', { qos: 1 });
         await eventually('the report and the notice', () => platform.received.length === 1 && notices.length === 1);
         await platform.client.endAsync(true);
         return { reports: platform.received.map((m) => m.topic), notices };
       });
-      should(received).eql({ reports: [`/ota/device/inform/${PK}/dev-1`], notices: [`/ota/device/upgrade/${PK}/dev-1`] });
+      should(received).eql({
+        reports: [`/ota/device/inform/${PK}/dev-1`],
+        notices: [`/ota/device/upgrade/${PK}/dev-1`],
+      });
       figures.loginsAccepted++;
     });
 
     it('the npm aliyun-iot-mqtt client with a wrong secret is refused (CONNACK 5)', async function () {
-      const code = await aliyunConnack(broker.port, { productKey: PK, deviceName: 'dev-1', deviceSecret: randomBytes(16).toString('hex') });
+      const code = await aliyunConnack(broker.port, {
+        productKey: PK,
+        deviceName: 'dev-1',
+        deviceSecret: randomBytes(16).toString('hex'),
+      });
       should(code).equal(5);
       figures.loginsRefused++;
     });
@@ -355,9 +411,16 @@ describe('security: device identity at the broker', function () {
     beforeEach(async function () {
       d = await deploy(platformFlow(suite, { fleet }));
       const body = Buffer.from(
-        ['ProductKey,DeviceName,DeviceSecret', ...Object.entries(SECRETS).map(([key, secret]) => `${key.replace('/', ',')},${secret}`)].join('\r\n'),
+        [
+          'ProductKey,DeviceName,DeviceSecret',
+          ...Object.entries(SECRETS).map(([key, secret]) => `${key.replace('/', ',')},${secret}`),
+        ].join('\r\n'),
       );
-      const answer = await httpRequest(`${suite.adminUrl}/ota/fleets/${fleet.id}/credentials`, { method: 'POST', headers: { 'Content-Type': 'text/csv' }, body });
+      const answer = await httpRequest(`${suite.adminUrl}/ota/fleets/${fleet.id}/credentials`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'text/csv' },
+        body,
+      });
       should(answer.status).equal(201, answer.body.toString());
       should(JSON.parse(answer.body.toString())).eql({ registered: 3 });
     });
@@ -372,7 +435,9 @@ describe('security: device identity at the broker', function () {
     it("a device publishing a version on another device's topic leaves that device's version in the fleet unchanged", async function () {
       // The platform's client feeds every T1 into the fleet's ota-inform, as an `mqtt in` node would.
       const platform = await connect(broker.url, { clientId: 'platform-fleet', ...PLATFORM });
-      platform.client.on('message', (topic, payload) => feed(d.platform.inform, { _msgid: 'm', topic, payload: payload.toString() }));
+      platform.client.on('message', (topic, payload) =>
+        feed(d.platform.inform, { _msgid: 'm', topic, payload: payload.toString() }),
+      );
       await platform.client.subscribeAsync('/ota/device/inform/+/+', { qos: 1 });
       const report = (version: string) => JSON.stringify({ id: '1', params: { version } });
       const dev2 = await connect(broker.url, deviceLogin('dev-2'));
@@ -387,14 +452,19 @@ describe('security: device identity at the broker', function () {
       await again.client.publishAsync(`/ota/device/inform/${PK}/dev-1`, report('1.0.0'), { qos: 1 });
       await eventually('dev-1 in the inventory', () => versionOf('dev-1') === '1.0.0');
       should(versionOf('dev-2')).equal('1.0.0');
-      should(platform.received.map((m) => m.topic)).eql([`/ota/device/inform/${PK}/dev-2`, `/ota/device/inform/${PK}/dev-1`]);
+      should(platform.received.map((m) => m.topic)).eql([
+        `/ota/device/inform/${PK}/dev-2`,
+        `/ota/device/inform/${PK}/dev-1`,
+      ]);
       for (const p of [platform, dev2, again]) await p.client.endAsync(true);
       figures.publishesRefused++;
     });
 
     it('a device removed from the registry can no longer log in', async function () {
       should(await connackCode(broker.url, deviceLogin('dev-2'))).equal(0);
-      const removed = await httpRequest(`${suite.adminUrl}/ota/fleets/${fleet.id}/credentials/${PK}/dev-2`, { method: 'DELETE' });
+      const removed = await httpRequest(`${suite.adminUrl}/ota/fleets/${fleet.id}/credentials/${PK}/dev-2`, {
+        method: 'DELETE',
+      });
       should(removed.status).equal(200);
       should(await connackCode(broker.url, deviceLogin('dev-2'))).equal(5);
       figures.loginsRefused++;
@@ -402,7 +472,11 @@ describe('security: device identity at the broker', function () {
 
     it('a fleet that cannot be reached answers logins "server unavailable" (CONNACK 3)', async function () {
       const port = await freePort();
-      const away = await startAedes(createAedesHooks({ authority: httpAuthority({ url: `http://127.0.0.1:${port}/ota/fleets/${fleet.id}`, timeoutMs: 1000 }) }));
+      const away = await startAedes(
+        createAedesHooks({
+          authority: httpAuthority({ url: `http://127.0.0.1:${port}/ota/fleets/${fleet.id}`, timeoutMs: 1000 }),
+        }),
+      );
       try {
         should(await connackCode(away.url, deviceLogin('dev-1'))).equal(3);
       } finally {
@@ -437,7 +511,8 @@ function aliyunClient(port: number, options: AliyunOptions): MqttClient {
   const log = console.log;
   net.createConnection = ((...args: Parameters<typeof net.createConnection>) => {
     const [first] = args as unknown as [{ host?: string }];
-    if (typeof first === 'object' && first.host?.endsWith('.iot-as-mqtt.cn-shanghai.aliyuncs.com')) return createConnection({ host: '127.0.0.1', port });
+    if (typeof first === 'object' && first.host?.endsWith('.iot-as-mqtt.cn-shanghai.aliyuncs.com'))
+      return createConnection({ host: '127.0.0.1', port });
     return createConnection(...args);
   }) as typeof net.createConnection;
   console.log = () => undefined;
@@ -452,7 +527,11 @@ function aliyunClient(port: number, options: AliyunOptions): MqttClient {
 }
 
 /** Runs `use` with a connected aliyun-iot-mqtt client and the topics it received. */
-async function withAliyunClient<T>(port: number, options: AliyunOptions, use: (client: MqttClient, received: string[]) => Promise<T>): Promise<T> {
+async function withAliyunClient<T>(
+  port: number,
+  options: AliyunOptions,
+  use: (client: MqttClient, received: string[]) => Promise<T>,
+): Promise<T> {
   const client = aliyunClient(port, options);
   const received: string[] = [];
   client.on('message', (topic) => received.push(topic));

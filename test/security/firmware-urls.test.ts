@@ -9,7 +9,17 @@ import helper from 'node-red-node-test-helper';
 import should from 'should';
 import type { Firmware } from '../../src/fleet';
 import { urlSignature } from '../../src/fleet/url-signing';
-import { assertNoStackTrace, deploy, Deployed, fleetConfig, fleetSuite, HttpAnswer, httpRequest, platformFlow, signedUrl } from '../helpers/fleet-red';
+import {
+  assertNoStackTrace,
+  deploy,
+  Deployed,
+  fleetConfig,
+  fleetSuite,
+  HttpAnswer,
+  httpRequest,
+  platformFlow,
+  signedUrl,
+} from '../helpers/fleet-red';
 import { printFigures } from '../helpers/fuzz-run';
 import { fleetById } from '../../src/nodes/registry';
 
@@ -29,11 +39,14 @@ describe('security: signed firmware URLs', function () {
   let tried = 0;
 
   async function upload(version: string, bytes: Buffer): Promise<Firmware> {
-    const answer = await httpRequest(`${suite.adminUrl}/ota/fleets/${d.platform.fleet.id}/firmware?productKey=pk1&version=${version}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/octet-stream' },
-      body: bytes,
-    });
+    const answer = await httpRequest(
+      `${suite.adminUrl}/ota/fleets/${d.platform.fleet.id}/firmware?productKey=pk1&version=${version}`,
+      {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/octet-stream' },
+        body: bytes,
+      },
+    );
     should(answer.status).equal(201);
     return JSON.parse(answer.body.toString()) as Firmware;
   }
@@ -54,7 +67,12 @@ describe('security: signed firmware URLs', function () {
   const get = (url: string, options: Parameters<typeof httpRequest>[1] = {}) => httpRequest(url, options);
   const parts = (url: string) => {
     const u = new URL(url);
-    return { path: u.pathname, e: u.searchParams.get('e') as string, s: u.searchParams.get('s') as string, origin: u.origin };
+    return {
+      path: u.pathname,
+      e: u.searchParams.get('e') as string,
+      s: u.searchParams.get('s') as string,
+      origin: u.origin,
+    };
   };
 
   beforeEach(async function () {
@@ -124,7 +142,11 @@ describe('security: signed firmware URLs', function () {
     // HEAD and Range on a forged URL: nothing either.
     const head = await get(`${origin}${path}?e=${later}&s=${s}`, { method: 'HEAD' });
     assertRefused(head, 'HEAD', [403]);
-    assertRefused(await get(`${origin}${path}?e=${later}&s=${s}`, { headers: { Range: 'bytes=0-99' } }), 'Range', [403]);
+    assertRefused(
+      await get(`${origin}${path}?e=${later}&s=${s}`, { headers: { Range: 'bytes=0-99' } }),
+      'Range',
+      [403],
+    );
   });
 
   it('a URL replayed for another package, or another fleet, gets 403 and no bytes', async function () {
@@ -160,16 +182,26 @@ describe('security: signed firmware URLs', function () {
       'a'.repeat(4000),
     ];
     for (const name of names) {
-      for (const url of [`${base}/${fleet}/${name}?e=${e}&s=${s}`, `${base}/${encodeURIComponent('..')}/${name}?e=${e}&s=${s}`]) assertRefused(await get(url), url);
+      for (const url of [
+        `${base}/${fleet}/${name}?e=${e}&s=${s}`,
+        `${base}/${encodeURIComponent('..')}/${name}?e=${e}&s=${s}`,
+      ])
+        assertRefused(await get(url), url);
       // Signed with the fleet's real secret (as if it had leaked): still nothing but the catalog's own packages.
       const firmware = decodeURIComponent(name);
       const signed = `${base}/${fleet}/${name}?e=${e}&s=${urlSignature(d.handle.secret, { fleet, firmware, expires: Number(e) })}`;
       assertRefused(await get(signed), signed);
     }
-    for (const raw of [`/ota/firmware/${fleet}/../../fleet.sqlite`, `/ota/firmware/${fleet}/${fwA.id}/../../../etc/passwd`, `/ota/firmware/../ota/${fleet}/fleet.sqlite`, '/ota/firmware/%2e%2e/%2e%2e/fleet.sqlite']) {
+    for (const raw of [
+      `/ota/firmware/${fleet}/../../fleet.sqlite`,
+      `/ota/firmware/${fleet}/${fwA.id}/../../../etc/passwd`,
+      `/ota/firmware/../ota/${fleet}/fleet.sqlite`,
+      '/ota/firmware/%2e%2e/%2e%2e/fleet.sqlite',
+    ]) {
       assertRefused(await get(`${origin}${raw}?e=${e}&s=${s}`), raw);
     }
-    for (const method of ['POST', 'PUT', 'DELETE']) assertRefused(await get(signedUrl(d.handle, fwA), { method }), method, [404, 405]);
+    for (const method of ['POST', 'PUT', 'DELETE'])
+      assertRefused(await get(signedUrl(d.handle, fwA), { method }), method, [404, 405]);
     printFigures('firmware URLs', { refusedRequests: tried, signatureMutations: 300, seed: SEED, bytesLeaked: 0 });
   });
 

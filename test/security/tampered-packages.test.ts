@@ -28,7 +28,8 @@ const attackerKey = readPrivateKey('attacker key', generateSigningKeyPair().priv
 const PACKAGE = randomBytes(100_000);
 const IN_A_DAY = Math.floor(Date.now() / 1000) + 24 * 3600;
 
-const SIGNATURE_REFUSED = "release manifest signature does not verify with this device's trusted key: the manifest was tampered with or signed by another key";
+const SIGNATURE_REFUSED =
+  "release manifest signature does not verify with this device's trusted key: the manifest was tampered with or signed by another key";
 
 interface Release {
   /** Who signs the release manifest and the digestsign: the fleet by default. */
@@ -45,12 +46,35 @@ interface Release {
 
 /** The T2 a platform with the fleet's signing key sends for `bytes` (or what an attacker makes of it). */
 function noticeFor(bytes: Buffer, release: Release = {}) {
-  const { key = fleetKey, vouchedFor = bytes, manifest = true, version = '2.0.0', sequence = 1, expires = IN_A_DAY } = release;
+  const {
+    key = fleetKey,
+    vouchedFor = bytes,
+    manifest = true,
+    version = '2.0.0',
+    sequence = 1,
+    expires = IN_A_DAY,
+  } = release;
   const digest = digestBuffer(bytes);
   const vouched = digestBuffer(vouchedFor);
-  const data: Record<string, unknown> = { size: digest.size, version, url: 'https://cdn.example.com/fw.bin', signMethod: 'SHA256', sign: digest.sha256, md5: digest.md5 };
+  const data: Record<string, unknown> = {
+    size: digest.size,
+    version,
+    url: 'https://cdn.example.com/fw.bin',
+    signMethod: 'SHA256',
+    sign: digest.sha256,
+    md5: digest.md5,
+  };
   data.digestsign = signPackageDigest(key, vouched.sha256);
-  if (manifest) data.extData = signManifest(key, { productKey: 'pk1', module: 'default', version, size: vouched.size, sha256: vouched.sha256, sequence, expires });
+  if (manifest)
+    data.extData = signManifest(key, {
+      productKey: 'pk1',
+      module: 'default',
+      version,
+      size: vouched.size,
+      sha256: vouched.sha256,
+      sequence,
+      expires,
+    });
   return { code: '1000', data, id: 1, message: 'success' };
 }
 
@@ -73,7 +97,11 @@ describe('security: tampered packages and ota-verify with a public key', functio
     const ok = probe();
     const bad = probe();
     const errors = probe();
-    const verify = node('ota-verify', { role: 'device', productKey: 'pk1', deviceName: 'dev-1', publicKey: fleetKeys.publicKey }, [[ok.id], [bad.id]]);
+    const verify = node(
+      'ota-verify',
+      { role: 'device', productKey: 'pk1', deviceName: 'dev-1', publicKey: fleetKeys.publicKey },
+      [[ok.id], [bad.id]],
+    );
     verifyId = verify.id;
     await helper.load([verifyModule, catchNodeModule], onTab(verify, catchAll(errors), ok, bad, errors));
     [passed, refused, caught] = inboxes(ok.id, bad.id, errors.id);
@@ -127,13 +155,21 @@ describe('security: tampered packages and ota-verify with a public key', functio
   it('a truncated package is refused, with the notice as sent and with its size and digests rewritten', async function () {
     const truncated = PACKAGE.subarray(0, PACKAGE.length - 1000);
     await assertRefused(truncated, noticeFor(PACKAGE), /^size mismatch/);
-    await assertRefused(truncated, noticeFor(truncated, { vouchedFor: PACKAGE }), `release manifest does not match the notice: its size is ${PACKAGE.length}, the notice's is ${truncated.length}`);
+    await assertRefused(
+      truncated,
+      noticeFor(truncated, { vouchedFor: PACKAGE }),
+      `release manifest does not match the notice: its size is ${PACKAGE.length}, the notice's is ${truncated.length}`,
+    );
   });
 
   it("a package signed with another key, or carrying another package's genuine signature, is refused", async function () {
     const evil = Buffer.concat([PACKAGE, Buffer.from('backdoor')]);
     await assertRefused(evil, noticeFor(evil, { key: attackerKey }), SIGNATURE_REFUSED);
-    await assertRefused(evil, noticeFor(evil, { vouchedFor: PACKAGE }), `release manifest does not match the notice: its size is ${PACKAGE.length}, the notice's is ${evil.length}`);
+    await assertRefused(
+      evil,
+      noticeFor(evil, { vouchedFor: PACKAGE }),
+      `release manifest does not match the notice: its size is ${PACKAGE.length}, the notice's is ${evil.length}`,
+    );
   });
 
   it('a corrupted manifest signature, a manifest edited after signing and a corrupted digestsign are refused', async function () {
@@ -162,35 +198,61 @@ describe('security: tampered packages and ota-verify with a public key', functio
     const notice = noticeFor(PACKAGE);
     const { otaManifestSig: _dropped, ...extData } = notice.data.extData as Record<string, string>;
     notice.data.extData = extData;
-    await assertRefused(PACKAGE, notice, 'unsigned release: the notice carries a release manifest but no signature (extData.otaManifestSig)');
+    await assertRefused(
+      PACKAGE,
+      notice,
+      'unsigned release: the notice carries a release manifest but no signature (extData.otaManifestSig)',
+    );
   });
 
   it('an expired manifest is refused', async function () {
     const expires = Math.floor(Date.now() / 1000) - 60;
-    await assertRefused(PACKAGE, noticeFor(PACKAGE, { expires }), new RegExp(`^expired release manifest: it was valid until \\S+ \\(expires=${expires}\\) and this device's clock says `));
+    await assertRefused(
+      PACKAGE,
+      noticeFor(PACKAGE, { expires }),
+      new RegExp(
+        `^expired release manifest: it was valid until \\S+ \\(expires=${expires}\\) and this device's clock says `,
+      ),
+    );
   });
 
   it('a manifest of an older sequence, replayed after a newer one passed, is refused as a downgrade replay', async function () {
     const newer = Buffer.concat([PACKAGE, Buffer.from('2.1.0')]);
-    should((await assertPassed(newer, noticeFor(newer, { version: '2.1.0', sequence: 2 }))).verification).match({ ok: true, version: '2.1.0', sequence: 2 });
-    await assertRefused(PACKAGE, noticeFor(PACKAGE, { sequence: 1 }), 'a downgrade replay: the release manifest has sequence 1, lower than 2, the highest this device installed for module "default"');
+    should((await assertPassed(newer, noticeFor(newer, { version: '2.1.0', sequence: 2 }))).verification).match({
+      ok: true,
+      version: '2.1.0',
+      sequence: 2,
+    });
+    await assertRefused(
+      PACKAGE,
+      noticeFor(PACKAGE, { sequence: 1 }),
+      'a downgrade replay: the release manifest has sequence 1, lower than 2, the highest this device installed for module "default"',
+    );
     // The same release again is a retry, not a replay.
-    should((await assertPassed(newer, noticeFor(newer, { version: '2.1.0', sequence: 2 }))).verification).match({ ok: true, sequence: 2 });
+    should((await assertPassed(newer, noticeFor(newer, { version: '2.1.0', sequence: 2 }))).verification).match({
+      ok: true,
+      sequence: 2,
+    });
   });
 
   it('any one byte flipped anywhere is refused, however the notice is rewritten', async function () {
     await fc.assert(
-      fc.asyncProperty(fc.nat(PACKAGE.length - 1), fc.integer({ min: 1, max: 255 }), fc.boolean(), async (at, mask, rewrite) => {
-        const tampered = Buffer.from(PACKAGE);
-        tampered[at] ^= mask;
-        const before = refused.messages.length;
-        await assertRefused(
-          tampered,
-          rewrite ? noticeFor(tampered, { vouchedFor: PACKAGE }) : noticeFor(PACKAGE),
-          rewrite ? /^release manifest does not match the downloaded package: its sha256 is/ : /^SHA256 mismatch/,
-        );
-        should(refused.messages.length).equal(before + 1);
-      }),
+      fc.asyncProperty(
+        fc.nat(PACKAGE.length - 1),
+        fc.integer({ min: 1, max: 255 }),
+        fc.boolean(),
+        async (at, mask, rewrite) => {
+          const tampered = Buffer.from(PACKAGE);
+          tampered[at] ^= mask;
+          const before = refused.messages.length;
+          await assertRefused(
+            tampered,
+            rewrite ? noticeFor(tampered, { vouchedFor: PACKAGE }) : noticeFor(PACKAGE),
+            rewrite ? /^release manifest does not match the downloaded package: its sha256 is/ : /^SHA256 mismatch/,
+          );
+          should(refused.messages.length).equal(before + 1);
+        },
+      ),
       { numRuns: 200, seed: SEED },
     );
     printFigures('tampered packages', { byteFlips: 200, seed: SEED, passed: 0, refusedWithT3: 200 });

@@ -39,7 +39,9 @@ describe('ota-sim command', function () {
   it('exits with 2 and names the flag for a bad argument', async function () {
     const io = testIo();
     should(await run(['--broker', broker.url, '--product', 'pk1', '--version', '1', '--devices', 'x'], io)).equal(2);
-    should(io.err).equal('ota-sim: --devices expects a number of devices (an integer such as 100), got "x"\nRun ota-sim --help for the options.\n');
+    should(io.err).equal(
+      'ota-sim: --devices expects a number of devices (an integer such as 100), got "x"\nRun ota-sim --help for the options.\n',
+    );
     should(io.out).equal('');
   });
 
@@ -57,9 +59,32 @@ describe('ota-sim command', function () {
 
   it('stops after --duration and prints the summary as JSON', async function () {
     const io = testIo();
-    const code = await run(['--broker', broker.url, '--product', 'pk1', '--version', '1.0.0', '--devices', '3', '--boot-ms', '0', '--duration', '300ms', '--json'], io);
+    const code = await run(
+      [
+        '--broker',
+        broker.url,
+        '--product',
+        'pk1',
+        '--version',
+        '1.0.0',
+        '--devices',
+        '3',
+        '--boot-ms',
+        '0',
+        '--duration',
+        '300ms',
+        '--json',
+      ],
+      io,
+    );
     should(code).equal(0);
-    should(JSON.parse(io.out)).containDeep({ productKey: 'pk1', seed: 1, total: 3, states: { idle: 3 }, byVersion: { '1.0.0': 3 } });
+    should(JSON.parse(io.out)).containDeep({
+      productKey: 'pk1',
+      seed: 1,
+      total: 3,
+      states: { idle: 3 },
+      byVersion: { '1.0.0': 3 },
+    });
     // Not a terminal: the live line is printed as a plain line, at least once at the end.
     should(io.err).match(/^\[░+\] 0\/3 upgraded · 0 failed · 3 idle · \d+ ms\n$/);
   });
@@ -70,7 +95,25 @@ describe('ota-sim command', function () {
     const watcher = await Watcher.start(broker.url);
     try {
       const io = testIo();
-      const argv = ['--broker', broker.url, '--product', 'pk1', '--version', '1.0.0', '--name-prefix', 'idle-', '--boot-ms', '0', '--burn-ms', '10', '--reboot-ms', '10', '--exit-when-idle', '200ms', '--json'];
+      const argv = [
+        '--broker',
+        broker.url,
+        '--product',
+        'pk1',
+        '--version',
+        '1.0.0',
+        '--name-prefix',
+        'idle-',
+        '--boot-ms',
+        '0',
+        '--burn-ms',
+        '10',
+        '--reboot-ms',
+        '10',
+        '--exit-when-idle',
+        '200ms',
+        '--json',
+      ];
       const done = run(argv, io);
       await waitUntil(() => watcher.reports.length === 1, 'the boot T1');
       await watcher.notify(dev('idle-001'), firmwareOf(pkg, { version: '1.0.1', url: server.url }));
@@ -84,26 +127,55 @@ describe('ota-sim command', function () {
 
   it('stops cleanly on the stop signal and prints the final table', async function () {
     const io = testIo();
-    const done = run(['--broker', broker.url, '--product', 'pk1', '--version', '1.0.0', '--devices', '2', '--boot-ms', '0'], io);
+    const done = run(
+      ['--broker', broker.url, '--product', 'pk1', '--version', '1.0.0', '--devices', '2', '--boot-ms', '0'],
+      io,
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     io.signal();
     should(await done).equal(0);
-    should(io.out).match(/^ota-sim · product pk1 · 2 devices · \d+ ms · seed 1\n\nstate +devices\n {2}upgraded +0\n {2}failed +0\n {2}idle +2\n\nversion +devices\n {2}1\.0\.0 +2\n$/);
+    should(io.out).match(
+      /^ota-sim · product pk1 · 2 devices · \d+ ms · seed 1\n\nstate +devices\n {2}upgraded +0\n {2}failed +0\n {2}idle +2\n\nversion +devices\n {2}1\.0\.0 +2\n$/,
+    );
   });
 
   it('bin/ota-sim.js stops on SIGINT, prints the table and exits with 0', async function () {
     const watcher = await Watcher.start(broker.url);
     try {
-      const child = spawn(process.execPath, [BIN, '--broker', broker.url, '--product', 'pk1', '--version', '1.0.0', '--devices', '2', '--name-prefix', 'bin-', '--boot-ms', '0'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          BIN,
+          '--broker',
+          broker.url,
+          '--product',
+          'pk1',
+          '--version',
+          '1.0.0',
+          '--devices',
+          '2',
+          '--name-prefix',
+          'bin-',
+          '--boot-ms',
+          '0',
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      await waitUntil(() => watcher.reports.filter((m) => m.topic.includes('/bin-')).length === 2, 'both devices to report', 10_000);
+      await waitUntil(
+        () => watcher.reports.filter((m) => m.topic.includes('/bin-')).length === 2,
+        'both devices to report',
+        10_000,
+      );
       child.kill('SIGINT');
       should(await exited).equal(0);
-      should(out).match(/^ota-sim · product pk1 · 2 devices · [\d.]+ m?s · seed 1\n\nstate +devices\n {2}upgraded +0\n {2}failed +0\n {2}idle +2\n/);
+      should(out).match(
+        /^ota-sim · product pk1 · 2 devices · [\d.]+ m?s · seed 1\n\nstate +devices\n {2}upgraded +0\n {2}failed +0\n {2}idle +2\n/,
+      );
     } finally {
       await watcher.close();
     }

@@ -6,7 +6,19 @@ import should from 'should';
 import { SimState, Simulation } from '../../src/sim';
 import { deviceRandom } from '../../src/sim/faults';
 import { startAedes, TestBroker } from '../helpers/broker';
-import { delay, dev, firmwareOf, makePackage, PackageServer, startPackageServer, t1, testOptions, waitForState, waitUntil, Watcher } from './support';
+import {
+  delay,
+  dev,
+  firmwareOf,
+  makePackage,
+  PackageServer,
+  startPackageServer,
+  t1,
+  testOptions,
+  waitForState,
+  waitUntil,
+  Watcher,
+} from './support';
 
 const PACKAGE = makePackage(40_000);
 
@@ -77,8 +89,15 @@ describe('ota-sim: faults', function () {
   it('--wrong-version reboots into another version than announced and reports it with T1', async function () {
     const s = await upgradeWith('wrongVersion');
     await waitForState(s, 'sim-001', 'failed');
-    await waitUntil(() => watcher.of('sim-001').some((m) => m.text === t1(1, '1.0.1-wrong')), 'the T1 of the wrong version');
-    should(s.summary()).containDeep({ failed: 1, failuresByCause: { 'wrong version': 1 }, byVersion: { '1.0.1-wrong': 1 } });
+    await waitUntil(
+      () => watcher.of('sim-001').some((m) => m.text === t1(1, '1.0.1-wrong')),
+      'the T1 of the wrong version',
+    );
+    should(s.summary()).containDeep({
+      failed: 1,
+      failuresByCause: { 'wrong version': 1 },
+      byVersion: { '1.0.1-wrong': 1 },
+    });
   });
 
   it('--silent reports its version at boot but never answers a notice', async function () {
@@ -98,7 +117,9 @@ describe('ota-sim: faults', function () {
   });
 
   it('--offline vanishes from the broker for a while, then boots and reports its version again', async function () {
-    sim = new Simulation(testOptions(broker.url, { faults: { offline: '1' }, timing: { offlineWithinMs: 50, offlineMs: 150 } }));
+    sim = new Simulation(
+      testOptions(broker.url, { faults: { offline: '1' }, timing: { offlineWithinMs: 50, offlineMs: 150 } }),
+    );
     const visited: SimState[] = [];
     sim.on('state', (_d, _from, to) => visited.push(to));
     await sim.start();
@@ -114,7 +135,10 @@ describe('ota-sim: faults', function () {
     draws();
     const offlineWithinMs = Math.ceil(400 / draws());
     sim = new Simulation(
-      testOptions(broker.url, { faults: { offline: '1', slow: '1' }, timing: { offlineWithinMs, offlineMs: 100, slowBytesPerSecond: 20_000, slowFactor: 1 } }),
+      testOptions(broker.url, {
+        faults: { offline: '1', slow: '1' },
+        timing: { offlineWithinMs, offlineMs: 100, slowBytesPerSecond: 20_000, slowFactor: 1 },
+      }),
     );
     const visited: SimState[] = [];
     sim.on('state', (_d, _from, to) => visited.push(to));
@@ -122,7 +146,10 @@ describe('ota-sim: faults', function () {
     await watcher.notify(dev('sim-001'), firmwareOf(PACKAGE, { version: '1.0.1', url: server.url }));
     await waitUntil(() => visited.length === 6, 'the device to come back');
     should(visited).eql(['idle', 'notified', 'downloading', 'offline', 'booting', 'idle']);
-    await waitUntil(() => watcher.of('sim-001').filter((m) => m.text === t1(1, '1.0.0')).length === 2, 'the T1 after coming back');
+    await waitUntil(
+      () => watcher.of('sim-001').filter((m) => m.text === t1(1, '1.0.0')).length === 2,
+      'the T1 after coming back',
+    );
     should(sim.devices[0].versions).eql({ default: '1.0.0' });
   });
 });

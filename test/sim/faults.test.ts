@@ -43,7 +43,10 @@ describe('ota-sim fault assignment', function () {
 
   it('keeps one fault where it was when another fault changes', function () {
     const alone = indicesWith(assignFaults(200, plan({ failBurn: { probability: 0.2 } }), 5), 'failBurn');
-    const withOther = indicesWith(assignFaults(200, plan({ failBurn: { probability: 0.2 }, slow: { count: 30 } }), 5), 'failBurn');
+    const withOther = indicesWith(
+      assignFaults(200, plan({ failBurn: { probability: 0.2 }, slow: { count: 30 } }), 5),
+      'failBurn',
+    );
     should(withOther).eql(alone);
   });
 

@@ -141,7 +141,13 @@ describe('ota-sim: a device upgrades from a notice of several files', function (
     should(server.requests['/app.bin']).eql([{ status: 200 }]);
     should(server.requests['/res.bin'].map((r) => r.status)).eql([200, 206]);
     await waitUntil(() => watcher.reports.length === 23, 'the T1 after the reboot');
-    should(watcher.reports.map((m) => JSON.parse(m.text).params.step ?? 'T1')).eql(['T1', '0', ...EVERY_FIVE.map(String), '100', 'T1']);
+    should(watcher.reports.map((m) => JSON.parse(m.text).params.step ?? 'T1')).eql([
+      'T1',
+      '0',
+      ...EVERY_FIVE.map(String),
+      '100',
+      'T1',
+    ]);
   });
 
   it('reports step -3 naming the file when one file does not match its entry', async function () {
@@ -169,7 +175,11 @@ describe('ota-sim: a device upgrades from a notice of several files', function (
     await waitForState(sim, 'sim-001', 'failed');
     const reports = await watcher.untilFailure('sim-001');
     should(reports[reports.length - 1].text).equal(
-      t3(23, -3, 'unsigned release: the notice lists several files, and release manifests sign single packages only; this device accepts only releases signed by its fleet'),
+      t3(
+        23,
+        -3,
+        'unsigned release: the notice lists several files, and release manifests sign single packages only; this device accepts only releases signed by its fleet',
+      ),
     );
     should(sim.summary().failuresByCause).eql({ 'refused: unsigned release': 1 });
   });

@@ -5,7 +5,17 @@
 import should from 'should';
 import { Simulation } from '../../src/sim';
 import { startAedes, TestBroker } from '../helpers/broker';
-import { delay, dev, firmwareOf, makePackage, PackageServer, startPackageServer, testOptions, waitUntil, Watcher } from './support';
+import {
+  delay,
+  dev,
+  firmwareOf,
+  makePackage,
+  PackageServer,
+  startPackageServer,
+  testOptions,
+  waitUntil,
+  Watcher,
+} from './support';
 
 const PACKAGE = makePackage(20_000);
 
@@ -19,7 +29,8 @@ function activeResources(): Record<string, number> {
 /** The kinds of which more are active now than in `before`. */
 function leftOpen(before: Record<string, number>): Record<string, number> {
   const extra: Record<string, number> = {};
-  for (const [kind, n] of Object.entries(activeResources())) if (n > (before[kind] ?? 0)) extra[kind] = n - (before[kind] ?? 0);
+  for (const [kind, n] of Object.entries(activeResources()))
+    if (n > (before[kind] ?? 0)) extra[kind] = n - (before[kind] ?? 0);
   return extra;
 }
 
@@ -47,8 +58,12 @@ describe('ota-sim: a fleet', function () {
     sim = new Simulation(testOptions(broker.url, { devices: 20, share: 10 }));
     await sim.start();
     should(sim.connectionCount).equal(2);
-    await waitUntil(() => watcher.reports.filter((m) => m.topic.startsWith('/ota/device/inform/')).length === 20, 'a T1 from every device');
-    for (const device of sim.devices) await watcher.notify(dev(device.name), firmwareOf(PACKAGE, { version: '1.0.1', url: server.url }));
+    await waitUntil(
+      () => watcher.reports.filter((m) => m.topic.startsWith('/ota/device/inform/')).length === 20,
+      'a T1 from every device',
+    );
+    for (const device of sim.devices)
+      await watcher.notify(dev(device.name), firmwareOf(PACKAGE, { version: '1.0.1', url: server.url }));
     await waitUntil(() => sim?.summary().upgraded === 20, 'every device upgraded', 10_000);
     const clients = watcher.seen.filter((m) => m.topic.endsWith('/new/clients')).map((m) => m.text);
     should(clients.filter((id) => id.startsWith('pk1.'))).eql(['pk1.sim-shared-1', 'pk1.sim-shared-2']);
@@ -60,7 +75,11 @@ describe('ota-sim: a fleet', function () {
     sim = new Simulation(testOptions(broker.url, { devices: 3 }));
     await sim.start();
     await waitUntil(() => watcher.seen.length >= 4, 'the clients to connect');
-    should(watcher.seen.map((m) => m.text).filter((id) => id.startsWith('pk1.'))).eql(['pk1.sim-001', 'pk1.sim-002', 'pk1.sim-003']);
+    should(watcher.seen.map((m) => m.text).filter((id) => id.startsWith('pk1.'))).eql([
+      'pk1.sim-001',
+      'pk1.sim-002',
+      'pk1.sim-003',
+    ]);
     should(sim.connectionCount).equal(3);
   });
 
@@ -89,17 +108,26 @@ describe('ota-sim: a fleet', function () {
   it('stop() ends every client, download and timer, and may be called again', async function () {
     watcher = await Watcher.start(broker.url);
     const before = activeResources();
-    sim = new Simulation(testOptions(broker.url, { devices: 5, faults: { slow: '5', offline: '2' }, timing: { slowBytesPerSecond: 5000, offlineWithinMs: 5000 } }));
+    sim = new Simulation(
+      testOptions(broker.url, {
+        devices: 5,
+        faults: { slow: '5', offline: '2' },
+        timing: { slowBytesPerSecond: 5000, offlineWithinMs: 5000 },
+      }),
+    );
     await sim.start();
-    for (const device of sim.devices) await watcher.notify(dev(device.name), firmwareOf(PACKAGE, { version: '1.0.1', url: server.url }));
+    for (const device of sim.devices)
+      await watcher.notify(dev(device.name), firmwareOf(PACKAGE, { version: '1.0.1', url: server.url }));
     await waitUntil(() => sim?.summary().states.downloading === 5, 'every device to be downloading');
     await sim.stop();
     await sim.stop();
     should(sim.connectionCount).equal(0);
     // The broker and the HTTP server close their side of each connection a moment later.
-    await waitUntil(() => Object.keys(leftOpen(before)).length === 0, 'nothing more open than before', 2000).catch(() => {
-      should(leftOpen(before)).eql({});
-    });
+    await waitUntil(() => Object.keys(leftOpen(before)).length === 0, 'nothing more open than before', 2000).catch(
+      () => {
+        should(leftOpen(before)).eql({});
+      },
+    );
   });
 
   it('stop() before start() is harmless, and start() then does nothing', async function () {
@@ -112,7 +140,9 @@ describe('ota-sim: a fleet', function () {
   it('start() refuses with a clear error when the broker cannot be reached', async function () {
     await broker.close();
     sim = new Simulation(testOptions(broker.url));
-    await should(sim.start()).be.rejectedWith(new RegExp(`^ota-sim cannot connect to ${broker.url.replace(/[.]/g, '\\.')}: connect ECONNREFUSED`));
+    await should(sim.start()).be.rejectedWith(
+      new RegExp(`^ota-sim cannot connect to ${broker.url.replace(/[.]/g, '\\.')}: connect ECONNREFUSED`),
+    );
     broker = await startAedes();
   });
 

@@ -12,7 +12,17 @@ import should from 'should';
 import { checkLogin, LoginClaim, mayPublish, maySubscribe, parseLogin } from '../../src/identity';
 import { HELP, parseArgs, readSecrets, secretKey, Simulation } from '../../src/sim';
 import { startAedes, TestBroker } from '../helpers/broker';
-import { dev, firmwareOf, makePackage, PackageServer, startPackageServer, testOptions, waitForState, waitUntil, Watcher } from './support';
+import {
+  dev,
+  firmwareOf,
+  makePackage,
+  PackageServer,
+  startPackageServer,
+  testOptions,
+  waitForState,
+  waitUntil,
+  Watcher,
+} from './support';
 
 const PACKAGE = makePackage(20_000);
 const SECRET = 'sim-secret-4f1c9a';
@@ -23,7 +33,10 @@ interface Logins {
 }
 
 /** Devices must log in signed with their secret; the watcher (the platform) logs in without a user name. */
-function signedOnly(secretOf: (productKey: string, deviceName: string) => string | undefined, logins: Logins): AedesOptions {
+function signedOnly(
+  secretOf: (productKey: string, deviceName: string) => string | undefined,
+  logins: Logins,
+): AedesOptions {
   const devices = new WeakMap<Client, LoginClaim>();
   return {
     authenticate(client, username, password, callback) {
@@ -31,7 +44,9 @@ function signedOnly(secretOf: (productKey: string, deviceName: string) => string
       const parsed = parseLogin({ clientId: client.id, username, password });
       const secret = parsed.ok ? secretOf(parsed.claim.productKey, parsed.claim.deviceName) : undefined;
       if (!parsed.ok || secret === undefined || !checkLogin(parsed.claim, secret)) {
-        logins.refused.push(parsed.ok ? `${parsed.claim.productKey}/${parsed.claim.deviceName}: wrong secret` : parsed.reason);
+        logins.refused.push(
+          parsed.ok ? `${parsed.claim.productKey}/${parsed.claim.deviceName}: wrong secret` : parsed.reason,
+        );
         return callback(Object.assign(new Error('bad user name or password'), { returnCode: 4 as const }), false);
       }
       logins.accepted.push(parsed.claim);
@@ -76,7 +91,8 @@ describe('ota-sim: signed logins', function () {
     await start(() => SECRET);
     sim = new Simulation(testOptions(broker.url, { devices: 2, deviceSecret: SECRET }));
     await sim.start();
-    for (const name of ['sim-001', 'sim-002']) await watcher.notify(dev(name), firmwareOf(PACKAGE, { version: '1.0.1', url: server.url }));
+    for (const name of ['sim-001', 'sim-002'])
+      await watcher.notify(dev(name), firmwareOf(PACKAGE, { version: '1.0.1', url: server.url }));
     await waitForState(sim, 'sim-001', 'upgraded');
     await waitForState(sim, 'sim-002', 'upgraded');
     should(sim.summary()).containDeep({ total: 2, upgraded: 2, failed: 0 });
@@ -86,11 +102,25 @@ describe('ota-sim: signed logins', function () {
       deviceName: 'sim-001',
       signmethod: 'hmacsha256',
       clientIdBase: 'pk1.sim-001',
-      params: { timestamp: '2524608000000', securemode: '3', signmethod: 'hmacsha256', _v: 'ota-sim', lan: 'C', _ss: '1', gw: '0', ext: '0' },
+      params: {
+        timestamp: '2524608000000',
+        securemode: '3',
+        signmethod: 'hmacsha256',
+        _v: 'ota-sim',
+        lan: 'C',
+        _ss: '1',
+        gw: '0',
+        ext: '0',
+      },
       password: (first as LoginClaim).password,
     });
     // The probe logs in as the first device under a client id of its own; then each device, twice (boot and reboot).
-    should(logins.accepted.map((claim) => claim.clientIdBase).filter((base) => base.startsWith('pk1.')).sort()).eql(['pk1.sim-001', 'pk1.sim-001', 'pk1.sim-002', 'pk1.sim-002']);
+    should(
+      logins.accepted
+        .map((claim) => claim.clientIdBase)
+        .filter((base) => base.startsWith('pk1.'))
+        .sort(),
+    ).eql(['pk1.sim-001', 'pk1.sim-001', 'pk1.sim-002', 'pk1.sim-002']);
     should(logins.refused).eql([]);
   });
 
@@ -114,7 +144,9 @@ describe('ota-sim: signed logins', function () {
       () => undefined,
       (e: Error) => e,
     );
-    should(err?.message).match(/^ota-sim cannot connect to mqtt:\/\/127\.0\.0\.1:\d+: Connection refused: Bad username or password$/);
+    should(err?.message).match(
+      /^ota-sim cannot connect to mqtt:\/\/127\.0\.0\.1:\d+: Connection refused: Bad username or password$/,
+    );
     should(logins.refused).eql(['pk1/sim-001: wrong secret']);
   });
 
@@ -129,7 +161,9 @@ describe('ota-sim: signed logins', function () {
     await watcher.notify(dev('sim-001'), firmwareOf(PACKAGE, { version: '1.0.1', url: server.url }));
     await waitForState(sim, 'sim-001', 'upgraded');
     await waitUntil(() => warnings.some((w) => w.startsWith('pk1.sim-002 @')), 'a warning about sim-002');
-    should(warnings.find((w) => w.startsWith('pk1.sim-002 @'))).match(/^pk1\.sim-002 @ mqtt:\/\/127\.0\.0\.1:\d+: Connection refused: Bad username or password$/);
+    should(warnings.find((w) => w.startsWith('pk1.sim-002 @'))).match(
+      /^pk1\.sim-002 @ mqtt:\/\/127\.0\.0\.1:\d+: Connection refused: Bad username or password$/,
+    );
     should(warnings.join('\n')).not.containEql(SECRET);
     should(sim.devices.find((d) => d.name === 'sim-002')?.state).equal('booting');
   });
@@ -161,19 +195,36 @@ describe('ota-sim: signed logins', function () {
     }
 
     it('--secrets reads the CSV Alibaba exports, with its header', async function () {
-      const path = await file('devices.csv', '\uFEFFProductKey,DeviceName,DeviceSecret\r\npk1,sim-001,s1\r\npk1,sim-002,s2\r\n');
+      const path = await file(
+        'devices.csv',
+        '\uFEFFProductKey,DeviceName,DeviceSecret\r\npk1,sim-001,s1\r\npk1,sim-002,s2\r\n',
+      );
       const parsed = parseArgs([...BASE, '--secrets', path]);
-      should(parsed.help || parsed.options.secrets).eql(new Map([['pk1/sim-001', 's1'], ['pk1/sim-002', 's2']]));
+      should(parsed.help || parsed.options.secrets).eql(
+        new Map([
+          ['pk1/sim-001', 's1'],
+          ['pk1/sim-002', 's2'],
+        ]),
+      );
     });
 
     it('--secrets reads a CSV without a header, and a JSON array', function () {
-      should(readSecrets('pk1,sim-001,s1\npk1,sim-002,s2\n', 'f')).eql(new Map([['pk1/sim-001', 's1'], ['pk1/sim-002', 's2']]));
-      should(readSecrets('[{"productKey":"pk1","deviceName":"sim-001","deviceSecret":"s1"}]', 'f')).eql(new Map([['pk1/sim-001', 's1']]));
+      should(readSecrets('pk1,sim-001,s1\npk1,sim-002,s2\n', 'f')).eql(
+        new Map([
+          ['pk1/sim-001', 's1'],
+          ['pk1/sim-002', 's2'],
+        ]),
+      );
+      should(readSecrets('[{"productKey":"pk1","deviceName":"sim-001","deviceSecret":"s1"}]', 'f')).eql(
+        new Map([['pk1/sim-001', 's1']]),
+      );
     });
 
     it('a secrets file that lacks a simulated device is refused, naming the device', async function () {
       const path = await file('one.csv', 'pk1,sim-001,s1\n');
-      should(refusal([...BASE, '--secrets', path])).equal('--secrets has no secret for pk1/sim-002: give one for every simulated device, or a --device-secret for the rest');
+      should(refusal([...BASE, '--secrets', path])).equal(
+        '--secrets has no secret for pk1/sim-002: give one for every simulated device, or a --device-secret for the rest',
+      );
     });
 
     it('a malformed secrets file is refused by its line, without showing a secret', async function () {
@@ -184,13 +235,19 @@ describe('ota-sim: signed logins', function () {
     });
 
     it('a device secret cannot be combined with --share or --password', function () {
-      should(refusal([...BASE, '--device-secret', 'xyz-secret', '--share', '2'])).equal('--share expects 1 with --device-secret or --secrets: a signed login is one device\'s own connection, got 2');
+      should(refusal([...BASE, '--device-secret', 'xyz-secret', '--share', '2'])).equal(
+        "--share expects 1 with --device-secret or --secrets: a signed login is one device's own connection, got 2",
+      );
       const message = refusal([...BASE, '--device-secret', 'xyz-secret', '--password', 'pw']);
-      should(message).equal('--password cannot be combined with --device-secret or --secrets: a signed login sets the user name and password itself');
+      should(message).equal(
+        '--password cannot be combined with --device-secret or --secrets: a signed login sets the user name and password itself',
+      );
     });
 
     it('an empty device secret is refused without being shown', function () {
-      should(refusal([...BASE, '--device-secret', ''])).equal('--device-secret expects a device secret (a non-empty string); the value given is not one (not shown)');
+      should(refusal([...BASE, '--device-secret', ''])).equal(
+        '--device-secret expects a device secret (a non-empty string); the value given is not one (not shown)',
+      );
     });
 
     it('both are listed by --help', function () {

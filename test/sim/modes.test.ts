@@ -15,7 +15,19 @@ import {
 } from '../../src/protocol';
 import { Simulation } from '../../src/sim';
 import { startAedes, TestBroker } from '../helpers/broker';
-import { dev, firmwareOf, makePackage, PackageServer, startPackageServer, t1, t3, testOptions, waitForState, waitUntil, Watcher } from './support';
+import {
+  dev,
+  firmwareOf,
+  makePackage,
+  PackageServer,
+  startPackageServer,
+  t1,
+  t3,
+  testOptions,
+  waitForState,
+  waitUntil,
+  Watcher,
+} from './support';
 
 const PACKAGE = makePackage(12_000);
 const STREAM = { dProtocol: 'mqtt', streamId: 1234, streamFileId: 1 };
@@ -47,7 +59,10 @@ describe('ota-sim: pull mode, download over MQTT, signatures and modules', funct
    * (return false) or change the offset it claims.
    */
   function serveBlocks(
-    answer: (request: { id: string; offset: number; size: number }, n: number) => { offset: number; corrupt?: boolean } | false = (r) => r,
+    answer: (
+      request: { id: string; offset: number; size: number },
+      n: number,
+    ) => { offset: number; corrupt?: boolean } | false = (r) => r,
   ): void {
     let n = 0;
     watcher.client.on('message', (topic, payload) => {
@@ -57,7 +72,11 @@ describe('ota-sim: pull mode, download over MQTT, signatures and modules', funct
       const reply = answer({ id: String(req.id), offset: req.offset, size: req.size }, n++);
       if (!reply) return;
       const block = PACKAGE.bytes.subarray(req.offset, req.offset + req.size);
-      const m = blockReplyMessage(device, { id: req.id, fileLength: PACKAGE.bytes.length, offset: reply.offset }, block);
+      const m = blockReplyMessage(
+        device,
+        { id: req.id, fileLength: PACKAGE.bytes.length, offset: reply.offset },
+        block,
+      );
       const frame = m.payload as Buffer;
       if (reply.corrupt) frame[frame.length - 1] ^= 0xff; // the CRC no longer matches
       void watcher.client.publishAsync(m.topic, frame, { qos: 0 });
@@ -169,7 +188,9 @@ describe('ota-sim: pull mode, download over MQTT, signatures and modules', funct
       await watcher.notify(dev('sim-001'), firmwareOf(PACKAGE, { version: '1.0.1', url: server.url }));
       await waitForState(sim, 'sim-001', 'failed');
       const reports = await watcher.untilFailure('sim-001');
-      should(reports[reports.length - 1].text).equal(t3(23, -3, 'the notice carries no digestsign, and this device requires signed packages'));
+      should(reports[reports.length - 1].text).equal(
+        t3(23, -3, 'the notice carries no digestsign, and this device requires signed packages'),
+      );
     });
 
     it('reports step -3 for a signature made by another key', async function () {
@@ -192,7 +213,11 @@ describe('ota-sim: pull mode, download over MQTT, signatures and modules', funct
     await waitUntil(() => watcher.of('sim-001').length === 25, 'the T1 of both modules after the reboot');
     const texts = watcher.of('sim-001').map((m) => m.text);
     const mcu = (id: number, version: string) => JSON.stringify({ id, params: { version, module: 'MCU' } });
-    should(texts.slice(0, 3)).eql([t1(1, '1.0.0'), mcu(2, '2.0.0'), JSON.stringify({ id: 3, params: { step: '0', desc: '', module: 'MCU' } })]);
+    should(texts.slice(0, 3)).eql([
+      t1(1, '1.0.0'),
+      mcu(2, '2.0.0'),
+      JSON.stringify({ id: 3, params: { step: '0', desc: '', module: 'MCU' } }),
+    ]);
     should(texts.slice(-2)).eql([t1(1, '1.0.0'), mcu(2, '2.0.1')]);
     should(sim.summary().byModule).eql({ default: { '1.0.0': 1 }, MCU: { '2.0.1': 1 } });
   });
@@ -205,7 +230,10 @@ describe('ota-sim: pull mode, download over MQTT, signatures and modules', funct
     await waitForState(sim, 'sim-001', 'failed');
     const reports = await watcher.untilFailure('sim-001');
     should(reports[reports.length - 1].text).equal(
-      JSON.stringify({ id: 2, params: { step: '-1', desc: 'this device has no module "MCU" (it has default)', module: 'MCU' } }),
+      JSON.stringify({
+        id: 2,
+        params: { step: '-1', desc: 'this device has no module "MCU" (it has default)', module: 'MCU' },
+      }),
     );
   });
 });

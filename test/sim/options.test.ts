@@ -45,8 +45,27 @@ describe('ota-sim options', function () {
   });
 
   it('reads the example of the issue', function () {
-    const options = parseArgs(['--broker', 'mqtt://host:1883', '--devices', '100', '--product', 'pk1', '--version', '1.0.0', '--modules', 'default,MCU']);
-    should(options).containDeep({ help: false, options: { broker: 'mqtt://host:1883', devices: 100, modules: ['default', 'MCU'], moduleVersions: { default: '1.0.0', MCU: '1.0.0' } } });
+    const options = parseArgs([
+      '--broker',
+      'mqtt://host:1883',
+      '--devices',
+      '100',
+      '--product',
+      'pk1',
+      '--version',
+      '1.0.0',
+      '--modules',
+      'default,MCU',
+    ]);
+    should(options).containDeep({
+      help: false,
+      options: {
+        broker: 'mqtt://host:1883',
+        devices: 100,
+        modules: ['default', 'MCU'],
+        moduleVersions: { default: '1.0.0', MCU: '1.0.0' },
+      },
+    });
   });
 
   it('takes --flag=value as well as --flag value', function () {
@@ -54,7 +73,20 @@ describe('ota-sim options', function () {
   });
 
   it('reads a fault with a dot or a percent sign as a probability and an integer as a count', function () {
-    const options = parse('--devices', '10', '--fail-download', '0.05', '--fail-verify', '5%', '--fail-burn', '3', '--offline', '1.0', '--silent', '0');
+    const options = parse(
+      '--devices',
+      '10',
+      '--fail-download',
+      '0.05',
+      '--fail-verify',
+      '5%',
+      '--fail-burn',
+      '3',
+      '--offline',
+      '1.0',
+      '--silent',
+      '0',
+    );
     should(options.faults).containDeep({
       failDownload: { probability: 0.05 },
       failVerify: { probability: 0.05 },
@@ -65,7 +97,20 @@ describe('ota-sim options', function () {
   });
 
   it('reads durations with units, a bare number in the unit of the flag', function () {
-    const options = parse('--boot-ms', '250', '--reboot-ms', '2s', '--burn-ms', '1.5s', '--offline-ms', '1m', '--duration', '30', '--exit-when-idle', '500ms');
+    const options = parse(
+      '--boot-ms',
+      '250',
+      '--reboot-ms',
+      '2s',
+      '--burn-ms',
+      '1.5s',
+      '--offline-ms',
+      '1m',
+      '--duration',
+      '30',
+      '--exit-when-idle',
+      '500ms',
+    );
     should(options.timing).containDeep({ bootMs: 250, rebootMs: 2000, burnMs: 1500, offlineMs: 60_000 });
     should(options).containDeep({ durationLimit: 30_000, exitWhenIdle: 500 });
   });
@@ -76,8 +121,28 @@ describe('ota-sim options', function () {
   });
 
   it('takes switches, credentials and module versions', function () {
-    const options = parse('--pull', '--json', '--insecure', '--username', 'u', '--password', 'p', '--modules', 'default,MCU=2.0.1', '--share', '100');
-    should(options).containDeep({ pull: true, json: true, insecure: true, username: 'u', password: 'p', share: 100, moduleVersions: { default: '1.0.0', MCU: '2.0.1' } });
+    const options = parse(
+      '--pull',
+      '--json',
+      '--insecure',
+      '--username',
+      'u',
+      '--password',
+      'p',
+      '--modules',
+      'default,MCU=2.0.1',
+      '--share',
+      '100',
+    );
+    should(options).containDeep({
+      pull: true,
+      json: true,
+      insecure: true,
+      username: 'u',
+      password: 'p',
+      share: 100,
+      moduleVersions: { default: '1.0.0', MCU: '2.0.1' },
+    });
   });
 
   it('accepts an Ed25519 public key', function () {
@@ -93,8 +158,12 @@ describe('ota-sim options', function () {
 
   describe('refuses', function () {
     it('a missing required flag, naming it', function () {
-      should(() => parseArgs(['--product', 'pk1', '--version', '1'])).throw(refusal('--broker', '--broker is required: MQTT broker, e.g. mqtt://localhost:1883'));
-      should(() => parseArgs(['--broker', 'mqtt://h', '--version', '1'])).throw(refusal('--product', '--product is required: product key of every device'));
+      should(() => parseArgs(['--product', 'pk1', '--version', '1'])).throw(
+        refusal('--broker', '--broker is required: MQTT broker, e.g. mqtt://localhost:1883'),
+      );
+      should(() => parseArgs(['--broker', 'mqtt://h', '--version', '1'])).throw(
+        refusal('--product', '--product is required: product key of every device'),
+      );
     });
 
     it('an unknown flag', function () {
@@ -102,8 +171,12 @@ describe('ota-sim options', function () {
     });
 
     it('a flag without its value', function () {
-      should(() => parse('--devices')).throw(refusal('--devices', '--devices needs a value <n>: how many devices to simulate (default 1)'));
-      should(() => parse('--devices', '--pull')).throw(refusal('--devices', '--devices needs a value <n>: how many devices to simulate (default 1)'));
+      should(() => parse('--devices')).throw(
+        refusal('--devices', '--devices needs a value <n>: how many devices to simulate (default 1)'),
+      );
+      should(() => parse('--devices', '--pull')).throw(
+        refusal('--devices', '--devices needs a value <n>: how many devices to simulate (default 1)'),
+      );
     });
 
     it('a value given to a switch', function () {
@@ -111,51 +184,81 @@ describe('ota-sim options', function () {
     });
 
     it('a stray argument', function () {
-      should(() => parse('100')).throw(refusal('the command line', 'the command line expects options only (see --help), got "100"'));
+      should(() => parse('100')).throw(
+        refusal('the command line', 'the command line expects options only (see --help), got "100"'),
+      );
     });
 
     it('a number of devices that is not a positive integer', function () {
-      should(() => parse('--devices', 'ten')).throw(refusal('--devices', '--devices expects a number of devices (an integer such as 100), got "ten"'));
-      should(() => parse('--devices', '0')).throw(refusal('--devices', '--devices expects a number of devices (an integer from 1 to 100000), got 0'));
+      should(() => parse('--devices', 'ten')).throw(
+        refusal('--devices', '--devices expects a number of devices (an integer such as 100), got "ten"'),
+      );
+      should(() => parse('--devices', '0')).throw(
+        refusal('--devices', '--devices expects a number of devices (an integer from 1 to 100000), got 0'),
+      );
     });
 
     it('a broker that is not an MQTT URL', function () {
       should(() => parseArgs(['--broker', 'http://h', '--product', 'p', '--version', '1'])).throw(
-        refusal('--broker', '--broker expects a broker URL such as mqtt://localhost:1883 (mqtt, mqtts, ws or wss), got "http://h"'),
+        refusal(
+          '--broker',
+          '--broker expects a broker URL such as mqtt://localhost:1883 (mqtt, mqtts, ws or wss), got "http://h"',
+        ),
       );
     });
 
     it('a product key that would not be one topic level', function () {
-      should(() => parseArgs(['--broker', 'mqtt://h', '--product', 'a/b', '--version', '1'])).throw(refusal('--product', /^--product expects a product key \(one MQTT topic level\): one MQTT topic level/));
+      should(() => parseArgs(['--broker', 'mqtt://h', '--product', 'a/b', '--version', '1'])).throw(
+        refusal('--product', /^--product expects a product key \(one MQTT topic level\): one MQTT topic level/),
+      );
     });
 
     it('a fault value that is neither a probability nor a count', function () {
       should(() => parse('--offline', 'some')).throw(
-        refusal('--offline', '--offline expects a probability (0.05 or 5%) or a count of devices (an integer such as 3), got "some"'),
+        refusal(
+          '--offline',
+          '--offline expects a probability (0.05 or 5%) or a count of devices (an integer such as 3), got "some"',
+        ),
       );
-      should(() => parse('--offline', '1.5')).throw(refusal('--offline', /^--offline expects a probability from 0 to 1 \(write 2 without a dot/));
-      should(() => parse('--offline', '150%')).throw(refusal('--offline', '--offline expects a percentage from 0% to 100%, got "150%"'));
+      should(() => parse('--offline', '1.5')).throw(
+        refusal('--offline', /^--offline expects a probability from 0 to 1 \(write 2 without a dot/),
+      );
+      should(() => parse('--offline', '150%')).throw(
+        refusal('--offline', '--offline expects a percentage from 0% to 100%, got "150%"'),
+      );
     });
 
     it('a fault count larger than the fleet', function () {
-      should(() => parse('--devices', '10', '--silent', '11')).throw(refusal('--silent', /^--silent expects a count of devices no larger than the 10 simulated/));
+      should(() => parse('--devices', '10', '--silent', '11')).throw(
+        refusal('--silent', /^--silent expects a count of devices no larger than the 10 simulated/),
+      );
     });
 
     it('a duration it cannot read', function () {
-      should(() => parse('--burn-ms', 'soon')).throw(refusal('--burn-ms', /^--burn-ms expects a duration such as 500 \(ms\), 2s or 1m/));
+      should(() => parse('--burn-ms', 'soon')).throw(
+        refusal('--burn-ms', /^--burn-ms expects a duration such as 500 \(ms\), 2s or 1m/),
+      );
     });
 
     it('a progress step outside 1 to 100', function () {
-      should(() => parse('--progress-every', '0')).throw(refusal('--progress-every', '--progress-every expects a percentage (an integer from 1 to 100), got 0'));
+      should(() => parse('--progress-every', '0')).throw(
+        refusal('--progress-every', '--progress-every expects a percentage (an integer from 1 to 100), got 0'),
+      );
     });
 
     it('a module listed twice, or a module version that is not a label', function () {
-      should(() => parse('--modules', 'MCU,MCU')).throw(refusal('--modules', '--modules expects each module once, got "MCU"'));
-      should(() => parse('--modules', 'MCU=')).throw(refusal('--modules', /^--modules is required: a version after "MCU="/));
+      should(() => parse('--modules', 'MCU,MCU')).throw(
+        refusal('--modules', '--modules expects each module once, got "MCU"'),
+      );
+      should(() => parse('--modules', 'MCU=')).throw(
+        refusal('--modules', /^--modules is required: a version after "MCU="/),
+      );
     });
 
     it('a public key that is not an Ed25519 key', function () {
-      should(() => parse('--public-key', 'bm90IGEga2V5')).throw(refusal('--public-key', /^--public-key expects an Ed25519 public key/));
+      should(() => parse('--public-key', 'bm90IGEga2V5')).throw(
+        refusal('--public-key', /^--public-key expects an Ed25519 public key/),
+      );
     });
   });
 
@@ -164,13 +267,19 @@ describe('ota-sim options', function () {
       should(() => simOptions({ broker: 'mqtt://h', productKey: 'pk', version: '1', timing: { burnMs: -1 } })).throw(
         refusal('timing.burnMs', 'timing.burnMs expects milliseconds (an integer from 0 to 2147483647), got -1'),
       );
-      should(() => simOptions({ broker: 'mqtt://h', productKey: 'pk', version: '1', faults: { slow: { probability: 2 } } })).throw(
-        refusal('faults.slow', 'faults.slow expects a probability from 0 to 1, got 2'),
-      );
+      should(() =>
+        simOptions({ broker: 'mqtt://h', productKey: 'pk', version: '1', faults: { slow: { probability: 2 } } }),
+      ).throw(refusal('faults.slow', 'faults.slow expects a probability from 0 to 1, got 2'));
     });
 
     it('takes fault specs as objects or as the command-line text', function () {
-      const options = simOptions({ broker: 'mqtt://h', productKey: 'pk', version: '1', devices: 5, faults: { slow: { count: 2 }, silent: '10%' } });
+      const options = simOptions({
+        broker: 'mqtt://h',
+        productKey: 'pk',
+        version: '1',
+        devices: 5,
+        faults: { slow: { count: 2 }, silent: '10%' },
+      });
       should(options.faults).containDeep({ slow: { count: 2 }, silent: { probability: 0.1 } });
     });
   });

@@ -12,9 +12,18 @@ function device(name: string, state: SimState, version: string, extra: Partial<D
 function fleet(): SimSummary {
   const devices: DeviceSnapshot[] = [];
   for (let i = 0; i < 52; i++) devices.push(device(`u${i}`, 'upgraded', '1.0.1'));
-  devices.push(device('f1', 'failed', '1.0.0', { failure: { cause: 'step -2', desc: 'x' }, faults: new Set(['failDownload']) }));
-  devices.push(device('f2', 'failed', '1.0.0', { failure: { cause: 'step -3', desc: 'x' }, faults: new Set(['failVerify']) }));
-  devices.push(device('f3', 'failed', '1.0.1-wrong', { failure: { cause: 'wrong version', desc: 'x' }, faults: new Set(['wrongVersion']) }));
+  devices.push(
+    device('f1', 'failed', '1.0.0', { failure: { cause: 'step -2', desc: 'x' }, faults: new Set(['failDownload']) }),
+  );
+  devices.push(
+    device('f2', 'failed', '1.0.0', { failure: { cause: 'step -3', desc: 'x' }, faults: new Set(['failVerify']) }),
+  );
+  devices.push(
+    device('f3', 'failed', '1.0.1-wrong', {
+      failure: { cause: 'wrong version', desc: 'x' },
+      faults: new Set(['wrongVersion']),
+    }),
+  );
   for (let i = 0; i < 10; i++) devices.push(device(`d${i}`, 'downloading', '1.0.0', { progress: 40 }));
   for (let i = 0; i < 35; i++) devices.push(device(`i${i}`, 'idle', '1.0.0'));
   return summarize(devices, ['default']);
@@ -24,7 +33,18 @@ describe('ota-sim report', function () {
   it('counts devices by state, version, failure cause and fault', function () {
     should(fleet()).eql({
       total: 100,
-      states: { booting: 0, idle: 35, notified: 0, downloading: 10, verifying: 0, burning: 0, rebooting: 0, upgraded: 52, failed: 3, offline: 0 },
+      states: {
+        booting: 0,
+        idle: 35,
+        notified: 0,
+        downloading: 10,
+        verifying: 0,
+        burning: 0,
+        rebooting: 0,
+        upgraded: 52,
+        failed: 3,
+        offline: 0,
+      },
       upgraded: 52,
       failed: 3,
       byVersion: { '1.0.1': 52, '1.0.0': 47, '1.0.1-wrong': 1 },
@@ -36,7 +56,9 @@ describe('ota-sim report', function () {
   });
 
   it('draws the live line: a bar of the upgraded share, then the counts that are not zero', function () {
-    should(formatLine(fleet(), 12_345, 10)).equal('[█████░░░░░] 52/100 upgraded · 3 failed · 10 downloading 40% · 35 idle · 12.3 s');
+    should(formatLine(fleet(), 12_345, 10)).equal(
+      '[█████░░░░░] 52/100 upgraded · 3 failed · 10 downloading 40% · 35 idle · 12.3 s',
+    );
   });
 
   it('shows an empty fleet with an empty bar', function () {
@@ -78,7 +100,10 @@ describe('ota-sim report', function () {
   });
 
   it('lists versions per module when devices have several', function () {
-    const summary = summarize([{ ...device('a', 'idle', '1.0.0'), versions: { default: '1.0.0', MCU: '2.0.0' } }], ['default', 'MCU']);
+    const summary = summarize(
+      [{ ...device('a', 'idle', '1.0.0'), versions: { default: '1.0.0', MCU: '2.0.0' } }],
+      ['default', 'MCU'],
+    );
     should(formatTable(summary, { productKey: 'pk1', seed: 1, elapsedMs: 10 }).split('\n')).eql([
       'ota-sim · product pk1 · 1 device · 10 ms · seed 1',
       '',
@@ -97,6 +122,11 @@ describe('ota-sim report', function () {
 
   it('gives machines the whole summary with what identifies the run', function () {
     const summary = fleet();
-    should(jsonReport(summary, { productKey: 'pk1', seed: 7, elapsedMs: 1234.6 })).eql({ productKey: 'pk1', seed: 7, elapsedMs: 1235, ...summary });
+    should(jsonReport(summary, { productKey: 'pk1', seed: 7, elapsedMs: 1234.6 })).eql({
+      productKey: 'pk1',
+      seed: 7,
+      elapsedMs: 1235,
+      ...summary,
+    });
   });
 });

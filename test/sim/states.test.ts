@@ -10,7 +10,14 @@ describe('ota-sim device states', function () {
   });
 
   it('can fail at every step of an upgrade and not outside one', function () {
-    should(SIM_STATES.filter((s) => canTransition(s, 'failed'))).eql(['booting', 'notified', 'downloading', 'verifying', 'burning', 'rebooting']);
+    should(SIM_STATES.filter((s) => canTransition(s, 'failed'))).eql([
+      'booting',
+      'notified',
+      'downloading',
+      'verifying',
+      'burning',
+      'rebooting',
+    ]);
   });
 
   it('can go offline from every state but offline, and comes back by booting', function () {

@@ -39,7 +39,10 @@ export interface PackageServer {
  * With `drop: 'once'`, the first whole-file response stops after half the package and the
  * connection is destroyed, as a flaky network would; with `drop: 'always'`, every response does. With `ignoreRange`, every answer is the whole file (200).
  */
-export async function startPackageServer(bytes: Buffer, opts: { drop?: 'once' | 'always'; ignoreRange?: boolean; chunk?: number } = {}): Promise<PackageServer> {
+export async function startPackageServer(
+  bytes: Buffer,
+  opts: { drop?: 'once' | 'always'; ignoreRange?: boolean; chunk?: number } = {},
+): Promise<PackageServer> {
   const requests: PackageRequest[] = [];
   const sockets = new Set<Socket>();
   let dropped = false;
@@ -55,7 +58,11 @@ export async function startPackageServer(bytes: Buffer, opts: { drop?: 'once' | 
     const start = m ? Number(m[1]) : 0;
     const status = m ? 206 : 200;
     requests.push(range === undefined ? { status } : { range, status });
-    const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'application/octet-stream', 'Content-Length': bytes.length - start, 'Accept-Ranges': 'bytes' };
+    const headers: http.OutgoingHttpHeaders = {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': bytes.length - start,
+      'Accept-Ranges': 'bytes',
+    };
     if (m) headers['Content-Range'] = `bytes ${start}-${bytes.length - 1}/${bytes.length}`;
     res.writeHead(status, headers);
     const drop = opts.drop === 'always' || (opts.drop === 'once' && !dropped && !m);
@@ -95,7 +102,10 @@ export async function startPackageServer(bytes: Buffer, opts: { drop?: 'once' | 
 }
 
 /** A firmware descriptor for a package, as the platform would announce it. */
-export function firmwareOf(pkg: { bytes: Buffer; md5: string; sha256: string }, fields: Record<string, unknown>): FirmwareDescriptor {
+export function firmwareOf(
+  pkg: { bytes: Buffer; md5: string; sha256: string },
+  fields: Record<string, unknown>,
+): FirmwareDescriptor {
   return parseFirmwareDescriptor({ size: pkg.bytes.length, md5: pkg.md5, ...fields });
 }
 
@@ -113,7 +123,10 @@ export class Watcher {
   private constructor(readonly client: MqttClient) {}
 
   static async start(url: string, filters: string[] = ['/ota/device/#']): Promise<Watcher> {
-    const client = mqtt.connect(url, { clientId: `watcher-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0 });
+    const client = mqtt.connect(url, {
+      clientId: `watcher-${Math.random().toString(16).slice(2)}`,
+      reconnectPeriod: 0,
+    });
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       client.once('error', reject);
@@ -139,7 +152,8 @@ export class Watcher {
    * broker, and returns what the device published, ending with it.
    */
   async untilFailure(deviceName: string): Promise<Seen[]> {
-    const isFailure = (m: Seen) => m.topic.startsWith('/ota/device/progress/') && Number(JSON.parse(m.text).params?.step) < 0;
+    const isFailure = (m: Seen) =>
+      m.topic.startsWith('/ota/device/progress/') && Number(JSON.parse(m.text).params?.step) < 0;
     await waitUntil(() => this.of(deviceName).some(isFailure), `a failure report from ${deviceName}`);
     return this.of(deviceName);
   }
@@ -176,7 +190,11 @@ export async function waitUntil(condition: () => boolean, what: string, timeoutM
 
 /** Waits until the named device is in `state`. */
 export function waitForState(sim: Simulation, name: string, state: string, timeoutMs = 5000): Promise<void> {
-  return waitUntil(() => sim.devices.find((d) => d.name === name)?.state === state, `${name} to be ${state}`, timeoutMs);
+  return waitUntil(
+    () => sim.devices.find((d) => d.name === name)?.state === state,
+    `${name} to be ${state}`,
+    timeoutMs,
+  );
 }
 
 export function delay(ms: number): Promise<void> {

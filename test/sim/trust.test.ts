@@ -14,7 +14,20 @@ import { FirmwareDescriptor, generateSigningKeyPair, readPrivateKey, signPackage
 import { HELP, parseArgs, SimState, Simulation, systemTimers } from '../../src/sim';
 import { formatTable } from '../../src/sim/report';
 import { startAedes, TestBroker } from '../helpers/broker';
-import { dev, firmwareOf, makePackage, PackageServer, PRODUCT, startPackageServer, t1, t3, testOptions, waitForState, waitUntil, Watcher } from './support';
+import {
+  dev,
+  firmwareOf,
+  makePackage,
+  PackageServer,
+  PRODUCT,
+  startPackageServer,
+  t1,
+  t3,
+  testOptions,
+  waitForState,
+  waitUntil,
+  Watcher,
+} from './support';
 
 const PACKAGE = makePackage(40_000);
 const FLEET = generateSigningKeyPair();
@@ -25,7 +38,16 @@ const EXPIRES = 1_893_456_000;
 
 /** The release `version` of the whole firmware of pk1, `sequence` in its history. */
 function release(version: string, sequence: number, change: Partial<ReleaseManifest> = {}): ReleaseManifest {
-  return { productKey: PRODUCT, module: 'default', version, size: PACKAGE.bytes.length, sha256: PACKAGE.sha256, sequence, expires: EXPIRES, ...change };
+  return {
+    productKey: PRODUCT,
+    module: 'default',
+    version,
+    size: PACKAGE.bytes.length,
+    sha256: PACKAGE.sha256,
+    sequence,
+    expires: EXPIRES,
+    ...change,
+  };
 }
 
 describe('ota-sim: devices with --trust-key', function () {
@@ -55,12 +77,24 @@ describe('ota-sim: devices with --trust-key', function () {
   });
 
   /** The notice of `manifest` (by default its own version, the fleet's signature) for the package at the server. */
-  function notice(manifest: ReleaseManifest, key: KeyObject = FLEET_KEY, fields: Record<string, unknown> = {}): FirmwareDescriptor {
-    return firmwareOf(PACKAGE, { version: manifest.version, url: server.url, extData: signManifest(key, manifest), ...fields });
+  function notice(
+    manifest: ReleaseManifest,
+    key: KeyObject = FLEET_KEY,
+    fields: Record<string, unknown> = {},
+  ): FirmwareDescriptor {
+    return firmwareOf(PACKAGE, {
+      version: manifest.version,
+      url: server.url,
+      extData: signManifest(key, manifest),
+      ...fields,
+    });
   }
 
   async function startTrusting(devices = 1, now?: () => number): Promise<Simulation> {
-    const started = new Simulation(testOptions(broker.url, { devices, trustKey: FLEET.publicKey }), now ? { timers: { ...systemTimers, now } } : {});
+    const started = new Simulation(
+      testOptions(broker.url, { devices, trustKey: FLEET.publicKey }),
+      now ? { timers: { ...systemTimers, now } } : {},
+    );
     sim = started;
     await started.start();
     await waitUntil(() => watcher.reports.length >= devices, 'the boot T1s');
@@ -100,7 +134,11 @@ describe('ota-sim: devices with --trust-key', function () {
     await watcher.notify(dev('sim-001'), firmwareOf(PACKAGE, { version: '1.0.1', url: server.url }));
     await waitForState(s, 'sim-001', 'failed');
     should(await lastFailure()).equal(
-      t3(23, -3, 'unsigned release: the notice carries no release manifest (extData.otaManifest), and this device accepts only releases signed by its fleet'),
+      t3(
+        23,
+        -3,
+        'unsigned release: the notice carries no release manifest (extData.otaManifest), and this device accepts only releases signed by its fleet',
+      ),
     );
     should(device(s).versions).eql({ default: '1.0.0' });
     should(s.summary().failuresByCause).eql({ 'refused: unsigned release': 1 });
@@ -110,7 +148,13 @@ describe('ota-sim: devices with --trust-key', function () {
     const s = await startTrusting();
     await watcher.notify(dev('sim-001'), notice(release('1.0.1', 7), ATTACKER_KEY));
     await waitForState(s, 'sim-001', 'failed');
-    should(await lastFailure()).equal(t3(23, -3, "release manifest signature does not verify with this device's trusted key: the manifest was tampered with or signed by another key"));
+    should(await lastFailure()).equal(
+      t3(
+        23,
+        -3,
+        "release manifest signature does not verify with this device's trusted key: the manifest was tampered with or signed by another key",
+      ),
+    );
     should(s.summary().failuresByCause).eql({ 'refused: bad manifest signature': 1 });
   });
 
@@ -118,7 +162,9 @@ describe('ota-sim: devices with --trust-key', function () {
     const s = await startTrusting();
     await watcher.notify(dev('sim-001'), notice(release('0.9.0', 7), FLEET_KEY, { version: '1.0.1' }));
     await waitForState(s, 'sim-001', 'failed');
-    should(await lastFailure()).equal(t3(23, -3, 'release manifest does not match the notice: its version is "0.9.0", the notice\'s is "1.0.1"'));
+    should(await lastFailure()).equal(
+      t3(23, -3, 'release manifest does not match the notice: its version is "0.9.0", the notice\'s is "1.0.1"'),
+    );
     should(s.summary().failuresByCause).eql({ 'refused: manifest not for this notice': 1 });
   });
 
@@ -127,7 +173,13 @@ describe('ota-sim: devices with --trust-key', function () {
     const other = 'cd'.repeat(32);
     await watcher.notify(dev('sim-001'), notice(release('1.0.1', 7, { sha256: other })));
     await waitForState(s, 'sim-001', 'failed');
-    should(await lastFailure()).equal(t3(23, -3, `release manifest does not match the downloaded package: its sha256 is ${other}, the package's is ${PACKAGE.sha256}`));
+    should(await lastFailure()).equal(
+      t3(
+        23,
+        -3,
+        `release manifest does not match the downloaded package: its sha256 is ${other}, the package's is ${PACKAGE.sha256}`,
+      ),
+    );
   });
 
   it('refuses a manifest that expired by the simulation clock', async function () {
@@ -153,11 +205,19 @@ describe('ota-sim: devices with --trust-key', function () {
     await watcher.notify(dev('sim-001'), older);
     await waitForState(s, 'sim-001', 'failed');
     should(await lastFailure()).equal(
-      t3(23, -3, 'a downgrade replay: the release manifest has sequence 3, lower than 5, the highest this device installed for module "default"'),
+      t3(
+        23,
+        -3,
+        'a downgrade replay: the release manifest has sequence 3, lower than 5, the highest this device installed for module "default"',
+      ),
     );
     should(device(s).versions).eql({ default: '2.0.0' });
     should(device(s).installedSequences).eql({ default: 5 });
-    should(s.summary()).containDeep({ failed: 1, byVersion: { '2.0.0': 1 }, failuresByCause: { 'refused: downgrade replay': 1 } });
+    should(s.summary()).containDeep({
+      failed: 1,
+      byVersion: { '2.0.0': 1 },
+      failuresByCause: { 'refused: downgrade replay': 1 },
+    });
   });
 
   it('accepts the same sequence again (a retry) and upgrades once more', async function () {
@@ -177,7 +237,13 @@ describe('ota-sim: devices with --trust-key', function () {
     const forged = signPackageDigest(ATTACKER_KEY, PACKAGE.sha256);
     await watcher.notify(dev('sim-001'), notice(release('1.0.1', 7), FLEET_KEY, { digestsign: forged }));
     await waitForState(s, 'sim-001', 'failed');
-    should(await lastFailure()).equal(t3(23, -3, 'the package signature (digestsign) does not match the package: it was tampered with or signed by another key'));
+    should(await lastFailure()).equal(
+      t3(
+        23,
+        -3,
+        'the package signature (digestsign) does not match the package: it was tampered with or signed by another key',
+      ),
+    );
   });
 
   it('counts the refusals of a fleet by check in the summary and the final table', async function () {
@@ -245,11 +311,17 @@ describe('ota-sim: devices with --trust-key', function () {
       const message =
         '--trust-key expects an Ed25519 public key (base64 SPKI DER, as the fleet shows it: 60 characters starting MCowBQYDK2VwAyEA); the value given is not one (not shown, in case it is a private key)';
       should(() => parsed('--trust-key', `@${file}`)).throw({ name: 'OptionError', option: '--trust-key', message });
-      should(() => parsed('--trust-key', FLEET.privateKey)).throw({ name: 'OptionError', option: '--trust-key', message });
+      should(() => parsed('--trust-key', FLEET.privateKey)).throw({
+        name: 'OptionError',
+        option: '--trust-key',
+        message,
+      });
     });
 
     it('is listed by --help', function () {
-      should(HELP).match(/\n {2}--trust-key <key\|@file> +fleet's Ed25519 public key \(base64 SPKI, or @file\): devices require a signed release manifest and refuse older releases\n/);
+      should(HELP).match(
+        /\n {2}--trust-key <key\|@file> +fleet's Ed25519 public key \(base64 SPKI, or @file\): devices require a signed release manifest and refuse older releases\n/,
+      );
     });
   });
 });

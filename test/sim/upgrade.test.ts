@@ -5,7 +5,19 @@
 import should from 'should';
 import { Simulation } from '../../src/sim';
 import { startAedes, TestBroker } from '../helpers/broker';
-import { dev, firmwareOf, makePackage, PackageServer, startPackageServer, t1, t3, testOptions, waitForState, waitUntil, Watcher } from './support';
+import {
+  dev,
+  firmwareOf,
+  makePackage,
+  PackageServer,
+  startPackageServer,
+  t1,
+  t3,
+  testOptions,
+  waitForState,
+  waitUntil,
+  Watcher,
+} from './support';
 
 const PACKAGE = makePackage(40_000);
 const EVERY_FIVE = Array.from({ length: 19 }, (_, i) => (i + 1) * 5);
@@ -59,7 +71,9 @@ describe('ota-sim: a device upgrades over HTTP', function () {
     should(server.requests[0]).eql({ status: 200 });
     should(server.requests[1].status).equal(206);
     const from = Number(/^bytes=(\d+)-$/.exec(server.requests[1].range ?? '')?.[1]);
-    should(from).be.above(0).and.not.above(PACKAGE.bytes.length / 2);
+    should(from)
+      .be.above(0)
+      .and.not.above(PACKAGE.bytes.length / 2);
   });
 
   it('gives up with step -2 after 3 resumes that all drop', async function () {
@@ -70,7 +84,9 @@ describe('ota-sim: a device upgrades over HTTP', function () {
     await waitForState(sim, 'sim-001', 'failed');
     should(server.requests).have.length(4);
     const reports = await watcher.untilFailure('sim-001');
-    should(JSON.parse(reports[reports.length - 1].text).params.desc).match(/^the connection dropped after \d+ of 40000 bytes \(.+\); gave up after 3 resumes$/);
+    should(JSON.parse(reports[reports.length - 1].text).params.desc).match(
+      /^the connection dropped after \d+ of 40000 bytes \(.+\); gave up after 3 resumes$/,
+    );
   });
 
   it('starts over when the server answers a Range request with the whole package', async function () {
@@ -83,14 +99,26 @@ describe('ota-sim: a device upgrades over HTTP', function () {
     should(server.requests[1].range).match(/^bytes=\d+-$/);
     // Every step once, although the package came twice.
     await waitUntil(() => watcher.reports.length === 23, 'the T1 after the reboot');
-    should(watcher.reports.map((m) => JSON.parse(m.text).params.step ?? 'T1')).eql(['T1', '0', ...EVERY_FIVE.map(String), '100', 'T1']);
+    should(watcher.reports.map((m) => JSON.parse(m.text).params.step ?? 'T1')).eql([
+      'T1',
+      '0',
+      ...EVERY_FIVE.map(String),
+      '100',
+      'T1',
+    ]);
   });
 
   it('checks SHA256 packages by their SHA-256 digest', async function () {
     server = await startPackageServer(PACKAGE.bytes);
     sim = new Simulation(testOptions(broker.url));
     await sim.start();
-    const firmware = firmwareOf(PACKAGE, { version: '1.0.1', url: server.url, signMethod: 'SHA256', sha256: PACKAGE.sha256, md5: undefined });
+    const firmware = firmwareOf(PACKAGE, {
+      version: '1.0.1',
+      url: server.url,
+      signMethod: 'SHA256',
+      sha256: PACKAGE.sha256,
+      md5: undefined,
+    });
     await watcher.notify(dev('sim-001'), firmware);
     await waitForState(sim, 'sim-001', 'upgraded');
   });
@@ -115,8 +143,15 @@ describe('ota-sim: a device upgrades over HTTP', function () {
     server = await startPackageServer(PACKAGE.bytes);
     sim = new Simulation(testOptions(broker.url));
     await sim.start();
-    await watcher.notify(dev('sim-001'), firmwareOf(PACKAGE, { version: '1.0.1', url: server.url.replace('/fw.bin', '/missing') }));
+    await watcher.notify(
+      dev('sim-001'),
+      firmwareOf(PACKAGE, { version: '1.0.1', url: server.url.replace('/fw.bin', '/missing') }),
+    );
     await waitForState(sim, 'sim-001', 'failed');
-    should((await watcher.untilFailure('sim-001')).map((m) => m.text)).eql([t1(1, '1.0.0'), t3(2, 0), t3(3, -2, 'HTTP 404 Not Found')]);
+    should((await watcher.untilFailure('sim-001')).map((m) => m.text)).eql([
+      t1(1, '1.0.0'),
+      t3(2, 0),
+      t3(3, -2, 'HTTP 404 Not Found'),
+    ]);
   });
 });

@@ -15,7 +15,16 @@ const REPORTS = Number(process.env.SOAK_REPORTS ?? 500_000);
 
 describe(`soak: ${RUNS} SIGKILL runs of 60 devices (seed ${SEED})`, function () {
   this.timeout(0);
-  const runs = new KillRuns({ runs: RUNS, seed: SEED, devices: 60, retryCount: 3, retryInterval: 0.04, maximumPerMinute: 1200, stepMs: 60, timeoutInMinutes: 0.2 });
+  const runs = new KillRuns({
+    runs: RUNS,
+    seed: SEED,
+    devices: 60,
+    retryCount: 3,
+    retryInterval: 0.04,
+    maximumPerMinute: 1200,
+    stepMs: 60,
+    timeoutInMinutes: 0.2,
+  });
   before(() => runs.start());
   after(() => runs.stop());
   runs.plans().forEach((plan, i) => {

@@ -26,15 +26,30 @@ describe(`soak: ${MESSAGES} malformed messages per ingress node (seed ${SEED})`,
 
   it('ota-inform', async function () {
     const d = await deployFuzzed(suite);
-    printFigures('soak fuzz ota-inform', await fuzzNode(d, d.f.inform, deviceMessageCases(d.target, ['T1', 'T4', 'T6', 'T8']), MESSAGES, SEED));
+    printFigures(
+      'soak fuzz ota-inform',
+      await fuzzNode(d, d.f.inform, deviceMessageCases(d.target, ['T1', 'T4', 'T6', 'T8']), MESSAGES, SEED),
+    );
   });
   it('ota-progress', async function () {
     const d = await deployFuzzed(suite);
-    printFigures('soak fuzz ota-progress', await fuzzNode(d, d.f.progress, deviceMessageCases(d.target, ['T3']), MESSAGES, SEED + 1));
+    printFigures(
+      'soak fuzz ota-progress',
+      await fuzzNode(d, d.f.progress, deviceMessageCases(d.target, ['T3']), MESSAGES, SEED + 1),
+    );
   });
   it('ota-verify', async function () {
     const d = await deployFuzzed(suite);
-    printFigures('soak fuzz ota-verify', await fuzzNode(d, d.f.verify, verifyCases({ missingFile: join(scratch, 'missing.bin'), dir: scratch }), MESSAGES, SEED + 2));
+    printFigures(
+      'soak fuzz ota-verify',
+      await fuzzNode(
+        d,
+        d.f.verify,
+        verifyCases({ missingFile: join(scratch, 'missing.bin'), dir: scratch }),
+        MESSAGES,
+        SEED + 2,
+      ),
+    );
   });
   it('ota-push', async function () {
     const d = await deployFuzzed(suite);
@@ -45,12 +60,19 @@ describe(`soak: ${MESSAGES} malformed messages per ingress node (seed ${SEED})`,
     const before = snapshot(d.fleet);
     const statuses: Record<number, number> = {};
     await fc.assert(
-      fc.asyncProperty(adminCases({ ...d.target, fleetId: d.f.fleet.id, idle: d.target.devices.slice(10) }), async (c) => {
-        const a = await httpRequest(suite.adminUrl + c.path, { method: c.method, headers: c.headers, body: c.body === undefined ? undefined : Buffer.from(c.body) });
-        should(c.expect).containEql(a.status);
-        should(Object.keys(JSON.parse(a.body.toString()))).eql(['error']);
-        statuses[a.status] = (statuses[a.status] ?? 0) + 1;
-      }),
+      fc.asyncProperty(
+        adminCases({ ...d.target, fleetId: d.f.fleet.id, idle: d.target.devices.slice(10) }),
+        async (c) => {
+          const a = await httpRequest(suite.adminUrl + c.path, {
+            method: c.method,
+            headers: c.headers,
+            body: c.body === undefined ? undefined : Buffer.from(c.body),
+          });
+          should(c.expect).containEql(a.status);
+          should(Object.keys(JSON.parse(a.body.toString()))).eql(['error']);
+          statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+        },
+      ),
       { numRuns: REQUESTS, seed: SEED + 10 },
     );
     should(snapshot(d.fleet)).eql(before);
