@@ -84,6 +84,19 @@ export default tseslint.config(
   },
   ...layers,
   storeOnly,
+  // Nodes reach a fleet through the Fleet class's own methods, never its store or its caches.
+  {
+    files: ['src/nodes/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'MemberExpression[property.name=/^(store|openBatches|draining|scheduler)$/]',
+          message: 'nodes use the Fleet facade (src/fleet/fleet.ts), not its store or in-memory state',
+        },
+      ],
+    },
+  },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
@@ -95,6 +108,16 @@ export default tseslint.config(
   {
     files: ['**/*.mjs'],
     languageOptions: { sourceType: 'module', globals: { ...globals.node } },
+  },
+  // The editor's scripts served from resources/ run in the browser, as the .html files' do.
+  {
+    files: ['resources/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      ecmaVersion: 2020,
+      globals: { ...globals.browser, RED: 'readonly', $: 'readonly', jQuery: 'readonly' },
+    },
+    rules: { 'no-unused-vars': ['error', { args: 'none' }], eqeqeq: ['error', 'smart'] },
   },
   {
     files: ['nodes/**/*.html'],

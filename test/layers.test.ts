@@ -4,11 +4,11 @@ import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 
-async function refusals(file: string, code: string): Promise<string[]> {
+async function refusals(file: string, code: string, rule = 'no-restricted-imports'): Promise<string[]> {
   const { ESLint } = (await import('eslint')) as typeof import('eslint');
   const eslint = new ESLint({ cwd: ROOT });
   const [result] = await eslint.lintText(code, { filePath: join(ROOT, file) });
-  return result.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+  return result.messages.filter((m) => m.ruleId === rule).map((m) => m.message);
 }
 
 describe('the layers, as lint enforces them', function () {
@@ -41,5 +41,15 @@ describe('the layers, as lint enforces them', function () {
     should(
       await refusals('src/sim/probe.ts', "import { Fleet } from '../fleet/fleet';\nexport { Fleet };\n"),
     ).have.length(1);
+  });
+
+  it('a node reaches the fleet through its facade, not its store or in-memory state', async function () {
+    const code = (expr: string) =>
+      `import type { Fleet } from '../fleet';\nexport const f = (fleet: Fleet) => ${expr};\n`;
+    should(await refusals('src/nodes/probe.ts', code('fleet.store.firmware("x")'), 'no-restricted-syntax')).eql([
+      'nodes use the Fleet facade (src/fleet/fleet.ts), not its store or in-memory state',
+    ]);
+    should(await refusals('src/nodes/probe.ts', code('fleet.openBatches.size'), 'no-restricted-syntax')).have.length(1);
+    should(await refusals('src/nodes/probe.ts', code('fleet.findFirmware("x")'), 'no-restricted-syntax')).eql([]);
   });
 });

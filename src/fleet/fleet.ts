@@ -174,6 +174,11 @@ export class Fleet extends FleetCore {
     return this.firmwareOf(id);
   }
 
+  /** The catalog record with this id, or undefined (where an unknown id is not an error). */
+  findFirmware(id: string): Firmware | undefined {
+    return this.store.firmware(id);
+  }
+
   addFirmware(input: NewFirmware): Firmware {
     return addFirmware(this, input);
   }
@@ -227,6 +232,11 @@ export class Fleet extends FleetCore {
 
   transitions(query: { taskId?: number; batchId?: number; limit?: number }): Transition[] {
     return this.store.transitions(query);
+  }
+
+  /** Whether any batch is planned, running or paused. */
+  hasOpenBatches(): boolean {
+    return this.openBatches.size > 0;
   }
 
   /** Tasks of open batches by what a status line shows. */

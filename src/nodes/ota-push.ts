@@ -84,7 +84,7 @@ export = function (RED: NodeAPI) {
     const showCounts = () => {
       if (!fleet) return show(okStatus(`${pushed} pushed`));
       const t = fleet.totals();
-      if (fleet.openBatches.size === 0 && lastEnded) {
+      if (!fleet.hasOpenBatches() && lastEnded) {
         const c = lastEnded.counts;
         const text = `batch ${lastEnded.batchId} ${lastEnded.to} · ${c.SUCCEEDED} done · ${c.FAILED} failed`;
         return show({ fill: c.FAILED ? 'yellow' : 'green', shape: 'ring', text });
@@ -189,7 +189,7 @@ export = function (RED: NodeAPI) {
           if (fleet) {
             // A catalog record (from ota-verify or the admin API) is pushed as the hosted firmware it is.
             const id = (msg.payload as { id?: unknown }).id;
-            const known = typeof id === 'string' && fleet.store.firmware(id) ? { firmwareId: id } : undefined;
+            const known = typeof id === 'string' && fleet.findFirmware(id) ? { firmwareId: id } : undefined;
             fleet.pushDirect(known ?? firmware, devices, node.id, { allowUnverified });
           } else {
             if (!allowUnverified) {
