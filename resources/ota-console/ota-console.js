@@ -1,0 +1,45 @@
+// The OTA sidebar tab's loader: nodes/ota-console.html loads this one file. Node-RED inserts a
+// plugin's <script src> tags as dynamic scripts, which run in whatever order they arrive; this
+// inserts the tab's files itself with async = false, which makes the browser run them in the
+// order inserted, then registers the plugin once the last one has run. Each file extends the
+// namespace window.OtaConsole with what it defines; nothing runs before the plugin is added.
+(function () {
+  'use strict';
+
+  /** In load order: each file may use what the files before it defined, at load time. */
+  const FILES = [
+    'format.js',
+    'widgets.js',
+    'api.js',
+    'versions.js',
+    'firmware.js',
+    'batches.js',
+    'batch-form.js',
+    'batch-detail.js',
+    'devices.js',
+    'tab.js',
+  ];
+  /** This file's folder, as Node-RED served it (resources/<package>/ota-console/ under the admin root). */
+  const here = document.currentScript && document.currentScript.src;
+  const base = here
+    ? here.slice(0, here.lastIndexOf('/') + 1)
+    : RED.settings.apiRootUrl + 'resources/node-red-contrib-mqtt-ota/ota-console/';
+
+  window.OtaConsole = {};
+  let waiting = FILES.length;
+  for (const file of FILES) {
+    const script = document.createElement('script');
+    script.async = false;
+    script.src = base + file;
+    script.onload = () => {
+      waiting -= 1;
+      if (waiting === 0) window.OtaConsole.tab.register();
+    };
+    script.onerror = () =>
+      RED.notify(RED._('node-red-contrib-mqtt-ota/ota-console:tab.loadFailed', { file: script.src }), {
+        type: 'error',
+        timeout: 10000,
+      });
+    document.head.append(script);
+  }
+})();
