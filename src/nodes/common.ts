@@ -1,4 +1,6 @@
 /** What every adapter shares: roles, device resolution, error reporting and statuses. */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Node, NodeAPI, NodeMessage, NodeStatus } from 'node-red';
 import type { TaskOutcome } from '../fleet';
 import { checkModule, checkTopicLevel, DeviceRef, ProtocolError } from '../protocol';
@@ -101,6 +103,57 @@ export function okStatus(text: string): NodeStatus {
   return { fill: 'green', shape: 'dot', text };
 }
 
+/** RED._ as Node-RED hands it to a node module: a key of the module's own catalog, with parameters. */
+export type Translate = (key: string, params?: Record<string, string | number>) => string;
+
+/**
+ * A node's status texts, from its catalog (`<type>.status.*`). Node-RED's editor translates a
+ * status text that is a catalog key, as core nodes send "node-red:common.status.connected", in
+ * each editor's own language; but it passes no parameters. So a status without numbers is sent as
+ * its key, and every editor shows it in its own language; a status with numbers is worded by the
+ * runtime's RED._, in the runtime's language (`lang` in settings.js).
+ */
+export interface StatusTexts {
+  /** The key the editor translates: `ota-push.status.noFleet`. */
+  key(name: string): string;
+  /** The text with its numbers, worded by the runtime. */
+  format(name: string, params: Record<string, string | number>): string;
+}
+
+export function statusTexts(translate: Translate, type: string): StatusTexts {
+  const key = (name: string) => `${type}.status.${name}`;
+  return {
+    key,
+    format(name, params) {
+      const text = translate(key(name), params);
+      // RED._ answers with the key itself when it has no catalog (Node-RED's test helper stubs it
+      // so): the numbers would be lost, so the English catalog words the text instead.
+      return text === key(name) ? englishText(type, key(name), params) : text;
+    },
+  };
+}
+
+/** Where the editor's catalogs are, from build/src/nodes. */
+const EN_US = path.resolve(__dirname, '../../../nodes/locales/en-US');
+const englishCatalogs = new Map<string, unknown>();
+
+function englishText(type: string, key: string, params: Record<string, string | number>): string {
+  if (!englishCatalogs.has(type)) {
+    let catalog: unknown;
+    try {
+      catalog = JSON.parse(fs.readFileSync(path.join(EN_US, `${type}.json`), 'utf8'));
+    } catch {
+      catalog = undefined; // a key is still better than no status
+    }
+    englishCatalogs.set(type, catalog);
+  }
+  const template = key
+    .split('.')
+    .reduce<unknown>((at, part) => (at as Record<string, unknown> | undefined)?.[part], englishCatalogs.get(type));
+  if (typeof template !== 'string') return key;
+  return template.replace(/__(\w+)__/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
+}
+
 /**
  * Node statuses travel to every open editor over the comms socket; at thousands of messages a
  * second that would swamp it. This keeps the newest status and sends at most one per interval.
@@ -169,7 +222,8 @@ export function bindFleet(RED: NodeAPI, node: Node, fleetId: string | undefined)
   else if (config.failure) problem = config.failure;
   else if (!config.handle) problem = new Error('the chosen ota-fleet has not started');
   if (problem) {
-    node.status({ fill: 'red', shape: 'ring', text: 'no fleet' });
+    // No numbers: the key itself, which each editor shows in its own language.
+    node.status({ fill: 'red', shape: 'ring', text: statusTexts(RED._, node.type).key('noFleet') });
     node.warn(problem.message);
     return problem;
   }
@@ -235,6 +289,7 @@ export function messageIds(): () => number {
 export function reportNode(
   node: Node,
   status: StatusLine,
+  texts: StatusTexts,
   role: Role,
   handle: (msg: OtaMessage) => Promise<boolean>,
 ): void {
@@ -245,7 +300,7 @@ export function reportNode(
       (sent) => {
         if (sent) {
           count++;
-          status.set(okStatus(role === 'platform' ? `${count} reports` : `${count} sent`));
+          status.set(okStatus(texts.format(role === 'platform' ? 'reports' : 'sent', { count })));
           send(msg);
         }
         done();

@@ -25,6 +25,7 @@ import {
   resolveDevice,
   RoleSettings,
   StatusLine,
+  statusTexts,
   withId,
   withOutcome,
 } from './common';
@@ -106,7 +107,7 @@ export = function (RED: NodeAPI) {
     const bound = settings.role === 'platform' ? bindFleet(RED, node, config.fleet) : undefined;
     const nextId = messageIds();
 
-    reportNode(node, status, settings.role, async (msg) => {
+    reportNode(node, status, statusTexts(RED._, 'ota-inform'), settings.role, async (msg) => {
       if (bound instanceof Error) throw bound;
       if (settings.role === 'device') {
         asMqtt(msg, encodeInform(msg, settings, nextId()));

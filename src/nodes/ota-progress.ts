@@ -24,6 +24,7 @@ import {
   resolveDevice,
   RoleSettings,
   StatusLine,
+  statusTexts,
   withId,
   withOutcome,
 } from './common';
@@ -76,7 +77,7 @@ export = function (RED: NodeAPI) {
     const bound = settings.role === 'platform' ? bindFleet(RED, node, config.fleet) : undefined;
     const nextId = messageIds();
 
-    reportNode(node, status, settings.role, async (msg) => {
+    reportNode(node, status, statusTexts(RED._, 'ota-progress'), settings.role, async (msg) => {
       if (bound instanceof Error) throw bound;
       if (settings.role === 'platform') msg.payload = await progressEvent(msg, bound);
       else asMqtt(msg, encodeProgress(msg, settings, nextId()));

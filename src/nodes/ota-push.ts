@@ -20,16 +20,13 @@ import {
   readDeviceList,
   upgradeMessage,
 } from '../protocol';
-import { bindFleet, fail, okStatus, OtaMessage, StatusLine } from './common';
+import { bindFleet, fail, okStatus, OtaMessage, StatusLine, statusTexts } from './common';
 import type { FleetHandle } from './registry';
 
 interface OtaPushDef extends NodeDef {
   fleet?: string;
   allowUnverified?: boolean | string;
 }
-
-/** What the status shows while this node pushes unverified packages. */
-const UNVERIFIED_ALLOWED = 'unverified pushes allowed';
 
 type TaskStateName = (typeof TASK_STATES)[number];
 
@@ -68,6 +65,7 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const status = new StatusLine(node);
+    const texts = statusTexts(RED._, 'ota-push');
     const bound = bindFleet(RED, node, config.fleet);
     const fleet = bound instanceof Error ? undefined : bound?.fleet;
     const allowUnverified = config.allowUnverified === true || config.allowUnverified === 'true';
@@ -79,19 +77,22 @@ export = function (RED: NodeAPI) {
     // An explicit choice to walk around the verification gate stays visible on the node.
     const show = (s: NodeStatus) =>
       status.set(
-        allowUnverified ? { fill: 'yellow', shape: s.shape, text: `${UNVERIFIED_ALLOWED} · ${s.text ?? ''}` } : s,
+        allowUnverified
+          ? { fill: 'yellow', shape: s.shape, text: texts.format('unverifiedAllowed', { status: s.text ?? '' }) }
+          : s,
       );
     const showCounts = () => {
-      if (!fleet) return show(okStatus(`${pushed} pushed`));
+      if (!fleet) return show(okStatus(texts.format('pushed', { count: pushed })));
       const t = fleet.totals();
       if (!fleet.hasOpenBatches() && lastEnded) {
         const c = lastEnded.counts;
-        const text = `batch ${lastEnded.batchId} ${lastEnded.to} · ${c.SUCCEEDED} done · ${c.FAILED} failed`;
+        const ended = lastEnded.to === 'CANCELED' ? 'batchCanceled' : 'batchCompleted';
+        const text = texts.format(ended, { batchId: lastEnded.batchId, done: c.SUCCEEDED, failed: c.FAILED });
         return show({ fill: c.FAILED ? 'yellow' : 'green', shape: 'ring', text });
       }
-      const parts = [`${t.upgrading} upgrading`, `${t.succeeded} done`, `${t.failed} failed`];
-      if (t.queued) parts.unshift(`${t.queued} queued`);
-      show({ fill: t.failed ? 'yellow' : 'green', shape: 'dot', text: parts.join(' · ') });
+      const counts = { queued: t.queued, upgrading: t.upgrading, done: t.succeeded, failed: t.failed };
+      const text = texts.format(t.queued ? 'countsQueued' : 'counts', counts);
+      show({ fill: t.failed ? 'yellow' : 'green', shape: 'dot', text });
     };
 
     // Message ids: unique per message, without a random number each (notices come by the thousand).

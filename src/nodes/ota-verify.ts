@@ -49,6 +49,7 @@ import {
   resolveDevice,
   Role,
   StatusLine,
+  statusTexts,
 } from './common';
 import type { FleetHandle } from './registry';
 
@@ -189,6 +190,7 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const status = new StatusLine(node);
+    const texts = statusTexts(RED._, 'ota-verify');
     const settings = readOrRefuse(node, status, () => readSettings(config));
     if (!settings) return;
     const bound = settings.role === 'platform' ? bindFleet(RED, node, config.fleet) : undefined;
@@ -201,14 +203,11 @@ export = function (RED: NodeAPI) {
       { msg: OtaMessage; send: (m: Array<OtaMessage | null>) => void; done: (err?: Error) => void; batchId: number }[]
     >();
 
-    const show = () =>
-      status.set(
-        okStatus(
-          settings.role === 'device'
-            ? `${passed} passed · ${failed} failed`
-            : `${passed} verified · ${failed} failed${waiting.size ? ` · ${waiting.size} verifying` : ''}`,
-        ),
-      );
+    const show = () => {
+      const counts = { passed, failed, verifying: waiting.size };
+      const name = settings.role === 'device' ? 'device' : waiting.size ? 'platformVerifying' : 'platform';
+      status.set(okStatus(texts.format(name, counts)));
+    };
 
     async function verifyOnDevice(msg: OtaMessage, send: (m: Array<OtaMessage | null>) => void): Promise<void> {
       const firmware = noticeOf(msg);
