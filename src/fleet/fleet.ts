@@ -19,12 +19,25 @@ import { FleetCore, FleetOptions, TaskOutcome, Touched } from './core';
 import { checkLogin, mayPublish, maySubscribe, MqttLogin, parseLogin } from '../identity';
 import { BAD_LOGIN, CredentialRecord, deviceOfUsername, parseCredentials } from './credentials';
 import { notFound } from './errors';
+import { installLatest } from './install';
+import { Installable, newestInstallable } from './installable';
 import { queryFirmware, reportProgress, reportVersion, requestBlock } from './ingest';
 import { Scheduler } from './scheduler';
+import { DeviceSelection, selectedModules, selectedModulesOf } from './selection';
 import { settleBatch } from './settle';
 import type { TaskCounts } from './states';
 import type { CredentialQuery, DeviceQuery, TaskQuery } from './store';
 import type { BatchView, DeviceModule, Firmware, Task, Transition } from './types';
+
+declare module './core' {
+  interface FleetEvents {
+    /** Devices whose tags were set (a selection by tag may have changed). */
+    tags: [DeviceRef[]];
+  }
+}
+
+/** The prefix of the fleet's store keys that integrations keep their notes under. */
+const MEMO_PREFIX = 'memo:';
 
 /** Keys the login check of an unregistered device, which then fails as a wrong password does. */
 const UNREGISTERED = randomBytes(16).toString('hex');
@@ -116,6 +129,43 @@ export class Fleet extends FleetCore {
 
   setTags(devices: DeviceRef[], tags: string[]): void {
     this.run(() => devices.forEach((device) => this.store.setTags(device, tags)));
+    this.emit('tags', devices);
+  }
+
+  /** The device modules of the inventory in a selection by product key, module and tag (selection.ts). */
+  selectDevices(selection: DeviceSelection): DeviceModule[] {
+    return selectedModules(this.store, selection);
+  }
+
+  /** The modules of one device that are in a selection (none when it is not in it). */
+  selectedModulesOf(device: DeviceRef, selection: DeviceSelection): DeviceModule[] {
+    return selectedModulesOf(this.store, device, selection);
+  }
+
+  /**
+   * The newest firmware a device of `productKey` running `version` of `module` may be upgraded to
+   * (installable.ts), or why there is none.
+   */
+  latestFirmware(productKey: string, module: string, version?: string): Installable {
+    return newestInstallable(
+      this.store.listFirmware(productKey),
+      { productKey, module, version },
+      this.settings.requireVerification,
+    );
+  }
+
+  /** A one-device batch of the newest firmware the device may get (install.ts); refused with the reason otherwise. */
+  installLatest(device: DeviceRef, module: string): BatchView {
+    return this.view(installLatest(this, device, module));
+  }
+
+  /** A note an integration keeps with the fleet, durable in its store (e.g. what it published). */
+  memo(key: string): string | undefined {
+    return this.store.getMeta(MEMO_PREFIX + key);
+  }
+
+  setMemo(key: string, value: string): void {
+    this.store.setMeta(MEMO_PREFIX + key, value);
   }
 
   // device registry
@@ -253,3 +303,6 @@ export class Fleet extends FleetCore {
     return t;
   }
 }
+
+export type { DeviceSelection } from './selection';
+export type { Installable } from './installable';
