@@ -1,8 +1,8 @@
-// The OTA sidebar tab's loader: nodes/ota-console.html loads this one file. Node-RED inserts a
-// plugin's <script src> tags as dynamic scripts, which run in whatever order they arrive; this
-// inserts the tab's files itself with async = false, which makes the browser run them in the
-// order inserted, then registers the plugin once the last one has run. Each file extends the
-// namespace window.OtaConsole with what it defines; nothing runs before the plugin is added.
+// The OTA sidebar tab's loader: nodes/ota-console.html loads this file, then registers the plugin.
+// Node-RED inserts a plugin's <script src> tags as dynamic scripts, which run in whatever order
+// they arrive; this inserts the tab's files itself with async = false, which makes the browser
+// run them in the order inserted. Each file extends the namespace window.OtaConsole with what it
+// defines; OtaConsole.ready resolves with the tab (tab.js) once the last one has run.
 (function () {
   'use strict';
 
@@ -25,21 +25,26 @@
     ? here.slice(0, here.lastIndexOf('/') + 1)
     : RED.settings.apiRootUrl + 'resources/node-red-contrib-mqtt-ota/ota-console/';
 
-  window.OtaConsole = {};
-  let waiting = FILES.length;
-  for (const file of FILES) {
-    const script = document.createElement('script');
-    script.async = false;
-    script.src = base + file;
-    script.onload = () => {
-      waiting -= 1;
-      if (waiting === 0) window.OtaConsole.tab.register();
-    };
-    script.onerror = () =>
-      RED.notify(RED._('node-red-contrib-mqtt-ota/ota-console:tab.loadFailed', { file: script.src }), {
+  function load(file) {
+    return new Promise((resolve, reject) => {
+      const script = document.createElement('script');
+      script.async = false;
+      script.src = base + file;
+      script.onload = resolve;
+      script.onerror = () => reject(new Error(script.src));
+      document.head.append(script);
+    });
+  }
+
+  const OtaConsole = (window.OtaConsole = {});
+  OtaConsole.ready = Promise.all(FILES.map(load)).then(
+    () => OtaConsole.tab,
+    (err) => {
+      RED.notify(RED._('node-red-contrib-mqtt-ota/ota-console:tab.loadFailed', { file: err.message }), {
         type: 'error',
         timeout: 10000,
       });
-    document.head.append(script);
-  }
+      throw err;
+    },
+  );
 })();

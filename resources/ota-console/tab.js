@@ -1,5 +1,5 @@
 // The OTA sidebar tab itself: the fleet picker, the section tabs (a WAI-ARIA tablist), the
-// toolbar, and the plugin registration that adds the tab and its action to the editor.
+// toolbar; add() puts the tab and its action into the editor when the plugin is added.
 (function (OtaConsole) {
   'use strict';
   const { t } = OtaConsole.format;
@@ -131,27 +131,23 @@
     }
   }
 
-  /** Called by the loader once every file of the tab has run. */
-  function register() {
-    RED.plugins.registerPlugin('ota-console', {
-      onadd: function () {
-        RED.sidebar.addTab({
-          id: 'ota-console',
-          label: t('tab.label'),
-          name: t('tab.name'),
-          iconClass: 'fa fa-cloud-upload',
-          content: buildContent(),
-          toolbar: buildToolbar(),
-          enableOnEdit: true,
-          onchange: onShow,
-        });
-        // The keyboard settings list the action under this label, in the editor's language.
-        RED.actions.add('ota-console:show-ota-tab', () => RED.sidebar.show('ota-console'), {
-          label: OtaConsole.format.NAMESPACE + ':tab.showAction',
-        });
-      },
+  /** Adds the tab and its action to the editor (the plugin's onadd, once every file has run). */
+  function add() {
+    RED.sidebar.addTab({
+      id: 'ota-console',
+      label: t('tab.label'),
+      name: t('tab.name'),
+      iconClass: 'fa fa-cloud-upload',
+      content: buildContent(),
+      toolbar: buildToolbar(),
+      enableOnEdit: true,
+      onchange: onShow,
+    });
+    // The keyboard settings list the action under this label, in the editor's language.
+    RED.actions.add('ota-console:show-ota-tab', () => RED.sidebar.show('ota-console'), {
+      label: OtaConsole.format.NAMESPACE + ':tab.showAction',
     });
   }
 
-  OtaConsole.tab = { register, renderFleetPicker, renderAll, showPanel };
+  OtaConsole.tab = { add, renderFleetPicker, renderAll, showPanel };
 })(window.OtaConsole);
