@@ -56,9 +56,15 @@ function editorFileOf(file: string): string {
 }
 
 /** Node-RED finds a node file's help in locales/<lang>/<file name>.html beside it. */
-function helpFileOf(file: string): string {
-  return path.join(path.dirname(file), 'locales', 'en-US', `${path.basename(file, '.js')}.html`);
+function helpFileOf(file: string, language = 'en-US'): string {
+  return path.join(path.dirname(file), 'locales', language, `${path.basename(file, '.js')}.html`);
 }
+
+/** The sections of a help, by their English heading, in each language: Node-RED's own help words. */
+const SECTION_HEADINGS: Record<string, Record<string, string>> = {
+  'en-US': { Inputs: 'Inputs', Outputs: 'Outputs', Details: 'Details' },
+  'zh-CN': { Inputs: '输入', Outputs: '输出', Details: '详细' },
+};
 
 /** The part of an editor file that defines `type`: from its registerType call to the next one. */
 function definitionOf(html: string, type: string): string | undefined {
@@ -155,15 +161,19 @@ describe('the package', function () {
         should(read(help)).match(new RegExp(`data-help-name=["']${escapeRegExp(type)}["']`));
       });
 
-      it('has help with the sections a reader looks for', function () {
-        const help = read(helpFileOf(file));
-        const sections = isConfigNode(type, file) ? ['Details'] : ['Inputs', 'Outputs', 'Details'];
-        for (const section of sections)
-          should(help).match(
-            new RegExp(`<h3>\\s*${section}\\s*</h3>`),
-            `no <h3>${section}</h3> in ${helpFileOf(file)}`,
-          );
-      });
+      for (const language of Object.keys(SECTION_HEADINGS)) {
+        it(`has help in ${language} with the sections a reader looks for`, function () {
+          const helpFile = helpFileOf(file, language);
+          should(fs.existsSync(path.join(root, helpFile))).be.true(`${helpFile} is missing`);
+          const help = read(helpFile);
+          should(help).match(new RegExp(`data-help-name=["']${escapeRegExp(type)}["']`));
+          const sections = isConfigNode(type, file) ? ['Details'] : ['Inputs', 'Outputs', 'Details'];
+          for (const section of sections) {
+            const heading = SECTION_HEADINGS[language][section];
+            should(help).match(new RegExp(`<h3>\\s*${heading}\\s*</h3>`), `no <h3>${heading}</h3> in ${helpFile}`);
+          }
+        });
+      }
 
       it('is used in at least one example flow, unless it is a config node', function () {
         if (isConfigNode(type, file)) return;
