@@ -29,7 +29,7 @@ const { i18n } = require(require.resolve('@node-red/util', { paths: [nodeRedDir]
 
 /** Node-RED's runtime i18n with the node's catalog registered, as the runtime loads a node set. */
 async function catalogOf(type: string, language: string): Promise<(key: string, params?: object) => string> {
-  i18n.init({ lang: 'en-US' }); // a no-op when Node-RED has started it already
+  i18n.init({}); // as Node-RED starts it without settings.lang; a no-op once started
   const namespace = `${PACKAGE}/${type}`;
   await i18n.registerMessageCatalog(namespace, LOCALES, `${type}.json`);
   await new Promise<void>((done) => i18n.i.loadLanguages([language], done));
