@@ -64,8 +64,6 @@ export class InstallRefusal extends Error {
   }
 }
 
-const MEMO_SAVE_MS = 1000;
-
 export class HaBridge {
   private readonly entities = new Map<string, Entity>();
   private readonly byObjectId = new Map<string, Entity>();
@@ -75,7 +73,7 @@ export class HaBridge {
   private readonly published = new Set<string>();
   private readonly latestCache = new Map<string, Installable>();
   private readonly pacer: Pacer;
-  private memoTimer: NodeJS.Timeout | undefined;
+  private memoTimer: NodeJS.Immediate | undefined;
   private closed = false;
   installs = 0;
   refusals = 0;
@@ -194,7 +192,7 @@ export class HaBridge {
     this.fleet.off('firmware', this.onFirmware);
     this.fleet.off('tags', this.onTags);
     this.pacer.close();
-    if (this.memoTimer) clearTimeout(this.memoTimer);
+    if (this.memoTimer) clearImmediate(this.memoTimer);
     if (removed) {
       const clears = [...this.published].flatMap((id) => this.clears(id, this.settings.prefix, this.settings.base));
       if (clears.length) this.out.publish(clears);
@@ -391,10 +389,12 @@ export class HaBridge {
 
   private saveMemoSoon(): void {
     if (this.memoTimer || this.closed) return;
-    this.memoTimer = setTimeout(() => {
+    // Once per turn of the event loop: a burst of changes is one write, and it is written before a
+    // deploy can close the fleet's store under this node.
+    this.memoTimer = setImmediate(() => {
       this.memoTimer = undefined;
       this.saveMemo();
-    }, MEMO_SAVE_MS);
+    });
   }
 
   private saveMemo(): void {

@@ -1,0 +1,152 @@
+/**
+ * ota-homeassistant: the firmware of each selected device as a Home Assistant MQTT `update`
+ * entity, installed from Home Assistant (homeassistant/bridge.ts does the work).
+ * Input — from core `mqtt in` nodes: HA's birth (`<prefix>/status`), Install pressed in HA
+ *   (`<base>/<object id>/install`), and the node's own availability back from the broker
+ *   (`<base>/availability`), which tells it the broker takes what it sends.
+ * Output 1 — discovery configs, states, attributes, clears and availability, for `mqtt out`.
+ * Output 2 — installs started and refused.
+ */
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { bindFleet, fail, okStatus, OtaMessage, StatusLine, statusTexts } from './common';
+import { HaBridge, InstallRefusal } from './homeassistant/bridge';
+import { CommandError, parseCommand } from './homeassistant/command';
+import { availabilityTopic } from './homeassistant/entity';
+import type { MqttOut } from './homeassistant/pacer';
+import { HaConfig, HaSettings, readHaSettings } from './homeassistant/settings';
+
+type OtaHomeAssistantDef = NodeDef & HaConfig & { fleet?: string };
+
+/** How often the availability is sent again until it comes back from the broker, and how many times. */
+const ECHO_RETRY_MS = 2000;
+const ECHO_TRIES = 5;
+
+export = function (RED: NodeAPI) {
+  function OtaHomeAssistantNode(this: Node, config: OtaHomeAssistantDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const status = new StatusLine(node);
+    const texts = statusTexts(RED._, 'ota-homeassistant');
+    let settings: HaSettings;
+    try {
+      settings = readHaSettings(config);
+    } catch (err) {
+      node.error(`invalid settings: ${(err as Error).message}`);
+      status.error(err);
+      node.on('input', (_msg, _send, done) => fail(status, done, err));
+      return;
+    }
+    const bound = bindFleet(RED, node, config.fleet);
+    const fleet = bound instanceof Error ? undefined : bound?.fleet;
+    if (!fleet) {
+      const problem =
+        bound instanceof Error
+          ? bound
+          : new Error("ota-homeassistant needs an ota-fleet: pick one in the node's settings");
+      if (!(bound instanceof Error)) {
+        node.warn(problem.message);
+        node.status({ fill: 'red', shape: 'ring', text: texts.key('noFleet') });
+      }
+      node.on('input', (input, _send, done) => fail(status, done, problem, input as OtaMessage));
+      return;
+    }
+
+    const toMqtt = (m: MqttOut) => ({
+      _msgid: RED.util.generateId(),
+      topic: m.topic,
+      payload: m.payload,
+      qos: 1,
+      retain: m.retain,
+    });
+    let echoed = false;
+    const show = () => {
+      // Without numbers the status is its catalog key: each editor shows it in its own language.
+      if (!settings.selection) return status.set({ fill: 'yellow', shape: 'ring', text: texts.key('noSelection') });
+      const s = bridge.summary();
+      const counts = { entities: s.entities, sent: s.sent, queued: s.pending };
+      if (s.held) return status.set({ fill: 'yellow', shape: 'ring', text: texts.format('waiting', counts) });
+      if (s.pending > 0) return status.set({ fill: 'blue', shape: 'dot', text: texts.format('publishing', counts) });
+      const done = { entities: s.entities, installs: bridge.installs, refused: bridge.refusals };
+      status.set(okStatus(texts.format('ready', done)));
+    };
+    const bridge = new HaBridge(fleet, settings, `homeassistant:${node.id}`, {
+      publish: (messages) => node.send([messages.map(toMqtt), null]),
+      changed: show,
+    });
+
+    if (!settings.selection)
+      node.warn('no product key selected: this node publishes no entity (and clears any it published before)');
+    bridge.start();
+    // The availability goes out at once and again until it comes back through the `mqtt in`
+    // subscribed to it: `mqtt out` drops what it is given before it is connected, and the
+    // retained configs must not be lost that way. Without that subscription it publishes anyway.
+    let tries = 0;
+    const announce = () => {
+      echoTimer = undefined;
+      if (echoed) return;
+      bridge.availability(true);
+      if (++tries < ECHO_TRIES) echoTimer = setTimeout(announce, ECHO_RETRY_MS);
+      else {
+        node.warn(
+          `${availabilityTopic(settings.base)} did not come back from the broker: publishing anyway (subscribe an mqtt in to it)`,
+        );
+        bridge.linkUp();
+      }
+    };
+    let echoTimer: NodeJS.Timeout | undefined = setTimeout(announce, 0);
+    show();
+
+    node.on('input', (input, send, done) => {
+      const msg = input as OtaMessage;
+      try {
+        const command = parseCommand(msg, settings);
+        if (command.kind === 'echo') {
+          if (command.online) {
+            echoed = true;
+            bridge.linkUp();
+          }
+        } else if (command.kind === 'birth') {
+          if (command.online) bridge.birth();
+        } else {
+          const { entity, batch, firmware } = bridge.install(command.objectId);
+          send([
+            null,
+            {
+              ...msg,
+              topic: 'install',
+              payload: { ...entity, batchId: batch.id, firmwareId: batch.firmwareId, version: firmware?.version },
+            },
+          ]);
+        }
+        done();
+      } catch (err) {
+        const objectId =
+          err instanceof InstallRefusal ? err.entity?.objectId : err instanceof CommandError ? err.objectId : undefined;
+        if (!(err instanceof InstallRefusal)) bridge.refused(objectId, (err as Error).message);
+        const entity = err instanceof InstallRefusal ? err.entity : undefined;
+        send([
+          null,
+          {
+            _msgid: RED.util.generateId(),
+            topic: 'refused',
+            payload: { objectId, ...entity, reason: (err as Error).message, command: { topic: msg.topic } },
+          },
+        ]);
+        fail(status, done, err, msg);
+      }
+    });
+
+    node.on('close', (removed: boolean, done: () => void) => {
+      if (echoTimer) clearTimeout(echoTimer);
+      try {
+        bridge.close(removed);
+      } catch (err) {
+        node.warn(`could not record what was published: ${(err as Error).message}`);
+      }
+      status.close();
+      done();
+    });
+  }
+
+  RED.nodes.registerType('ota-homeassistant', OtaHomeAssistantNode);
+};
