@@ -8,16 +8,13 @@
  * upgrade moved; the ceiling to compare with is the broker's rate in the same run for one mqtt.js
  * publisher → one subscriber at QoS 1.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PACKAGE_ROOT, prepareUserDir, spawnNodeRed, waitForFleets } from '../src/demo/node-red';
 import { Simulation, simOptions } from '../src/sim';
+import { freePort } from '../test/helpers/net';
+import { NodeRedChild } from '../test/helpers/node-red-child';
 import { platformFlow } from '../test/helpers/platform-flow';
 import { brokerRate, startMosquitto } from './lib/mosquitto';
-import { childFlags, cpuSeconds, freePort, request, schedSeconds, stopChild, tcpCounters } from './lib/net';
+import { childFlags, cpuSeconds, request, schedSeconds, tcpCounters } from './lib/net';
 import { BenchOptions, BenchResult, info, log, main, num, Row, sig } from './lib/report';
 import { now, sleep, summarize } from './lib/stats';
 
@@ -35,45 +32,25 @@ interface BatchView {
   counts: Record<string, number>;
 }
 
-/** Node-RED's red.js as a child process, as src/demo/node-red.ts spawnNodeRed, with BENCH_CHILD_FLAGS (e.g. --cpu-prof). */
-function startNodeRed(userDir: string): ChildProcess {
-  if (childFlags().length === 0) return spawnNodeRed(userDir);
-  const redJs = require.resolve('node-red/red.js', { paths: [PACKAGE_ROOT] });
-  return spawn(process.execPath, [...childFlags(), redJs, '--userDir', userDir], { stdio: 'pipe' });
-}
-
-function keepTail(child: ChildProcess): () => string {
-  let tail = '';
-  const add = (c: Buffer) => {
-    tail = (tail + c.toString('utf8')).slice(-4000);
-  };
-  child.stdout?.on('data', add);
-  child.stderr?.on('data', add);
-  return () => tail;
-}
-
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const n = Number(options.args.find((a) => a.startsWith('--devices='))?.slice(10) ?? (options.quick ? 1000 : 10_000));
   const timeoutMs = options.quick ? 120_000 : 900_000;
   const broker = await startMosquitto();
-  const userDir = mkdtempSync(join(tmpdir(), 'ota-bench-e2e-'));
-  let red: ChildProcess | undefined;
+  let red: NodeRedChild | undefined;
   let sim: Simulation | undefined;
   try {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const { flows, fleetId } = platformFlow({ host: '127.0.0.1', port: broker.port }, { publicUrl: base });
-    prepareUserDir({
-      userDir,
+    // BENCH_CHILD_FLAGS (e.g. --cpu-prof) apply to Node-RED too.
+    red = await NodeRedChild.start({
       port,
       flows,
+      nodeArgs: childFlags(),
       settings: { logging: { console: { level: 'warn', metrics: false, audit: false } } },
     });
-    red = startNodeRed(userDir);
-    const tail = keepTail(red);
-    await waitForFleets(base, 1, 60_000, red).catch((err: Error) => {
-      throw new Error(`${err.message}\n${tail()}`);
-    });
+    const nodeRed = red;
+    const tail = () => nodeRed.output.slice(-4000);
     const api = `${base}/ota/fleets/${fleetId}`;
     log(
       NAME,
@@ -217,7 +194,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
 
     await sim.stop();
     sim = undefined;
-    await stopChild(red);
+    // SIGTERM: a profiled Node-RED writes its profile as it exits.
+    await red.stop(3000);
+    await red.close();
     red = undefined;
 
     // The ceiling: the broker alone, the same number of messages, one publisher → one subscriber.
@@ -283,9 +262,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     };
   } finally {
     await sim?.stop();
-    if (red) await stopChild(red);
+    await red?.stop(3000);
+    await red?.close();
     await broker.stop();
-    rmSync(userDir, { recursive: true, force: true });
   }
 }
 

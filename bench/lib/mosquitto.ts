@@ -1,18 +1,12 @@
 /**
- * Mosquitto for the end-to-end benchmark: a child process on a free port with a temp config that
- * lifts the limits a load test would hit (connections, queued QoS 1 messages) and publishes its
+ * Mosquitto for the end-to-end benchmark: the tests' Mosquitto (test/helpers/mosquitto.ts) with
+ * the limits a load test would hit lifted (connections, queued QoS 1 messages), publishing its
  * $SYS counters every second, so the broker itself says how many messages it carried.
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { freePort, stopChild, waitForPort } from './net';
+import { Mosquitto } from '../../test/helpers/mosquitto';
 
-export const MOSQUITTO = '/usr/sbin/mosquitto';
-
-export interface Mosquitto {
+export interface BenchMosquitto {
   url: string;
   port: number;
   pid: number;
@@ -22,37 +16,17 @@ export interface Mosquitto {
   stop(): Promise<void>;
 }
 
-export async function startMosquitto(): Promise<Mosquitto> {
-  if (!existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} is not installed`);
-  const dir = mkdtempSync(join(tmpdir(), 'ota-bench-mosquitto-'));
-  const port = await freePort();
-  const config = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    config,
-    [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
-      'persistence false',
+export async function startMosquitto(): Promise<BenchMosquitto> {
+  const broker = await Mosquitto.start({
+    config: [
       'max_connections -1',
-      // A subscriber that falls behind must not lose QoS 1 messages (the default keeps 1000).
+      // A subscriber that falls behind must not lose QoS 1 messages.
       'max_queued_messages 1000000',
       'sys_interval 1',
-      'log_dest stderr',
-      'log_type error',
-      'log_type warning',
-      '',
-    ].join('\n'),
-  );
-  const child: ChildProcess = spawn(MOSQUITTO, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => (log += c));
-  try {
-    await waitForPort(port, 5000, () => child.exitCode === null);
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw new Error(`mosquitto did not start: ${(err as Error).message}\n${log}`, { cause: err });
-  }
-  const url = `mqtt://127.0.0.1:${port}`;
+    ],
+  });
+  if (!broker) throw new Error('mosquitto is not installed');
+  const url = broker.url;
   const readSys = async (topics: string[]): Promise<Record<string, string>> => {
     const client = await mqtt.connectAsync(url, { clientId: `bench-sys-${process.pid}-${Date.now()}` });
     try {
@@ -72,8 +46,8 @@ export async function startMosquitto(): Promise<Mosquitto> {
   };
   return {
     url,
-    port,
-    pid: child.pid as number,
+    port: broker.port,
+    pid: broker.pid as number,
     async counters() {
       const received = '$SYS/broker/publish/messages/received';
       const sent = '$SYS/broker/publish/messages/sent';
@@ -83,10 +57,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
     async version() {
       return (await readSys(['$SYS/broker/version']))['$SYS/broker/version'] ?? 'unknown';
     },
-    async stop() {
-      await stopChild(child);
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => broker.close(),
   };
 }
 

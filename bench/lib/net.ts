@@ -1,42 +1,10 @@
-/** Ports and child processes for the benchmarks. */
-import { ChildProcess, spawn } from 'node:child_process';
+/**
+ * Commands, requests and process figures for the benchmarks. Ports, child processes and Mosquitto
+ * come from the tests' helpers (test/helpers/net.ts, child.ts, mosquitto.ts).
+ */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
-
-/** A TCP port nothing listens on now (the kernel's choice for port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = net.createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => ok(port));
-    });
-  });
-}
-
-/** Resolves once something accepts connections on the port. */
-export async function waitForPort(port: number, timeoutMs: number, alive: () => boolean = () => true): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (!alive()) throw new Error(`the process that should listen on port ${port} exited`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        resolve(false);
-      });
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`nothing accepted connections on port ${port} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 export interface Timed {
   code: number | null;
@@ -61,16 +29,6 @@ export function timeCommand(
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, ms: performance.now() - started, stdout, stderr }));
   });
-}
-
-/** Sends SIGTERM, then SIGKILL after `graceMs`, and waits for the exit. */
-export async function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(killer);
 }
 
 /**

@@ -12,7 +12,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareUserDir } from '../../src/demo/node-red';
-import { freePort } from './net';
+import { freePort } from '../../test/helpers/net';
 import { now } from './stats';
 
 /** What a benchmark needs of a deployed node. */

@@ -1,7 +1,7 @@
 /**
  * Runs a real Node-RED with this package: a user directory prepared with settings, a flow and
- * the package linked into its node_modules, then `red.js` as a child process. Used by `npm start`,
- * the durability tests and the benchmarks. (Node-RED is a devDependency: this is not shipped.)
+ * the package linked into its node_modules, then `red.js` as a child process. Used by `npm start`;
+ * the tests and the benchmarks run it through test/helpers/node-red-child.ts. (Node-RED is a devDependency: this is not shipped.)
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync, lstatSync, rmSync } from 'node:fs';
@@ -59,14 +59,22 @@ export function prepareUserDir(options: UserDirOptions): void {
   }
 }
 
+export interface SpawnOptions {
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  /** `pipe` (default): the caller reads the output; `inherit`: it goes to this terminal. */
+  stdio?: 'inherit' | 'pipe';
+  /** Node.js flags before red.js (e.g. `--cpu-prof` to profile Node-RED). */
+  nodeArgs?: string[];
+}
+
 /** Starts `node-red` on a prepared user directory as a child process. */
-export function spawnNodeRed(
-  userDir: string,
-  env: NodeJS.ProcessEnv = {},
-  stdio: 'inherit' | 'pipe' = 'pipe',
-): ChildProcess {
+export function spawnNodeRed(userDir: string, options: SpawnOptions = {}): ChildProcess {
   const redJs = require.resolve('node-red/red.js', { paths: [PACKAGE_ROOT] });
-  return spawn(process.execPath, [redJs, '--userDir', userDir], { env: { ...process.env, ...env }, stdio });
+  return spawn(process.execPath, [...(options.nodeArgs ?? []), redJs, '--userDir', userDir], {
+    env: { ...process.env, ...options.env },
+    stdio: options.stdio ?? 'pipe',
+  });
 }
 
 /** Resolves with the parsed JSON of a GET, or rejects. */

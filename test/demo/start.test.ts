@@ -3,14 +3,15 @@
  * simulated devices through the admin API, upgrades them when the example's injects are
  * pressed, and shuts down on SIGINT.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { get, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import should from 'should';
 import { PACKAGE_ROOT } from '../../src/demo/node-red';
-import { freePort, getJson, waitFor } from '../helpers/http';
+import { ChildRun } from '../helpers/child';
+import { getJson, waitFor } from '../helpers/http';
+import { freePort } from '../helpers/net';
 
 function getText(url: string): Promise<{ status: number; text: string }> {
   return new Promise((ok, fail) => {
@@ -40,16 +41,15 @@ const BATCH_INJECT = '6808b8df3f36db73';
 
 describe('npm start', function () {
   this.timeout(120_000);
-  let demo: ChildProcess | undefined;
+  let demo: ChildRun | undefined;
   let dir: string;
-  let output = '';
 
   before(function () {
     dir = mkdtempSync(join(tmpdir(), 'ota-demo-'));
   });
 
-  after(function () {
-    if (demo && demo.exitCode === null) demo.kill('SIGKILL');
+  after(async function () {
+    await demo?.kill();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -57,18 +57,11 @@ describe('npm start', function () {
     const port = await freePort();
     const mqttPort = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    demo = spawn(process.execPath, [join(PACKAGE_ROOT, 'build', 'src', 'demo', 'start.js')], {
-      env: { ...process.env, PORT: String(port), MQTT_PORT: String(mqttPort), OTA_DEMO_DIR: dir, SIM_DEVICES: '12' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    demo = ChildRun.node(join(PACKAGE_ROOT, 'build', 'src', 'demo', 'start.js'), [], {
+      env: { PORT: String(port), MQTT_PORT: String(mqttPort), OTA_DEMO_DIR: dir, SIM_DEVICES: '12' },
     });
-    demo.stdout?.on('data', (c) => (output += c));
-    demo.stderr?.on('data', (c) => (output += c));
-    await waitFor(
-      'the banner',
-      async () => (output.includes('Press the "upload firmware" inject') ? true : undefined),
-      90_000,
-    );
-    should(output).match(new RegExp(`editor +http://localhost:${port}`));
+    await demo.waitForOutput('Press the "upload firmware" inject', 90_000);
+    should(demo.output).match(new RegExp(`editor +http://localhost:${port}`));
 
     const editor = await getText(`${base}/`);
     should(editor.status).equal(200);
@@ -109,9 +102,7 @@ describe('npm start', function () {
     );
     should(upgraded.counts.SUCCEEDED).be.above(0);
 
-    const exited = new Promise<number | null>((ok) => demo?.once('exit', (code) => ok(code)));
-    demo.kill('SIGINT');
-    should(await exited).equal(0);
-    should(output).match(/stopping/);
+    should(await demo.signal('SIGINT')).equal(0);
+    should(demo.output).match(/stopping/);
   });
 });

@@ -1,8 +1,9 @@
 /** Small real-HTTP helpers for tests that talk to a running Node-RED. */
-import { createServer } from 'node:net';
 import { request } from 'node:http';
 
 export { getJson } from '../../src/demo/node-red';
+// Its home is net.ts; many tests take it from here with the HTTP helpers.
+export { freePort } from './net';
 
 export function postJson<T>(url: string, body: unknown): Promise<T> {
   return new Promise((ok, fail) => {
@@ -34,16 +35,4 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** A TCP port nothing listens on now. */
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-  });
 }

@@ -13,9 +13,6 @@
  * device is at the new version) and the batch still completes; such tasks are counted
  * (`lostInFlight`) and any other failure fails the run. See RELIABILITY.md.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import mqtt from 'mqtt';
 import should from 'should';
@@ -85,7 +82,6 @@ export class KillRuns {
   private red: NodeRedChild | undefined;
   private devices: ScriptedDevices | undefined;
   private watcher: mqtt.MqttClient | undefined;
-  private userDir = '';
   private fleetId = '';
   private names: string[] = [];
   /** Transitions (and notices) heard for the batch of the current run. */
@@ -98,12 +94,10 @@ export class KillRuns {
   constructor(readonly o: KillRunOptions) {}
 
   async start(): Promise<void> {
-    this.userDir = mkdtempSync(join(tmpdir(), 'ota-kill-runs-'));
     this.broker = await startAedes();
     const { flows, fleetId } = platformFlow({ host: '127.0.0.1', port: this.broker.port });
     this.fleetId = fleetId;
     this.red = await NodeRedChild.prepare({
-      userDir: this.userDir,
       flows,
       settings: { logging: { console: { level: 'warn' } }, mqttReconnectTime: 250 },
     });
@@ -295,10 +289,9 @@ export class KillRuns {
   async stop(): Promise<void> {
     this.stopped = true;
     this.onEvent = undefined;
-    await this.red?.stop();
+    await this.red?.close();
     await this.devices?.stop();
     await this.watcher?.endAsync(true);
     await this.broker?.close();
-    if (this.userDir) rmSync(this.userDir, { recursive: true, force: true });
   }
 }

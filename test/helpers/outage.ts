@@ -10,15 +10,13 @@
  * while the broker was away reports its version once it reaches the broker again, as devices do
  * at every boot.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import mqtt from 'mqtt';
 import should from 'should';
 import { buildVersionReport } from '../../src/protocol';
 import { ScriptedDevices } from './devices';
 import { getJson, postJson, waitFor } from './http';
-import { RestartableMosquitto } from './mosquitto';
+import { Mosquitto } from './mosquitto';
 import { NodeRedChild } from './node-red-child';
 import { platformFlow } from './platform-flow';
 
@@ -44,15 +42,13 @@ interface BatchView {
 }
 
 export async function brokerOutage(outageMs: number, devices = 30): Promise<OutageFigures | undefined> {
-  const broker = await RestartableMosquitto.start();
+  const broker = await Mosquitto.start({ persistence: true });
   if (!broker) return undefined;
-  const userDir = mkdtempSync(join(tmpdir(), 'ota-outage-'));
   let red: NodeRedChild | undefined;
   let scripted: ScriptedDevices | undefined;
   try {
     const { flows, fleetId } = platformFlow({ host: '127.0.0.1', port: broker.port });
     red = await NodeRedChild.prepare({
-      userDir,
       flows,
       settings: { logging: { console: { level: 'warn' } }, mqttReconnectTime: 500 },
     });
@@ -144,9 +140,8 @@ export async function brokerOutage(outageMs: number, devices = 30): Promise<Outa
       bootReports: reported.size,
     };
   } finally {
-    await red?.stop();
+    await red?.close();
     await scripted?.stop();
     await broker.close();
-    rmSync(userDir, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,8 @@
 import mqtt, { MqttClient } from 'mqtt';
 import helper from 'node-red-node-test-helper';
 import should from 'should';
-import { mosquittoPath, startAedes, startMosquitto, TestBroker } from '../helpers/broker';
+import { startAedes, TestBroker } from '../helpers/broker';
+import { Mosquitto, mosquittoPath } from '../helpers/mosquitto';
 import { catchAll, catchNodeModule, mqttBroker, mqttIn, mqttNodeModule, mqttOut } from '../helpers/core-nodes';
 import { FlowNode, node, onTab, probe } from '../helpers/flow';
 import { delay, Inbox, inboxes, Msg } from '../helpers/red';
@@ -137,7 +138,7 @@ const brokers: Array<{ name: string; start: () => Promise<TestBroker | undefined
   { name: 'Aedes (in process)', start: startAedes },
   {
     name: 'Mosquitto',
-    start: startMosquitto,
+    start: () => Mosquitto.start(),
     missing: mosquittoPath() ? undefined : 'Mosquitto is not installed (no /usr/sbin/mosquitto, none on PATH): skipped',
   },
 ];

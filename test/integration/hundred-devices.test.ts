@@ -3,15 +3,11 @@
  * versions; a firmware is verified on 3 test devices, then a GRAY batch and a full batch run,
  * with devices failing each way. Every count is checked against what was injected.
  */
-import { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import should from 'should';
-import { prepareUserDir, spawnNodeRed, waitForFleets } from '../../src/demo/node-red';
 import { startAedes } from '../helpers/broker';
 import { Behaviour, ScriptedDevices } from '../helpers/devices';
-import { freePort, getJson, postJson, waitFor } from '../helpers/http';
+import { getJson, postJson, waitFor } from '../helpers/http';
+import { NodeRedChild } from '../helpers/node-red-child';
 import { platformFlow } from '../helpers/platform-flow';
 
 interface BatchView {
@@ -43,30 +39,23 @@ const FAULTS: Record<string, { behaviour: Behaviour; reason: RegExp }> = {
 describe('a fleet of 100 devices through a real broker', function () {
   this.timeout(120_000);
   let broker: Awaited<ReturnType<typeof startAedes>>;
-  let userDir: string;
-  let child: ChildProcess | undefined;
+  let red: NodeRedChild | undefined;
   let devices: ScriptedDevices | undefined;
 
   before(async function () {
     broker = await startAedes();
-    userDir = mkdtempSync(join(tmpdir(), 'ota-100-'));
   });
 
   after(async function () {
-    child?.kill('SIGKILL');
+    await red?.close();
     await devices?.stop();
     await broker?.close();
-    rmSync(userDir, { recursive: true, force: true });
   });
 
   it('verify, GRAY and full batches end with the counts the faults predict', async function () {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
     const { flows, fleetId } = platformFlow({ host: '127.0.0.1', port: broker.port }, { requireVerification: true });
-    prepareUserDir({ userDir, port, flows, settings: { logging: { console: { level: 'warn' } } } });
-    child = spawnNodeRed(userDir);
-    await waitForFleets(base, 1, 60_000, child);
-    const api = `${base}/ota/fleets/${fleetId}`;
+    red = await NodeRedChild.start({ flows, settings: { logging: { console: { level: 'warn' } } } });
+    const api = `${red.baseUrl}/ota/fleets/${fleetId}`;
 
     const names = Array.from({ length: 100 }, (_, i) => `dev-${String(i).padStart(3, '0')}`);
     devices = new ScriptedDevices(broker.url, 'pk1', names, '1.0.0', {

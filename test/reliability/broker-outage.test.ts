@@ -3,7 +3,7 @@
  * started again: the batch completes after it comes back. OUTAGE_MS sets how long it is down
  * (30 s, as the issue asks; the soak does it three times). Skipped when Mosquitto is not installed.
  */
-import { mosquittoPath } from '../helpers/broker';
+import { mosquittoPath } from '../helpers/mosquitto';
 import { printFigures } from '../helpers/fuzz-run';
 import { brokerOutage } from '../helpers/outage';
 import { needPart } from '../helpers/parts';

@@ -16,19 +16,17 @@
  * version, and no device noticed more than twice after the restart.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import should from 'should';
 import { recoveryDelayFor } from '../../src/fleet/recovery';
 import { Simulation, simOptions } from '../../src/sim';
-import { startAedes, startMosquitto, TestBroker } from '../helpers/broker';
+import { startAedes, TestBroker } from '../helpers/broker';
 import { freshId } from '../helpers/flow';
 import { printFigures } from '../helpers/fuzz-run';
 import { getJson, postJson } from '../helpers/http';
+import { Mosquitto } from '../helpers/mosquitto';
 import { NodeRedChild } from '../helpers/node-red-child';
 import { platformFlow } from '../helpers/platform-flow';
 
@@ -114,7 +112,6 @@ class CrashRun {
   private sim: Simulation | undefined;
   private watcher: mqtt.MqttClient | undefined;
   private server: { url: string; close(): Promise<void> } | undefined;
-  private userDir = mkdtempSync(join(tmpdir(), 'ota-crash-notices-'));
   private fleetId = '';
   private restarted = false;
   private notified = 0;
@@ -130,12 +127,11 @@ class CrashRun {
 
   async start(): Promise<void> {
     this.server = await packageServer();
-    this.broker = this.kind === 'aedes' ? await startAedes() : await startMosquitto();
+    this.broker = this.kind === 'aedes' ? await startAedes() : await Mosquitto.start();
     if (!this.broker) throw new Error('Mosquitto is not installed (/usr/sbin/mosquitto)');
     const { flows, fleetId } = pacedPlatformFlow(this.broker);
     this.fleetId = fleetId;
     this.red = await NodeRedChild.prepare({
-      userDir: this.userDir,
       flows,
       settings: { logging: { console: { level: 'warn' } } },
     });
@@ -243,12 +239,11 @@ class CrashRun {
 
   async stop(): Promise<void> {
     this.onNotified = undefined;
-    await this.red?.stop();
+    await this.red?.close();
     await this.sim?.stop();
     await this.watcher?.endAsync(true);
     await this.broker?.close();
     await this.server?.close();
-    rmSync(this.userDir, { recursive: true, force: true });
   }
 }
 

@@ -1,19 +1,15 @@
 /**
- * Durability: Node-RED runs as a child process with a real broker; it is SIGKILLed in the middle
+ * One SIGKILL, the simple case of sigkill.test.ts: Node-RED runs as a child process with a real broker; it is SIGKILLed in the middle
  * of a batch and started again on the same user directory. The batch must finish with every task
  * accounted for, no transition that was acknowledged (published as an event) lost, and no device
  * notified more often than the retry policy allows.
  */
-import { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import should from 'should';
-import { prepareUserDir, spawnNodeRed, waitForFleets } from '../../src/demo/node-red';
 import { startAedes } from '../helpers/broker';
 import { ScriptedDevices } from '../helpers/devices';
-import { freePort, getJson, postJson, waitFor } from '../helpers/http';
+import { getJson, postJson, waitFor } from '../helpers/http';
+import { NodeRedChild } from '../helpers/node-red-child';
 import { platformFlow } from '../helpers/platform-flow';
 
 interface Event {
@@ -25,36 +21,30 @@ interface Event {
   deviceName?: string;
 }
 
-describe('durability: SIGKILL in the middle of a batch', function () {
+describe('reliability: one SIGKILL in the middle of a batch', function () {
   this.timeout(120_000);
   const DEVICES = 60;
   const RETRIES = 3;
   let broker: Awaited<ReturnType<typeof startAedes>>;
-  let userDir: string;
-  let child: ChildProcess | undefined;
+  let red: NodeRedChild | undefined;
   let devices: ScriptedDevices;
   let watcher: mqtt.MqttClient;
 
   before(async function () {
     broker = await startAedes();
-    userDir = mkdtempSync(join(tmpdir(), 'ota-kill-'));
   });
 
   after(async function () {
-    child?.kill('SIGKILL');
+    await red?.close();
     await devices?.stop();
     await watcher?.endAsync(true);
     await broker?.close();
-    rmSync(userDir, { recursive: true, force: true });
   });
 
   it('the batch completes after a restart with every task and every acknowledged transition kept', async function () {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
     const { flows, fleetId } = platformFlow({ host: '127.0.0.1', port: broker.port });
-    prepareUserDir({ userDir, port, flows, settings: { logging: { console: { level: 'warn' } } } });
-    child = spawnNodeRed(userDir);
-    await waitForFleets(base, 1, 60_000, child);
+    red = await NodeRedChild.start({ flows, settings: { logging: { console: { level: 'warn' } } } });
+    const base = red.baseUrl;
 
     // Everything the platform acknowledged (events) and every notice it sent, seen from the broker.
     const events: Event[] = [];
@@ -100,11 +90,8 @@ describe('durability: SIGKILL in the middle of a batch', function () {
     const atKill = await getJson<{ counts: Record<string, number> }>(
       `${base}/ota/fleets/${fleetId}/batches/${batch.id}`,
     );
-    child.kill('SIGKILL');
-    await new Promise((r) => child?.once('exit', r));
-
-    child = spawnNodeRed(userDir);
-    await waitForFleets(base, 1, 60_000, child);
+    await red.kill();
+    await red.start();
     const done = await waitFor(
       'the batch to complete',
       async () => {

@@ -5,9 +5,7 @@
  * (The editor's comms socket is another test's business.)
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import mqtt from 'mqtt';
 import should from 'should';
 import { signLogin } from '../../src/identity';
@@ -47,7 +45,6 @@ describe('security: the admin API with adminAuth', function () {
   this.timeout(120_000);
   let broker: TestBroker;
   let red: NodeRedChild;
-  let userDir: string;
   let fleetId: string;
   let api: string;
   const urlSecret = `url-secret-${randomBytes(16).toString('hex')}`;
@@ -168,12 +165,10 @@ describe('security: the admin API with adminAuth', function () {
 
   before(async function () {
     broker = await startAedes();
-    userDir = mkdtempSync(join(tmpdir(), 'ota-auth-'));
     const flow = platformFlow({ host: '127.0.0.1', port: broker.port }, { publicKey: keys.publicKey });
     fleetId = flow.fleetId;
     api = `/ota/fleets/${fleetId}`;
     red = await NodeRedChild.prepare({
-      userDir,
       flows: flow.flows,
       credentials: { [fleetId]: { urlSecret, signingKey: keys.privateKey } },
       settings: {
@@ -249,9 +244,8 @@ describe('security: the admin API with adminAuth', function () {
   });
 
   after(async function () {
-    await red?.stop();
+    await red?.close();
     await broker?.close();
-    rmSync(userDir, { recursive: true, force: true });
   });
 
   it('anonymous users get 401 and nothing else from every /ota route, and change nothing', async function () {

@@ -12,7 +12,7 @@ import should from 'should';
 import { deviceTopics, mosquittoAclFile, startAedesWithAcl } from '../helpers/acl';
 import type { TestBroker } from '../helpers/broker';
 import { printFigures } from '../helpers/fuzz-run';
-import { passwordLine, RestartableMosquitto } from '../helpers/mosquitto';
+import { Mosquitto, needMosquitto, passwordLine } from '../helpers/mosquitto';
 import { needPart } from '../helpers/parts';
 
 const PLATFORM = { username: 'ota-platform', password: randomBytes(12).toString('hex') };
@@ -200,18 +200,17 @@ describe('security: per-device ACLs at the broker', function () {
   });
 
   describe('Mosquitto with the acl_file of docs/broker-acl.md', function () {
-    let broker: RestartableMosquitto | undefined;
+    let broker: Mosquitto | undefined;
     const figures = { loginsRefused: 0, publishesRefused: 0, subscriptionsTried: 0 };
     const productPassword = randomBytes(12).toString('hex');
     before(async function () {
       const product = passwordLine('/tmp', 'pk1', productPassword);
       const platform = passwordLine('/tmp', PLATFORM.username, PLATFORM.password);
       needPart(this, product && platform, 'mosquitto_passwd');
-      broker = await RestartableMosquitto.start({
+      broker = await needMosquitto(this, {
         files: { passwords: `${product}\n${platform}\n`, acl: mosquittoAclFile() },
-        config: ['allow_anonymous false', 'password_file {dir}/passwords', 'acl_file {dir}/acl', 'persistence false'],
+        config: ['allow_anonymous false', 'password_file {dir}/passwords', 'acl_file {dir}/acl'],
       });
-      needPart(this, broker, 'Mosquitto');
     });
     after(async function () {
       await broker?.close();
@@ -225,7 +224,7 @@ describe('security: per-device ACLs at the broker', function () {
 
     aclBehaviour(
       () => ({
-        url: (broker as RestartableMosquitto).url,
+        url: (broker as Mosquitto).url,
         login: (dn, password = dn === 'dev-9' ? 'x' : productPassword) => ({
           clientId: dn,
           username: dn === 'dev-9' ? 'pk9' : 'pk1',

@@ -1,9 +1,9 @@
 /** The ota-sim command: exit codes, what it prints, and a clean stop on Ctrl-C. */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import should from 'should';
 import { CliIo, run } from '../../src/sim/cli';
 import { startAedes, TestBroker } from '../helpers/broker';
+import { ChildRun } from '../helpers/child';
 import { dev, firmwareOf, makePackage, startPackageServer, waitUntil, Watcher } from './support';
 
 const BIN = join(__dirname, '..', '..', '..', 'bin', 'ota-sim.js');
@@ -142,40 +142,33 @@ describe('ota-sim command', function () {
   it('bin/ota-sim.js stops on SIGINT, prints the table and exits with 0', async function () {
     const watcher = await Watcher.start(broker.url);
     try {
-      const child = spawn(
-        process.execPath,
-        [
-          BIN,
-          '--broker',
-          broker.url,
-          '--product',
-          'pk1',
-          '--version',
-          '1.0.0',
-          '--devices',
-          '2',
-          '--name-prefix',
-          'bin-',
-          '--boot-ms',
-          '0',
-        ],
-        {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let out = '';
-      child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      await waitUntil(
-        () => watcher.reports.filter((m) => m.topic.includes('/bin-')).length === 2,
-        'both devices to report',
-        10_000,
-      );
-      child.kill('SIGINT');
-      should(await exited).equal(0);
-      should(out).match(
-        /^ota-sim · product pk1 · 2 devices · [\d.]+ m?s · seed 1\n\nstate +devices\n {2}upgraded +0\n {2}failed +0\n {2}idle +2\n/,
-      );
+      const child = ChildRun.node(BIN, [
+        '--broker',
+        broker.url,
+        '--product',
+        'pk1',
+        '--version',
+        '1.0.0',
+        '--devices',
+        '2',
+        '--name-prefix',
+        'bin-',
+        '--boot-ms',
+        '0',
+      ]);
+      try {
+        await waitUntil(
+          () => watcher.reports.filter((m) => m.topic.includes('/bin-')).length === 2,
+          'both devices to report',
+          10_000,
+        );
+        should(await child.signal('SIGINT')).equal(0);
+        should(child.stdout).match(
+          /^ota-sim · product pk1 · 2 devices · [\d.]+ m?s · seed 1\n\nstate +devices\n {2}upgraded +0\n {2}failed +0\n {2}idle +2\n/,
+        );
+      } finally {
+        await child.kill();
+      }
     } finally {
       await watcher.close();
     }

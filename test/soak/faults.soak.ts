@@ -1,5 +1,5 @@
 /** Soak: SOAK_RUNS SIGKILL runs, SOAK_OUTAGES broker outages of SOAK_OUTAGE_MS, a bigger progress storm. */
-import { mosquittoPath } from '../helpers/broker';
+import { mosquittoPath } from '../helpers/mosquitto';
 import { printFigures } from '../helpers/fuzz-run';
 import { KillRuns } from '../helpers/kill-runs';
 import { brokerOutage } from '../helpers/outage';
