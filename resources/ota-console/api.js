@@ -112,16 +112,22 @@
     ui.message.className = 'ota-console-message' + (kind ? ' ota-console-message-' + kind : '');
   }
 
-  /** Runs an action, then tells the user how it went (RED.notify) and refreshes. */
-  function act(what, promise, then) {
+  /**
+   * Runs an action, then tells the user how it went (RED.notify) in the words of `action`
+   * (`actions.pause.done`, `actions.pause.failed`) and refreshes.
+   */
+  function act(action, vars, promise, then) {
     return promise.then(
       (result) => {
-        RED.notify(what, { type: 'success', timeout: 2500 });
+        RED.notify(t(action + '.done', vars), { type: 'success', timeout: 2500 });
         if (then) then(result);
         return result;
       },
       (err) => {
-        RED.notify(t('api.actionFailed', { action: what, error: err.message }), { type: 'error', timeout: 6000 });
+        RED.notify(t(action + '.failed', Object.assign({ error: err.message }, vars)), {
+          type: 'error',
+          timeout: 6000,
+        });
         throw err;
       },
     );

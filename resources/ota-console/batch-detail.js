@@ -166,8 +166,10 @@
   function batchActions(b, detail) {
     if (!canWrite()) return null;
     const open = OPEN_BATCH.includes(b.state);
-    const run = (what, action) =>
-      act(what, post('/batches/' + b.id + '/' + action), () => loaders.tasks()).catch(() => {});
+    const run = (action) =>
+      act('actions.' + action, { id: b.id }, post('/batches/' + b.id + '/' + action), () => loaders.tasks()).catch(
+        () => {},
+      );
     const bar = h('div', { class: 'ota-console-buttons ota-console-actions' });
     if (detail.confirming) {
       bar.classList.add('ota-console-confirm');
@@ -176,25 +178,24 @@
     }
     if (b.state === 'IN_PROGRESS')
       bar.append(
-        button(t('detail.pause'), () => run(t('detail.paused', { id: b.id }), 'pause'), {
+        button(t('detail.pause'), () => run('pause'), {
           'data-action': 'pause',
           'data-focus': 'pause',
         }),
       );
     if (b.state === 'PAUSED')
       bar.append(
-        button(t('detail.resume'), () => run(t('detail.resumed', { id: b.id }), 'resume'), {
+        button(t('detail.resume'), () => run('resume'), {
           'data-action': 'resume',
           'data-focus': 'resume',
         }),
       );
     if (open && b.counts.CONFIRM) {
       bar.append(
-        button(
-          t('detail.confirmAll', { count: b.counts.CONFIRM }),
-          () => run(t('detail.confirmed', { id: b.id }), 'confirm'),
-          { 'data-action': 'confirm', 'data-focus': 'confirm' },
-        ),
+        button(t('detail.confirmAll', { count: b.counts.CONFIRM }), () => run('confirm'), {
+          'data-action': 'confirm',
+          'data-focus': 'confirm',
+        }),
       );
     }
     if (open) {
@@ -223,7 +224,7 @@
           detail.confirming = false;
           renderHeader();
           focusIn(ui.panels.batches, '.ota-console-detail-title');
-          run(t('detail.canceled', { id: b.id }), 'cancel');
+          run('cancel');
         },
         {
           class: 'red-ui-button red-ui-button-small ota-console-danger',
@@ -305,26 +306,28 @@
   function taskActions(task, b) {
     const key = task.productKey + '/' + task.deviceName;
     const device = task.deviceName;
-    const run = (what, action) =>
-      act(what, post(taskPath(b ? b.id : view.detail.id, task, action)), () => loaders.tasks()).catch(() => {});
+    const run = (words, action) =>
+      act(words, { device }, post(taskPath(b ? b.id : view.detail.id, task, action)), () => loaders.tasks()).catch(
+        () => {},
+      );
     const actions = [];
     if (task.state === 'CONFIRM')
       actions.push(
-        button(t('detail.confirm'), () => run(t('detail.taskConfirmed', { device }), 'confirm'), {
+        button(t('detail.confirm'), () => run('actions.taskConfirm', 'confirm'), {
           'data-action': 'task-confirm',
           'data-focus': 'confirm:' + key,
         }),
       );
     if (ACTIVE.includes(task.state))
       actions.push(
-        button(t('common.cancel'), () => run(t('detail.taskCanceled', { device }), 'cancel'), {
+        button(t('common.cancel'), () => run('actions.taskCancel', 'cancel'), {
           'data-action': 'task-cancel',
           'data-focus': 'cancel:' + key,
         }),
       );
     if ((task.state === 'FAILED' || task.state === 'CANCELED') && b && b.state !== 'CANCELED') {
       actions.push(
-        button(t('detail.reupgrade'), () => run(t('detail.taskQueued', { device }), 'reupgrade'), {
+        button(t('detail.reupgrade'), () => run('actions.taskReupgrade', 'reupgrade'), {
           'data-action': 'task-reupgrade',
           'data-focus': 'reupgrade:' + key,
         }),

@@ -179,7 +179,8 @@
     submit.disabled = true;
     status.textContent = t('firmware.uploading');
     act(
-      t('firmware.uploaded', { version: meta.version }),
+      'actions.upload',
+      { version: meta.version },
       ajax({
         url: fleetUrl('/firmware?' + $.param(meta)),
         method: 'POST',
@@ -356,7 +357,8 @@
       else if (devices.some((d) => !isName(d))) errors.devices = t('rules.deviceNames', { rule: nameRule() });
       if (!showErrors(form, errors, ['devices'])) return;
       act(
-        t('firmware.verificationStarted', { version: fw.version }),
+        'actions.verify',
+        { version: fw.version },
         post('/batches', {
           firmwareId: fw.id,
           type: 'verify',

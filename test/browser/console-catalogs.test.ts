@@ -68,9 +68,11 @@ describe("the OTA tab's message catalogs", function () {
         else named.add(key);
       }
     }
-    should([...named].filter((key) => !english.has(key))).eql([]);
+    const exists = (key: string) => english.has(key) || [...english.keys()].some((k) => k.startsWith(`${key}.`));
+    should([...named].filter((key) => !exists(key))).eql([]);
     // Keys built from a value ('state.' + state) have one text per value.
     should([...families].sort()).eql([
+      'actions.',
       'batchForm.selection.',
       'batchState.',
       'batchType.',
@@ -84,5 +86,11 @@ describe("the OTA tab's message catalogs", function () {
     should(under('batchState.')).equal(5);
     should(under('verification.')).equal(5);
     should(under('panel.')).equal(4);
+    // Each action has its two notices: done and failed.
+    for (const key of english.keys())
+      if (key.startsWith('actions.')) should(english.has(key.replace(/\.(done|failed)$/, '.done'))).be.true(key);
+    should([...english.keys()].filter((k) => k.startsWith('actions.') && k.endsWith('.failed')).length).equal(
+      [...english.keys()].filter((k) => k.startsWith('actions.') && k.endsWith('.done')).length,
+    );
   });
 });

@@ -218,6 +218,11 @@ describe('the editor in Chinese (zh-CN)', function () {
     await page.click('[data-action=cancel]');
     should(await page.textContent('[data-action=cancel-confirm]')).equal('确定取消批次');
     await page.click('[data-action=cancel-keep]');
+
+    // An action's notice is in Chinese too; the row leaves "待确认".
+    await page.click('[data-action=task-confirm]');
+    await page.waitForSelector('.red-ui-notification:has-text("dev-zh 已确认")');
+    await page.waitForSelector('#ota-console-tasks tr[data-device="dev-zh"]:not([data-state=CONFIRM])');
   });
 
   it('the batch form and its refusals are in Chinese', async function () {
