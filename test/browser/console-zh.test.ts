@@ -5,17 +5,16 @@
  * nodes/locales/zh-CN/ota-<node>.json. A real Node-RED child with the platform flow, a real
  * broker, one device that reported its version, and Debian's Chromium through playwright-core.
  */
-import { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import should from 'should';
 import { buildVersionReport } from '../../src/protocol';
-import { PACKAGE_ROOT, prepareUserDir, spawnNodeRed, waitForFleets } from '../../src/demo/node-red';
+import { PACKAGE_ROOT } from '../../src/demo/node-red';
 import { startAedes, TestBroker } from '../helpers/broker';
-import { freePort, waitFor } from '../helpers/http';
+import { waitFor } from '../helpers/http';
+import { NodeRedChild } from '../helpers/node-red-child';
 import { platformFlow } from '../helpers/platform-flow';
 import { needPart } from '../helpers/parts';
 
@@ -36,43 +35,6 @@ function word(messages: Catalog, key: string): string {
     .reduce<string | Catalog | undefined>((at, k) => (at as Catalog | undefined)?.[k], messages);
   if (typeof found !== 'string') throw new Error(`no text at ${key}`);
   return found;
-}
-
-// ---- a Node-RED child: the minimum of console.test.ts, to move into a shared helper ------------
-
-interface RunningNodeRed {
-  base: string;
-  fleetId: string;
-  pushId: string;
-  stop(): Promise<void>;
-}
-
-/** Node-RED with the platform flow on a fresh user directory; resolves once the fleet answers. */
-async function startNodeRed(broker: TestBroker): Promise<RunningNodeRed> {
-  const userDir = mkdtempSync(join(tmpdir(), 'ota-console-zh-'));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const { flows, fleetId, pushId } = platformFlow({ host: '127.0.0.1', port: broker.port });
-  prepareUserDir({ userDir, port, flows, settings: { logging: { console: { level: 'warn' } } } });
-  const child: ChildProcess = spawnNodeRed(userDir);
-  let log = '';
-  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  const stop = async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
-    }
-    rmSync(userDir, { recursive: true, force: true });
-  };
-  try {
-    await waitForFleets(base, 1, 60_000, child);
-  } catch (err) {
-    await stop();
-    throw new Error(`${(err as Error).message}\n${log}`, { cause: err });
-  }
-  return { base, fleetId, pushId, stop };
 }
 
 /** Opens the editor, waits until it has finished loading, and shows the OTA tab. */
@@ -119,7 +81,8 @@ describe('the editor in Chinese (zh-CN)', function () {
   this.timeout(120_000);
   const zh = catalog('zh-CN', 'ota-console');
   let broker: TestBroker;
-  let red: RunningNodeRed | undefined;
+  let red: NodeRedChild | undefined;
+  let pushId = '';
   let browser: Browser | undefined;
   let page: Page;
   let batchId = 0;
@@ -130,8 +93,10 @@ describe('the editor in Chinese (zh-CN)', function () {
     const launched = import('playwright-core').then(({ chromium }) =>
       chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
     );
-    red = await startNodeRed(broker);
-    const api = `${red.base}/ota/fleets/${red.fleetId}`;
+    const flow = platformFlow({ host: '127.0.0.1', port: broker.port });
+    pushId = flow.pushId;
+    red = await NodeRedChild.start({ flows: flow.flows, settings: { logging: { console: { level: 'warn' } } } });
+    const api = `${red.baseUrl}/ota/fleets/${flow.fleetId}`;
     // One device reports its version; a batch waits for its confirm, so the tab has states to name.
     const device = await mqtt.connectAsync(broker.url, { clientId: 'pk-zh/dev-zh' });
     try {
@@ -159,12 +124,12 @@ describe('the editor in Chinese (zh-CN)', function () {
     const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
     page.on('pageerror', (err) => console.log(`    page error: ${err.message}`));
-    await openConsole(page, red.base);
+    await openConsole(page, red.baseUrl);
   });
 
   after(async function () {
     await browser?.close();
-    await red?.stop();
+    await red?.close();
     await broker?.close();
   });
 
@@ -262,15 +227,12 @@ describe('the editor in Chinese (zh-CN)', function () {
     const english = catalog('en-US', 'ota-push');
     for (const key of ['ota-push.label.fleet', 'ota-push.label.allowUnverified'])
       should(word(push, key)).not.equal(word(english, key));
-    await page.evaluate(
-      (id) => {
-        const { RED } = window as unknown as {
-          RED: { editor: { edit(n: unknown): void }; nodes: { node(id: string): unknown } };
-        };
-        RED.editor.edit(RED.nodes.node(id));
-      },
-      (red as RunningNodeRed).pushId,
-    );
+    await page.evaluate((id) => {
+      const { RED } = window as unknown as {
+        RED: { editor: { edit(n: unknown): void }; nodes: { node(id: string): unknown } };
+      };
+      RED.editor.edit(RED.nodes.node(id));
+    }, pushId);
     await page.waitForSelector('#node-input-allowUnverified', { state: 'attached' });
     should(await page.textContent('label[for=node-input-fleet] span')).equal(word(push, 'ota-push.label.fleet'));
     should(await page.textContent('label[for=node-input-allowUnverified] span')).equal(
