@@ -11,7 +11,7 @@ import { resolve, join } from 'node:path';
 import { deviceName, Simulation, SimOptions, SimOptionsInput, simOptions } from '../sim';
 import { createAedesHooks, httpAuthority } from '../broker';
 import { connectHost, EmbeddedBroker, isLoopback, startEmbeddedBroker } from './broker';
-import { DEMO_PRODUCT, demoFlow, FlowNode, retarget } from './demo-flow';
+import { DEMO_HA, DEMO_PRODUCT, demoFlow, FlowNode, retarget, withHomeAssistant } from './demo-flow';
 import {
   DeviceSecret,
   PlatformLogin,
@@ -37,6 +37,8 @@ export interface DemoSettings {
   dir: string;
   devices: number;
   publicUrl: string;
+  /** Whether demo-product's devices are published to Home Assistant over MQTT discovery (OTA_HOMEASSISTANT). */
+  homeAssistant: boolean;
 }
 
 function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -66,6 +68,8 @@ export function readDemoSettings(env: NodeJS.ProcessEnv = process.env): DemoSett
     throw new Error(
       'OTA_BROKER_AUTH is for the embedded broker; with MQTT_URL, logins are checked by that broker (docs/broker-acl.md)',
     );
+  const ha = env.OTA_HOMEASSISTANT || 'off';
+  if (ha !== 'on' && ha !== 'off') throw new Error(`OTA_HOMEASSISTANT must be on or off, got "${ha}"`);
   // Beyond this machine, anyone on the network could report for a device or read its notices.
   const forced = !mqttUrl && !isLoopback(mqttHost);
   const brokerAuth = auth === 'on' || forced;
@@ -80,6 +84,7 @@ export function readDemoSettings(env: NodeJS.ProcessEnv = process.env): DemoSett
     dir: resolve(env.OTA_DEMO_DIR || '.ota-demo'),
     devices: intEnv(env, 'SIM_DEVICES', 20, 0, 100_000),
     publicUrl: (env.OTA_PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
+    homeAssistant: ha === 'on',
   };
 }
 
@@ -154,11 +159,19 @@ function upload(url: string, body: Buffer): Promise<number> {
   });
 }
 
-/** The stored flow, kept on this run's broker and URL (a second start may use other ports), or undefined on a first start. */
-function retargetStoredFlow(dir: string, broker: URL, publicUrl: string): FlowNode[] | undefined {
+/**
+ * The stored flow, kept on this run's broker and URL (a second start may use other ports), with
+ * the Home Assistant nodes as OTA_HOMEASSISTANT says, or undefined on a first start.
+ */
+function retargetStoredFlow(
+  dir: string,
+  broker: URL,
+  publicUrl: string,
+  homeAssistant: boolean,
+): FlowNode[] | undefined {
   const file = join(dir, 'flows.json');
   if (!existsSync(file)) return undefined;
-  const flows = JSON.parse(readFileSync(file, 'utf8')) as FlowNode[];
+  const flows = withHomeAssistant(JSON.parse(readFileSync(file, 'utf8')) as FlowNode[], homeAssistant);
   retarget(flows, broker, publicUrl);
   writeFileSync(file, JSON.stringify(flows, null, 2));
   return flows;
@@ -197,8 +210,9 @@ export async function startDemo(
   };
   try {
     const brokerUrl = new URL(settings.mqttUrl ?? `mqtt://${connectHost(settings.mqttHost)}:${settings.mqttPort}`);
-    const fresh = demoFlow(brokerUrl, settings.publicUrl);
-    const flows = retargetStoredFlow(settings.dir, brokerUrl, settings.publicUrl) ?? fresh.flows;
+    const fresh = demoFlow(brokerUrl, settings.publicUrl, settings.homeAssistant);
+    const flows =
+      retargetStoredFlow(settings.dir, brokerUrl, settings.publicUrl, settings.homeAssistant) ?? fresh.flows;
     const fleetId = flows.find((n) => n.type === 'ota-fleet')?.id ?? fresh.fleetId;
     const platform = settings.brokerAuth ? randomPlatformLogin() : undefined;
     if (!settings.mqttUrl) {
@@ -269,6 +283,11 @@ function banner(settings: DemoSettings, broker: URL, sims: Simulation[], platfor
     `  MQTT broker   ${broker}${where}`,
     `  MQTT logins   ${logins}`,
     `  devices       ${devices} simulated (test-001/002, device-…, legacy-… on 0.9.0, sensor-… of demo-sensor; 3 set to fail)`,
+    ...(settings.homeAssistant
+      ? [
+          `  Home Assistant  point its MQTT integration at ${broker} (discovery prefix "${DEMO_HA.prefix}"): demo-product's devices appear under Settings → Updates`,
+        ]
+      : []),
     `  state         ${settings.dir}  (Node-RED log: node-red.log)`,
     '',
     '  1. Press the "upload firmware" inject: firmware 1.1.0 is verified on test-001 and test-002.',
