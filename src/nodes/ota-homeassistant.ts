@@ -8,12 +8,12 @@
  * Output 2 — installs started and refused.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { bindFleet, fail, okStatus, OtaMessage, StatusLine, statusTexts } from './common';
+import { bindFleet, fail, okStatus, OtaMessage, readOrRefuse, StatusLine, statusTexts } from './common';
 import { HaBridge, InstallRefusal } from './homeassistant/bridge';
 import { CommandError, parseCommand } from './homeassistant/command';
 import { availabilityTopic } from './homeassistant/entity';
 import type { MqttOut } from './homeassistant/pacer';
-import { HaConfig, HaSettings, readHaSettings } from './homeassistant/settings';
+import { HaConfig, readHaSettings } from './homeassistant/settings';
 
 type OtaHomeAssistantDef = NodeDef & HaConfig & { fleet?: string };
 
@@ -27,15 +27,8 @@ export = function (RED: NodeAPI) {
     const node = this;
     const status = new StatusLine(node);
     const texts = statusTexts(RED._, 'ota-homeassistant');
-    let settings: HaSettings;
-    try {
-      settings = readHaSettings(config);
-    } catch (err) {
-      node.error(`invalid settings: ${(err as Error).message}`);
-      status.error(err);
-      node.on('input', (_msg, _send, done) => fail(status, done, err));
-      return;
-    }
+    const settings = readOrRefuse(node, status, () => readHaSettings(config));
+    if (!settings) return;
     const bound = bindFleet(RED, node, config.fleet);
     const fleet = bound instanceof Error ? undefined : bound?.fleet;
     if (!fleet) {
