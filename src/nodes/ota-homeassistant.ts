@@ -74,6 +74,8 @@ export = function (RED: NodeAPI) {
     // subscribed to it: `mqtt out` drops what it is given before it is connected, and the
     // retained configs must not be lost that way. Without that subscription it publishes anyway.
     let tries = 0;
+    /** Published without the echo: what went out before the broker connection may be lost. */
+    let blind = false;
     const announce = () => {
       echoTimer = undefined;
       if (echoed) return;
@@ -83,6 +85,7 @@ export = function (RED: NodeAPI) {
         node.warn(
           `${availabilityTopic(settings.base)} did not come back from the broker: publishing anyway (subscribe an mqtt in to it)`,
         );
+        blind = true;
         bridge.linkUp();
       }
     };
@@ -94,9 +97,11 @@ export = function (RED: NodeAPI) {
       try {
         const command = parseCommand(msg, settings);
         if (command.kind === 'echo') {
-          if (command.online) {
+          if (command.online && !echoed) {
             echoed = true;
-            bridge.linkUp();
+            // The broker answers at last: everything again, in case the first went nowhere.
+            if (blind) bridge.birth();
+            else bridge.linkUp();
           }
         } else if (command.kind === 'birth') {
           if (command.online) bridge.birth();

@@ -79,6 +79,19 @@ describe('ota-homeassistant with a broker, simulated devices and a Home Assistan
     });
     should(ha.configs.get(lamps[0])).match({ device: { name: 'lamp-001', model: PK, sw_version: '1.0.0' } });
     should(ha.log.filter((m) => m.topic === 'ota-homeassistant/availability').at(-1)?.payload).equal('online');
+
+    // Home Assistant restarts: its birth message gets every config and state again.
+    const seen = ha.log.length;
+    await ha.birth();
+    const again = () =>
+      ha?.log
+        .slice(seen)
+        .filter((m) => m.topic.endsWith('/config'))
+        .map((m) => m.topic) ?? [];
+    await ha.until('every config again', () =>
+      lamps.every((id) => again().includes(`homeassistant/update/${id}/config`)),
+    );
+    should(again().length).equal(lamps.length);
   });
 
   it('installs from HA: a one-device batch, the state moving through percentages to the new version', async function () {
@@ -240,6 +253,17 @@ describe('ota-homeassistant with a broker, simulated devices and a Home Assistan
       'no product key selected: this node publishes no entity (and clears any it published before)',
     );
     should(ha.log.filter((m) => m.topic.startsWith('homeassistant/update/'))).eql([]);
+  });
+
+  it('without its availability coming back, publishes anyway after a while, and warns', async function () {
+    const f = haFlow(suite, broker.port, { productKey: PK }, { echo: false });
+    ha = await FakeHomeAssistant.connect(broker.url);
+    await deployHa(f);
+    await devices(1);
+    await ha.until('the lamp discovered', () => ha?.configs.has(idOf('lamp-001')) === true, 30_000);
+    should(logged('WARN', f.ha.id)).containEql(
+      'ota-homeassistant/availability did not come back from the broker: publishing anyway (subscribe an mqtt in to it)',
+    );
   });
 
   it('publishes at most the configured rate, counted at the broker, and all of it in the end', async function () {

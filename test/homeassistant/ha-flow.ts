@@ -23,7 +23,13 @@ export function haFlow(
   suite: FleetSuite,
   brokerPort: number,
   haProps: Record<string, unknown>,
-  options: { fleet?: FlowNode; fleetProps?: Record<string, unknown>; haId?: string } = {},
+  options: {
+    fleet?: FlowNode;
+    fleetProps?: Record<string, unknown>;
+    haId?: string;
+    /** Subscribe an `mqtt in` to the node's availability (default true). */
+    echo?: boolean;
+  } = {},
 ): HaFlow {
   const fleet = options.fleet ?? fleetConfig(suite, options.fleetProps);
   const broker = mqttBroker(brokerPort);
@@ -52,7 +58,7 @@ export function haFlow(
     mqttIn(broker, '/ota/device/inform/+/+', [[inform.id]], 'utf8'),
     mqttIn(broker, '/ota/device/progress/+/+', [[progress.id]], 'utf8'),
     mqttIn(broker, `${base}/+/install`, [[ha.id]], 'utf8'),
-    mqttIn(broker, `${base}/availability`, [[ha.id]], 'utf8'),
+    ...(options.echo === false ? [] : [mqttIn(broker, `${base}/availability`, [[ha.id]], 'utf8')]),
     mqttIn(broker, `${prefix}/status`, [[ha.id]], 'utf8'),
   );
   return { flow, fleet, ha, events, caught };
