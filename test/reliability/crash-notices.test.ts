@@ -26,7 +26,8 @@ import { startAedes, TestBroker } from '../helpers/broker';
 import { freshId } from '../helpers/flow';
 import { printFigures } from '../helpers/fuzz-run';
 import { getJson, postJson } from '../helpers/http';
-import { Mosquitto } from '../helpers/mosquitto';
+import { Mosquitto, mosquittoPath } from '../helpers/mosquitto';
+import { needPart } from '../helpers/parts';
 import { NodeRedChild } from '../helpers/node-red-child';
 import { platformFlow } from '../helpers/platform-flow';
 
@@ -257,11 +258,12 @@ for (const kind of ['aedes', 'mosquitto'] as const) {
     let run: CrashRun;
 
     beforeEach(function () {
+      if (kind === 'mosquitto') needPart(this, mosquittoPath(), 'Mosquitto');
       run = new CrashRun(kind);
     });
 
     afterEach(async function () {
-      await run.stop();
+      await run?.stop();
     });
 
     it('the tasks NOTIFIED at the kill are noticed again, the batch completes on schedule, ≤ 2 notices per device after the restart', async function () {
