@@ -63,6 +63,8 @@ export interface FleetEvents {
   send: [Outgoing[]];
   device: [DeviceModule];
   firmware: [Firmware];
+  /** Devices whose tags were set (a selection by tag may have changed). */
+  tags: [DeviceRef[]];
   warning: [string];
 }
 

@@ -29,13 +29,6 @@ import type { TaskCounts } from './states';
 import type { CredentialQuery, DeviceQuery, TaskQuery } from './store';
 import type { BatchView, DeviceModule, Firmware, Task, Transition } from './types';
 
-declare module './core' {
-  interface FleetEvents {
-    /** Devices whose tags were set (a selection by tag may have changed). */
-    tags: [DeviceRef[]];
-  }
-}
-
 /** The prefix of the fleet's store keys that integrations keep their notes under. */
 const MEMO_PREFIX = 'memo:';
 
