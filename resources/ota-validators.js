@@ -1,6 +1,6 @@
 /*
  * The edit dialogs' checks, shared by the node editors of node-red-contrib-mqtt-ota. Node-RED
- * serves this file at resources/node-red-contrib-mqtt-ota/ota-validators.js and loads it before a
+ * serves this file at resources/@mqtt-ota/node-red-contrib-mqtt-ota/ota-validators.js and loads it before a
  * node's inline scripts when the node's .html names it in <script src>. Each check mirrors the
  * runtime's own (src/protocol), so a dialog refuses what a deploy would refuse.
  *

@@ -11,7 +11,7 @@ const root = path.resolve(__dirname, '../..');
 const locales = path.join(root, 'nodes', 'locales');
 const BASE = 'en-US';
 const TRANSLATIONS = ['zh-CN'];
-const PACKAGE = 'node-red-contrib-mqtt-ota';
+const PACKAGE = '@mqtt-ota/node-red-contrib-mqtt-ota';
 
 type Catalog = { [key: string]: string | Catalog };
 

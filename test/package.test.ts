@@ -106,8 +106,8 @@ function loadExample(file: string): FlowNode[] {
 
 describe('the package', function () {
   describe('package.json', function () {
-    it('names the package node-red-contrib-mqtt-ota', function () {
-      should(pkg.name).equal('node-red-contrib-mqtt-ota');
+    it('names the package @mqtt-ota/node-red-contrib-mqtt-ota, in its scope', function () {
+      should(pkg.name).equal('@mqtt-ota/node-red-contrib-mqtt-ota');
     });
 
     it('states a license', function () {

@@ -4,7 +4,7 @@
   'use strict';
 
   /** The plugin's message catalog: nodes/locales/<lang>/ota-console.json, under the plugin's id. */
-  const NAMESPACE = 'node-red-contrib-mqtt-ota/ota-console';
+  const NAMESPACE = '@mqtt-ota/node-red-contrib-mqtt-ota/ota-console';
 
   /** A word of the tab in the editor's language: t('detail.title', { id: 3 }). */
   function t(key, vars) {

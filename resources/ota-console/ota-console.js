@@ -23,7 +23,7 @@
   const here = document.currentScript && document.currentScript.src;
   const base = here
     ? here.slice(0, here.lastIndexOf('/') + 1)
-    : RED.settings.apiRootUrl + 'resources/node-red-contrib-mqtt-ota/ota-console/';
+    : RED.settings.apiRootUrl + 'resources/@mqtt-ota/node-red-contrib-mqtt-ota/ota-console/';
 
   function load(file) {
     return new Promise((resolve, reject) => {
@@ -40,7 +40,7 @@
   OtaConsole.ready = Promise.all(FILES.map(load)).then(
     () => OtaConsole.tab,
     (err) => {
-      RED.notify(RED._('node-red-contrib-mqtt-ota/ota-console:tab.loadFailed', { file: err.message }), {
+      RED.notify(RED._('@mqtt-ota/node-red-contrib-mqtt-ota/ota-console:tab.loadFailed', { file: err.message }), {
         type: 'error',
         timeout: 10000,
       });

@@ -1,5 +1,5 @@
 /**
- * Device identity at your own Aedes broker: `require('node-red-contrib-mqtt-ota/broker')`.
+ * Device identity at your own Aedes broker: `require('@mqtt-ota/node-red-contrib-mqtt-ota/broker')`.
  * No Node-RED, no fleet: hooks for `Aedes.createBroker(hooks)` and the authorities they ask.
  */
 export { createAedesHooks } from './hooks';

@@ -4,11 +4,32 @@
  * the tests and the benchmarks run it through test/helpers/node-red-child.ts. (Node-RED is a devDependency: this is not shipped.)
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync, lstatSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { get, request } from 'node:http';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 export const PACKAGE_ROOT = resolve(__dirname, '..', '..', '..');
+/** The npm name Node-RED loads the package by, and the name it had before it took a scope. */
+export const PACKAGE_NAME = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name: string })
+  .name;
+const UNSCOPED_NAME = 'node-red-contrib-mqtt-ota';
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
 
 export interface UserDirOptions {
   userDir: string;
@@ -26,15 +47,13 @@ export interface UserDirOptions {
 /** Prepares a user directory: settings.js, flows.json, and this package linked in node_modules. */
 export function prepareUserDir(options: UserDirOptions): void {
   const { userDir } = options;
-  mkdirSync(join(userDir, 'node_modules'), { recursive: true });
-  const link = join(userDir, 'node_modules', 'node-red-contrib-mqtt-ota');
-  let linked: boolean;
-  try {
-    linked = lstatSync(link).isSymbolicLink();
-  } catch {
-    linked = false;
-  }
-  if (!linked) {
+  const link = join(userDir, 'node_modules', ...PACKAGE_NAME.split('/'));
+  mkdirSync(dirname(link), { recursive: true });
+  // A user directory from before the package had its scope links it unscoped too: Node-RED would
+  // then load the nodes twice.
+  const unscoped = join(userDir, 'node_modules', UNSCOPED_NAME);
+  if (isSymlink(unscoped)) unlinkSync(unscoped);
+  if (!isSymlink(link)) {
     rmSync(link, { recursive: true, force: true });
     symlinkSync(PACKAGE_ROOT, link, 'dir');
   }

@@ -217,7 +217,7 @@ describe('the editor in Chinese (zh-CN)', function () {
       return [el.textContent, ...attributes].join('\n');
     });
     should(shown).match(/固件/);
-    // A key the catalog lacks shows as "node-red-contrib-mqtt-ota/ota-console:<key>".
+    // A key the catalog lacks shows as "@mqtt-ota/node-red-contrib-mqtt-ota/ota-console:<key>".
     should(shown).not.match(/ota-console:/);
     should(shown).not.match(/\b(Batches|Firmware|Devices|Version distribution|Upload|pending push|Loading)\b/);
   });

@@ -4,7 +4,6 @@
  * is checked against the admin API; the screenshots of the README are written on the way.
  * A second Node-RED with adminAuth checks what a read-only user sees and may do.
  */
-import { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,10 +12,11 @@ import mqtt from 'mqtt';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import should from 'should';
 import { buildProgressReport, buildVersionReport } from '../../src/protocol';
-import { PACKAGE_ROOT, prepareUserDir, spawnNodeRed } from '../../src/demo/node-red';
+import { PACKAGE_ROOT } from '../../src/demo/node-red';
+import { NodeRedChild } from '../helpers/node-red-child';
 import { startAedes, TestBroker } from '../helpers/broker';
 import { ScriptedDevices } from '../helpers/devices';
-import { freePort, waitFor } from '../helpers/http';
+import { waitFor } from '../helpers/http';
 import { platformFlow } from '../helpers/platform-flow';
 import { needPart } from '../helpers/parts';
 
@@ -68,32 +68,29 @@ interface VersionRow {
 
 /** One Node-RED child process with the platform flow, on its own user directory and port. */
 class Runtime {
-  child: ChildProcess | undefined;
-  log = '';
-  base = '';
+  red: NodeRedChild | undefined;
   fleetId = '';
-  userDir = '';
 
   async start(
     broker: TestBroker,
     fleetSettings: Record<string, unknown>,
     settings: Record<string, unknown> = {},
   ): Promise<void> {
-    this.userDir = mkdtempSync(join(tmpdir(), 'ota-console-'));
-    const port = await freePort();
-    this.base = `http://127.0.0.1:${port}`;
     const { flows, fleetId } = platformFlow({ host: '127.0.0.1', port: broker.port }, fleetSettings);
     this.fleetId = fleetId;
-    prepareUserDir({
-      userDir: this.userDir,
-      port,
+    this.red = await NodeRedChild.prepare({
       flows: layOut(flows),
       settings: { logging: { console: { level: 'warn' } }, ...settings },
     });
-    const child = spawnNodeRed(this.userDir);
-    this.child = child;
-    child.stdout?.on('data', (d: Buffer) => (this.log += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (this.log += d.toString()));
+    // Behind adminAuth the fleets answer only with a token: ready once an admin gets one.
+    await this.red.start(
+      60_000,
+      settings.adminAuth ? () => token(this.base, 'admin', '*').then(() => true) : undefined,
+    );
+  }
+
+  get base(): string {
+    return this.red?.baseUrl ?? '';
   }
 
   get api(): string {
@@ -101,13 +98,7 @@ class Runtime {
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
-    }
-    if (this.userDir) rmSync(this.userDir, { recursive: true, force: true });
+    await this.red?.close();
   }
 }
 
@@ -204,7 +195,7 @@ async function waitForInventory(
   await waitFor(
     `the fleet of ${runtime.base}`,
     async () => {
-      if (runtime.child?.exitCode !== null) throw new Error(`Node-RED exited:\n${runtime.log}`);
+      if (!runtime.red?.running) throw new Error(`Node-RED exited:\n${runtime.red?.output}`);
       const list = await getOk<{ id: string }[]>(`${runtime.base}/ota/fleets`, authToken);
       return list.length ? true : undefined;
     },

@@ -3,7 +3,6 @@
  * every device of demo-product on its broker, as a Home Assistant pointed at it would find them;
  * off (the default), the flow has no Home Assistant node.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +10,8 @@ import should from 'should';
 import { DEMO_PRODUCT, demoFlow, withHomeAssistant } from '../../src/demo/demo-flow';
 import { PACKAGE_ROOT } from '../../src/demo/node-red';
 import { readDemoSettings } from '../../src/demo/start';
-import { freePort, getJson, waitFor } from '../helpers/http';
+import { ChildRun } from '../helpers/child';
+import { freePort, getJson } from '../helpers/http';
 import { FakeHomeAssistant } from './ha-client';
 import { discoveryProblems } from './ha-schema';
 
@@ -44,43 +44,33 @@ describe('the demo with OTA_HOMEASSISTANT', function () {
 
   describe('npm start', function () {
     this.timeout(120_000);
-    let demo: ChildProcess | undefined;
+    let demo: ChildRun | undefined;
     let ha: FakeHomeAssistant | undefined;
     let dir: string;
-    let output = '';
 
     before(function () {
       dir = mkdtempSync(join(tmpdir(), 'ota-demo-ha-'));
     });
     after(async function () {
       await ha?.close();
-      if (demo && demo.exitCode === null) {
-        const exited = new Promise((resolve) => demo?.once('exit', resolve));
-        demo.kill('SIGINT');
-        const killer = setTimeout(() => demo?.kill('SIGKILL'), 15_000);
-        await exited;
-        clearTimeout(killer);
-      }
+      // SIGTERM, then SIGKILL after 5 s if the demo is still running.
+      await demo?.stop();
       rmSync(dir, { recursive: true, force: true });
     });
 
     it('publishes a valid discovery config for every device of demo-product on the demo broker', async function () {
       const port = await freePort();
       const mqttPort = await freePort();
-      demo = spawn(process.execPath, [join(PACKAGE_ROOT, 'build', 'src', 'demo', 'start.js')], {
+      demo = ChildRun.node(join(PACKAGE_ROOT, 'build', 'src', 'demo', 'start.js'), [], {
         env: {
-          ...process.env,
           PORT: String(port),
           MQTT_PORT: String(mqttPort),
           OTA_DEMO_DIR: dir,
           SIM_DEVICES: '8',
           OTA_HOMEASSISTANT: 'on',
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
       });
-      demo.stdout?.on('data', (c) => (output += c));
-      demo.stderr?.on('data', (c) => (output += c));
-      await waitFor('the banner', async () => (output.includes('Settings → Updates') ? true : undefined), 90_000);
+      await demo.waitForOutput('Settings → Updates', 90_000);
       ha = await FakeHomeAssistant.connect(`mqtt://127.0.0.1:${mqttPort}`);
       const base = `http://127.0.0.1:${port}`;
       const [fleet] = await getJson<{ id: string }[]>(`${base}/ota/fleets`);

@@ -15,7 +15,7 @@ const pushNode = require('../../../nodes/ota-push.js');
 
 helper.init(require.resolve('node-red'));
 
-const PACKAGE = 'node-red-contrib-mqtt-ota';
+const PACKAGE = '@mqtt-ota/node-red-contrib-mqtt-ota';
 const LOCALES = path.resolve(__dirname, '../../../nodes/locales');
 const nodeRedDir = path.dirname(require.resolve('node-red'));
 

@@ -10,7 +10,7 @@ export const AVAILABLE = 'online';
 export const NOT_AVAILABLE = 'offline';
 export const ORIGIN = {
   name: 'node-red-contrib-mqtt-ota',
-  url: 'https://flows.nodered.org/node/node-red-contrib-mqtt-ota',
+  url: 'https://flows.nodered.org/node/@mqtt-ota/node-red-contrib-mqtt-ota',
 };
 
 export interface DiscoveryInput {
