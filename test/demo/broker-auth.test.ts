@@ -152,16 +152,14 @@ describe('the demo with OTA_BROKER_AUTH=on', function () {
         60_000,
       );
       const push = flows.find((n) => n.type === 'ota-push') as FlowNode;
-      helper
-        .getNode(push.id)
-        .receive({
-          payload: {
-            firmwareId: verified.id,
-            type: 'static',
-            targets: { selection: 'ALL' },
-            strategy: { retryCount: 1, retryInterval: 0.05 },
-          },
-        });
+      helper.getNode(push.id).receive({
+        payload: {
+          firmwareId: verified.id,
+          type: 'static',
+          targets: { selection: 'ALL' },
+          strategy: { retryCount: 1, retryInterval: 0.05 },
+        },
+      });
       const batch = await waitFor(
         'the batch to complete',
         async () =>

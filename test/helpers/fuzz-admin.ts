@@ -260,15 +260,13 @@ export function adminCases(t: AdminTarget): fc.Arbitrary<AdminCase> {
       ...json(tags === undefined ? {} : { tags }),
       expect: [400],
     })),
-    fc
-      .constantFrom<unknown>([], [1, 2], [{ tags: ['x'] }])
-      .map((b): AdminCase => ({
-        kind: 'bad tags',
-        method: 'PUT',
-        path: `${F}/devices/pk1/${known}/tags`,
-        ...json(b),
-        expect: [400],
-      })),
+    fc.constantFrom<unknown>([], [1, 2], [{ tags: ['x'] }]).map((b): AdminCase => ({
+      kind: 'bad tags',
+      method: 'PUT',
+      path: `${F}/devices/pk1/${known}/tags`,
+      ...json(b),
+      expect: [400],
+    })),
     badBatchRequest(t).map((b): AdminCase => ({
       kind: `batch: ${b.defect.replace(/ = .*$/, '')}`,
       method: 'POST',
@@ -276,15 +274,13 @@ export function adminCases(t: AdminTarget): fc.Arbitrary<AdminCase> {
       ...json(b.request),
       expect: [400, 404, 422],
     })),
-    fc
-      .constantFrom<unknown>([], [{ firmwareId: t.firmwareId }], [1])
-      .map((b): AdminCase => ({
-        kind: 'batch body not an object',
-        method: 'POST',
-        path: `${F}/batches`,
-        ...json(b),
-        expect: [400],
-      })),
+    fc.constantFrom<unknown>([], [{ firmwareId: t.firmwareId }], [1]).map((b): AdminCase => ({
+      kind: 'batch body not an object',
+      method: 'POST',
+      path: `${F}/batches`,
+      ...json(b),
+      expect: [400],
+    })),
     fc
       .constantFrom(
         'firmwareId[$gt]=',
@@ -455,15 +451,13 @@ export function adminCases(t: AdminTarget): fc.Arbitrary<AdminCase> {
         ...json([{ productKey: 'pk1', deviceName: 'fuzz-1', deviceSecret: secret }]),
         expect: [422],
       })),
-    fc
-      .constantFrom<unknown>([], {}, { devices: [] }, [1], [null])
-      .map((b): AdminCase => ({
-        kind: 'credentials: not a list of devices',
-        method: 'POST',
-        path: `${F}/credentials`,
-        ...json(b),
-        expect: [422],
-      })),
+    fc.constantFrom<unknown>([], {}, { devices: [] }, [1], [null]).map((b): AdminCase => ({
+      kind: 'credentials: not a list of devices',
+      method: 'POST',
+      path: `${F}/credentials`,
+      ...json(b),
+      expect: [422],
+    })),
     fc
       .constantFrom(
         'pk1,dev-x',
@@ -491,14 +485,12 @@ export function adminCases(t: AdminTarget): fc.Arbitrary<AdminCase> {
     }),
     badIntQuery('limit', 100_000).map((q) => G('bad query', `${F}/credentials?${q}`)),
     badStringQuery('productKey').map((q) => G('bad query', `${F}/credentials?${q}`)),
-    fc
-      .tuple(badName, fc.boolean())
-      .map(([bad, inKey]): AdminCase => ({
-        kind: 'bad device name',
-        method: 'DELETE',
-        path: `${F}/credentials/${enc(inKey ? bad : 'pk1')}/${enc(inKey ? known : bad)}`,
-        expect: [400],
-      })),
+    fc.tuple(badName, fc.boolean()).map(([bad, inKey]): AdminCase => ({
+      kind: 'bad device name',
+      method: 'DELETE',
+      path: `${F}/credentials/${enc(inKey ? bad : 'pk1')}/${enc(inKey ? known : bad)}`,
+      expect: [400],
+    })),
     ghost.map((n): AdminCase => ({
       kind: 'unregistered device',
       method: 'DELETE',

@@ -355,14 +355,12 @@ const T3_SLOTS: Slot[] = [
 
 const T4_BASE: fc.Arbitrary<Body> = fc.oneof(
   goodId.map((id) => ({ ...(id === undefined ? {} : { id }), params: {} })),
-  fc
-    .record({ id: fc.integer(), module: label })
-    .map(({ id, module }) => ({
-      id: String(id),
-      version: '1.0',
-      params: { module },
-      method: 'thing.ota.firmware.get',
-    })),
+  fc.record({ id: fc.integer(), module: label }).map(({ id, module }) => ({
+    id: String(id),
+    version: '1.0',
+    params: { module },
+    method: 'thing.ota.firmware.get',
+  })),
 );
 
 const T4_SLOTS: Slot[] = [
@@ -557,14 +555,12 @@ function payloadDefects(
       const text = JSON.stringify(body);
       return whole({ payload: text.slice(0, cut % text.length), defect: 'truncated JSON' });
     }),
-    fc
-      .tuple(base, fc.nat(), fc.constantFrom(...INVALID_UTF8))
-      .map(([body, at, seq]) =>
-        whole({
-          payload: spliceInvalidUtf8(Buffer.from(JSON.stringify(body), 'utf8'), at, seq),
-          defect: `invalid UTF-8 ${Buffer.from(seq).toString('hex')}`,
-        }),
-      ),
+    fc.tuple(base, fc.nat(), fc.constantFrom(...INVALID_UTF8)).map(([body, at, seq]) =>
+      whole({
+        payload: spliceInvalidUtf8(Buffer.from(JSON.stringify(body), 'utf8'), at, seq),
+        defect: `invalid UTF-8 ${Buffer.from(seq).toString('hex')}`,
+      }),
+    ),
     fc
       .uint8Array({ minLength: 0, maxLength: 512 })
       .map((bytes) => whole({ payload: Buffer.concat([Buffer.from([0xff]), bytes]), defect: 'binary' })),
@@ -667,12 +663,10 @@ function badTopics(target: FuzzTarget, accepted: DeviceTopic[]): fc.Arbitrary<{ 
         topic: inKey ? TOPIC[kind](bad, good) : TOPIC[kind](pk, bad),
         defect: `a ${kind} topic with a bad level`,
       })),
-    fc
-      .tuple(anyAccepted, fc.boolean(), SLASHED_NAMES)
-      .map(([kind, inKey, bad]) => ({
-        topic: inKey ? TOPIC[kind](bad, dn) : TOPIC[kind](pk, bad),
-        defect: `a ${kind} topic with a "/" in a name`,
-      })),
+    fc.tuple(anyAccepted, fc.boolean(), SLASHED_NAMES).map(([kind, inKey, bad]) => ({
+      topic: inKey ? TOPIC[kind](bad, dn) : TOPIC[kind](pk, bad),
+      defect: `a ${kind} topic with a "/" in a name`,
+    })),
   );
 }
 
@@ -895,16 +889,14 @@ const DESCRIPTOR_DEFECTS: { field: string; mutate: fc.Arbitrary<(d: Body) => Bod
       .oneof(
         fc.constant([]),
         notString.filter((v) => !Array.isArray(v)),
-        fc
-          .integer({ min: 21, max: 30 })
-          .map((n) =>
-            Array.from({ length: n }, (_, i) => ({
-              fileName: `f${i}`,
-              fileSize: 1,
-              fileUrl: 'https://x/f',
-              fileSign: 'a'.repeat(32),
-            })),
-          ),
+        fc.integer({ min: 21, max: 30 }).map((n) =>
+          Array.from({ length: n }, (_, i) => ({
+            fileName: `f${i}`,
+            fileSize: 1,
+            fileUrl: 'https://x/f',
+            fileSign: 'a'.repeat(32),
+          })),
+        ),
         fc.constantFrom(
           [{ fileName: 'a', fileSize: 1, fileUrl: 'https://x/a' }],
           [{ fileName: 'a', fileSize: 0, fileUrl: 'https://x/a', fileSign: 'a'.repeat(32) }],
@@ -937,13 +929,11 @@ const DESCRIPTOR_DEFECTS: { field: string; mutate: fc.Arbitrary<(d: Body) => Bod
 export function badDescriptor(prefix: string): fc.Arbitrary<{ descriptor: Body; names: RegExp; defect: string }> {
   return fc.oneof(
     ...DESCRIPTOR_DEFECTS.map(({ field, mutate }) =>
-      fc
-        .tuple(DESCRIPTOR, mutate)
-        .map(([d, m]) => ({
-          descriptor: m(d),
-          names: refusalOf(`${prefix}.${field}`, true),
-          defect: `descriptor ${field}`,
-        })),
+      fc.tuple(DESCRIPTOR, mutate).map(([d, m]) => ({
+        descriptor: m(d),
+        names: refusalOf(`${prefix}.${field}`, true),
+        defect: `descriptor ${field}`,
+      })),
     ),
   );
 }
@@ -1009,15 +999,13 @@ export function verifyCases(paths: { missingFile: string; dir: string }): fc.Arb
           names: refusalOf('msg.notice.message'),
         }),
       ),
-    fc
-      .tuple(fc.constantFrom('1000', 200), notObject, pkg)
-      .map(([code, data, payload]) =>
-        ok({
-          defect: 'notice data',
-          msg: { payload, notice: { code, data, id: 1 } },
-          names: refusalOf('msg.notice.data'),
-        }),
-      ),
+    fc.tuple(fc.constantFrom('1000', 200), notObject, pkg).map(([code, data, payload]) =>
+      ok({
+        defect: 'notice data',
+        msg: { payload, notice: { code, data, id: 1 } },
+        names: refusalOf('msg.notice.data'),
+      }),
+    ),
     fc
       .tuple(t2, badId, pkg)
       .map(([n, id, payload]) =>
@@ -1245,15 +1233,13 @@ export function pushCases(target: FuzzTarget): fc.Arbitrary<FuzzCase> {
     fc.integer({ max: 0 }),
   );
   const controls = fc.oneof(
-    fc
-      .tuple(fc.constantFrom(...VALID_ACTIONS), badBatchId)
-      .map(([action, id]) =>
-        bad({
-          defect: `${action} with batchId ${describeValue(id)}`,
-          msg: { action, batchId: id },
-          names: refusalOf('msg.batchId'),
-        }),
-      ),
+    fc.tuple(fc.constantFrom(...VALID_ACTIONS), badBatchId).map(([action, id]) =>
+      bad({
+        defect: `${action} with batchId ${describeValue(id)}`,
+        msg: { action, batchId: id },
+        names: refusalOf('msg.batchId'),
+      }),
+    ),
     fc
       .tuple(
         fc.constantFrom(...VALID_ACTIONS),
@@ -1382,15 +1368,13 @@ export function pushCases(target: FuzzTarget): fc.Arbitrary<FuzzCase> {
           names: refusalOf('msg.payload'),
         }),
       ),
-    fc
-      .tuple(badDescriptor('msg.payload'), fc.constantFrom(...devices))
-      .map(([b, deviceName]) =>
-        bad({
-          defect: `direct push: ${b.defect}`,
-          msg: { payload: b.descriptor, productKey, deviceName },
-          names: b.names,
-        }),
-      ),
+    fc.tuple(badDescriptor('msg.payload'), fc.constantFrom(...devices)).map(([b, deviceName]) =>
+      bad({
+        defect: `direct push: ${b.defect}`,
+        msg: { payload: b.descriptor, productKey, deviceName },
+        names: b.names,
+      }),
+    ),
     fc
       .tuple(
         DESCRIPTOR,

@@ -80,12 +80,10 @@ describe('ota-inform', function () {
 
     it('a T1 without an id gives an event without an id', async function () {
       const { inform, output } = await informFlow({ role: 'platform' });
-      helper
-        .getNode(inform.id)
-        .receive({
-          topic: '/ota/device/inform/pk1/dev1',
-          payload: '{"params":{"version":"1.0.0","module":"default"}}',
-        });
+      helper.getNode(inform.id).receive({
+        topic: '/ota/device/inform/pk1/dev1',
+        payload: '{"params":{"version":"1.0.0","module":"default"}}',
+      });
       const msg = await output.next();
       should(msg.payload).eql({ productKey: 'pk1', deviceName: 'dev1', module: 'default', version: '1.0.0' });
     });

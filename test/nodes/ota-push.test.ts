@@ -96,13 +96,11 @@ describe('ota-push', function () {
 
     it('a descriptor with only md5 is sent as an Md5 notice of the default module', async function () {
       const { push, notices } = await pushFlow();
-      helper
-        .getNode(push.id)
-        .receive({
-          payload: { version: '1.0.2', url: URL, size: 12, md5: EXAMPLE_PACKAGE.md5 },
-          productKey: 'pk1',
-          deviceName: 'dev1',
-        });
+      helper.getNode(push.id).receive({
+        payload: { version: '1.0.2', url: URL, size: 12, md5: EXAMPLE_PACKAGE.md5 },
+        productKey: 'pk1',
+        deviceName: 'dev1',
+      });
       const msg = await notices.next();
       should(msg.payload).equal(defaultModuleNotice('1.0.2', noticeId(msg)));
     });
