@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import should from 'should';
+import { typographyFaults } from './browser/zh-text';
 
 const root = path.resolve(__dirname, '../..');
 const locales = path.join(root, 'nodes', 'locales');
@@ -120,6 +121,33 @@ function hasKey(file: string, key: string): boolean {
   return new Map(leaves(readCatalog(BASE, catalogFile))).has(local);
 }
 
+/**
+ * A help file or a catalog text as a browser lays it out: each block on its own line, inline tags
+ * gone (so a space before a <code> stays a space), runs of white space one space, entities decoded.
+ */
+function shownText(html: string): string {
+  return html
+    .replace(/<\/?(?:p|h[1-6]|li|ul|ol|dl|dt|dd|div|br|script)\b[^>]*>/g, '\uE000')
+    .replace(/<[^>]*>/g, '')
+    .replace(/\s+/g, ' ')
+    .replace(/ ?\uE000[ \uE000]*/g, '\n')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/&amp;/g, '&');
+}
+
+/** The Chinese typography faults of a catalog's texts (with their keys), or of a help file. */
+function catalogTypography(catalog: Catalog): string[] {
+  return leaves(catalog).flatMap(([key, value]) =>
+    typeof value === 'string' ? typographyFaults(shownText(value)).map((fault) => `${key}: ${fault}`) : [],
+  );
+}
+
+/** The editor parts whose Chinese is typeset as Chinese: ota-homeassistant joins once its texts pass. */
+const TYPESET = ['ota-console', 'ota-fleet', 'ota-inform', 'ota-progress', 'ota-push', 'ota-verify'];
+
 const catalogs = filesOf(BASE, '.json');
 const helps = filesOf(BASE, '.html');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
@@ -157,6 +185,11 @@ describe('the translations', function () {
           should(emptyValues(readCatalog(language, file))).eql([], `empty values in ${language}/${file}`);
         });
       }
+
+      if (TYPESET.includes(path.basename(file, '.json')))
+        it('uses full-width punctuation in zh-CN, with no stray space in Chinese', function () {
+          should(catalogTypography(readCatalog('zh-CN', file))).eql([], `zh-CN/${file}`);
+        });
     });
   }
 
@@ -177,6 +210,12 @@ describe('the translations', function () {
           should(outline(other)).equal(outline(english), `${language}/${file} is not laid out as ${BASE}/${file}`);
         });
       }
+
+      if (TYPESET.includes(path.basename(file, '.html')))
+        it('uses full-width punctuation in zh-CN, with no stray space in Chinese', function () {
+          const html = fs.readFileSync(path.join(locales, 'zh-CN', file), 'utf8');
+          should(typographyFaults(shownText(html))).eql([], `zh-CN/${file}`);
+        });
     });
   }
 
@@ -206,6 +245,12 @@ describe('the checks of the translations', function () {
       'extra a.e',
       'a.b: placeholders [], English has [n]',
     ]);
+  });
+
+  it('read a help as it is shown: a line break in a sentence is a space, a block ends its line', function () {
+    const html = '<p>\n  设备群保存：\n  <code>a &lt;b&gt;</code>。\n</p>\n<ul><li>一</li><li>二，\n 三</li></ul>';
+    should(shownText(html)).equal('\n设备群保存： a <b>。\n一\n二， 三\n');
+    should(typographyFaults(shownText(html))).have.length(2);
   });
 
   it('report an empty text by its path', function () {

@@ -87,10 +87,10 @@
           : targets.selection === 'GROUP'
             ? t('detail.targets.group', { tag: targets.tag })
             : t('detail.targets.all');
-    const from = targets.srcVersions
-      ? ' ' + t('detail.targets.from', { versions: targets.srcVersions.join(', ') })
-      : '';
-    return (targets.productKey || '') + ': ' + words + from;
+    const productKey = targets.productKey || '';
+    return targets.srcVersions
+      ? t('detail.targets.summaryFrom', { productKey, targets: words, versions: targets.srcVersions.join(', ') })
+      : t('detail.targets.summary', { productKey, targets: words });
   }
 
   /** The strategy in words: rate, retries, timeout, confirm, overwrite, abort, waves, schedule. */
@@ -291,7 +291,7 @@
       { 'data-device': task.deviceName, 'data-product': task.productKey, 'data-state': task.state },
       h('td', {
         class: 'ota-console-mono',
-        title: task.productKey + '/' + task.deviceName + ' (' + task.module + ')',
+        title: t('detail.deviceTitle', { device: task.productKey + '/' + task.deviceName, module: task.module }),
         text: task.deviceName,
       }),
       h('td', null, stateBadge(task.state)),

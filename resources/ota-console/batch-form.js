@@ -218,11 +218,10 @@
       view.firmware.map((fw) =>
         h('option', {
           value: fw.id,
-          text:
-            firmwareLabel(fw) +
-            ' · ' +
-            verificationLabel(fw.verification) +
-            (isUsable(fw) ? '' : ' ' + t('batchForm.verifyFirst')),
+          text: t(isUsable(fw) ? 'batchForm.firmwareChoice' : 'batchForm.firmwareChoiceUnverified', {
+            firmware: firmwareLabel(fw),
+            verification: verificationLabel(fw.verification),
+          }),
         }),
       ),
     );
@@ -253,7 +252,7 @@
                 value: v.version,
                 checked: checked.has(v.version),
               }),
-              ' ' + v.version + ' (' + v.count + ')',
+              ' ' + t('batchForm.srcVersion', { version: v.version, count: v.count }),
             ),
           )
         : h('span', {
@@ -371,9 +370,10 @@
           // The API names the field ("targets.percent must be …"): show it where it belongs.
           const match = /^(?:targets\.|strategy\.(?:abort\.)?)?([A-Za-z]+)/.exec(err.message);
           const name = match && BATCH_FIELDS.includes(match[1]) ? match[1] : null;
+          const refusal = t('batchForm.refused', { error: err.message });
           if (name && !form.querySelector('[data-field="' + name + '"]').hidden)
-            showErrors(form, { [name]: err.message }, [name]);
-          else formError.textContent = err.message;
+            showErrors(form, { [name]: refusal }, [name]);
+          else formError.textContent = refusal;
         },
       )
       .finally(() => {

@@ -3,7 +3,7 @@
 (function (OtaConsole) {
   'use strict';
   const { t, OPEN_BATCH, formatBytes, formatTime, isoTime, splitList, isLabel, isName } = OtaConsole.format;
-  const { labelRule, nameRule, verificationLabel } = OtaConsole.format;
+  const { labelRule, nameRule, verificationLabel, signMethodLabel } = OtaConsole.format;
   const { h, fill, button, nextId, field, setInvalid, showErrors, keepFocus, stateBadge } = OtaConsole.widgets;
   const { view, ui, loaders, ajax, fleetUrl, get, post, canWrite, act, singleFlight } = OtaConsole.api;
 
@@ -21,12 +21,17 @@
   /** What the drop zone shows: the chosen file, or how many and how large together. */
   function describeFiles(files) {
     if (files.length === 0) return t('firmware.noFile');
-    if (files.length === 1) return files[0].name + ' (' + formatBytes(files[0].size) + ')';
+    if (files.length === 1) return fileText(files[0].name, files[0].size);
     return t('firmware.files', {
       count: files.length,
       names: files.map((f) => f.name).join(', '),
       size: formatBytes(files.reduce((n, f) => n + f.size, 0)),
     });
+  }
+
+  /** A file and its size: "app.bin (1.5 KiB)". */
+  function fileText(name, size) {
+    return t('firmware.file', { name, size: formatBytes(size) });
   }
 
   function buildUploadForm() {
@@ -279,7 +284,7 @@
   }
 
   function facts(fw) {
-    const checked = [fw.signMethod];
+    const checked = [signMethodLabel(fw.signMethod)];
     if (fw.isDiff) checked.push(t('firmware.diffFrom', { version: fw.srcVersion }));
     checked.push(fw.hosted ? t('firmware.hosted') : t('firmware.external'));
     return h(
@@ -314,7 +319,7 @@
               h(
                 'ul',
                 { class: 'ota-console-file-list' },
-                fw.files.map((f) => h('li', { text: f.fileName + ' (' + formatBytes(f.fileSize) + ')' })),
+                fw.files.map((f) => h('li', { text: fileText(f.fileName, f.fileSize) })),
               ),
             ),
           ]

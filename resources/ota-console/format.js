@@ -62,10 +62,15 @@
     return ms === null || ms === undefined ? '' : new Date(ms).toISOString();
   }
 
+  /** A percentage as the language writes it ("45 %" in English, "45%" in Chinese). */
+  function formatPercent(n) {
+    return t('format.percent', { n });
+  }
+
   /** A step in %, or a device's failure code (a negative step). */
   function formatStep(step) {
     if (step === null || step === undefined) return '—';
-    return step >= 0 ? step + ' %' : t('format.failedStep', { step });
+    return step >= 0 ? formatPercent(step) : t('format.failedStep', { step });
   }
 
   function total(counts) {
@@ -81,6 +86,11 @@
 
   function firmwareLabel(fw) {
     return fw.productKey + '/' + fw.module + ' ' + fw.version;
+  }
+
+  /** The digest a firmware is checked with, as the upload form names it. */
+  function signMethodLabel(signMethod) {
+    return { Md5: 'MD5', SHA256: 'SHA-256' }[signMethod] || signMethod;
   }
 
   function byVersionDesc(a, b) {
@@ -135,10 +145,12 @@
     formatBytes,
     formatTime,
     isoTime,
+    formatPercent,
     formatStep,
     total,
     countsText,
     firmwareLabel,
+    signMethodLabel,
     byVersionDesc,
     splitList,
     isLabel,

@@ -2,7 +2,7 @@
 // with their validation messages, the progress bar and the state badges.
 (function (OtaConsole) {
   'use strict';
-  const { t, BAR_ORDER, FINISHED, total, countsText, stateLabel, batchStateLabel } = OtaConsole.format;
+  const { t, BAR_ORDER, FINISHED, total, countsText, stateLabel, batchStateLabel, formatPercent } = OtaConsole.format;
 
   /** An element: h('button', {class, text, onclick, 'aria-label'}, ...children). Text is never parsed as HTML. */
   function h(tag, props, ...children) {
@@ -129,7 +129,7 @@
       'div',
       { class: 'ota-console-progress-row' },
       bar,
-      h('span', { class: 'ota-console-progress-text', text: percent + ' %' }),
+      h('span', { class: 'ota-console-progress-text', text: formatPercent(percent) }),
     );
   }
 

@@ -197,9 +197,9 @@ describe('the editor in Chinese (zh-CN)', function () {
     should(await page.textContent(`${form} h4`)).equal('新建升级批次');
     should(await texts(page, `${form} [data-field=selection] label`)).eql([
       '全部设备',
-      '指定设备',
-      '按比例灰度',
-      '设备分组（标签）',
+      '定向升级（指定设备）',
+      '灰度升级（按比例）',
+      '分组升级（按标签）',
     ]);
     await page.click(`${form} [data-action=start-batch]`);
     should(await page.textContent(`${form} [data-field=firmwareId] .ota-console-invalid`)).equal(
