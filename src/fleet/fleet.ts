@@ -230,8 +230,11 @@ export class Fleet extends FleetCore {
     return firmwareFromDescriptor(this, productKey, descriptor);
   }
 
+  /** Deletes a record nothing uses; its `firmware` event tells the offers made of it (Home Assistant's) to go. */
   deleteFirmware(id: string): Firmware {
-    return deleteFirmware(this, id);
+    const deleted = deleteFirmware(this, id);
+    this.emit('firmware', deleted);
+    return deleted;
   }
 
   // batches

@@ -10,12 +10,20 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { bindFleet, fail, okStatus, OtaMessage, readOrRefuse, StatusLine, statusTexts } from './common';
 import { HaBridge, InstallRefusal } from './homeassistant/bridge';
-import { CommandError, parseCommand } from './homeassistant/command';
+import { parseCommand } from './homeassistant/command';
 import { availabilityTopic } from './homeassistant/entity';
+import { memoKeyOf, nodeIdOf } from './homeassistant/memo';
 import type { MqttOut } from './homeassistant/pacer';
 import { HaConfig, readHaSettings } from './homeassistant/settings';
 
 type OtaHomeAssistantDef = NodeDef & HaConfig & { fleet?: string };
+
+/**
+ * The base topic each running node holds: two nodes on one base would share the availability
+ * and command topics (one stopping would mark the other's entities unavailable, each would
+ * refuse the other's installs).
+ */
+const basesInUse = new Map<string, string>();
 
 /** How often the availability is sent again until it comes back from the broker, and how many times. */
 const ECHO_RETRY_MS = 2000;
@@ -27,7 +35,15 @@ export = function (RED: NodeAPI) {
     const node = this;
     const status = new StatusLine(node);
     const texts = statusTexts(RED._, 'ota-homeassistant');
-    const settings = readOrRefuse(node, status, () => readHaSettings(config));
+    const settings = readOrRefuse(node, status, () => {
+      const read = readHaSettings(config);
+      const holder = basesInUse.get(read.base);
+      if (holder !== undefined && holder !== node.id)
+        throw new Error(
+          `the base topic "${read.base}" is already used by ota-homeassistant node ${holder}: give each node its own base topic`,
+        );
+      return read;
+    });
     if (!settings) return;
     const bound = bindFleet(RED, node, config.fleet);
     const fleet = bound instanceof Error ? undefined : bound?.fleet;
@@ -62,10 +78,26 @@ export = function (RED: NodeAPI) {
       const done = { entities: s.entities, installs: bridge.installs, refused: bridge.refusals };
       status.set(okStatus(texts.format('ready', done)));
     };
-    const bridge = new HaBridge(fleet, settings, `homeassistant:${node.id}`, {
-      publish: (messages) => node.send([messages.map(toMqtt), null]),
-      changed: show,
-    });
+    basesInUse.set(settings.base, node.id);
+    /** Whether a node is in the deployed flows (during a deploy, the flows being started). */
+    const deployed = (id: string) => {
+      let found = false;
+      RED.nodes.eachNode((n) => {
+        if (n.id === id) found = true;
+      });
+      return found;
+    };
+    const orphan = (memoKey: string) => {
+      const id = nodeIdOf(memoKey);
+      return id !== undefined && !deployed(id);
+    };
+    const bridge = new HaBridge(
+      fleet,
+      settings,
+      memoKeyOf(node.id),
+      { publish: (messages) => node.send([messages.map(toMqtt), null]), changed: show },
+      orphan,
+    );
 
     if (!settings.selection)
       node.warn('no product key selected: this node publishes no entity (and clears any it published before)');
@@ -118,26 +150,34 @@ export = function (RED: NodeAPI) {
         }
         done();
       } catch (err) {
-        const objectId =
-          err instanceof InstallRefusal ? err.entity?.objectId : err instanceof CommandError ? err.objectId : undefined;
-        if (!(err instanceof InstallRefusal)) bridge.refused(objectId, (err as Error).message);
-        const entity = err instanceof InstallRefusal ? err.entity : undefined;
-        send([
-          null,
-          {
-            _msgid: RED.util.generateId(),
-            topic: 'refused',
-            payload: { objectId, ...entity, reason: (err as Error).message, command: { topic: msg.topic } },
-          },
-        ]);
+        // A message the node cannot read (CommandError) is only an error: nothing is sent for it.
+        // An install refused (InstallRefusal) is news for the flow: output 2 says which, and why.
+        if (err instanceof InstallRefusal) {
+          send([
+            null,
+            {
+              _msgid: RED.util.generateId(),
+              topic: 'refused',
+              payload: {
+                objectId: err.entity?.objectId ?? err.objectId,
+                ...err.entity,
+                reason: err.message,
+                command: { topic: msg.topic },
+              },
+            },
+          ]);
+        }
         fail(status, done, err, msg);
       }
     });
 
     node.on('close', (removed: boolean, done: () => void) => {
       if (echoTimer) clearTimeout(echoTimer);
+      if (basesInUse.get(settings.base) === node.id) basesInUse.delete(settings.base);
       try {
-        bridge.close(removed);
+        // Deleted from the flows: its entities leave HA. Disabled, or stopped by a restart or a
+        // redeploy: they only go unavailable, and come back as they were.
+        bridge.close(removed && !deployed(node.id));
       } catch (err) {
         node.warn(`could not record what was published: ${(err as Error).message}`);
       }

@@ -14,7 +14,8 @@ import { deployExample } from '../homeassistant/ha-flow';
 import { discoveryProblems } from '../homeassistant/ha-schema';
 
 const EXAMPLE = '06 - Home Assistant updates.json';
-const idOf = (deviceName: string) => objectIdOf({ productKey: 'demo-product', deviceName, module: 'default' });
+const idOf = (deviceName: string) =>
+  objectIdOf({ productKey: 'demo-product', deviceName, module: 'default' }, 'ota-homeassistant');
 
 describe('examples/06 Home Assistant updates, run against simulated devices and a Home Assistant', function () {
   this.timeout(60_000);

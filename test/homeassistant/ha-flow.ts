@@ -17,6 +17,8 @@ export interface HaFlow {
   /** ota-homeassistant output 2. */
   events: FlowNode;
   caught: FlowNode;
+  /** More ota-homeassistant nodes (options.more), each wired as the first. */
+  others: FlowNode[];
 }
 
 export function haFlow(
@@ -29,6 +31,8 @@ export function haFlow(
     haId?: string;
     /** Subscribe an `mqtt in` to the node's availability (default true). */
     echo?: boolean;
+    /** The settings of more ota-homeassistant nodes on the same fleet and broker. */
+    more?: Record<string, unknown>[];
   } = {},
 ): HaFlow {
   const fleet = options.fleet ?? fleetConfig(suite, options.fleetProps);
@@ -42,8 +46,18 @@ export function haFlow(
   const ha = node('ota-homeassistant', { fleet: fleet.id, ...haProps }, [[out.id], [events.id]]);
   // The same id is the same node redeployed (what it published is remembered by node id).
   if (options.haId) ha.id = options.haId;
-  const base = String(haProps.baseTopic ?? 'ota-homeassistant');
-  const prefix = String(haProps.prefix ?? 'homeassistant');
+  const wired = (target: FlowNode, props: Record<string, unknown>) => {
+    const base = String(props.baseTopic ?? 'ota-homeassistant');
+    const prefix = String(props.prefix ?? 'homeassistant');
+    return [
+      mqttIn(broker, `${base}/+/install`, [[target.id]], 'utf8'),
+      ...(options.echo === false ? [] : [mqttIn(broker, `${base}/availability`, [[target.id]], 'utf8')]),
+      mqttIn(broker, `${prefix}/status`, [[target.id]], 'utf8'),
+    ];
+  };
+  const others = (options.more ?? []).map((props) =>
+    node('ota-homeassistant', { fleet: fleet.id, ...props }, [[out.id], [events.id]]),
+  );
   const flow = onTab(
     fleet,
     broker,
@@ -57,11 +71,10 @@ export function haFlow(
     catchAll(caught),
     mqttIn(broker, '/ota/device/inform/+/+', [[inform.id]], 'utf8'),
     mqttIn(broker, '/ota/device/progress/+/+', [[progress.id]], 'utf8'),
-    mqttIn(broker, `${base}/+/install`, [[ha.id]], 'utf8'),
-    ...(options.echo === false ? [] : [mqttIn(broker, `${base}/availability`, [[ha.id]], 'utf8')]),
-    mqttIn(broker, `${prefix}/status`, [[ha.id]], 'utf8'),
+    ...wired(ha, haProps),
+    ...others.flatMap((other, i) => [other, ...wired(other, options.more?.[i] ?? {})]),
   );
-  return { flow, fleet, ha, events, caught };
+  return { flow, fleet, ha, events, caught, others };
 }
 
 export function deployHa(f: HaFlow): Promise<void> {

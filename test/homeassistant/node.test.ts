@@ -41,18 +41,51 @@ describe('ota-homeassistant on its own', function () {
     await assertNothingSent([d.mqtt, d.events]);
   });
 
-  it('refuses a message on a topic it does not read, on output 2 and with an error, publishing nothing for it', async function () {
-    const d = await deploy({ productKey: 'pk1' });
-    // Its availability goes out at start: what is counted below is only what follows the bad message.
-    await d.mqtt.next((m) => m.topic === 'ota-homeassistant/availability', 5000);
-    const before = d.mqtt.messages.length;
-    helper.getNode(d.ha.id).receive({ topic: 'somewhere/else', payload: 'install' });
-    const refused = await d.events.next();
-    should(refused).match({
-      topic: 'refused',
-      payload: { reason: /^msg\.topic must be ota-homeassistant\/<object id>\/install/ },
+  for (const [what, bad, reason] of [
+    [
+      'on a topic it does not read',
+      { topic: 'somewhere/else', payload: 'install' },
+      /msg\.topic must be ota-homeassistant\/<object id>\/install/,
+    ],
+    ['without a topic', { payload: 'install' }, /msg\.topic must be/],
+    [
+      'with a payload other than payload_install',
+      { topic: 'ota-homeassistant/ota_x/install', payload: 'yes' },
+      /msg\.payload must be "install"/,
+    ],
+    [
+      'with an install topic of two levels',
+      { topic: 'ota-homeassistant/a/b/install', payload: 'install' },
+      /msg\.topic must be/,
+    ],
+    [
+      'with a birth that is neither online nor offline',
+      { topic: 'homeassistant/status', payload: { online: true } },
+      /msg\.payload must be "online" or "offline"/,
+    ],
+  ] as const) {
+    it(`refuses a message ${what} with an error and a red status, and sends nothing`, async function () {
+      const d = await deploy({ productKey: 'pk1' });
+      // Its availability goes out at start, again until it comes back: only what else follows counts.
+      await d.mqtt.next((m) => m.topic === 'ota-homeassistant/availability', 5000);
+      const statuses = recordStatuses(d.ha.id);
+      const before = d.mqtt.messages.length;
+      helper.getNode(d.ha.id).receive({ ...bad });
+      should(((await d.caught.next()).error as { message: string }).message).match(reason);
+      should(statuses.some((s) => s.fill === 'red' && s.shape === 'ring')).be.true();
+      await assertNothingSent([d.events]);
+      should(d.mqtt.messages.slice(before).filter((m) => m.topic !== 'ota-homeassistant/availability')).eql([]);
     });
-    should(((await d.caught.next()).error as { message: string }).message).match(/msg\.topic must be/);
-    should(d.mqtt.messages.slice(before).filter((m) => m.topic !== 'ota-homeassistant/availability')).eql([]);
+  }
+
+  it('refuses to start on a base topic another ota-homeassistant node holds, and says which', async function () {
+    const fleet = fleetConfig(suite);
+    const [mqtt, caught] = [probe(), probe()];
+    const first = node('ota-homeassistant', { fleet: fleet.id, productKey: 'pk1' }, [[mqtt.id], []]);
+    const second = node('ota-homeassistant', { fleet: fleet.id, productKey: 'pk2' }, [[mqtt.id], []]);
+    await loadFlow(onTab(fleet, first, second, mqtt, caught, catchAll(caught)), {}, [haModule]);
+    const errors = [...logged('ERROR', first.id), ...logged('ERROR', second.id)].join('\n');
+    should(errors).match(/the base topic "ota-homeassistant" is already used by ota-homeassistant node/);
+    should(errors).match(/give each node its own base topic/);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * The Home Assistant side of a fleet, without Node-RED: which entities exist (the selection),
- * what each one's config and state are, what was published (remembered with the fleet, so a
- * device dropped from the selection is cleared even after a restart), installs pressed in HA,
- * and the paced stream of MQTT messages out. ota-homeassistant.ts wires it to the node.
+ * what each one's config and state are, what was published (remembered with the fleet, memo.ts,
+ * so a device dropped from the selection is cleared even after a restart, and a deleted node's
+ * entities by the next node to start), installs pressed in HA, how each install ended, and the
+ * paced stream of MQTT messages out. ota-homeassistant.ts wires it to the node.
  */
 import type { BatchView, DeviceModule, DeviceSelection, Fleet, Firmware, Installable, Transition } from '../../fleet';
 import { ACTIVE_TASK_STATES } from '../../fleet';
@@ -10,6 +11,7 @@ import type { DeviceRef } from '../../protocol';
 import { AVAILABLE, discoveryConfig, NOT_AVAILABLE } from './discovery';
 import { diffSelection } from './diff';
 import { availabilityTopic, EntityRef, entityKey, EntityTopics, entityTopics, objectIdOf } from './entity';
+import { forgetPublished, Published, readIndex, readPublished, writeIndex, writePublished } from './memo';
 import { MqttOut, Pacer } from './pacer';
 import type { HaSettings } from './settings';
 import { entityState } from './state';
@@ -46,17 +48,11 @@ interface Entity extends EntityRef {
   state?: string;
 }
 
-/** What the fleet remembers of a node's entities: where they were published, and which. */
-interface Published {
-  prefix: string;
-  base: string;
-  ids: string[];
-}
-
 /** An install refused: why, and the entity it was for when the command named a known one. */
 export class InstallRefusal extends Error {
   constructor(
     message: string,
+    readonly objectId: string,
     readonly entity?: EntityRef & { objectId: string },
   ) {
     super(message);
@@ -83,6 +79,8 @@ export class HaBridge {
     private readonly settings: HaSettings,
     private readonly memoKey: string,
     private readonly out: BridgeOutput,
+    /** Whether another node's note belongs to a node no longer in the flows (its entities are cleared). */
+    private readonly isOrphan: (memoKey: string) => boolean = () => false,
   ) {
     this.pacer = new Pacer(settings.ratePerSecond, (batch) => this.sent(batch));
   }
@@ -116,6 +114,7 @@ export class HaBridge {
         this.queueClear(id, this.settings.prefix, this.settings.base);
     }
     for (const e of this.entities.values()) this.queueEntity(e, true);
+    this.sweepOrphans();
     this.fleet.on('device', this.onDevice);
     this.fleet.on('task', this.onTask);
     this.fleet.on('firmware', this.onFirmware);
@@ -158,6 +157,7 @@ export class HaBridge {
       this.refusals++;
       throw new InstallRefusal(
         `no device of this node's selection has the entity ${objectId}: it is unknown, or was removed from the selection`,
+        objectId,
       );
     }
     const ref = { productKey: e.productKey, deviceName: e.deviceName, module: e.module, objectId };
@@ -166,7 +166,7 @@ export class HaBridge {
       batch = this.fleet.installLatest(e, e.module);
     } catch (err) {
       this.refused(objectId, (err as Error).message);
-      throw new InstallRefusal((err as Error).message, ref);
+      throw new InstallRefusal((err as Error).message, objectId, ref);
     }
     this.installs++;
     const firmware = this.latestOf(e).firmware;
@@ -176,15 +176,19 @@ export class HaBridge {
     return { entity: ref, batch, firmware };
   }
 
-  /** Counts a refused command, and writes the reason to the entity's attributes when it names a known one. */
-  refused(objectId: string | undefined, reason: string): void {
+  /** Counts a refused install, and writes the reason to the entity's attributes. */
+  private refused(objectId: string, reason: string): void {
     this.refusals++;
-    const e = objectId === undefined ? undefined : this.byObjectId.get(objectId);
+    const e = this.byObjectId.get(objectId);
     if (e) this.attributes(e, { result: 'refused', reason });
   }
 
-  /** Stops listening; with `removed` (the node was deleted) every entity is cleared at once. */
-  close(removed: boolean): void {
+  /**
+   * Stops listening, and says the entities are unavailable. With `clear` (the node was deleted
+   * from the flows) every entity is cleared at once, best effort: the note stays, so the next
+   * node of the fleet to start clears them again in case these messages were lost.
+   */
+  close(clear: boolean): void {
     if (this.closed) return;
     this.closed = true;
     this.fleet.off('device', this.onDevice);
@@ -193,10 +197,9 @@ export class HaBridge {
     this.fleet.off('tags', this.onTags);
     this.pacer.close();
     if (this.memoTimer) clearImmediate(this.memoTimer);
-    if (removed) {
+    if (clear) {
       const clears = [...this.published].flatMap((id) => this.clears(id, this.settings.prefix, this.settings.base));
       if (clears.length) this.out.publish(clears);
-      this.published.clear();
     }
     this.availability(false);
     this.saveMemo();
@@ -209,7 +212,7 @@ export class HaBridge {
     const key = entityKey(ref);
     const existing = this.entities.get(key);
     if (existing) return existing;
-    const objectId = objectIdOf(ref);
+    const objectId = objectIdOf(ref, this.settings.base);
     const e: Entity = {
       ...ref,
       objectId,
@@ -299,8 +302,9 @@ export class HaBridge {
     this.out.changed();
   }
 
+  /** The entity's attributes: how its last install went (started, refused, or how its task ended). */
   private attributes(e: Entity, what: Record<string, unknown>): void {
-    const payload = JSON.stringify({ last_command: 'install', ...what, at: new Date().toISOString() });
+    const payload = JSON.stringify({ ...what, at: new Date().toISOString() });
     this.pacer.put({ topic: e.topics.attributes, payload, retain: true });
   }
 
@@ -350,6 +354,8 @@ export class HaBridge {
     if (!e) return;
     e.task = { active: ACTIVE_TASK_STATES.includes(t.to), step: t.to === 'IN_PROGRESS' ? t.step : null };
     this.queueEntity(e, false);
+    // The state only says the install stopped; the attributes say how, and why it failed.
+    if (!e.task.active) this.attributes(e, { result: t.to.toLowerCase(), batch_id: t.batchId, reason: t.reason });
   };
 
   private readonly onFirmware = (f: Firmware) => {
@@ -374,17 +380,28 @@ export class HaBridge {
     this.saveMemoSoon();
   };
 
-  // ---- what was published, remembered with the fleet ----------------------------------------
+  // ---- what was published, remembered with the fleet (memo.ts) ---------------------------
 
   private recall(): Published | undefined {
-    const text = this.fleet.memo(this.memoKey);
-    if (!text) return undefined;
-    try {
-      const p = JSON.parse(text) as Published;
-      return typeof p.prefix === 'string' && typeof p.base === 'string' && Array.isArray(p.ids) ? p : undefined;
-    } catch {
-      return undefined;
+    return readPublished(this.fleet, this.memoKey);
+  }
+
+  /**
+   * Clears the entities of nodes deleted from the flows (their clears at close may have been
+   * lost with a stopping `mqtt out`), except those this node publishes now, and forgets their notes.
+   */
+  private sweepOrphans(): void {
+    const keys = readIndex(this.fleet);
+    const kept = keys.filter((key) => key === this.memoKey || !this.isOrphan(key));
+    for (const key of keys.filter((k) => !kept.includes(k))) {
+      const orphan = readPublished(this.fleet, key);
+      for (const id of orphan?.ids ?? []) {
+        const ours = orphan?.prefix === this.settings.prefix && this.byObjectId.has(id);
+        if (orphan && !ours) this.queueClear(id, orphan.prefix, orphan.base);
+      }
+      forgetPublished(this.fleet, key);
     }
+    writeIndex(this.fleet, [...kept, this.memoKey]);
   }
 
   private saveMemoSoon(): void {
@@ -398,7 +415,10 @@ export class HaBridge {
   }
 
   private saveMemo(): void {
-    const memo: Published = { prefix: this.settings.prefix, base: this.settings.base, ids: [...this.published] };
-    this.fleet.setMemo(this.memoKey, JSON.stringify(memo));
+    writePublished(this.fleet, this.memoKey, {
+      prefix: this.settings.prefix,
+      base: this.settings.base,
+      ids: [...this.published],
+    });
   }
 }

@@ -21,13 +21,16 @@ const UNSAFE = /[^A-Za-z0-9_-]/g;
 
 /**
  * `ota_<productKey>_<deviceName>_<module>_<hash>`: readable, with characters HA does not take
- * replaced by `_`, and a short hash of the exact names, so names that read alike once joined
- * (`a_b` + `c`, `a` + `b_c`, `a.b`, `a_b`) stay distinct entities. Stable: the same device and
- * module always get the same id, across restarts and nodes.
+ * replaced by `_`, and a short hash of the node's base topic and the exact names, so names that
+ * read alike once joined (`a_b` + `c`, `a` + `b_c`, `a.b`, `a_b`) stay distinct entities, and two
+ * nodes (each with its own base topic) showing the same device never share a unique_id or a
+ * discovery topic. Stable: the same base, device and module always get the same id.
  */
-export function objectIdOf(e: EntityRef): string {
+export function objectIdOf(e: EntityRef, base: string): string {
   const readable = `ota_${e.productKey}_${e.deviceName}_${e.module}`.replace(UNSAFE, '_');
-  const hash = createHash('sha256').update(entityKey(e)).digest('hex');
+  const hash = createHash('sha256')
+    .update(`${base}\u0000${entityKey(e)}`)
+    .digest('hex');
   return `${readable}_${hash.slice(0, 8)}`;
 }
 
