@@ -63,6 +63,11 @@ describe('ota-homeassistant on its own', function () {
       { topic: 'homeassistant/status', payload: { online: true } },
       /msg\.payload must be "online" or "offline"/,
     ],
+    [
+      'that is a retained install',
+      { topic: 'ota-homeassistant/ota_x/install', payload: 'install', retain: true },
+      /msg\.retain must be false/,
+    ],
   ] as const) {
     it(`refuses a message ${what} with an error and a red status, and sends nothing`, async function () {
       const d = await deploy({ productKey: 'pk1' });

@@ -268,6 +268,9 @@ describe('ota-homeassistant parts', function () {
       should(() => parseCommand({ topic: 'homeassistant/status', payload: { online: true } }, topics)).throw(
         /msg\.payload/,
       );
+      should(() =>
+        parseCommand({ topic: 'ota-homeassistant/ota_x/install', payload: 'install', retain: true }, topics),
+      ).throw(/msg\.retain must be false: a retained install is refused/);
     });
   });
 

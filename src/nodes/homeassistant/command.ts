@@ -29,7 +29,7 @@ function text(payload: unknown): string | undefined {
 }
 
 export function parseCommand(
-  msg: { topic?: unknown; payload?: unknown },
+  msg: { topic?: unknown; payload?: unknown; retain?: unknown },
   topics: { prefix: string; base: string; payloadInstall: string },
 ): Command {
   const { topic, payload } = msg;
@@ -44,6 +44,15 @@ export function parseCommand(
     const objectId = topic.slice(start.length, -'/install'.length);
     if (objectId === '' || objectId.includes('/'))
       throw new CommandError('msg.topic', `${start}<object id>/install`, topic);
+    // HA never retains it (the entity's `retain` is false); a retained one, left by some other
+    // client, would come back at every reconnect and install again, unasked.
+    if (msg.retain === true)
+      throw new CommandError(
+        'msg.retain',
+        'false: a retained install is refused, clear it at the broker',
+        true,
+        objectId,
+      );
     if (body !== topics.payloadInstall)
       throw new CommandError(
         'msg.payload',
