@@ -84,13 +84,13 @@ describe('status texts', function () {
       .getNode(inform.id)
       .receive({ topic: '/ota/device/inform/pk1/dev1', payload: '{"id":1,"params":{"version":"1.0.0"}}' });
     await output.next();
-    should(statuses).eql([{ fill: 'green', shape: 'dot', text: '已收 1 条上报' }]);
+    should(statuses).eql([{ fill: 'green', shape: 'dot', text: '已收到 1 条上报' }]);
   });
 
   it('the unverified warning and the count of ota-push are worded together, in en-US as in zh-CN', async function () {
     for (const [language, text] of [
       ['en-US', 'unverified pushes allowed · 0 pushed'],
-      ['zh-CN', '允许推送未验证固件 · 已推送 0 条'],
+      ['zh-CN', '允许推送未验证固件 · 已推送 0 条消息'],
     ]) {
       const statuses: NodeStatus[] = [];
       const push = node('ota-push', { allowUnverified: true }, [[], []]);
