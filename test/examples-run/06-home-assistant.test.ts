@@ -79,5 +79,7 @@ describe('examples/06 Home Assistant updates, run against simulated devices and 
       ['device-001', '1.1.0'],
       ['device-002', '1.0.0'],
     ]);
+    // Nothing the example published was refused or dropped by Home Assistant's schemas.
+    should(ha.problems).eql([]);
   });
 });

@@ -33,10 +33,13 @@ describe('ota-homeassistant with a broker, simulated devices and a Home Assistan
   });
   afterEach(async function () {
     await Promise.all(sims.splice(0).map((s) => s.stop()));
+    const problems = ha?.problems ?? [];
     await ha?.close();
     ha = undefined;
     await helper.unload();
     await broker.close();
+    // Nothing published in the test was refused or dropped by Home Assistant's schemas.
+    should(problems).eql([]);
   });
 
   /** Devices of PK (lamp-001…) and of another product, all on 1.0.0 and known to the fleet. */

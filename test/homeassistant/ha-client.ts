@@ -1,10 +1,13 @@
 /**
  * An mqtt.js client that plays Home Assistant: it subscribes to the discovery topics, and for
  * each entity found to its state, attributes and availability topics, as HA does; keeps what it
- * saw, with arrival times; and presses Install or announces HA's birth.
+ * saw, with arrival times; and presses Install or announces HA's birth. Like HA, it takes a config
+ * or a state only when HA's schema does (ha-schema.ts): what HA would refuse or drop is kept in
+ * `problems` instead, and is not an entity or a state here either.
  */
 import mqtt, { MqttClient } from 'mqtt';
 import { delay } from '../helpers/red';
+import { discoveryProblems, stateProblems } from './ha-schema';
 
 export interface Seen {
   topic: string;
@@ -24,6 +27,8 @@ export class FakeHomeAssistant {
   readonly allConfigs: Json[] = [];
   /** Object ids whose config was cleared (an empty retained message). */
   readonly cleared: string[] = [];
+  /** What HA would refuse (a config) or drop (a state), with the topic: empty while all is well. */
+  readonly problems: string[] = [];
   private readonly subscribed = new Set<string>();
 
   private constructor(
@@ -53,6 +58,8 @@ export class FakeHomeAssistant {
       return;
     }
     const parsed = JSON.parse(payload) as Json;
+    const wrong = discoveryProblems(parsed);
+    if (wrong.length) return void this.problems.push(...wrong.map((p) => `${topic}: ${p}`));
     this.configs.set(objectId, parsed);
     this.allConfigs.push(parsed);
     const topics = [
@@ -78,10 +85,16 @@ export class FakeHomeAssistant {
     return this.log.filter((m) => m.topic === topic && m.payload !== '').map((m) => JSON.parse(m.payload) as Json);
   }
 
-  /** The states of an entity so far, in order. */
+  /** The states of an entity so far, in order: those HA takes (what it drops is in `problems`). */
   states(objectId: string): Json[] {
     const config = this.configs.get(objectId);
-    return config ? this.jsonOn(String(config.state_topic)) : [];
+    if (!config) return [];
+    const topic = String(config.state_topic);
+    return this.jsonOn(topic).filter((state) => {
+      const wrong = stateProblems(state);
+      for (const p of wrong) if (!this.problems.includes(`${topic}: ${p}`)) this.problems.push(`${topic}: ${p}`);
+      return wrong.length === 0;
+    });
   }
 
   lastState(objectId: string): Json | undefined {

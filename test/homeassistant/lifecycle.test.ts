@@ -31,9 +31,12 @@ describe('ota-homeassistant keeping Home Assistant current', function () {
     ha = await FakeHomeAssistant.connect(broker.url);
   });
   afterEach(async function () {
+    const problems = ha.problems;
     await ha.close();
     await helper.unload();
     await broker.close();
+    // Nothing published in the test was refused or dropped by Home Assistant's schemas.
+    should(problems).eql([]);
   });
 
   function fleetOf(f: HaFlow): Fleet {
