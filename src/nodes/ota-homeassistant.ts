@@ -13,17 +13,11 @@ import { HaBridge, InstallRefusal } from './homeassistant/bridge';
 import { parseCommand } from './homeassistant/command';
 import { availabilityTopic } from './homeassistant/entity';
 import { memoKeyOf, nodeIdOf } from './homeassistant/memo';
+import { claimBase, inFlows, releaseBase } from './homeassistant/presence';
 import type { MqttOut } from './homeassistant/pacer';
 import { HaConfig, readHaSettings } from './homeassistant/settings';
 
 type OtaHomeAssistantDef = NodeDef & HaConfig & { fleet?: string };
-
-/**
- * The base topic each running node holds: two nodes on one base would share the availability
- * and command topics (one stopping would mark the other's entities unavailable, each would
- * refuse the other's installs).
- */
-const basesInUse = new Map<string, string>();
 
 /** How often the availability is sent again until it comes back from the broker, and how many times. */
 const ECHO_RETRY_MS = 2000;
@@ -35,15 +29,7 @@ export = function (RED: NodeAPI) {
     const node = this;
     const status = new StatusLine(node);
     const texts = statusTexts(RED._, 'ota-homeassistant');
-    const settings = readOrRefuse(node, status, () => {
-      const read = readHaSettings(config);
-      const holder = basesInUse.get(read.base);
-      if (holder !== undefined && holder !== node.id)
-        throw new Error(
-          `the base topic "${read.base}" is already used by ota-homeassistant node ${holder}: give each node its own base topic`,
-        );
-      return read;
-    });
+    const settings = readOrRefuse(node, status, () => readHaSettings(config));
     if (!settings) return;
     const bound = bindFleet(RED, node, config.fleet);
     const fleet = bound instanceof Error ? undefined : bound?.fleet;
@@ -59,6 +45,7 @@ export = function (RED: NodeAPI) {
       node.on('input', (input, _send, done) => fail(status, done, problem, input as OtaMessage));
       return;
     }
+    if (readOrRefuse(node, status, () => claimBase(settings.base, node.id)) === undefined) return;
 
     const toMqtt = (m: MqttOut) => ({
       _msgid: RED.util.generateId(),
@@ -78,15 +65,7 @@ export = function (RED: NodeAPI) {
       const done = { entities: s.entities, installs: bridge.installs, refused: bridge.refusals };
       status.set(okStatus(texts.format('ready', done)));
     };
-    basesInUse.set(settings.base, node.id);
-    /** Whether a node is in the deployed flows (during a deploy, the flows being started). */
-    const deployed = (id: string) => {
-      let found = false;
-      RED.nodes.eachNode((n) => {
-        if (n.id === id) found = true;
-      });
-      return found;
-    };
+    const deployed = (id: string) => inFlows((visit) => RED.nodes.eachNode(visit), id);
     const orphan = (memoKey: string) => {
       const id = nodeIdOf(memoKey);
       return id !== undefined && !deployed(id);
@@ -173,7 +152,7 @@ export = function (RED: NodeAPI) {
 
     node.on('close', (removed: boolean, done: () => void) => {
       if (echoTimer) clearTimeout(echoTimer);
-      if (basesInUse.get(settings.base) === node.id) basesInUse.delete(settings.base);
+      releaseBase(settings.base, node.id);
       try {
         // Deleted from the flows: its entities leave HA. Disabled, or stopped by a restart or a
         // redeploy: they only go unavailable, and come back as they were.
