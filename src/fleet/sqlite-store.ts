@@ -101,6 +101,38 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (product_key, device_name)
   ) WITHOUT ROWID;
   `,
+  // 5: the version distribution kept as counters, one row per product, module and version. The
+  // editor and the admin API ask for it often, and counting a million devices takes half a second.
+  // Triggers keep the counters in the statement that writes the device row, so they commit or roll
+  // back with it and no crash can set them apart; any writer of devices (this store, a bulk load,
+  // an operator's sqlite3) is counted. A report of the same version (every boot) only refreshes
+  // last_seen: the WHEN clause leaves the counters alone. A counter that reaches 0 is deleted.
+  // (INSERT OR REPLACE would escape the delete trigger without recursive_triggers: devices never
+  // uses it.) The counters start from one count of the devices already stored.
+  `
+  CREATE TABLE version_counts (
+    product_key TEXT NOT NULL, module TEXT NOT NULL, version TEXT NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (product_key, module, version)
+  ) WITHOUT ROWID;
+  INSERT INTO version_counts (product_key, module, version, count)
+    SELECT product_key, module, version, COUNT(*) FROM devices GROUP BY product_key, module, version;
+  CREATE TRIGGER version_counts_insert AFTER INSERT ON devices BEGIN
+    INSERT INTO version_counts (product_key, module, version, count) VALUES (new.product_key, new.module, new.version, 1)
+      ON CONFLICT (product_key, module, version) DO UPDATE SET count = count + 1;
+  END;
+  CREATE TRIGGER version_counts_delete AFTER DELETE ON devices BEGIN
+    UPDATE version_counts SET count = count - 1 WHERE product_key = old.product_key AND module = old.module AND version = old.version;
+    DELETE FROM version_counts WHERE product_key = old.product_key AND module = old.module AND version = old.version AND count = 0;
+  END;
+  CREATE TRIGGER version_counts_update AFTER UPDATE OF product_key, module, version ON devices
+  WHEN old.version IS NOT new.version OR old.product_key IS NOT new.product_key OR old.module IS NOT new.module
+  BEGIN
+    UPDATE version_counts SET count = count - 1 WHERE product_key = old.product_key AND module = old.module AND version = old.version;
+    DELETE FROM version_counts WHERE product_key = old.product_key AND module = old.module AND version = old.version AND count = 0;
+    INSERT INTO version_counts (product_key, module, version, count) VALUES (new.product_key, new.module, new.version, 1)
+      ON CONFLICT (product_key, module, version) DO UPDATE SET count = count + 1;
+  END;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -186,6 +218,13 @@ interface DeviceRow {
   version: string;
   first_seen: number;
   last_seen: number;
+}
+
+interface VersionCountRow {
+  product_key: string;
+  module: string;
+  version: string;
+  count: number;
 }
 
 const toTask = (r: TaskRow): Task => ({
@@ -318,6 +357,12 @@ export class SqliteStore implements FleetStore {
       upsertDevice: db.prepare(
         `INSERT INTO devices (product_key, device_name, module, version, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (product_key, device_name, module) DO UPDATE SET version = excluded.version, last_seen = excluded.last_seen`,
+      ),
+      versionCountsAll: db.prepare<[], VersionCountRow>(
+        'SELECT * FROM version_counts ORDER BY product_key, module, count DESC, version',
+      ),
+      versionCountsOf: db.prepare<[string], VersionCountRow>(
+        'SELECT * FROM version_counts WHERE product_key = ? ORDER BY module, count DESC, version',
       ),
       deviceModules: db.prepare<[string, string], DeviceRow>(
         'SELECT * FROM devices WHERE product_key = ? AND device_name = ? ORDER BY module',
@@ -559,19 +604,9 @@ export class SqliteStore implements FleetStore {
     return (this.db.prepare(`SELECT COUNT(*) AS n FROM devices ${sql}`).get(...args) as { n: number }).n;
   }
 
+  /** Read from the counters the triggers keep (migration 5): as many rows as versions, not devices. */
   versionDistribution(productKey?: string): VersionCount[] {
-    const where = productKey ? 'WHERE product_key = ?' : '';
-    const rows = this.db
-      .prepare(
-        `SELECT product_key, module, version, COUNT(*) AS count FROM devices ${where}
-         GROUP BY product_key, module, version ORDER BY product_key, module, count DESC, version`,
-      )
-      .all(...(productKey ? [productKey] : [])) as {
-      product_key: string;
-      module: string;
-      version: string;
-      count: number;
-    }[];
+    const rows = productKey ? this.s.versionCountsOf.all(productKey) : this.s.versionCountsAll.all();
     return rows.map((r) => ({ productKey: r.product_key, module: r.module, version: r.version, count: r.count }));
   }
 

@@ -1,7 +1,7 @@
-import Database from 'better-sqlite3';
 import should from 'should';
 import { SqliteStore } from '../../src/fleet';
 import { externalFirmware, makeFleet, TestFleet } from '../helpers/fleet';
+import { downgrade } from './old-schema';
 
 describe('fleet: release sequences', function () {
   let t: TestFleet;
@@ -44,12 +44,7 @@ describe('fleet: release sequences', function () {
     externalFirmware(t.fleet, '1.5.0');
     t.fleet.close();
     // Back to schema 2: no sequence column, no counters.
-    const db = new Database(t.file);
-    db.exec(
-      'ALTER TABLE firmware DROP COLUMN sequence; DROP TABLE release_sequences; ALTER TABLE batches DROP COLUMN unverified; DROP TABLE credentials;',
-    );
-    db.pragma('user_version = 2');
-    db.close();
+    downgrade(t.file, 2);
     const store = new SqliteStore(t.file);
     should(store.listFirmware('pk1').map((f) => [f.version, f.sequence])).eql([
       ['2.0.0', 1],

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import should from 'should';
 import { SCHEMA_VERSION, SqliteStore } from '../../src/fleet';
+import { downgrade } from './old-schema';
 
 describe('the SQLite store: schema versions and migrations', function () {
   let dir: string;
@@ -28,15 +29,8 @@ describe('the SQLite store: schema versions and migrations', function () {
     // What release 1 left: its schema and a device with an active task.
     const current = new SqliteStore(file);
     current.close();
+    downgrade(file, 1);
     const old = new Database(file);
-    old.exec(`DROP INDEX tasks_by_device; CREATE INDEX tasks_by_device ON tasks (product_key, device_name, module, state);
-      CREATE INDEX tasks_due ON tasks (state, due_at) WHERE due_at IS NOT NULL;
-      CREATE INDEX transitions_by_task ON transitions (task_id);
-      CREATE INDEX transitions_by_batch ON transitions (batch_id, id);
-      CREATE INDEX devices_by_version ON devices (product_key, module, version);
-      ALTER TABLE firmware DROP COLUMN sequence; DROP TABLE release_sequences; ALTER TABLE batches DROP COLUMN unverified;
-      DROP TABLE credentials;`);
-    old.pragma('user_version = 1');
     old.prepare("INSERT INTO devices VALUES ('pk1', 'dev1', 'default', '1.0.0', 1, 2)").run();
     old
       .prepare(
@@ -51,6 +45,7 @@ describe('the SQLite store: schema versions and migrations', function () {
       srcVersion: '1.0.0',
     });
     should(migrated.listDevices({})).match([{ deviceName: 'dev1', version: '1.0.0' }]);
+    should(migrated.versionDistribution()).eql([{ productKey: 'pk1', module: 'default', version: '1.0.0', count: 1 }]);
     migrated.close();
     const db = new Database(file, { readonly: true });
     should(db.pragma('user_version', { simple: true })).equal(SCHEMA_VERSION);
