@@ -124,7 +124,7 @@ export function firmwareFromDescriptor(
 
 /** Deletes a firmware no batch uses; returns the record (its file may then be removed). */
 export function deleteFirmware(core: FleetCore, id: string): Firmware {
-  return core.run(() => {
+  return core.run((work) => {
     const firmware = core.firmwareOf(id);
     const open = core.store.batchesUsingFirmware(id, true);
     if (open > 0) throw conflict(`firmware ${id} is used by ${open} running batch(es); cancel them first`);
@@ -133,6 +133,8 @@ export function deleteFirmware(core: FleetCore, id: string): Firmware {
     }
     core.store.deleteFirmware(id);
     core.forgetFirmware(id);
+    // Listeners (the console, Home Assistant's latest version) learn of the removal as of any change.
+    work.firmware.push(firmware);
     return firmware;
   });
 }

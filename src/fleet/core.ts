@@ -62,6 +62,7 @@ export interface FleetEvents {
   batch: [BatchChange];
   send: [Outgoing[]];
   device: [DeviceModule];
+  /** A firmware record added, changed (verification) or deleted. */
   firmware: [Firmware];
   /** Devices whose tags were set (a selection by tag may have changed). */
   tags: [DeviceRef[]];

@@ -232,9 +232,7 @@ export class Fleet extends FleetCore {
 
   /** Deletes a record nothing uses; its `firmware` event tells the offers made of it (Home Assistant's) to go. */
   deleteFirmware(id: string): Firmware {
-    const deleted = deleteFirmware(this, id);
-    this.emit('firmware', deleted);
-    return deleted;
+    return deleteFirmware(this, id);
   }
 
   // batches
