@@ -34,3 +34,8 @@ export function counterRows(db: Database.Database): VersionCount[] {
     )
     .all() as VersionCount[];
 }
+
+/** Prints a test's figures on one line, as the fuzz tests do (without loading Node-RED to do it). */
+export function printFigures(what: string, figures: object): void {
+  console.log(`      figures ${what}: ${JSON.stringify(figures)}`);
+}

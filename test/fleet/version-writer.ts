@@ -1,0 +1,37 @@
+/**
+ * A child process for the kill test: writes device reports into a store as fast as it can, in
+ * transactions of 1 to 400 reports, and prints `committed <n>` after each commit, until it is
+ * killed. `node version-writer.js <file> <seed>`.
+ */
+import { SqliteStore } from '../../src/fleet';
+
+/** A small seeded generator (mulberry32), so a failing run can be replayed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const [file, seedText] = process.argv.slice(2);
+const next = random(Number(seedText));
+const pick = <T>(list: T[]): T => list[Math.floor(next() * list.length)];
+const store = new SqliteStore(file);
+const products = ['pk1', 'pk2', 'pk3'];
+const modules = ['default', 'MCU'];
+const versions = ['1.0.0', '1.0.1', '1.1.0', '2.0.0', '2.0.1', '3.0.0'];
+let at = 0;
+for (let n = 1; ; n++) {
+  const size = 1 + Math.floor(next() * 400);
+  store.transaction(() => {
+    for (let i = 0; i < size; i++) {
+      const device = { productKey: pick(products), deviceName: `d-${Math.floor(next() * 5000)}` };
+      store.recordVersion(device, pick(modules), pick(versions), ++at);
+    }
+  });
+  process.stdout.write(`committed ${n}\n`);
+}
