@@ -146,7 +146,15 @@ function catalogTypography(catalog: Catalog): string[] {
 }
 
 /** The editor parts whose Chinese is typeset as Chinese: ota-homeassistant joins once its texts pass. */
-const TYPESET = ['ota-console', 'ota-fleet', 'ota-inform', 'ota-progress', 'ota-push', 'ota-verify'];
+const TYPESET = [
+  'ota-console',
+  'ota-fleet',
+  'ota-homeassistant',
+  'ota-inform',
+  'ota-progress',
+  'ota-push',
+  'ota-verify',
+];
 
 const catalogs = filesOf(BASE, '.json');
 const helps = filesOf(BASE, '.html');
