@@ -21,6 +21,7 @@ const BENCHMARKS: { name: string; file: string; flags?: string[] }[] = [
   { name: 'digest', file: 'digest.js' },
   { name: 'serve', file: 'serve.js' },
   { name: 'e2e', file: 'e2e.js' },
+  { name: 'versions', file: 'versions.js' },
 ];
 
 function tryText(fn: () => string): string {
