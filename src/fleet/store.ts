@@ -52,7 +52,7 @@ export interface FleetStore {
   setMeta(key: string, value: string): void;
 
   // inventory
-  /** Stores a device's reported version (one write: no index holds the version). */
+  /** Stores a device's reported version: one row write; a changed version also moves its count in version_counts (kept by triggers). */
   recordVersion(device: DeviceRef, module: string, version: string, at: number): void;
   deviceVersion(device: DeviceRef, module: string): string | undefined;
   deviceModules(device: DeviceRef): DeviceModule[];
