@@ -3,22 +3,37 @@
  * login (Alibaba IoT's: parsed and checked by src/identity, the secret known to an authority);
  * a device then publishes only its own reports and reads only its own notices (src/identity's
  * topic rights, checked here for the device its login proved). The platform may do everything
- * but publish on `$SYS/`.
+ * but publish on `$SYS/`. Other clients (a Home Assistant, a dashboard) may be given logins of
+ * their own, each held to the topic filters it was given.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { AedesOptions, AuthenticateError, Client } from 'aedes';
 import { mayPublish, maySubscribe, MqttLogin, parseLogin } from '../identity';
 import type { DeviceRef } from '../protocol';
 import type { Authority } from './authority';
+import {
+  checkClientLogins,
+  ClientLogin,
+  mayClientPublish,
+  mayClientReceive,
+  mayClientSubscribe,
+} from './client-logins';
 
 /** Who a connected client proved to be. */
-export type BrokerIdentity = { role: 'platform' } | { role: 'device'; device: DeviceRef };
+export type BrokerIdentity =
+  { role: 'platform' } | { role: 'device'; device: DeviceRef } | { role: 'client'; username: string };
 
 export interface AedesHooksOptions {
   /** Checks devices' logins: `localAuthority({ secretOf })` or `httpAuthority({ url })`. */
   authority: Authority;
   /** The login of the platform's own MQTT client (Node-RED's mqtt-broker node): allowed everything. */
   platform?: { username: string; password: string };
+  /**
+   * Logins of other clients (a Home Assistant, a dashboard), each allowed to publish and subscribe
+   * only within its own topic filters. None may use the platform's user name or one of a device
+   * login's shape (`<deviceName>&<productKey>`): createAedesHooks throws.
+   */
+  clients?: readonly ClientLogin[];
   /** Told one line per refusal (never a password or a secret). */
   log?: (line: string) => void;
 }
@@ -57,6 +72,7 @@ function shown(value: string | undefined): string {
 
 export function createAedesHooks(options: AedesHooksOptions): AedesHooks {
   const { authority, platform } = options;
+  const clients = checkClientLogins(options.clients ?? [], platform?.username);
   const log = options.log ?? (() => undefined);
   const identities = new WeakMap<Client, BrokerIdentity>();
 
@@ -69,6 +85,11 @@ export function createAedesHooks(options: AedesHooksOptions): AedesHooks {
     if (platform && username === platform.username) {
       if (sameText(platform.password, password)) return { role: 'platform' };
       throw refusal(NOT_AUTHORIZED, `${who}: wrong platform password`);
+    }
+    const known = username === undefined ? undefined : clients.get(username);
+    if (known) {
+      if (sameText(known.password, password)) return { role: 'client', username: known.username };
+      throw refusal(NOT_AUTHORIZED, `${who}: wrong password`);
     }
     if (username === undefined && password === undefined)
       throw refusal(NOT_AUTHORIZED, `${who}: anonymous logins are refused`);
@@ -88,7 +109,8 @@ export function createAedesHooks(options: AedesHooksOptions): AedesHooks {
   function describe(client: Client): string {
     const identity = identities.get(client);
     const device = identity?.role === 'device' ? ` (${identity.device.productKey}/${identity.device.deviceName})` : '';
-    return `client ${shown(client.id)}${device}`;
+    const user = identity?.role === 'client' ? ` (user ${shown(identity.username)})` : '';
+    return `client ${shown(client.id)}${device}${user}`;
   }
 
   return {
@@ -115,6 +137,8 @@ export function createAedesHooks(options: AedesHooksOptions): AedesHooks {
       const identity = identities.get(client);
       if (identity?.role === 'platform') return done(null);
       if (identity?.role === 'device' && mayPublish(identity.device, packet.topic)) return done(null);
+      if (identity?.role === 'client' && mayClientPublish(clients.get(identity.username), packet.topic))
+        return done(null);
       // Aedes then closes the connection: MQTT 3.1.1 has no way to refuse one publish. (A will is
       // published after the client is gone: it is only dropped.)
       log(
@@ -127,6 +151,8 @@ export function createAedesHooks(options: AedesHooksOptions): AedesHooks {
       const identity = identities.get(client);
       if (identity?.role === 'platform') return done(null, sub);
       if (identity?.role === 'device' && maySubscribe(identity.device, sub.topic)) return done(null, sub);
+      if (identity?.role === 'client' && mayClientSubscribe(clients.get(identity.username), sub.topic))
+        return done(null, sub);
       // A null subscription is a failure in the SUBACK (0x80): the client stays connected.
       log(`subscription refused, ${describe(client)} may not subscribe to ${shown(sub.topic)}`);
       done(null, null);
@@ -137,6 +163,7 @@ export function createAedesHooks(options: AedesHooksOptions): AedesHooks {
       const identity = identities.get(client);
       if (identity?.role === 'platform') return packet;
       if (identity?.role === 'device' && maySubscribe(identity.device, packet.topic)) return packet;
+      if (identity?.role === 'client' && mayClientReceive(clients.get(identity.username), packet.topic)) return packet;
       return null;
     },
 

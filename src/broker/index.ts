@@ -4,6 +4,8 @@
  */
 export { createAedesHooks } from './hooks';
 export type { AedesHooks, AedesHooksOptions, BrokerIdentity } from './hooks';
+export type { ClientLogin } from './client-logins';
+export { filterCovers, topicMatches } from './topic-filters';
 export { localAuthority } from './authority';
 export type { Authority, AuthorityVerdict, LocalAuthorityOptions } from './authority';
 export { httpAuthority } from './http-authority';
