@@ -22,6 +22,7 @@ const BENCHMARKS: { name: string; file: string; flags?: string[] }[] = [
   { name: 'serve', file: 'serve.js' },
   { name: 'e2e', file: 'e2e.js' },
   { name: 'versions', file: 'versions.js' },
+  { name: 'stalls', file: 'stalls.js' },
 ];
 
 function tryText(fn: () => string): string {

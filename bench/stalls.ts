@@ -1,0 +1,362 @@
+/**
+ * Benchmark 8, event-loop stalls at 1,000,000 devices (100,000 with --quick): how long the
+ * fleet's calls hold Node-RED's event loop, measured by the stall meter (lib/loop-gaps.ts, a
+ * chain of 1 ms timers) around each of them. Target: no gap over 50 ms. Nothing is changed here;
+ * this is the measuring stick for the work that will split the long calls.
+ *
+ * The inventory (n devices of one product at 1.0.0, a verified firmware 2.0.0) is written once
+ * into a SQLite file and copied; then three child processes, each on its own copy:
+ * - `--direct` (with --expose-gc): the Fleet's calls themselves, on a ManualClock (no scheduler
+ *   pass runs between them): createBatch for all devices, versions(), devices() and tasks() a page
+ *   at a time (the admin API's page, 1000), close(); the resident memory the open batch takes.
+ * - `--reopen` (with --expose-gc): `new Fleet` on that file, now holding the open batch of all
+ *   devices, in a fresh process: what a Node-RED start does; its resident memory.
+ * - `--red`: Node-RED embedded (lib/red.ts) with an ota-fleet and an ota-push; the fleet's store
+ *   file is put in place and the flow deployed through the admin API, then the same calls as
+ *   real HTTP requests to the admin API, and a `reload` deployment (the flows stopped and started
+ *   again: the store closed and opened again with the batch open). The stall meter runs in the
+ *   Node-RED process, where the HTTP client's own share of the loop is small.
+ *
+ * Pages are sampled: 11 pages from the first to the last (offset paging costs more the deeper
+ * the page), each page a separate call with a loop turn between them.
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Fleet, ManualClock, SqliteStore } from '../src/fleet';
+import { addFirmware2, recordDevices } from './lib/fleet';
+import { GapReport, STALL_MS, underMeter } from './lib/loop-gaps';
+import { childFlags } from './lib/net';
+import { nodeId, startRed } from './lib/red';
+import { absolute, BenchOptions, BenchResult, info, log, main, num, RESULT_MARK, Row, sig } from './lib/report';
+import { collect, now, peakRss, rss } from './lib/stats';
+
+const NAME = 'stalls';
+const PRODUCT = 'pk1';
+/** The admin API's page of devices and tasks (its default `limit`). */
+const PAGE = 1000;
+const SAMPLED_PAGES = 11;
+const MEMORY_TARGET = 600;
+const FLEET_ID = 'stallsfleet0001';
+
+interface Measure {
+  what: string;
+  gaps: GapReport;
+  /** Per call, ms (the pages: one each). */
+  callsMs?: number[];
+}
+
+interface DirectResult {
+  measures: Measure[];
+  tasks: number;
+  rssBefore: number;
+  rssAfterGc: number;
+  peak: number;
+}
+
+interface ReopenResult {
+  measures: Measure[];
+  rssBefore: number;
+  rssAfterGc: number;
+  openTasks: number;
+}
+
+interface RedResult {
+  measures: Measure[];
+  tasks: number;
+}
+
+/** Writes the inventory: `n` devices at 1.0.0 and a verified firmware 2.0.0 (external URL). */
+function prepare(file: string, n: number): string {
+  const fleet = new Fleet({ store: new SqliteStore(file), clock: new ManualClock() });
+  recordDevices(fleet, PRODUCT, n);
+  const firmware = addFirmware2(fleet, PRODUCT);
+  fleet.close();
+  return firmware.id;
+}
+
+/** `count` page offsets spread evenly from the first page to the last of `total` rows. */
+export function sampledOffsets(total: number, pageSize: number, count: number): number[] {
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+  const picked = new Set<number>();
+  for (let k = 0; k < count; k++) picked.add(Math.round((k * (pages - 1)) / Math.max(1, count - 1)));
+  return [...picked].sort((a, b) => a - b).map((p) => p * pageSize);
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+/** The pages at `offsets`, one call each with a loop turn between, under one meter. */
+async function walk(what: string, offsets: number[], page: (offset: number) => unknown): Promise<Measure> {
+  const callsMs: number[] = [];
+  const { gaps } = await underMeter(async () => {
+    for (const offset of offsets) {
+      const t = now();
+      const rows = (await page(offset)) as unknown[];
+      callsMs.push(now() - t);
+      if (!Array.isArray(rows) || rows.length === 0) throw new Error(`${what}: no rows at offset ${offset}`);
+      await turn();
+    }
+  });
+  return { what, gaps, callsMs };
+}
+
+/** "11 of 1,000 pages of 1000": which pages a walk sampled. */
+const pagesText = (offsets: number[], total: number) =>
+  `${offsets.length} of ${num(Math.ceil(total / PAGE))} pages of ${PAGE}`;
+
+async function measured<T>(what: string, work: () => T | Promise<T>): Promise<{ measure: Measure; result: T }> {
+  const { result, gaps } = await underMeter(work);
+  return { measure: { what, gaps }, result };
+}
+
+const openFleet = (file: string) =>
+  new Fleet({ store: new SqliteStore(file), clock: new ManualClock(), settings: { requireVerification: false } });
+
+/** In a child: the Fleet's own calls on the inventory, and the memory the open batch takes. */
+async function direct(file: string, firmwareId: string, n: number): Promise<DirectResult> {
+  const fleet = openFleet(file);
+  fleet.attachEgress('push');
+  fleet.versions();
+  collect();
+  const rssBefore = rss();
+  const create = await measured(`Fleet.createBatch, ${num(n)} devices`, () =>
+    fleet.createBatch({ firmwareId, targets: { selection: 'ALL', productKey: PRODUCT } }),
+  );
+  const peak = peakRss();
+  collect();
+  const rssAfterGc = rss();
+  const batchId = create.result.id;
+  const offsets = sampledOffsets(n, PAGE, SAMPLED_PAGES);
+  const measures = [
+    create.measure,
+    (await measured('Fleet.versions()', () => fleet.versions())).measure,
+    await walk(`Fleet.devices, ${pagesText(offsets, n)}`, offsets, (offset) =>
+      fleet.devices({ productKey: PRODUCT, limit: PAGE, offset }),
+    ),
+    await walk(`Fleet.tasks, ${pagesText(offsets, n)}`, offsets, (offset) =>
+      fleet.tasks(batchId, { limit: PAGE, offset }),
+    ),
+    (await measured('Fleet.close() with the batch open', () => fleet.close())).measure,
+  ];
+  return { measures, tasks: create.result.counts.QUEUED, rssBefore, rssAfterGc, peak };
+}
+
+/** In a fresh child: the store opened again with the open batch, as a Node-RED start does. */
+async function reopen(file: string, n: number): Promise<ReopenResult> {
+  collect();
+  const rssBefore = rss();
+  const open = await measured(`new Fleet on the store, batch of ${num(n)} open`, () => {
+    const fleet = openFleet(file);
+    fleet.attachEgress('push');
+    return fleet;
+  });
+  collect();
+  const rssAfterGc = rss();
+  const openTasks = open.result.totals().queued;
+  open.result.close();
+  return { measures: [open.measure], rssBefore, rssAfterGc, openTasks };
+}
+
+/** An admin API request with a JSON body and extra headers; the parsed answer, or an error on 4xx/5xx. */
+function call<T>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const all: Record<string, string | number> = { ...headers };
+    if (data) Object.assign(all, { 'Content-Type': 'application/json', 'Content-Length': data.length });
+    const req = http.request(url, { method, headers: all }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if ((res.statusCode ?? 500) >= 400)
+          return reject(new Error(`${method} ${url}: HTTP ${res.statusCode} ${text}`));
+        try {
+          // A v1 deployment answers 204, without a body.
+          resolve((text ? JSON.parse(text) : undefined) as T);
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/** The flow: one ota-fleet and the ota-push that is its egress (its outputs wired to nothing). */
+function fleetFlow(tab: string): object[] {
+  return [
+    { id: tab, type: 'tab', label: 'stalls bench' },
+    { id: FLEET_ID, type: 'ota-fleet', name: 'bench', requireVerification: true },
+    { id: nodeId('push'), type: 'ota-push', z: tab, fleet: FLEET_ID, wires: [[], []] },
+  ];
+}
+
+/** In a child: the same calls through Node-RED's admin API over HTTP. */
+async function red(file: string, firmwareId: string, n: number): Promise<RedResult> {
+  const tab = nodeId('tab');
+  const instance = await startRed([{ id: tab, type: 'tab', label: 'stalls bench' }], []);
+  try {
+    const store = join(instance.userDir, 'ota', FLEET_ID);
+    mkdirSync(store, { recursive: true });
+    copyFileSync(file, join(store, 'fleet.sqlite'));
+    const admin = `${instance.baseUrl}/red`;
+    const api = `${admin}/ota/fleets/${FLEET_ID}`;
+    const flows = fleetFlow(tab);
+    // Node-RED answers a deployment before the flows have started: wait for a new fleet node.
+    const deploy = async (type: string) => {
+      const before = instance.RED.nodes.getNode(FLEET_ID);
+      await call('POST', `${admin}/flows`, flows, { 'Node-RED-Deployment-Type': type, 'Node-RED-API-Version': 'v1' });
+      const until = Date.now() + 600_000;
+      for (;;) {
+        const fleet = instance.RED.nodes.getNode(FLEET_ID) as { handle?: unknown } | null;
+        if (fleet && fleet !== before && fleet.handle) return;
+        if (Date.now() > until) throw new Error(`the ota-fleet did not start after a ${type} deployment`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    };
+    const measures: Measure[] = [];
+    measures.push((await measured('deploy: the fleet opens the store (no batch)', () => deploy('full'))).measure);
+    const create = await measured(`POST …/batches, ${num(n)} devices`, () =>
+      call<{ id: number; counts: { QUEUED: number } }>('POST', `${api}/batches`, {
+        firmwareId,
+        targets: { selection: 'ALL', productKey: PRODUCT },
+        // Paced, as a real rollout: the scheduler's pushes stay a small part of the window.
+        strategy: { maximumPerMinute: 1000 },
+      }),
+    );
+    measures.push(create.measure);
+    measures.push((await measured('GET …/versions', () => call('GET', `${api}/versions`))).measure);
+    const offsets = sampledOffsets(n, PAGE, SAMPLED_PAGES);
+    measures.push(
+      await walk(`GET …/devices, ${pagesText(offsets, n)}`, offsets, (offset) =>
+        call('GET', `${api}/devices?productKey=${PRODUCT}&limit=${PAGE}&offset=${offset}`),
+      ),
+    );
+    measures.push(
+      await walk(`GET …/batches/:id/tasks, ${pagesText(offsets, n)}`, offsets, (offset) =>
+        call('GET', `${api}/batches/${create.result.id}/tasks?limit=${PAGE}&offset=${offset}`),
+      ),
+    );
+    measures.push(
+      (await measured('reload deployment: the store closed and opened, batch open', () => deploy('reload'))).measure,
+    );
+    const batch = await call<{ counts: { QUEUED: number; NOTIFIED: number } }>(
+      'GET',
+      `${api}/batches/${create.result.id}`,
+    );
+    if (batch.counts.QUEUED + batch.counts.NOTIFIED !== create.result.counts.QUEUED)
+      throw new Error('after the reload the batch has not all its tasks');
+    return { measures, tasks: create.result.counts.QUEUED };
+  } finally {
+    await instance.stop();
+  }
+}
+
+function runChild<T>(mode: string, args: string[], gc: boolean): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const flags = [...childFlags(), ...(gc ? ['--expose-gc'] : [])];
+    const child = spawn(process.execPath, [...flags, __filename, mode, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith(RESULT_MARK));
+      if (code !== 0 || !line) return reject(new Error(`the ${mode} child exited with ${code}: ${out.slice(-2000)}`));
+      resolve(JSON.parse(line.slice(RESULT_MARK.length)) as T);
+    });
+  });
+}
+
+const ms = (value: number) => `${sig(value)} ms`;
+
+/** One row: longest gap (the verdict), p99, gaps over 50 ms, wall time. */
+export function stallRow(m: Measure): Row {
+  const g = m.gaps;
+  const wall = g.wallMs >= 1000 ? `${sig(g.wallMs / 1000)} s` : ms(g.wallMs);
+  return absolute(
+    NAME,
+    m.what,
+    `${ms(g.longest)} longest; p99 ${ms(g.p99)}; ${g.stalls} > ${STALL_MS} ms; ${wall} wall`,
+    `longest gap ≤ ${STALL_MS} ms`,
+    g.longest <= STALL_MS,
+  );
+}
+
+function memoryRow(what: string, before: number, after: number, devices: number): Row {
+  const perDevice = (after - before) / devices;
+  return absolute(NAME, what, `${num(perDevice)} B`, `< ${MEMORY_TARGET} B`, perDevice < MEMORY_TARGET);
+}
+
+function devicesOf(options: BenchOptions): number {
+  const given = options.args.find((a) => a.startsWith('--devices='));
+  if (given) return Number(given.slice('--devices='.length));
+  return options.quick ? 100_000 : 1_000_000;
+}
+
+export async function run(options: BenchOptions): Promise<BenchResult> {
+  const n = devicesOf(options);
+  if (!Number.isSafeInteger(n) || n < PAGE) throw new Error(`--devices must be an integer of at least ${PAGE}`);
+  const dir = mkdtempSync(join(tmpdir(), 'ota-bench-stalls-'));
+  try {
+    const file = join(dir, 'fleet.sqlite');
+    const redCopy = join(dir, 'red.sqlite');
+    let t = now();
+    const firmwareId = prepare(file, n);
+    copyFileSync(file, redCopy);
+    log(NAME, `inventory of ${num(n)} devices written in ${sig((now() - t) / 1000)} s`);
+    t = now();
+    const d = await runChild<DirectResult>('--direct', [file, firmwareId, String(n)], true);
+    log(NAME, `direct calls done in ${sig((now() - t) / 1000)} s`);
+    t = now();
+    const r = await runChild<ReopenResult>('--reopen', [file, String(n)], true);
+    log(NAME, `reopen done in ${sig((now() - t) / 1000)} s`);
+    rmSync(file, { force: true });
+    t = now();
+    const h = await runChild<RedResult>('--red', [redCopy, firmwareId, String(n)], false);
+    log(NAME, `Node-RED done in ${sig((now() - t) / 1000)} s`);
+    if (d.tasks !== n || h.tasks !== n || r.openTasks !== n)
+      throw new Error(`a batch of ${n} devices has ${d.tasks} / ${h.tasks} / ${r.openTasks} tasks`);
+    const measures = [...d.measures, ...r.measures, ...h.measures];
+    const rows: Row[] = [
+      ...measures.map(stallRow),
+      memoryRow(`RSS per device, batch of ${num(n)} open (after createBatch, GC)`, d.rssBefore, d.rssAfterGc, n),
+      memoryRow('RSS per device, batch open (a fresh process opened the store, GC)', r.rssBefore, r.rssAfterGc, n),
+      info(NAME, 'RSS per device at the peak of createBatch', `${num((d.peak - d.rssBefore) / n)} B`),
+    ];
+    return {
+      name: NAME,
+      rows,
+      details: { devices: n, direct: d, reopen: r, red: h, quick: options.quick },
+      notes: [
+        `stalls: the longest gap of a 1 ms timer chain around each call (${SAMPLED_PAGES} pages sampled from the first to the last); the Fleet rows on a ManualClock, the HTTP rows through Node-RED's admin API with an ota-push attached; monitorEventLoopDelay's maxima are in the JSON.`,
+      ],
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function child(mode: string, args: string[]): Promise<unknown> {
+  const [file, a, b] = args;
+  if (mode === '--direct') return direct(file, a, Number(b));
+  if (mode === '--reopen') return reopen(file, Number(a));
+  return red(file, a, Number(b));
+}
+
+if (require.main === module) {
+  const [mode, ...rest] = process.argv.slice(2);
+  if (['--direct', '--reopen', '--red'].includes(mode))
+    child(mode, rest).then(
+      (result) => process.stdout.write(`${RESULT_MARK}${JSON.stringify(result)}\n`, () => process.exit(0)),
+      (err: unknown) => {
+        process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  else main(run);
+}
