@@ -31,7 +31,7 @@ import { GapReport, STALL_MS, underMeter } from './lib/loop-gaps';
 import { childFlags } from './lib/net';
 import { nodeId, startRed } from './lib/red';
 import { absolute, BenchOptions, BenchResult, info, log, main, num, RESULT_MARK, Row, sig } from './lib/report';
-import { collect, now, peakRss, rss } from './lib/stats';
+import { collect, now, peakRss, rss, sleep } from './lib/stats';
 
 const NAME = 'stalls';
 const PRODUCT = 'pk1';
@@ -40,6 +40,8 @@ const PAGE = 1000;
 const SAMPLED_PAGES = 11;
 const MEMORY_TARGET = 600;
 const FLEET_ID = 'stallsfleet0001';
+/** The control window: Node-RED with the batch open and nothing asked of it. */
+const IDLE_MS = 2000;
 
 interface Measure {
   what: string;
@@ -48,18 +50,22 @@ interface Measure {
   callsMs?: number[];
 }
 
-interface DirectResult {
-  measures: Measure[];
-  tasks: number;
+interface Memory {
   rssBefore: number;
   rssAfterGc: number;
+  /** The JS heap in use, before and after (the rest of the RSS is SQLite's cache and the allocator's). */
+  heapBefore: number;
+  heapAfterGc: number;
+}
+
+interface DirectResult extends Memory {
+  measures: Measure[];
+  tasks: number;
   peak: number;
 }
 
-interface ReopenResult {
+interface ReopenResult extends Memory {
   measures: Measure[];
-  rssBefore: number;
-  rssAfterGc: number;
   openTasks: number;
 }
 
@@ -121,12 +127,14 @@ async function direct(file: string, firmwareId: string, n: number): Promise<Dire
   fleet.versions();
   collect();
   const rssBefore = rss();
+  const heapBefore = process.memoryUsage().heapUsed;
   const create = await measured(`Fleet.createBatch, ${num(n)} devices`, () =>
     fleet.createBatch({ firmwareId, targets: { selection: 'ALL', productKey: PRODUCT } }),
   );
   const peak = peakRss();
   collect();
   const rssAfterGc = rss();
+  const heapAfterGc = process.memoryUsage().heapUsed;
   const batchId = create.result.id;
   const offsets = sampledOffsets(n, PAGE, SAMPLED_PAGES);
   const measures = [
@@ -140,13 +148,14 @@ async function direct(file: string, firmwareId: string, n: number): Promise<Dire
     ),
     (await measured('Fleet.close() with the batch open', () => fleet.close())).measure,
   ];
-  return { measures, tasks: create.result.counts.QUEUED, rssBefore, rssAfterGc, peak };
+  return { measures, tasks: create.result.counts.QUEUED, rssBefore, rssAfterGc, heapBefore, heapAfterGc, peak };
 }
 
 /** In a fresh child: the store opened again with the open batch, as a Node-RED start does. */
 async function reopen(file: string, n: number): Promise<ReopenResult> {
   collect();
   const rssBefore = rss();
+  const heapBefore = process.memoryUsage().heapUsed;
   const open = await measured(`new Fleet on the store, batch of ${num(n)} open`, () => {
     const fleet = openFleet(file);
     fleet.attachEgress('push');
@@ -154,9 +163,10 @@ async function reopen(file: string, n: number): Promise<ReopenResult> {
   });
   collect();
   const rssAfterGc = rss();
+  const heapAfterGc = process.memoryUsage().heapUsed;
   const openTasks = open.result.totals().queued;
   open.result.close();
-  return { measures: [open.measure], rssBefore, rssAfterGc, openTasks };
+  return { measures: [open.measure], rssBefore, rssAfterGc, heapBefore, heapAfterGc, openTasks };
 }
 
 /** An admin API request with a JSON body and extra headers; the parsed answer, or an error on 4xx/5xx. */
@@ -240,6 +250,8 @@ async function red(file: string, firmwareId: string, n: number): Promise<RedResu
         call('GET', `${api}/batches/${create.result.id}/tasks?limit=${PAGE}&offset=${offset}`),
       ),
     );
+    // The control: nothing asked, the batch open, the scheduler pushing at its pace.
+    measures.push((await measured(`idle ${IDLE_MS / 1000} s, batch open`, () => sleep(IDLE_MS))).measure);
     measures.push(
       (await measured('reload deployment: the store closed and opened, batch open', () => deploy('reload'))).measure,
     );
