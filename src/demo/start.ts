@@ -6,18 +6,21 @@
 import { ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { isIP } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { resolve, join } from 'node:path';
 import { deviceName, Simulation, SimOptions, SimOptionsInput, simOptions } from '../sim';
-import { createAedesHooks, httpAuthority } from '../broker';
+import { ClientLogin, createAedesHooks, httpAuthority } from '../broker';
 import { connectHost, EmbeddedBroker, isLoopback, startEmbeddedBroker } from './broker';
 import { DEMO_HA, DEMO_PRODUCT, demoFlow, FlowNode, retarget, withHomeAssistant } from './demo-flow';
 import {
   DeviceSecret,
+  homeAssistantLogin,
   PlatformLogin,
   randomDeviceSecret,
   randomPlatformLogin,
   registerSecrets,
+  storeHomeAssistantLogin,
   storePlatformLogin,
 } from './logins';
 import { getJson, prepareUserDir, spawnNodeRed, waitForFleets } from './node-red';
@@ -180,14 +183,48 @@ function retargetStoredFlow(
 /**
  * The embedded broker's hooks when it checks logins: devices' signatures are checked by the
  * fleet's endpoint in Node-RED (the registry the demo fills), the flow's own client logs in as
- * the platform.
+ * the platform, and Home Assistant (when asked for) with its own login, held to its topics.
  */
-function brokerHooks(settings: DemoSettings, fleetId: string, platform: PlatformLogin, log: (line: string) => void) {
+function brokerHooks(
+  settings: DemoSettings,
+  fleetId: string,
+  platform: PlatformLogin,
+  clients: ClientLogin[],
+  log: (line: string) => void,
+) {
   return createAedesHooks({
     authority: httpAuthority({ url: `http://127.0.0.1:${settings.port}/ota/fleets/${fleetId}` }),
     platform,
+    clients,
     log: (line) => log(`  mqtt: ${line}`),
   });
+}
+
+type Interfaces = ReturnType<typeof networkInterfaces>;
+
+/**
+ * The address a client on another machine (or, on loopback, this one) uses to reach a broker
+ * listening on `host`: for 0.0.0.0 and ::, this machine's first address on a network (IPv4
+ * first, as home networks are), or undefined when it has none.
+ */
+export function addressForClients(host: string, interfaces: Interfaces = networkInterfaces()): string | undefined {
+  if (isLoopback(host)) return connectHost(host);
+  if (host !== '0.0.0.0' && host !== '::') return connectHost(host);
+  const external = Object.values(interfaces)
+    .flat()
+    .filter((i) => i !== undefined && !i.internal);
+  const v4 = external.find((i) => i?.family === 'IPv4');
+  const v6 = host === '::' ? external.find((i) => i?.family === 'IPv6' && !i.address.startsWith('fe80:')) : undefined;
+  const address = (v4 ?? v6)?.address;
+  return address && isIPv6(address) ? `[${address}]` : address;
+}
+
+/** Home Assistant's login at the embedded broker, and where the demo told it to look. */
+interface HomeAssistantAccess {
+  username: string;
+  address: string;
+  port: number;
+  file: string;
 }
 
 export async function startDemo(
@@ -215,8 +252,10 @@ export async function startDemo(
       retargetStoredFlow(settings.dir, brokerUrl, settings.publicUrl, settings.homeAssistant) ?? fresh.flows;
     const fleetId = flows.find((n) => n.type === 'ota-fleet')?.id ?? fresh.fleetId;
     const platform = settings.brokerAuth ? randomPlatformLogin() : undefined;
+    // With logins checked, Home Assistant needs one of its own: a fresh password on every start.
+    const haLogin = platform && settings.homeAssistant ? homeAssistantLogin(DEMO_HA) : undefined;
     if (!settings.mqttUrl) {
-      const hooks = platform ? brokerHooks(settings, fleetId, platform, log) : undefined;
+      const hooks = platform ? brokerHooks(settings, fleetId, platform, haLogin ? [haLogin] : [], log) : undefined;
       broker = await startEmbeddedBroker(settings.mqttPort, settings.mqttHost, hooks);
     }
     prepareUserDir({
@@ -226,6 +265,7 @@ export async function startDemo(
       settings: { uiHost: settings.nodeRedHost, logging: { console: { level: 'info' } } },
     });
     storePlatformLogin(settings.dir, flows, platform);
+    const haAccess = storeHomeAssistantAccess(settings, broker, haLogin);
     child = spawnNodeRed(settings.dir);
     const logFile = createWriteStream(join(settings.dir, 'node-red.log'), { flags: 'a' });
     child.stdout?.pipe(logFile);
@@ -252,7 +292,7 @@ export async function startDemo(
       sims.push(sim);
       await sim.start();
     }
-    log(banner(settings, brokerUrl, sims, platform));
+    log(banner(settings, brokerUrl, sims, platform, haAccess));
     return stop;
   } catch (err) {
     await stop();
@@ -260,7 +300,47 @@ export async function startDemo(
   }
 }
 
-function banner(settings: DemoSettings, broker: URL, sims: Simulation[], platform?: PlatformLogin): string {
+/**
+ * Writes Home Assistant's login to the demo directory (0600), or removes the file of an earlier
+ * run when there is none; says where the password is, never the password itself.
+ */
+function storeHomeAssistantAccess(
+  settings: DemoSettings,
+  broker: EmbeddedBroker | undefined,
+  login: ClientLogin | undefined,
+): HomeAssistantAccess | undefined {
+  if (!broker || !login) {
+    storeHomeAssistantLogin(settings.dir);
+    return undefined;
+  }
+  const address = addressForClients(settings.mqttHost) ?? "this machine's address";
+  const file = storeHomeAssistantLogin(settings.dir, {
+    broker: address,
+    port: broker.port,
+    username: login.username,
+    password: login.password,
+    discoveryPrefix: DEMO_HA.prefix,
+  });
+  return { username: login.username, address, port: broker.port, file };
+}
+
+/** The banner's lines for Home Assistant: where its MQTT integration connects, and as whom. */
+function homeAssistantLines(broker: URL, ha?: HomeAssistantAccess): string[] {
+  const where = `discovery prefix "${DEMO_HA.prefix}": demo-product's devices appear under Settings → Updates`;
+  if (!ha) return [`  Home Assistant  point its MQTT integration at ${broker} (${where})`];
+  return [
+    `  Home Assistant  point its MQTT integration at broker ${ha.address}, port ${ha.port} (${where})`,
+    `                  username "${ha.username}", password in ${ha.file} (new on every start)`,
+  ];
+}
+
+function banner(
+  settings: DemoSettings,
+  broker: URL,
+  sims: Simulation[],
+  platform?: PlatformLogin,
+  ha?: HomeAssistantAccess,
+): string {
   const devices = sims.reduce((n, s) => n + s.summary().total, 0);
   const where = settings.mqttUrl
     ? ''
@@ -269,6 +349,7 @@ function banner(settings: DemoSettings, broker: URL, sims: Simulation[], platfor
     ? 'as the broker at MQTT_URL decides'
     : platform
       ? `checked: each device signs with its own secret, registered with the fleet; the flow logs in as "${platform.username}"` +
+        (ha ? `, Home Assistant as "${ha.username}"` : '') +
         (settings.brokerAuthReason === 'forced' ? ' (forced on: the broker listens beyond this machine)' : '')
       : 'not checked (OTA_BROKER_AUTH=on checks them; docs/broker-acl.md)';
   return [
@@ -283,11 +364,7 @@ function banner(settings: DemoSettings, broker: URL, sims: Simulation[], platfor
     `  MQTT broker   ${broker}${where}`,
     `  MQTT logins   ${logins}`,
     `  devices       ${devices} simulated (test-001/002, device-…, legacy-… on 0.9.0, sensor-… of demo-sensor; 3 set to fail)`,
-    ...(settings.homeAssistant
-      ? [
-          `  Home Assistant  point its MQTT integration at ${broker} (discovery prefix "${DEMO_HA.prefix}"): demo-product's devices appear under Settings → Updates`,
-        ]
-      : []),
+    ...(settings.homeAssistant ? homeAssistantLines(broker, ha) : []),
     `  state         ${settings.dir}  (Node-RED log: node-red.log)`,
     '',
     '  1. Press the "upload firmware" inject: firmware 1.1.0 is verified on test-001 and test-002.',

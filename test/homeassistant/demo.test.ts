@@ -3,7 +3,7 @@
  * every device of demo-product on its broker, as a Home Assistant pointed at it would find them;
  * off (the default), the flow has no Home Assistant node.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import should from 'should';
@@ -71,6 +71,8 @@ describe('the demo with OTA_HOMEASSISTANT', function () {
         },
       });
       await demo.waitForOutput('Settings → Updates', 90_000);
+      // Logins are not checked on this machine only: Home Assistant needs none, and gets no file.
+      should(existsSync(join(dir, 'homeassistant-login.json'))).be.false();
       ha = await FakeHomeAssistant.connect(`mqtt://127.0.0.1:${mqttPort}`);
       const base = `http://127.0.0.1:${port}`;
       const [fleet] = await getJson<{ id: string }[]>(`${base}/ota/fleets`);
