@@ -92,7 +92,7 @@ export function withHomeAssistant(flows: FlowNode[], on: boolean): FlowNode[] {
       type: 'comment',
       z: tab.id,
       name: '5. Home Assistant: each demo-product device as an update entity (OTA_HOMEASSISTANT=on)',
-      info: "Point Home Assistant's MQTT integration at this broker (discovery on, prefix `homeassistant`): every device of demo-product appears under Settings → Updates, and Install there starts a one-device batch. See docs/home-assistant.md.",
+      info: "Point Home Assistant's MQTT integration at this broker (discovery on, prefix `homeassistant`): every device of demo-product appears under Settings → Updates, and Install there starts a one-device batch. When the broker checks logins, Home Assistant logs in as `homeassistant` with the password in `homeassistant-login.json` of the demo directory. See docs/home-assistant.md.",
       x: 360,
       y: 900,
       wires: [],
