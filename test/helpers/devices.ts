@@ -5,6 +5,7 @@
  */
 import mqtt, { MqttClient } from 'mqtt';
 import { buildProgressReport, buildVersionReport, parseTopic, parseUpgradeNotice } from '../../src/protocol';
+import { getJson, waitFor } from './http';
 
 /** How a device answers a notice. */
 export type Behaviour =
@@ -52,6 +53,31 @@ export class ScriptedDevices {
     await client.subscribeAsync(`/ota/device/upgrade/${this.productKey}/+`, { qos: 1 });
     client.on('message', (topic, payload) => this.onNotice(topic, payload));
     for (const name of this.names) this.reportVersion(name);
+  }
+
+  /**
+   * Waits until the fleet's inventory (`GET <fleet api>/devices`) lists every device. A device
+   * reports its version once, at boot; on a loaded machine that T1 can reach the broker before the
+   * flow's `mqtt in` has subscribed, so the devices still missing report again every 2 s, as a
+   * device that reconnects would.
+   */
+  async untilInventoried(fleetApi: string, timeoutMs = 60_000): Promise<void> {
+    let nudged = Date.now();
+    await waitFor(
+      'the inventory',
+      async () => {
+        const listed = await getJson<{ productKey: string; deviceName: string }[]>(`${fleetApi}/devices`);
+        const known = new Set(listed.filter((d) => d.productKey === this.productKey).map((d) => d.deviceName));
+        const missing = this.names.filter((n) => !known.has(n));
+        if (missing.length === 0) return true;
+        if (Date.now() - nudged > 2000) {
+          nudged = Date.now();
+          for (const name of missing) this.reportVersion(name);
+        }
+        return undefined;
+      },
+      timeoutMs,
+    );
   }
 
   reportVersion(name: string): void {

@@ -108,11 +108,7 @@ export class KillRuns {
     this.names = Array.from({ length: this.o.devices }, (_, i) => `dev-${String(i).padStart(3, '0')}`);
     this.devices = new ScriptedDevices(this.broker.url, 'pk1', this.names, '1.0.0', { stepMs: this.o.stepMs });
     await this.devices.start();
-    await waitFor(
-      'the inventory',
-      async () => ((await this.get<unknown[]>('/devices')).length === this.o.devices ? true : undefined),
-      30_000,
-    );
+    await this.devices.untilInventoried(`${this.red.baseUrl}/ota/fleets/${this.fleetId}`);
   }
 
   private heard(topic: string, payload: Buffer): void {

@@ -57,11 +57,7 @@ export async function brokerOutage(outageMs: number, devices = 30): Promise<Outa
     const names = Array.from({ length: devices }, (_, i) => `dev-${String(i).padStart(3, '0')}`);
     scripted = new ScriptedDevices(broker.url, 'pk1', names, '1.0.0', { stepMs: 100 });
     await scripted.start();
-    await waitFor(
-      'the inventory',
-      async () => ((await getJson<unknown[]>(`${api}/devices`)).length === devices ? true : undefined),
-      30_000,
-    );
+    await scripted.untilInventoried(api);
 
     // Unanswered notices (those sent while the broker is down) are sent again until it is back.
     const retryCount = 5;

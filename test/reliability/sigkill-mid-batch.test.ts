@@ -64,12 +64,7 @@ describe('reliability: one SIGKILL in the middle of a batch', function () {
     const names = Array.from({ length: DEVICES }, (_, i) => `dev-${i}`);
     devices = new ScriptedDevices(broker.url, 'pk1', names, '1.0.0', { stepMs: 150 });
     await devices.start();
-    await waitFor(
-      'the inventory',
-      async () =>
-        (await getJson<unknown[]>(`${base}/ota/fleets/${fleetId}/devices`)).length === DEVICES ? true : undefined,
-      30_000,
-    );
+    await devices.untilInventoried(`${base}/ota/fleets/${fleetId}`);
 
     const batch = await postJson<{ id: number }>(`${base}/ota/fleets/${fleetId}/batches`, {
       firmware: { version: '2.0.0', url: 'http://firmware.invalid/pk1-2.0.0.bin', size: 1000, md5: 'c'.repeat(32) },
