@@ -11,7 +11,8 @@ export interface Summary {
 /** The value at percentile `p` (0–100) of sorted values, nearest rank. */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
+  // Rounded first: (99.9 / 100) * 1000 is 999.0000000000001 in floating point, whose ceiling is 1000.
+  const rank = Math.ceil(Math.round(p * sorted.length * 1000) / 100_000);
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
