@@ -5,7 +5,7 @@
  * nodes/locales/zh-CN/ota-<node>.json. A real Node-RED child with the platform flow, a real
  * broker, one device that reported its version, and Debian's Chromium through playwright-core.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
@@ -16,11 +16,7 @@ import { startAedes, TestBroker } from '../helpers/broker';
 import { waitFor } from '../helpers/http';
 import { NodeRedChild } from '../helpers/node-red-child';
 import { platformFlow } from '../helpers/platform-flow';
-import { needPart } from '../helpers/parts';
-
-const CHROMIUM = '/usr/bin/chromium';
-/** As console.test.ts launches it, without its screenshots' extras. */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'];
+import { needChromium, launchChromium, openConsole } from '../helpers/editor';
 
 type Catalog = { [key: string]: string | Catalog };
 
@@ -35,32 +31,6 @@ function word(messages: Catalog, key: string): string {
     .reduce<string | Catalog | undefined>((at, k) => (at as Catalog | undefined)?.[k], messages);
   if (typeof found !== 'string') throw new Error(`no text at ${key}`);
   return found;
-}
-
-/** Opens the editor, waits until it has finished loading, and shows the OTA tab. */
-async function openConsole(page: Page, url: string): Promise<void> {
-  await page.goto(url);
-  await page.waitForSelector('#ota-console', { state: 'attached', timeout: 30_000 });
-  await page.waitForFunction(
-    () => {
-      const $ = (window as unknown as { $: (s: string) => { is(q: string): boolean } }).$;
-      return $('.red-ui-header-toolbar').is(':visible') && !$('#red-ui-loading-progress').is(':visible');
-    },
-    undefined,
-    { timeout: 30_000 },
-  );
-  // The editor picks its first sidebar tab right after loading: show ours until it stays shown.
-  await waitFor(
-    'the OTA tab',
-    async () => {
-      await page.evaluate(() =>
-        (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('ota-console'),
-      );
-      await page.waitForTimeout(200);
-      return (await page.isVisible('#ota-console-fleet')) ? true : undefined;
-    },
-    10_000,
-  );
 }
 
 async function texts(page: Page, selector: string): Promise<string[]> {
@@ -88,11 +58,9 @@ describe('the editor in Chinese (zh-CN)', function () {
   let batchId = 0;
 
   before(async function () {
-    needPart(this, existsSync(CHROMIUM), `Chromium (${CHROMIUM})`);
+    needChromium(this);
     broker = await startAedes();
-    const launched = import('playwright-core').then(({ chromium }) =>
-      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
-    );
+    const launched = launchChromium();
     const flow = platformFlow({ host: '127.0.0.1', port: broker.port });
     pushId = flow.pushId;
     red = await NodeRedChild.start({ flows: flow.flows, settings: { logging: { console: { level: 'warn' } } } });

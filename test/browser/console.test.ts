@@ -5,7 +5,7 @@
  * A second Node-RED with adminAuth checks what a read-only user sees and may do.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -18,18 +18,8 @@ import { startAedes, TestBroker } from '../helpers/broker';
 import { ScriptedDevices } from '../helpers/devices';
 import { waitFor } from '../helpers/http';
 import { platformFlow } from '../helpers/platform-flow';
-import { needPart } from '../helpers/parts';
+import { needChromium, launchChromium, openConsole } from '../helpers/editor';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const PASSWORD = 'ota-console-test';
 /** The README's screenshots are refreshed with OTA_SCREENSHOTS=1; other runs keep theirs in build/. */
 const DOCS = process.env.OTA_SCREENSHOTS ? join(PACKAGE_ROOT, 'docs') : join(PACKAGE_ROOT, 'build', 'screenshots');
@@ -217,32 +207,6 @@ async function waitForInventory(
   );
 }
 
-/** Opens the editor, waits until it has finished loading, and shows the OTA tab. */
-async function openConsole(page: Page, url: string): Promise<void> {
-  await page.goto(url);
-  await page.waitForSelector('#ota-console', { state: 'attached', timeout: 30_000 });
-  await page.waitForFunction(
-    () => {
-      const $ = (window as unknown as { $: (s: string) => { is(q: string): boolean } }).$;
-      return $('.red-ui-header-toolbar').is(':visible') && !$('#red-ui-loading-progress').is(':visible');
-    },
-    undefined,
-    { timeout: 30_000 },
-  );
-  // The editor picks its first sidebar tab right after loading: show ours until it stays shown.
-  await waitFor(
-    'the OTA tab',
-    async () => {
-      await page.evaluate(() =>
-        (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('ota-console'),
-      );
-      await page.waitForTimeout(200);
-      return (await page.isVisible('#ota-console-fleet')) ? true : undefined;
-    },
-    10_000,
-  );
-}
-
 /** Makes the sidebar wide enough for the screenshots (what dragging its separator does). */
 async function widenSidebar(page: Page, width: number): Promise<void> {
   await page.evaluate((w) => {
@@ -331,7 +295,7 @@ describe('the OTA console tab in the editor', function () {
   let gray = 0;
 
   before(async function () {
-    needPart(this, existsSync(CHROMIUM), `Chromium (${CHROMIUM})`);
+    needChromium(this);
     work = mkdtempSync(join(tmpdir(), 'ota-console-files-'));
     broker = await startAedes();
     const bcrypt = require('bcryptjs') as { hashSync(password: string, rounds: number): string };
@@ -363,9 +327,7 @@ describe('the OTA console tab in the editor', function () {
       module: 'wifi',
     });
     fleets.push(pk1, pk2);
-    const launched = import('playwright-core').then(({ chromium }) =>
-      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
-    );
+    const launched = launchChromium();
     await waitForInventory(main, [], 0);
     await Promise.all(fleets.map((f) => f.start()));
     await waitForInventory(main, fleets, 34);

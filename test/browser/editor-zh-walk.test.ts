@@ -7,7 +7,6 @@
  * (reasons from devices, the API's own refusals) is not walked: the fixtures make none. A real
  * Node-RED child whose runtime speaks zh-CN too, a real broker, Debian's Chromium.
  */
-import { existsSync } from 'node:fs';
 import mqtt from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import should from 'should';
@@ -17,11 +16,9 @@ import { freshId } from '../helpers/flow';
 import { waitFor } from '../helpers/http';
 import { NodeRedChild } from '../helpers/node-red-child';
 import { platformFlow } from '../helpers/platform-flow';
-import { needPart } from '../helpers/parts';
 import { englishWords, typographyFaults } from './zh-text';
+import { needChromium, launchChromium, openConsole } from '../helpers/editor';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'];
 /** A node's help in the sidebar, without its title (the node's palette name, as the palette shows it). */
 const HELP = '.red-ui-sidebar-help-stack .red-ui-help .red-ui-text-bidi-aware';
 
@@ -88,33 +85,6 @@ async function json<T>(method: string, url: string, body?: unknown, type = 'appl
   return (await res.json()) as T;
 }
 
-/** Opens the editor and shows the OTA tab once the editor has finished loading. */
-async function openConsole(page: Page, url: string): Promise<void> {
-  await page.goto(url);
-  await page.waitForSelector('#ota-console', { state: 'attached', timeout: 30_000 });
-  await page.waitForFunction(
-    () => {
-      const $ = (window as unknown as { $: (s: string) => { is(q: string): boolean } }).$;
-      return $('.red-ui-header-toolbar').is(':visible') && !$('#red-ui-loading-progress').is(':visible');
-    },
-    undefined,
-    { timeout: 30_000 },
-  );
-  await showOtaTab(page);
-}
-
-async function showOtaTab(page: Page): Promise<void> {
-  await waitFor(
-    'the OTA tab',
-    async () => {
-      await page.evaluate(() => (window as unknown as Win).RED.sidebar.show('ota-console'));
-      await page.waitForTimeout(200);
-      return (await page.isVisible('#ota-console-fleet')) ? true : undefined;
-    },
-    10_000,
-  );
-}
-
 describe('the Chinese editor, walked panel by panel, shows no English word', function () {
   this.timeout(180_000);
   let broker: TestBroker;
@@ -125,11 +95,9 @@ describe('the Chinese editor, walked panel by panel, shows no English word', fun
   let verifyBatch = 0;
 
   before(async function () {
-    needPart(this, existsSync(CHROMIUM), `Chromium (${CHROMIUM})`);
+    needChromium(this);
     broker = await startAedes();
-    const launched = import('playwright-core').then(({ chromium }) =>
-      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
-    );
+    const launched = launchChromium();
     const flow = platformFlow(
       { host: '127.0.0.1', port: broker.port },
       { name: '产线设备群', requireVerification: true },
