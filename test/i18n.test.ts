@@ -163,6 +163,11 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 };
 const editorFiles = Object.values(pkg['node-red']?.nodes ?? {}).map((file) => path.basename(file, '.js'));
 
+/** A missing translation fails every check of it, never skips one (its "exists" test names it too). */
+function needTranslation(file: string): void {
+  should(fs.existsSync(file)).be.true(`${path.relative(locales, file)} is missing`);
+}
+
 describe('the translations', function () {
   it('start from English catalogs and help files', function () {
     should(catalogs).not.be.empty();
@@ -181,7 +186,7 @@ describe('the translations', function () {
         });
 
         it(`has in ${language} exactly the English key paths, with the same placeholders in each text`, function () {
-          if (!fs.existsSync(path.join(locales, language, file))) this.skip();
+          needTranslation(path.join(locales, language, file));
           should(catalogDifferences(readCatalog(BASE, file), readCatalog(language, file))).eql(
             [],
             `${language}/${file} differs from ${BASE}/${file}`,
@@ -189,7 +194,7 @@ describe('the translations', function () {
         });
 
         it(`has no empty text in ${language}`, function () {
-          if (!fs.existsSync(path.join(locales, language, file))) this.skip();
+          needTranslation(path.join(locales, language, file));
           should(emptyValues(readCatalog(language, file))).eql([], `empty values in ${language}/${file}`);
         });
       }
@@ -211,7 +216,7 @@ describe('the translations', function () {
         });
 
         it(`helps the same node in ${language}, with the same outline of sections, lists and paragraphs`, function () {
-          if (!fs.existsSync(translated)) this.skip();
+          needTranslation(translated);
           const english = fs.readFileSync(path.join(locales, BASE, file), 'utf8');
           const other = fs.readFileSync(translated, 'utf8');
           should(helpNameOf(other)).equal(helpNameOf(english));
