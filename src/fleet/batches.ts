@@ -1,5 +1,6 @@
 /** Batches: creation (targets, gate, plan), direct pushes, and user control. */
 import { DeviceRef, FirmwareDescriptor, parseFirmwareDescriptor, ProtocolError } from '../protocol';
+import { Creation, DEFAULT_SLICE_SIZE, noMatchingDevice } from './batch-creation';
 import { firmwareFromDescriptor } from './catalog';
 import { FleetCore, Work } from './core';
 import { conflict, refused } from './errors';
@@ -7,6 +8,7 @@ import { gateRefusal } from './gate';
 import { planTasks } from './planner';
 import { BatchRequest, parseBatchRequest, parseStrategy } from './settings';
 import { ACTIVE_TASK_STATES, BatchState, emptyCounts, isOpenBatch, TaskState } from './states';
+import type { CandidatePage, CandidateQuery } from './store';
 import type { Batch, Firmware } from './types';
 
 export interface BatchOptions {
@@ -24,20 +26,154 @@ export function createBatch(core: FleetCore, input: unknown, options: BatchOptio
   const raw = (input ?? {}) as { firmwareId?: unknown };
   const known = typeof raw.firmwareId === 'string' ? core.store.firmware(raw.firmwareId) : undefined;
   const request = parseBatchRequest(input, known?.productKey);
-  const batch = core.run((work) => {
-    const firmware =
-      request.firmwareId !== undefined
-        ? core.firmwareOf(request.firmwareId)
-        : firmwareFromDescriptor(
-            core,
-            request.targets.productKey,
-            parseFirmwareDescriptor(request.firmware, 'firmware'),
-            'firmware',
-          );
-    return insertBatch(core, work, request, firmware, options);
-  });
+  let creation: Creation | undefined;
+  let batch: Batch;
+  try {
+    batch = core.run((work) => {
+      const firmware =
+        request.firmwareId !== undefined
+          ? core.firmwareOf(request.firmwareId)
+          : firmwareFromDescriptor(
+              core,
+              request.targets.productKey,
+              parseFirmwareDescriptor(request.firmware, 'firmware'),
+              'firmware',
+            );
+      const started = startBatch(core, work, request, firmware, options);
+      creation = started.creation;
+      return started.batch;
+    });
+  } catch (err) {
+    if (creation) core.creating.delete(creation.batchId);
+    throw err;
+  }
+  creation?.schedule();
   core.wake(0);
   return batch;
+}
+
+/**
+ * A batch whose candidates fit in one slice is created whole, in this unit of work, as it always
+ * was. A larger one is stored CREATING and gets its tasks a slice at a time (batch-creation.ts);
+ * what can be refused up front (the gate, no matching device) is refused here all the same.
+ */
+function startBatch(
+  core: FleetCore,
+  work: Work,
+  request: BatchRequest,
+  firmware: Firmware,
+  options: BatchOptions,
+): { batch: Batch; creation?: Creation } {
+  checkGate(core, request, firmware, options);
+  checkNotCreating(core, request.targets.productKey, firmware.module);
+  const sliceSize = Math.max(1, Math.floor(core.batchSliceSize ?? DEFAULT_SLICE_SIZE));
+  const query = candidateQueryOf(request, firmware, options);
+  const listed = query.devices;
+  const firstListed = listed ? listed.slice(0, sliceSize) : undefined;
+  // One more than a slice: a page that comes back short held every candidate.
+  const first = core.store.candidatePage(listed ? { ...query, devices: firstListed } : query, null, sliceSize + 1);
+  if (listed ? listed.length <= sliceSize : first.next === null)
+    return { batch: insertBatch(core, work, request, firmware, options) };
+  const diffSources = diffSourcesOf(request, firmware);
+  if (request.type !== 'dynamic' && !anyCandidate(core, query, first, sliceSize, diffSources))
+    throw refused(noMatchingDevice(request.targets.productKey, firmware, query.srcVersions));
+  const now = core.clock.now();
+  const batch = newBatch(request, firmware, options, 'CREATING', now);
+  batch.id = core.store.insertBatch(batch);
+  const creation = new Creation(
+    core,
+    batch.id,
+    { request, firmware, query, diffSources, sliceSize, now },
+    request.targets.productKey,
+    firmware.module,
+  );
+  creation.take(first, firstListed?.length ?? 0);
+  work.batches.push({ batchId: batch.id, from: null, to: 'CREATING', reason: null, counts: emptyCounts(), at: now });
+  return { batch, creation };
+}
+
+/** Two batches of one product's module are never planned at once: each must see the other's tasks. */
+function checkNotCreating(core: FleetCore, productKey: string, module: string): void {
+  for (const [id, c] of core.creating) {
+    if (c.productKey === productKey && c.module === module)
+      throw conflict(
+        `batch ${id} of product ${productKey} (module ${module}) is still being created: wait until it is complete`,
+      );
+  }
+}
+
+function candidateQueryOf(request: BatchRequest, firmware: Firmware, options: BatchOptions): CandidateQuery {
+  const { targets } = request;
+  return {
+    productKey: targets.productKey,
+    module: firmware.module,
+    excludeVersion: options.direct ? '\u0000' : firmware.version,
+    // A differential package only applies to devices running its source version.
+    srcVersions: firmware.isDiff && firmware.srcVersion ? [firmware.srcVersion] : targets.srcVersions,
+    devices: targets.devices,
+    tag: targets.tag,
+  };
+}
+
+/** A differential package's batch also keeps only the source versions its targets name. */
+function diffSourcesOf(request: BatchRequest, firmware: Firmware): string[] | undefined {
+  return firmware.isDiff && request.targets.srcVersions ? request.targets.srcVersions : undefined;
+}
+
+/**
+ * Does any device match, when the first page had none? For all of a product's devices the version
+ * counters tell at once; a tag or a list is read on until one matches (or it ends).
+ */
+function anyCandidate(
+  core: FleetCore,
+  query: CandidateQuery,
+  first: CandidatePage,
+  sliceSize: number,
+  diffSources: string[] | undefined,
+): boolean {
+  const fits = (version: string | null) => !diffSources || (version !== null && diffSources.includes(version));
+  if (first.candidates.some((c) => fits(c.version))) return true;
+  if (query.devices === undefined && query.tag === undefined) {
+    return core.store
+      .versionDistribution(query.productKey)
+      .some(
+        (v) =>
+          v.module === query.module &&
+          v.count > 0 &&
+          v.version !== query.excludeVersion &&
+          (!query.srcVersions || query.srcVersions.includes(v.version)) &&
+          fits(v.version),
+      );
+  }
+  const listed = query.devices;
+  for (let at = sliceSize, next = first.next; listed ? at < listed.length : next !== null; at += sliceSize) {
+    const page = listed
+      ? core.store.candidatePage({ ...query, devices: listed.slice(at, at + sliceSize) }, null, sliceSize)
+      : core.store.candidatePage(query, next, sliceSize);
+    if (page.candidates.some((c) => fits(c.version))) return true;
+    next = page.next;
+  }
+  return false;
+}
+
+function newBatch(
+  request: BatchRequest,
+  firmware: Firmware,
+  options: BatchOptions,
+  state: BatchState,
+  now: number,
+): Batch {
+  const record = {
+    firmwareId: firmware.id,
+    state,
+    targets: request.targets,
+    strategy: request.strategy,
+    wave: 0,
+    ...batchFlags(request.type, options),
+    createdAt: now,
+    updatedAt: now,
+  };
+  return options.egress ? { id: 0, ...record, egress: options.egress } : { id: 0, ...record };
 }
 
 function checkGate(core: FleetCore, request: BatchRequest, firmware: Firmware, options: BatchOptions): void {
@@ -70,6 +206,7 @@ function insertBatch(
   options: BatchOptions,
 ): Batch {
   checkGate(core, request, firmware, options);
+  checkNotCreating(core, request.targets.productKey, firmware.module);
   const { type, targets, strategy } = request;
   const now = core.clock.now();
   // A differential package only applies to devices running its source version.
@@ -85,24 +222,11 @@ function insertBatch(
   if (firmware.isDiff && targets.srcVersions)
     candidates = candidates.filter((c) => c.version !== null && targets.srcVersions?.includes(c.version));
   if (candidates.length === 0 && type !== 'dynamic') {
-    throw refused(
-      `no device of product ${targets.productKey} (module ${firmware.module}) matches the targets ` +
-        `(devices already at version ${firmware.version} are left out${srcVersions ? `; source versions: ${srcVersions.join(', ')}` : ''})`,
-    );
+    throw refused(noMatchingDevice(targets.productKey, firmware, srcVersions));
   }
   const state: BatchState =
     strategy.scheduleStart !== undefined && strategy.scheduleStart > now ? 'PLANNED' : 'IN_PROGRESS';
-  const record = {
-    firmwareId: firmware.id,
-    state,
-    targets,
-    strategy,
-    wave: 0,
-    ...batchFlags(type, options),
-    createdAt: now,
-    updatedAt: now,
-  };
-  const batch: Batch = options.egress ? { id: 0, ...record, egress: options.egress } : { id: 0, ...record };
+  const batch = newBatch(request, firmware, options, state, now);
   batch.id = core.store.insertBatch(batch);
   core.cacheBatch(batch);
   const plan = planTasks({
@@ -162,6 +286,8 @@ export interface ControlOptions {
 }
 
 export function controlBatch(core: FleetCore, action: unknown, batchId: number, options: ControlOptions = {}): Batch {
+  const record = core.batchRecord(batchId);
+  if (record.state === 'CREATING') return controlCreating(core, action, record, options);
   const batch = core.run((work) => {
     const current = core.batchRecord(batchId);
     switch (action) {
@@ -183,6 +309,20 @@ export function controlBatch(core: FleetCore, action: unknown, batchId: number, 
     }
   });
   core.wake(0);
+  return batch;
+}
+
+/**
+ * A batch being created takes only a cancel of the whole batch: the creation stops, the tasks
+ * stored so far are removed (a slice at a time) and the batch ends CANCELED, with none.
+ */
+function controlCreating(core: FleetCore, action: unknown, batch: Batch, options: ControlOptions): Batch {
+  if (!ACTIONS.includes(action as Action))
+    throw new ProtocolError('action', ACTIONS.map((a) => `"${a}"`).join(', '), action);
+  const creation = core.creating.get(batch.id);
+  if (action !== 'cancel' || options.devices !== undefined || options.states !== undefined || !creation)
+    throw refused(`batch ${batch.id} is CREATING: until its last task is stored it can only be canceled as a whole`);
+  creation.cancel('canceled by a user while it was being created');
   return batch;
 }
 

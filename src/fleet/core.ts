@@ -25,7 +25,7 @@ import {
 } from './states';
 import type { FleetStore, NewTask } from './store';
 import { applyEvent, TaskPatch } from './transitions';
-import type { Batch, BatchView, DeviceModule, Firmware, Task, Transition, Verification } from './types';
+import type { Batch, BatchCreation, BatchView, DeviceModule, Firmware, Task, Transition, Verification } from './types';
 
 export interface FleetSettings {
   /** Non-verify batches refuse firmware that is not verified (or not-required). */
@@ -47,6 +47,19 @@ export interface BatchChange {
   reason: string | null;
   counts: TaskCounts;
   at: number;
+  /** A CREATING batch's progress (from and to are both CREATING while it is stored a slice at a time). */
+  creation?: BatchCreation;
+}
+
+/** A batch being stored a slice at a time (batch-creation.ts): its tasks are not yet any device's. */
+export interface CreatingBatch {
+  productKey: string;
+  module: string;
+  creation: BatchCreation;
+  /** Resolves with the batch once it left CREATING (complete, or CANCELED); rejects when it was removed. */
+  readonly settled: Promise<BatchView>;
+  /** Stops the creation and removes the tasks stored so far; the batch ends CANCELED. */
+  cancel(reason: string): void;
 }
 
 export interface TaskOutcome {
@@ -110,6 +123,8 @@ export interface FleetOptions {
   name?: string;
   /** How long after this start the first recovery notice waits (recovery.ts); RECOVERY_DELAY_MS by default. */
   recoveryDelayMs?: number;
+  /** How many tasks a large batch stores per turn of the event loop (batch-creation.ts). */
+  batchSliceSize?: number;
 }
 
 export class FleetCore extends EventEmitter<FleetEvents> {
@@ -128,6 +143,9 @@ export class FleetCore extends EventEmitter<FleetEvents> {
    */
   readonly drainingBatches = new Map<number, Batch>();
   readonly recoveryDelayMs: number | undefined;
+  readonly batchSliceSize: number | undefined;
+  /** Batches being created (CREATING): the scheduler, the reports and the overwrite policy pass over their tasks. */
+  readonly creating = new Map<number, CreatingBatch>();
 
   private work: Work | undefined;
   private queued: Queued[] = [];
@@ -154,6 +172,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     this.host = options.host;
     this.name = options.name ?? 'fleet';
     this.recoveryDelayMs = options.recoveryDelayMs;
+    this.batchSliceSize = options.batchSliceSize;
     this.nextNoticeId = noticeIdSource(() => this.clock.now());
     this.taskCounts = this.store.countsByBatch();
     for (const batch of this.store.openBatches()) this.openBatches.set(batch.id, batch);
@@ -168,6 +187,10 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     this.timer = undefined;
     this.removeAllListeners();
     this.store.close();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Called when the timer fires (the scheduler). */
@@ -339,6 +362,12 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     if (work.sends.length) this.emit('send', work.sends);
   }
 
+  /** A batch whose tasks were removed (a creation that did not finish): its counts start again, or go with it. */
+  resetCounts(batchId: number, keep: boolean): void {
+    if (keep) this.taskCounts.set(batchId, emptyCounts());
+    else this.taskCounts.delete(batchId);
+  }
+
   /** The live task counts of a batch (mutated on publish; copy before handing out). */
   countsOf(batchId: number): TaskCounts {
     let counts = this.taskCounts.get(batchId);
@@ -347,7 +376,10 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   }
 
   view(batch: Batch): BatchView {
-    return { ...batch, counts: { ...this.countsOf(batch.id) } };
+    const creating = batch.state === 'CREATING' ? this.creating.get(batch.id) : undefined;
+    const view: BatchView = { ...batch, counts: { ...this.countsOf(batch.id) } };
+    if (creating) view.creation = { ...creating.creation };
+    return view;
   }
 
   // ---- the one way tasks and batches change -------------------------------------------------
@@ -357,7 +389,13 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     const key = activeKey(device, module);
     const cached = this.activeByDevice.get(key);
     if (cached) return cached;
-    const task = this.store.activeTask(device, module);
+    let task = this.store.activeTask(device, module);
+    // A batch being created holds no device yet: the report is about the task it already had.
+    if (task && this.creating.has(task.batchId))
+      task = this.store
+        .activeTasks(device)
+        .filter((t) => t.module === module && !this.creating.has(t.batchId))
+        .pop();
     if (task) this.activeByDevice.set(key, task);
     return task;
   }
@@ -455,7 +493,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     }
     if (this.openBatches.has(batchId) || this.drainingBatches.has(batchId)) return;
     const batch = this.store.batch(batchId);
-    if (batch && !isOpenBatch(batch.state)) this.drainingBatches.set(batchId, batch);
+    if (batch && !isOpenBatch(batch.state) && batch.state !== 'CREATING') this.drainingBatches.set(batchId, batch);
   }
 
   batchRecord(id: number): Batch {

@@ -13,6 +13,7 @@ import type {
   ProgressReport,
   VersionReport,
 } from '../protocol';
+import { removeUnfinished } from './batch-creation';
 import { Action, BatchOptions, controlBatch, ControlOptions, createBatch, pushDirect } from './batches';
 import { addFirmware, deleteFirmware, firmwareFromDescriptor, NewFirmware } from './catalog';
 import { FleetCore, FleetOptions, TaskOutcome, Touched } from './core';
@@ -40,6 +41,8 @@ export class Fleet extends FleetCore {
 
   constructor(options: FleetOptions) {
     super(options);
+    // A batch a stopped process left CREATING is removed, as if never asked for (batch-creation.ts).
+    removeUnfinished(this, this.store.listBatches());
     this.wake(0);
   }
 
@@ -236,8 +239,26 @@ export class Fleet extends FleetCore {
   }
 
   // batches
+  /**
+   * A batch whose candidates fit in one slice comes back complete (PLANNED or IN_PROGRESS); a
+   * larger one comes back CREATING at once and gets its tasks a slice at a time: `whenCreated`.
+   */
   createBatch(input: unknown, options?: BatchOptions): BatchView {
     return this.view(createBatch(this, input, options));
+  }
+
+  /**
+   * The batch once it is no longer CREATING: complete (PLANNED or IN_PROGRESS), or CANCELED by a
+   * user meanwhile. Rejects when its creation failed or the fleet closed (the batch is then removed).
+   */
+  whenCreated(id: number): Promise<BatchView> {
+    const creating = this.creating.get(id);
+    if (creating) return creating.settled;
+    try {
+      return Promise.resolve(this.batch(id));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Records a direct push as one-off batches and sends the notices at once. */

@@ -21,3 +21,4 @@ export * from './url-signing';
 export * from './package-host';
 export * from './serve-package';
 export * from './upload';
+export { DEFAULT_SLICE_SIZE } from './batch-creation';

@@ -67,22 +67,58 @@ export function waveOf(index: number, total: number, waves: number[] | undefined
   return waves.length - 1;
 }
 
-export function planTasks(input: PlanInput): Plan {
-  const { targets, strategy, now } = input;
-  const random = seededRandom(input.seed);
-  let chosen = input.candidates;
-  if (targets.selection === 'GRAY' || strategy.waves) chosen = shuffled(chosen, random);
-  if (targets.selection === 'GRAY') chosen = chosen.slice(0, graySize(targets.percent ?? 100, chosen.length));
+/**
+ * The order in which the candidates get tasks, as indices into the candidate list: as listed, or
+ * shuffled by the seed for GRAY and waves, and cut to GRAY's sample. The same seed gives the same
+ * order however the tasks are then built (all at once, or a slice at a time).
+ */
+export function candidateOrder(total: number, targets: Targets, strategy: Strategy, seed: number): Uint32Array {
+  const order = new Uint32Array(total);
+  for (let i = 0; i < total; i++) order[i] = i;
+  if (targets.selection !== 'GRAY' && !strategy.waves) return order;
+  const random = seededRandom(seed);
+  // The swaps of `shuffled`, on indices: compact (4 bytes a device) for a million candidates.
+  for (let i = total - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  return targets.selection === 'GRAY' ? order.subarray(0, graySize(targets.percent ?? 100, total)) : order;
+}
+
+/** What every task of a batch shares. */
+export interface TaskContext {
+  batchId: number;
+  productKey: string;
+  module: string;
+  strategy: Strategy;
+  now: number;
+  /** How many tasks the batch gets (the waves are shares of it). */
+  total: number;
+}
+
+/**
+ * The tasks of consecutive candidates in the batch's order, the first at `startIndex`; `active`
+ * holds the active tasks other batches have for these devices, by device name.
+ */
+export function planSlice(
+  context: TaskContext,
+  chosen: Candidate[],
+  startIndex: number,
+  active: Map<string, Task>,
+): Plan {
+  const { strategy, now } = context;
   const startAt = Math.max(now, strategy.scheduleStart ?? now);
   const tasks: NewTask[] = [];
   const replaced: Task[] = [];
-  chosen.forEach((c, index) => {
-    const wave = waveOf(index, chosen.length, strategy.waves);
+  chosen.forEach((c, i) => {
+    const wave = waveOf(startIndex + i, context.total, strategy.waves);
     const task: NewTask = {
-      batchId: input.batchId,
-      productKey: input.productKey,
+      batchId: context.batchId,
+      productKey: context.productKey,
       deviceName: c.deviceName,
-      module: input.module,
+      module: context.module,
       srcVersion: c.version,
       state: strategy.needConfirm ? 'CONFIRM' : 'QUEUED',
       reason: null,
@@ -95,7 +131,7 @@ export function planTasks(input: PlanInput): Plan {
       createdAt: now,
       updatedAt: now,
     };
-    const other = input.active.get(c.deviceName);
+    const other = active.get(c.deviceName);
     if (other) {
       if (strategy.overwrite === 'replace' && other.state !== 'IN_PROGRESS') {
         replaced.push(other);
@@ -111,4 +147,19 @@ export function planTasks(input: PlanInput): Plan {
     tasks.push(task);
   });
   return { tasks, replaced };
+}
+
+/** The whole plan at once: the candidates' order, then every task. */
+export function planTasks(input: PlanInput): Plan {
+  const order = candidateOrder(input.candidates.length, input.targets, input.strategy, input.seed);
+  const chosen = Array.from(order, (i) => input.candidates[i]);
+  const context: TaskContext = {
+    batchId: input.batchId,
+    productKey: input.productKey,
+    module: input.module,
+    strategy: input.strategy,
+    now: input.now,
+    total: chosen.length,
+  };
+  return planSlice(context, chosen, 0, input.active);
 }

@@ -12,7 +12,16 @@ import { FleetError } from './errors';
 import type { BatchType, Strategy, Targets } from './settings';
 import { ACTIVE_TASK_STATES, BatchState, emptyCounts, TaskState } from './states';
 import type { CredentialRecord, DeviceCredential } from './credentials';
-import type { CandidateQuery, CredentialQuery, DeviceQuery, FleetStore, NewBatch, NewTask, TaskQuery } from './store';
+import type {
+  CandidatePage,
+  CandidateQuery,
+  CredentialQuery,
+  DeviceQuery,
+  FleetStore,
+  NewBatch,
+  NewTask,
+  TaskQuery,
+} from './store';
 import type { Batch, DeviceModule, Firmware, Task, Transition, Verification, VersionCount } from './types';
 
 /** Each entry migrates the schema from version i to i + 1. Append only; never edit a shipped one. */
@@ -937,6 +946,76 @@ export class SqliteStore implements FleetStore {
       at: r.at,
     }));
   }
+
+  // ---- a batch created a slice at a time (batch-creation.ts) ---------------------------------
+
+  private creation?: ReturnType<SqliteStore['prepareCreation']>;
+
+  private prepareCreation() {
+    const db = this.db;
+    // The newest active task of the device's module, any batch: the overwrite policy's input.
+    const active = `(SELECT t.id FROM tasks t WHERE t.product_key = d.product_key AND t.device_name = d.device_name
+      AND t.module = d.module AND t.state IN ${ACTIVE} ORDER BY t.id DESC LIMIT 1)`;
+    return {
+      all: db.prepare<[string, string, string, number], CandidateRow>(
+        `SELECT d.device_name, d.version, ${active} AS active_id FROM devices d
+         WHERE d.product_key = ? AND d.module = ? AND d.device_name > ? ORDER BY d.device_name LIMIT ?`,
+      ),
+      tagged: db.prepare<[string, string, string, string, number], CandidateRow>(
+        `SELECT d.device_name, d.version, ${active} AS active_id FROM device_tags g JOIN devices d
+           ON d.product_key = g.product_key AND d.device_name = g.device_name AND d.module = ?
+         WHERE g.product_key = ? AND g.tag = ? AND g.device_name > ? ORDER BY g.device_name LIMIT ?`,
+      ),
+      listed: db.prepare<[string, string, string, string, string], CandidateRow>(
+        `SELECT l.value AS device_name, d.version AS version,
+           (SELECT t.id FROM tasks t WHERE t.product_key = ? AND t.device_name = l.value AND t.module = ?
+             AND t.state IN ${ACTIVE} ORDER BY t.id DESC LIMIT 1) AS active_id
+         FROM json_each(?) l LEFT JOIN devices d ON d.product_key = ? AND d.module = ? AND d.device_name = l.value`,
+      ),
+      deleteTasks: db.prepare('DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE batch_id = ? LIMIT ?)'),
+      deleteBatch: db.prepare('DELETE FROM batches WHERE id = ?'),
+    };
+  }
+
+  private get c() {
+    return (this.creation ??= this.prepareCreation());
+  }
+
+  candidatePage(q: CandidateQuery, after: string | null, limit: number): CandidatePage {
+    let rows: CandidateRow[];
+    let next: string | null = null;
+    if (q.devices) {
+      rows = this.c.listed.all(q.productKey, q.module, JSON.stringify(q.devices), q.productKey, q.module);
+    } else {
+      rows =
+        q.tag !== undefined
+          ? this.c.tagged.all(q.module, q.productKey, q.tag, after ?? '', limit)
+          : this.c.all.all(q.productKey, q.module, after ?? '', limit);
+      if (rows.length === limit) next = rows[rows.length - 1].device_name;
+    }
+    const src = q.srcVersions && q.srcVersions.length ? new Set(q.srcVersions) : undefined;
+    const candidates: CandidatePage['candidates'] = [];
+    for (const r of rows) {
+      if (r.version === q.excludeVersion) continue;
+      if (src && (r.version === null || !src.has(r.version))) continue;
+      candidates.push({ deviceName: r.device_name, version: r.version, activeTaskId: r.active_id });
+    }
+    return { candidates, next };
+  }
+
+  deleteTasksOfBatch(batchId: number, limit: number): number {
+    return this.c.deleteTasks.run(batchId, limit).changes;
+  }
+
+  deleteBatch(batchId: number): void {
+    this.c.deleteBatch.run(batchId);
+  }
+}
+
+interface CandidateRow {
+  device_name: string;
+  version: string | null;
+  active_id: number | null;
 }
 
 interface TransitionRow {

@@ -56,10 +56,11 @@ export function isActiveTask(state: TaskState): boolean {
   return ACTIVE_TASK_STATES.includes(state);
 }
 
-export const BATCH_STATES = ['PLANNED', 'IN_PROGRESS', 'PAUSED', 'COMPLETED', 'CANCELED'] as const;
+export const BATCH_STATES = ['CREATING', 'PLANNED', 'IN_PROGRESS', 'PAUSED', 'COMPLETED', 'CANCELED'] as const;
 export type BatchState = (typeof BATCH_STATES)[number];
 
 export type BatchEvent =
+  | 'plan' // its last task is stored and its start is scheduled later
   | 'start'
   | 'pause'
   | 'resume'
@@ -69,6 +70,9 @@ export type BatchEvent =
   | 'reopen';
 
 const BATCH_TABLE: Record<BatchState, Partial<Record<BatchEvent, BatchState>>> = {
+  // A large batch's tasks are stored a slice at a time (batch-creation.ts); it sends nothing until
+  // the last one is stored. A cancel stops the creation and removes the tasks stored so far.
+  CREATING: { plan: 'PLANNED', start: 'IN_PROGRESS', cancel: 'CANCELED' },
   PLANNED: { start: 'IN_PROGRESS', complete: 'COMPLETED', cancel: 'CANCELED' },
   IN_PROGRESS: { pause: 'PAUSED', complete: 'COMPLETED', cancel: 'CANCELED', abort: 'CANCELED' },
   PAUSED: { resume: 'IN_PROGRESS', complete: 'COMPLETED', cancel: 'CANCELED', abort: 'CANCELED' },

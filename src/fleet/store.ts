@@ -29,6 +29,14 @@ export interface CandidateQuery {
   tag?: string;
 }
 
+/** A page of candidates (a batch created a slice at a time). */
+export interface CandidatePage {
+  /** The page's devices that pass the version filters, with the task that holds each one's module now (any batch), if any. */
+  candidates: { deviceName: string; version: string | null; activeTaskId: number | null }[];
+  /** The cursor of the next page (a device name), or null after the last. */
+  next: string | null;
+}
+
 export interface TaskQuery {
   state?: TaskState;
   limit?: number;
@@ -64,6 +72,11 @@ export interface FleetStore {
   hasTag(device: DeviceRef, tag: string): boolean;
   /** Devices a new batch may target: name and current version (null if it never reported). */
   candidates(query: CandidateQuery): { deviceName: string; version: string | null }[];
+  /**
+   * The same, a page at a time: up to `limit` devices by name after `after` (null: from the first).
+   * A query of listed `devices` is one page of those devices, in their order.
+   */
+  candidatePage(query: CandidateQuery, after: string | null, limit: number): CandidatePage;
 
   // device registry: the secrets devices log in with, stored as given (the login HMAC needs them)
   /** Registers devices, replacing the secret of any already registered (one transaction). */
@@ -99,6 +112,10 @@ export interface FleetStore {
   updateBatch(batch: Batch): void;
   batchesUsingFirmware(firmwareId: string, openOnly: boolean): number;
   insertTasks(tasks: NewTask[]): void;
+  /** Deletes up to `limit` tasks of a batch (one whose creation did not finish); returns how many it deleted. */
+  deleteTasksOfBatch(batchId: number, limit: number): number;
+  /** Deletes a batch record (after its tasks). */
+  deleteBatch(batchId: number): void;
   task(id: number): Task | undefined;
   taskOf(batchId: number, device: DeviceRef, module?: string): Task | undefined;
   /** The task that holds a device's module now (CONFIRM, QUEUED, NOTIFIED or IN_PROGRESS). */

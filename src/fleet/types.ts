@@ -89,8 +89,16 @@ export interface Batch {
   updatedAt: number;
 }
 
+/** How far the creation of a CREATING batch got: tasks stored, of how many (null while its devices are still read). */
+export interface BatchCreation {
+  done: number;
+  total: number | null;
+}
+
 export interface BatchView extends Batch {
   counts: TaskCounts;
+  /** Only while the batch is CREATING. */
+  creation?: BatchCreation;
 }
 
 export interface Task {
