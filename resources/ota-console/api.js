@@ -172,7 +172,7 @@
     pending.firmware = pending.firmware || msg.firmwareChanged;
     for (const change of msg.batches || []) {
       const known = batchById(change.id);
-      if (known) Object.assign(known, { state: change.state, counts: change.counts });
+      if (known) Object.assign(known, { state: change.state, counts: change.counts, creation: change.creation });
       else pending.batches = true;
     }
     if ((msg.batches || []).length) OtaConsole.batches.renderSummaries();

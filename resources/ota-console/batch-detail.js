@@ -123,7 +123,7 @@
         'dl',
         { class: 'ota-console-facts' },
         h('dt', { text: t('detail.state') }),
-        h('dd', null, batchStateBadge(b.state), b.reason ? ' ' + b.reason : ''),
+        h('dd', null, batchStateBadge(b.state), b.reason ? ' ' + b.reason : '', creationText(b)),
         h('dt', { text: t('detail.type') }),
         h('dd', { text: batchTypeLabel(b.type) }),
         h('dt', { text: t('detail.firmware') }),
@@ -139,6 +139,15 @@
       chips,
       batchActions(b, detail),
     ];
+  }
+
+  /** While CREATING: " creating 4,000 of 1,000,000 tasks" (the same words as the list). */
+  function creationText(b) {
+    if (b.state !== 'CREATING') return '';
+    const c = b.creation;
+    return c && c.total !== null && c.total !== undefined
+      ? ' ' + t('batches.creating', { done: c.done.toLocaleString(), total: c.total.toLocaleString() })
+      : ' ' + t('batches.readingDevices');
   }
 
   function chip(state, label, count, detail) {
@@ -198,7 +207,8 @@
         }),
       );
     }
-    if (open) {
+    // A batch being created can be canceled (its creation stops), nothing else.
+    if (open || b.state === 'CREATING') {
       bar.append(
         button(
           t('detail.cancelBatch'),

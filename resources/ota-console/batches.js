@@ -78,10 +78,24 @@
   }
 
   function live(b) {
+    if (b.state === 'CREATING') return [creating(b)];
     return [
       progressBar(b.counts),
       h('div', { class: 'ota-console-counts', 'data-counts': JSON.stringify(b.counts), text: countsText(b.counts) }),
     ];
+  }
+
+  /** A batch still being stored a slice at a time: how many of its tasks are stored. */
+  function creating(b) {
+    const c = b.creation;
+    const known = c && c.total !== null && c.total !== undefined;
+    return h('div', {
+      class: 'ota-console-counts ota-console-creating',
+      'data-creation': JSON.stringify(c || null),
+      text: known
+        ? t('batches.creating', { done: c.done.toLocaleString(), total: c.total.toLocaleString() })
+        : t('batches.readingDevices'),
+    });
   }
 
   /** Updates the counts and states shown from the cache, without refetching. */
@@ -98,7 +112,11 @@
     if (view.detail && view.detail.batch) {
       const b = batchById(view.detail.id);
       if (b) {
-        view.detail.batch = Object.assign({}, view.detail.batch, { state: b.state, counts: b.counts });
+        view.detail.batch = Object.assign({}, view.detail.batch, {
+          state: b.state,
+          counts: b.counts,
+          creation: b.creation,
+        });
         OtaConsole.batchDetail.renderHeader();
       }
     }

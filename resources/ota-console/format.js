@@ -25,7 +25,7 @@
   }
 
   function batchStateLabel(state) {
-    return OPEN_BATCH.includes(state) || state === 'COMPLETED' || state === 'CANCELED'
+    return OPEN_BATCH.includes(state) || ['CREATING', 'COMPLETED', 'CANCELED'].includes(state)
       ? t('batchState.' + state)
       : state;
   }

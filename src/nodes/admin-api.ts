@@ -355,7 +355,8 @@ export function mountAdminApi(RED: NodeAPI): void {
 
   route('post', '/ota/fleets/:fleet/batches', write, (req, res) => {
     const batch = fleetOf(req).fleet.createBatch(body(req));
-    res.status(201);
+    // A large batch is still being stored: accepted, CREATING, its progress in `creation`.
+    res.status(batch.state === 'CREATING' ? 202 : 201);
     return batch;
   });
 

@@ -8,13 +8,13 @@
  * changed it. The editor refetches from the admin API what a message says changed.
  */
 import type { EventEmitter } from 'node:events';
-import type { BatchChange, BatchState, TaskCounts, Transition } from '../fleet';
+import type { BatchChange, BatchCreation, BatchState, TaskCounts, Transition } from '../fleet';
 import { allFleets, FleetHandle } from './registry';
 
 export interface FleetUpdate {
   fleetId: string;
   /** The batches whose state or task counts changed, as they are now. */
-  batches: { id: number; state: BatchState; counts: TaskCounts }[];
+  batches: { id: number; state: BatchState; counts: TaskCounts; creation?: BatchCreation }[];
   /** A device reported (inventory, version distribution). */
   devicesChanged: boolean;
   /** A firmware was added, deleted, or its verification changed. */
@@ -219,7 +219,7 @@ export class ConsoleFeed {
         batches: [...p.batches].flatMap((id) => {
           try {
             const b = handle.fleet.batch(id);
-            return [{ id, state: b.state, counts: b.counts }];
+            return [{ id, state: b.state, counts: b.counts, creation: b.creation }];
           } catch {
             return [];
           }
