@@ -7,7 +7,8 @@
  * The inventory (n devices of one product at 1.0.0, a verified firmware 2.0.0) is written once
  * into a SQLite file and copied; then three child processes, each on its own copy:
  * - `--direct` (with --expose-gc): the Fleet's calls themselves, on a ManualClock (no scheduler
- *   pass runs between them): createBatch for all devices, versions(), devices() and tasks() a page
+ *   pass runs between them): createBatch for all devices until the batch is complete (a large one
+ *   is created a slice per turn after the call returns), versions(), devices() and tasks() a page
  *   at a time (the admin API's page, 1000), close(); the resident memory the open batch takes.
  * - `--reopen` (with --expose-gc): `new Fleet` on that file, now holding the open batch of all
  *   devices, in a fresh process: what a Node-RED start does; its resident memory.
@@ -58,10 +59,19 @@ interface Memory {
   heapAfterGc: number;
 }
 
+/** What a creation showed while it ran: progress samples (tasks stored) and its `batch` events. */
+interface Progress {
+  /** `creation.done` as seen while CREATING (events in --direct, polls in --red). */
+  samples: number[];
+  total: number | null;
+  events?: number;
+}
+
 interface DirectResult extends Memory {
   measures: Measure[];
   tasks: number;
   peak: number;
+  progress: Progress;
 }
 
 interface ReopenResult extends Memory {
@@ -72,7 +82,10 @@ interface ReopenResult extends Memory {
 interface RedResult {
   measures: Measure[];
   tasks: number;
+  progress: Progress;
 }
+
+const taskCount = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 /** Writes the inventory: `n` devices at 1.0.0 and a verified firmware 2.0.0 (external URL). */
 function prepare(file: string, n: number): string {
@@ -128,9 +141,18 @@ async function direct(file: string, firmwareId: string, n: number): Promise<Dire
   collect();
   const rssBefore = rss();
   const heapBefore = process.memoryUsage().heapUsed;
-  const create = await measured(`Fleet.createBatch, ${num(n)} devices`, () =>
-    fleet.createBatch({ firmwareId, targets: { selection: 'ALL', productKey: PRODUCT } }),
-  );
+  // Measured until the batch is complete: a large one is created a slice per turn after the call.
+  const progress: Progress = { samples: [], total: null, events: 0 };
+  fleet.on('batch', (b) => {
+    if (b.from !== 'CREATING' || b.to !== 'CREATING' || !b.creation) return;
+    progress.events = (progress.events ?? 0) + 1;
+    progress.samples.push(b.creation.done);
+    progress.total = b.creation.total;
+  });
+  const create = await measured(`Fleet.createBatch until complete, ${num(n)} devices`, async () => {
+    const started = fleet.createBatch({ firmwareId, targets: { selection: 'ALL', productKey: PRODUCT } });
+    return fleet.whenCreated(started.id);
+  });
   const peak = peakRss();
   collect();
   const rssAfterGc = rss();
@@ -148,7 +170,8 @@ async function direct(file: string, firmwareId: string, n: number): Promise<Dire
     ),
     (await measured('Fleet.close() with the batch open', () => fleet.close())).measure,
   ];
-  return { measures, tasks: create.result.counts.QUEUED, rssBefore, rssAfterGc, heapBefore, heapAfterGc, peak };
+  const tasks = taskCount(create.result.counts);
+  return { measures, tasks, rssBefore, rssAfterGc, heapBefore, heapAfterGc, peak, progress };
 }
 
 /** In a fresh child: the store opened again with the open batch, as a Node-RED start does. */
@@ -229,14 +252,26 @@ async function red(file: string, firmwareId: string, n: number): Promise<RedResu
     };
     const measures: Measure[] = [];
     measures.push((await measured('deploy: the fleet opens the store (no batch)', () => deploy('full'))).measure);
-    const create = await measured(`POST …/batches, ${num(n)} devices`, () =>
-      call<{ id: number; counts: { QUEUED: number } }>('POST', `${api}/batches`, {
+    // Until the batch is complete: the POST answers 202 at once, then GET …/batches/:id is polled.
+    const progress: Progress = { samples: [], total: null };
+    type View = { id: number; state: string; counts: Record<string, number>; creation?: Progress & { done: number } };
+    const create = await measured(`POST …/batches until complete, ${num(n)} devices`, async () => {
+      let view = await call<View>('POST', `${api}/batches`, {
         firmwareId,
         targets: { selection: 'ALL', productKey: PRODUCT },
         // Paced, as a real rollout: the scheduler's pushes stay a small part of the window.
         strategy: { maximumPerMinute: 1000 },
-      }),
-    );
+      });
+      while (view.state === 'CREATING') {
+        if (view.creation) {
+          progress.samples.push(view.creation.done);
+          progress.total = view.creation.total;
+        }
+        await sleep(50);
+        view = await call<View>('GET', `${api}/batches/${view.id}`);
+      }
+      return view;
+    });
     measures.push(create.measure);
     measures.push((await measured('GET …/versions', () => call('GET', `${api}/versions`))).measure);
     const offsets = sampledOffsets(n, PAGE, SAMPLED_PAGES);
@@ -255,13 +290,10 @@ async function red(file: string, firmwareId: string, n: number): Promise<RedResu
     measures.push(
       (await measured('reload deployment: the store closed and opened, batch open', () => deploy('reload'))).measure,
     );
-    const batch = await call<{ counts: { QUEUED: number; NOTIFIED: number } }>(
-      'GET',
-      `${api}/batches/${create.result.id}`,
-    );
-    if (batch.counts.QUEUED + batch.counts.NOTIFIED !== create.result.counts.QUEUED)
+    const batch = await call<{ counts: Record<string, number> }>('GET', `${api}/batches/${create.result.id}`);
+    if (taskCount(batch.counts) !== taskCount(create.result.counts))
       throw new Error('after the reload the batch has not all its tasks');
-    return { measures, tasks: create.result.counts.QUEUED };
+    return { measures, tasks: taskCount(create.result.counts), progress };
   } finally {
     await instance.stop();
   }
@@ -304,6 +336,14 @@ function memoryRow(what: string, before: number, after: number, devices: number)
   return absolute(NAME, what, `${num(perDevice)} B`, `< ${MEMORY_TARGET} B`, perDevice < MEMORY_TARGET);
 }
 
+/** "12 updates, 0 → 96,000 of 100,000 stored": what a creation showed while it ran. */
+function progressText(p: Progress): string {
+  const seen = p.samples.length;
+  if (seen === 0) return 'none seen (created at once)';
+  const what = p.events === undefined ? 'polls' : 'events';
+  return `${seen} ${what} while CREATING, ${num(p.samples[0])} → ${num(p.samples[seen - 1])} of ${p.total === null ? '?' : num(p.total)} stored`;
+}
+
 function devicesOf(options: BenchOptions): number {
   const given = options.args.find((a) => a.startsWith('--devices='));
   if (given) return Number(given.slice('--devices='.length));
@@ -338,7 +378,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       ...measures.map(stallRow),
       memoryRow(`RSS per device, batch of ${num(n)} open (after createBatch, GC)`, d.rssBefore, d.rssAfterGc, n),
       memoryRow('RSS per device, batch open (a fresh process opened the store, GC)', r.rssBefore, r.rssAfterGc, n),
-      info(NAME, 'RSS per device at the peak of createBatch', `${num((d.peak - d.rssBefore) / n)} B`),
+      memoryRow('RSS per device at the peak of createBatch (until complete)', d.rssBefore, d.peak, n),
+      info(NAME, 'createBatch progress (Fleet: batch events while CREATING)', progressText(d.progress)),
+      info(NAME, 'POST …/batches progress (GET polled every 50 ms while CREATING)', progressText(h.progress)),
     ];
     return {
       name: NAME,

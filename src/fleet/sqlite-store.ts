@@ -1010,6 +1010,10 @@ export class SqliteStore implements FleetStore {
   deleteBatch(batchId: number): void {
     this.c.deleteBatch.run(batchId);
   }
+
+  checkpoint(): void {
+    this.db.pragma('wal_checkpoint(PASSIVE)');
+  }
 }
 
 interface CandidateRow {

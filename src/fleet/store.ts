@@ -116,6 +116,12 @@ export interface FleetStore {
   deleteTasksOfBatch(batchId: number, limit: number): number;
   /** Deletes a batch record (after its tasks). */
   deleteBatch(batchId: number): void;
+  /**
+   * Copies what the write-ahead log holds into the database now, without waiting for readers. A
+   * writer of many pages calls it between its transactions, so that no commit of its meets a
+   * checkpoint of the whole log (16 MB: about 100 ms on a small machine).
+   */
+  checkpoint(): void;
   task(id: number): Task | undefined;
   taskOf(batchId: number, device: DeviceRef, module?: string): Task | undefined;
   /** The task that holds a device's module now (CONFIRM, QUEUED, NOTIFIED or IN_PROGRESS). */
