@@ -219,7 +219,12 @@ export class ConsoleFeed {
         batches: [...p.batches].flatMap((id) => {
           try {
             const b = handle.fleet.batch(id);
-            return [{ id, state: b.state, counts: b.counts, creation: b.creation }];
+            // A batch being created also says how far it got.
+            return [
+              b.creation
+                ? { id, state: b.state, counts: b.counts, creation: b.creation }
+                : { id, state: b.state, counts: b.counts },
+            ];
           } catch {
             return [];
           }
