@@ -83,7 +83,7 @@ describe("the OTA tab's message catalogs", function () {
     ]);
     const under = (family: string) => [...english.keys()].filter((k) => k.startsWith(family)).length;
     should(under('state.')).equal(7);
-    should(under('batchState.')).equal(5);
+    should(under('batchState.')).equal(6);
     should(under('verification.')).equal(5);
     should(under('panel.')).equal(4);
     // Each action has its two notices: done and failed.
