@@ -111,10 +111,6 @@ export class Creation implements CreatingBatch {
     this.phase = 'remove';
   }
 
-  get isCanceling(): boolean {
-    return this.removal !== undefined;
-  }
-
   /** Runs the next step at the next turn, and so on until the batch is complete or removed. */
   schedule(): void {
     setImmediate(() => this.step());
@@ -312,6 +308,7 @@ export class Creation implements CreatingBatch {
 
   /** A `batch` event with the progress, at most every PROGRESS_EVERY_MS. */
   private progress(force: boolean): void {
+    // Wall time, not the fleet's clock: this paces events for their listeners, it decides nothing.
     const now = Date.now();
     if (!force && now - this.lastProgress < PROGRESS_EVERY_MS) return;
     this.lastProgress = now;
