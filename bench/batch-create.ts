@@ -56,6 +56,9 @@ function measure(file: string, copy: string, firmwareId: string): Measured {
     store: new SqliteStore(file),
     clock: new ManualClock(),
     settings: { requireVerification: false },
+    // The whole batch in one unit of work, against the storage floor; a large batch is normally
+    // created a slice per turn instead (its stalls: bench/stalls.ts).
+    batchSliceSize: Infinity,
   });
   fleet.attachEgress('push');
   collect();

@@ -138,7 +138,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         progress.push({ s: Math.round((lastLog - t) / 100) / 10, platform: { ...c }, devices: states });
         log(NAME, `  ${sig((lastLog - t) / 1000)} s: platform ${JSON.stringify(c)}; devices ${JSON.stringify(states)}`);
       }
-      if (!notifiedAt && c.QUEUED === 0 && c.CONFIRM === 0) notifiedAt = now();
+      // A large batch is CREATING first (POST answers 202): none of its tasks is pending before it is complete.
+      if (!notifiedAt && view.state !== 'CREATING' && c.QUEUED === 0 && c.CONFIRM === 0) notifiedAt = now();
       if (c.SUCCEEDED + c.FAILED + c.CANCELED === n) break;
       if (now() - t > timeoutMs)
         throw new Error(`the batch did not finish within ${timeoutMs / 1000} s: ${JSON.stringify(c)}`);

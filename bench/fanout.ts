@@ -83,6 +83,8 @@ function rateAccuracy(perMinute: number, minutes: number): RateResult {
     store: new SqliteStore(join(dir, 'fleet.sqlite')),
     clock,
     settings: { requireVerification: false },
+    // The batch is complete when createBatch returns, before the clock moves (not a slice at a time).
+    batchSliceSize: Infinity,
   });
   try {
     fleet.attachEgress('push');

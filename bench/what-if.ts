@@ -63,6 +63,8 @@ function ingest(n: number, group: number): Record<string, Timed> {
   const fleet = new Fleet({
     store: new SqliteStore(join(dir, 'fleet.sqlite')),
     settings: { requireVerification: false },
+    // Each batch is complete when createBatch returns (not a slice at a time).
+    batchSliceSize: Infinity,
   });
   try {
     fleet.attachEgress('push');
@@ -95,7 +97,11 @@ function lookups(n: number): {
 } {
   const dir = mkdtempSync(join(tmpdir(), 'ota-bench-whatif-'));
   const file = join(dir, 'fleet.sqlite');
-  const fleet = new Fleet({ store: new SqliteStore(file), settings: { requireVerification: false } });
+  const fleet = new Fleet({
+    store: new SqliteStore(file),
+    settings: { requireVerification: false },
+    batchSliceSize: Infinity,
+  });
   try {
     recordDevices(fleet, 'pk', n);
     const fw = addFirmware2(fleet, 'pk');
@@ -170,6 +176,7 @@ async function fanout(n: number): Promise<{ signed: number; cached: number; sign
       store: new SqliteStore(join(dir, 'fleet.sqlite')),
       host: cache ? cachingHost(host) : host,
       settings: { requireVerification: false },
+      batchSliceSize: Infinity,
     });
     try {
       fleet.attachEgress('push');

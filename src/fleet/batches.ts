@@ -67,6 +67,7 @@ function startBatch(
   checkGate(core, request, firmware, options);
   checkNotCreating(core, request.targets.productKey, firmware.module);
   const sliceSize = Math.max(1, Math.floor(core.batchSliceSize ?? DEFAULT_SLICE_SIZE));
+  if (sliceSize === Infinity) return { batch: insertBatch(core, work, request, firmware, options) };
   const query = candidateQueryOf(request, firmware, options);
   const listed = query.devices;
   const firstListed = listed ? listed.slice(0, sliceSize) : undefined;

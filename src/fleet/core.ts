@@ -123,7 +123,10 @@ export interface FleetOptions {
   name?: string;
   /** How long after this start the first recovery notice waits (recovery.ts); RECOVERY_DELAY_MS by default. */
   recoveryDelayMs?: number;
-  /** How many tasks a large batch stores per turn of the event loop (batch-creation.ts). */
+  /**
+   * How many tasks a large batch stores per turn of the event loop (batch-creation.ts); Infinity:
+   * every batch at once, in one unit of work (a benchmark of something else that needs it whole).
+   */
   batchSliceSize?: number;
 }
 

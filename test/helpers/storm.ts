@@ -69,7 +69,7 @@ export function countsInFile(
 }
 
 /** Runs the storm through the Fleet API on a real SQLite file, and checks the counts. */
-export function progressStorm(devices: number, reports: number, seed: number): StormFigures {
+export async function progressStorm(devices: number, reports: number, seed: number): Promise<StormFigures> {
   const rnd = random(seed);
   const t = makeFleet({ requireVerification: false });
   // What the test listens to is not under test here: keep the helper from collecting a million events.
@@ -99,6 +99,8 @@ export function progressStorm(devices: number, reports: number, seed: number): S
       targets: { selection: 'ALL', productKey: 'pk1' },
       strategy: { retryCount: 2, retryInterval: 5 },
     });
+    // A large batch is created a slice per turn: the storm starts once it is complete.
+    await fleet.whenCreated(batch.id);
     const setup = lap();
     while (fleet.counts(batch.id).QUEUED > 0) fleet.tick();
     should(fleet.counts(batch.id).NOTIFIED).equal(devices);

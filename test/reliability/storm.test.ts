@@ -22,8 +22,8 @@ describe('reliability: a progress storm while the batch is canceled', function (
   this.timeout(0);
   const suite = fleetSuite('storm');
 
-  it(`${REPORTS} progress reports from ${DEVICES} devices with a cancel in the middle: the counts agree everywhere`, function () {
-    printFigures('storm (Fleet API)', progressStorm(DEVICES, REPORTS, SEED));
+  it(`${REPORTS} progress reports from ${DEVICES} devices with a cancel in the middle: the counts agree everywhere`, async function () {
+    printFigures('storm (Fleet API)', await progressStorm(DEVICES, REPORTS, SEED));
   });
 
   it('through the nodes: 5,000 T3 reports from 1,000 devices stream into ota-progress while ota-push cancels the batch', async function () {

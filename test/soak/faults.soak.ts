@@ -48,7 +48,7 @@ describe(`soak: ${OUTAGES} broker outages of ${OUTAGE_MS / 1000} s`, function ()
 
 describe(`soak: a storm of ${REPORTS} progress reports from ${DEVICES} devices (seed ${SEED})`, function () {
   this.timeout(0);
-  it('the counts agree everywhere', function () {
-    printFigures('soak storm', progressStorm(DEVICES, REPORTS, SEED));
+  it('the counts agree everywhere', async function () {
+    printFigures('soak storm', await progressStorm(DEVICES, REPORTS, SEED));
   });
 });
