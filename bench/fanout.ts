@@ -193,6 +193,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         { firmwareId: firmware.id, targets: { selection: 'ALL', productKey } },
         { egress: ids.push },
       );
+      // A batch larger than a slice is created a slice per turn: its notices start once it is complete.
+      await fleet.whenCreated(batch.id);
       const o0 = now();
       const oursMs = (await oursDone) - o0;
       if (fleet.counts(batch.id).NOTIFIED !== size)
