@@ -5,6 +5,7 @@
  * something to do (most progress reports need none).
  */
 import { FleetCore, Touched, Work } from './core';
+import { inFlightWindow } from './settings';
 import type { TaskCounts } from './states';
 import type { Batch } from './types';
 
@@ -16,10 +17,10 @@ export function settleBatch(core: FleetCore, batchId: number, touched: Touched):
     return;
   }
   const counts = core.countsOf(batchId);
-  // A download window that just got room: push the next devices.
-  if (batch.strategy.maximumInFlight && touched.finished) core.wake(0);
-  const active = counts.CONFIRM + counts.QUEUED + counts.NOTIFIED + counts.IN_PROGRESS;
   const firmware = core.firmwareOf(batch.firmwareId);
+  // A download window that just got room: push the next devices.
+  if (touched.finished && inFlightWindow(batch.strategy, firmware)) core.wake(0);
+  const active = counts.CONFIRM + counts.QUEUED + counts.NOTIFIED + counts.IN_PROGRESS;
   const checkVerify = batch.type === 'verify' && counts.FAILED > 0 && firmware.verification !== 'verify-failed';
   const checkAbort =
     batch.strategy.abort !== undefined &&
