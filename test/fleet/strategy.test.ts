@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import should from 'should';
 import { FirmwareHost, HOSTED_IN_FLIGHT, ManualClock, PackageFiles } from '../../src/fleet';
+import { WINDOW_FILL_MS } from '../../src/fleet/settle';
 import { dev, externalFirmware, makeFleet, notices, reportFleet, TestFleet } from '../helpers/fleet';
 
 const MINUTE = 60_000;
@@ -304,9 +305,20 @@ describe('fleet: the download window of a hosted package', function () {
     should(notices(t.sent)).have.length(HOSTED_IN_FLIGHT);
     should(t.fleet.counts(batch.id)).match({ NOTIFIED: HOSTED_IN_FLIGHT, QUEUED: 5 });
     for (const device of devices.slice(0, 2)) t.fleet.reportVersion(device, { version: '2.0.0', module: 'default' });
+    // Two free places of 400 wait a moment for more before a pass fills them.
     t.clock.advance(0);
+    should(notices(t.sent)).have.length(HOSTED_IN_FLIGHT);
+    t.clock.advance(WINDOW_FILL_MS);
     should(notices(t.sent)).have.length(HOSTED_IN_FLIGHT + 2);
     should(t.fleet.counts(batch.id)).match({ NOTIFIED: HOSTED_IN_FLIGHT, SUCCEEDED: 2, QUEUED: 3 });
+  });
+
+  it('fills the window at once when a twentieth of it is free', function () {
+    const { devices } = hosted({}, HOSTED_IN_FLIGHT + 30);
+    const free = HOSTED_IN_FLIGHT / 20;
+    for (const device of devices.slice(0, free)) t.fleet.reportVersion(device, { version: '2.0.0', module: 'default' });
+    t.clock.advance(0);
+    should(notices(t.sent)).have.length(HOSTED_IN_FLIGHT + free);
   });
 
   it("takes the batch's own maximumInFlight over the default, larger or smaller", function () {
