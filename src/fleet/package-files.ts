@@ -4,7 +4,7 @@
  * place only when complete. No path outside the folder can be named: files are found by digest.
  */
 import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -14,7 +14,19 @@ import { refused } from './errors';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
+/**
+ * A package up to this size is kept in memory once read: a batch's devices download the same
+ * package by the thousand, and a file opened, read and closed per download costs more than the
+ * bytes sent. Together such packages take at most SMALL_PACKAGES_TOTAL; beyond it they stream.
+ */
+export const SMALL_PACKAGE_BYTES = 1024 * 1024;
+export const SMALL_PACKAGES_TOTAL = 32 * 1024 * 1024;
+
 export class PackageFiles {
+  /** Small packages read whole, by SHA-256 (content-addressed: the bytes of a key never change). */
+  private readonly kept = new Map<string, { size: number; bytes: Promise<Buffer> }>();
+  private keptBytes = 0;
+
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
   }
@@ -81,6 +93,36 @@ export class PackageFiles {
     );
   }
 
+  /**
+   * The whole package from memory when it is small (read once, then kept), or undefined: too large,
+   * no room left, or the file is not `size` bytes (then it streams, and fails as a stream would).
+   */
+  async smallPackage(sha256: string, size: number): Promise<Buffer | undefined> {
+    if (size > SMALL_PACKAGE_BYTES) return undefined;
+    let entry = this.kept.get(sha256);
+    if (!entry) {
+      if (this.keptBytes + size > SMALL_PACKAGES_TOTAL) return undefined;
+      entry = { size, bytes: readFile(this.pathOf(sha256)) };
+      this.kept.set(sha256, entry);
+      this.keptBytes += size;
+    }
+    try {
+      const whole = await entry.bytes;
+      if (whole.length === size) return whole;
+    } catch {
+      // missing or unreadable: forgotten below, streamed by the caller
+    }
+    this.forget(sha256);
+    return undefined;
+  }
+
+  private forget(sha256: string): void {
+    const entry = this.kept.get(sha256);
+    if (!entry) return;
+    this.kept.delete(sha256);
+    this.keptBytes -= entry.size;
+  }
+
   async readBlock(sha256: string, offset: number, size: number): Promise<Buffer> {
     const handle = await open(this.pathOf(sha256), 'r');
     try {
@@ -93,6 +135,7 @@ export class PackageFiles {
   }
 
   remove(sha256: string): void {
+    this.forget(sha256);
     rmSync(this.pathOf(sha256), { force: true });
   }
 }

@@ -8,6 +8,7 @@
 import { FleetCore } from './core';
 import { RateLimiter } from './rate';
 import { Recovery, RECOVERY_DELAY_MS, RECOVERY_REASON } from './recovery';
+import { inFlightWindow } from './settings';
 import { cancelNotYetNotified } from './settle';
 import { isOpenBatch } from './states';
 import type { Batch } from './types';
@@ -215,7 +216,7 @@ export class Scheduler {
     }
     const limiter = this.limiterFor(batch, now);
     let allowed = PER_PASS;
-    const window = batch.strategy.maximumInFlight;
+    const window = inFlightWindow(batch.strategy, core.firmwareOf(batch.firmwareId));
     if (window) {
       // Devices notified but not done download now: a window keeps the package server out of overload.
       const counts = core.countsOf(batch.id);

@@ -136,6 +136,8 @@ export async function servePackage(
     res.writeHead(200, { ...headers, 'Content-Length': size });
   }
   if (req.method === 'HEAD') return void res.end();
+  const whole = await fleet.files.smallPackage(served.sha256, size);
+  if (whole) return void res.end(range ? whole.subarray(range.start, range.end + 1) : whole);
   try {
     await pipeline(fleet.files.stream(served.sha256, range), res);
   } catch {

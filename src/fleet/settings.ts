@@ -44,6 +44,23 @@ export interface Strategy {
   extData?: Record<string, string>;
 }
 
+/**
+ * The download window of a batch whose devices download a package hosted here over HTTP, when its
+ * strategy sets no `maximumInFlight`: the devices all open a connection to Node-RED at once, and
+ * beyond Node's listen backlog (511) the kernel drops their SYNs and they retry after 1, 3, 7, 15 s.
+ * 400 keeps the herd under the backlog with room for the editor's own requests.
+ */
+export const HOSTED_IN_FLIGHT = 400;
+
+/**
+ * The download window a batch keeps: its own `maximumInFlight`, else HOSTED_IN_FLIGHT for a package
+ * hosted here and downloaded over HTTP, else none (an external URL or download over MQTT).
+ */
+export function inFlightWindow(strategy: Strategy, firmware: { hosted: boolean }): number | undefined {
+  if (strategy.maximumInFlight) return strategy.maximumInFlight;
+  return firmware.hosted && strategy.downloadProtocol !== 'mqtt' ? HOSTED_IN_FLIGHT : undefined;
+}
+
 export interface BatchRequest {
   firmwareId?: string;
   firmware?: JsonObject;

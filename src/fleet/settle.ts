@@ -5,8 +5,22 @@
  * something to do (most progress reports need none).
  */
 import { FleetCore, Touched, Work } from './core';
+import { inFlightWindow } from './settings';
 import type { TaskCounts } from './states';
 import type { Batch } from './types';
+
+/** How long a download window with too little room waits for more before a pass fills it. */
+export const WINDOW_FILL_MS = 50;
+
+/**
+ * A download window that just got room: the next devices are pushed at once when a twentieth of
+ * the window is free, else a little later, so a stream of devices finishing one by one costs one
+ * scheduler pass (and its queries) per few dozen notices, not one each.
+ */
+export function windowWakeDelay(window: number, counts: TaskCounts): number {
+  const room = window - counts.NOTIFIED - counts.IN_PROGRESS;
+  return room >= Math.max(1, Math.floor(window / 20)) ? 0 : WINDOW_FILL_MS;
+}
 
 export function settleBatch(core: FleetCore, batchId: number, touched: Touched): void {
   const batch = core.openBatches.get(batchId);
@@ -16,10 +30,10 @@ export function settleBatch(core: FleetCore, batchId: number, touched: Touched):
     return;
   }
   const counts = core.countsOf(batchId);
-  // A download window that just got room: push the next devices.
-  if (batch.strategy.maximumInFlight && touched.finished) core.wake(0);
-  const active = counts.CONFIRM + counts.QUEUED + counts.NOTIFIED + counts.IN_PROGRESS;
   const firmware = core.firmwareOf(batch.firmwareId);
+  const window = inFlightWindow(batch.strategy, firmware);
+  if (touched.finished && window && counts.QUEUED > 0) core.wake(windowWakeDelay(window, counts));
+  const active = counts.CONFIRM + counts.QUEUED + counts.NOTIFIED + counts.IN_PROGRESS;
   const checkVerify = batch.type === 'verify' && counts.FAILED > 0 && firmware.verification !== 'verify-failed';
   const checkAbort =
     batch.strategy.abort !== undefined &&

@@ -159,7 +159,7 @@ function englishText(type: string, key: string, params: Record<string, string | 
  * second that would swamp it. This keeps the newest status and sends at most one per interval.
  */
 export class StatusLine {
-  private pending: NodeStatus | undefined;
+  private pending: NodeStatus | (() => NodeStatus) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastSent = 0;
 
@@ -168,7 +168,11 @@ export class StatusLine {
     private readonly intervalMs = 500,
   ) {}
 
-  set(status: NodeStatus): void {
+  /**
+   * The newest status; a function is called only when the status is sent (at most once per
+   * interval), so a node at thousands of messages a second words its text only that often.
+   */
+  set(status: NodeStatus | (() => NodeStatus)): void {
     this.pending = status;
     if (this.timer) return;
     const wait = this.lastSent + this.intervalMs - Date.now();
@@ -193,8 +197,9 @@ export class StatusLine {
     this.timer = undefined;
     if (!this.pending) return;
     this.lastSent = Date.now();
-    this.node.status(this.pending);
+    const pending = this.pending;
     this.pending = undefined;
+    this.node.status(typeof pending === 'function' ? pending() : pending);
   }
 
   private clearTimer(): void {
@@ -300,7 +305,8 @@ export function reportNode(
       (sent) => {
         if (sent) {
           count++;
-          status.set(okStatus(texts.format(role === 'platform' ? 'reports' : 'sent', { count })));
+          const n = count;
+          status.set(() => okStatus(texts.format(role === 'platform' ? 'reports' : 'sent', { count: n })));
           send(msg);
         }
         done();

@@ -75,13 +75,13 @@ export = function (RED: NodeAPI) {
     /** The last batch that ended, shown when no batch is open. */
     let lastEnded: BatchChange | undefined;
     // An explicit choice to walk around the verification gate stays visible on the node.
-    const show = (s: NodeStatus) =>
-      status.set(
-        allowUnverified
-          ? { fill: 'yellow', shape: s.shape, text: texts.format('unverifiedAllowed', { status: s.text ?? '' }) }
-          : s,
-      );
-    const showCounts = () => {
+    const show = (s: NodeStatus): NodeStatus =>
+      allowUnverified
+        ? { fill: 'yellow', shape: s.shape, text: texts.format('unverifiedAllowed', { status: s.text ?? '' }) }
+        : s;
+    // Worded when the status line sends it (at most twice a second), not per unit of work.
+    const showCounts = () => status.set(countsStatus);
+    const countsStatus = (): NodeStatus => {
       if (!fleet) return show(okStatus(texts.format('pushed', { count: pushed })));
       const t = fleet.totals();
       if (!fleet.hasOpenBatches() && lastEnded) {
@@ -92,7 +92,7 @@ export = function (RED: NodeAPI) {
       }
       const counts = { queued: t.queued, upgrading: t.upgrading, done: t.succeeded, failed: t.failed };
       const text = texts.format(t.queued ? 'countsQueued' : 'counts', counts);
-      show({ fill: t.failed ? 'yellow' : 'green', shape: 'dot', text });
+      return show({ fill: t.failed ? 'yellow' : 'green', shape: 'dot', text });
     };
 
     // Message ids: unique per message, without a random number each (notices come by the thousand).

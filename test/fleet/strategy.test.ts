@@ -1,4 +1,9 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import should from 'should';
+import { FirmwareHost, HOSTED_IN_FLIGHT, ManualClock, PackageFiles } from '../../src/fleet';
+import { WINDOW_FILL_MS } from '../../src/fleet/settle';
 import { dev, externalFirmware, makeFleet, notices, reportFleet, TestFleet } from '../helpers/fleet';
 
 const MINUTE = 60_000;
@@ -257,5 +262,72 @@ describe('fleet: the download window', function () {
     t.clock.advance(0);
     should(notices(t.sent).map((n) => n.device)).eql(['dev-000', 'dev-001', 'dev-002', 'dev-003', 'dev-004']);
     should(t.fleet.counts(batch.id)).match({ NOTIFIED: 3, SUCCEEDED: 1, FAILED: 1, QUEUED: 5 });
+  });
+});
+
+describe('fleet: the download window of a hosted package', function () {
+  let t: TestFleet;
+  beforeEach(function () {
+    const dir = mkdtempSync(join(tmpdir(), 'ota-window-'));
+    const host = new FirmwareHost(new PackageFiles(join(dir, 'firmware')), {
+      fleetId: 'test',
+      publicUrl: 'http://127.0.0.1:1880',
+      secret: 'k'.repeat(32),
+      expiryHours: 1,
+    });
+    t = makeFleet({}, dir, new ManualClock(), host);
+  });
+  afterEach(function () {
+    t.close();
+  });
+
+  function hosted(strategy: Record<string, unknown>, n: number) {
+    const devices = reportFleet(t.fleet, n, '1.0.0');
+    const fw = t.fleet.addFirmware({
+      productKey: 'pk1',
+      module: 'default',
+      version: '2.0.0',
+      size: 1024,
+      md5: 'a'.repeat(32),
+      sha256: 'b'.repeat(64),
+      signMethod: 'Md5',
+      hosted: true,
+      isDiff: false,
+      verification: 'verified',
+    });
+    const batch = t.fleet.createBatch({ firmwareId: fw.id, targets: { selection: 'ALL' }, strategy });
+    t.clock.advance(0);
+    return { devices, batch };
+  }
+
+  it('keeps HOSTED_IN_FLIGHT devices downloading over HTTP at a time when the batch sets no window', function () {
+    const { devices, batch } = hosted({}, HOSTED_IN_FLIGHT + 5);
+    should(notices(t.sent)).have.length(HOSTED_IN_FLIGHT);
+    should(t.fleet.counts(batch.id)).match({ NOTIFIED: HOSTED_IN_FLIGHT, QUEUED: 5 });
+    for (const device of devices.slice(0, 2)) t.fleet.reportVersion(device, { version: '2.0.0', module: 'default' });
+    // Two free places of 400 wait a moment for more before a pass fills them.
+    t.clock.advance(0);
+    should(notices(t.sent)).have.length(HOSTED_IN_FLIGHT);
+    t.clock.advance(WINDOW_FILL_MS);
+    should(notices(t.sent)).have.length(HOSTED_IN_FLIGHT + 2);
+    should(t.fleet.counts(batch.id)).match({ NOTIFIED: HOSTED_IN_FLIGHT, SUCCEEDED: 2, QUEUED: 3 });
+  });
+
+  it('fills the window at once when a twentieth of it is free', function () {
+    const { devices } = hosted({}, HOSTED_IN_FLIGHT + 30);
+    const free = HOSTED_IN_FLIGHT / 20;
+    for (const device of devices.slice(0, free)) t.fleet.reportVersion(device, { version: '2.0.0', module: 'default' });
+    t.clock.advance(0);
+    should(notices(t.sent)).have.length(HOSTED_IN_FLIGHT + free);
+  });
+
+  it("takes the batch's own maximumInFlight over the default, larger or smaller", function () {
+    hosted({ maximumInFlight: HOSTED_IN_FLIGHT + 3 }, HOSTED_IN_FLIGHT + 5);
+    should(notices(t.sent)).have.length(HOSTED_IN_FLIGHT + 3);
+  });
+
+  it('keeps no window when the package downloads over MQTT', function () {
+    hosted({ downloadProtocol: 'mqtt' }, HOSTED_IN_FLIGHT + 5);
+    should(notices(t.sent)).have.length(HOSTED_IN_FLIGHT + 5);
   });
 });

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Fleet, FleetSettings, ManualClock, Outgoing, SqliteStore, Transition } from '../../src/fleet';
+import { Fleet, FleetSettings, ManualClock, Outgoing, PackageHost, SqliteStore, Transition } from '../../src/fleet';
 import type { BatchChange } from '../../src/fleet';
 import { DeviceRef, parseUpgradeNotice } from '../../src/protocol';
 
@@ -24,9 +24,10 @@ export function makeFleet(
   settings: Partial<FleetSettings> = {},
   dir = mkdtempSync(join(tmpdir(), 'ota-fleet-')),
   clock = new ManualClock(),
+  host?: PackageHost,
 ): TestFleet {
   const file = join(dir, 'fleet.sqlite');
-  const fleet = new Fleet({ store: new SqliteStore(file), clock, settings, name: 'test' });
+  const fleet = new Fleet({ store: new SqliteStore(file), clock, settings, name: 'test', host });
   const t: TestFleet = {
     fleet,
     clock,
@@ -38,7 +39,7 @@ export function makeFleet(
     warnings: [],
     reopen() {
       fleet.close();
-      return makeFleet(settings, dir, clock);
+      return makeFleet(settings, dir, clock, host);
     },
     close() {
       fleet.close();
