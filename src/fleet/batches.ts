@@ -360,7 +360,7 @@ function reupgrade(core: FleetCore, work: Work, batch: Batch, devices?: DeviceRe
   const tasks = core.tasksFor(batch, devices, ['FAILED', 'CANCELED']);
   if (devices && tasks.length < devices.length) throw refused('only FAILED or CANCELED tasks can be upgraded again');
   for (const task of tasks) {
-    const other = core.store.activeTask(task, task.module);
+    const other = core.activeTask(task, task.module);
     if (other) throw conflict(`${task.productKey}/${task.deviceName} has an active task in batch ${other.batchId}`);
     core.apply(work, task, 'reupgrade', {
       dueAt: core.clock.now(),

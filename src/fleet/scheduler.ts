@@ -109,7 +109,7 @@ export class Scheduler {
     if (due.length) {
       core.run((work) => {
         for (const task of due) {
-          const other = core.store.activeTask(task, task.module);
+          const other = core.activeTask(task, task.module);
           if (other) {
             core.updateTask(task, {
               dueAt: null,
