@@ -133,6 +133,38 @@ const MIGRATIONS: string[] = [
       ON CONFLICT (product_key, module, version) DO UPDATE SET count = count + 1;
   END;
   `,
+  // 6: paging and counting a large batch without reading all its tasks. Task pages walk a batch by
+  // id from a cursor (`after`): tasks_by_batch (batch_id, then the rowid an index ends with) gives
+  // that order and no state change rewrites it; tasks_by_batch_state_id does the same for the pages
+  // of one state (a state change rewrites it: one more index entry per transition, measured in
+  // BENCHMARKS.md section 8). The task counts per batch and state are kept as counters like the
+  // version counts (5), by triggers in the statement that writes the task, so opening a fleet reads
+  // a few rows instead of grouping every task. A step report (no state change) leaves them alone.
+  // A counter that reaches 0 stays (at most one row per batch and state; deleting it would be one
+  // more statement in every state change). The counters start from one count of the tasks stored.
+  `
+  CREATE INDEX tasks_by_batch ON tasks (batch_id);
+  CREATE INDEX tasks_by_batch_state_id ON tasks (batch_id, state, id);
+  CREATE TABLE batch_counts (
+    batch_id INTEGER NOT NULL, state TEXT NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (batch_id, state)
+  ) WITHOUT ROWID;
+  INSERT INTO batch_counts (batch_id, state, count) SELECT batch_id, state, COUNT(*) FROM tasks GROUP BY batch_id, state;
+  CREATE TRIGGER batch_counts_insert AFTER INSERT ON tasks BEGIN
+    INSERT INTO batch_counts (batch_id, state, count) VALUES (new.batch_id, new.state, 1)
+      ON CONFLICT (batch_id, state) DO UPDATE SET count = count + 1;
+  END;
+  CREATE TRIGGER batch_counts_delete AFTER DELETE ON tasks BEGIN
+    UPDATE batch_counts SET count = count - 1 WHERE batch_id = old.batch_id AND state = old.state;
+  END;
+  CREATE TRIGGER batch_counts_update AFTER UPDATE OF batch_id, state ON tasks
+  WHEN old.state IS NOT new.state OR old.batch_id IS NOT new.batch_id
+  BEGIN
+    UPDATE batch_counts SET count = count - 1 WHERE batch_id = old.batch_id AND state = old.state;
+    INSERT INTO batch_counts (batch_id, state, count) VALUES (new.batch_id, new.state, 1)
+      ON CONFLICT (batch_id, state) DO UPDATE SET count = count + 1;
+  END;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -466,14 +498,15 @@ export class SqliteStore implements FleetStore {
           `SELECT ${TASK_COLUMNS} FROM tasks WHERE product_key = ? AND module = ? AND state IN ${ACTIVE}`,
         )
         .raw(true),
+      // INDEXED BY: the planner, without statistics, might pick tasks_by_batch_state and sort.
       tasksOfAll: db
-        .prepare<[number, number, number], TaskRow>(
-          `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? ORDER BY id LIMIT ? OFFSET ?`,
+        .prepare<[number, number, number, number], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_by_batch WHERE batch_id = ? AND id > ? ORDER BY id LIMIT ? OFFSET ?`,
         )
         .raw(true),
       tasksOfState: db
-        .prepare<[number, string, number, number], TaskRow>(
-          `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND state = ? ORDER BY id LIMIT ? OFFSET ?`,
+        .prepare<[number, string, number, number, number], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_by_batch_state_id WHERE batch_id = ? AND state = ? AND id > ? ORDER BY id LIMIT ? OFFSET ?`,
         )
         .raw(true),
       tasksOfDevice: db
@@ -490,10 +523,10 @@ export class SqliteStore implements FleetStore {
         'INSERT INTO transitions (task_id, batch_id, from_state, to_state, reason, step, attempts, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       countsAll: db.prepare<[], { batch_id: number; state: TaskState; n: number }>(
-        'SELECT batch_id, state, COUNT(*) AS n FROM tasks GROUP BY batch_id, state',
+        'SELECT batch_id, state, count AS n FROM batch_counts WHERE count > 0',
       ),
       countsOne: db.prepare<[number], { batch_id: number; state: TaskState; n: number }>(
-        'SELECT batch_id, state, COUNT(*) AS n FROM tasks WHERE batch_id = ? GROUP BY state',
+        'SELECT batch_id, state, count AS n FROM batch_counts WHERE batch_id = ? AND count > 0',
       ),
       dueTasks: db
         .prepare<[number, string, number, number], TaskRow>(
@@ -588,6 +621,17 @@ export class SqliteStore implements FleetStore {
     if (q.module) add('module = ?', q.module);
     if (q.version) add('version = ?', q.version);
     if (q.search) add('instr(device_name, ?) > 0', q.search);
+    if (q.after) {
+      // A row value compares as the primary key orders, so the search starts at the cursor. With
+      // product_key fixed the planner searches by it alone, unless the range names the rest.
+      if (q.after.productKey === q.productKey) {
+        clauses.push('(device_name, module) > (?, ?)');
+        args.push(q.after.deviceName, q.after.module);
+      } else {
+        clauses.push('(product_key, device_name, module) > (?, ?, ?)');
+        args.push(q.after.productKey, q.after.deviceName, q.after.module);
+      }
+    }
     return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', args };
   }
 
@@ -600,7 +644,7 @@ export class SqliteStore implements FleetStore {
   }
 
   countDevices(q: DeviceQuery): number {
-    const { sql, args } = this.deviceWhere(q);
+    const { sql, args } = this.deviceWhere({ ...q, after: undefined });
     return (this.db.prepare(`SELECT COUNT(*) AS n FROM devices ${sql}`).get(...args) as { n: number }).n;
   }
 
@@ -846,9 +890,10 @@ export class SqliteStore implements FleetStore {
   tasksOf(batchId: number, q: TaskQuery): Task[] {
     const limit = q.limit ?? 1000;
     const offset = q.offset ?? 0;
+    const after = q.after ?? -1;
     const rows = q.state
-      ? this.s.tasksOfState.all(batchId, q.state, limit, offset)
-      : this.s.tasksOfAll.all(batchId, limit, offset);
+      ? this.s.tasksOfState.all(batchId, q.state, after, limit, offset)
+      : this.s.tasksOfAll.all(batchId, after, limit, offset);
     return rows.map(toTask);
   }
 
