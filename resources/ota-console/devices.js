@@ -92,6 +92,20 @@
     });
   }
 
+  /**
+   * Up to FOUND_LIMIT matches from `after`. A filtered request reads a bounded part of the list
+   * and may answer few rows with a next cursor: ask on, request by request, until the page is full
+   * or the list ends (no single request holds the runtime long).
+   */
+  function foundPage(query, after, rows) {
+    const q = Object.assign({}, query, { limit: FOUND_LIMIT - rows.length });
+    if (after) q.after = after;
+    return getPage('/devices', q).then(({ items, next }) => {
+      const all = rows.concat(items);
+      return next && all.length < FOUND_LIMIT ? foundPage(query, next, all) : { items: all, next };
+    });
+  }
+
   /** Searches from the first page, or (`page`) shows another page of the same search by its cursor. */
   function search(page) {
     if (page === undefined) pages = { cursors: [null], page: 0 };
@@ -101,8 +115,7 @@
     for (const key of ['productKey', 'module', 'version']) if (s[key]) query[key] = s[key];
     if (s.text) query.search = s.text;
     const asked = pages;
-    if (asked.cursors[asked.page]) query.after = asked.cursors[asked.page];
-    return getPage('/devices', query).then(
+    return foundPage(query, asked.cursors[asked.page], []).then(
       ({ items: rows, next }) => {
         if (pages !== asked) return;
         asked.cursors.length = asked.page + 1;

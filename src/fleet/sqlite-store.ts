@@ -12,7 +12,16 @@ import { FleetError } from './errors';
 import type { BatchType, Strategy, Targets } from './settings';
 import { ACTIVE_TASK_STATES, BatchState, emptyCounts, TaskState } from './states';
 import type { CredentialRecord, DeviceCredential } from './credentials';
-import type { CandidateQuery, CredentialQuery, DeviceQuery, FleetStore, NewBatch, NewTask, TaskQuery } from './store';
+import type {
+  CandidateQuery,
+  CredentialQuery,
+  DevicePage,
+  DeviceQuery,
+  FleetStore,
+  NewBatch,
+  NewTask,
+  TaskQuery,
+} from './store';
 import type { Batch, DeviceModule, Firmware, Task, Transition, Verification, VersionCount } from './types';
 
 /** Each entry migrates the schema from version i to i + 1. Append only; never edit a shipped one. */
@@ -195,6 +204,9 @@ const INSERT_TASKS = `INSERT INTO tasks (batch_id, product_key, device_name, mod
   retries, wave, due_at, started_at, created_at, updated_at)`;
 const TASK_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 const TASK_ROWS_PER_INSERT = 100;
+
+/** Devices a filtered page reads at most (devicePage): about 5 ms of the event loop. */
+const DEVICE_SCAN = 50_000;
 
 const TASK_COLUMNS =
   'id, batch_id, product_key, device_name, module, src_version, state, reason, step, attempts, retries, wave, due_at, started_at, created_at, updated_at';
@@ -648,6 +660,31 @@ export class SqliteStore implements FleetStore {
       .prepare(`SELECT * FROM devices ${sql} ORDER BY product_key, device_name, module LIMIT ? OFFSET ?`)
       .all(...args, q.limit ?? 1000, q.offset ?? 0) as DeviceRow[];
     return rows.map(toDevice);
+  }
+
+  /**
+   * A page of devices for a client that pages by cursor. A version or a part of a name is not in
+   * the list's order, so a rare one would read a whole product for one page: with either, the page
+   * reads at most DEVICE_SCAN devices from its cursor, and when it stops before `limit` matches,
+   * `next` is the last device it read, where the next page starts.
+   */
+  devicePage(q: DeviceQuery): DevicePage {
+    if ((!q.version && !q.search) || q.offset) return { devices: this.listDevices(q) };
+    const limit = q.limit ?? 1000;
+    const scan = this.deviceWhere({ ...q, version: undefined, search: undefined });
+    const match = this.deviceWhere({ version: q.version, search: q.search });
+    const order = 'ORDER BY product_key, device_name, module';
+    const rows = this.db
+      .prepare(`SELECT * FROM (SELECT * FROM devices ${scan.sql} ${order} LIMIT ?) ${match.sql} LIMIT ?`)
+      .all(...scan.args, DEVICE_SCAN, ...match.args, limit) as DeviceRow[];
+    const devices = rows.map(toDevice);
+    if (devices.length >= limit) return { devices };
+    const last = this.db
+      .prepare(`SELECT product_key, device_name, module FROM devices ${scan.sql} ${order} LIMIT 1 OFFSET ?`)
+      .get(...scan.args, DEVICE_SCAN - 1) as DeviceRow | undefined;
+    return last
+      ? { devices, next: { productKey: last.product_key, deviceName: last.device_name, module: last.module } }
+      : { devices };
   }
 
   countDevices(q: DeviceQuery): number {

@@ -54,6 +54,12 @@ export interface CredentialQuery {
   offset?: number;
 }
 
+/** A page of devices, and where the next one starts when the page stopped reading before `limit` matches. */
+export interface DevicePage {
+  devices: DeviceModule[];
+  next?: DeviceKey;
+}
+
 export type NewTask = Omit<Task, 'id'>;
 export type NewBatch = Omit<Batch, 'id'>;
 
@@ -71,6 +77,8 @@ export interface FleetStore {
   deviceModules(device: DeviceRef): DeviceModule[];
   /** Devices by product key, device name and module: a page from `after` (or `offset`), at most `limit`. */
   listDevices(query: DeviceQuery): DeviceModule[];
+  /** A page by cursor that reads a bounded number of devices, however rare its version or name filter. */
+  devicePage(query: DeviceQuery): DevicePage;
   countDevices(query: DeviceQuery): number;
   versionDistribution(productKey?: string): VersionCount[];
   setTags(device: DeviceRef, tags: string[]): void;

@@ -21,7 +21,14 @@ import {
 } from '../fleet';
 import { checkTopicLevel, generateSigningKeyPair, isPlainObject, ProtocolError } from '../protocol';
 import { brokerAuthRoutes } from './broker-auth';
-import { deviceCursor, NEXT_HEADER, nextDeviceCursor, nextTaskCursor, taskCursor } from './page-cursor';
+import {
+  deviceCursor,
+  encodeDeviceCursor,
+  NEXT_HEADER,
+  nextDeviceCursor,
+  nextTaskCursor,
+  taskCursor,
+} from './page-cursor';
 import { allFleets, FleetHandle, fleetById } from './registry';
 
 type Handler = (req: Request, res: Response) => unknown;
@@ -266,10 +273,11 @@ export function mountAdminApi(RED: NodeAPI): void {
   );
 
   // A page of devices; `after` (the X-Next-After of the previous page) reads from there through
-  // the key, `offset` reads every device it skips.
+  // the key, `offset` reads every device it skips. A version or name filter reads a bounded part of
+  // the list: its page may be short, or empty, and still have a next one.
   route('get', '/ota/fleets/:fleet/devices', read, (req, res) => {
     const limit = intQuery(req, 'limit', 1000, 100_000);
-    const page = fleetOf(req).fleet.devices({
+    const { devices, next } = fleetOf(req).fleet.devicePage({
       productKey: stringQuery(req, 'productKey'),
       module: stringQuery(req, 'module'),
       version: stringQuery(req, 'version'),
@@ -278,9 +286,9 @@ export function mountAdminApi(RED: NodeAPI): void {
       offset: intQuery(req, 'offset', 0, Number.MAX_SAFE_INTEGER),
       after: deviceCursor(req.query.after),
     });
-    const next = nextDeviceCursor(page, limit);
-    if (next) res.setHeader(NEXT_HEADER, next);
-    return page;
+    const cursor = next ? encodeDeviceCursor(next) : nextDeviceCursor(devices, limit);
+    if (cursor) res.setHeader(NEXT_HEADER, cursor);
+    return devices;
   });
 
   route('get', '/ota/fleets/:fleet/devices/:productKey/:deviceName', read, (req) => {

@@ -123,4 +123,39 @@ describe('the SQLite store: pages by cursor', function () {
       store.countDevices({ productKey: 'pk1', after: { productKey: 'pk1', deviceName: 'd40', module: 'default' } }),
     ).equal(50 + n);
   });
+  it('a page filtered by a rare version reads a bounded part of the list and says where the next one starts', function () {
+    const name = (i: number) => `d${String(i).padStart(5, '0')}`;
+    const rare = new Set([7, 55_555]);
+    store.transaction(() => {
+      for (let i = 0; i < 60_000; i++)
+        store.recordVersion({ productKey: 'pk1', deviceName: name(i) }, 'default', rare.has(i) ? '9.9.9' : '1.0.0', 1);
+    });
+    const first = store.devicePage({ productKey: 'pk1', version: '9.9.9', limit: 10 });
+    should(first.devices.map((d) => d.deviceName)).eql([name(7)]);
+    should(first.next).eql({ productKey: 'pk1', deviceName: name(49_999), module: 'default' });
+    const second = store.devicePage({ productKey: 'pk1', version: '9.9.9', limit: 10, after: first.next });
+    should(second.devices.map((d) => d.deviceName)).eql([name(55_555)]);
+    should(second.next).be.undefined();
+    const byName = store.devicePage({ productKey: 'pk1', search: 'd5555', limit: 10 });
+    should(byName.devices.map((d) => d.deviceName)).eql([]);
+    should(
+      store
+        .devicePage({ productKey: 'pk1', search: 'd5555', limit: 10, after: byName.next })
+        .devices.map((d) => d.deviceName),
+    ).eql([
+      name(55_550),
+      name(55_551),
+      name(55_552),
+      name(55_553),
+      name(55_554),
+      name(55_555),
+      name(55_556),
+      name(55_557),
+      name(55_558),
+      name(55_559),
+    ]);
+    const common = store.devicePage({ productKey: 'pk1', version: '1.0.0', limit: 3 });
+    should(common.devices.map((d) => d.deviceName)).eql([name(0), name(1), name(2)]);
+    should(common.next).be.undefined();
+  });
 });
