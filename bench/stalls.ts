@@ -18,8 +18,16 @@
  *   again: the store closed and opened again with the batch open). The stall meter runs in the
  *   Node-RED process, where the HTTP client's own share of the loop is small.
  *
- * Pages are sampled: 11 pages from the first to the last (offset paging costs more the deeper
- * the page), each page a separate call with a loop turn between them.
+ * Pages are read by cursor (`after`, the admin API's X-Next-After), as the OTA tab and the API's
+ * clients page. Walking all 1000 pages by cursor would take a minute of requests, so 11 pages from
+ * the first to the last are sampled by seeking: each sampled page's cursor (the last row of the
+ * page before it) is found outside the meter, then the page is read by it under the meter, a
+ * separate call with a loop turn between them. A keyset page costs the same at any depth; the
+ * samples show it does.
+ *
+ * The console row is what the OTA tab asks when it is opened on that fleet and a batch's detail is
+ * shown: the fleets, versions, firmware and batches (together, as its refresh asks them), the
+ * batch and its first page of tasks, the next page by cursor, and a page of the device search.
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -106,13 +114,23 @@ export function sampledOffsets(total: number, pageSize: number, count: number): 
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-/** The pages at `offsets`, one call each with a loop turn between, under one meter. */
-async function walk(what: string, offsets: number[], page: (offset: number) => unknown): Promise<Measure> {
+/**
+ * The pages at `offsets`, one call each with a loop turn between, under one meter: `cursorAt`
+ * finds each page's cursor first (outside the meter), `page` reads the page from it.
+ */
+async function walk<C>(
+  what: string,
+  offsets: number[],
+  cursorAt: (offset: number) => C | Promise<C>,
+  page: (cursor: C) => unknown,
+): Promise<Measure> {
+  const cursors: C[] = [];
+  for (const offset of offsets) cursors.push(await cursorAt(offset));
   const callsMs: number[] = [];
   const { gaps } = await underMeter(async () => {
-    for (const offset of offsets) {
+    for (const [i, offset] of offsets.entries()) {
       const t = now();
-      const rows = (await page(offset)) as unknown[];
+      const rows = (await page(cursors[i])) as unknown[];
       callsMs.push(now() - t);
       if (!Array.isArray(rows) || rows.length === 0) throw new Error(`${what}: no rows at offset ${offset}`);
       await turn();
@@ -162,11 +180,17 @@ async function direct(file: string, firmwareId: string, n: number): Promise<Dire
   const measures = [
     create.measure,
     (await measured('Fleet.versions()', () => fleet.versions())).measure,
-    await walk(`Fleet.devices, ${pagesText(offsets, n)}`, offsets, (offset) =>
-      fleet.devices({ productKey: PRODUCT, limit: PAGE, offset }),
+    await walk(
+      `Fleet.devices by cursor, ${pagesText(offsets, n)}`,
+      offsets,
+      (offset) => (offset === 0 ? undefined : fleet.devices({ productKey: PRODUCT, limit: 1, offset: offset - 1 })[0]),
+      (after) => fleet.devices({ productKey: PRODUCT, limit: PAGE, after }),
     ),
-    await walk(`Fleet.tasks, ${pagesText(offsets, n)}`, offsets, (offset) =>
-      fleet.tasks(batchId, { limit: PAGE, offset }),
+    await walk(
+      `Fleet.tasks by cursor, ${pagesText(offsets, n)}`,
+      offsets,
+      (offset) => (offset === 0 ? undefined : fleet.tasks(batchId, { limit: 1, offset: offset - 1 })[0].id),
+      (after) => fleet.tasks(batchId, { limit: PAGE, after }),
     ),
     (await measured('Fleet.close() with the batch open', () => fleet.close())).measure,
   ];
@@ -216,6 +240,37 @@ function call<T>(method: string, url: string, body?: unknown, headers: Record<st
     req.on('error', reject);
     req.end(data);
   });
+}
+
+const sep = (url: string) => (url.includes('?') ? '&' : '?');
+
+/** The X-Next-After of a GET (the cursor of the page after it). */
+function nextOf(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        res.resume();
+        const next = res.headers['x-next-after'];
+        if (res.statusCode !== 200 || typeof next !== 'string')
+          return reject(new Error(`GET ${url}: HTTP ${res.statusCode}, no X-Next-After`));
+        res.on('end', () => resolve(next));
+      })
+      .on('error', reject);
+  });
+}
+
+/** The console's page of tasks and its device search (resources/ota-console: PAGE_SIZE, FOUND_LIMIT). */
+const CONSOLE_PAGE = 200;
+const CONSOLE_FOUND = 100;
+
+/** What the OTA tab asks on open and on a refresh, with a batch's detail shown and a device search made. */
+async function consoleOpen(admin: string, api: string, batchId: number): Promise<void> {
+  await call('GET', `${admin}/ota/fleets`);
+  await Promise.all([call('GET', `${api}/versions`), call('GET', `${api}/firmware`), call('GET', `${api}/batches`)]);
+  const tasks = `${api}/batches/${batchId}/tasks?limit=${CONSOLE_PAGE}`;
+  await Promise.all([call('GET', `${api}/batches/${batchId}`), call('GET', tasks)]);
+  await call('GET', `${tasks}&after=${encodeURIComponent(await nextOf(tasks))}`);
+  await call('GET', `${api}/devices?productKey=${PRODUCT}&limit=${CONSOLE_FOUND}`);
 }
 
 /** The flow: one ota-fleet and the ota-push that is its egress (its outputs wired to nothing). */
@@ -275,15 +330,27 @@ async function red(file: string, firmwareId: string, n: number): Promise<RedResu
     measures.push(create.measure);
     measures.push((await measured('GET …/versions', () => call('GET', `${api}/versions`))).measure);
     const offsets = sampledOffsets(n, PAGE, SAMPLED_PAGES);
+    const devices = `${api}/devices?productKey=${PRODUCT}`;
+    const tasks = `${api}/batches/${create.result.id}/tasks`;
+    // A page's cursor: the X-Next-After of a one-row page at the row before it.
+    const cursorAt = (url: string) => async (offset: number) =>
+      offset === 0 ? '' : `&after=${encodeURIComponent(await nextOf(`${url}${sep(url)}limit=1&offset=${offset - 1}`))}`;
     measures.push(
-      await walk(`GET …/devices, ${pagesText(offsets, n)}`, offsets, (offset) =>
-        call('GET', `${api}/devices?productKey=${PRODUCT}&limit=${PAGE}&offset=${offset}`),
+      await walk(`GET …/devices by cursor, ${pagesText(offsets, n)}`, offsets, cursorAt(devices), (after) =>
+        call('GET', `${devices}&limit=${PAGE}${after}`),
       ),
     );
     measures.push(
-      await walk(`GET …/batches/:id/tasks, ${pagesText(offsets, n)}`, offsets, (offset) =>
-        call('GET', `${api}/batches/${create.result.id}/tasks?limit=${PAGE}&offset=${offset}`),
+      await walk(`GET …/batches/:id/tasks by cursor, ${pagesText(offsets, n)}`, offsets, cursorAt(tasks), (after) =>
+        call('GET', `${tasks}?limit=${PAGE}${after}`),
       ),
+    );
+    measures.push(
+      (
+        await measured('the OTA tab opened on the fleet, a batch shown', () =>
+          consoleOpen(admin, api, create.result.id),
+        )
+      ).measure,
     );
     // The control: nothing asked, the batch open, the scheduler pushing at its pace.
     measures.push((await measured(`idle ${IDLE_MS / 1000} s, batch open`, () => sleep(IDLE_MS))).measure);
@@ -387,7 +454,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       rows,
       details: { devices: n, direct: d, reopen: r, red: h, quick: options.quick },
       notes: [
-        `stalls: the longest gap of a 1 ms timer chain around each call (${SAMPLED_PAGES} pages sampled from the first to the last); the Fleet rows on a ManualClock, the HTTP rows through Node-RED's admin API with an ota-push attached; monitorEventLoopDelay's maxima are in the JSON.`,
+        `stalls: the longest gap of a 1 ms timer chain around each call (${SAMPLED_PAGES} pages sampled from the first to the last, each read by its cursor); the Fleet rows on a ManualClock, the HTTP rows through Node-RED's admin API with an ota-push attached; monitorEventLoopDelay's maxima are in the JSON.`,
       ],
     };
   } finally {

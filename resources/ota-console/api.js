@@ -58,6 +58,20 @@
     return ajax({ url: fleetUrl(path) + (query ? '?' + $.param(query) : ''), method: 'GET' });
   }
 
+  /** A page of a list: its rows and the cursor of the next page (X-Next-After), null on the last. */
+  function getPage(path, query) {
+    return new Promise((resolve, reject) => {
+      $.ajax({
+        url: fleetUrl(path) + (query ? '?' + $.param(query) : ''),
+        method: 'GET',
+        dataType: 'json',
+        cache: false,
+      })
+        .done((items, _status, xhr) => resolve({ items, next: xhr.getResponseHeader('X-Next-After') || null }))
+        .fail((xhr) => reject(apiError(xhr)));
+    });
+  }
+
   function post(path, body) {
     return ajax({
       url: fleetUrl(path),
@@ -273,6 +287,7 @@
     ajax,
     fleetUrl,
     get,
+    getPage,
     post,
     taskPath,
     canRead,

@@ -17,22 +17,27 @@
     formatStep,
   } = OtaConsole.format;
   const { h, fill, button, keepFocus, focusIn, progressBar, stateBadge, batchStateBadge } = OtaConsole.widgets;
-  const { view, ui, loaders, get, post, taskPath, canWrite, act, firmwareById, batchById, singleFlight } =
+  const { view, ui, loaders, get, getPage, post, taskPath, canWrite, act, firmwareById, batchById, singleFlight } =
     OtaConsole.api;
 
   singleFlight('tasks', () => {
     const detail = view.detail;
     if (!detail) return null;
-    const query = { limit: PAGE_SIZE, offset: detail.offset };
+    // Pages by cursor: each page reads from the last task of the one before, however deep.
+    const query = { limit: PAGE_SIZE };
+    const after = detail.cursors[detail.page];
+    if (after) query.after = after;
     if (detail.filter) query.state = detail.filter;
-    return Promise.all([get('/batches/' + detail.id), get('/batches/' + detail.id + '/tasks', query)]).then(
-      ([batch, tasks]) => {
+    return Promise.all([get('/batches/' + detail.id), getPage('/batches/' + detail.id + '/tasks', query)]).then(
+      ([batch, page]) => {
         if (view.detail !== detail) return;
         const known = batchById(batch.id);
         if (known) Object.assign(known, batch);
         else view.batches.unshift(batch);
         detail.batch = batch;
-        view.tasks = tasks;
+        view.tasks = page.items;
+        detail.cursors.length = detail.page + 1;
+        if (page.next) detail.cursors.push(page.next);
         render();
       },
     );
@@ -162,7 +167,8 @@
         'aria-pressed': String(detail.filter === state),
         onclick: () => {
           detail.filter = state;
-          detail.offset = 0;
+          detail.page = 0;
+          detail.cursors = [null];
           render();
           loaders.tasks();
         },
@@ -349,33 +355,38 @@
   function pager(detail) {
     const b = detail.batch;
     const count = b ? (detail.filter ? b.counts[detail.filter] || 0 : total(b.counts)) : 0;
-    if (count <= PAGE_SIZE && detail.offset === 0)
+    const first = detail.page * PAGE_SIZE;
+    const hasNext = detail.cursors.length > detail.page + 1;
+    if (count <= PAGE_SIZE && detail.page === 0 && !hasNext)
       return h('p', {
         class: 'ota-console-muted',
         text: t(count === 1 ? 'detail.oneTask' : 'detail.tasks', { count }),
       });
     const move = (delta) => {
-      detail.offset = Math.max(0, detail.offset + delta);
+      detail.page = Math.max(0, detail.page + delta);
       loaders.tasks();
     };
     return h(
       'div',
       { class: 'ota-console-buttons' },
-      button(t('detail.previous'), () => move(-PAGE_SIZE), { disabled: detail.offset === 0, 'data-focus': 'prev' }),
+      button(t('detail.previous'), () => move(-1), { disabled: detail.page === 0, 'data-focus': 'prev' }),
       h('span', {
         class: 'ota-console-muted',
         text: t('detail.page', {
-          first: detail.offset + 1,
-          last: Math.min(count, detail.offset + PAGE_SIZE),
+          first: Math.min(count, first + 1),
+          last: Math.min(count, first + view.tasks.length),
           count,
         }),
       }),
-      button(t('detail.next'), () => move(PAGE_SIZE), {
-        disabled: detail.offset + PAGE_SIZE >= count,
+      button(t('detail.next'), () => move(1), {
+        disabled: !hasNext,
         'data-focus': 'next',
       }),
     );
   }
+
+  const EXPORT_PAGE = 5000;
+  const EXPORT_LIMIT = 100000;
 
   function csvCell(value) {
     let text = value === null || value === undefined ? '' : String(value);
@@ -420,10 +431,19 @@
     return lines.join('\r\n') + '\r\n';
   }
 
-  function exportCsv(detail) {
-    const query = { limit: 100000 };
+  /** The CSV's tasks (the first EXPORT_LIMIT), a page of EXPORT_PAGE at a time: no request holds the runtime long. */
+  function exportedTasks(detail, tasks, after) {
+    const query = { limit: EXPORT_PAGE };
+    if (after) query.after = after;
     if (detail.filter) query.state = detail.filter;
-    return get('/batches/' + detail.id + '/tasks', query).then(
+    return getPage('/batches/' + detail.id + '/tasks', query).then((page) => {
+      tasks.push(...page.items);
+      return page.next && tasks.length < EXPORT_LIMIT ? exportedTasks(detail, tasks, page.next) : tasks;
+    });
+  }
+
+  function exportCsv(detail) {
+    return exportedTasks(detail, []).then(
       (tasks) => {
         const url = URL.createObjectURL(new Blob([csvOf(tasks)], { type: 'text/csv' }));
         const link = h('a', {

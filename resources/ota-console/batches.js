@@ -124,7 +124,7 @@
 
   /** Opens a batch's detail in the Batches section, its heading focused. */
   function open(id) {
-    view.detail = { id, filter: '', offset: 0, batch: batchById(id) || null, confirming: false };
+    view.detail = { id, filter: '', page: 0, cursors: [null], batch: batchById(id) || null, confirming: false };
     view.tasks = [];
     OtaConsole.tab.showPanel('batches');
     OtaConsole.batchDetail.render();

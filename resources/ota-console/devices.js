@@ -4,10 +4,13 @@
   'use strict';
   const { t, formatTime, isoTime, formatStep } = OtaConsole.format;
   const { h, fill, button, field, keepFocus, focusIn, stateBadge } = OtaConsole.widgets;
-  const { view, ui, loaders, get, showMessage, singleFlight } = OtaConsole.api;
+  const { view, ui, loaders, get, getPage, showMessage, singleFlight } = OtaConsole.api;
 
-  /** At most this many devices are listed; typing more of the name narrows them. */
+  /** Device modules a page lists; typing more of the name narrows them, Previous/Next page through. */
   const FOUND_LIMIT = 100;
+
+  /** The search's pages: the cursor each starts at (null: the first), and the one shown. */
+  let pages = { cursors: [null], page: 0 };
 
   singleFlight('device', () => {
     const device = view.device;
@@ -89,13 +92,34 @@
     });
   }
 
-  function search() {
+  /**
+   * Up to FOUND_LIMIT matches from `after`. A filtered request reads a bounded part of the list
+   * and may answer few rows with a next cursor: ask on, request by request, until the page is full
+   * or the list ends (no single request holds the runtime long).
+   */
+  function foundPage(query, after, rows) {
+    const q = Object.assign({}, query, { limit: FOUND_LIMIT - rows.length });
+    if (after) q.after = after;
+    return getPage('/devices', q).then(({ items, next }) => {
+      const all = rows.concat(items);
+      return next && all.length < FOUND_LIMIT ? foundPage(query, next, all) : { items: all, next };
+    });
+  }
+
+  /** Searches from the first page, or (`page`) shows another page of the same search by its cursor. */
+  function search(page) {
+    if (page === undefined) pages = { cursors: [null], page: 0 };
+    else pages.page = page;
     const s = view.search;
     const query = { limit: FOUND_LIMIT };
     for (const key of ['productKey', 'module', 'version']) if (s[key]) query[key] = s[key];
     if (s.text) query.search = s.text;
-    return get('/devices', query).then(
-      (rows) => {
+    const asked = pages;
+    return foundPage(query, asked.cursors[asked.page], []).then(
+      ({ items: rows, next }) => {
+        if (pages !== asked) return;
+        asked.cursors.length = asked.page + 1;
+        if (next) asked.cursors.push(next);
         const seen = new Map();
         for (const row of rows) {
           const key = row.productKey + '/' + row.deviceName;
@@ -143,8 +167,20 @@
               h('span', { class: 'ota-console-muted', text: ' ' + d.version }),
             ),
           ),
-          view.found.length >= FOUND_LIMIT
-            ? h('li', { class: 'ota-console-muted', text: t('devices.firstMatches', { count: FOUND_LIMIT }) })
+          pages.page > 0 || pages.cursors.length > 1
+            ? h(
+                'li',
+                { class: 'ota-console-buttons' },
+                button(t('detail.previous'), () => search(pages.page - 1), {
+                  disabled: pages.page === 0,
+                  'data-focus': 'found-prev',
+                }),
+                h('span', { class: 'ota-console-muted', text: t('devices.firstMatches', { count: FOUND_LIMIT }) }),
+                button(t('detail.next'), () => search(pages.page + 1), {
+                  disabled: pages.cursors.length <= pages.page + 1,
+                  'data-focus': 'found-next',
+                }),
+              )
             : null,
         ),
       ),

@@ -27,7 +27,7 @@ import { Scheduler } from './scheduler';
 import { DeviceSelection, selectedModules, selectedModulesOf } from './selection';
 import { settleBatch } from './settle';
 import type { TaskCounts } from './states';
-import type { CredentialQuery, DeviceQuery, TaskQuery } from './store';
+import type { CredentialQuery, DevicePage, DeviceQuery, TaskQuery } from './store';
 import type { BatchView, DeviceModule, Firmware, Task, Transition } from './types';
 
 /** The prefix of the fleet's store keys that integrations keep their notes under. */
@@ -108,6 +108,11 @@ export class Fleet extends FleetCore {
   // inventory
   devices(query: DeviceQuery = {}): DeviceModule[] {
     return this.store.listDevices(query);
+  }
+
+  /** A page of devices for a client that pages by cursor (`next`: where the following page starts, when it stopped early). */
+  devicePage(query: DeviceQuery = {}): DevicePage {
+    return this.store.devicePage(query);
   }
 
   device(device: DeviceRef) {

@@ -21,10 +21,12 @@ const PAGE = 1000;
 export function selectedModules(store: FleetStore, selection: DeviceSelection): DeviceModule[] {
   const out: DeviceModule[] = [];
   const tagged = new Map<string, boolean>();
-  for (let offset = 0; ; offset += PAGE) {
-    const page = store.listDevices({ productKey: selection.productKey, module: selection.module, limit: PAGE, offset });
+  // By cursor: each page starts at the last device of the one before (an offset would re-read them all).
+  for (let after: DeviceModule | undefined; ;) {
+    const page = store.listDevices({ productKey: selection.productKey, module: selection.module, limit: PAGE, after });
     for (const d of page) if (carriesTag(store, d, selection.tag, tagged)) out.push(d);
     if (page.length < PAGE) return out;
+    after = page[page.length - 1];
   }
 }
 

@@ -16,6 +16,7 @@ import type {
   CandidatePage,
   CandidateQuery,
   CredentialQuery,
+  DevicePage,
   DeviceQuery,
   FleetStore,
   NewBatch,
@@ -142,6 +143,38 @@ const MIGRATIONS: string[] = [
       ON CONFLICT (product_key, module, version) DO UPDATE SET count = count + 1;
   END;
   `,
+  // 6: paging and counting a large batch without reading all its tasks. Task pages walk a batch by
+  // id from a cursor (`after`): tasks_by_batch (batch_id, then the rowid an index ends with) gives
+  // that order and no state change rewrites it; tasks_by_batch_state_id does the same for the pages
+  // of one state (a state change rewrites it: one more index entry per transition, measured in
+  // BENCHMARKS.md section 8). The task counts per batch and state are kept as counters like the
+  // version counts (5), by triggers in the statement that writes the task, so opening a fleet reads
+  // a few rows instead of grouping every task. A step report (no state change) leaves them alone.
+  // A counter that reaches 0 stays (at most one row per batch and state; deleting it would be one
+  // more statement in every state change). The counters start from one count of the tasks stored.
+  `
+  CREATE INDEX tasks_by_batch ON tasks (batch_id);
+  CREATE INDEX tasks_by_batch_state_id ON tasks (batch_id, state, id);
+  CREATE TABLE batch_counts (
+    batch_id INTEGER NOT NULL, state TEXT NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (batch_id, state)
+  ) WITHOUT ROWID;
+  INSERT INTO batch_counts (batch_id, state, count) SELECT batch_id, state, COUNT(*) FROM tasks GROUP BY batch_id, state;
+  CREATE TRIGGER batch_counts_insert AFTER INSERT ON tasks BEGIN
+    INSERT INTO batch_counts (batch_id, state, count) VALUES (new.batch_id, new.state, 1)
+      ON CONFLICT (batch_id, state) DO UPDATE SET count = count + 1;
+  END;
+  CREATE TRIGGER batch_counts_delete AFTER DELETE ON tasks BEGIN
+    UPDATE batch_counts SET count = count - 1 WHERE batch_id = old.batch_id AND state = old.state;
+  END;
+  CREATE TRIGGER batch_counts_update AFTER UPDATE OF batch_id, state ON tasks
+  WHEN old.state IS NOT new.state OR old.batch_id IS NOT new.batch_id
+  BEGIN
+    UPDATE batch_counts SET count = count - 1 WHERE batch_id = old.batch_id AND state = old.state;
+    INSERT INTO batch_counts (batch_id, state, count) VALUES (new.batch_id, new.state, 1)
+      ON CONFLICT (batch_id, state) DO UPDATE SET count = count + 1;
+  END;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -172,6 +205,9 @@ const INSERT_TASKS = `INSERT INTO tasks (batch_id, product_key, device_name, mod
   retries, wave, due_at, started_at, created_at, updated_at)`;
 const TASK_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 const TASK_ROWS_PER_INSERT = 100;
+
+/** Devices a filtered page reads at most (devicePage): about 5 ms of the event loop. */
+const DEVICE_SCAN = 50_000;
 
 const TASK_COLUMNS =
   'id, batch_id, product_key, device_name, module, src_version, state, reason, step, attempts, retries, wave, due_at, started_at, created_at, updated_at';
@@ -327,10 +363,17 @@ export class SqliteStore implements FleetStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
     this.db.pragma('busy_timeout = 5000');
-    // A 16 MB page cache keeps the indexes of a large fleet in memory; checkpoints every 16 MB of
-    // WAL instead of every 4 MB (fewer fsyncs under a steady stream of reports).
+    // A 16 MB page cache keeps the indexes of a large fleet in memory. The WAL is checkpointed every
+    // 1000 pages (4 MB, SQLite's default): close() checkpoints what the WAL holds while the event
+    // loop waits, 20-24 ms for 16 MB against 8-9 ms for 4 MB, and a stream of task writes runs as
+    // fast either way (BENCHMARKS.md section 8).
     this.db.pragma('cache_size = -16000');
-    this.db.pragma('wal_autocheckpoint = 4000');
+    this.db.pragma('wal_autocheckpoint = 1000');
+    // One large transaction (a million tasks written at once) grows the WAL file to its size, 180
+    // MB; SQLite keeps the file until close() deletes it (120-170 ms to free). With this limit the
+    // first write after the checkpoint cuts it back to 4 MB instead (that write pays the same
+    // time), and the file never stays larger than 4 MB between writes.
+    this.db.pragma(`journal_size_limit = ${4 * 1024 * 1024}`);
     this.migrate();
     if (options.maxPageCount) this.db.pragma(`max_page_count = ${Math.floor(options.maxPageCount)}`);
     this.s = this.prepare();
@@ -475,14 +518,15 @@ export class SqliteStore implements FleetStore {
           `SELECT ${TASK_COLUMNS} FROM tasks WHERE product_key = ? AND module = ? AND state IN ${ACTIVE}`,
         )
         .raw(true),
+      // INDEXED BY: the planner, without statistics, might pick tasks_by_batch_state and sort.
       tasksOfAll: db
-        .prepare<[number, number, number], TaskRow>(
-          `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? ORDER BY id LIMIT ? OFFSET ?`,
+        .prepare<[number, number, number, number], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_by_batch WHERE batch_id = ? AND id > ? ORDER BY id LIMIT ? OFFSET ?`,
         )
         .raw(true),
       tasksOfState: db
-        .prepare<[number, string, number, number], TaskRow>(
-          `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND state = ? ORDER BY id LIMIT ? OFFSET ?`,
+        .prepare<[number, string, number, number, number], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_by_batch_state_id WHERE batch_id = ? AND state = ? AND id > ? ORDER BY id LIMIT ? OFFSET ?`,
         )
         .raw(true),
       tasksOfDevice: db
@@ -499,10 +543,10 @@ export class SqliteStore implements FleetStore {
         'INSERT INTO transitions (task_id, batch_id, from_state, to_state, reason, step, attempts, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       countsAll: db.prepare<[], { batch_id: number; state: TaskState; n: number }>(
-        'SELECT batch_id, state, COUNT(*) AS n FROM tasks GROUP BY batch_id, state',
+        'SELECT batch_id, state, count AS n FROM batch_counts WHERE count > 0',
       ),
       countsOne: db.prepare<[number], { batch_id: number; state: TaskState; n: number }>(
-        'SELECT batch_id, state, COUNT(*) AS n FROM tasks WHERE batch_id = ? GROUP BY state',
+        'SELECT batch_id, state, count AS n FROM batch_counts WHERE batch_id = ? AND count > 0',
       ),
       dueTasks: db
         .prepare<[number, string, number, number], TaskRow>(
@@ -597,6 +641,17 @@ export class SqliteStore implements FleetStore {
     if (q.module) add('module = ?', q.module);
     if (q.version) add('version = ?', q.version);
     if (q.search) add('instr(device_name, ?) > 0', q.search);
+    if (q.after) {
+      // A row value compares as the primary key orders, so the search starts at the cursor. With
+      // product_key fixed the planner searches by it alone, unless the range names the rest.
+      if (q.after.productKey === q.productKey) {
+        clauses.push('(device_name, module) > (?, ?)');
+        args.push(q.after.deviceName, q.after.module);
+      } else {
+        clauses.push('(product_key, device_name, module) > (?, ?, ?)');
+        args.push(q.after.productKey, q.after.deviceName, q.after.module);
+      }
+    }
     return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', args };
   }
 
@@ -608,8 +663,33 @@ export class SqliteStore implements FleetStore {
     return rows.map(toDevice);
   }
 
+  /**
+   * A page of devices for a client that pages by cursor. A version or a part of a name is not in
+   * the list's order, so a rare one would read a whole product for one page: with either, the page
+   * reads at most DEVICE_SCAN devices from its cursor, and when it stops before `limit` matches,
+   * `next` is the last device it read, where the next page starts.
+   */
+  devicePage(q: DeviceQuery): DevicePage {
+    if ((!q.version && !q.search) || q.offset) return { devices: this.listDevices(q) };
+    const limit = q.limit ?? 1000;
+    const scan = this.deviceWhere({ ...q, version: undefined, search: undefined });
+    const match = this.deviceWhere({ version: q.version, search: q.search });
+    const order = 'ORDER BY product_key, device_name, module';
+    const rows = this.db
+      .prepare(`SELECT * FROM (SELECT * FROM devices ${scan.sql} ${order} LIMIT ?) ${match.sql} LIMIT ?`)
+      .all(...scan.args, DEVICE_SCAN, ...match.args, limit) as DeviceRow[];
+    const devices = rows.map(toDevice);
+    if (devices.length >= limit) return { devices };
+    const last = this.db
+      .prepare(`SELECT product_key, device_name, module FROM devices ${scan.sql} ${order} LIMIT 1 OFFSET ?`)
+      .get(...scan.args, DEVICE_SCAN - 1) as DeviceRow | undefined;
+    return last
+      ? { devices, next: { productKey: last.product_key, deviceName: last.device_name, module: last.module } }
+      : { devices };
+  }
+
   countDevices(q: DeviceQuery): number {
-    const { sql, args } = this.deviceWhere(q);
+    const { sql, args } = this.deviceWhere({ ...q, after: undefined });
     return (this.db.prepare(`SELECT COUNT(*) AS n FROM devices ${sql}`).get(...args) as { n: number }).n;
   }
 
@@ -855,9 +935,10 @@ export class SqliteStore implements FleetStore {
   tasksOf(batchId: number, q: TaskQuery): Task[] {
     const limit = q.limit ?? 1000;
     const offset = q.offset ?? 0;
+    const after = q.after ?? -1;
     const rows = q.state
-      ? this.s.tasksOfState.all(batchId, q.state, limit, offset)
-      : this.s.tasksOfAll.all(batchId, limit, offset);
+      ? this.s.tasksOfState.all(batchId, q.state, after, limit, offset)
+      : this.s.tasksOfAll.all(batchId, after, limit, offset);
     return rows.map(toTask);
   }
 
@@ -974,6 +1055,7 @@ export class SqliteStore implements FleetStore {
       ),
       deleteTasks: db.prepare('DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE batch_id = ? LIMIT ?)'),
       deleteBatch: db.prepare('DELETE FROM batches WHERE id = ?'),
+      deleteCounts: db.prepare('DELETE FROM batch_counts WHERE batch_id = ?'),
     };
   }
 
@@ -1007,7 +1089,9 @@ export class SqliteStore implements FleetStore {
     return this.c.deleteTasks.run(batchId, limit).changes;
   }
 
+  /** Removes a batch whose tasks are already deleted, and its (zero) counters. */
   deleteBatch(batchId: number): void {
+    this.c.deleteCounts.run(batchId);
     this.c.deleteBatch.run(batchId);
   }
 

@@ -16,7 +16,17 @@ export interface DeviceQuery {
   /** Device names containing this text. */
   search?: string;
   limit?: number;
+  /** Skips this many devices (reads them all: slow deep in a large fleet; prefer `after`). */
   offset?: number;
+  /** Keyset paging: the devices after this one, in the list's order (the last device of the previous page). */
+  after?: DeviceKey;
+}
+
+/** A device module's place in the device list: its order is product key, device name, module. */
+export interface DeviceKey {
+  productKey: string;
+  deviceName: string;
+  module: string;
 }
 
 export interface CandidateQuery {
@@ -40,13 +50,22 @@ export interface CandidatePage {
 export interface TaskQuery {
   state?: TaskState;
   limit?: number;
+  /** Skips this many tasks (reads them all: slow deep in a large batch; prefer `after`). */
   offset?: number;
+  /** Keyset paging: the tasks with an id above this one (the last id of the previous page). */
+  after?: number;
 }
 
 export interface CredentialQuery {
   productKey?: string;
   limit?: number;
   offset?: number;
+}
+
+/** A page of devices, and where the next one starts when the page stopped reading before `limit` matches. */
+export interface DevicePage {
+  devices: DeviceModule[];
+  next?: DeviceKey;
 }
 
 export type NewTask = Omit<Task, 'id'>;
@@ -64,7 +83,10 @@ export interface FleetStore {
   recordVersion(device: DeviceRef, module: string, version: string, at: number): void;
   deviceVersion(device: DeviceRef, module: string): string | undefined;
   deviceModules(device: DeviceRef): DeviceModule[];
+  /** Devices by product key, device name and module: a page from `after` (or `offset`), at most `limit`. */
   listDevices(query: DeviceQuery): DeviceModule[];
+  /** A page by cursor that reads a bounded number of devices, however rare its version or name filter. */
+  devicePage(query: DeviceQuery): DevicePage;
   countDevices(query: DeviceQuery): number;
   versionDistribution(productKey?: string): VersionCount[];
   setTags(device: DeviceRef, tags: string[]): void;
@@ -129,12 +151,14 @@ export interface FleetStore {
   activeTasks(device: DeviceRef): Task[];
   /** Active tasks of a product's module, by device name (for the overwrite policy). */
   activeTasksOf(productKey: string, module: string): Map<string, Task>;
+  /** A batch's tasks by id: a page from `after` (or `offset`), at most `limit`; with `after`, read through an index in id order (no sort). */
   tasksOf(batchId: number, query: TaskQuery): Task[];
   tasksOfDevice(device: DeviceRef): Task[];
   /** Saves only a task's step (progress within IN_PROGRESS: no index changes). */
   saveStep(taskId: number, step: number | null, at: number): void;
   /** Saves a task and, when given, appends the transition that produced it. */
   saveTask(task: Task, transition?: Transition): void;
+  /** Task counts per batch and state, read from counters kept by triggers (as many rows as batches × states). */
   countsByBatch(batchId?: number): Map<number, Record<TaskState, number>>;
   /** Tasks of a batch in `state` whose dueAt has come, oldest first. */
   dueTasks(batchId: number, state: TaskState, now: number, limit: number): Task[];

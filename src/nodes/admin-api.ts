@@ -21,6 +21,14 @@ import {
 } from '../fleet';
 import { checkTopicLevel, generateSigningKeyPair, isPlainObject, ProtocolError } from '../protocol';
 import { brokerAuthRoutes } from './broker-auth';
+import {
+  deviceCursor,
+  encodeDeviceCursor,
+  NEXT_HEADER,
+  nextDeviceCursor,
+  nextTaskCursor,
+  taskCursor,
+} from './page-cursor';
 import { allFleets, FleetHandle, fleetById } from './registry';
 
 type Handler = (req: Request, res: Response) => unknown;
@@ -264,16 +272,24 @@ export function mountAdminApi(RED: NodeAPI): void {
     })),
   );
 
-  route('get', '/ota/fleets/:fleet/devices', read, (req) =>
-    fleetOf(req).fleet.devices({
+  // A page of devices; `after` (the X-Next-After of the previous page) reads from there through
+  // the key, `offset` reads every device it skips. A version or name filter reads a bounded part of
+  // the list: its page may be short, or empty, and still have a next one.
+  route('get', '/ota/fleets/:fleet/devices', read, (req, res) => {
+    const limit = intQuery(req, 'limit', 1000, 100_000);
+    const { devices, next } = fleetOf(req).fleet.devicePage({
       productKey: stringQuery(req, 'productKey'),
       module: stringQuery(req, 'module'),
       version: stringQuery(req, 'version'),
       search: stringQuery(req, 'search'),
-      limit: intQuery(req, 'limit', 1000, 100_000),
+      limit,
       offset: intQuery(req, 'offset', 0, Number.MAX_SAFE_INTEGER),
-    }),
-  );
+      after: deviceCursor(req.query.after),
+    });
+    const cursor = next ? encodeDeviceCursor(next) : nextDeviceCursor(devices, limit);
+    if (cursor) res.setHeader(NEXT_HEADER, cursor);
+    return devices;
+  });
 
   route('get', '/ota/fleets/:fleet/devices/:productKey/:deviceName', read, (req) => {
     const device = {
@@ -362,13 +378,18 @@ export function mountAdminApi(RED: NodeAPI): void {
 
   route('get', '/ota/fleets/:fleet/batches/:id', read, (req) => fleetOf(req).fleet.batch(batchIdOf(req)));
 
-  route('get', '/ota/fleets/:fleet/batches/:id/tasks', read, (req) => {
+  route('get', '/ota/fleets/:fleet/batches/:id/tasks', read, (req, res) => {
     const state = req.query.state === undefined ? undefined : stateQuery(req.query.state, 'state');
-    return fleetOf(req).fleet.tasks(batchIdOf(req), {
+    const limit = intQuery(req, 'limit', 1000, 100_000);
+    const page = fleetOf(req).fleet.tasks(batchIdOf(req), {
       state,
-      limit: intQuery(req, 'limit', 1000, 100_000),
+      limit,
       offset: intQuery(req, 'offset', 0, Number.MAX_SAFE_INTEGER),
+      after: taskCursor(req.query.after),
     });
+    const next = nextTaskCursor(page, limit);
+    if (next) res.setHeader(NEXT_HEADER, next);
+    return page;
   });
 
   route('get', '/ota/fleets/:fleet/batches/:id/transitions', read, (req) => {

@@ -842,4 +842,39 @@ describe('the OTA console tab in the editor', function () {
       await viewer.close();
     }
   });
+
+  it('pages a batch of 250 tasks 200 at a time, by cursor, forward and back', async function () {
+    const ghosts = Array.from({ length: 250 }, (_, i) => `ghost-${String(i).padStart(3, '0')}`);
+    // Listed devices that never reported: 250 tasks that stay QUEUED, no device needed.
+    const created = await call<BatchView>('POST', `${main.api}/batches`, {
+      body: {
+        firmwareId: firmware.id,
+        type: 'static',
+        targets: { selection: 'SPECIFIC', productKey: 'pk1', devices: ghosts },
+        strategy: { maximumPerMinute: 1 },
+      },
+    });
+    should(created.status).equal(201);
+    const id = created.body.id;
+    await showSection(page, 'batches');
+    if (await page.$('#ota-console-panel-batches [data-action=back]')) await page.click('[data-action=back]');
+    await page.click(`[data-focus="batch:${id}"]`);
+    await page.waitForSelector(`.ota-console-detail-title:text("Batch #${id}")`);
+    const names = async (length: number) =>
+      waitFor(
+        `a page of ${length} rows`,
+        async () => {
+          const rows = await tableRows(page);
+          return rows.length === length ? rows.map((r) => r.deviceName) : undefined;
+        },
+        10_000,
+      );
+    should(await names(200)).eql(ghosts.slice(0, 200));
+    should(await page.isDisabled('[data-focus=prev]')).be.true();
+    await page.click('[data-focus=next]');
+    should(await names(50)).eql(ghosts.slice(200));
+    should(await page.isDisabled('[data-focus=next]')).be.true();
+    await page.click('[data-focus=prev]');
+    should(await names(200)).eql(ghosts.slice(0, 200));
+  });
 });

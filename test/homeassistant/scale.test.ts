@@ -62,4 +62,22 @@ describe('ota-homeassistant with ten thousand devices', function () {
     should(sent.length).equal(DEVICES);
     should(sent.every((m) => m.topic.endsWith('/state') && JSON.parse(m.payload).latest_version === '1.1.0')).be.true();
   });
+
+  it('shows every task already running when it starts in progress, read from the fleet a page at a time', async function () {
+    const firmware = await externalFirmware(t.fleet, '1.1.0');
+    await t.fleet.createBatch({ firmwareId: firmware.id, targets: { selection: 'ALL', productKey: 'pk1' } });
+    const sent: MqttOut[] = [];
+    bridge = new HaBridge(t.fleet, readHaSettings({ productKey: 'pk1', rate: 10_000 }), 'homeassistant:scale', {
+      publish: (messages) => sent.push(...messages),
+      changed: () => undefined,
+    });
+    bridge.start();
+    bridge.birth();
+    await drained(bridge);
+    const states = sent
+      .filter((m) => m.topic.endsWith('/state'))
+      .map((m) => JSON.parse(m.payload) as { in_progress: boolean });
+    should(states.length).equal(DEVICES);
+    should(states.every((s) => s.in_progress)).be.true();
+  });
 });

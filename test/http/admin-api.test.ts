@@ -31,12 +31,28 @@ interface Answer {
   status: number;
   body: unknown;
   text: string;
+  /** The X-Next-After header: the cursor of the next page. */
+  next?: string;
 }
 
 /** Every answer is checked for stack traces on the way. */
 function answer(res: Response): Answer {
   assertNoStackTrace(res.text ?? '');
-  return { status: res.status, body: res.body, text: res.text };
+  const next = res.headers['x-next-after'] as string | undefined;
+  return { status: res.status, body: res.body, text: res.text, ...(next === undefined ? {} : { next }) };
+}
+
+/** Every page of a list by cursor, from `path` (which has a query already), `limit` rows each. */
+async function pagesOf(path: string, limit: number): Promise<{ pages: unknown[][]; lastNext?: string }> {
+  const pages: unknown[][] = [];
+  let after = '';
+  for (;;) {
+    const res = await api.get(`${path}&limit=${limit}${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+    should(res.status).equal(200);
+    pages.push(res.body as unknown[]);
+    if (res.next === undefined) return { pages };
+    after = res.next;
+  }
 }
 
 const api = {
@@ -165,6 +181,29 @@ describe('admin API', function () {
       ]);
       should(names(await api.get(`${base}/devices?search=sens`))).eql(['pk2/sensor1/default']);
       should(names(await api.get(`${base}/devices?limit=2&offset=1`))).eql(['pk1/dev1/default', 'pk1/dev2/default']);
+    });
+
+    it('GET devices pages by cursor: each full page gives the next one in X-Next-After, the last none', async function () {
+      const { pages } = await pagesOf(`${base}/devices?productKey=pk1`, 2);
+      should(pages.map((p) => names({ status: 200, body: p, text: '' }))).eql([
+        ['pk1/dev1/MCU', 'pk1/dev1/default'],
+        ['pk1/dev2/default', 'pk1/dev3/default'],
+        [],
+      ]);
+      const all = await pagesOf(`${base}/devices?search=dev`, 10);
+      should(all.pages.length).equal(1);
+    });
+
+    it('GET devices refuses an after that is not a cursor it gave, saying what it must be', async function () {
+      for (const bad of ['pk1/dev1', Buffer.from('["pk1","dev1"]').toString('base64url'), 'not%20a%20cursor']) {
+        const res = await api.get(`${base}/devices?after=${bad}`);
+        should({ status: res.status, body: res.body }).eql({
+          status: 400,
+          body: {
+            error: `after must be a device cursor (the X-Next-After of the previous page), got "${decodeURIComponent(bad)}"`,
+          },
+        });
+      }
     });
 
     it('GET devices refuses a limit that is not an integer', async function () {
@@ -464,6 +503,34 @@ describe('admin API', function () {
         ['dev2', 'NOTIFIED', 'IN_PROGRESS'],
         ['dev2', 'QUEUED', 'NOTIFIED'],
       ]);
+    });
+
+    it('GET tasks pages by cursor, all of them or those of one state, each task once', async function () {
+      await deployFleet();
+      const names = ['dev1', 'dev2', 'dev3', 'dev4', 'dev5'];
+      const { batch } = await batchOf(names, { maximumPerMinute: 1 });
+      const path = `${base}/batches/${batch.id}/tasks`;
+      const { pages } = await pagesOf(`${path}?`, 2);
+      should(pages.map((p) => p.length)).eql([2, 2, 1]);
+      const tasks = pages.flat() as { id: number; deviceName: string; state: string }[];
+      should(tasks.map((t) => t.deviceName)).eql(names);
+      should(tasks.map((t) => t.id)).eql([...tasks.map((t) => t.id)].sort((a, b) => a - b));
+      const queued = (await pagesOf(`${path}?state=QUEUED`, 1)).pages.flat() as { deviceName: string }[];
+      should(queued.map((t) => t.deviceName)).eql(tasks.filter((t) => t.state === 'QUEUED').map((t) => t.deviceName));
+      const after = (await api.get(`${path}?after=${tasks[2].id}`)).body as { deviceName: string }[];
+      should(after.map((t) => t.deviceName)).eql(['dev4', 'dev5']);
+    });
+
+    it('GET tasks refuses an after that is not a task id, saying what it must be', async function () {
+      await deployFleet();
+      const { batch } = await batchOf(['dev1']);
+      for (const bad of ['abc', '-1', '1.5']) {
+        const res = await api.get(`${base}/batches/${batch.id}/tasks?after=${bad}`);
+        should({ status: res.status, body: res.body }).eql({
+          status: 400,
+          body: { error: `after must be a task id (the X-Next-After of the previous page), got "${bad}"` },
+        });
+      }
     });
 
     it('GET tasks refuses an unknown state, naming the states', async function () {

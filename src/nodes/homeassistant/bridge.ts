@@ -16,6 +16,9 @@ import { MqttOut, Pacer } from './pacer';
 import type { HaSettings } from './settings';
 import { entityState } from './state';
 
+/** Tasks read per page when the node starts (the running ones, to show them in progress). */
+const RESTORE_PAGE = 10_000;
+
 /** What the bridge needs of a fleet: its facade, nothing more. */
 export type BridgeFleet = Pick<
   Fleet,
@@ -250,9 +253,14 @@ export class HaBridge {
       )
         continue;
       for (const state of ACTIVE_TASK_STATES) {
-        for (const t of this.fleet.tasks(batch.id, { state, limit: 1_000_000 })) {
-          const e = this.entities.get(entityKey(t));
-          if (e) e.task = { active: true, step: t.step };
+        // A page at a time by id: a batch of a million tasks is never one array.
+        for (let page = this.fleet.tasks(batch.id, { state, limit: RESTORE_PAGE }); page.length > 0;) {
+          for (const t of page) {
+            const e = this.entities.get(entityKey(t));
+            if (e) e.task = { active: true, step: t.step };
+          }
+          if (page.length < RESTORE_PAGE) break;
+          page = this.fleet.tasks(batch.id, { state, limit: RESTORE_PAGE, after: page[page.length - 1].id });
         }
       }
     }
