@@ -12,6 +12,7 @@ import {
   TaskContext,
 } from '../../src/fleet';
 import type { Targets } from '../../src/fleet';
+import { newTask } from './task-rows';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_260_801) + 734;
 
@@ -28,24 +29,7 @@ const planArb = fc.record({
 });
 
 function activeTask(deviceName: string, id: number, state: Task['state']): Task {
-  return {
-    id,
-    batchId: 9,
-    productKey: 'pk1',
-    deviceName,
-    module: 'default',
-    srcVersion: '1.0.0',
-    state,
-    reason: null,
-    step: null,
-    attempts: 0,
-    retries: 0,
-    wave: 0,
-    dueAt: null,
-    startedAt: null,
-    createdAt: 0,
-    updatedAt: 0,
-  };
+  return { ...newTask(9, deviceName, state), id, createdAt: 0, updatedAt: 0 };
 }
 
 describe('planner: the order and the slices', function () {
