@@ -65,7 +65,9 @@ describe('ota-homeassistant with ten thousand devices', function () {
 
   it('shows every task already running when it starts in progress, read from the fleet a page at a time', async function () {
     const firmware = await externalFirmware(t.fleet, '1.1.0');
-    await t.fleet.createBatch({ firmwareId: firmware.id, targets: { selection: 'ALL', productKey: 'pk1' } });
+    const batch = t.fleet.createBatch({ firmwareId: firmware.id, targets: { selection: 'ALL', productKey: 'pk1' } });
+    // Ten thousand devices are more than one slice: the batch is created over a few turns.
+    await t.fleet.whenCreated(batch.id);
     const sent: MqttOut[] = [];
     bridge = new HaBridge(t.fleet, readHaSettings({ productKey: 'pk1', rate: 10_000 }), 'homeassistant:scale', {
       publish: (messages) => sent.push(...messages),
