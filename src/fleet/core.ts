@@ -290,13 +290,16 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     let failed: { op: Queued; err: unknown }[] = [];
     // First as one plain transaction; only if an operation is refused, again with a savepoint
     // each so that one fails alone (a savepoint per operation costs more than the rest of it).
+    // The plain pass shares one Work: all of it commits or none does, and it is published once
+    // (one `send` for the group's messages, not one per report).
     for (const isolated of [false, true]) {
       done = [];
       failed = [];
+      const shared = isolated ? undefined : new Work();
       try {
         this.store.transaction(() => {
           for (const op of ops) {
-            const work = new Work();
+            const work = shared ?? new Work();
             this.work = work;
             try {
               done.push({ op, work, result: isolated ? this.store.transaction(() => op.fn(work)) : op.fn(work) });
@@ -311,7 +314,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
         });
         break;
       } catch (err) {
-        for (const d of done) this.forget(d.work);
+        for (const work of new Set(done.map((d) => d.work))) this.forget(work);
         if (err instanceof GroupRetry) continue;
         // The commit itself failed: nothing of the group is stored.
         for (const op of ops) op.reject(storeError(err));
@@ -319,9 +322,10 @@ export class FleetCore extends EventEmitter<FleetEvents> {
       }
     }
     const touched = new Map<number, Touched>();
-    for (const d of done) {
-      this.publish(d.work);
-      for (const [batchId, t] of d.work.touched) {
+    const works = new Set(done.map((d) => d.work));
+    for (const work of works) {
+      this.publish(work);
+      for (const [batchId, t] of work.touched) {
         const seen = touched.get(batchId);
         touched.set(
           batchId,
