@@ -49,7 +49,7 @@ async function informEvent(
   const { device } = message;
   switch (message.kind) {
     case 'inform': {
-      // The common case (a T1 a second per device at scale), built without spreads.
+      // The common case (every device at every boot), built without spreads.
       const { report } = message;
       const event: Record<string, unknown> = {
         productKey: device.productKey,
