@@ -69,6 +69,18 @@ interface PhaseResult {
   oursIdle: DriveResult;
   base: DriveResult;
   baseIdle: DriveResult;
+  /** CPU time of this process per message under load (user + system, µs): what a loaded machine changes least. */
+  oursCpu: number;
+  baseCpu: number;
+}
+
+/** Runs `fn` and adds the process's CPU time it took (µs) to `into.us`. */
+async function timedCpu<T>(into: { us: number }, fn: () => Promise<T>): Promise<T> {
+  const start = process.cpuUsage();
+  const result = await fn();
+  const used = process.cpuUsage(start);
+  into.us += used.user + used.system;
+  return result;
 }
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
@@ -147,10 +159,11 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         oursIdle: [] as DriveResult[],
       };
       const idleSlices = slices(groups.idle);
+      const cpu = { base: { us: 0 }, ours: { us: 0 } };
       for (const [r, slice] of slices(groups.load).entries()) {
         const load = build(slice);
-        parts.base.push(await base.run(json, load.length, WINDOW, asMqttIn(load)));
-        parts.ours.push(await ours.run(entry, load.length, WINDOW, asMqttIn(load)));
+        parts.base.push(await timedCpu(cpu.base, () => base.run(json, load.length, WINDOW, asMqttIn(load))));
+        parts.ours.push(await timedCpu(cpu.ours, () => ours.run(entry, load.length, WINDOW, asMqttIn(load))));
         const idle = build(idleSlices[r] ?? []);
         if (idle.length === 0) continue;
         parts.baseIdle.push(await base.run(json, idle.length, 1, asMqttIn(idle)));
@@ -162,6 +175,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         oursIdle: combine(parts.oursIdle),
         base: combine(parts.base),
         baseIdle: combine(parts.baseIdle),
+        oursCpu: cpu.ours.us / groups.load.length,
+        baseCpu: cpu.base.us / groups.load.length,
       };
       log(NAME, `${label}: ours ${sig(result.ours.perSecond)} msg/s, json ${sig(result.base.perSecond)} msg/s`);
       return result;
@@ -222,6 +237,17 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         ),
       );
     }
+    for (const p of phases) {
+      rows.push(
+        info(
+          NAME,
+          `${p.label}: CPU per message (base ÷ ours)`,
+          `${sig(p.oursCpu)} µs`,
+          `${sig(p.baseCpu)} µs`,
+          `${(p.baseCpu / p.oursCpu).toFixed(2)}×`,
+        ),
+      );
+    }
     rows.push(info(NAME, 'main thread waiting for a CPU (other load)', `${Math.round(waiting * 100)} % of the run`));
     rows.push(
       absolute(
@@ -248,12 +274,14 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
             ms: p.ours.ms,
             latency: summarize(p.ours.latencies),
             idleLatency: summarize(p.oursIdle.latencies),
+            cpuMicrosPerMessage: p.oursCpu,
           },
           json: {
             perSecond: p.base.perSecond,
             ms: p.base.ms,
             latency: summarize(p.base.latencies),
             idleLatency: summarize(p.baseIdle.latencies),
+            cpuMicrosPerMessage: p.baseCpu,
           },
         })),
       },

@@ -161,6 +161,12 @@ export class FleetCore extends EventEmitter<FleetEvents> {
    * and updateTask(), the only ways a task changes; dropped whole on a rollback.
    */
   private activeByDevice = new Map<string, Task>();
+  /**
+   * Whether any task may be active, by the live counts (undefined: count again). While none is, a
+   * report from a device the cache does not hold needs no look in the store: the first report of
+   * every device of a new fleet, and every report between batches.
+   */
+  private anyActive: boolean | undefined;
   private egresses: string[] = [];
   private timer: TimerHandle | undefined;
   private wakeAt = Infinity;
@@ -290,13 +296,16 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     let failed: { op: Queued; err: unknown }[] = [];
     // First as one plain transaction; only if an operation is refused, again with a savepoint
     // each so that one fails alone (a savepoint per operation costs more than the rest of it).
+    // The plain pass shares one Work: all of it commits or none does, and it is published once
+    // (one `send` for the group's messages, not one per report).
     for (const isolated of [false, true]) {
       done = [];
       failed = [];
+      const shared = isolated ? undefined : new Work();
       try {
         this.store.transaction(() => {
           for (const op of ops) {
-            const work = new Work();
+            const work = shared ?? new Work();
             this.work = work;
             try {
               done.push({ op, work, result: isolated ? this.store.transaction(() => op.fn(work)) : op.fn(work) });
@@ -311,7 +320,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
         });
         break;
       } catch (err) {
-        for (const d of done) this.forget(d.work);
+        for (const work of new Set(done.map((d) => d.work))) this.forget(work);
         if (err instanceof GroupRetry) continue;
         // The commit itself failed: nothing of the group is stored.
         for (const op of ops) op.reject(storeError(err));
@@ -319,9 +328,10 @@ export class FleetCore extends EventEmitter<FleetEvents> {
       }
     }
     const touched = new Map<number, Touched>();
-    for (const d of done) {
-      this.publish(d.work);
-      for (const [batchId, t] of d.work.touched) {
+    const works = new Set(done.map((d) => d.work));
+    for (const work of works) {
+      this.publish(work);
+      for (const [batchId, t] of work.touched) {
         const seen = touched.get(batchId);
         touched.set(
           batchId,
@@ -349,6 +359,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   }
 
   private publish(work: Work): void {
+    if (work.created.size > 0 || work.transitions.length > 0) this.anyActive = undefined;
     for (const [batchId, byState] of work.created) {
       const counts = this.countsOf(batchId);
       for (const [state, n] of Object.entries(byState) as [TaskState, number][]) counts[state] += n;
@@ -367,6 +378,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
 
   /** A batch whose tasks were removed (a creation that did not finish): its counts start again, or go with it. */
   resetCounts(batchId: number, keep: boolean): void {
+    this.anyActive = undefined;
     if (keep) this.taskCounts.set(batchId, emptyCounts());
     else this.taskCounts.delete(batchId);
   }
@@ -392,6 +404,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     const key = activeKey(device, module);
     const cached = this.activeByDevice.get(key);
     if (cached) return cached;
+    if (!this.mayHaveActiveTasks()) return undefined;
     let task = this.store.activeTask(device, module);
     // A batch being created holds no device yet: the report is about the task it already had.
     if (task && this.creating.has(task.batchId))
@@ -401,6 +414,19 @@ export class FleetCore extends EventEmitter<FleetEvents> {
         .pop();
     if (task) this.activeByDevice.set(key, task);
     return task;
+  }
+
+  private mayHaveActiveTasks(): boolean {
+    if (this.anyActive === undefined) {
+      this.anyActive = false;
+      for (const c of this.taskCounts.values()) {
+        if (c.CONFIRM + c.QUEUED + c.NOTIFIED + c.IN_PROGRESS > 0) {
+          this.anyActive = true;
+          break;
+        }
+      }
+    }
+    return this.anyActive;
   }
 
   /** Keeps the cache of active tasks in step with a task just written. */
@@ -459,6 +485,8 @@ export class FleetCore extends EventEmitter<FleetEvents> {
 
   insertTasks(work: Work, tasks: NewTask[]): void {
     this.store.insertTasks(tasks);
+    // Found by the reports of the same unit of work, before the counts say so (publish).
+    if (tasks.length > 0) this.anyActive = true;
     for (const t of tasks) {
       let byState = work.created.get(t.batchId);
       if (!byState) work.created.set(t.batchId, (byState = {}));

@@ -31,7 +31,15 @@ export function reportVersion(core: FleetCore, device: DeviceRef, report: Versio
     const dynamic = core.hasDynamicBatch();
     const previous = dynamic ? core.store.deviceVersion(device, report.module) : undefined;
     core.store.recordVersion(device, report.module, report.version, now);
-    work.devices.push({ ...device, module: report.module, version: report.version, firstSeen: now, lastSeen: now });
+    const { productKey, deviceName } = device;
+    work.devices.push({
+      productKey,
+      deviceName,
+      module: report.module,
+      version: report.version,
+      firstSeen: now,
+      lastSeen: now,
+    });
     const task = core.activeTask(device, report.module);
     if (task) return versionForTask(core, work, task, report.version, now);
     if (!dynamic || previous === report.version) return { ignored: NO_TASK };

@@ -242,7 +242,7 @@ export function withOutcome<T extends Record<string, unknown>>(event: T, outcome
   out.batchId = outcome.batchId;
   out.state = outcome.state;
   if (outcome.reason) out.reason = outcome.reason;
-  else delete out.reason;
+  else if ('reason' in out) delete out.reason;
   return event;
 }
 
@@ -288,31 +288,43 @@ export function messageIds(): () => number {
 
 /**
  * The input handling ota-inform and ota-progress share: `handle` turns the message into what the
- * node sends (resolving false when there is nothing to send); then the count in the status, the
- * send and done(), or the red status and done(err). Closing clears the status line.
+ * node sends (false when there is nothing to send; at once, or as a promise when the fleet has to
+ * take the report in first); then the count in the status, the send and done(), or the red status
+ * and done(err). Closing clears the status line.
  */
 export function reportNode(
   node: Node,
   status: StatusLine,
   texts: StatusTexts,
   role: Role,
-  handle: (msg: OtaMessage) => Promise<boolean>,
+  handle: (msg: OtaMessage) => boolean | Promise<boolean>,
 ): void {
   let count = 0;
+  // One function for every message: it words the count as it is when the status is sent.
+  const countStatus = () => okStatus(texts.format(role === 'platform' ? 'reports' : 'sent', { count }));
+  const finish = (msg: OtaMessage, sent: boolean, send: Send, done: Done) => {
+    if (sent) {
+      count++;
+      status.set(countStatus);
+      send(msg);
+    }
+    done();
+  };
   node.on('input', (input, send, done) => {
     const msg = input as OtaMessage;
-    handle(msg).then(
-      (sent) => {
-        if (sent) {
-          count++;
-          const n = count;
-          status.set(() => okStatus(texts.format(role === 'platform' ? 'reports' : 'sent', { count: n })));
-          send(msg);
-        }
-        done();
-      },
-      (err) => fail(status, done, err, msg),
-    );
+    let result: boolean | Promise<boolean>;
+    try {
+      result = handle(msg);
+    } catch (err) {
+      fail(status, done, err, msg);
+      return;
+    }
+    if (typeof result === 'boolean') finish(msg, result, send, done);
+    else
+      result.then(
+        (sent) => finish(msg, sent, send, done),
+        (err) => fail(status, done, err, msg),
+      );
   });
   node.on('close', (removed: boolean, done: () => void) => {
     status.close();

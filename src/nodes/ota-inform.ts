@@ -49,8 +49,15 @@ async function informEvent(
   const { device } = message;
   switch (message.kind) {
     case 'inform': {
+      // The common case (every device at every boot), built without spreads.
       const { report } = message;
-      const event = withId({ ...device, module: report.module, version: report.version }, report.id);
+      const event: Record<string, unknown> = {
+        productKey: device.productKey,
+        deviceName: device.deviceName,
+        module: report.module,
+        version: report.version,
+      };
+      withId(event, report.id);
       return withOutcome(event, fleet && (await fleet.submitVersion(device, report)));
     }
     case 'request': {

@@ -105,15 +105,18 @@ export = function (RED: NodeAPI) {
       const mine = out.filter((o) => o.egress === node.id);
       if (!mine.length) return;
       pushed += mine.length;
-      const messages = mine.map((o) => ({
-        _msgid: nextMsgId(),
-        topic: o.message.topic,
-        payload: o.message.payload,
-        qos: o.message.qos,
-        productKey: o.device.productKey,
-        deviceName: o.device.deviceName,
-        ...(o.batchId === undefined ? {} : { batchId: o.batchId }),
-      }));
+      const messages = mine.map((o) => {
+        const m: OtaMessage = {
+          _msgid: nextMsgId(),
+          topic: o.message.topic,
+          payload: o.message.payload,
+          qos: o.message.qos,
+          productKey: o.device.productKey,
+          deviceName: o.device.deviceName,
+        };
+        if (o.batchId !== undefined) m.batchId = o.batchId;
+        return m;
+      });
       node.send([messages, null]);
     };
     // Task and batch events (output 2), gathered per turn of the event loop: one send, one status.
@@ -128,7 +131,10 @@ export = function (RED: NodeAPI) {
       node.send([null, batch]);
       showCounts();
     };
+    // With nothing wired to output 2 the events go nowhere: only the counts status follows them.
+    const eventsWired = (node as Node & { wires?: string[][] }).wires?.[1]?.length !== 0;
     const queueEvent = (topic: 'task' | 'batch', payload: unknown) => {
+      if (!eventsWired) return showCounts();
       events.push({ _msgid: nextMsgId(), topic, payload });
       if (!eventsPending) {
         eventsPending = true;

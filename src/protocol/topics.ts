@@ -94,7 +94,8 @@ export function parseTopic(topic: unknown): ParsedTopic {
   if (levels.length === 6 && levels[0] === '' && levels[1] === 'ota' && levels[2] === 'device') {
     const kind = levels[3];
     if (kind === 'inform' || kind === 'upgrade' || kind === 'progress' || kind === 'request') {
-      return { kind, ...levelsToRef(levels[4], levels[5], topic) };
+      const ref = levelsToRef(levels[4], levels[5], topic);
+      return { kind, productKey: ref.productKey, deviceName: ref.deviceName };
     }
   }
   // ['', 'sys', pk, dn, 'thing', ...rest]

@@ -576,5 +576,21 @@ describe('ota-push with a fleet', function () {
         text: '1 upgrading · 1 done · 1 failed',
       });
     });
+
+    it('follows the tasks with nothing wired to output 2, which sends no events', async function () {
+      const platform = platformFlow(suite, { fleetProps: { requireVerification: false } });
+      const push = platform.flow.find((n) => n.id === platform.push!.id) as { wires: string[][] };
+      push.wires = [push.wires[0], []];
+      const d = await deploy(platform);
+      await reportVersions(d, 'pk1', ['dev1', 'dev2'], '1.0.0');
+      const firmware = await upload(d);
+      const statuses = recordStatuses(d.platform.push!.id);
+      startBatch(d, { firmwareId: firmware.id, type: 'static', targets: { selection: 'ALL' } });
+      await take(d.sent, 2);
+      feed(d.platform.inform, t1('pk1', 'dev1', '2.0.0'));
+      const shown = (text: string) => statuses.some((s: NodeStatus) => s.text === text);
+      await eventually('"1 upgrading · 1 done · 0 failed"', () => shown('1 upgrading · 1 done · 0 failed'));
+      await assertNothingSent([d.events]);
+    });
   });
 });
