@@ -20,27 +20,37 @@
   const { view, ui, loaders, get, getPage, post, taskPath, canWrite, act, firmwareById, batchById, singleFlight } =
     OtaConsole.api;
 
+  /**
+   * Up to PAGE_SIZE tasks from `after`. A page of one state reads a bounded part of the batch and
+   * may answer few rows with a next cursor: ask on, request by request, until the page is full or
+   * the batch ends (no single request holds the runtime long).
+   */
+  function tasksPage(detail, after, rows) {
+    const query = { limit: PAGE_SIZE - rows.length };
+    if (after) query.after = after;
+    if (detail.filter) query.state = detail.filter;
+    return getPage('/batches/' + detail.id + '/tasks', query).then(({ items, next }) => {
+      const all = rows.concat(items);
+      return next && all.length < PAGE_SIZE ? tasksPage(detail, next, all) : { items: all, next };
+    });
+  }
+
   singleFlight('tasks', () => {
     const detail = view.detail;
     if (!detail) return null;
     // Pages by cursor: each page reads from the last task of the one before, however deep.
-    const query = { limit: PAGE_SIZE };
     const after = detail.cursors[detail.page];
-    if (after) query.after = after;
-    if (detail.filter) query.state = detail.filter;
-    return Promise.all([get('/batches/' + detail.id), getPage('/batches/' + detail.id + '/tasks', query)]).then(
-      ([batch, page]) => {
-        if (view.detail !== detail) return;
-        const known = batchById(batch.id);
-        if (known) Object.assign(known, batch);
-        else view.batches.unshift(batch);
-        detail.batch = batch;
-        view.tasks = page.items;
-        detail.cursors.length = detail.page + 1;
-        if (page.next) detail.cursors.push(page.next);
-        render();
-      },
-    );
+    return Promise.all([get('/batches/' + detail.id), tasksPage(detail, after, [])]).then(([batch, page]) => {
+      if (view.detail !== detail) return;
+      const known = batchById(batch.id);
+      if (known) Object.assign(known, batch);
+      else view.batches.unshift(batch);
+      detail.batch = batch;
+      view.tasks = page.items;
+      detail.cursors.length = detail.page + 1;
+      if (page.next) detail.cursors.push(page.next);
+      render();
+    });
   });
 
   function render() {
@@ -433,7 +443,8 @@
 
   /** The CSV's tasks (the first EXPORT_LIMIT), a page of EXPORT_PAGE at a time: no request holds the runtime long. */
   function exportedTasks(detail, tasks, after) {
-    const query = { limit: EXPORT_PAGE };
+    // A page of one state may be short and still have a next one (see tasksPage).
+    const query = { limit: Math.min(EXPORT_PAGE, EXPORT_LIMIT - tasks.length) };
     if (after) query.after = after;
     if (detail.filter) query.state = detail.filter;
     return getPage('/batches/' + detail.id + '/tasks', query).then((page) => {

@@ -582,8 +582,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
 
   /** A batch's tasks in some states: all of them, or those of the given devices. */
   tasksFor(batch: Batch, devices: DeviceRef[] | undefined, states: readonly TaskState[]): Task[] {
-    if (!devices)
-      return states.flatMap((state) => this.store.tasksOf(batch.id, { state, limit: Number.MAX_SAFE_INTEGER }));
+    if (!devices) return states.flatMap((state) => this.store.tasksInState(batch.id, state));
     const tasks: Task[] = [];
     const seen = new Set<string>();
     for (const device of devices) {

@@ -27,7 +27,7 @@ import { Scheduler } from './scheduler';
 import { DeviceSelection, selectedModules, selectedModulesOf } from './selection';
 import { settleBatch } from './settle';
 import type { TaskCounts } from './states';
-import type { CredentialQuery, DevicePage, DeviceQuery, TaskQuery } from './store';
+import type { CredentialQuery, DevicePage, DeviceQuery, TaskPage, TaskQuery } from './store';
 import type { BatchView, DeviceModule, Firmware, Task, Transition } from './types';
 
 /** The prefix of the fleet's store keys that integrations keep their notes under. */
@@ -294,6 +294,12 @@ export class Fleet extends FleetCore {
   tasks(batchId: number, query: TaskQuery = {}): Task[] {
     this.batchRecord(batchId);
     return this.store.tasksOf(batchId, query);
+  }
+
+  /** A page of a batch's tasks for a client that pages by cursor (`next`: where the following page starts, when it stopped early). */
+  taskPage(batchId: number, query: TaskQuery = {}): TaskPage {
+    this.batchRecord(batchId);
+    return this.store.taskPage(batchId, query);
   }
 
   counts(batchId: number): TaskCounts {

@@ -21,6 +21,7 @@ import type {
   FleetStore,
   NewBatch,
   NewTask,
+  TaskPage,
   TaskQuery,
 } from './store';
 import type { Batch, DeviceModule, Firmware, Task, Transition, Verification, VersionCount } from './types';
@@ -145,16 +146,19 @@ const MIGRATIONS: string[] = [
   `,
   // 6: paging and counting a large batch without reading all its tasks. Task pages walk a batch by
   // id from a cursor (`after`): tasks_by_batch (batch_id, then the rowid an index ends with) gives
-  // that order and no state change rewrites it; tasks_by_batch_state_id does the same for the pages
-  // of one state (a state change rewrites it: one more index entry per transition, measured in
-  // BENCHMARKS.md section 8). The task counts per batch and state are kept as counters like the
-  // version counts (5), by triggers in the statement that writes the task, so opening a fleet reads
-  // a few rows instead of grouping every task. A step report (no state change) leaves them alone.
-  // A counter that reaches 0 stays (at most one row per batch and state; deleting it would be one
-  // more statement in every state change). The counters start from one count of the tasks stored.
+  // that order and no state change rewrites it. A page of one state walks the same order and skips
+  // the other states, reading a bounded stretch of the batch (taskPage): an index on (batch_id,
+  // state, id) would serve it without skipping, but every state change would rewrite one more
+  // index entry, and that cost more than the pages save (BENCHMARKS.md section 8). The task counts
+  // per batch and state are kept as counters like the version counts (5), by triggers in the
+  // statement that writes the task, so opening a fleet reads a few rows instead of grouping every
+  // task. A state change is one UPSERT of two rows (-1 on the old counter, +1 on the new); a write
+  // that changes neither state nor batch (a step report, a new deadline) runs no trigger statement
+  // (the WHEN clause). A counter that reaches 0 stays (at most one row per batch and state; deleting
+  // it would be one more statement in every state change). The counters start from one count of
+  // the tasks stored.
   `
   CREATE INDEX tasks_by_batch ON tasks (batch_id);
-  CREATE INDEX tasks_by_batch_state_id ON tasks (batch_id, state, id);
   CREATE TABLE batch_counts (
     batch_id INTEGER NOT NULL, state TEXT NOT NULL, count INTEGER NOT NULL,
     PRIMARY KEY (batch_id, state)
@@ -170,9 +174,8 @@ const MIGRATIONS: string[] = [
   CREATE TRIGGER batch_counts_update AFTER UPDATE OF batch_id, state ON tasks
   WHEN old.state IS NOT new.state OR old.batch_id IS NOT new.batch_id
   BEGIN
-    UPDATE batch_counts SET count = count - 1 WHERE batch_id = old.batch_id AND state = old.state;
-    INSERT INTO batch_counts (batch_id, state, count) VALUES (new.batch_id, new.state, 1)
-      ON CONFLICT (batch_id, state) DO UPDATE SET count = count + 1;
+    INSERT INTO batch_counts (batch_id, state, count) VALUES (old.batch_id, old.state, -1), (new.batch_id, new.state, 1)
+      ON CONFLICT (batch_id, state) DO UPDATE SET count = count + excluded.count;
   END;
   `,
 ];
@@ -208,6 +211,9 @@ const TASK_ROWS_PER_INSERT = 100;
 
 /** Devices a filtered page reads at most (devicePage): about 5 ms of the event loop. */
 const DEVICE_SCAN = 50_000;
+
+/** Tasks a page of one state reads at most (taskPage), as for devices. */
+const TASK_SCAN = 50_000;
 
 const TASK_COLUMNS =
   'id, batch_id, product_key, device_name, module, src_version, state, reason, step, attempts, retries, wave, due_at, started_at, created_at, updated_at';
@@ -518,7 +524,8 @@ export class SqliteStore implements FleetStore {
           `SELECT ${TASK_COLUMNS} FROM tasks WHERE product_key = ? AND module = ? AND state IN ${ACTIVE}`,
         )
         .raw(true),
-      // INDEXED BY: the planner, without statistics, might pick tasks_by_batch_state and sort.
+      // INDEXED BY: the planner, without statistics, might pick tasks_by_batch_state and sort. A
+      // state filter reads the batch in id order and skips the other states (migration 6).
       tasksOfAll: db
         .prepare<[number, number, number, number], TaskRow>(
           `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_by_batch WHERE batch_id = ? AND id > ? ORDER BY id LIMIT ? OFFSET ?`,
@@ -526,8 +533,21 @@ export class SqliteStore implements FleetStore {
         .raw(true),
       tasksOfState: db
         .prepare<[number, string, number, number, number], TaskRow>(
-          `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_by_batch_state_id WHERE batch_id = ? AND state = ? AND id > ? ORDER BY id LIMIT ? OFFSET ?`,
+          `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_by_batch WHERE batch_id = ? AND state = ? AND id > ? ORDER BY id LIMIT ? OFFSET ?`,
         )
+        .raw(true),
+      // Where a page of one state stops reading: the id TASK_SCAN - 1 tasks after the cursor (the index alone).
+      taskScanEnd: db.prepare<[number, number, number], { id: number }>(
+        'SELECT id FROM tasks INDEXED BY tasks_by_batch WHERE batch_id = ? AND id > ? ORDER BY id LIMIT 1 OFFSET ?',
+      ),
+      taskPageOfState: db
+        .prepare<[number, number, number, string, number], TaskRow>(
+          `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_by_batch WHERE batch_id = ? AND id > ? AND id <= ? AND state = ? ORDER BY id LIMIT ?`,
+        )
+        .raw(true),
+      // Every task in one state, in the index's order (deadline, then id): no sort, no other state read.
+      tasksInState: db
+        .prepare<[number, string], TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND state = ?`)
         .raw(true),
       tasksOfDevice: db
         .prepare<[string, string], TaskRow>(
@@ -555,7 +575,7 @@ export class SqliteStore implements FleetStore {
         .raw(true),
       tasksUnchangedSince: db
         .prepare<[number, string, number, number, number], TaskRow>(
-          `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = ? AND state = ? AND id > ? AND updated_at < ? ORDER BY id LIMIT ?`,
+          `SELECT ${TASK_COLUMNS} FROM tasks INDEXED BY tasks_by_batch WHERE batch_id = ? AND state = ? AND id > ? AND updated_at < ? ORDER BY id LIMIT ?`,
         )
         .raw(true),
       nextDue: db.prepare<[number, string], { t: number | null }>(
@@ -940,6 +960,26 @@ export class SqliteStore implements FleetStore {
       ? this.s.tasksOfState.all(batchId, q.state, after, limit, offset)
       : this.s.tasksOfAll.all(batchId, after, limit, offset);
     return rows.map(toTask);
+  }
+
+  /**
+   * A page of a batch's tasks for a client that pages by cursor. A page of one state reads at most
+   * TASK_SCAN tasks of the batch from its cursor, so a rare state costs no more than a common one:
+   * when it stops before `limit` matches, `next` is the last task it read, where the next page
+   * starts (the page may be short, or empty, and still have a next one).
+   */
+  taskPage(batchId: number, q: TaskQuery): TaskPage {
+    if (!q.state || q.offset) return { tasks: this.tasksOf(batchId, q) };
+    const limit = q.limit ?? 1000;
+    const after = q.after ?? -1;
+    const end = this.s.taskScanEnd.get(batchId, after, TASK_SCAN - 1)?.id;
+    const rows = this.s.taskPageOfState.all(batchId, after, end ?? Number.MAX_SAFE_INTEGER, q.state, limit);
+    const tasks = rows.map(toTask);
+    return tasks.length >= limit || end === undefined ? { tasks } : { tasks, next: end };
+  }
+
+  tasksInState(batchId: number, state: TaskState): Task[] {
+    return this.s.tasksInState.all(batchId, state).map(toTask);
   }
 
   tasksOfDevice(device: DeviceRef): Task[] {

@@ -68,6 +68,12 @@ export interface DevicePage {
   next?: DeviceKey;
 }
 
+/** A page of tasks, and where the next one starts when the page stopped reading before `limit` matches. */
+export interface TaskPage {
+  tasks: Task[];
+  next?: number;
+}
+
 export type NewTask = Omit<Task, 'id'>;
 export type NewBatch = Omit<Batch, 'id'>;
 
@@ -153,6 +159,10 @@ export interface FleetStore {
   activeTasksOf(productKey: string, module: string): Map<string, Task>;
   /** A batch's tasks by id: a page from `after` (or `offset`), at most `limit`; with `after`, read through an index in id order (no sort). */
   tasksOf(batchId: number, query: TaskQuery): Task[];
+  /** The same, a page at a time: a page of one state reads a bounded part of the batch and may stop before `limit` (`next`). */
+  taskPage(batchId: number, query: TaskQuery): TaskPage;
+  /** Every task of a batch in one state, in no particular order (one transaction acting on all of them). */
+  tasksInState(batchId: number, state: TaskState): Task[];
   tasksOfDevice(device: DeviceRef): Task[];
   /** Saves only a task's step (progress within IN_PROGRESS: no index changes). */
   saveStep(taskId: number, step: number | null, at: number): void;

@@ -381,15 +381,15 @@ export function mountAdminApi(RED: NodeAPI): void {
   route('get', '/ota/fleets/:fleet/batches/:id/tasks', read, (req, res) => {
     const state = req.query.state === undefined ? undefined : stateQuery(req.query.state, 'state');
     const limit = intQuery(req, 'limit', 1000, 100_000);
-    const page = fleetOf(req).fleet.tasks(batchIdOf(req), {
+    const { tasks, next } = fleetOf(req).fleet.taskPage(batchIdOf(req), {
       state,
       limit,
       offset: intQuery(req, 'offset', 0, Number.MAX_SAFE_INTEGER),
       after: taskCursor(req.query.after),
     });
-    const next = nextTaskCursor(page, limit);
-    if (next) res.setHeader(NEXT_HEADER, next);
-    return page;
+    const cursor = next !== undefined ? String(next) : nextTaskCursor(tasks, limit);
+    if (cursor) res.setHeader(NEXT_HEADER, cursor);
+    return tasks;
   });
 
   route('get', '/ota/fleets/:fleet/batches/:id/transitions', read, (req) => {

@@ -4,6 +4,7 @@
  * is checked against the admin API; the screenshots of the README are written on the way.
  * A second Node-RED with adminAuth checks what a read-only user sees and may do.
  */
+import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -876,5 +877,56 @@ describe('the OTA console tab in the editor', function () {
     should(await page.isDisabled('[data-focus=next]')).be.true();
     await page.click('[data-focus=prev]');
     should(await names(200)).eql(ghosts.slice(0, 200));
+  });
+
+  it('pages one state of a large batch: a page asks on past the short answers of a bounded read until it is full', async function () {
+    const created = await call<BatchView>('POST', `${main.api}/batches`, {
+      body: {
+        firmwareId: firmware.id,
+        type: 'static',
+        targets: { selection: 'SPECIFIC', productKey: 'pk1', devices: ['lone-ghost'] },
+        strategy: { maximumPerMinute: 1 },
+      },
+    });
+    should(created.status).equal(201);
+    const id = created.body.id;
+    // 120,000 finished tasks written into the fleet's file, one in 290 failed: a request for the
+    // failed ones reads 50,000 tasks and answers 173 of them, short of a page of 200.
+    const bulk = (i: number) => `bulk-${String(i).padStart(6, '0')}`;
+    const db = new Database(join(main.red!.userDir, 'ota', main.fleetId, 'fleet.sqlite'));
+    try {
+      const insert = db.prepare(
+        `INSERT INTO tasks (batch_id, product_key, device_name, module, src_version, state, reason, step, attempts,
+           retries, wave, due_at, started_at, created_at, updated_at) VALUES (?, 'pk1', ?, 'default', '1.0.0', ?, NULL, NULL, 1, 0, 0, NULL, NULL, 1, 1)`,
+      );
+      db.transaction(() => {
+        for (let i = 0; i < 120_000; i++) insert.run(id, bulk(i), i % 290 === 0 ? 'FAILED' : 'SUCCEEDED');
+      })();
+    } finally {
+      db.close();
+    }
+    const failed = Array.from({ length: 414 }, (_, k) => bulk(k * 290));
+    await showSection(page, 'batches');
+    if (await page.$('#ota-console-panel-batches [data-action=back]')) await page.click('[data-action=back]');
+    await page.click(`[data-focus="batch:${id}"]`);
+    await page.waitForSelector(`.ota-console-detail-title:text("Batch #${id}")`);
+    await page.click('[data-focus="chip:FAILED"]');
+    const names = async (first: string) =>
+      waitFor(
+        `a page from ${first}`,
+        async () => {
+          const rows = await tableRows(page);
+          return rows[0]?.deviceName === first && rows.every((r) => r.state === 'FAILED')
+            ? rows.map((r) => r.deviceName)
+            : undefined;
+        },
+        20_000,
+      );
+    should(await names(failed[0])).eql(failed.slice(0, 200));
+    await page.click('[data-focus=next]');
+    should(await names(failed[200])).eql(failed.slice(200, 400));
+    await page.click('[data-focus=next]');
+    should(await names(failed[400])).eql(failed.slice(400));
+    should(await page.isDisabled('[data-focus=next]')).be.true();
   });
 });

@@ -21,6 +21,7 @@ type Step =
   | { kind: 'change'; pick: number; state: TaskState }
   | { kind: 'step'; pick: number }
   | { kind: 'delete'; pick: number }
+  | { kind: 'move'; pick: number; batch: number; state: TaskState | null }
   | { kind: 'abort'; pick: number; state: TaskState }
   | { kind: 'restart' }
   | { kind: 'kill'; pick: number; state: TaskState; committed: boolean };
@@ -40,6 +41,15 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('change' as const), pick, state }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('step' as const), pick }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), pick }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('move' as const),
+      pick,
+      batch: fc.nat({ max: 2 }),
+      state: fc.option(state, { nil: null }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('abort' as const), pick, state }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('kill' as const), pick, state, committed: fc.boolean() }) },
@@ -122,6 +132,16 @@ class Run {
         // An operator's sqlite3 deletes a task row: the triggers count it all the same.
         const ids = this.ids();
         if (ids.length) this.checker.prepare('DELETE FROM tasks WHERE id = ?').run(ids[s.pick % ids.length]);
+        return;
+      }
+      case 'move': {
+        // An operator's sqlite3 moves a task to another batch, keeping or changing its state.
+        const ids = this.ids();
+        if (!ids.length) return;
+        const to = this.batchId(s.batch);
+        this.checker
+          .prepare('UPDATE tasks SET batch_id = ?, state = coalesce(?, state) WHERE id = ?')
+          .run(to, s.state, ids[s.pick % ids.length]);
         return;
       }
       case 'abort':

@@ -18,7 +18,7 @@ const UNDO: Record<number, string> = {
   5: `DROP TRIGGER version_counts_insert; DROP TRIGGER version_counts_delete; DROP TRIGGER version_counts_update;
       DROP TABLE version_counts;`,
   6: `DROP TRIGGER batch_counts_insert; DROP TRIGGER batch_counts_delete; DROP TRIGGER batch_counts_update;
-      DROP TABLE batch_counts; DROP INDEX tasks_by_batch; DROP INDEX tasks_by_batch_state_id;`,
+      DROP TABLE batch_counts; DROP INDEX tasks_by_batch;`,
 };
 
 /** Rewrites the closed store file at `file` to what schema `version` had (its data kept where the schema allows). */

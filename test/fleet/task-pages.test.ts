@@ -83,6 +83,87 @@ describe('the SQLite store: pages by cursor', function () {
     ]);
   });
 
+  /** Walks a batch's pages as a client does: a full page continues from its last task, a short one from `next`, if any. */
+  function walkPages(batchId: number, limit: number, state: TaskState, between?: () => void): Task[][] {
+    const pages: Task[][] = [];
+    let after: number | undefined;
+    for (;;) {
+      const { tasks, next } = store.taskPage(batchId, { state, limit, after });
+      pages.push(tasks);
+      if (tasks.length === limit) after = tasks[tasks.length - 1].id;
+      else if (next !== undefined) after = next;
+      else return pages;
+      between?.();
+    }
+  }
+
+  it('the pages of one state read a bounded part of the batch: short pages say where the next starts, and together hold each task in that state once, by id', function () {
+    const batchId = insertBatch(store);
+    const other = insertBatch(store);
+    const stateAt = (i: number): TaskState => (i % 1000 === 3 ? 'FAILED' : i % 2 ? 'QUEUED' : 'SUCCEEDED');
+    store.transaction(() =>
+      store.insertTasks(
+        Array.from({ length: 120_000 }, (_, i) => newTask(i % 5 === 4 ? other : batchId, `d${i}`, stateAt(i))),
+      ),
+    );
+    let added = 0;
+    for (const state of ['FAILED', 'QUEUED'] as const) {
+      const pages = walkPages(batchId, 400, state, () => {
+        // Tasks of every state keep arriving while the pages are read.
+        if (added < 300) store.insertTasks([newTask(batchId, `late${added++}`, stateAt(added))]);
+      });
+      should(pages.some((p) => p.length < 400 && p !== pages[pages.length - 1])).equal(state === 'FAILED');
+      const ids = pages.flat().map((t) => t.id);
+      should(ids).eql(
+        store
+          .tasksOf(batchId, { limit: 1_000_000 })
+          .filter((t) => t.state === state)
+          .map((t) => t.id),
+      );
+      should(pages.flat().every((t) => t.batchId === batchId && t.state === state)).be.true();
+    }
+    should(added).be.above(100); // tasks arrived during both walks
+  });
+
+  it('a page of a rare state stops after a bounded read and gives the last task read as the next cursor', function () {
+    const batchId = insertBatch(store);
+    const rare = new Set([7, 55_555]);
+    store.transaction(() =>
+      store.insertTasks(
+        Array.from({ length: 60_000 }, (_, i) => newTask(batchId, `d${i}`, rare.has(i) ? 'FAILED' : 'SUCCEEDED')),
+      ),
+    );
+    const all = store.tasksOf(batchId, { limit: 100_000 });
+    const first = store.taskPage(batchId, { state: 'FAILED', limit: 10 });
+    should(first.tasks.map((t) => t.deviceName)).eql(['d7']);
+    should(first.next).equal(all[49_999].id);
+    const second = store.taskPage(batchId, { state: 'FAILED', limit: 10, after: first.next });
+    should(second.tasks.map((t) => t.deviceName)).eql(['d55555']);
+    should(second.next).be.undefined();
+    const full = store.taskPage(batchId, { state: 'SUCCEEDED', limit: 3 });
+    should(full.tasks.map((t) => t.deviceName)).eql(['d0', 'd1', 'd2']);
+    should(full.next).be.undefined();
+    should(store.taskPage(batchId, { limit: 2 })).eql({ tasks: all.slice(0, 2) });
+  });
+
+  it('the tasks in one state are every task of the batch in that state, read whole', function () {
+    const batchId = insertBatch(store);
+    const other = insertBatch(store);
+    store.insertTasks(Array.from({ length: 300 }, (_, i) => newTask(i % 4 ? batchId : other, `d${i}`, stateOf(i))));
+    for (const state of ['QUEUED', 'SUCCEEDED', 'FAILED', 'CANCELED'] as const) {
+      const expected = store
+        .tasksOf(batchId, { limit: 1000 })
+        .filter((t) => t.state === state)
+        .map((t) => t.id);
+      should(
+        store
+          .tasksInState(batchId, state)
+          .map((t) => t.id)
+          .sort((a, b) => a - b),
+      ).eql(expected);
+    }
+  });
+
   /** Walks the devices a page at a time by cursor. */
   function walkDevices(q: { productKey?: string; module?: string }, limit: number, between?: () => void) {
     const rows: DeviceKey[] = [];

@@ -2,6 +2,7 @@
  * The admin HTTP API (README: Admin API) over real HTTP, route by route: answers, refusals with
  * `{error}` and the right status, and never a stack trace.
  */
+import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -519,6 +520,26 @@ describe('admin API', function () {
       should(queued.map((t) => t.deviceName)).eql(tasks.filter((t) => t.state === 'QUEUED').map((t) => t.deviceName));
       const after = (await api.get(`${path}?after=${tasks[2].id}`)).body as { deviceName: string }[];
       should(after.map((t) => t.deviceName)).eql(['dev4', 'dev5']);
+    });
+
+    it('GET tasks of a rare state reads a bounded part of the batch: a short page, even empty, gives the next one in X-Next-After', async function () {
+      await deployFleet();
+      const { batch } = await batchOf(['dev1'], { maximumPerMinute: 1 });
+      // 60,000 more tasks written into the fleet's file (an operator's sqlite3): one failed, deep in the batch.
+      const db = new Database(join(suite.userDir, 'ota', d.platform.fleet.id, 'fleet.sqlite'));
+      try {
+        const insert = db.prepare(
+          `INSERT INTO tasks (batch_id, product_key, device_name, module, src_version, state, reason, step, attempts,
+             retries, wave, due_at, started_at, created_at, updated_at) VALUES (?, 'pk1', ?, 'default', '1.0.0', ?, NULL, NULL, 1, 0, 0, NULL, NULL, 1, 1)`,
+        );
+        db.transaction(() => {
+          for (let i = 0; i < 60_000; i++) insert.run(batch.id, `x${i}`, i === 55_555 ? 'FAILED' : 'SUCCEEDED');
+        })();
+      } finally {
+        db.close();
+      }
+      const { pages } = await pagesOf(`${base}/batches/${batch.id}/tasks?state=FAILED`, 10);
+      should(pages.map((p) => (p as { deviceName: string }[]).map((t) => t.deviceName))).eql([[], ['x55555']]);
     });
 
     it('GET tasks refuses an after that is not a task id, saying what it must be', async function () {

@@ -252,16 +252,15 @@ export class HaBridge {
         !['PLANNED', 'IN_PROGRESS', 'PAUSED'].includes(batch.state)
       )
         continue;
-      for (const state of ACTIVE_TASK_STATES) {
-        // A page at a time by id: a batch of a million tasks is never one array.
-        for (let page = this.fleet.tasks(batch.id, { state, limit: RESTORE_PAGE }); page.length > 0;) {
-          for (const t of page) {
-            const e = this.entities.get(entityKey(t));
-            if (e) e.task = { active: true, step: t.step };
-          }
-          if (page.length < RESTORE_PAGE) break;
-          page = this.fleet.tasks(batch.id, { state, limit: RESTORE_PAGE, after: page[page.length - 1].id });
+      // The batch once by id, a page at a time (a batch of a million tasks is never one array),
+      // keeping the active tasks: one walk, not one per active state.
+      for (let page = this.fleet.tasks(batch.id, { limit: RESTORE_PAGE }); page.length > 0;) {
+        for (const t of page) {
+          const e = ACTIVE_TASK_STATES.includes(t.state) ? this.entities.get(entityKey(t)) : undefined;
+          if (e) e.task = { active: true, step: t.step };
         }
+        if (page.length < RESTORE_PAGE) break;
+        page = this.fleet.tasks(batch.id, { limit: RESTORE_PAGE, after: page[page.length - 1].id });
       }
     }
   }
