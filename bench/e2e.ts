@@ -42,19 +42,26 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const { flows, fleetId } = platformFlow({ host: '127.0.0.1', port: broker.port }, { publicUrl: base });
+    // --admin-root=/admin: the editor and admin API on a path of their own, off the download path.
+    const adminRoot = options.args.find((a) => a.startsWith('--admin-root='))?.slice(13) ?? '';
+    const admin = `${base}${adminRoot.replace(/\/$/, '')}`;
     // BENCH_CHILD_FLAGS (e.g. --cpu-prof) apply to Node-RED too.
-    red = await NodeRedChild.start({
+    red = await NodeRedChild.prepare({
       port,
       flows,
       nodeArgs: childFlags(),
-      settings: { logging: { console: { level: 'warn', metrics: false, audit: false } } },
+      settings: {
+        logging: { console: { level: 'warn', metrics: false, audit: false } },
+        ...(adminRoot ? { httpAdminRoot: adminRoot } : {}),
+      },
     });
+    await red.start(60_000, async () => (await request<unknown[]>('GET', `${admin}/ota/fleets`)).length > 0);
     const nodeRed = red;
     const tail = () => nodeRed.output.slice(-4000);
-    const api = `${base}/ota/fleets/${fleetId}`;
+    const api = `${admin}/ota/fleets/${fleetId}`;
     log(
       NAME,
-      `Mosquitto ${await broker.version()} on ${broker.port}, Node-RED on ${port}; ${num(n)} devices, ${SHARE} per connection`,
+      `Mosquitto ${await broker.version()} on ${broker.port}, Node-RED on ${port} (admin root ${adminRoot || '/'}); ${num(n)} devices, ${SHARE} per connection`,
     );
 
     // Devices power on and report 1.0.0.

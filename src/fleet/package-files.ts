@@ -24,7 +24,7 @@ export const SMALL_PACKAGES_TOTAL = 32 * 1024 * 1024;
 
 export class PackageFiles {
   /** Small packages read whole, by SHA-256 (content-addressed: the bytes of a key never change). */
-  private readonly kept = new Map<string, { size: number; bytes: Promise<Buffer> }>();
+  private readonly kept = new Map<string, { size: number; bytes: Promise<Buffer>; read?: boolean }>();
   private keptBytes = 0;
 
   constructor(readonly dir: string) {
@@ -38,6 +38,8 @@ export class PackageFiles {
   }
 
   has(sha256: string): boolean {
+    // A package read into memory is served from there: no stat per download.
+    if (this.kept.get(sha256)?.read) return true;
     try {
       return statSync(this.pathOf(sha256)).isFile();
     } catch {
@@ -108,7 +110,10 @@ export class PackageFiles {
     }
     try {
       const whole = await entry.bytes;
-      if (whole.length === size) return whole;
+      if (whole.length === size) {
+        entry.read = true;
+        return whole;
+      }
     } catch {
       // missing or unreadable: forgotten below, streamed by the caller
     }

@@ -1,6 +1,12 @@
 /**
  * Mounts the package download routes on the HTTP node root: GET/HEAD /ota/firmware/:fleet/:firmware,
  * and /ota/firmware/:fleet/:firmware/:file for each file of a multi-file firmware.
+ *
+ * Node-RED mounts its admin app (the editor, its static files, the admin API) before the node app.
+ * When both share a root (the default: `/`), every download first passes the editor's middleware,
+ * which stats a file in the editor's folder per request: a third of Node-RED's CPU per download.
+ * Then, and only when nothing else guards the node root, the same routes are also matched first
+ * in the admin app (see `frontOfAdmin`).
  */
 import type { NodeAPI } from 'node-red';
 import type { NextFunction, Request, Response } from 'express';
@@ -9,13 +15,67 @@ import { fleetById } from './registry';
 
 const mounted = new WeakSet<object>();
 
+type Handler = (req: Request, res: Response) => void;
+type App = {
+  get?: (path: string, handler: Handler) => void;
+  use: (path: string, handler: (err: unknown, req: Request, res: Response, next: NextFunction) => void) => void;
+  _router?: { stack?: { name?: string }[] };
+};
+
+/** The settings of Node-RED that put something in front of the node root or change its answers. */
+export interface RouteSettings {
+  httpAdminRoot?: string | false;
+  httpNodeRoot?: string | false;
+  httpAdminAuth?: unknown;
+  httpNodeAuth?: unknown;
+  httpAuth?: unknown;
+  httpNodeMiddleware?: unknown;
+  httpNodeCors?: unknown;
+  requireHttps?: unknown;
+}
+
+const root = (r: string | false | undefined) => (r === false ? false : `/${r ?? ''}/`.replace(/\/+/g, '/'));
+
+/**
+ * Whether the download routes may be matched at the front of the admin app: it is mounted at the
+ * node root too, and no setting guards the node root (authentication, middleware, CORS, HTTPS
+ * only), so a download answered there gets exactly the answer the node app would give.
+ */
+export function frontOfAdmin(s: RouteSettings): boolean {
+  const admin = root(s.httpAdminRoot);
+  if (admin === false || admin !== root(s.httpNodeRoot)) return false;
+  return (
+    !s.httpAdminAuth && !s.httpNodeAuth && !s.httpAuth && !s.httpNodeMiddleware && !s.httpNodeCors && !s.requireHttps
+  );
+}
+
+/** Express refuses a path that is not valid percent-encoding (`%c0%ae`, an overlong "..") before
+ * the route runs, and its default answer is an HTML page with a stack trace. */
+function malformed(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+  if (res.headersSent) return next(err);
+  res.status(404).json({ error: 'no such firmware' });
+}
+
+/**
+ * Adds the GET routes and their error handler to an express app; `first`: moved to the front of
+ * its stack (express 4's router). Without that stack the routes stay where express put them.
+ */
+function addRoutes(app: App, serve: Handler, first: boolean): void {
+  if (!app.get) return;
+  const stack = app._router?.stack;
+  const before = stack?.length ?? 0;
+  app.get(`/${FIRMWARE_ROUTE}/:fleet/:firmware`, serve);
+  app.get(`/${FIRMWARE_ROUTE}/:fleet/:firmware/:file`, serve);
+  app.use(`/${FIRMWARE_ROUTE}`, malformed);
+  if (!first || !stack || stack.length !== before + 3) return;
+  // After the app's own request setup (express 4: `query`, `expressInit`), before all else.
+  let at = 0;
+  while (at < before && ['query', 'expressInit'].includes(stack[at].name ?? '')) at++;
+  stack.splice(at, 0, ...stack.splice(before, 3));
+}
+
 export function mountFirmwareRoute(RED: NodeAPI): void {
-  const app = RED.httpNode as unknown as
-    | {
-        get?: (path: string, handler: (req: Request, res: Response) => void) => void;
-        use: (path: string, handler: (err: unknown, req: Request, res: Response, next: NextFunction) => void) => void;
-      }
-    | undefined;
+  const app = RED.httpNode as unknown as App | undefined;
   if (!app?.get || mounted.has(app)) return;
   mounted.add(app);
   const serve = (req: Request, res: Response) => {
@@ -42,12 +102,7 @@ export function mountFirmwareRoute(RED: NodeAPI): void {
     };
     void servePackage(served, request, req, res, handle ? handle.fleet.clock.now() : Date.now());
   };
-  app.get(`/${FIRMWARE_ROUTE}/:fleet/:firmware`, serve);
-  app.get(`/${FIRMWARE_ROUTE}/:fleet/:firmware/:file`, serve);
-  // Express refuses a path that is not valid percent-encoding (`%c0%ae`, an overlong "..")
-  // before the route runs, and its default answer is an HTML page with a stack trace.
-  app.use(`/${FIRMWARE_ROUTE}`, (err: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) return next(err);
-    res.status(404).json({ error: 'no such firmware' });
-  });
+  addRoutes(app, serve, false);
+  const admin = RED.httpAdmin as unknown as App | undefined;
+  if (admin && admin !== app && frontOfAdmin(RED.settings as unknown as RouteSettings)) addRoutes(admin, serve, true);
 }

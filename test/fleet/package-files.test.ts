@@ -46,4 +46,17 @@ describe('package files: small packages kept in memory', function () {
     should(files.has(sha256)).be.false();
     should(await files.smallPackage(sha256, bytes.length)).be.undefined();
   });
+
+  it('knows a package it holds in memory without asking the folder again (no stat per download)', async function () {
+    const bytes = randomBytes(1000);
+    const { sha256 } = await files.save(bytes, 1 << 30);
+    const other = (await files.save(randomBytes(1000), 1 << 30)).sha256;
+    should(await files.smallPackage(sha256, bytes.length)).be.ok();
+    // Both files gone behind the store's back: only the one read into memory is still known.
+    rmSync(join(dir, sha256));
+    rmSync(join(dir, other));
+    should(files.has(sha256)).be.true();
+    should(files.has(other)).be.false();
+    should((await files.smallPackage(sha256, bytes.length))?.equals(bytes)).be.true();
+  });
 });
