@@ -6,12 +6,13 @@
  */
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import should from 'should';
 import { emptyCounts, SqliteStore, TASK_STATES, TaskState } from '../../src/fleet';
 import { downgrade } from './old-schema';
+import { CrashableStore } from './crashable-store';
 import { insertBatch, newTask } from './task-rows';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_260_801) + 606;
@@ -74,12 +75,11 @@ function groupedCounts(db: Database.Database): Map<number, Record<TaskState, num
 
 const sorted = (m: Map<number, Record<TaskState, number>>) => [...m.entries()].sort((a, b) => a[0] - b[0]);
 
-class Run {
-  private readonly dir = mkdtempSync(join(tmpdir(), 'ota-batch-counts-'));
-  private file = join(this.dir, 'fleet-0.sqlite');
-  private copies = 0;
-  private store = new SqliteStore(this.file);
-  private checker = new Database(this.file);
+class Run extends CrashableStore {
+  constructor() {
+    super('ota-batch-counts-');
+  }
+
   private readonly batches: number[] = [];
   private names = 0;
 
@@ -97,21 +97,6 @@ class Run {
     if (ids.length === 0) return;
     const task = this.store.task(ids[p % ids.length])!;
     this.store.saveTask({ ...task, state: s, updatedAt: task.updatedAt + 1 });
-  }
-
-  private crashHere(): string {
-    const copy = join(this.dir, `fleet-${++this.copies}.sqlite`);
-    copyFileSync(this.file, copy);
-    if (existsSync(`${this.file}-wal`)) copyFileSync(`${this.file}-wal`, `${copy}-wal`);
-    return copy;
-  }
-
-  private reopen(file: string): void {
-    this.checker.close();
-    this.store.close();
-    this.file = file;
-    this.store = new SqliteStore(file);
-    this.checker = new Database(file);
   }
 
   apply(s: Step): void {
@@ -158,12 +143,12 @@ class Run {
         let copy: string | undefined;
         if (s.committed) {
           this.change(s.pick, s.state);
-          copy = this.crashHere();
+          copy = this.crashCopy();
         } else {
           try {
             this.store.transaction(() => {
               this.change(s.pick, s.state);
-              copy = this.crashHere();
+              copy = this.crashCopy();
               throw new Crash('killed');
             });
           } catch (err) {
@@ -182,12 +167,6 @@ class Run {
         groupedCounts(this.checker).get(id) ?? emptyCounts(),
       );
     }
-  }
-
-  close(): void {
-    this.checker.close();
-    this.store.close();
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

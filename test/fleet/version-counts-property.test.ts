@@ -5,14 +5,11 @@
  * and its log while the process is alive, at a point inside or after a transaction, and going on
  * from the copy: what a process killed at that instant leaves on disk.
  */
-import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import should from 'should';
-import { SqliteStore, VersionCount } from '../../src/fleet';
+import type { VersionCount } from '../../src/fleet';
 import { countedDistribution, printFigures, counterRows, shouldMatchDevices } from './version-counts-check';
+import { CrashableStore } from './crashable-store';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_260_801) + 505;
 const PRODUCTS = ['pk1', 'pk2', 'pk3'];
@@ -84,16 +81,13 @@ function modelDistribution(model: Model): VersionCount[] {
 class Crash extends Error {}
 
 /** One run: a store on a fresh file, the steps applied to it and to the model, checked after each. */
-class Run {
-  private readonly dir = mkdtempSync(join(tmpdir(), 'ota-versions-prop-'));
-  private file = join(this.dir, 'fleet-0.sqlite');
-  private copies = 0;
-  private store = new SqliteStore(this.file);
-  private checker = new Database(this.file);
+class Run extends CrashableStore {
   private readonly model: Model = new Map();
   private at = 0;
 
-  constructor(private readonly figures: Record<string, number>) {}
+  constructor(private readonly figures: Record<string, number>) {
+    super('ota-versions-prop-');
+  }
 
   private record(r: Report): void {
     this.store.recordVersion({ productKey: r.productKey, deviceName: r.deviceName }, r.module, r.version, ++this.at);
@@ -107,22 +101,6 @@ class Run {
   private picked(pick: number): Report | undefined {
     const all = [...this.model.values()];
     return all.length ? all[pick % all.length] : undefined;
-  }
-
-  /** The file and its log as a process killed now would leave them; the run goes on from the copy. */
-  private crashHere(): string {
-    const copy = join(this.dir, `fleet-${++this.copies}.sqlite`);
-    copyFileSync(this.file, copy);
-    if (existsSync(`${this.file}-wal`)) copyFileSync(`${this.file}-wal`, `${copy}-wal`);
-    return copy;
-  }
-
-  private reopen(file: string): void {
-    this.checker.close();
-    this.store.close();
-    this.file = file;
-    this.store = new SqliteStore(file);
-    this.checker = new Database(file);
   }
 
   apply(s: Step): void {
@@ -159,13 +137,13 @@ class Run {
         let copy: string;
         if (s.committed) {
           this.commit(s.reports);
-          copy = this.crashHere();
+          copy = this.crashCopy();
         } else {
           // Killed inside a transaction: nothing of it may survive.
           try {
             this.store.transaction(() => {
               s.reports.slice(0, s.after).forEach((r) => this.record(r));
-              copy = this.crashHere();
+              copy = this.crashCopy();
               throw new Crash('killed');
             });
           } catch (err) {
@@ -182,12 +160,6 @@ class Run {
     should(countedDistribution(this.checker)).eql(expected);
     shouldMatchDevices(this.store, this.checker, PRODUCTS);
     should(counterRows(this.checker).every((r) => r.count > 0)).be.true();
-  }
-
-  close(): void {
-    this.checker.close();
-    this.store.close();
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
