@@ -69,7 +69,7 @@ export function waveOf(index: number, total: number, waves: number[] | undefined
 
 /**
  * The order in which the candidates get tasks, as indices into the candidate list: as listed, or
- * shuffled by the seed for GRAY and waves, and cut to GRAY's sample. The same seed gives the same
+ * shuffled by the batch's seed for GRAY and waves, and cut to GRAY's sample. The same seed gives the same
  * order however the tasks are then built (all at once, or a slice at a time).
  */
 export function candidateOrder(total: number, targets: Targets, strategy: Strategy, seed: number): Uint32Array {
