@@ -139,24 +139,8 @@ class Run extends CrashableStore {
         return;
       case 'restart':
         return this.reopen(this.file);
-      case 'kill': {
-        let copy: string | undefined;
-        if (s.committed) {
-          this.change(s.pick, s.state);
-          copy = this.crashCopy();
-        } else {
-          try {
-            this.store.transaction(() => {
-              this.change(s.pick, s.state);
-              copy = this.crashCopy();
-              throw new Crash('killed');
-            });
-          } catch (err) {
-            if (!(err instanceof Crash)) throw err;
-          }
-        }
-        return this.reopen(copy!);
-      }
+      case 'kill':
+        return this.killAfter(s.committed, () => this.change(s.pick, s.state));
     }
   }
 

@@ -39,9 +39,34 @@ export class CrashableStore {
     this.checker = new Database(file);
   }
 
+  /**
+   * A process killed right after `write` committed, or inside its transaction (then nothing of it
+   * may survive); the run goes on from what the kill left on disk.
+   */
+  protected killAfter(committed: boolean, write: () => void): void {
+    let copy: string | undefined;
+    if (committed) {
+      write();
+      copy = this.crashCopy();
+    } else {
+      try {
+        this.store.transaction(() => {
+          write();
+          copy = this.crashCopy();
+          throw new KilledHere();
+        });
+      } catch (err) {
+        if (!(err instanceof KilledHere)) throw err;
+      }
+    }
+    this.reopen(copy!);
+  }
+
   close(): void {
     this.checker.close();
     this.store.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+class KilledHere extends Error {}

@@ -133,25 +133,11 @@ class Run extends CrashableStore {
           }),
         ).throw(Crash);
         return;
-      case 'kill': {
-        let copy: string;
-        if (s.committed) {
-          this.commit(s.reports);
-          copy = this.crashCopy();
-        } else {
-          // Killed inside a transaction: nothing of it may survive.
-          try {
-            this.store.transaction(() => {
-              s.reports.slice(0, s.after).forEach((r) => this.record(r));
-              copy = this.crashCopy();
-              throw new Crash('killed');
-            });
-          } catch (err) {
-            if (!(err instanceof Crash)) throw err;
-          }
-        }
-        return this.reopen(copy!);
-      }
+      case 'kill':
+        // Committed: all the reports; killed inside: the first `after`, none of which may survive.
+        return this.killAfter(s.committed, () =>
+          s.committed ? this.commit(s.reports) : s.reports.slice(0, s.after).forEach((r) => this.record(r)),
+        );
     }
   }
 
