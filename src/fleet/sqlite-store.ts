@@ -619,6 +619,19 @@ export class SqliteStore implements FleetStore {
     if (this.db.open) this.db.close();
   }
 
+  /** Opens a transaction by hand (promisedStore: a transaction whose operations await between them). */
+  begin(): void {
+    this.db.exec('BEGIN IMMEDIATE');
+  }
+
+  commit(): void {
+    this.db.exec('COMMIT');
+  }
+
+  rollback(): void {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+  }
+
   /** Refuses every write from now on (or again accepts them): maintenance, and fault tests. */
   setReadOnly(readOnly: boolean): void {
     this.db.pragma(`query_only = ${readOnly ? 'ON' : 'OFF'}`);

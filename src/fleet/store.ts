@@ -1,8 +1,9 @@
 /**
  * What the fleet needs from storage, named after the domain. The SQLite implementation is
- * sqlite-store.ts; a server database can take its place behind this interface.
- * Every method is synchronous and every write is durable when it returns (or when the
- * enclosing `transaction` returns).
+ * sqlite-store.ts: every method is synchronous and every write is durable when it returns (or
+ * when the enclosing `transaction` returns). A store on a database server answers the same
+ * operations with promises (`AsyncFleetStore`, pg-store.ts); `promisedStore` (async-store.ts)
+ * gives the SQLite store that face too, so one contract holds for both.
  */
 import type { DeviceRef } from '../protocol';
 import type { CredentialRecord, DeviceCredential } from './credentials';
@@ -180,4 +181,25 @@ export interface FleetStore {
   openWave(batchId: number, wave: number, at: number): number;
   waveCounts(batchId: number, wave: number): Record<TaskState, number>;
   transitions(query: { taskId?: number; batchId?: number; limit?: number }): Transition[];
+}
+
+/** The operations of a store that answers with promises: the same names, arguments and results. */
+export type AsyncStoreOperations = {
+  [K in Exclude<keyof FleetStore, 'transaction' | 'close' | 'checkpoint'>]: FleetStore[K] extends (
+    ...args: infer A
+  ) => infer R
+    ? (...args: A) => Promise<R>
+    : never;
+};
+
+/**
+ * A store on a database server (or the SQLite store behind `promisedStore`). Outside a
+ * transaction each operation stands alone (its own commit). `transaction` runs `fn` with the
+ * operations of one transaction; it commits when `fn` resolves and rolls back when it rejects. A
+ * conflict with another writer (a serialization failure, a deadlock) rolls it back and runs `fn`
+ * again, so `fn` must act only through `tx` until it resolves.
+ */
+export interface AsyncFleetStore extends AsyncStoreOperations {
+  transaction<T>(fn: (tx: AsyncStoreOperations) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
 }
