@@ -7,6 +7,8 @@ export * from './types';
 export * from './store';
 export * from './credentials';
 export * from './sqlite-store';
+export * from './async-store';
+export * from './replay-store';
 export * from './notices';
 export * from './planner';
 export * from './transitions';
