@@ -30,7 +30,7 @@ const semver = require(require.resolve('semver', { paths: [nodeRedDir] })) as {
 /** What npm's registry answered on 2026-12-05. */
 const REGISTRY = {
   nodeRed: { distTags: { latest: '5.0.7' }, latestEngines: '>=22.9' },
-  latest: { 'better-sqlite3': '13.2.0', busboy: '1.6.0', mqtt: '5.16.0' } as Record<string, string>,
+  latest: { 'better-sqlite3': '13.2.0', busboy: '1.6.0', mqtt: '5.16.0', pg: '8.23.1' } as Record<string, string>,
 };
 
 /**
