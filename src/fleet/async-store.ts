@@ -4,7 +4,7 @@
  * one, so transactions take turns: an operation outside a transaction waits for the open one to
  * end, as it would wait for a lock on a server.
  */
-import type { AsyncFleetStore, AsyncStoreOperations, FleetStore } from './store';
+import type { AsyncFleetStore, AsyncStoreOperations, FleetStore, Savepoints } from './store';
 
 /** The operations that pass through to the synchronous store (all but transaction, close, checkpoint). */
 const OPERATIONS = [
@@ -77,6 +77,8 @@ export interface ManualTransactions {
   begin(): void;
   commit(): void;
   rollback(): void;
+  /** SAVEPOINT, RELEASE and ROLLBACK TO, by name. */
+  savepoint(name: string, verb: 'savepoint' | 'release' | 'rollbackTo'): void;
 }
 
 /** The synchronous store answering with promises; `fn` of a transaction may await between its operations. */
@@ -101,7 +103,12 @@ export function promisedStore(store: FleetStore & ManualTransactions): AsyncFlee
     return ops as unknown as AsyncStoreOperations;
   };
   const outside = operations(false);
-  const inside = operations(true);
+  const inside: AsyncStoreOperations & Savepoints = {
+    ...operations(true),
+    savepoint: async (name) => store.savepoint(name, 'savepoint'),
+    release: async (name) => store.savepoint(name, 'release'),
+    rollbackTo: async (name) => store.savepoint(name, 'rollbackTo'),
+  };
 
   return {
     ...outside,

@@ -14,7 +14,7 @@
  * answer stays valid for the rest of the run unless a later write touches a table it read: then
  * it is fetched again. Answers live for one unit only: the server holds the truth.
  */
-import type { AsyncFleetStore, AsyncStoreOperations, FleetStore } from './store';
+import type { AsyncFleetStore, AsyncStoreOperations, FleetStore, Savepoints } from './store';
 
 type OperationName = keyof AsyncStoreOperations;
 type Table = 'meta' | 'devices' | 'tags' | 'credentials' | 'firmware' | 'batches' | 'tasks' | 'transitions';
@@ -92,6 +92,10 @@ export class Miss extends Error {
   constructor(
     readonly operation: OperationName,
     readonly args: unknown[],
+    /** Where in the run's write log it was asked for (the domain may go on writing after it, caught). */
+    readonly at = 0,
+    /** The nested transactions open at that moment whose savepoints are not yet in the log: where each began, its name. */
+    readonly opened: { start: number; name: string }[] = [],
   ) {
     super(`the store has no answer yet for ${operation} (a unit of work runs again once it has)`);
   }
@@ -100,12 +104,19 @@ export class Miss extends Error {
 /** A run that did not repeat the writes the transaction already has (the unit starts again). */
 export class ReplayDivergence extends Error {}
 
-interface Logged {
-  operation: OperationName;
-  args: unknown[];
-  /** The operation and its arguments as text: what a later run must repeat exactly. */
-  signature: string;
-}
+/** An entry of the write log: a write, or a savepoint of a nested transaction. */
+type Logged =
+  | {
+      kind: 'write';
+      operation: OperationName;
+      args: unknown[];
+      /** The operation and its arguments as text: what a later run must repeat exactly. */
+      signature: string;
+      tables: readonly Table[];
+    }
+  | { kind: 'savepoint' | 'release'; name: string; signature: string; tables: readonly Table[] }
+  /** Back to a savepoint already sent: the tables written since then change back. */
+  | { kind: 'rollback'; name: string; signature: string; tables: readonly Table[] };
 
 interface Answer {
   /** The position in the write log it was fetched at (the writes before it were in the transaction). */
@@ -129,7 +140,7 @@ export class Replay {
   /** The store the domain is given: synchronous, answered from this unit's fetches. */
   readonly store: FleetStore;
   readonly stats: ReplayStats = { units: 0, runs: 0, fetches: 0, writes: 0, restarts: 0 };
-  private tx: AsyncStoreOperations | undefined;
+  private tx: (AsyncStoreOperations & Partial<Savepoints>) | undefined;
   /** The writes of this run so far. */
   private log: Logged[] = [];
   /** The writes the transaction has (a prefix of every run's log). */
@@ -137,6 +148,10 @@ export class Replay {
   private answers = new Map<string, Answer[]>();
   /** The first miss of this run, even if the domain caught it. */
   private missed: Miss | undefined;
+  /** The nested transactions open now: where each began, its savepoint's name, whether that is in the log. */
+  private frames: { start: number; name: string; marked: boolean }[] = [];
+  /** Nested transactions begun in this run: the nth is named ota_n, the same in every run of the unit. */
+  private nestedCount = 0;
   private turn: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly server: AsyncFleetStore) {
@@ -190,7 +205,7 @@ export class Replay {
     }
   }
 
-  private begin(tx: AsyncStoreOperations): void {
+  private begin(tx: AsyncStoreOperations & Partial<Savepoints>): void {
     this.tx = tx;
     this.sent = [];
     this.answers.clear();
@@ -208,6 +223,8 @@ export class Replay {
     this.stats.runs++;
     this.log = [];
     this.missed = undefined;
+    this.frames = [];
+    this.nestedCount = 0;
     try {
       return { ok: true, value: fn() };
     } catch (error) {
@@ -217,18 +234,32 @@ export class Replay {
 
   /** Sends the writes of this run the transaction does not have yet, up to `upTo`. */
   private async sendWrites(upTo: number): Promise<void> {
-    const tx = this.tx as AsyncStoreOperations;
+    const tx = this.tx as AsyncStoreOperations & Partial<Savepoints>;
     for (let i = this.sent.length; i < upTo; i++) {
       const w = this.log[i];
-      await (tx[w.operation] as (...a: unknown[]) => Promise<unknown>)(...w.args);
+      if (w.kind === 'write') {
+        await (tx[w.operation] as (...a: unknown[]) => Promise<unknown>)(...w.args);
+        this.stats.writes++;
+      } else {
+        const verb = w.kind === 'savepoint' ? 'savepoint' : w.kind === 'release' ? 'release' : 'rollbackTo';
+        const send = tx[verb];
+        if (!send) throw new Error('this store has no savepoints: a nested transaction cannot span a fetch');
+        await send.call(tx, w.name);
+      }
       this.sent.push(w);
-      this.stats.writes++;
     }
   }
 
   /** Fetches the answer a run missed, after the writes that came before it in that run. */
   private async fetch(miss: Miss): Promise<void> {
-    const at = this.log.length;
+    this.log.length = miss.at;
+    // The writes of a nested transaction go after its savepoint, so that it can still be undone.
+    let inserted = 0;
+    for (const { start, name } of miss.opened) {
+      this.log.splice(start + inserted, 0, { kind: 'savepoint', name, signature: `savepoint ${name}`, tables: [] });
+      inserted++;
+    }
+    const at = miss.at + inserted;
     await this.sendWrites(at);
     const tx = this.tx as AsyncStoreOperations;
     const value = await (tx[miss.operation] as (...a: unknown[]) => Promise<unknown>)(...miss.args);
@@ -253,7 +284,8 @@ export class Replay {
     }
     const answer = this.answerFor(operation, args);
     if (!answer) {
-      this.missed = new Miss(operation, args);
+      const opened = this.frames.filter((f) => !f.marked).map(({ start, name }) => ({ start, name }));
+      this.missed = new Miss(operation, args, this.log.length, opened);
       throw this.missed;
     }
     if (kind === 'answer') this.append(logged(operation, args));
@@ -277,8 +309,7 @@ export class Replay {
 
   private writtenBetween(from: number, to: number, tables: Table[]): boolean {
     for (let i = from; i < to; i++) {
-      const written = OPERATIONS[this.log[i].operation].slice(1) as Table[];
-      if (written.some((t) => tables.includes(t))) return true;
+      if (this.log[i].tables.some((t) => tables.includes(t))) return true;
     }
     return false;
   }
@@ -287,30 +318,43 @@ export class Replay {
     const i = this.log.length;
     if (i < this.sent.length && this.sent[i].signature !== entry.signature) {
       throw new ReplayDivergence(
-        `a unit of work wrote ${entry.operation} where its earlier run wrote ${this.sent[i].operation}`,
+        `a unit of work wrote ${entry.signature.slice(0, 80)} where its earlier run wrote ${this.sent[i].signature.slice(0, 80)}`,
       );
     }
     this.log.push(entry);
   }
 
   /**
-   * A nested transaction (a savepoint on SQLite): on an error its writes are dropped from the log.
-   * Writes already sent cannot be taken back without a savepoint on the server, so a nested
-   * transaction that fails after a fetch inside it fails the whole unit.
+   * A nested transaction (a savepoint, as on SQLite): on an error its writes are undone and the
+   * unit goes on. Its savepoint enters the log only when a fetch inside it must send its writes
+   * (an earlier run of the unit may have sent it: then it is at this very point of the log);
+   * otherwise a failure just drops its writes from the log.
    */
   private nested<T>(fn: () => T): T {
+    if (this.missed) throw this.missed;
     const start = this.log.length;
+    const name = `ota_${++this.nestedCount}`;
+    const earlier = this.sent[start];
+    const frame = { start, name, marked: earlier?.kind === 'savepoint' && earlier.name === name };
+    if (frame.marked) this.log.push(earlier);
+    this.frames.push(frame);
+    let result: T;
     try {
-      return fn();
+      result = fn();
     } catch (err) {
+      this.frames.pop();
       if (this.missed) throw err;
-      if (this.sent.length > start)
-        throw new Error('a nested transaction failed after its writes reached the store; nothing was changed', {
-          cause: err,
-        });
-      this.log.length = start;
+      if (frame.marked) {
+        const tables = new Set(this.log.slice(start + 1).flatMap((w) => w.tables));
+        this.append({ kind: 'rollback', name, signature: `rollback ${name}`, tables: [...tables] });
+      } else {
+        this.log.length = start;
+      }
       throw err;
     }
+    this.frames.pop();
+    if (frame.marked) this.append({ kind: 'release', name, signature: `release ${name}`, tables: [] });
+    return result;
   }
 }
 
@@ -320,7 +364,13 @@ function keyOf(operation: OperationName, args: unknown[]): string {
 
 function logged(operation: OperationName, args: unknown[]): Logged {
   const copy = structuredClone(args);
-  return { operation, args: copy, signature: keyOf(operation, copy) };
+  return {
+    kind: 'write',
+    operation,
+    args: copy,
+    signature: keyOf(operation, copy),
+    tables: OPERATIONS[operation].slice(1) as Table[],
+  };
 }
 
 function mapsAsEntries(_key: string, value: unknown): unknown {

@@ -632,6 +632,11 @@ export class SqliteStore implements FleetStore {
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
   }
 
+  savepoint(name: string, verb: 'savepoint' | 'release' | 'rollbackTo'): void {
+    if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`"${name}" is not a savepoint name`);
+    this.db.exec(`${verb === 'savepoint' ? 'SAVEPOINT' : verb === 'release' ? 'RELEASE' : 'ROLLBACK TO'} ${name}`);
+  }
+
   /** Refuses every write from now on (or again accepts them): maintenance, and fault tests. */
   setReadOnly(readOnly: boolean): void {
     this.db.pragma(`query_only = ${readOnly ? 'ON' : 'OFF'}`);

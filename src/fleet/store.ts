@@ -200,6 +200,13 @@ export type AsyncStoreOperations = {
  * again, so `fn` must act only through `tx` until it resolves.
  */
 export interface AsyncFleetStore extends AsyncStoreOperations {
-  transaction<T>(fn: (tx: AsyncStoreOperations) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: AsyncStoreOperations & Partial<Savepoints>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/** Savepoints inside a transaction: part of it undone while the rest goes on (a nested unit of work). */
+export interface Savepoints {
+  savepoint(name: string): Promise<void>;
+  release(name: string): Promise<void>;
+  rollbackTo(name: string): Promise<void>;
 }

@@ -145,6 +145,27 @@ describe('Replay: the synchronous domain on a store that answers with promises',
     should([1, 2, 3].map((n) => sqlite.deviceVersion(dev(n), 'default'))).eql(['1.0.0', undefined, '1.0.0']);
   });
 
+  it('a nested transaction that fails after a fetch inside it is undone on the server, and the unit goes on', async function () {
+    const seen = await replay.run(() => {
+      store.recordVersion(dev(1), 'default', '1.0.0', 10);
+      try {
+        store.transaction(() => {
+          store.recordVersion(dev(2), 'default', '1.0.0', 10);
+          store.tagsOf(dev(2));
+          throw new Error('refused');
+        });
+      } catch {
+        // the unit goes on
+      }
+      const after = store.deviceVersion(dev(2), 'default');
+      store.recordVersion(dev(3), 'default', '1.0.0', 10);
+      return after;
+    });
+    should(seen).be.undefined();
+    should([1, 2, 3].map((n) => sqlite.deviceVersion(dev(n), 'default'))).eql(['1.0.0', undefined, '1.0.0']);
+    should(sqlite.versionDistribution()).eql([{ productKey: 'pk1', module: 'default', version: '1.0.0', count: 2 }]);
+  });
+
   it('units take turns: each sees the one before it committed', async function () {
     const results = await Promise.all(
       [1, 2, 3, 4].map((n) =>
@@ -195,13 +216,14 @@ describe('Replay: the synchronous domain on a store that answers with promises',
 });
 
 type Step =
+  | { kind: 'nested'; steps: Step[]; fail: boolean }
   | { kind: 'report'; device: number; version: string }
   | { kind: 'add'; device: number }
   | { kind: 'move'; device: number; to: TaskState }
   | { kind: 'read'; device: number }
   | { kind: 'refuse' };
 
-const stepArb: fc.Arbitrary<Step> = fc.oneof(
+const simpleStepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.record({
     kind: fc.constant('report' as const),
     device: fc.integer({ min: 1, max: 4 }),
@@ -217,13 +239,40 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.constant({ kind: 'refuse' as const }),
 );
 
+/** A nested transaction of `inner` steps that fails or not. */
+const nestedArb = (inner: fc.Arbitrary<Step>): fc.Arbitrary<Step> =>
+  fc.record({
+    kind: fc.constant('nested' as const),
+    steps: fc.array(inner, { minLength: 1, maxLength: 4 }),
+    fail: fc.boolean(),
+  });
+
+const innerArb = simpleStepArb.filter((s) => s.kind !== 'refuse');
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  { arbitrary: simpleStepArb, weight: 4 },
+  {
+    arbitrary: nestedArb(fc.oneof({ arbitrary: innerArb, weight: 3 }, { arbitrary: nestedArb(innerArb), weight: 1 })),
+    weight: 1,
+  },
+);
+
 const unitArb = fc.array(stepArb, { minLength: 1, maxLength: 6 });
 
 /** One unit of work, written as the domain writes them: reads, decisions on what was read, writes. */
-function applyUnit(store: FleetStore, batchId: number, steps: Step[]) {
+function applyUnit(store: FleetStore, batchId: number, steps: Step[]): unknown[] {
   const answers: unknown[] = [];
   for (const step of steps) {
-    if (step.kind === 'report') {
+    if (step.kind === 'nested') {
+      try {
+        store.transaction(() => {
+          answers.push(...applyUnit(store, batchId, step.steps));
+          if (step.fail) throw new Error('the nested unit refused');
+        });
+      } catch (err) {
+        answers.push((err as Error).message);
+      }
+    } else if (step.kind === 'report') {
       answers.push(store.deviceVersion(dev(step.device), 'default') ?? null);
       store.recordVersion(dev(step.device), 'default', step.version, answers.length);
     } else if (step.kind === 'add') {
