@@ -210,7 +210,7 @@ describe('Replay: the synchronous domain on a store that answers with promises',
           rmSync(runDir, { recursive: true, force: true });
         }
       }),
-      { numRuns: 40, seed: 20261206 },
+      { numRuns: 25, seed: 20261206 },
     );
   });
 });
