@@ -1,4 +1,5 @@
 /** A named package directory: the setting, its resolution, the store's identity and the marker that keeps the directory to one store. */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,55 @@ import {
 import { makeFleet } from '../helpers/fleet';
 
 const AT = Date.UTC(2026, 0, 2, 3, 4, 5);
+
+/**
+ * A process that, once `go` exists, claims `count` directories `<root>/0`… for `storeId` and
+ * prints one line per directory: claimed, own or refused.
+ */
+const CLAIMER = `
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+const { claimPackageDir } = require(process.argv[1]);
+const [root, storeId, count] = process.argv.slice(2);
+process.stdout.write('ready\\n');
+while (!existsSync(join(root, 'go'))) {}
+const lines = [];
+for (let i = 0; i < Number(count); i++) {
+  try {
+    lines.push(claimPackageDir(join(root, String(i)), { storeId, fleet: storeId }, Date.now()));
+  } catch (err) {
+    lines.push(/another fleet store/.test(err.message) ? 'refused' : 'error: ' + err.message);
+  }
+}
+process.stdout.write(lines.join('\\n') + '\\n');
+`;
+
+/** Runs CLAIMER for `storeId`; resolves `ready` once it waits for the go, and `lines` with its results. */
+function claimer(root: string, storeId: string, count: number): { ready: Promise<void>; lines: Promise<string[]> } {
+  const child = spawn(process.execPath, [
+    '-e',
+    CLAIMER,
+    require.resolve('../../src/fleet/package-dir'),
+    root,
+    storeId,
+    String(count),
+  ]);
+  let out = '';
+  let err = '';
+  let signalReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (signalReady = resolve));
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    if (out.startsWith('ready\n')) signalReady();
+  });
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const lines = new Promise<string[]>((resolve, reject) =>
+    child.once('exit', (code) =>
+      code === 0 ? resolve(out.trim().split('\n').slice(1)) : reject(new Error(`claimer exited ${code}: ${err}`)),
+    ),
+  );
+  return { ready, lines };
+}
 
 describe('package directory', function () {
   let dir: string;
@@ -64,6 +114,19 @@ describe('package directory', function () {
       }
     });
 
+    it('is the same for two fleets open on one store, which so share its directory', function () {
+      const a = makeFleet();
+      const b = makeFleet({}, a.dir);
+      try {
+        const packages = join(dir, 'shared');
+        should(claimPackageDir(packages, { storeId: storeIdentity(a.fleet), fleet: 'a' }, AT)).equal('claimed');
+        should(claimPackageDir(packages, { storeId: storeIdentity(b.fleet), fleet: 'b' }, AT)).equal('own');
+      } finally {
+        b.fleet.close();
+        a.close();
+      }
+    });
+
     it('differs between two stores', function () {
       const a = makeFleet();
       const b = makeFleet();
@@ -109,6 +172,21 @@ describe('package directory', function () {
       );
       should(readdirSync(dir)).eql([PACKAGE_DIR_MARKER]);
       should(readFileSync(join(dir, PACKAGE_DIR_MARKER)).equals(before)).be.true();
+    });
+
+    it('lets exactly one of two stores claiming the same directories at once have each', async function () {
+      const count = 60;
+      const a = claimer(dir, 'a'.repeat(32), count);
+      const b = claimer(dir, 'b'.repeat(32), count);
+      await Promise.all([a.ready, b.ready]);
+      writeFileSync(join(dir, 'go'), '');
+      const [linesA, linesB] = await Promise.all([a.lines, b.lines]);
+      for (let i = 0; i < count; i++) {
+        const owner = JSON.parse(readFileSync(join(dir, String(i), PACKAGE_DIR_MARKER), 'utf8')).storeId;
+        const results = owner === 'a'.repeat(32) ? [linesA[i], linesB[i]] : [linesB[i], linesA[i]];
+        should(results).eql(['claimed', 'refused'], `directory ${i}`);
+        should(readdirSync(join(dir, String(i)))).eql([PACKAGE_DIR_MARKER]);
+      }
     });
 
     it('refuses a marker it cannot read as a store marker, and leaves it', function () {

@@ -137,6 +137,28 @@ describe('ota-fleet package directory (in Node-RED)', function () {
       should(text.includes(urlSecret)).be.false('the marker holds the URL secret');
     });
 
+    it('serves nothing but its packages: the marker and other files in it cannot be downloaded', async function () {
+      const fleet = fleetConfig(suite, { packageDir: outside });
+      await deployFleets(fleet);
+      const firmware = await upload(fleet);
+      writeFileSync(join(outside, 'notes.txt'), 'PRIVATE-NOTES');
+      const storeId = String(markerOf(outside).storeId);
+      const base = `${suite.nodeUrl}/ota/firmware/${fleet.id}`;
+      const signed = new URL(signedUrl(running(fleet), firmware));
+      for (const path of [
+        `${base}/${PACKAGE_DIR_MARKER}`,
+        `${base}/notes.txt`,
+        `${base}/${firmware.id}/..%2f${PACKAGE_DIR_MARKER}${signed.search}`,
+        `${base}/${sha256(PACKAGE)}${signed.search}`,
+        `${base}/%2e%2e%2f%2e%2e%2f${PACKAGE_DIR_MARKER}`,
+      ]) {
+        const res = await httpRequest(path);
+        should(res.status).be.within(400, 499, path);
+        should(res.body.toString().includes(storeId)).be.false(`${path} served the marker`);
+        should(res.body.toString().includes('PRIVATE-NOTES')).be.false(`${path} served another file`);
+      }
+    });
+
     it('is accepted again when the same fleet is redeployed: its packages still download, the marker is unchanged', async function () {
       const fleet = fleetConfig(suite, { packageDir: outside });
       await deployFleets(fleet);
