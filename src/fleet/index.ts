@@ -19,6 +19,7 @@ export { ACTIONS } from './batches';
 export type { Action, BatchOptions, ControlOptions } from './batches';
 export type { NewFirmware } from './catalog';
 export * from './package-files';
+export * from './package-dir';
 export * from './url-signing';
 export * from './package-host';
 export * from './serve-package';

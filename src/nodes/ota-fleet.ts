@@ -7,7 +7,17 @@ import type { NodeAPI, NodeDef } from 'node-red';
 import { randomBytes } from 'node:crypto';
 import { networkInterfaces, homedir } from 'node:os';
 import { join } from 'node:path';
-import { FirmwareHost, Fleet, PackageFiles, SqliteStore } from '../fleet';
+import {
+  claimPackageDir,
+  ensurePackageDir,
+  FirmwareHost,
+  Fleet,
+  PackageFiles,
+  packageDirSetting,
+  resolvePackageDir,
+  SqliteStore,
+  storeIdentity,
+} from '../fleet';
 import { recoveryDelayFor } from '../fleet/recovery';
 import { readPrivateKey } from '../protocol';
 import { mountAdminApi } from './admin-api';
@@ -21,6 +31,7 @@ interface OtaFleetDef extends NodeDef {
   maxPackageMB?: number | string;
   publicKey?: string;
   synchronous?: string;
+  packageDir?: string;
 }
 
 interface Credentials {
@@ -35,6 +46,8 @@ interface Settings {
   maxPackageBytes: number;
   publicKey?: string;
   synchronous: Synchronous;
+  /** The directory of the hosted packages as the user named it; undefined: `<fleet dir>/firmware`. */
+  packageDir?: string;
 }
 
 /** SQLite's durability levels a fleet may use: NORMAL survives a killed process, FULL also a power cut. */
@@ -68,6 +81,7 @@ function readSettings(config: OtaFleetDef): Settings {
     maxPackageBytes: Math.round(numberSetting('maxPackageMB', config.maxPackageMB, 1000, 1, 100_000) * 1024 * 1024),
     publicKey: config.publicKey?.trim() || undefined,
     synchronous: synchronousSetting(config.synchronous),
+    packageDir: packageDirSetting(config.packageDir),
   };
 }
 
@@ -84,10 +98,13 @@ function defaultPublicUrl(RED: NodeAPI): string {
   );
 }
 
-/** Where a fleet keeps its store and packages: `<userDir>/ota/<fleet id>/`. */
+function userDirOf(RED: NodeAPI): string {
+  return (RED.settings as unknown as { userDir?: string }).userDir ?? join(homedir(), '.node-red');
+}
+
+/** Where a fleet keeps its store, and its packages unless told otherwise: `<userDir>/ota/<fleet id>/`. */
 function fleetDir(RED: NodeAPI, id: string): string {
-  const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? join(homedir(), '.node-red');
-  return join(userDir, 'ota', id.replace(/[^A-Za-z0-9_-]/g, '_'));
+  return join(userDirOf(RED), 'ota', id.replace(/[^A-Za-z0-9_-]/g, '_'));
 }
 
 export = function (RED: NodeAPI) {
@@ -96,17 +113,21 @@ export = function (RED: NodeAPI) {
     const node = this;
     const credentials = (node.credentials ?? {}) as Credentials;
     let fleet: Fleet | undefined;
+    let store: SqliteStore | undefined;
     try {
       const settings = readSettings(config);
       const dir = fleetDir(RED, node.id);
-      const store = new SqliteStore(join(dir, 'fleet.sqlite'), { synchronous: settings.synchronous });
+      const packageDir = settings.packageDir && resolvePackageDir(settings.packageDir, userDirOf(RED));
+      // A path that is a file or cannot be created is refused before the store is opened.
+      if (packageDir) ensurePackageDir(packageDir);
+      store = new SqliteStore(join(dir, 'fleet.sqlite'), { synchronous: settings.synchronous });
       // Without a secret in the credentials (an imported flow), keep one in the store so URLs survive restarts.
       let secret = credentials.urlSecret?.trim();
       if (!secret) {
         secret = store.getMeta('urlSecret') ?? randomBytes(32).toString('hex');
         store.setMeta('urlSecret', secret);
       }
-      const files = new PackageFiles(join(dir, 'firmware'));
+      const files = new PackageFiles(packageDir || join(dir, 'firmware'));
       const host = new FirmwareHost(files, {
         fleetId: node.id,
         publicUrl: settings.publicUrl ?? defaultPublicUrl(RED),
@@ -124,6 +145,9 @@ export = function (RED: NodeAPI) {
           (RED.settings as unknown as { mqttReconnectTime?: unknown }).mqttReconnectTime,
         ),
       });
+      // A named directory is claimed for this store, or refused as another store's, before any use.
+      if (packageDir)
+        claimPackageDir(packageDir, { storeId: storeIdentity(fleet), fleet: config.name || node.id }, Date.now());
       fleet.on('warning', (text) => node.warn(text));
       const handle: FleetHandle = {
         id: node.id,
@@ -138,6 +162,9 @@ export = function (RED: NodeAPI) {
       node.handle = handle;
       registerFleet(handle);
     } catch (err) {
+      if (fleet) fleet.close();
+      else store?.close();
+      fleet = undefined;
       const message = (err as Error).message;
       node.failure = new Error(`the fleet "${config.name || node.id}" could not start: ${message}`);
       node.error(node.failure.message);
