@@ -115,8 +115,26 @@ interface Queued {
   reject: (err: unknown) => void;
 }
 
+/**
+ * How a fleet's units of work reach a store that answers with promises (replayed-fleet.ts): each
+ * unit runs, perhaps several times, inside one transaction of that store, and what it produced is
+ * published once, after the commit. Absent (the SQLite store): units run and publish at once.
+ */
+export interface UnitRunner {
+  /** Whether a unit is running now. */
+  readonly inUnit: boolean;
+  /** Runs `fn` as a unit of its own, after the units asked for before it; resolves after its commit and publication. */
+  unit<T>(fn: () => T): Promise<T>;
+  /** Runs `fn` as a unit of its own, soon (a timer's scheduler pass, the settling after a commit); errors become warnings. */
+  later(fn: () => void): void;
+  /** Keeps what a unit of work of this run produced (published if this run is the one that commits). */
+  produced(work: Work): void;
+}
+
 export interface FleetOptions {
   store: FleetStore;
+  /** Units of work on a store that answers with promises (replayed-fleet.ts). */
+  units?: UnitRunner;
   clock?: Clock;
   settings?: Partial<FleetSettings>;
   host?: PackageHost;
@@ -132,6 +150,8 @@ export interface FleetOptions {
 
 export class FleetCore extends EventEmitter<FleetEvents> {
   readonly store: FleetStore;
+  /** Set when the store answers with promises: units of work run through it (see UnitRunner). */
+  readonly units: UnitRunner | undefined;
   readonly clock: Clock;
   readonly settings: FleetSettings;
   host: PackageHost | undefined;
@@ -176,6 +196,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   constructor(options: FleetOptions) {
     super();
     this.store = options.store;
+    this.units = options.units;
     this.clock = options.clock ?? systemClock;
     this.settings = { requireVerification: true, ...options.settings };
     this.host = options.host;
@@ -183,9 +204,38 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     this.recoveryDelayMs = options.recoveryDelayMs;
     this.batchSliceSize = options.batchSliceSize;
     this.nextNoticeId = noticeIdSource(() => this.clock.now());
+    // Through a unit runner the store answers only inside units: each unit loads these itself (beginUnit).
+    if (!this.units) this.loadCaches();
+  }
+
+  /** What the fleet keeps of the store in memory: the open batches and the task counts. */
+  private loadCaches(): void {
     this.taskCounts = this.store.countsByBatch();
+    this.openBatches.clear();
     for (const batch of this.store.openBatches()) this.openBatches.set(batch.id, batch);
+    this.drainingBatches.clear();
     for (const batchId of this.taskCounts.keys()) this.trackDraining(batchId);
+  }
+
+  /**
+   * The start of each run of a unit on a store that answers with promises: other processes may
+   * have changed the store since the last unit, and an earlier run of this one may have changed
+   * the caches, so they are read again (from the answers of this unit).
+   */
+  beginUnit(): void {
+    this.work = undefined;
+    this.activeByDevice.clear();
+    this.firmwareCache.clear();
+    this.anyActive = undefined;
+    this.loadCaches();
+  }
+
+  /** After the commit of a unit on a store that answers with promises: its events, then its follow-ups as units of their own. */
+  publishCommitted(works: Work[]): void {
+    const touched = mergeTouched(works);
+    for (const work of works) this.publish(work);
+    const units = this.units as UnitRunner;
+    for (const [batchId, t] of touched) units.later(() => this.afterCommit(batchId, t));
   }
 
   close(): void {
@@ -244,6 +294,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   run<T>(fn: (work: Work) => T): T {
     if (this.closed) throw new FleetError('OTA_STORE', `the fleet "${this.name}" is closed (redeploying?); try again`);
     if (this.work) return fn(this.work);
+    if (this.units) return this.runInUnit(fn, this.units);
     const work = new Work();
     this.work = work;
     let result: T;
@@ -260,6 +311,24 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     return result;
   }
 
+  /** A unit of work inside a runner's unit: its transaction is the unit's; its events wait for the commit. */
+  private runInUnit<T>(fn: (work: Work) => T, units: UnitRunner): T {
+    if (!units.inUnit) throw new Error(`fleet "${this.name}": a unit of work outside the unit runner`);
+    const work = new Work();
+    this.work = work;
+    try {
+      const result = this.store.transaction(() => fn(work));
+      units.produced(work);
+      return result;
+    } catch (err) {
+      // Undone (a nested transaction), or the run stops: the caches are read again as they now stand.
+      this.beginUnit();
+      throw storeError(err);
+    } finally {
+      this.work = undefined;
+    }
+  }
+
   /**
    * Group commit: runs `fn` in one transaction with the other operations submitted in the same
    * turn of the event loop (each in a savepoint of its own, so a refused one changes nothing and
@@ -271,6 +340,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
       return Promise.reject(
         new FleetError('OTA_STORE', `the fleet "${this.name}" is closed (redeploying?); try again`),
       );
+    if (this.units) return this.units.unit(() => this.run(fn));
     return new Promise<T>((resolve, reject) => {
       this.queued.push({ fn, resolve: resolve as (value: unknown) => void, reject });
       if (this.queued.length >= GROUP_COMMIT_MAX) this.flush();
@@ -327,24 +397,9 @@ export class FleetCore extends EventEmitter<FleetEvents> {
         return;
       }
     }
-    const touched = new Map<number, Touched>();
-    const works = new Set(done.map((d) => d.work));
-    for (const work of works) {
-      this.publish(work);
-      for (const [batchId, t] of work.touched) {
-        const seen = touched.get(batchId);
-        touched.set(
-          batchId,
-          seen
-            ? {
-                newFailure: seen.newFailure || t.newFailure,
-                finished: seen.finished || t.finished,
-                resumed: seen.resumed || t.resumed,
-              }
-            : t,
-        );
-      }
-    }
+    const works = [...new Set(done.map((d) => d.work))];
+    const touched = mergeTouched(works);
+    for (const work of works) this.publish(work);
     for (const f of failed) f.op.reject(storeError(f.err));
     for (const d of done) d.op.resolve(d.result);
     for (const [batchId, t] of touched) this.afterCommit(batchId, t);
@@ -657,6 +712,27 @@ export class FleetCore extends EventEmitter<FleetEvents> {
 /** The key of a device's module in the cache of active tasks. */
 function activeKey(device: DeviceRef, module: string): string {
   return `${device.productKey}\u0000${device.deviceName}\u0000${module}`;
+}
+
+/** The batches the units of work touched, each once, with what happened to it in any of them. */
+function mergeTouched(works: Work[]): Map<number, Touched> {
+  const touched = new Map<number, Touched>();
+  for (const work of works) {
+    for (const [batchId, t] of work.touched) {
+      const seen = touched.get(batchId);
+      touched.set(
+        batchId,
+        seen
+          ? {
+              newFailure: seen.newFailure || t.newFailure,
+              finished: seen.finished || t.finished,
+              resumed: seen.resumed || t.resumed,
+            }
+          : t,
+      );
+    }
+  }
+  return touched;
 }
 
 /** Rolls a group back so it runs again with an operation per savepoint. */
