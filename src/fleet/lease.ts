@@ -9,11 +9,11 @@
  * renewal that succeeded, minus a safety margin, on its own clock. A slow answer then only
  * shortens what the holder believes it holds, never lengthens it.
  *
- *   role        | granted (in time)        | held by another   | failed                    | deadline passed | released
- *   ----------- | ------------------------ | ----------------- | ------------------------- | --------------- | --------
- *   follower    | leader, acquired(epoch)  | follower          | unreachable               | —               | follower
- *   unreachable | leader, acquired(epoch)  | follower          | unreachable               | —               | follower
- *   leader      | leader, lease extended   | follower, lost    | leader until the deadline | unreachable, lost | follower, lost
+ *   role        | granted (in time)       | held by another | failed                    | deadline passed   | freed       | released
+ *   ----------- | ----------------------- | --------------- | ------------------------- | ----------------- | ----------- | --------------
+ *   follower    | leader, acquired(epoch) | follower        | unreachable               | —                 | looks now   | follower
+ *   unreachable | leader, acquired(epoch) | follower        | unreachable               | —                 | looks now   | follower
+ *   leader      | leader, lease extended  | follower, lost  | leader until the deadline | unreachable, lost | —           | follower, lost
  *
  * A grant answered after its own deadline counts as not granted (a leader reports lost). The
  * epoch is the fencing token: the database adds one every time the lease is taken afresh (by
@@ -84,6 +84,8 @@ export type LeaseInput =
   | { kind: 'held'; sentAt: number; at: number; holder?: string; epoch?: number; remainingMs?: number }
   | { kind: 'failed'; sentAt: number; at: number; error: string }
   | { kind: 'tick'; at: number }
+  /** The holder said it released the lease: a follower looks at once. */
+  | { kind: 'freed'; at: number }
   | { kind: 'released'; at: number };
 
 export type LeaseChange = { kind: 'acquired'; epoch: number } | { kind: 'lost'; reason: string };
@@ -135,6 +137,10 @@ function apply(state: LeaseState, input: LeaseInput, t: LeaseTimings): LeaseStep
       return failed(state, input, t);
     case 'tick':
       return { state, changes: [] };
+    case 'freed':
+      return state.role === 'leader'
+        ? { state, changes: [] }
+        : { state: { ...state, nextAttemptAt: Math.min(state.nextAttemptAt, input.at) }, changes: [] };
     case 'released':
       return {
         state: { role: 'follower', nextAttemptAt: input.at },

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Pool, types as pgTypes } from 'pg';
-import type { CustomTypesConfig, QueryConfig } from 'pg';
+import type { CustomTypesConfig, PoolClient, QueryConfig } from 'pg';
 import { Clock, systemClock, TimerHandle } from './clock';
 import { refused } from './errors';
 import {
@@ -51,6 +51,9 @@ export interface PgLeaseEvents {
 /** Timers from the system, time from a monotonic source: a wall-clock step cannot lengthen a lease. */
 export const monotonicClock: Clock = { ...systemClock, now: () => performance.now() };
 
+/** The channel a holder's release is announced on (the payload is the fleet's name). */
+const CHANNEL = 'ota_lease';
+
 const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS ota_leases (
   name text PRIMARY KEY,
   holder text NOT NULL,
@@ -77,7 +80,11 @@ UNION ALL
 SELECT holder, epoch, false, GREATEST(0, EXTRACT(EPOCH FROM expires_at - clock_timestamp()) * 1000)::float8
   FROM ota_leases WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM taken)`;
 
-const RELEASE = `UPDATE ota_leases SET expires_at = '-infinity' WHERE name = $1 AND holder = $2`;
+// Released: run out at once, and every instance listening is told, so it looks now.
+const RELEASE = `WITH released AS (
+  UPDATE ota_leases SET expires_at = '-infinity' WHERE name = $1 AND holder = $2 RETURNING name
+)
+SELECT pg_notify('${CHANNEL}', name) FROM released`;
 
 // bigint (oid 20) as a number for these statements only: pg's global parsers stay as they are.
 const INT8 = 20;
@@ -107,6 +114,8 @@ export class PgLease extends EventEmitter<PgLeaseEvents> {
   private timer: TimerHandle | undefined;
   private attempt: Promise<void> | undefined;
   private tableReady = false;
+  /** The connection that LISTENs for releases, while there is one; `drop` ends it. */
+  private listener: { drop: () => void } | undefined;
   private running = false;
   private stopped = false;
 
@@ -124,7 +133,8 @@ export class PgLease extends EventEmitter<PgLeaseEvents> {
       this.secrets = secretsOf(db);
       this.pool = new Pool({
         connectionString: db,
-        max: 2,
+        // One for the statements, one that listens for releases, one spare for the release itself.
+        max: 3,
         connectionTimeoutMillis: this.timings.attemptTimeoutMs,
         query_timeout: this.timings.attemptTimeoutMs,
         statement_timeout: this.timings.attemptTimeoutMs,
@@ -176,6 +186,7 @@ export class PgLease extends EventEmitter<PgLeaseEvents> {
     this.timer = undefined;
     // Lost first: the scheduler stops before the release lets anyone else take the lease.
     this.step({ kind: 'released', at: this.clock.now() });
+    this.listener?.drop();
     await this.attempt;
     if (wasRunning && this.tableReady) {
       await this.query(RELEASE, [this.name, this.holder]).catch(() => {
@@ -215,7 +226,48 @@ export class PgLease extends EventEmitter<PgLeaseEvents> {
     this.attempt = undefined;
     if (!this.running) return;
     this.step(input);
+    if (input.kind !== 'failed' && !this.listener) this.listener = this.listen();
     this.wake();
+  }
+
+  /**
+   * Holds a connection that LISTENs for releases, so a clean stop elsewhere is taken over at once
+   * rather than at the next look. Only a hint: the take statement decides. When the connection
+   * fails (a restart, a partition that garbled it) it is dropped, and the next successful
+   * statement opens another.
+   */
+  private listen(): { drop: () => void } {
+    let client: PoolClient | undefined;
+    let dropped = false;
+    const handle = {
+      drop: () => {
+        if (dropped) return;
+        dropped = true;
+        if (this.listener === handle) this.listener = undefined;
+        client?.release(true); // destroyed, not pooled: it still listens
+      },
+    };
+    const connecting = this.pool.connect();
+    void this.withDeadline(connecting, this.timings.attemptTimeoutMs)
+      .then(async (c) => {
+        client = c;
+        c.on('error', handle.drop);
+        c.on('end', handle.drop);
+        c.on('notification', (n) => {
+          if (n.payload === this.name && this.running) {
+            this.step({ kind: 'freed', at: this.clock.now() });
+            this.wake();
+          }
+        });
+        if (dropped) return c.release(true);
+        await c.query({ text: `LISTEN ${CHANNEL}`, query_timeout: this.timings.attemptTimeoutMs } as QueryConfig);
+      })
+      .catch(() => {
+        // A connection that came after the deadline is closed; the lease looks again anyway.
+        void connecting.then((c) => c !== client && c.release(true)).catch(() => {});
+        handle.drop();
+      });
+    return handle;
   }
 
   private async take(): Promise<TakeRow | undefined> {

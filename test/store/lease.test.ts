@@ -141,6 +141,14 @@ describe('lease: the state machine (pure)', function () {
     should(leaseReason(state)).equal('cannot reach the database: connect ECONNREFUSED 127.0.0.1:9');
   });
 
+  it("another holder's release makes a follower look at once, and changes nothing for a leader", function () {
+    const follower = run([{ kind: 'held', sentAt: 0, at: 10, holder: 'b', epoch: 3, remainingMs: 5000 }]).state;
+    const freed = run([{ kind: 'freed', at: 500 }], follower);
+    should(freed.changes).eql([]);
+    should(freed.state).eql({ ...follower, nextAttemptAt: 500 });
+    should(run([{ kind: 'freed', at: 500 }], leaderAt(0)).state).eql(leaderAt(0));
+  });
+
   it('releasing reports lost for a leader and nothing for a follower', function () {
     should(run([{ kind: 'released', at: 100 }], leaderAt(0)).changes).eql([
       { kind: 'lost', reason: 'the lease was released (stopped)' },
