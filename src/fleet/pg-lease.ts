@@ -146,7 +146,7 @@ export class PgLease extends EventEmitter<PgLeaseEvents> {
       this.pool.on('error', () => {});
       this.ownPool = true;
     } else {
-      this.secrets = [];
+      this.secrets = secretsOfPool(db);
       this.pool = db;
       this.ownPool = false;
     }
@@ -175,8 +175,8 @@ export class PgLease extends EventEmitter<PgLeaseEvents> {
   }
 
   /**
-   * Stops taking part and releases the lease at once, so another instance takes over at its next
-   * look rather than after the TTL. A leader reports `lost` before the release is sent.
+   * Stops taking part and releases the lease at once, announced, so another instance takes over
+   * now rather than after the TTL. A leader reports `lost` before the release is sent.
    */
   async stop(): Promise<void> {
     const wasRunning = this.running;
@@ -335,6 +335,14 @@ export class PgLease extends EventEmitter<PgLeaseEvents> {
     for (const secret of this.secrets) message = message.split(secret).join('***');
     return message || 'unknown error';
   }
+}
+
+/** What a caller's pool was configured with that must never be shown. */
+function secretsOfPool(pool: Pool): string[] {
+  const options = (pool as { options?: { connectionString?: unknown; password?: unknown } }).options ?? {};
+  const given = typeof options.connectionString === 'string' ? secretsOf(options.connectionString) : [];
+  if (typeof options.password === 'string' && options.password) given.push(options.password);
+  return given.sort((a, b) => b.length - a.length);
 }
 
 /** The parts of a connection string that must never be shown: itself and its password. */

@@ -2,6 +2,8 @@ import should from 'should';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool, types as pgTypes } from 'pg';
+import { ManualClock } from '../../src/fleet/clock';
+import { DEFAULT_LEASE_TIMINGS } from '../../src/fleet/lease';
 import { PgLease, PgLeaseOptions } from '../../src/fleet/pg-lease';
 import { ChildRun } from '../helpers/child';
 import { freePort } from '../helpers/net';
@@ -227,10 +229,32 @@ describe('PgLease: one scheduler per fleet, through PostgreSQL', function () {
       else should([1, 2]).containEql(leader.status.epoch);
       const again = timeline.entries.find((e) => e.kind === 'acquired' && e.at >= restartedAt)!;
       figures.push(`database restart → one leads ${seconds(again.at - restartedAt)} after the server is back`);
+
+      // The connections the restart broke are replaced: a clean stop still hands over.
+      const epoch = leader.status.epoch as number;
+      await leader.stop();
+      await until('the other leads', () => follower.status.role === 'leader');
+      should(follower.status.epoch).equal(epoch + 1);
     } finally {
       await Promise.all(leases.splice(0).map((l) => l.stop()));
       own.close();
     }
+  });
+
+  it('on an injected clock, a renewal unanswered at the deadline is a loss, and its late grant a lead again', async function () {
+    const clock = new ManualClock(0);
+    const a = lease('a', url, { clock });
+    a.start();
+    await until('a leads', () => a.status.role === 'leader');
+    // The renewal due at 2 s is sent; the clock reaches the deadline (5.5 s) before its answer.
+    clock.advance(DEFAULT_LEASE_TIMINGS.ttlMs - DEFAULT_LEASE_TIMINGS.safetyMarginMs);
+    should(a.status.role).equal('unreachable');
+    await until('the renewal is answered', () => a.status.role === 'leader');
+    should(timeline.entries.map((e) => [e.kind, e.detail])).eql([
+      ['acquired', 1],
+      ['lost', 'the lease was not renewed in time'],
+      ['acquired', 1],
+    ]);
   });
 
   it('errors say what failed without the password or the connection string', async function () {
@@ -245,6 +269,15 @@ describe('PgLease: one scheduler per fleet, through PostgreSQL', function () {
     await until('both are unreachable', () => a.status.role === 'unreachable' && b.status.role === 'unreachable');
     should(a.status.reason).match(/^cannot reach the database: .*password authentication failed/);
     should(b.status.reason).match(/^cannot reach the database: .*ECONNREFUSED/);
+    // A caller's pool: its password is kept out of the reasons too.
+    const pool = new Pool({ connectionString: wrongPassword, max: 1 });
+    pool.on('error', () => {});
+    const c = lease('c', pool);
+    c.on('status', (s) => reasons.push(s.reason));
+    c.start();
+    await until('c is unreachable', () => c.status.role === 'unreachable');
+    await c.stop();
+    await pool.end();
     for (const reason of reasons) {
       should(reason).not.containEql('not-the-password-4f2a');
       should(reason).not.containEql(pg.password);
