@@ -67,6 +67,13 @@ export class ManualClock implements Clock {
     this.current = end;
   }
 
+  /** When the next timer falls due, if one is armed (a test that must act between timers steps to it). */
+  get nextTimerAt(): number | undefined {
+    let at: number | undefined;
+    for (const t of this.timers) if (at === undefined || t.at < at) at = t.at;
+    return at;
+  }
+
   /** How many timers are waiting (a test can check nothing is left armed). */
   get pending(): number {
     return this.timers.length;

@@ -230,6 +230,15 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     this.loadCaches();
   }
 
+  /** The start of a run of a unit (the first, or one more): the caches, and what subclasses keep. */
+  startRun(first: boolean): void {
+    this.beginUnit();
+    this.onRunStart(first);
+  }
+
+  /** A run of a unit starts: memory a run changes is kept at the first and put back at the others. */
+  protected onRunStart(_first: boolean): void {}
+
   /** After the commit of a unit on a store that answers with promises: its events, then its follow-ups as units of their own. */
   publishCommitted(works: Work[]): void {
     const touched = mergeTouched(works);

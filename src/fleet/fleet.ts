@@ -23,7 +23,7 @@ import { notFound } from './errors';
 import { installLatest } from './install';
 import { Installable, newestInstallable } from './installable';
 import { queryFirmware, reportProgress, reportVersion, requestBlock } from './ingest';
-import { Scheduler } from './scheduler';
+import { Scheduler, SchedulerState } from './scheduler';
 import { DeviceSelection, selectedModules, selectedModulesOf } from './selection';
 import { settleBatch } from './settle';
 import type { TaskCounts } from './states';
@@ -39,15 +39,31 @@ const UNREGISTERED = randomBytes(16).toString('hex');
 export class Fleet extends FleetCore {
   private readonly scheduler = new Scheduler(this);
 
+  private schedulerAtStart: SchedulerState | undefined;
+
   constructor(options: FleetOptions) {
     super(options);
-    // A batch a stopped process left CREATING is removed, as if never asked for (batch-creation.ts).
-    removeUnfinished(this, this.store.listBatches());
+    if (this.units) {
+      // The store answers only inside units: the first one does what a start does.
+      this.units.later(() => {
+        removeUnfinished(this, this.store.listBatches());
+        this.scheduler.recoverOpenBatches();
+      });
+    } else {
+      // A batch a stopped process left CREATING is removed, as if never asked for (batch-creation.ts).
+      removeUnfinished(this, this.store.listBatches());
+    }
     this.wake(0);
   }
 
   protected override onWake(): void {
-    this.scheduler.pass();
+    if (this.units) this.units.later(() => this.scheduler.pass());
+    else this.scheduler.pass();
+  }
+
+  protected override onRunStart(first: boolean): void {
+    if (first) this.schedulerAtStart = this.scheduler.snapshot();
+    else if (this.schedulerAtStart) this.scheduler.restore(this.schedulerAtStart);
   }
 
   protected override afterCommit(batchId: number, touched: Touched): void {

@@ -9,6 +9,7 @@ export * from './credentials';
 export * from './sqlite-store';
 export * from './async-store';
 export * from './replay-store';
+export * from './replayed-fleet';
 export * from './notices';
 export * from './planner';
 export * from './transitions';

@@ -35,6 +35,16 @@ export class RateLimiter {
     return granted;
   }
 
+  /** What it holds now (a unit of work that may run again restores it: replayed-fleet.ts). */
+  state(): { tokens: number; last: number } {
+    return { tokens: this.tokens, last: this.last };
+  }
+
+  restore(state: { tokens: number; last: number }): void {
+    this.tokens = state.tokens;
+    this.last = state.last;
+  }
+
   /** When `count` more pushes (1 by default; at most the burst) may go. */
   nextAt(now: number, count = 1): number {
     this.refill(now);

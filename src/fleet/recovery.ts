@@ -66,6 +66,21 @@ export class Recovery {
     if (this.pending.has(batchId)) this.pending.set(batchId, lastTaskId);
   }
 
+  /** The batches still pending, and their cursors (a unit of work that may run again restores them). */
+  state(): Map<number, number> {
+    return new Map(this.pending);
+  }
+
+  restore(state: Map<number, number>): void {
+    this.pending.clear();
+    for (const [id, cursor] of state) this.pending.set(id, cursor);
+  }
+
+  /** The batches open at this start, once known (a fleet whose store is read only inside units learns them in its first). */
+  include(openBatchIds: Iterable<number>): void {
+    for (const id of openBatchIds) if (!this.pending.has(id)) this.pending.set(id, 0);
+  }
+
   /** None remain (or the batch ended): its store is not asked again in this start. */
   finish(batchId: number): void {
     this.pending.delete(batchId);

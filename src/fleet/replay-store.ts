@@ -104,6 +104,11 @@ export class Miss extends Error {
 /** A run that did not repeat the writes the transaction already has (the unit starts again). */
 export class ReplayDivergence extends Error {}
 
+/** Is this error a run of a unit stopping (to run again), not a failure the domain may handle? */
+export function stopsTheRun(err: unknown): boolean {
+  return err instanceof Miss || err instanceof ReplayDivergence;
+}
+
 /** An entry of the write log: a write, or a savepoint of a nested transaction. */
 type Logged =
   | {

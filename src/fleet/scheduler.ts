@@ -11,7 +11,13 @@ import { Recovery, RECOVERY_DELAY_MS, RECOVERY_REASON } from './recovery';
 import { inFlightWindow } from './settings';
 import { cancelNotYetNotified } from './settle';
 import { isOpenBatch } from './states';
+import { stopsTheRun } from './replay-store';
 import type { Batch } from './types';
+
+export interface SchedulerState {
+  limiters: Map<number, { perMinute: number; tokens: number; last: number }>;
+  recovery: Map<number, number>;
+}
 
 /** Pushes (or retries, re-notices, timeouts) per batch per pass, so a large batch never blocks the event loop. */
 export const PER_PASS = 500;
@@ -37,12 +43,36 @@ export class Scheduler {
         next = Math.min(next, this.runTimeouts(batch, now), this.runBatch(batch, now));
       for (const batch of [...core.drainingBatches.values()]) next = Math.min(next, this.runDraining(batch, now));
     } catch (err) {
+      // A unit of work that runs again (replay-store.ts) is not a failure of the pass.
+      if (stopsTheRun(err)) throw err;
       core.emit('warning', `scheduler: ${(err as Error).message}`);
       next = Math.min(next, core.clock.now() + 5000);
     } finally {
       this.running = false;
     }
     if (next < Infinity) core.wake(next - core.clock.now());
+  }
+
+  /** The scheduler's memory: rate buckets and recovery cursors (a unit of work that may run again restores it). */
+  snapshot(): SchedulerState {
+    const limiters = new Map<number, { perMinute: number; tokens: number; last: number }>();
+    for (const [id, l] of this.limiters) limiters.set(id, { perMinute: l.perMinute, ...l.state() });
+    return { limiters, recovery: this.recovery.state() };
+  }
+
+  restore(state: SchedulerState): void {
+    this.limiters.clear();
+    for (const [id, l] of state.limiters) {
+      const limiter = new RateLimiter(l.perMinute, l.last);
+      limiter.restore(l);
+      this.limiters.set(id, limiter);
+    }
+    this.recovery.restore(state.recovery);
+  }
+
+  /** The batches open at this start, learned in the first unit of a fleet whose store answers only inside units. */
+  recoverOpenBatches(): void {
+    this.recovery.include(this.core.openBatches.keys());
   }
 
   forget(batchId: number): void {
