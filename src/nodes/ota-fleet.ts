@@ -22,7 +22,7 @@ import { recoveryDelayFor } from '../fleet/recovery';
 import { readPrivateKey } from '../protocol';
 import { mountAdminApi } from './admin-api';
 import { mountFirmwareRoute } from './firmware-route';
-import { FleetHandle, OtaFleetNode, registerFleet, unregisterFleet } from './registry';
+import { askNow, FleetHandle, OtaFleetNode, registerFleet, unregisterFleet } from './registry';
 
 interface OtaFleetDef extends NodeDef {
   requireVerification?: boolean | string;
@@ -153,6 +153,7 @@ export = function (RED: NodeAPI) {
         id: node.id,
         name: config.name || node.id,
         fleet,
+        ask: askNow(fleet),
         files,
         host,
         secret,

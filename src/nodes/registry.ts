@@ -8,7 +8,14 @@ import type { Fleet, FirmwareHost, PackageFiles } from '../fleet';
 export interface FleetHandle {
   id: string;
   name: string;
+  /** The fleet: its events, egress, and what it keeps in memory (totals). Ask through `ask` for the rest. */
   fleet: Fleet;
+  /**
+   * Runs `fn` on the fleet as one unit of work and resolves with its result: at once on the SQLite
+   * store; inside one transaction of a server store (replayed-fleet.ts), perhaps run more than once
+   * (so `fn` only calls the fleet). Every call that reads or writes the store goes through here.
+   */
+  ask<T>(fn: (fleet: Fleet) => T): Promise<T>;
   files: PackageFiles;
   host: FirmwareHost;
   secret: string;
@@ -39,4 +46,15 @@ export function fleetById(id: string): FleetHandle | undefined {
 
 export function allFleets(): FleetHandle[] {
   return [...fleets.values()];
+}
+
+/** `ask` for a fleet on the SQLite store: the call runs now; its result or error comes as a promise. */
+export function askNow(fleet: Fleet): FleetHandle['ask'] {
+  return <T>(fn: (fleet: Fleet) => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn(fleet));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  };
 }
