@@ -9,13 +9,13 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Fleet } from './fleet';
+import type { FleetStore } from './store';
 
 /** The marker's file name: not a SHA-256, so the download route (files by digest only) never serves it. */
 export const PACKAGE_DIR_MARKER = '.ota-fleet.json';
 
-/** The memo under which a store keeps its identity. */
-const STORE_ID_MEMO = 'storeId';
+/** The meta key under which a store keeps its identity. */
+const STORE_ID_KEY = 'storeId';
 
 export interface PackageDirMarker {
   what: string;
@@ -49,11 +49,11 @@ export function resolvePackageDir(named: string, userDir: string): string {
 }
 
 /** The store's identity, made (and kept with the fleet) the first time it is asked for. */
-export function storeIdentity(fleet: Pick<Fleet, 'memo' | 'setMemo'>): string {
-  let id = fleet.memo(STORE_ID_MEMO);
+export function storeIdentity(store: Pick<FleetStore, 'getMeta' | 'setMeta'>): string {
+  let id = store.getMeta(STORE_ID_KEY);
   if (!id) {
     id = randomBytes(16).toString('hex');
-    fleet.setMemo(STORE_ID_MEMO, id);
+    store.setMeta(STORE_ID_KEY, id);
   }
   return id;
 }

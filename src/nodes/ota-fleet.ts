@@ -14,6 +14,8 @@ import {
   Fleet,
   PackageFiles,
   packageDirSetting,
+  promisedStore,
+  ReplayedFleet,
   resolvePackageDir,
   SqliteStore,
   storeIdentity,
@@ -113,6 +115,7 @@ export = function (RED: NodeAPI) {
     const node = this;
     const credentials = (node.credentials ?? {}) as Credentials;
     let fleet: Fleet | undefined;
+    let replayed: ReplayedFleet | undefined;
     let store: SqliteStore | undefined;
     try {
       const settings = readSettings(config);
@@ -135,8 +138,7 @@ export = function (RED: NodeAPI) {
         expiryHours: settings.urlExpiryHours,
         signingKey: credentials.signingKey ? readPrivateKey('signingKey', credentials.signingKey) : undefined,
       });
-      fleet = new Fleet({
-        store,
+      const options = {
         host,
         settings: { requireVerification: settings.requireVerification },
         name: config.name || node.id,
@@ -144,16 +146,27 @@ export = function (RED: NodeAPI) {
         recoveryDelayMs: recoveryDelayFor(
           (RED.settings as unknown as { mqttReconnectTime?: unknown }).mqttReconnectTime,
         ),
-      });
+      };
       // A named directory is claimed for this store, or refused as another store's, before any use.
       if (packageDir)
-        claimPackageDir(packageDir, { storeId: storeIdentity(fleet), fleet: config.name || node.id }, Date.now());
-      fleet.on('warning', (text) => node.warn(text));
+        claimPackageDir(packageDir, { storeId: storeIdentity(store), fleet: config.name || node.id }, Date.now());
+      let ask: FleetHandle['ask'];
+      if (process.env.OTA_FLEET_ENGINE === 'replayed') {
+        // The engine of a store on a server, on this SQLite file: every unit of work replayed (tests).
+        replayed = new ReplayedFleet({ ...options, server: promisedStore(store) });
+        fleet = replayed.fleet;
+        ask = (fn) => (replayed as ReplayedFleet).ask(fn);
+      } else {
+        fleet = new Fleet({ ...options, store });
+        ask = askNow(fleet);
+      }
+      const running: Fleet = fleet;
+      running.on('warning', (text) => node.warn(text));
       const handle: FleetHandle = {
         id: node.id,
         name: config.name || node.id,
-        fleet,
-        ask: askNow(fleet),
+        fleet: running,
+        ask,
         files,
         host,
         secret,
@@ -166,6 +179,7 @@ export = function (RED: NodeAPI) {
       if (fleet) fleet.close();
       else store?.close();
       fleet = undefined;
+      replayed = undefined;
       const message = (err as Error).message;
       node.failure = new Error(`the fleet "${config.name || node.id}" could not start: ${message}`);
       node.error(node.failure.message);
@@ -173,8 +187,11 @@ export = function (RED: NodeAPI) {
 
     node.on('close', (removed: boolean, done: () => void) => {
       unregisterFleet(node.id);
-      fleet?.close();
-      done();
+      if (replayed) void replayed.close().then(done, done);
+      else {
+        fleet?.close();
+        done();
+      }
     });
   }
 

@@ -104,11 +104,11 @@ describe('package directory', function () {
     it('is made once and kept by the store through a restart', function () {
       let t = makeFleet();
       try {
-        const id = storeIdentity(t.fleet);
+        const id = storeIdentity(t.fleet.store);
         should(id).match(/^[0-9a-f]{32}$/);
-        should(storeIdentity(t.fleet)).equal(id);
+        should(storeIdentity(t.fleet.store)).equal(id);
         t = t.reopen();
-        should(storeIdentity(t.fleet)).equal(id);
+        should(storeIdentity(t.fleet.store)).equal(id);
       } finally {
         t.close();
       }
@@ -119,8 +119,8 @@ describe('package directory', function () {
       const b = makeFleet({}, a.dir);
       try {
         const packages = join(dir, 'shared');
-        should(claimPackageDir(packages, { storeId: storeIdentity(a.fleet), fleet: 'a' }, AT)).equal('claimed');
-        should(claimPackageDir(packages, { storeId: storeIdentity(b.fleet), fleet: 'b' }, AT)).equal('own');
+        should(claimPackageDir(packages, { storeId: storeIdentity(a.fleet.store), fleet: 'a' }, AT)).equal('claimed');
+        should(claimPackageDir(packages, { storeId: storeIdentity(b.fleet.store), fleet: 'b' }, AT)).equal('own');
       } finally {
         b.fleet.close();
         a.close();
@@ -131,7 +131,7 @@ describe('package directory', function () {
       const a = makeFleet();
       const b = makeFleet();
       try {
-        should(storeIdentity(a.fleet)).not.equal(storeIdentity(b.fleet));
+        should(storeIdentity(a.fleet.store)).not.equal(storeIdentity(b.fleet.store));
       } finally {
         a.close();
         b.close();
