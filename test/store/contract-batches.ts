@@ -56,8 +56,8 @@ export function describeBatches(open: OpenStore): void {
       direct: true,
       allowUnverified: true,
       egress: 'node-7',
-      createdAt: 150,
-      updatedAt: 160,
+      createdAt: 1_700_000_000_150,
+      updatedAt: 1_700_000_000_160,
     });
 
     it('inserted batches get increasing ids and are read back exactly', async function () {

@@ -75,6 +75,23 @@ export function describeCandidates(open: OpenStore): void {
       ]);
     });
 
+    it('a direct push excludes no version: a NUL character, which no version holds, excludes none', async function () {
+      const all = await store().candidates({ ...Q, excludeVersion: '\u0000' });
+      should(all.map((c) => c.deviceName)).eql(['dev01', 'dev02', 'dev03', 'dev04', 'dev05']);
+      const page = await store().candidatePage(
+        { ...Q, excludeVersion: '\u0000', devices: ['dev05', 'ghost'] },
+        null,
+        10,
+      );
+      should(page).eql({
+        candidates: [
+          { deviceName: 'dev05', version: '2.0.0', activeTaskId: null },
+          { deviceName: 'ghost', version: null, activeTaskId: null },
+        ],
+        next: null,
+      });
+    });
+
     it('a tag keeps the tagged devices of the product that reported the module', async function () {
       await store().setTags(device('dev02'), ['lab']);
       await store().setTags(device('dev05'), ['lab']);

@@ -41,10 +41,13 @@ export function describeCatalog(open: OpenStore): void {
 
     it('a second registration replaces the secret and the time', async function () {
       await store().putCredentials(creds(['dev01', 'dev02']), 10);
-      await store().putCredentials([{ productKey: 'pk1', deviceName: 'dev01', deviceSecret: 'new' }], 20);
+      await store().putCredentials(
+        [{ productKey: 'pk1', deviceName: 'dev01', deviceSecret: 'new' }],
+        1_700_000_000_020,
+      );
       should(await store().deviceSecret(device('dev01'))).equal('new');
       should(await store().listCredentials({})).eql([
-        { productKey: 'pk1', deviceName: 'dev01', createdAt: 20 },
+        { productKey: 'pk1', deviceName: 'dev01', createdAt: 1_700_000_000_020 },
         { productKey: 'pk1', deviceName: 'dev02', createdAt: 10 },
       ]);
     });

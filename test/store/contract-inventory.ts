@@ -85,6 +85,12 @@ export function describeInventory(open: OpenStore): void {
       should(await store().getMeta('secret')).equal('three');
       should(await store().getMeta('other')).equal('two');
     });
+
+    it('any text is kept as given: quotes, backslashes, new lines, other scripts, a long value', async function () {
+      const odd = `it's "quoted" \\ back\nslash; 中文 ✓ ${'x'.repeat(10_000)}`;
+      await store().setMeta('odd', odd);
+      should(await store().getMeta('odd')).equal(odd);
+    });
   });
 
   describe('device versions', function () {
@@ -103,11 +109,20 @@ export function describeInventory(open: OpenStore): void {
     });
 
     it('a new report moves the version and last seen, and keeps first seen', async function () {
-      await store().recordVersion(device('dev01'), 'default', '1.0.0', 10);
-      await store().recordVersion(device('dev01'), 'default', '1.1.0', 20);
-      await store().recordVersion(device('dev01'), 'default', '1.1.0', 30);
+      // Times in milliseconds since 1970: beyond 32 bits.
+      const t = 1_700_000_000_000;
+      await store().recordVersion(device('dev01'), 'default', '1.0.0', t + 10);
+      await store().recordVersion(device('dev01'), 'default', '1.1.0', t + 20);
+      await store().recordVersion(device('dev01'), 'default', '1.1.0', t + 30);
       should(await store().deviceModules(device('dev01'))).eql([
-        { productKey: 'pk1', deviceName: 'dev01', module: 'default', version: '1.1.0', firstSeen: 10, lastSeen: 30 },
+        {
+          productKey: 'pk1',
+          deviceName: 'dev01',
+          module: 'default',
+          version: '1.1.0',
+          firstSeen: t + 10,
+          lastSeen: t + 30,
+        },
       ]);
     });
 

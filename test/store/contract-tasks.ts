@@ -337,7 +337,7 @@ export function describeTasks(open: OpenStore): void {
         written.push(tr);
         return next;
       };
-      const a1n = await save(a1, 'NOTIFIED', 1);
+      const a1n = await save(a1, 'NOTIFIED', 1_700_000_000_001);
       const b1n = await save(b1, 'NOTIFIED', 2);
       await save(a2, 'CANCELED', 3);
       await save(a1n, 'IN_PROGRESS', 4);
