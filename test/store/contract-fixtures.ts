@@ -28,6 +28,27 @@ export function freshStore(open: OpenStore): () => AsyncFleetStore {
   };
 }
 
+/**
+ * One store for every test of the enclosing `describe`, opened before the first and closed after
+ * the last: for a group whose tests only read what its `before` wrote (fewer stores to open on a
+ * database server).
+ */
+export function sharedStore(open: OpenStore): () => AsyncFleetStore {
+  let store: AsyncFleetStore | undefined;
+  before(async function () {
+    store = await open();
+  });
+  after(async function () {
+    const closing = store;
+    store = undefined;
+    await closing?.close();
+  });
+  return () => {
+    if (!store) throw new Error('the store is opened by before: use it inside a test');
+    return store;
+  };
+}
+
 export const device = (deviceName: string, productKey = 'pk1'): DeviceRef => ({ productKey, deviceName });
 
 export function newBatch(fields: Partial<NewBatch> = {}): NewBatch {

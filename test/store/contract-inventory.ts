@@ -1,7 +1,7 @@
 /** The contract's inventory part: meta, device versions, device lists and pages, the version distribution, tags. */
 import should from 'should';
 import type { AsyncFleetStore, DeviceKey, DeviceModule, DeviceQuery } from '../../src/fleet';
-import { device, freshStore, names, type OpenStore } from './contract-fixtures';
+import { device, freshStore, names, sharedStore, type OpenStore } from './contract-fixtures';
 
 type Report = [productKey: string, deviceName: string, module: string, version: string, at: number];
 
@@ -70,9 +70,9 @@ async function walkPages(store: AsyncFleetStore, query: DeviceQuery, limit: numb
 }
 
 export function describeInventory(open: OpenStore): void {
-  const store = freshStore(open);
-
   describe('meta', function () {
+    const store = freshStore(open);
+
     it('an unknown key has no value', async function () {
       should(await store().getMeta('nothing')).be.undefined();
     });
@@ -94,6 +94,8 @@ export function describeInventory(open: OpenStore): void {
   });
 
   describe('device versions', function () {
+    const store = freshStore(open);
+
     it('a device that never reported has no version and no modules', async function () {
       should(await store().deviceVersion(device('dev01'), 'default')).be.undefined();
       should(await store().deviceModules(device('dev01'))).eql([]);
@@ -138,7 +140,9 @@ export function describeInventory(open: OpenStore): void {
   });
 
   describe('device lists', function () {
-    beforeEach(async function () {
+    // These tests only read.
+    const store = sharedStore(open);
+    before(async function () {
       await report(store(), FLEET);
     });
 
@@ -237,7 +241,9 @@ export function describeInventory(open: OpenStore): void {
   });
 
   describe('walking a larger fleet by pages', function () {
-    beforeEach(async function () {
+    // These tests only read.
+    const store = sharedStore(open);
+    before(async function () {
       await store().transaction(async (tx) => {
         for (const productKey of ['pka', 'pkb']) {
           for (const [i, name] of names(30).entries()) {
@@ -269,7 +275,9 @@ export function describeInventory(open: OpenStore): void {
     // as SQLite compares text, not by a language's collation.
     const odd = ['dev10', 'Dev9', 'dev_3', 'dev-2', 'dev2', 'dev%', 'dev1', 'DEV1'];
 
-    beforeEach(async function () {
+    // These tests only read.
+    const store = sharedStore(open);
+    before(async function () {
       for (const name of odd) await store().recordVersion(device(name), 'default', '1.0.0', 1);
     });
 
@@ -293,6 +301,8 @@ export function describeInventory(open: OpenStore): void {
   });
 
   describe('the version distribution', function () {
+    const store = freshStore(open);
+
     beforeEach(async function () {
       await report(store(), FLEET);
     });
@@ -338,6 +348,8 @@ export function describeInventory(open: OpenStore): void {
   });
 
   describe('tags', function () {
+    const store = freshStore(open);
+
     it('tags are set, read back by name, and a second set replaces them all', async function () {
       await store().setTags(device('dev01'), ['lab', 'beta', 'lab']);
       should(await store().tagsOf(device('dev01'))).eql(['beta', 'lab']);

@@ -21,6 +21,7 @@ import {
   newBatch,
   newTask,
   SOME_STATES,
+  sharedStore,
   type OpenStore,
 } from './contract-fixtures';
 import { entries } from './contract-batches';
@@ -77,9 +78,9 @@ function transitionOf(task: Task, from: TaskState | null, to: TaskState, at: num
 }
 
 export function describeTasks(open: OpenStore): void {
-  const store = freshStore(open);
-
   describe('task inserts and reads', function () {
+    const store = freshStore(open);
+
     it('a large insert stores every task exactly, in order, with increasing ids', async function () {
       const batchId = await store().insertBatch(newBatch());
       const given = Array.from({ length: 250 }, (_, i) => variedTask(batchId, i));
@@ -142,6 +143,7 @@ export function describeTasks(open: OpenStore): void {
   });
 
   describe('active tasks', function () {
+    const store = freshStore(open);
     let a: number, b: number, c: number;
     let t: Record<string, Task>;
 
@@ -196,10 +198,12 @@ export function describeTasks(open: OpenStore): void {
   });
 
   describe("a batch's task lists and pages", function () {
+    // These tests only read.
+    const store = sharedStore(open);
     let batchId: number;
     let all: Task[];
 
-    beforeEach(async function () {
+    before(async function () {
       batchId = await store().insertBatch(newBatch());
       const other = await store().insertBatch(newBatch());
       await store().insertTasks(names(5).map((n) => newTask(other, n)));
@@ -273,6 +277,7 @@ export function describeTasks(open: OpenStore): void {
   });
 
   describe('saving tasks and their transitions', function () {
+    const store = freshStore(open);
     let batchId: number;
     let task: Task;
 
@@ -324,6 +329,7 @@ export function describeTasks(open: OpenStore): void {
   });
 
   describe('transitions', function () {
+    const store = freshStore(open);
     it('are read by task, by batch or all, oldest first, up to a limit', async function () {
       const a = await store().insertBatch(newBatch());
       const b = await store().insertBatch(newBatch());
@@ -354,6 +360,7 @@ export function describeTasks(open: OpenStore): void {
   });
 
   describe('deadlines, recovery and waves', function () {
+    const store = freshStore(open);
     let batchId: number;
     let q: Task[];
     let n: Task;
