@@ -80,6 +80,14 @@ export function describeCatalog(open: OpenStore): void {
       should(await store().listCredentials({ offset: 5 })).eql([]);
       should(await store().listCredentials({ productKey: 'pk3' })).eql([]);
     });
+    it('a list without a limit holds at most 1,000 devices', async function () {
+      await store().putCredentials(
+        Array.from({ length: 1001 }, (_, i) => ({ productKey: 'pk1', deviceName: `dev${i}`, deviceSecret: 's' })),
+        1,
+      );
+      should(await store().listCredentials({})).have.length(1000);
+      should(await store().listCredentials({ productKey: 'pk1', offset: 1000 })).have.length(1);
+    });
   });
 
   describe('firmware', function () {

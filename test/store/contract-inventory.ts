@@ -128,6 +128,15 @@ export function describeInventory(open: OpenStore): void {
       ]);
     });
 
+    it('a device list or page without a limit holds at most 1,000 devices', async function () {
+      await store().transaction(async (tx) => {
+        for (const name of names(1001)) await tx.recordVersion(device(name), 'default', '1.0.0', 1);
+      });
+      should(await store().listDevices({})).have.length(1000);
+      should((await store().devicePage({ version: '1.0.0' })).devices).have.length(1000);
+      should(await store().countDevices({})).equal(1001);
+    });
+
     it("a device's modules are listed by module name, and only its own", async function () {
       await store().recordVersion(device('dev01'), 'mcu', '0.1', 5);
       await report(store(), FLEET);

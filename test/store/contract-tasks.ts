@@ -109,6 +109,31 @@ export function describeTasks(open: OpenStore): void {
       should(await store().task(ids(second)[1] + 1000)).be.undefined();
     });
 
+    it('a second task of one device module in one batch is refused, and a transaction keeps none of the insert', async function () {
+      const batchId = await store().insertBatch(newBatch());
+      const other = await store().insertBatch(newBatch());
+      await store().insertTasks([
+        newTask(batchId, 'dev01'),
+        newTask(other, 'dev01'),
+        newTask(batchId, 'dev01', { module: 'mcu' }),
+      ]);
+      const tasks = names(150).map((n) => newTask(batchId, n));
+      tasks[120] = newTask(batchId, 'dev01');
+      await should(store().transaction((tx) => tx.insertTasks(tasks))).be.rejected();
+      should((await store().tasksOf(batchId, {})).map((t) => [t.deviceName, t.module])).eql([
+        ['dev01', 'default'],
+        ['dev01', 'mcu'],
+      ]);
+      should(entries(await store().countsByBatch(batchId))).eql([[batchId, { ...emptyCounts(), QUEUED: 2 }]]);
+    });
+
+    it('a list without a limit holds at most 1,000 tasks', async function () {
+      const batchId = await store().insertBatch(newBatch());
+      await store().insertTasks(Array.from({ length: 1001 }, (_, i) => newTask(batchId, `dev${i}`)));
+      should(await store().tasksOf(batchId, {})).have.length(1000);
+      should(await store().tasksOf(batchId, { limit: 2000 })).have.length(1001);
+    });
+
     it("a batch's task of a device is found by module, or without one as its first", async function () {
       const a = await store().insertBatch(newBatch());
       const b = await store().insertBatch(newBatch());
