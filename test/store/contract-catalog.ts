@@ -202,6 +202,15 @@ export function describeCatalog(open: OpenStore): void {
       should(await store().verifiedFirmwareByDigest('pk1', {})).be.undefined();
     });
 
+    it('an external record keeps its empty digests, and an empty digest finds no record', async function () {
+      const external = firmware('ext', { md5: '', sha256: '', hosted: false, url: 'https://cdn.example.com/e.bin' });
+      await store().insertFirmware(external);
+      should(await store().firmware('ext')).eql(external);
+      should(await store().verifiedFirmwareByDigest('pk1', { sha256: '', md5: '' })).be.undefined();
+      should(await store().verifiedFirmwareByDigest('pk1', { md5: '' })).be.undefined();
+      should(await store().firmwareUsingFile('')).equal(0);
+    });
+
     it('a package file counts the hosted records that use it, not the external ones', async function () {
       await store().insertFirmware(firmware('a', { sha256: 'file-1', hosted: true }));
       await store().insertFirmware(
