@@ -60,8 +60,14 @@ async function walkTaskPages(store: AsyncFleetStore, batchId: number, query: Tas
 }
 
 /** The transition of a task's change, as the store hands it back. */
-function transitionOf(task: Task, from: TaskState | null, to: TaskState, at: number, reason: string | null = null) {
-  const tr: Transition = {
+function transitionOf(
+  task: Task,
+  from: TaskState | null,
+  to: TaskState,
+  at: number,
+  reason: string | null = null,
+): Transition {
+  return {
     taskId: task.id,
     batchId: task.batchId,
     productKey: task.productKey,
@@ -74,7 +80,6 @@ function transitionOf(task: Task, from: TaskState | null, to: TaskState, at: num
     attempts: task.attempts,
     at,
   };
-  return tr;
 }
 
 export function describeTasks(open: OpenStore): void {
