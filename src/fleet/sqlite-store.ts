@@ -935,11 +935,14 @@ export class SqliteStore implements FleetStore {
       t.createdAt,
       t.updatedAt,
     ];
-    let i = 0;
-    for (; i + TASK_ROWS_PER_INSERT <= tasks.length; i += TASK_ROWS_PER_INSERT) {
-      this.s.insertTaskRows.run(tasks.slice(i, i + TASK_ROWS_PER_INSERT).flatMap(row));
-    }
-    for (; i < tasks.length; i++) this.s.insertTaskRow.run(row(tasks[i]));
+    // All or none, also outside a transaction (inside one, a savepoint).
+    this.transaction(() => {
+      let i = 0;
+      for (; i + TASK_ROWS_PER_INSERT <= tasks.length; i += TASK_ROWS_PER_INSERT) {
+        this.s.insertTaskRows.run(tasks.slice(i, i + TASK_ROWS_PER_INSERT).flatMap(row));
+      }
+      for (; i < tasks.length; i++) this.s.insertTaskRow.run(row(tasks[i]));
+    });
   }
 
   task(id: number): Task | undefined {

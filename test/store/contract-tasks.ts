@@ -132,6 +132,15 @@ export function describeTasks(open: OpenStore): void {
       should(entries(await store().countsByBatch(batchId))).eql([[batchId, { ...emptyCounts(), QUEUED: 2 }]]);
     });
 
+    it('an insert refused for a duplicate, outside a transaction, stores none of its tasks', async function () {
+      const batchId = await store().insertBatch(newBatch());
+      const tasks = names(150).map((n) => newTask(batchId, n));
+      tasks[120] = tasks[5];
+      await should(store().insertTasks(tasks)).be.rejected();
+      should(await store().tasksOf(batchId, {})).eql([]);
+      should(entries(await store().countsByBatch(batchId))).eql([]);
+    });
+
     it('a list without a limit holds at most 1,000 tasks', async function () {
       const batchId = await store().insertBatch(newBatch());
       await store().insertTasks(Array.from({ length: 1001 }, (_, i) => newTask(batchId, `dev${i}`)));
