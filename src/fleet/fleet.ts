@@ -20,6 +20,7 @@ import { FleetCore, FleetOptions, TaskOutcome, Touched } from './core';
 import { checkLogin, mayPublish, maySubscribe, MqttLogin, parseLogin } from '../identity';
 import { BAD_LOGIN, CredentialRecord, deviceOfUsername, parseCredentials } from './credentials';
 import { notFound } from './errors';
+import { storeIdentity } from './package-dir';
 import { installLatest } from './install';
 import { Installable, newestInstallable } from './installable';
 import { queryFirmware, reportProgress, reportVersion, requestBlock } from './ingest';
@@ -174,6 +175,21 @@ export class Fleet extends FleetCore {
   /** A one-device batch of the newest firmware the device may get (install.ts); refused with the reason otherwise. */
   installLatest(device: DeviceRef, module: string): BatchView {
     return this.view(installLatest(this, device, module));
+  }
+
+  /** The store's identity: a random id made the first time it is asked for (every process on the store shares it). */
+  identity(): string {
+    return storeIdentity(this.store);
+  }
+
+  /** A secret the fleet keeps in its store (the URL signing key when none is configured), made once by `make`. */
+  keptSecret(key: string, make: () => string): string {
+    let value = this.store.getMeta(key);
+    if (!value) {
+      value = make();
+      this.store.setMeta(key, value);
+    }
+    return value;
   }
 
   /** A note an integration keeps with the fleet, durable in its store (e.g. what it published). */

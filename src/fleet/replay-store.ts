@@ -159,10 +159,20 @@ export class Replay {
   private nestedCount = 0;
   private turn: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly server: AsyncFleetStore) {
+  private readonly server: Promise<AsyncFleetStore>;
+
+  /** `server` may still be opening (connecting, migrating): units wait for it, and fail as it fails. */
+  constructor(server: AsyncFleetStore | Promise<AsyncFleetStore>) {
+    this.server = Promise.resolve(server);
+    // A server that fails to open fails each unit, not the process.
+    this.server.catch(() => undefined);
     const store: Record<string, unknown> = {
       transaction: <T>(fn: () => T): T => this.nested(fn),
-      close: () => void this.turn.then(() => this.server.close()),
+      close: () =>
+        void this.turn
+          .then(() => this.server)
+          .then((server) => server.close())
+          .catch(() => undefined),
       checkpoint: () => undefined,
     };
     for (const operation of Object.keys(OPERATIONS) as OperationName[]) {
@@ -186,7 +196,8 @@ export class Replay {
     this.stats.units++;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.server.transaction(async (tx) => {
+        const server = await this.server;
+        return await server.transaction(async (tx) => {
           this.begin(tx);
           for (const [operation, args] of prefetch) await this.fetch(new Miss(operation, args));
           for (let runs = 0; runs < MAX_RUNS; runs++) {

@@ -113,8 +113,8 @@ class ReplayedUnits implements UnitRunner {
 }
 
 export interface ReplayedFleetOptions extends Omit<FleetOptions, 'store' | 'units' | 'batchSliceSize'> {
-  /** The store on a server (pg-store.ts), or another store behind promises (async-store.ts). */
-  server: AsyncFleetStore;
+  /** The store on a server (pg-store.ts), or another store behind promises (async-store.ts); may still be opening. */
+  server: AsyncFleetStore | Promise<AsyncFleetStore>;
 }
 
 /** A fleet whose store answers with promises: every call is a unit of work, answered with a promise. */
