@@ -129,6 +129,10 @@ export interface UnitRunner {
   later(fn: () => void): void;
   /** Keeps what a unit of work of this run produced (published if this run is the one that commits). */
   produced(work: Work): void;
+  /** Whether this process runs the scheduler (the lease's holder, when processes share the store). */
+  readonly schedules: boolean;
+  /** Throws when this process no longer holds the scheduler's lease: the pass's unit is then not committed. */
+  stillSchedules(): void;
 }
 
 export interface FleetOptions {
@@ -438,6 +442,15 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     for (const t of work.transitions) this.emit('task', t);
     for (const b of work.batches) this.emit('batch', { ...b, counts: { ...this.countsOf(b.batchId) } });
     if (work.sends.length) this.emit('send', work.sends);
+  }
+
+  /**
+   * What another process sharing the store committed (replayed-fleet.ts): its events, and the
+   * live counts moved by it. Nothing is sent: its notices left through that process.
+   */
+  publishForeign(work: Work): void {
+    work.sends = [];
+    this.publish(work);
   }
 
   /** A batch whose tasks were removed (a creation that did not finish): its counts start again, or go with it. */

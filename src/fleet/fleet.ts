@@ -58,8 +58,25 @@ export class Fleet extends FleetCore {
   }
 
   protected override onWake(): void {
-    if (this.units) this.units.later(() => this.scheduler.pass());
-    else this.scheduler.pass();
+    const units = this.units;
+    if (!units) this.scheduler.pass();
+    else if (units.schedules)
+      units.later(() => {
+        this.scheduler.pass();
+        units.stillSchedules();
+      });
+  }
+
+  /**
+   * This process now holds the scheduler's lease (replayed-fleet.ts): it schedules from now on,
+   * and each NOTIFIED task from before gets one more notice (the last holder may have stopped
+   * between storing a notice and sending it), as after a restart.
+   */
+  takeOverScheduling(): void {
+    const units = this.units;
+    if (!units) return;
+    units.later(() => this.scheduler.recoverFrom(this.clock.now()));
+    this.wake(0);
   }
 
   protected override onRunStart(first: boolean): void {

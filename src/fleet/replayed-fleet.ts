@@ -12,12 +12,69 @@
  * - What a run changes in the scheduler's memory (rate buckets, recovery cursors) is put back
  *   before the next run of the same unit.
  */
+import { randomBytes } from 'node:crypto';
 import type { Clock, TimerHandle } from './clock';
 import { systemClock } from './clock';
-import type { FleetOptions, UnitRunner, Work } from './core';
+import { Work } from './core';
+import type { BatchChange, FleetOptions, UnitRunner } from './core';
+import type { TaskState } from './states';
+import type { DeviceModule, Firmware, Transition } from './types';
 import { Fleet } from './fleet';
 import { Replay } from './replay-store';
 import type { AsyncFleetStore } from './store';
+
+/**
+ * What a committed unit changed, told to the other processes that share the store (their
+ * `ota-push` output 2 and live views see it too). Plain data: it crosses as JSON.
+ */
+export interface SharedChange {
+  /** The process that made it (a process ignores its own). */
+  origin: string;
+  created: [number, Partial<Record<TaskState, number>>][];
+  transitions: Transition[];
+  batches: BatchChange[];
+  devices: DeviceModule[];
+  firmware: Firmware[];
+}
+
+/** How the processes sharing a store tell each other what they changed (PostgreSQL: LISTEN/NOTIFY). */
+export interface FleetChannel {
+  publish(change: SharedChange): void;
+  /** Calls `listener` with what other processes changed; returns how to stop. */
+  subscribe(listener: (change: SharedChange) => void): () => void;
+}
+
+/** What a unit's works changed, as data for the other processes; undefined when nothing another process shows. */
+export function sharedChangeOf(origin: string, works: Work[]): SharedChange | undefined {
+  const change: SharedChange = { origin, created: [], transitions: [], batches: [], devices: [], firmware: [] };
+  for (const w of works) {
+    change.created.push(...w.created.entries());
+    change.transitions.push(...w.transitions);
+    change.batches.push(...w.batches);
+    change.devices.push(...w.devices);
+    change.firmware.push(...w.firmware);
+  }
+  const { created, transitions, batches, devices, firmware } = change;
+  return created.length + transitions.length + batches.length + devices.length + firmware.length ? change : undefined;
+}
+
+/** Another process's change as a unit's work, to publish here. */
+export function workOf(change: SharedChange): Work {
+  const work = new Work();
+  for (const [batchId, byState] of change.created) work.created.set(batchId, byState);
+  work.transitions = change.transitions;
+  work.batches = change.batches;
+  work.devices = change.devices;
+  work.firmware = change.firmware;
+  return work;
+}
+
+/** Which process may run the scheduler (pg-lease.ts): only the leader passes, and a pass commits only while it leads. */
+export interface SchedulerLease {
+  readonly isLeader: boolean;
+  on(event: 'acquired', listener: (epoch: number) => void): unknown;
+  off(event: 'acquired', listener: (epoch: number) => void): unknown;
+}
 
 /** A clock that stands still while a unit runs, and runs otherwise. */
 class UnitClock implements Clock {
@@ -47,14 +104,18 @@ const EVERY_UNIT_READS: NonNullable<Parameters<Replay['run']>[1]> = [
 
 class ReplayedUnits implements UnitRunner {
   inUnit = false;
+  lease: SchedulerLease | undefined;
   fleet: Fleet | undefined;
   private works: Work[] = [];
   private pending = 0;
   private idleWaiters: (() => void)[] = [];
 
+  channel: FleetChannel | undefined;
+
   constructor(
     readonly replay: Replay,
     readonly clock: UnitClock,
+    readonly origin: string,
     private readonly warn: (text: string) => void,
   ) {}
 
@@ -79,7 +140,11 @@ class ReplayedUnits implements UnitRunner {
     return done
       .then(({ value, works }) => {
         const fleet = this.fleet as Fleet;
-        if (!fleet.isClosed) fleet.publishCommitted(works);
+        if (!fleet.isClosed) {
+          fleet.publishCommitted(works);
+          const change = this.channel && sharedChangeOf(this.origin, works);
+          if (change) this.channel?.publish(change);
+        }
         return value;
       })
       .finally(() => this.settled());
@@ -91,6 +156,15 @@ class ReplayedUnits implements UnitRunner {
 
   produced(work: Work): void {
     this.works.push(work);
+  }
+
+  get schedules(): boolean {
+    return this.lease?.isLeader ?? true;
+  }
+
+  /** The last step of a scheduler pass: no commit after the lease was lost (another process may be scheduling). */
+  stillSchedules(): void {
+    if (!this.schedules) throw new Error('the scheduler lease was lost during the pass: nothing of it was stored');
   }
 
   /** Resolves once no unit is running or waiting (follow-ups included). */
@@ -115,6 +189,12 @@ class ReplayedUnits implements UnitRunner {
 export interface ReplayedFleetOptions extends Omit<FleetOptions, 'store' | 'units' | 'batchSliceSize'> {
   /** The store on a server (pg-store.ts), or another store behind promises (async-store.ts); may still be opening. */
   server: AsyncFleetStore | Promise<AsyncFleetStore>;
+  /** How the processes sharing the store tell each other what changed; none: this process alone. */
+  channel?: FleetChannel;
+  /** Which process schedules; none: this one. */
+  lease?: SchedulerLease;
+  /** This process, in what it tells the others (random by default). */
+  origin?: string;
 }
 
 /** A fleet whose store answers with promises: every call is a unit of work, answered with a promise. */
@@ -122,11 +202,19 @@ export class ReplayedFleet {
   readonly fleet: Fleet;
   private readonly units: ReplayedUnits;
 
+  private readonly unsubscribe: (() => void) | undefined;
+  private refreshing = false;
+  private readonly lease: SchedulerLease | undefined;
+  private readonly onAcquired = () => this.fleet.takeOverScheduling();
+
   constructor(options: ReplayedFleetOptions) {
-    const { server, clock = systemClock, ...rest } = options;
+    const { server, clock = systemClock, channel, lease, origin = randomBytes(8).toString('hex'), ...rest } = options;
     const replay = new Replay(server);
     const unitClock = new UnitClock(clock);
-    this.units = new ReplayedUnits(replay, unitClock, (text) => this.fleet.emit('warning', text));
+    this.units = new ReplayedUnits(replay, unitClock, origin, (text) => this.fleet.emit('warning', text));
+    this.units.channel = channel;
+    this.units.lease = lease;
+    this.lease = lease;
     // One unit per batch: a batch is stored in one transaction (its slices would be units of their own).
     this.fleet = new Fleet({
       ...rest,
@@ -136,6 +224,22 @@ export class ReplayedFleet {
       batchSliceSize: Infinity,
     });
     this.units.fleet = this.fleet;
+    lease?.on('acquired', this.onAcquired);
+    this.unsubscribe = channel?.subscribe((change) => {
+      if (change.origin === origin || this.fleet.isClosed) return;
+      this.fleet.publishForeign(workOf(change));
+      this.refresh();
+    });
+  }
+
+  /** Reads the caches again soon: one unit for any number of changes told meanwhile. */
+  private refresh(): void {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    setImmediate(() => {
+      this.refreshing = false;
+      if (!this.fleet.isClosed) this.units.later(() => undefined);
+    });
   }
 
   /** Runs `fn` on the fleet as one unit of work; resolves after its commit, once its events are out. */
@@ -155,6 +259,8 @@ export class ReplayedFleet {
 
   /** Waits for the units in progress, then closes the fleet and its store. */
   async close(): Promise<void> {
+    this.unsubscribe?.();
+    this.lease?.off('acquired', this.onAcquired);
     await this.idle();
     this.fleet.close();
   }

@@ -25,7 +25,7 @@ export const PER_PASS = 500;
 export class Scheduler {
   private readonly limiters = new Map<number, RateLimiter>();
   private running = false;
-  private readonly recovery: Recovery;
+  private recovery: Recovery;
 
   constructor(private readonly core: FleetCore) {
     this.recovery = new Recovery(core.clock.now(), core.recoveryDelayMs ?? RECOVERY_DELAY_MS, core.openBatches.keys());
@@ -68,6 +68,15 @@ export class Scheduler {
       this.limiters.set(id, limiter);
     }
     this.recovery.restore(state.recovery);
+  }
+
+  /** Recovery starts again at `startedAt` (a process that took over the scheduling): NOTIFIED tasks from before get one more notice. */
+  recoverFrom(startedAt: number): void {
+    this.recovery = new Recovery(
+      startedAt,
+      this.core.recoveryDelayMs ?? RECOVERY_DELAY_MS,
+      this.core.openBatches.keys(),
+    );
   }
 
   /** The batches open at this start, learned in the first unit of a fleet whose store answers only inside units. */
