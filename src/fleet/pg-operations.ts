@@ -90,13 +90,16 @@ const S = {
     'device_modules',
     'SELECT * FROM devices WHERE product_key = $1 AND device_name = $2 ORDER BY module',
   ),
+  // The counters' shards added up (pg-schema.ts); a key whose shards add up to 0 counts no device.
   versionCountsAll: named(
     'version_counts_all',
-    'SELECT * FROM version_counts ORDER BY product_key, module, count DESC, version',
+    `SELECT product_key, module, version, SUM(count)::bigint AS count FROM version_counts
+     GROUP BY product_key, module, version HAVING SUM(count) > 0 ORDER BY product_key, module, count DESC, version`,
   ),
   versionCountsOf: named(
     'version_counts_of',
-    'SELECT * FROM version_counts WHERE product_key = $1 ORDER BY module, count DESC, version',
+    `SELECT product_key, module, version, SUM(count)::bigint AS count FROM version_counts WHERE product_key = $1
+     GROUP BY product_key, module, version HAVING SUM(count) > 0 ORDER BY module, count DESC, version`,
   ),
   deleteTags: named('delete_tags', 'DELETE FROM device_tags WHERE product_key = $1 AND device_name = $2'),
   insertTags: named(
@@ -262,11 +265,13 @@ const S = {
   ),
   countsAll: named(
     'counts_all',
-    'SELECT batch_id, state, count AS n FROM batch_counts WHERE count > 0 ORDER BY batch_id, state',
+    `SELECT batch_id, state, SUM(count)::bigint AS n FROM batch_counts
+     GROUP BY batch_id, state HAVING SUM(count) > 0 ORDER BY batch_id, state`,
   ),
   countsOne: named(
     'counts_one',
-    'SELECT batch_id, state, count AS n FROM batch_counts WHERE batch_id = $1 AND count > 0 ORDER BY state',
+    `SELECT batch_id, state, SUM(count)::bigint AS n FROM batch_counts WHERE batch_id = $1
+     GROUP BY batch_id, state HAVING SUM(count) > 0 ORDER BY state`,
   ),
   dueTasks: taskStatement(
     'due_tasks',

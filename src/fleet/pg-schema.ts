@@ -16,9 +16,9 @@ export const PG_MIGRATIONS: string[] = [
   // SQLite's rowid gave (listFirmware); stream ids come from a counter row (stream_ids) so two
   // instances never hand out the same one; indexes end with the column SQLite's rowid supplied.
   // Counters (version_counts, batch_counts) are kept by triggers in the statement that writes the
-  // row, as in SQLite. Where a trigger moves a count between two counter rows it touches them in
-  // key order, so two writers moving counts in opposite directions cannot deadlock on them. Tasks
-  // inserted or deleted many per statement are counted once per statement (transition tables).
+  // row, as in SQLite, split in shards so that concurrent writers do not queue on one row. Where a
+  // trigger moves a count between two counter rows it touches them in key order. Tasks inserted or
+  // deleted many per statement are counted once per statement (transition tables).
   `
   CREATE TABLE meta (key TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL);
   CREATE TABLE devices (
@@ -74,21 +74,30 @@ export const PG_MIGRATIONS: string[] = [
     PRIMARY KEY (product_key, device_name)
   );
 
+  -- The counters are split in COUNTER_SHARDS rows per key, one written by each group of server
+  -- sessions (pg_backend_pid() % 16): a unit of work holds the counter rows it changed until it
+  -- commits, and with one row per key every other writer of the same batch or version would wait
+  -- for that commit. A shard of a key may go below 0 (a count moved by one session, added by
+  -- another); the sum of the shards is the count, and reads add them up.
+  CREATE FUNCTION ota_counter_shard() RETURNS SMALLINT LANGUAGE sql STABLE AS $fn$ SELECT (pg_backend_pid() % 16)::SMALLINT $fn$;
+
   CREATE TABLE version_counts (
     product_key TEXT COLLATE "C" NOT NULL, module TEXT COLLATE "C" NOT NULL, version TEXT COLLATE "C" NOT NULL,
-    count BIGINT NOT NULL,
-    PRIMARY KEY (product_key, module, version)
+    shard SMALLINT NOT NULL, count BIGINT NOT NULL,
+    PRIMARY KEY (product_key, module, version, shard)
   );
-  -- Adds delta to one counter; a counter that reaches 0 is deleted (as SQLite does). Should a
-  -- concurrent writer delete the row an UPSERT meets, ON CONFLICT tries the insert again.
+  -- Adds delta to one counter; a shard that reaches 0 is deleted (SQLite deletes a counter at 0).
+  -- Should a concurrent writer delete the row an UPSERT meets, ON CONFLICT tries the insert again.
   CREATE FUNCTION ota_version_count(pk TEXT, m TEXT, v TEXT, delta BIGINT) RETURNS void LANGUAGE plpgsql AS $fn$
+  DECLARE
+    s SMALLINT := ota_counter_shard();
   BEGIN
-    INSERT INTO version_counts AS c (product_key, module, version, count) VALUES (pk, m, v, delta)
-      ON CONFLICT (product_key, module, version) DO UPDATE SET count = c.count + excluded.count;
-    IF delta < 0 THEN
-      DELETE FROM version_counts WHERE product_key = pk AND module = m AND version = v AND count = 0;
-    END IF;
+    INSERT INTO version_counts AS c (product_key, module, version, shard, count) VALUES (pk, m, v, s, delta)
+      ON CONFLICT (product_key, module, version, shard) DO UPDATE SET count = c.count + excluded.count;
+    DELETE FROM version_counts WHERE product_key = pk AND module = m AND version = v AND shard = s AND count = 0;
   END $fn$;
+  -- A changed version moves one count: the two counters in key order, so two writers moving counts
+  -- in opposite directions cannot deadlock on them.
   CREATE FUNCTION ota_devices_counted() RETURNS trigger LANGUAGE plpgsql AS $fn$
   BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -112,34 +121,36 @@ export const PG_MIGRATIONS: string[] = [
     EXECUTE FUNCTION ota_devices_counted();
 
   CREATE TABLE batch_counts (
-    batch_id BIGINT NOT NULL, state TEXT COLLATE "C" NOT NULL, count BIGINT NOT NULL,
-    PRIMARY KEY (batch_id, state)
+    batch_id BIGINT NOT NULL, state TEXT COLLATE "C" NOT NULL, shard SMALLINT NOT NULL, count BIGINT NOT NULL,
+    PRIMARY KEY (batch_id, state, shard)
   );
   -- A statement that inserts or deletes tasks (insertTasks: thousands a statement) adds one
-  -- UPSERT row per batch and state it touched, in key order. A counter that reaches 0 stays.
+  -- UPSERT row per batch and state it touched, in key order. A shard that reaches 0 stays.
   CREATE FUNCTION ota_tasks_inserted() RETURNS trigger LANGUAGE plpgsql AS $fn$
   BEGIN
-    INSERT INTO batch_counts AS c (batch_id, state, count)
-      SELECT batch_id, state, COUNT(*) FROM added GROUP BY batch_id, state ORDER BY batch_id, state
-      ON CONFLICT (batch_id, state) DO UPDATE SET count = c.count + excluded.count;
+    INSERT INTO batch_counts AS c (batch_id, state, shard, count)
+      SELECT batch_id, state, ota_counter_shard(), COUNT(*) FROM added GROUP BY batch_id, state ORDER BY batch_id, state
+      ON CONFLICT (batch_id, state, shard) DO UPDATE SET count = c.count + excluded.count;
     RETURN NULL;
   END $fn$;
   CREATE FUNCTION ota_tasks_deleted() RETURNS trigger LANGUAGE plpgsql AS $fn$
   BEGIN
-    INSERT INTO batch_counts AS c (batch_id, state, count)
-      SELECT batch_id, state, -COUNT(*) FROM removed GROUP BY batch_id, state ORDER BY batch_id, state
-      ON CONFLICT (batch_id, state) DO UPDATE SET count = c.count + excluded.count;
+    INSERT INTO batch_counts AS c (batch_id, state, shard, count)
+      SELECT batch_id, state, ota_counter_shard(), -COUNT(*) FROM removed GROUP BY batch_id, state ORDER BY batch_id, state
+      ON CONFLICT (batch_id, state, shard) DO UPDATE SET count = c.count + excluded.count;
     RETURN NULL;
   END $fn$;
   -- A state change (one task a statement) moves one count: the two rows in key order.
   CREATE FUNCTION ota_task_moved() RETURNS trigger LANGUAGE plpgsql AS $fn$
+  DECLARE
+    s SMALLINT := ota_counter_shard();
   BEGIN
     IF (OLD.batch_id, OLD.state) < (NEW.batch_id, NEW.state) THEN
-      INSERT INTO batch_counts AS c (batch_id, state, count) VALUES (OLD.batch_id, OLD.state, -1), (NEW.batch_id, NEW.state, 1)
-        ON CONFLICT (batch_id, state) DO UPDATE SET count = c.count + excluded.count;
+      INSERT INTO batch_counts AS c (batch_id, state, shard, count) VALUES (OLD.batch_id, OLD.state, s, -1), (NEW.batch_id, NEW.state, s, 1)
+        ON CONFLICT (batch_id, state, shard) DO UPDATE SET count = c.count + excluded.count;
     ELSE
-      INSERT INTO batch_counts AS c (batch_id, state, count) VALUES (NEW.batch_id, NEW.state, 1), (OLD.batch_id, OLD.state, -1)
-        ON CONFLICT (batch_id, state) DO UPDATE SET count = c.count + excluded.count;
+      INSERT INTO batch_counts AS c (batch_id, state, shard, count) VALUES (NEW.batch_id, NEW.state, s, 1), (OLD.batch_id, OLD.state, s, -1)
+        ON CONFLICT (batch_id, state, shard) DO UPDATE SET count = c.count + excluded.count;
     END IF;
     RETURN NULL;
   END $fn$;

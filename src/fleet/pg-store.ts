@@ -21,6 +21,13 @@ export interface PgStoreOptions {
   size?: number;
   /** How long to wait for a connection before failing with OTA_STORE, in ms (10,000). */
   connectTimeoutMs?: number;
+  /**
+   * A transaction left open this long without a statement (a unit of work stuck on something else)
+   * is ended by the server, so its row locks never hold up the other instances for long (60,000 ms).
+   */
+  idleInTransactionTimeoutMs?: number;
+  /** A statement running longer than this is cancelled (no limit). */
+  statementTimeoutMs?: number;
   /** How many times a transaction runs again after a deadlock or serialization failure (5). */
   maxRetries?: number;
   /** Told of each retry of a transaction (tests, metrics). */
@@ -63,7 +70,8 @@ function placeOf(connectionString: string): PgPlace {
 function secretsOf(connectionString: string): string[] {
   try {
     const probe = new pg.Client({ connectionString }) as unknown as { password?: string | null };
-    return [connectionString, typeof probe.password === 'string' ? probe.password : ''];
+    const password = typeof probe.password === 'string' ? probe.password : '';
+    return [connectionString, password, password && encodeURIComponent(password)];
   } catch {
     return [connectionString];
   }
@@ -96,6 +104,11 @@ export class PgStore extends PgOperations implements AsyncFleetStore {
       connectionString,
       max: options.size ?? 10,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
+      ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+      // A server that vanished without closing the connection (a cut network) is noticed.
+      keepAlive: true,
+      application_name: 'node-red-contrib-mqtt-ota',
       types: TYPES,
     });
     const store = new PgStore(pool, place, secrets, options);
