@@ -46,6 +46,8 @@ export interface Statement {
   name?: string;
   text: string;
   rowMode?: 'array';
+  /** What an unnamed statement does, for error messages. */
+  what?: string;
 }
 
 export interface Runner {
@@ -233,9 +235,11 @@ const S = {
     'task_scan_end',
     'SELECT id FROM tasks WHERE batch_id = $1 AND id > $2 ORDER BY id LIMIT 1 OFFSET $3',
   ),
+  // The matches among the TASK_SCAN tasks after the cursor: the scan stops at `limit` matches.
   taskPageOfState: named(
     'task_page_of_state',
-    `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = $1 AND id > $2 AND id <= $3 AND state = $4 ORDER BY id LIMIT $5`,
+    `SELECT ${TASK_COLUMNS} FROM (SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = $1 AND id > $2 ORDER BY id LIMIT $3) s
+     WHERE state = $4 ORDER BY id LIMIT $5`,
     'array',
   ),
   // SQLite reads them in its index's order (deadline, NULL first, then id).
@@ -460,7 +464,9 @@ export class PgOperations implements AsyncStoreOperations {
     const args: unknown[] = [];
     const where = deviceWhere(q, args);
     const text = `SELECT * FROM devices ${where} ${DEVICE_ORDER} LIMIT $${args.length + 1} OFFSET $${args.length + 2}`;
-    return (await this.rows<DeviceRow>({ text }, [...args, q.limit ?? 1000, q.offset ?? 0])).map(toDevice);
+    return (await this.rows<DeviceRow>({ text, what: 'list devices' }, [...args, q.limit ?? 1000, q.offset ?? 0])).map(
+      toDevice,
+    );
   }
 
   /** As SqliteStore.devicePage: a filtered page reads at most DEVICE_SCAN devices from its cursor. */
@@ -473,10 +479,15 @@ export class PgOperations implements AsyncStoreOperations {
     const match = deviceWhere({ version: q.version, search: q.search }, args);
     const text = `SELECT * FROM (SELECT * FROM devices ${scan} ${DEVICE_ORDER} LIMIT $${args.length + 1}) s
       ${match} ${DEVICE_ORDER} LIMIT $${args.length + 2}`;
-    const devices = (await this.rows<DeviceRow>({ text }, [...args, DEVICE_SCAN, limit])).map(toDevice);
+    const devices = (await this.rows<DeviceRow>({ text, what: 'device page' }, [...args, DEVICE_SCAN, limit])).map(
+      toDevice,
+    );
     if (devices.length >= limit) return { devices };
     const lastText = `SELECT product_key, device_name, module FROM devices ${scan} ${DEVICE_ORDER} LIMIT 1 OFFSET $${scanArgs + 1}`;
-    const last = await this.first<DeviceRow>({ text: lastText }, [...args.slice(0, scanArgs), DEVICE_SCAN - 1]);
+    const last = await this.first<DeviceRow>({ text: lastText, what: 'device page end' }, [
+      ...args.slice(0, scanArgs),
+      DEVICE_SCAN - 1,
+    ]);
     return last
       ? { devices, next: { productKey: last.product_key, deviceName: last.device_name, module: last.module } }
       : { devices };
@@ -485,7 +496,10 @@ export class PgOperations implements AsyncStoreOperations {
   async countDevices(q: DeviceQuery): Promise<number> {
     const args: unknown[] = [];
     const where = deviceWhere({ ...q, after: undefined }, args);
-    return (await this.first<{ n: number }>({ text: `SELECT COUNT(*) AS n FROM devices ${where}` }, args))!.n;
+    return (await this.first<{ n: number }>(
+      { text: `SELECT COUNT(*) AS n FROM devices ${where}`, what: 'count devices' },
+      args,
+    ))!.n;
   }
 
   async versionDistribution(productKey?: string): Promise<VersionCount[]> {
@@ -728,21 +742,20 @@ export class PgOperations implements AsyncStoreOperations {
     return rows.map(toTask);
   }
 
-  /** As SqliteStore.taskPage: a page of one state reads at most TASK_SCAN tasks from its cursor. */
+  /**
+   * As SqliteStore.taskPage: a page of one state reads at most TASK_SCAN tasks from its cursor.
+   * Where that stretch ends is looked up only when the page is short (where SQLite's answer names
+   * it as `next`): a full page never reads on to the end of the stretch.
+   */
   async taskPage(batchId: number, q: TaskQuery): Promise<TaskPage> {
     if (!q.state || q.offset) return { tasks: await this.tasksOf(batchId, q) };
     const limit = q.limit ?? 1000;
     const after = q.after ?? -1;
-    const end = (await this.first<{ id: number }>(S.taskScanEnd, [batchId, after, TASK_SCAN - 1]))?.id;
-    const rows = await this.rows<TaskRow>(S.taskPageOfState, [
-      batchId,
-      after,
-      end ?? Number.MAX_SAFE_INTEGER,
-      q.state,
-      limit,
-    ]);
+    const rows = await this.rows<TaskRow>(S.taskPageOfState, [batchId, after, TASK_SCAN, q.state, limit]);
     const tasks = rows.map(toTask);
-    return tasks.length >= limit || end === undefined ? { tasks } : { tasks, next: end };
+    if (tasks.length >= limit) return { tasks };
+    const end = (await this.first<{ id: number }>(S.taskScanEnd, [batchId, after, TASK_SCAN - 1]))?.id;
+    return end === undefined ? { tasks } : { tasks, next: end };
   }
 
   async tasksInState(batchId: number, state: TaskState): Promise<Task[]> {

@@ -196,9 +196,9 @@ export class PgStore extends PgOperations implements AsyncFleetStore {
         locking,
       };
       try {
-        await runner.query({ text: 'BEGIN' }, []);
+        await runner.query({ text: 'BEGIN', what: 'BEGIN (a transaction)' }, []);
         const value = await fn(runner);
-        await runner.query({ text: 'COMMIT' }, []);
+        await runner.query({ text: 'COMMIT', what: 'COMMIT (a transaction)' }, []);
         return value;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => (broken = true));
@@ -220,5 +220,5 @@ export class PgStore extends PgOperations implements AsyncFleetStore {
 /** What a statement was doing, for an error message: its name, or its first words. */
 function describe(s: Statement): string {
   if (s.name) return `running ${s.name.replace(/^ota_/, '').replace(/_/g, ' ')}`;
-  return `running ${s.text.trim().split(/\s+/).slice(0, 3).join(' ')}`;
+  return s.what ? `running ${s.what}` : `running ${s.text.trim().split(/\s+/)[0]}`;
 }
