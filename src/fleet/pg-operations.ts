@@ -5,7 +5,7 @@
  * the same pages and cursors, undefined where SQLite answers undefined.
  *
  * Inside a transaction the reads of rows the unit of work may then write (task, taskOf,
- * activeTask(s), dueTasks, batch) lock them (FOR UPDATE): under READ COMMITTED a second writer of
+ * activeTask(s), dueTasks, batch, getMeta) lock them (FOR UPDATE): under READ COMMITTED a second writer of
  * the same task waits at its read, then reads the committed row, so no read-modify-write loses
  * an update (docs/stores.md).
  */
@@ -75,6 +75,11 @@ const taskStatement = (name: string, where: string): [Statement, Statement] => [
 
 const S = {
   getMeta: named('get_meta', 'SELECT value FROM meta WHERE key = $1'),
+  // Inside a transaction a key is read under a lock of its own, taken before the read (a statement
+  // of its own, so the read sees what the previous holder committed), whether or not the key exists
+  // yet: a read-modify-write of a meta value loses no update. FOR UPDATE makes a plain write wait too.
+  lockMeta: named('lock_meta', 'SELECT pg_advisory_xact_lock(1869898093, hashtext($1))'),
+  getMetaLocked: named('get_meta_locked', 'SELECT value FROM meta WHERE key = $1 FOR UPDATE'),
   setMeta: named(
     'set_meta',
     'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
@@ -440,7 +445,9 @@ export class PgOperations implements AsyncStoreOperations {
   }
 
   async getMeta(key: string): Promise<string | undefined> {
-    return (await this.first<{ value: string }>(S.getMeta, [key]))?.value;
+    if (!this.run.locking) return (await this.first<{ value: string }>(S.getMeta, [key]))?.value;
+    await this.run.query(S.lockMeta, [key]);
+    return (await this.first<{ value: string }>(S.getMetaLocked, [key]))?.value;
   }
 
   async setMeta(key: string, value: string): Promise<void> {
@@ -857,4 +864,30 @@ interface CountRow {
   batch_id: number;
   state: TaskState;
   n: number;
+}
+
+const SAVEPOINT_NAME = /^[a-z_][a-z0-9_]*$/;
+
+/**
+ * The operations of one transaction, with savepoints: part of it undone while the rest goes on
+ * (a nested unit of work). After a failed statement only a rollback to a savepoint lets the
+ * transaction go on (PostgreSQL refuses everything else until then).
+ */
+export class PgTransaction extends PgOperations {
+  private async savepointVerb(verb: string, name: string): Promise<void> {
+    if (!SAVEPOINT_NAME.test(name)) throw new Error(`"${name}" is not a savepoint name`);
+    await this.run.query({ text: `${verb} ${name}`, what: `${verb} ${name}` }, []);
+  }
+
+  savepoint(name: string): Promise<void> {
+    return this.savepointVerb('SAVEPOINT', name);
+  }
+
+  release(name: string): Promise<void> {
+    return this.savepointVerb('RELEASE SAVEPOINT', name);
+  }
+
+  rollbackTo(name: string): Promise<void> {
+    return this.savepointVerb('ROLLBACK TO SAVEPOINT', name);
+  }
 }

@@ -11,7 +11,7 @@
 import pg from 'pg';
 import type { PoolClient, QueryResult } from 'pg';
 import { isRetryable, PgPlace, placeName, storeError } from './pg-errors';
-import { PgOperations, Runner, Statement } from './pg-operations';
+import { PgOperations, PgTransaction, Runner, Statement } from './pg-operations';
 import { migrate } from './pg-schema';
 import type { AsyncFleetStore, AsyncStoreOperations } from './store';
 import { FleetError } from './errors';
@@ -34,6 +34,13 @@ export interface PgStoreOptions {
   onRetry?: (retry: { attempt: number; error: FleetError }) => void;
   /** Told of errors the pool meets between operations (an idle connection lost: a server restart). */
   onError?: (error: FleetError) => void;
+}
+
+/** What a transaction's operations add: savepoints, by name (letters, digits, underscores). */
+export interface PgSavepoints {
+  savepoint(name: string): Promise<void>;
+  release(name: string): Promise<void>;
+  rollbackTo(name: string): Promise<void>;
 }
 
 const INT8 = 20;
@@ -142,8 +149,9 @@ export class PgStore extends PgOperations implements AsyncFleetStore {
     return placeName(this.place);
   }
 
-  transaction<T>(fn: (tx: AsyncStoreOperations) => Promise<T>): Promise<T> {
-    return this.inTransaction((runner) => fn(new PgOperations(runner)), true);
+  /** `tx` also has savepoints (savepoint, release, rollbackTo) for nested units of work. */
+  transaction<T>(fn: (tx: AsyncStoreOperations & PgSavepoints) => Promise<T>): Promise<T> {
+    return this.inTransaction((runner) => fn(new PgTransaction(runner)), true);
   }
 
   async close(): Promise<void> {

@@ -293,6 +293,36 @@ describe('the PostgreSQL store: transactions between instances', function () {
     should((await a.task(two))?.attempts).equal(2);
   });
 
+  it('a meta value read and written back by transactions on two stores loses no update, even before it exists', async function () {
+    const increment = (store: PgStore) =>
+      store.transaction(async (tx) => {
+        const n = Number((await tx.getMeta('runs')) ?? '0');
+        await tx.setMeta('runs', String(n + 1));
+      });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => increment(i % 2 ? a : b)));
+    should(await a.getMeta('runs')).equal('10');
+  });
+
+  it('a savepoint undoes a failed part of a transaction, and the rest commits', async function () {
+    const batchId = await a.insertBatch(newBatch());
+    await a.transaction(async (tx) => {
+      await tx.setMeta('before', 'kept');
+      await tx.savepoint('nested');
+      await tx.setMeta('inside', 'undone');
+      await should(tx.insertTasks([newTask(batchId, 7), newTask(batchId, 7)])).be.rejectedWith({ code: 'OTA_STORE' });
+      await tx.rollbackTo('nested');
+      await tx.release('nested');
+      await tx.setMeta('after', 'kept');
+    });
+    should([await b.getMeta('before'), await b.getMeta('inside'), await b.getMeta('after')]).eql([
+      'kept',
+      undefined,
+      'kept',
+    ]);
+    should(await b.tasksOf(batchId, {})).eql([]);
+    await should(a.transaction((tx) => tx.savepoint('no; DROP TABLE tasks'))).be.rejectedWith(/not a savepoint name/);
+  });
+
   it('an error that is not a conflict is not retried: a failed statement rejects with OTA_STORE at once', async function () {
     const before = a.retries;
     let runs = 0;
