@@ -178,7 +178,11 @@ export async function migrate(client: PoolClient, where: string): Promise<void> 
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK.toString()]);
-    await client.query('CREATE TABLE IF NOT EXISTS ota_schema (version INTEGER NOT NULL)');
+    // A database at the current version needs no DDL right: a user that may only read and write opens it.
+    const present = (
+      await client.query<{ present: boolean }>("SELECT to_regclass('ota_schema') IS NOT NULL AS present")
+    ).rows[0].present;
+    if (!present) await client.query('CREATE TABLE ota_schema (version INTEGER NOT NULL)');
     const row = (await client.query<{ version: number }>('SELECT version FROM ota_schema')).rows[0];
     if (!row) await client.query('INSERT INTO ota_schema (version) VALUES (0)');
     const current = row?.version ?? 0;

@@ -116,6 +116,31 @@ describe('the PostgreSQL store: schema and migrations', function () {
     }
   });
 
+  it('a user that may only read and write rows opens a migrated database and works in it', async function () {
+    const url = await freshDatabase(server);
+    await (await PgStore.open(url)).close();
+    const name = new URL(url).pathname.slice(1);
+    const role = `writer_${name}`;
+    server.psql(
+      name,
+      `CREATE ROLE ${role} LOGIN PASSWORD 'writer-pw'; REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+       GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role};
+       GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${role};`,
+    );
+    const writer = await PgStore.open(`postgres://${role}:writer-pw@127.0.0.1:${server.port}/${name}`);
+    try {
+      await writer.recordVersion(device(1), 'default', '1.0.0', 1);
+      const batchId = await writer.insertBatch(newBatch());
+      await writer.insertTasks([newTask(batchId, 1)]);
+      should(await writer.versionDistribution()).eql([
+        { productKey: PK, module: 'default', version: '1.0.0', count: 1 },
+      ]);
+      should((await writer.countsByBatch(batchId)).get(batchId)?.QUEUED).equal(1);
+    } finally {
+      await writer.close();
+    }
+  });
+
   it('a database written by a newer package is refused with OTA_STORE, naming the schema versions', async function () {
     const url = await freshDatabase(server);
     await (await PgStore.open(url)).close();
