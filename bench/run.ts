@@ -23,6 +23,7 @@ const BENCHMARKS: { name: string; file: string; flags?: string[] }[] = [
   { name: 'e2e', file: 'e2e.js' },
   { name: 'versions', file: 'versions.js' },
   { name: 'stalls', file: 'stalls.js' },
+  { name: 'pg-store', file: 'pg-store.js' },
 ];
 
 function tryText(fn: () => string): string {

@@ -1,0 +1,893 @@
+/**
+ * The store's operations in SQL for PostgreSQL, run through a `Runner`: the pool (each operation
+ * alone, its own commit) or one connection inside a transaction. Every operation answers what
+ * SqliteStore answers for the same call: the same order (text by its bytes, the "C" collation),
+ * the same pages and cursors, undefined where SQLite answers undefined.
+ *
+ * Inside a transaction the reads of rows the unit of work may then write (task, taskOf,
+ * activeTask(s), dueTasks, batch, getMeta) lock them (FOR UPDATE): under READ COMMITTED a second writer of
+ * the same task waits at its read, then reads the committed row, so no read-modify-write loses
+ * an update (docs/stores.md).
+ */
+import type { DeviceRef } from '../protocol';
+import type { CredentialRecord, DeviceCredential } from './credentials';
+import {
+  BatchRow,
+  DeviceRow,
+  FIRMWARE_COLUMNS,
+  FirmwareRow,
+  firmwareValues,
+  TASK_COLUMNS,
+  TaskRow,
+  toBatch,
+  toDevice,
+  toFirmware,
+  toTask,
+  toTransition,
+  TransitionRow,
+} from './pg-rows';
+import { ACTIVE_TASK_STATES, emptyCounts, TaskState } from './states';
+import type {
+  AsyncStoreOperations,
+  CandidatePage,
+  CandidateQuery,
+  CredentialQuery,
+  DevicePage,
+  DeviceQuery,
+  NewBatch,
+  NewTask,
+  TaskPage,
+  TaskQuery,
+} from './store';
+import type { Batch, DeviceModule, Firmware, Task, Transition, Verification, VersionCount } from './types';
+
+/** A statement: named ones are prepared once per connection. */
+export interface Statement {
+  name?: string;
+  text: string;
+  rowMode?: 'array';
+  /** What an unnamed statement does, for error messages. */
+  what?: string;
+}
+
+export interface Runner {
+  query<R>(statement: Statement, values: unknown[]): Promise<{ rows: R[]; rowCount: number }>;
+  /** Runs fn in one transaction on one connection (this one, when already inside a transaction). */
+  atomic<T>(fn: (runner: Runner) => Promise<T>): Promise<T>;
+  /** Inside a transaction: reads of rows to be written lock them. */
+  readonly locking: boolean;
+}
+
+const ACTIVE = `(${ACTIVE_TASK_STATES.map((s) => `'${s}'`).join(', ')})`;
+const OPEN_BATCHES = "('PLANNED', 'IN_PROGRESS', 'PAUSED')";
+/** Devices a filtered page reads at most (devicePage), as in SqliteStore. */
+const DEVICE_SCAN = 50_000;
+/** Tasks a page of one state reads at most (taskPage), as in SqliteStore. */
+const TASK_SCAN = 50_000;
+/** Tasks per INSERT statement: 15 arrays of this length, one round trip. */
+export const TASK_INSERT_ROWS = 5_000;
+
+const named = (name: string, text: string, rowMode?: 'array'): Statement => ({ name: `ota_${name}`, text, rowMode });
+const taskStatement = (name: string, where: string): [Statement, Statement] => [
+  named(name, `SELECT ${TASK_COLUMNS} FROM tasks ${where}`, 'array'),
+  named(`${name}_locked`, `SELECT ${TASK_COLUMNS} FROM tasks ${where} FOR UPDATE`, 'array'),
+];
+
+const S = {
+  getMeta: named('get_meta', 'SELECT value FROM meta WHERE key = $1'),
+  // Inside a transaction a key is read under a lock of its own, taken before the read (a statement
+  // of its own, so the read sees what the previous holder committed), whether or not the key exists
+  // yet: a read-modify-write of a meta value loses no update. FOR UPDATE makes a plain write wait too.
+  lockMeta: named('lock_meta', 'SELECT pg_advisory_xact_lock(1869898093, hashtext($1))'),
+  getMetaLocked: named('get_meta_locked', 'SELECT value FROM meta WHERE key = $1 FOR UPDATE'),
+  setMeta: named(
+    'set_meta',
+    'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  ),
+  upsertDevice: named(
+    'upsert_device',
+    `INSERT INTO devices (product_key, device_name, module, version, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $5)
+     ON CONFLICT (product_key, device_name, module) DO UPDATE SET version = excluded.version, last_seen = excluded.last_seen`,
+  ),
+  getVersion: named(
+    'get_version',
+    'SELECT version FROM devices WHERE product_key = $1 AND device_name = $2 AND module = $3',
+  ),
+  deviceModules: named(
+    'device_modules',
+    'SELECT * FROM devices WHERE product_key = $1 AND device_name = $2 ORDER BY module',
+  ),
+  // The counters' shards added up (pg-schema.ts); a key whose shards add up to 0 counts no device.
+  versionCountsAll: named(
+    'version_counts_all',
+    `SELECT product_key, module, version, SUM(count)::bigint AS count FROM version_counts
+     GROUP BY product_key, module, version HAVING SUM(count) > 0 ORDER BY product_key, module, count DESC, version`,
+  ),
+  versionCountsOf: named(
+    'version_counts_of',
+    `SELECT product_key, module, version, SUM(count)::bigint AS count FROM version_counts WHERE product_key = $1
+     GROUP BY product_key, module, version HAVING SUM(count) > 0 ORDER BY module, count DESC, version`,
+  ),
+  deleteTags: named('delete_tags', 'DELETE FROM device_tags WHERE product_key = $1 AND device_name = $2'),
+  insertTags: named(
+    'insert_tags',
+    `INSERT INTO device_tags (product_key, device_name, tag) SELECT $1, $2, t FROM unnest($3::text[]) AS t
+     ON CONFLICT DO NOTHING`,
+  ),
+  tagsOf: named('tags_of', 'SELECT tag FROM device_tags WHERE product_key = $1 AND device_name = $2 ORDER BY tag'),
+  hasTag: named('has_tag', 'SELECT 1 AS one FROM device_tags WHERE product_key = $1 AND tag = $2 AND device_name = $3'),
+  putCredentials: named(
+    'put_credentials',
+    `INSERT INTO credentials (product_key, device_name, device_secret, created_at)
+     SELECT p, d, s, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS c(p, d, s)
+     ON CONFLICT (product_key, device_name) DO UPDATE SET device_secret = excluded.device_secret, created_at = excluded.created_at`,
+  ),
+  deleteCredential: named('delete_credential', 'DELETE FROM credentials WHERE product_key = $1 AND device_name = $2'),
+  deviceSecret: named(
+    'device_secret',
+    'SELECT device_secret FROM credentials WHERE product_key = $1 AND device_name = $2',
+  ),
+  credentialsAll: named(
+    'credentials_all',
+    'SELECT product_key, device_name, created_at FROM credentials ORDER BY product_key, device_name LIMIT $1 OFFSET $2',
+  ),
+  credentialsOf: named(
+    'credentials_of',
+    'SELECT product_key, device_name, created_at FROM credentials WHERE product_key = $1 ORDER BY device_name LIMIT $2 OFFSET $3',
+  ),
+  insertFirmware: named(
+    'insert_firmware',
+    `INSERT INTO firmware (${FIRMWARE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+  ),
+  nextSequence: named(
+    'next_sequence',
+    `INSERT INTO release_sequences AS r (product_key, module, last) VALUES ($1, $2, 1)
+     ON CONFLICT (product_key, module) DO UPDATE SET last = r.last + 1 RETURNING last`,
+  ),
+  verifiedBySha256: named(
+    'verified_by_sha256',
+    `SELECT ${FIRMWARE_COLUMNS} FROM firmware WHERE product_key = $1 AND sha256 = $2
+     AND verification IN ('verified', 'not-required') ORDER BY created_at, added LIMIT 1`,
+  ),
+  verifiedByMd5: named(
+    'verified_by_md5',
+    `SELECT ${FIRMWARE_COLUMNS} FROM firmware WHERE product_key = $1 AND md5 = $2
+     AND verification IN ('verified', 'not-required') ORDER BY created_at, added LIMIT 1`,
+  ),
+  firmware: named('firmware', `SELECT ${FIRMWARE_COLUMNS} FROM firmware WHERE id = $1`),
+  firmwareByVersion: named(
+    'firmware_by_version',
+    `SELECT ${FIRMWARE_COLUMNS} FROM firmware WHERE product_key = $1 AND module = $2 AND version = $3`,
+  ),
+  firmwareByStream: named('firmware_by_stream', `SELECT ${FIRMWARE_COLUMNS} FROM firmware WHERE stream_id = $1`),
+  allFirmware: named('all_firmware', `SELECT ${FIRMWARE_COLUMNS} FROM firmware ORDER BY created_at, added`),
+  productFirmware: named(
+    'product_firmware',
+    `SELECT ${FIRMWARE_COLUMNS} FROM firmware WHERE product_key = $1 ORDER BY created_at, added`,
+  ),
+  setVerification: named('set_verification', 'UPDATE firmware SET verification = $1 WHERE id = $2'),
+  setFirmwareUrl: named('set_firmware_url', 'UPDATE firmware SET url = $1 WHERE id = $2'),
+  deleteFirmware: named('delete_firmware', 'DELETE FROM firmware WHERE id = $1'),
+  // One counter row, so two instances never hand out the same stream id; never below the highest stored one.
+  nextStreamId: named(
+    'next_stream_id',
+    `UPDATE stream_ids SET last = GREATEST(last + 1, (SELECT COALESCE(MAX(stream_id), 1000) + 1 FROM firmware))
+     RETURNING last`,
+  ),
+  filesUsed: named('files_used', 'SELECT COUNT(*) AS n FROM firmware WHERE sha256 = $1 AND hosted'),
+  insertBatch: named(
+    'insert_batch',
+    `INSERT INTO batches (firmware_id, type, state, targets, strategy, reason, wave, direct, unverified, egress, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+  ),
+  batch: named('batch', 'SELECT * FROM batches WHERE id = $1'),
+  batchLocked: named('batch_locked', 'SELECT * FROM batches WHERE id = $1 FOR UPDATE'),
+  allBatches: named('all_batches', 'SELECT * FROM batches ORDER BY id'),
+  openBatches: named('open_batches', `SELECT * FROM batches WHERE state IN ${OPEN_BATCHES} ORDER BY id`),
+  updateBatch: named(
+    'update_batch',
+    'UPDATE batches SET state = $1, reason = $2, wave = $3, egress = $4, updated_at = $5 WHERE id = $6',
+  ),
+  batchesUsing: named('batches_using', 'SELECT COUNT(*) AS n FROM batches WHERE firmware_id = $1'),
+  openBatchesUsing: named(
+    'open_batches_using',
+    `SELECT COUNT(*) AS n FROM batches WHERE firmware_id = $1 AND state IN ${OPEN_BATCHES}`,
+  ),
+  insertTasks: named(
+    'insert_tasks',
+    `INSERT INTO tasks (batch_id, product_key, device_name, module, src_version, state, reason, step, attempts,
+       retries, wave, due_at, started_at, created_at, updated_at)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+       $8::int[], $9::int[], $10::int[], $11::int[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[])`,
+  ),
+  deleteTasks: named(
+    'delete_tasks',
+    'DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE batch_id = $1 LIMIT $2)',
+  ),
+  deleteCounts: named('delete_counts', 'DELETE FROM batch_counts WHERE batch_id = $1'),
+  deleteBatch: named('delete_batch', 'DELETE FROM batches WHERE id = $1'),
+  task: taskStatement('task', 'WHERE id = $1'),
+  taskOf: taskStatement('task_of', 'WHERE batch_id = $1 AND product_key = $2 AND device_name = $3 AND module = $4'),
+  taskOfAnyModule: taskStatement(
+    'task_of_any_module',
+    'WHERE batch_id = $1 AND product_key = $2 AND device_name = $3 ORDER BY id LIMIT 1',
+  ),
+  activeTask: taskStatement(
+    'active_task',
+    `WHERE product_key = $1 AND device_name = $2 AND module = $3 AND state IN ${ACTIVE} ORDER BY id DESC LIMIT 1`,
+  ),
+  activeTasks: taskStatement(
+    'active_tasks',
+    `WHERE product_key = $1 AND device_name = $2 AND state IN ${ACTIVE} ORDER BY id`,
+  ),
+  // Later tasks of one device replace earlier ones in the map, as SQLite's index order makes them.
+  activeTasksOf: named(
+    'active_tasks_of',
+    `SELECT ${TASK_COLUMNS} FROM tasks WHERE product_key = $1 AND module = $2 AND state IN ${ACTIVE} ORDER BY device_name, id`,
+    'array',
+  ),
+  tasksOfAll: named(
+    'tasks_of_all',
+    `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4`,
+    'array',
+  ),
+  tasksOfState: named(
+    'tasks_of_state',
+    `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = $1 AND state = $2 AND id > $3 ORDER BY id LIMIT $4 OFFSET $5`,
+    'array',
+  ),
+  taskScanEnd: named(
+    'task_scan_end',
+    'SELECT id FROM tasks WHERE batch_id = $1 AND id > $2 ORDER BY id LIMIT 1 OFFSET $3',
+  ),
+  // The matches among the TASK_SCAN tasks after the cursor: the scan stops at `limit` matches.
+  taskPageOfState: named(
+    'task_page_of_state',
+    `SELECT ${TASK_COLUMNS} FROM (SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = $1 AND id > $2 ORDER BY id LIMIT $3) s
+     WHERE state = $4 ORDER BY id LIMIT $5`,
+    'array',
+  ),
+  // SQLite reads them in its index's order (deadline, NULL first, then id).
+  tasksInState: named(
+    'tasks_in_state',
+    `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = $1 AND state = $2 ORDER BY due_at NULLS FIRST, id`,
+    'array',
+  ),
+  tasksOfDevice: named(
+    'tasks_of_device',
+    `SELECT ${TASK_COLUMNS} FROM tasks WHERE product_key = $1 AND device_name = $2 ORDER BY id`,
+    'array',
+  ),
+  saveStep: named('save_step', 'UPDATE tasks SET step = $1, updated_at = $2 WHERE id = $3'),
+  saveTask: named(
+    'save_task',
+    `UPDATE tasks SET state = $1, reason = $2, step = $3, attempts = $4, retries = $5, wave = $6, due_at = $7,
+       started_at = $8, src_version = $9, updated_at = $10 WHERE id = $11`,
+  ),
+  // The task and its transition in one statement: one round trip, atomic without a transaction.
+  saveTaskWithTransition: named(
+    'save_task_transition',
+    `WITH saved AS (UPDATE tasks SET state = $1, reason = $2, step = $3, attempts = $4, retries = $5, wave = $6,
+       due_at = $7, started_at = $8, src_version = $9, updated_at = $10 WHERE id = $11)
+     INSERT INTO transitions (task_id, batch_id, from_state, to_state, reason, step, attempts, at)
+     VALUES ($12, $13, $14, $15, $16, $17, $18, $19)`,
+  ),
+  countsAll: named(
+    'counts_all',
+    `SELECT batch_id, state, SUM(count)::bigint AS n FROM batch_counts
+     GROUP BY batch_id, state HAVING SUM(count) > 0 ORDER BY batch_id, state`,
+  ),
+  countsOne: named(
+    'counts_one',
+    `SELECT batch_id, state, SUM(count)::bigint AS n FROM batch_counts WHERE batch_id = $1
+     GROUP BY batch_id, state HAVING SUM(count) > 0 ORDER BY state`,
+  ),
+  dueTasks: taskStatement(
+    'due_tasks',
+    'WHERE batch_id = $1 AND state = $2 AND due_at IS NOT NULL AND due_at <= $3 ORDER BY due_at, id LIMIT $4',
+  ),
+  tasksUnchangedSince: named(
+    'tasks_unchanged_since',
+    `SELECT ${TASK_COLUMNS} FROM tasks WHERE batch_id = $1 AND state = $2 AND id > $3 AND updated_at < $4 ORDER BY id LIMIT $5`,
+    'array',
+  ),
+  nextDue: named(
+    'next_due',
+    'SELECT MIN(due_at) AS t FROM tasks WHERE batch_id = $1 AND state = $2 AND due_at IS NOT NULL',
+  ),
+  openWave: named(
+    'open_wave',
+    "UPDATE tasks SET due_at = $1 WHERE batch_id = $2 AND wave = $3 AND state = 'QUEUED' AND due_at IS NULL",
+  ),
+  waveCounts: named(
+    'wave_counts',
+    'SELECT state, COUNT(*) AS n FROM tasks WHERE batch_id = $1 AND wave = $2 GROUP BY state',
+  ),
+  transitionsOfTask: named(
+    'transitions_of_task',
+    `SELECT tr.*, t.product_key, t.device_name, t.module FROM transitions tr JOIN tasks t ON t.id = tr.task_id
+     WHERE tr.task_id = $1 ORDER BY tr.id LIMIT $2`,
+  ),
+  transitionsOfBatch: named(
+    'transitions_of_batch',
+    `SELECT tr.*, t.product_key, t.device_name, t.module FROM transitions tr JOIN tasks t ON t.id = tr.task_id
+     WHERE tr.batch_id = $1 ORDER BY tr.id LIMIT $2`,
+  ),
+  transitionsAll: named(
+    'transitions_all',
+    `SELECT tr.*, t.product_key, t.device_name, t.module FROM transitions tr JOIN tasks t ON t.id = tr.task_id
+     ORDER BY tr.id LIMIT $1`,
+  ),
+};
+
+// The newest active task of the device's module, any batch: the overwrite policy's input.
+const ACTIVE_OF = (device: string, module: string) =>
+  `(SELECT t.id FROM tasks t WHERE t.product_key = $1 AND t.device_name = ${device} AND t.module = ${module}
+    AND t.state IN ${ACTIVE} ORDER BY t.id DESC LIMIT 1)`;
+
+const C = {
+  all: named(
+    'candidates_page_all',
+    `SELECT d.device_name, d.version, ${ACTIVE_OF('d.device_name', 'd.module')} AS active_id FROM devices d
+     WHERE d.product_key = $1 AND d.module = $2 AND d.device_name > $3 ORDER BY d.device_name LIMIT $4`,
+  ),
+  tagged: named(
+    'candidates_page_tagged',
+    `SELECT d.device_name, d.version, ${ACTIVE_OF('d.device_name', 'd.module')} AS active_id FROM device_tags g
+     JOIN devices d ON d.product_key = g.product_key AND d.device_name = g.device_name AND d.module = $2
+     WHERE g.product_key = $1 AND g.tag = $3 AND g.device_name > $4 ORDER BY g.device_name LIMIT $5`,
+  ),
+  listed: named(
+    'candidates_page_listed',
+    `SELECT l.name AS device_name, d.version, ${ACTIVE_OF('l.name', '$2')} AS active_id
+     FROM unnest($3::text[]) WITH ORDINALITY AS l(name, n)
+     LEFT JOIN devices d ON d.product_key = $1 AND d.module = $2 AND d.device_name = l.name ORDER BY l.n`,
+  ),
+  plainListed: named(
+    'candidates_listed',
+    `SELECT l.name AS device_name, d.version FROM unnest($3::text[]) WITH ORDINALITY AS l(name, n)
+     LEFT JOIN devices d ON d.product_key = $1 AND d.module = $2 AND d.device_name = l.name ORDER BY l.n`,
+  ),
+  plainTagged: named(
+    'candidates_tagged',
+    `SELECT d.device_name, d.version FROM devices d JOIN device_tags g
+       ON g.product_key = d.product_key AND g.device_name = d.device_name AND g.tag = $3
+     WHERE d.product_key = $1 AND d.module = $2 ORDER BY d.device_name`,
+  ),
+  plainAll: named(
+    'candidates_all',
+    'SELECT d.device_name, d.version FROM devices d WHERE d.product_key = $1 AND d.module = $2 ORDER BY d.device_name',
+  ),
+};
+
+interface CandidateRow {
+  device_name: string;
+  version: string | null;
+  active_id: number | null;
+}
+
+/** Keeps the rows whose version passes the query's filters (as SqliteStore does, after reading). */
+function versionFilter(q: CandidateQuery): (version: string | null) => boolean {
+  const src = q.srcVersions && q.srcVersions.length ? new Set(q.srcVersions) : undefined;
+  return (v) => v !== q.excludeVersion && (!src || (v !== null && src.has(v)));
+}
+
+/** The WHERE of a device query, its parameters numbered after `args`. */
+function deviceWhere(q: DeviceQuery, args: unknown[]): string {
+  const clauses: string[] = [];
+  const p = (value: unknown) => `$${args.push(value)}`;
+  if (q.productKey) clauses.push(`product_key = ${p(q.productKey)}`);
+  if (q.module) clauses.push(`module = ${p(q.module)}`);
+  if (q.version) clauses.push(`version = ${p(q.version)}`);
+  if (q.search) clauses.push(`strpos(device_name, ${p(q.search)}) > 0`);
+  if (q.after) {
+    // A row value compares as the primary key orders, so the index search starts at the cursor.
+    if (q.after.productKey === q.productKey) {
+      clauses.push(`(device_name, module) > (${p(q.after.deviceName)}, ${p(q.after.module)})`);
+    } else {
+      clauses.push(
+        `(product_key, device_name, module) > (${p(q.after.productKey)}, ${p(q.after.deviceName)}, ${p(q.after.module)})`,
+      );
+    }
+  }
+  return clauses.length ? `WHERE ${clauses.join(' AND ')}` : '';
+}
+
+const DEVICE_ORDER = 'ORDER BY product_key, device_name, module';
+
+/** A list of tasks as the 15 column arrays of one INSERT … SELECT FROM unnest. */
+function taskColumns(tasks: NewTask[]): unknown[][] {
+  const cols: unknown[][] = Array.from({ length: 15 }, () => new Array<unknown>(tasks.length));
+  tasks.forEach((t, i) => {
+    const row = [
+      t.batchId,
+      t.productKey,
+      t.deviceName,
+      t.module,
+      t.srcVersion,
+      t.state,
+      t.reason,
+      t.step,
+      t.attempts,
+      t.retries,
+      t.wave,
+      t.dueAt,
+      t.startedAt,
+      t.createdAt,
+      t.updatedAt,
+    ];
+    for (let c = 0; c < 15; c++) cols[c][i] = row[c];
+  });
+  return cols;
+}
+
+export class PgOperations implements AsyncStoreOperations {
+  constructor(protected readonly run: Runner) {}
+
+  private async rows<R>(s: Statement, values: unknown[]): Promise<R[]> {
+    return (await this.run.query<R>(s, values)).rows;
+  }
+
+  private async first<R>(s: Statement, values: unknown[]): Promise<R | undefined> {
+    return (await this.run.query<R>(s, values)).rows[0];
+  }
+
+  private async changes(s: Statement, values: unknown[]): Promise<number> {
+    return (await this.run.query(s, values)).rowCount;
+  }
+
+  private async tasks(pair: [Statement, Statement], values: unknown[]): Promise<Task[]> {
+    return (await this.rows<TaskRow>(pair[this.run.locking ? 1 : 0], values)).map(toTask);
+  }
+
+  private async oneTask(pair: [Statement, Statement], values: unknown[]): Promise<Task | undefined> {
+    return (await this.tasks(pair, values))[0];
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    if (!this.run.locking) return (await this.first<{ value: string }>(S.getMeta, [key]))?.value;
+    await this.run.query(S.lockMeta, [key]);
+    return (await this.first<{ value: string }>(S.getMetaLocked, [key]))?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.run.query(S.setMeta, [key, value]);
+  }
+
+  async recordVersion(device: DeviceRef, module: string, version: string, at: number): Promise<void> {
+    await this.run.query(S.upsertDevice, [device.productKey, device.deviceName, module, version, at]);
+  }
+
+  async deviceVersion(device: DeviceRef, module: string): Promise<string | undefined> {
+    return (await this.first<{ version: string }>(S.getVersion, [device.productKey, device.deviceName, module]))
+      ?.version;
+  }
+
+  async deviceModules(device: DeviceRef): Promise<DeviceModule[]> {
+    return (await this.rows<DeviceRow>(S.deviceModules, [device.productKey, device.deviceName])).map(toDevice);
+  }
+
+  async listDevices(q: DeviceQuery): Promise<DeviceModule[]> {
+    const args: unknown[] = [];
+    const where = deviceWhere(q, args);
+    const text = `SELECT * FROM devices ${where} ${DEVICE_ORDER} LIMIT $${args.length + 1} OFFSET $${args.length + 2}`;
+    return (await this.rows<DeviceRow>({ text, what: 'list devices' }, [...args, q.limit ?? 1000, q.offset ?? 0])).map(
+      toDevice,
+    );
+  }
+
+  /** As SqliteStore.devicePage: a filtered page reads at most DEVICE_SCAN devices from its cursor. */
+  async devicePage(q: DeviceQuery): Promise<DevicePage> {
+    if ((!q.version && !q.search) || q.offset) return { devices: await this.listDevices(q) };
+    const limit = q.limit ?? 1000;
+    const args: unknown[] = [];
+    const scan = deviceWhere({ ...q, version: undefined, search: undefined }, args);
+    const scanArgs = args.length;
+    const match = deviceWhere({ version: q.version, search: q.search }, args);
+    const text = `SELECT * FROM (SELECT * FROM devices ${scan} ${DEVICE_ORDER} LIMIT $${args.length + 1}) s
+      ${match} ${DEVICE_ORDER} LIMIT $${args.length + 2}`;
+    const devices = (await this.rows<DeviceRow>({ text, what: 'device page' }, [...args, DEVICE_SCAN, limit])).map(
+      toDevice,
+    );
+    if (devices.length >= limit) return { devices };
+    const lastText = `SELECT product_key, device_name, module FROM devices ${scan} ${DEVICE_ORDER} LIMIT 1 OFFSET $${scanArgs + 1}`;
+    const last = await this.first<DeviceRow>({ text: lastText, what: 'device page end' }, [
+      ...args.slice(0, scanArgs),
+      DEVICE_SCAN - 1,
+    ]);
+    return last
+      ? { devices, next: { productKey: last.product_key, deviceName: last.device_name, module: last.module } }
+      : { devices };
+  }
+
+  async countDevices(q: DeviceQuery): Promise<number> {
+    const args: unknown[] = [];
+    const where = deviceWhere({ ...q, after: undefined }, args);
+    return (await this.first<{ n: number }>(
+      { text: `SELECT COUNT(*) AS n FROM devices ${where}`, what: 'count devices' },
+      args,
+    ))!.n;
+  }
+
+  async versionDistribution(productKey?: string): Promise<VersionCount[]> {
+    const rows = productKey
+      ? await this.rows<VersionCount & { product_key: string }>(S.versionCountsOf, [productKey])
+      : await this.rows<VersionCount & { product_key: string }>(S.versionCountsAll, []);
+    return rows.map((r) => ({ productKey: r.product_key, module: r.module, version: r.version, count: r.count }));
+  }
+
+  async setTags(device: DeviceRef, tags: string[]): Promise<void> {
+    await this.run.atomic(async (r) => {
+      await r.query(S.deleteTags, [device.productKey, device.deviceName]);
+      await r.query(S.insertTags, [device.productKey, device.deviceName, tags]);
+    });
+  }
+
+  async tagsOf(device: DeviceRef): Promise<string[]> {
+    return (await this.rows<{ tag: string }>(S.tagsOf, [device.productKey, device.deviceName])).map((r) => r.tag);
+  }
+
+  async hasTag(device: DeviceRef, tag: string): Promise<boolean> {
+    return (await this.first(S.hasTag, [device.productKey, tag, device.deviceName])) !== undefined;
+  }
+
+  async candidates(q: CandidateQuery): Promise<{ deviceName: string; version: string | null }[]> {
+    const rows = q.devices
+      ? await this.rows<CandidateRow>(C.plainListed, [q.productKey, q.module, q.devices])
+      : q.tag !== undefined
+        ? await this.rows<CandidateRow>(C.plainTagged, [q.productKey, q.module, q.tag])
+        : await this.rows<CandidateRow>(C.plainAll, [q.productKey, q.module]);
+    const keep = versionFilter(q);
+    return rows.filter((r) => keep(r.version)).map((r) => ({ deviceName: r.device_name, version: r.version }));
+  }
+
+  async candidatePage(q: CandidateQuery, after: string | null, limit: number): Promise<CandidatePage> {
+    let rows: CandidateRow[];
+    let next: string | null = null;
+    if (q.devices) {
+      rows = await this.rows<CandidateRow>(C.listed, [q.productKey, q.module, q.devices]);
+    } else {
+      rows =
+        q.tag !== undefined
+          ? await this.rows<CandidateRow>(C.tagged, [q.productKey, q.module, q.tag, after ?? '', limit])
+          : await this.rows<CandidateRow>(C.all, [q.productKey, q.module, after ?? '', limit]);
+      if (rows.length === limit) next = rows[rows.length - 1].device_name;
+    }
+    const keep = versionFilter(q);
+    const candidates = rows
+      .filter((r) => keep(r.version))
+      .map((r) => ({ deviceName: r.device_name, version: r.version, activeTaskId: r.active_id }));
+    return { candidates, next };
+  }
+
+  async putCredentials(credentials: DeviceCredential[], at: number): Promise<void> {
+    // One statement cannot write a row twice: the last secret given for a device wins, as in SQLite.
+    const last = new Map<string, DeviceCredential>();
+    for (const c of credentials) last.set(JSON.stringify([c.productKey, c.deviceName]), c);
+    const list = [...last.values()];
+    if (!list.length) return;
+    await this.run.query(S.putCredentials, [
+      list.map((c) => c.productKey),
+      list.map((c) => c.deviceName),
+      list.map((c) => c.deviceSecret),
+      at,
+    ]);
+  }
+
+  async deleteCredential(device: DeviceRef): Promise<boolean> {
+    return (await this.changes(S.deleteCredential, [device.productKey, device.deviceName])) > 0;
+  }
+
+  async deviceSecret(device: DeviceRef): Promise<string | undefined> {
+    return (await this.first<{ device_secret: string }>(S.deviceSecret, [device.productKey, device.deviceName]))
+      ?.device_secret;
+  }
+
+  async listCredentials(q: CredentialQuery): Promise<CredentialRecord[]> {
+    const limit = q.limit ?? 1000;
+    const offset = q.offset ?? 0;
+    const rows = q.productKey
+      ? await this.rows<CredentialRow>(S.credentialsOf, [q.productKey, limit, offset])
+      : await this.rows<CredentialRow>(S.credentialsAll, [limit, offset]);
+    return rows.map((r) => ({ productKey: r.product_key, deviceName: r.device_name, createdAt: r.created_at }));
+  }
+
+  async insertFirmware(fw: Firmware): Promise<void> {
+    await this.run.query(S.insertFirmware, firmwareValues(fw));
+  }
+
+  async firmware(id: string): Promise<Firmware | undefined> {
+    const row = await this.first<FirmwareRow>(S.firmware, [id]);
+    return row && toFirmware(row);
+  }
+
+  async firmwareByVersion(productKey: string, module: string, version: string): Promise<Firmware | undefined> {
+    const row = await this.first<FirmwareRow>(S.firmwareByVersion, [productKey, module, version]);
+    return row && toFirmware(row);
+  }
+
+  async firmwareByStream(streamId: number): Promise<Firmware | undefined> {
+    const row = await this.first<FirmwareRow>(S.firmwareByStream, [streamId]);
+    return row && toFirmware(row);
+  }
+
+  async listFirmware(productKey?: string): Promise<Firmware[]> {
+    const rows = productKey
+      ? await this.rows<FirmwareRow>(S.productFirmware, [productKey])
+      : await this.rows<FirmwareRow>(S.allFirmware, []);
+    return rows.map(toFirmware);
+  }
+
+  async setVerification(id: string, verification: Verification): Promise<void> {
+    await this.run.query(S.setVerification, [verification, id]);
+  }
+
+  async setFirmwareUrl(id: string, url: string): Promise<void> {
+    await this.run.query(S.setFirmwareUrl, [url, id]);
+  }
+
+  async deleteFirmware(id: string): Promise<void> {
+    await this.run.query(S.deleteFirmware, [id]);
+  }
+
+  async nextStreamId(): Promise<number> {
+    return (await this.first<{ last: number }>(S.nextStreamId, []))!.last;
+  }
+
+  async nextReleaseSequence(productKey: string, module: string): Promise<number> {
+    return (await this.first<{ last: number }>(S.nextSequence, [productKey, module]))!.last;
+  }
+
+  async verifiedFirmwareByDigest(
+    productKey: string,
+    digest: { sha256?: string; md5?: string },
+  ): Promise<Firmware | undefined> {
+    const row = digest.sha256
+      ? await this.first<FirmwareRow>(S.verifiedBySha256, [productKey, digest.sha256])
+      : digest.md5
+        ? await this.first<FirmwareRow>(S.verifiedByMd5, [productKey, digest.md5])
+        : undefined;
+    return row && toFirmware(row);
+  }
+
+  async firmwareUsingFile(sha256: string): Promise<number> {
+    return (await this.first<{ n: number }>(S.filesUsed, [sha256]))?.n ?? 0;
+  }
+
+  async insertBatch(b: NewBatch): Promise<number> {
+    const row = await this.first<{ id: number }>(S.insertBatch, [
+      b.firmwareId,
+      b.type,
+      b.state,
+      JSON.stringify(b.targets),
+      JSON.stringify(b.strategy),
+      b.reason ?? null,
+      b.wave,
+      b.direct,
+      b.allowUnverified,
+      b.egress ?? null,
+      b.createdAt,
+      b.updatedAt,
+    ]);
+    return row!.id;
+  }
+
+  async batch(id: number): Promise<Batch | undefined> {
+    const row = await this.first<BatchRow>(this.run.locking ? S.batchLocked : S.batch, [id]);
+    return row && toBatch(row);
+  }
+
+  async listBatches(): Promise<Batch[]> {
+    return (await this.rows<BatchRow>(S.allBatches, [])).map(toBatch);
+  }
+
+  async openBatches(): Promise<Batch[]> {
+    return (await this.rows<BatchRow>(S.openBatches, [])).map(toBatch);
+  }
+
+  async updateBatch(b: Batch): Promise<void> {
+    await this.run.query(S.updateBatch, [b.state, b.reason ?? null, b.wave, b.egress ?? null, b.updatedAt, b.id]);
+  }
+
+  async batchesUsingFirmware(firmwareId: string, openOnly: boolean): Promise<number> {
+    return (await this.first<{ n: number }>(openOnly ? S.openBatchesUsing : S.batchesUsing, [firmwareId]))?.n ?? 0;
+  }
+
+  /** TASK_INSERT_ROWS tasks per statement (column arrays through unnest), all in one transaction. */
+  async insertTasks(tasks: NewTask[]): Promise<void> {
+    if (!tasks.length) return;
+    await this.run.atomic(async (r) => {
+      for (let i = 0; i < tasks.length; i += TASK_INSERT_ROWS) {
+        await r.query(S.insertTasks, taskColumns(tasks.slice(i, i + TASK_INSERT_ROWS)));
+      }
+    });
+  }
+
+  async deleteTasksOfBatch(batchId: number, limit: number): Promise<number> {
+    return this.changes(S.deleteTasks, [batchId, limit]);
+  }
+
+  /** Removes a batch whose tasks are already deleted, and its (zero) counters. */
+  async deleteBatch(batchId: number): Promise<void> {
+    await this.run.atomic(async (r) => {
+      await r.query(S.deleteCounts, [batchId]);
+      await r.query(S.deleteBatch, [batchId]);
+    });
+  }
+
+  async task(id: number): Promise<Task | undefined> {
+    return this.oneTask(S.task, [id]);
+  }
+
+  async taskOf(batchId: number, device: DeviceRef, module?: string): Promise<Task | undefined> {
+    return module === undefined
+      ? this.oneTask(S.taskOfAnyModule, [batchId, device.productKey, device.deviceName])
+      : this.oneTask(S.taskOf, [batchId, device.productKey, device.deviceName, module]);
+  }
+
+  async activeTask(device: DeviceRef, module: string): Promise<Task | undefined> {
+    return this.oneTask(S.activeTask, [device.productKey, device.deviceName, module]);
+  }
+
+  async activeTasks(device: DeviceRef): Promise<Task[]> {
+    return this.tasks(S.activeTasks, [device.productKey, device.deviceName]);
+  }
+
+  async activeTasksOf(productKey: string, module: string): Promise<Map<string, Task>> {
+    const map = new Map<string, Task>();
+    for (const row of await this.rows<TaskRow>(S.activeTasksOf, [productKey, module])) map.set(row[3], toTask(row));
+    return map;
+  }
+
+  async tasksOf(batchId: number, q: TaskQuery): Promise<Task[]> {
+    const limit = q.limit ?? 1000;
+    const offset = q.offset ?? 0;
+    const after = q.after ?? -1;
+    const rows = q.state
+      ? await this.rows<TaskRow>(S.tasksOfState, [batchId, q.state, after, limit, offset])
+      : await this.rows<TaskRow>(S.tasksOfAll, [batchId, after, limit, offset]);
+    return rows.map(toTask);
+  }
+
+  /**
+   * As SqliteStore.taskPage: a page of one state reads at most TASK_SCAN tasks from its cursor.
+   * Where that stretch ends is looked up only when the page is short (where SQLite's answer names
+   * it as `next`): a full page never reads on to the end of the stretch.
+   */
+  async taskPage(batchId: number, q: TaskQuery): Promise<TaskPage> {
+    if (!q.state || q.offset) return { tasks: await this.tasksOf(batchId, q) };
+    const limit = q.limit ?? 1000;
+    const after = q.after ?? -1;
+    const rows = await this.rows<TaskRow>(S.taskPageOfState, [batchId, after, TASK_SCAN, q.state, limit]);
+    const tasks = rows.map(toTask);
+    if (tasks.length >= limit) return { tasks };
+    const end = (await this.first<{ id: number }>(S.taskScanEnd, [batchId, after, TASK_SCAN - 1]))?.id;
+    return end === undefined ? { tasks } : { tasks, next: end };
+  }
+
+  async tasksInState(batchId: number, state: TaskState): Promise<Task[]> {
+    return (await this.rows<TaskRow>(S.tasksInState, [batchId, state])).map(toTask);
+  }
+
+  async tasksOfDevice(device: DeviceRef): Promise<Task[]> {
+    return (await this.rows<TaskRow>(S.tasksOfDevice, [device.productKey, device.deviceName])).map(toTask);
+  }
+
+  async saveStep(taskId: number, step: number | null, at: number): Promise<void> {
+    await this.run.query(S.saveStep, [step, at, taskId]);
+  }
+
+  async saveTask(t: Task, tr?: Transition): Promise<void> {
+    const task = [t.state, t.reason, t.step, t.attempts, t.retries, t.wave, t.dueAt, t.startedAt, t.srcVersion];
+    if (!tr) {
+      await this.run.query(S.saveTask, [...task, t.updatedAt, t.id]);
+      return;
+    }
+    await this.run.query(S.saveTaskWithTransition, [
+      ...task,
+      t.updatedAt,
+      t.id,
+      tr.taskId,
+      tr.batchId,
+      tr.from,
+      tr.to,
+      tr.reason,
+      tr.step,
+      tr.attempts,
+      tr.at,
+    ]);
+  }
+
+  async countsByBatch(batchId?: number): Promise<Map<number, Record<TaskState, number>>> {
+    const map = new Map<number, Record<TaskState, number>>();
+    const rows =
+      batchId === undefined
+        ? await this.rows<CountRow>(S.countsAll, [])
+        : await this.rows<CountRow>(S.countsOne, [batchId]);
+    for (const r of rows) {
+      let counts = map.get(r.batch_id);
+      if (!counts) map.set(r.batch_id, (counts = emptyCounts()));
+      counts[r.state] = r.n;
+    }
+    return map;
+  }
+
+  async dueTasks(batchId: number, state: TaskState, now: number, limit: number): Promise<Task[]> {
+    return this.tasks(S.dueTasks, [batchId, state, now, limit]);
+  }
+
+  async tasksUnchangedSince(
+    batchId: number,
+    state: TaskState,
+    before: number,
+    afterId: number,
+    limit: number,
+  ): Promise<Task[]> {
+    return (await this.rows<TaskRow>(S.tasksUnchangedSince, [batchId, state, afterId, before, limit])).map(toTask);
+  }
+
+  async nextDue(batchId: number, state: TaskState): Promise<number | undefined> {
+    return (await this.first<{ t: number | null }>(S.nextDue, [batchId, state]))?.t ?? undefined;
+  }
+
+  async openWave(batchId: number, wave: number, at: number): Promise<number> {
+    return this.changes(S.openWave, [at, batchId, wave]);
+  }
+
+  async waveCounts(batchId: number, wave: number): Promise<Record<TaskState, number>> {
+    const counts = emptyCounts();
+    for (const r of await this.rows<{ state: TaskState; n: number }>(S.waveCounts, [batchId, wave])) {
+      counts[r.state] = r.n;
+    }
+    return counts;
+  }
+
+  async transitions(q: { taskId?: number; batchId?: number; limit?: number }): Promise<Transition[]> {
+    const limit = q.limit ?? 1000;
+    const rows =
+      q.taskId !== undefined
+        ? await this.rows<TransitionRow>(S.transitionsOfTask, [q.taskId, limit])
+        : q.batchId !== undefined
+          ? await this.rows<TransitionRow>(S.transitionsOfBatch, [q.batchId, limit])
+          : await this.rows<TransitionRow>(S.transitionsAll, [limit]);
+    return rows.map(toTransition);
+  }
+}
+
+interface CredentialRow {
+  product_key: string;
+  device_name: string;
+  created_at: number;
+}
+
+interface CountRow {
+  batch_id: number;
+  state: TaskState;
+  n: number;
+}
+
+const SAVEPOINT_NAME = /^[a-z_][a-z0-9_]*$/;
+
+/**
+ * The operations of one transaction, with savepoints: part of it undone while the rest goes on
+ * (a nested unit of work). After a failed statement only a rollback to a savepoint lets the
+ * transaction go on (PostgreSQL refuses everything else until then).
+ */
+export class PgTransaction extends PgOperations {
+  private async savepointVerb(verb: string, name: string): Promise<void> {
+    if (!SAVEPOINT_NAME.test(name)) throw new Error(`"${name}" is not a savepoint name`);
+    await this.run.query({ text: `${verb} ${name}`, what: `${verb} ${name}` }, []);
+  }
+
+  savepoint(name: string): Promise<void> {
+    return this.savepointVerb('SAVEPOINT', name);
+  }
+
+  release(name: string): Promise<void> {
+    return this.savepointVerb('RELEASE SAVEPOINT', name);
+  }
+
+  rollbackTo(name: string): Promise<void> {
+    return this.savepointVerb('ROLLBACK TO SAVEPOINT', name);
+  }
+}

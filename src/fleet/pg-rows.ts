@@ -1,0 +1,204 @@
+/**
+ * Rows of the PostgreSQL store as the domain's records, the same records SqliteStore returns
+ * (optional fields left out when the column is NULL, JSON columns parsed, BIGINT as numbers).
+ */
+import type { PackageFile, SignMethod } from '../protocol';
+import type { BatchType, Strategy, Targets } from './settings';
+import type { BatchState, TaskState } from './states';
+import type { Batch, DeviceModule, Firmware, Task, Transition, Verification } from './types';
+
+export const TASK_COLUMNS =
+  'id, batch_id, product_key, device_name, module, src_version, state, reason, step, attempts, retries, wave, due_at, started_at, created_at, updated_at';
+
+/** A task row read as an array (rowMode 'array'), in TASK_COLUMNS order. */
+export type TaskRow = [
+  id: number,
+  batchId: number,
+  productKey: string,
+  deviceName: string,
+  module: string,
+  srcVersion: string | null,
+  state: TaskState,
+  reason: string | null,
+  step: number | null,
+  attempts: number,
+  retries: number,
+  wave: number,
+  dueAt: number | null,
+  startedAt: number | null,
+  createdAt: number,
+  updatedAt: number,
+];
+
+export const toTask = (r: TaskRow): Task => ({
+  id: r[0],
+  batchId: r[1],
+  productKey: r[2],
+  deviceName: r[3],
+  module: r[4],
+  srcVersion: r[5],
+  state: r[6],
+  reason: r[7],
+  step: r[8],
+  attempts: r[9],
+  retries: r[10],
+  wave: r[11],
+  dueAt: r[12],
+  startedAt: r[13],
+  createdAt: r[14],
+  updatedAt: r[15],
+});
+
+export interface BatchRow {
+  id: number;
+  firmware_id: string;
+  type: BatchType;
+  state: BatchState;
+  targets: string;
+  strategy: string;
+  reason: string | null;
+  wave: number;
+  direct: boolean;
+  unverified: boolean;
+  egress: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export const toBatch = (r: BatchRow): Batch => {
+  const batch: Batch = {
+    id: r.id,
+    firmwareId: r.firmware_id,
+    type: r.type,
+    state: r.state,
+    targets: JSON.parse(r.targets) as Targets,
+    strategy: JSON.parse(r.strategy) as Strategy,
+    wave: r.wave,
+    direct: r.direct,
+    allowUnverified: r.unverified,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+  if (r.reason !== null) batch.reason = r.reason;
+  if (r.egress !== null) batch.egress = r.egress;
+  return batch;
+};
+
+export const FIRMWARE_COLUMNS =
+  'id, product_key, module, version, size, md5, sha256, sign_method, url, hosted, is_diff, src_version, ext_data, digestsign, files, stream_id, verification, created_at, sequence';
+
+export interface FirmwareRow {
+  id: string;
+  product_key: string;
+  module: string;
+  version: string;
+  size: number;
+  md5: string;
+  sha256: string;
+  sign_method: SignMethod;
+  url: string | null;
+  hosted: boolean;
+  is_diff: boolean;
+  src_version: string | null;
+  ext_data: string | null;
+  digestsign: string | null;
+  files: string | null;
+  stream_id: number;
+  verification: Verification;
+  created_at: number;
+  sequence: number;
+}
+
+export const toFirmware = (r: FirmwareRow): Firmware => {
+  const fw: Firmware = {
+    id: r.id,
+    productKey: r.product_key,
+    module: r.module,
+    version: r.version,
+    size: r.size,
+    md5: r.md5,
+    sha256: r.sha256,
+    signMethod: r.sign_method,
+    hosted: r.hosted,
+    isDiff: r.is_diff,
+    streamId: r.stream_id,
+    verification: r.verification,
+    sequence: r.sequence,
+    createdAt: r.created_at,
+  };
+  if (r.url !== null) fw.url = r.url;
+  if (r.src_version !== null) fw.srcVersion = r.src_version;
+  if (r.ext_data !== null) fw.extData = JSON.parse(r.ext_data) as Record<string, string>;
+  if (r.digestsign !== null) fw.digestsign = r.digestsign;
+  if (r.files !== null) fw.files = JSON.parse(r.files) as PackageFile[];
+  return fw;
+};
+
+/** A firmware record as the values of an INSERT, in FIRMWARE_COLUMNS order. */
+export const firmwareValues = (fw: Firmware): unknown[] => [
+  fw.id,
+  fw.productKey,
+  fw.module,
+  fw.version,
+  fw.size,
+  fw.md5,
+  fw.sha256,
+  fw.signMethod,
+  fw.url ?? null,
+  fw.hosted,
+  fw.isDiff,
+  fw.srcVersion ?? null,
+  fw.extData ? JSON.stringify(fw.extData) : null,
+  fw.digestsign ?? null,
+  fw.files ? JSON.stringify(fw.files) : null,
+  fw.streamId,
+  fw.verification,
+  fw.createdAt,
+  fw.sequence,
+];
+
+export interface DeviceRow {
+  product_key: string;
+  device_name: string;
+  module: string;
+  version: string;
+  first_seen: number;
+  last_seen: number;
+}
+
+export const toDevice = (r: DeviceRow): DeviceModule => ({
+  productKey: r.product_key,
+  deviceName: r.device_name,
+  module: r.module,
+  version: r.version,
+  firstSeen: r.first_seen,
+  lastSeen: r.last_seen,
+});
+
+export interface TransitionRow {
+  task_id: number;
+  batch_id: number;
+  product_key: string;
+  device_name: string;
+  module: string;
+  from_state: TaskState | null;
+  to_state: TaskState;
+  reason: string | null;
+  step: number | null;
+  attempts: number;
+  at: number;
+}
+
+export const toTransition = (r: TransitionRow): Transition => ({
+  taskId: r.task_id,
+  batchId: r.batch_id,
+  productKey: r.product_key,
+  deviceName: r.device_name,
+  module: r.module,
+  from: r.from_state,
+  to: r.to_state,
+  reason: r.reason,
+  step: r.step,
+  attempts: r.attempts,
+  at: r.at,
+});
