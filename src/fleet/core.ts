@@ -131,6 +131,8 @@ export interface UnitRunner {
   produced(work: Work): void;
   /** Whether this process runs the scheduler (the lease's holder, when processes share the store). */
   readonly schedules: boolean;
+  /** Whether other processes share the store (then a lease decides who schedules). */
+  readonly shared: boolean;
   /** Throws when this process no longer holds the scheduler's lease: the pass's unit is then not committed. */
   stillSchedules(): void;
 }

@@ -34,6 +34,9 @@ import type { BatchView, DeviceModule, Firmware, Task, Transition } from './type
 /** The prefix of the fleet's store keys that integrations keep their notes under. */
 const MEMO_PREFIX = 'memo:';
 
+/** How often the process that schedules a fleet shared with others looks for work they added (they also tell it). */
+export const SHARED_STORE_POLL_MS = 5_000;
+
 /** Keys the login check of an unregistered device, which then fails as a wrong password does. */
 const UNREGISTERED = randomBytes(16).toString('hex');
 
@@ -64,6 +67,8 @@ export class Fleet extends FleetCore {
       units.later(() => {
         this.scheduler.pass();
         units.stillSchedules();
+        // Other processes add work too (a batch, a report): the holder looks at least this often.
+        if (units.shared) this.wake(SHARED_STORE_POLL_MS);
       });
   }
 

@@ -162,6 +162,10 @@ class ReplayedUnits implements UnitRunner {
     return this.lease?.isLeader ?? true;
   }
 
+  get shared(): boolean {
+    return this.lease !== undefined;
+  }
+
   /** The last step of a scheduler pass: no commit after the lease was lost (another process may be scheduling). */
   stillSchedules(): void {
     if (!this.schedules) throw new Error('the scheduler lease was lost during the pass: nothing of it was stored');
@@ -229,6 +233,8 @@ export class ReplayedFleet {
       if (change.origin === origin || this.fleet.isClosed) return;
       this.fleet.publishForeign(workOf(change));
       this.refresh();
+      // Work another process added (a batch, a report) is scheduled by the holder at once.
+      if (this.units.schedules) this.fleet.wake(0);
     });
   }
 
