@@ -1,30 +1,18 @@
 /**
- * ota-fleet: one device fleet — inventory, firmware catalog, batches, scheduler, SQLite store,
- * hosted packages — shared by the OTA nodes bound to it. Also mounts the admin API and the
- * firmware download route (once per Node-RED).
+ * ota-fleet: one device fleet — inventory, firmware catalog, batches, scheduler, store (SQLite,
+ * or PostgreSQL shared with other instances), hosted packages — shared by the OTA nodes bound to
+ * it. Also mounts the admin API and the firmware download route (once per Node-RED).
  */
 import type { NodeAPI, NodeDef } from 'node-red';
-import { randomBytes } from 'node:crypto';
 import { networkInterfaces, homedir } from 'node:os';
 import { join } from 'node:path';
-import {
-  claimPackageDir,
-  ensurePackageDir,
-  FirmwareHost,
-  Fleet,
-  PackageFiles,
-  packageDirSetting,
-  promisedStore,
-  ReplayedFleet,
-  resolvePackageDir,
-  SqliteStore,
-  storeIdentity,
-} from '../fleet';
+import { ensurePackageDir, packageDirSetting, resolvePackageDir } from '../fleet';
 import { recoveryDelayFor } from '../fleet/recovery';
 import { readPrivateKey } from '../protocol';
 import { mountAdminApi } from './admin-api';
 import { mountFirmwareRoute } from './firmware-route';
-import { askNow, FleetHandle, OtaFleetNode, registerFleet, unregisterFleet } from './registry';
+import { Engine, EngineSettings, leaseText, localEngine, sharedEngine, storeUrlSetting } from './fleet-engine';
+import { FleetHandle, OtaFleetNode, registerFleet, unregisterFleet } from './registry';
 
 interface OtaFleetDef extends NodeDef {
   requireVerification?: boolean | string;
@@ -39,6 +27,8 @@ interface OtaFleetDef extends NodeDef {
 interface Credentials {
   urlSecret?: string;
   signingKey?: string;
+  /** A postgres:// connection string: the fleet lives in that database, shared with other instances. */
+  storeUrl?: string;
 }
 
 interface Settings {
@@ -114,72 +104,56 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const credentials = (node.credentials ?? {}) as Credentials;
-    let fleet: Fleet | undefined;
-    let replayed: ReplayedFleet | undefined;
-    let store: SqliteStore | undefined;
+    let engine: Engine | undefined;
     try {
       const settings = readSettings(config);
-      const dir = fleetDir(RED, node.id);
+      const storeUrl = storeUrlSetting(credentials.storeUrl);
       const packageDir = settings.packageDir && resolvePackageDir(settings.packageDir, userDirOf(RED));
       // A path that is a file or cannot be created is refused before the store is opened.
       if (packageDir) ensurePackageDir(packageDir);
-      store = new SqliteStore(join(dir, 'fleet.sqlite'), { synchronous: settings.synchronous });
-      // Without a secret in the credentials (an imported flow), keep one in the store so URLs survive restarts.
-      let secret = credentials.urlSecret?.trim();
-      if (!secret) {
-        secret = store.getMeta('urlSecret') ?? randomBytes(32).toString('hex');
-        store.setMeta('urlSecret', secret);
-      }
-      const files = new PackageFiles(packageDir || join(dir, 'firmware'));
-      const host = new FirmwareHost(files, {
-        fleetId: node.id,
-        publicUrl: settings.publicUrl ?? defaultPublicUrl(RED),
-        secret,
-        expiryHours: settings.urlExpiryHours,
-        signingKey: credentials.signingKey ? readPrivateKey('signingKey', credentials.signingKey) : undefined,
-      });
-      const options = {
-        host,
-        settings: { requireVerification: settings.requireVerification },
-        name: config.name || node.id,
-        // After a restart the recovery notices wait until the flows' core mqtt nodes can have connected.
-        recoveryDelayMs: recoveryDelayFor(
-          (RED.settings as unknown as { mqttReconnectTime?: unknown }).mqttReconnectTime,
-        ),
+      const name = config.name || node.id;
+      const engineSettings: EngineSettings = {
+        dir: fleetDir(RED, node.id),
+        packageDir,
+        synchronous: settings.synchronous,
+        urlSecret: credentials.urlSecret?.trim() || undefined,
+        host: {
+          fleetId: node.id,
+          publicUrl: settings.publicUrl ?? defaultPublicUrl(RED),
+          expiryHours: settings.urlExpiryHours,
+          signingKey: credentials.signingKey ? readPrivateKey('signingKey', credentials.signingKey) : undefined,
+        },
+        fleet: {
+          settings: { requireVerification: settings.requireVerification },
+          name,
+          // After a restart the recovery notices wait until the flows' core mqtt nodes can have connected.
+          recoveryDelayMs: recoveryDelayFor(
+            (RED.settings as unknown as { mqttReconnectTime?: unknown }).mqttReconnectTime,
+          ),
+        },
+        warn: (text) => node.warn(text),
       };
-      // A named directory is claimed for this store, or refused as another store's, before any use.
-      if (packageDir)
-        claimPackageDir(packageDir, { storeId: storeIdentity(store), fleet: config.name || node.id }, Date.now());
-      let ask: FleetHandle['ask'];
-      if (process.env.OTA_FLEET_ENGINE === 'replayed') {
-        // The engine of a store on a server, on this SQLite file: every unit of work replayed (tests).
-        replayed = new ReplayedFleet({ ...options, server: promisedStore(store) });
-        fleet = replayed.fleet;
-        ask = (fn) => (replayed as ReplayedFleet).ask(fn);
-      } else {
-        fleet = new Fleet({ ...options, store });
-        ask = askNow(fleet);
-      }
-      const running: Fleet = fleet;
-      running.on('warning', (text) => node.warn(text));
+      engine = storeUrl ? sharedEngine(storeUrl, engineSettings) : localEngine(engineSettings);
+      const running = engine;
+      running.fleet.on('warning', (text) => node.warn(text));
       const handle: FleetHandle = {
         id: node.id,
-        name: config.name || node.id,
-        fleet: running,
-        ask,
-        files,
-        host,
-        secret,
+        name,
+        fleet: running.fleet,
+        ask: running.ask,
+        files: running.files,
+        host: running.host,
+        get secret() {
+          return running.host.settings.secret;
+        },
         maxPackageBytes: settings.maxPackageBytes,
         publicKey: settings.publicKey,
       };
+      running.ready.catch((err: Error) => node.error(`the fleet "${name}" could not start: ${err.message}`));
+      running.lease?.on('status', (status) => node.log(`scheduler lease: ${leaseText(status)}`));
       node.handle = handle;
       registerFleet(handle);
     } catch (err) {
-      if (fleet) fleet.close();
-      else store?.close();
-      fleet = undefined;
-      replayed = undefined;
       const message = (err as Error).message;
       node.failure = new Error(`the fleet "${config.name || node.id}" could not start: ${message}`);
       node.error(node.failure.message);
@@ -187,16 +161,16 @@ export = function (RED: NodeAPI) {
 
     node.on('close', (removed: boolean, done: () => void) => {
       unregisterFleet(node.id);
-      if (replayed) void replayed.close().then(done, done);
-      else {
-        fleet?.close();
-        done();
-      }
+      if (!engine) return done();
+      engine.close().then(
+        () => done(),
+        () => done(),
+      );
     });
   }
 
   RED.nodes.registerType('ota-fleet', OtaFleetNode, {
-    credentials: { urlSecret: { type: 'password' }, signingKey: { type: 'password' } },
+    credentials: { urlSecret: { type: 'password' }, signingKey: { type: 'password' }, storeUrl: { type: 'password' } },
   });
   mountAdminApi(RED);
   mountFirmwareRoute(RED);
