@@ -23,7 +23,12 @@ export interface DemoFlow {
 }
 
 /** The example flow with its broker and fleet set for this run (and Home Assistant's nodes when asked). */
-export function demoFlow(broker: URL, publicUrl: string, homeAssistant = false): DemoFlow {
+export function demoFlow(
+  broker: URL,
+  publicUrl: string,
+  homeAssistant = false,
+  cluster?: { group: string; packageDir: string },
+): DemoFlow {
   const example = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'examples', DEMO_EXAMPLE), 'utf8')) as FlowNode[];
   const tab: FlowNode = {
     id: 'ota0demo0tab0001',
@@ -35,7 +40,7 @@ export function demoFlow(broker: URL, publicUrl: string, homeAssistant = false):
     tab,
     ...example.map((n) => (n.type === 'mqtt-broker' || n.type === 'ota-fleet' ? { ...n } : { ...n, z: tab.id })),
   ];
-  retarget(flows, broker, publicUrl);
+  retarget(flows, broker, publicUrl, cluster);
   const fleet = flows.find((n) => n.type === 'ota-fleet');
   if (!fleet) throw new Error(`examples/${DEMO_EXAMPLE} has no ota-fleet node`);
   return { flows: withHomeAssistant(flows, homeAssistant), fleetId: fleet.id };
@@ -148,13 +153,31 @@ export function withHomeAssistant(flows: FlowNode[], on: boolean): FlowNode[] {
 }
 
 /** Points the broker and fleet nodes of a flow at this run's broker and public URL. */
-export function retarget(flows: FlowNode[], broker: URL, publicUrl: string): void {
+export function retarget(
+  flows: FlowNode[],
+  broker: URL,
+  publicUrl: string,
+  cluster?: { group: string; packageDir: string },
+): void {
   for (const n of flows) {
     if (n.type === 'mqtt-broker') {
       n.broker = broker.hostname;
       n.port = broker.port || '1883';
       n.usetls = broker.protocol === 'mqtts:';
     }
-    if (n.type === 'ota-fleet') n.publicUrl = publicUrl;
+    if (n.type === 'ota-fleet') {
+      n.publicUrl = publicUrl;
+      if (cluster) n.packageDir = cluster.packageDir;
+    }
+    if (n.type === 'mqtt in' && typeof n.topic === 'string') n.topic = sharedTopic(n.topic, cluster?.group);
   }
+}
+
+/**
+ * A subscription as one member of a group (`$share/<group>/<filter>`: the broker hands each
+ * message to one member) or, without a group, as the only subscriber.
+ */
+export function sharedTopic(topic: string, group: string | undefined): string {
+  const plain = topic.replace(/^\$share\/[^/]+\//, '');
+  return group ? `$share/${group}/${plain}` : plain;
 }

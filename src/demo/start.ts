@@ -24,6 +24,7 @@ import {
   storePlatformLogin,
 } from './logins';
 import { getJson, prepareUserDir, spawnNodeRed, waitForFleets } from './node-red';
+import { ClusterSettings, readClusterSettings, storeFleetStore } from './cluster';
 
 export interface DemoSettings {
   port: number;
@@ -42,6 +43,8 @@ export interface DemoSettings {
   publicUrl: string;
   /** Whether demo-product's devices are published to Home Assistant over MQTT discovery (OTA_HOMEASSISTANT). */
   homeAssistant: boolean;
+  /** This instance shares the fleet with others (OTA_STORE_URL): its store, subscription group, package directory. */
+  cluster?: ClusterSettings;
 }
 
 function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -58,6 +61,7 @@ export function readDemoSettings(env: NodeJS.ProcessEnv = process.env): DemoSett
   const mqttUrl = env.MQTT_URL || undefined;
   if (mqttUrl && !/^mqtts?:\/\/[^/]+/.test(mqttUrl))
     throw new Error(`MQTT_URL must look like mqtt://host:1883, got "${mqttUrl}"`);
+  const cluster = readClusterSettings(env, mqttUrl);
   const mqttHost = env.MQTT_HOST || '127.0.0.1';
   if (!isIP(mqttHost))
     throw new Error(`MQTT_HOST must be an IP address to listen on (127.0.0.1, 0.0.0.0, ::), got "${mqttHost}"`);
@@ -84,10 +88,12 @@ export function readDemoSettings(env: NodeJS.ProcessEnv = process.env): DemoSett
     mqttUrl,
     brokerAuth,
     ...(brokerAuth ? { brokerAuthReason: auth === 'on' ? ('asked' as const) : ('forced' as const) } : {}),
-    dir: resolve(env.OTA_DEMO_DIR || '.ota-demo'),
+    // Instances of a cluster on one machine each need a Node-RED directory of their own.
+    dir: resolve(env.OTA_DEMO_DIR || (cluster ? `.ota-demo-${port}` : '.ota-demo')),
     devices: intEnv(env, 'SIM_DEVICES', 20, 0, 100_000),
     publicUrl: (env.OTA_PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
     homeAssistant: ha === 'on',
+    ...(cluster ? { cluster } : {}),
   };
 }
 
@@ -171,11 +177,12 @@ function retargetStoredFlow(
   broker: URL,
   publicUrl: string,
   homeAssistant: boolean,
+  cluster?: ClusterSettings,
 ): FlowNode[] | undefined {
   const file = join(dir, 'flows.json');
   if (!existsSync(file)) return undefined;
   const flows = withHomeAssistant(JSON.parse(readFileSync(file, 'utf8')) as FlowNode[], homeAssistant);
-  retarget(flows, broker, publicUrl);
+  retarget(flows, broker, publicUrl, cluster);
   writeFileSync(file, JSON.stringify(flows, null, 2));
   return flows;
 }
@@ -247,9 +254,10 @@ export async function startDemo(
   };
   try {
     const brokerUrl = new URL(settings.mqttUrl ?? `mqtt://${connectHost(settings.mqttHost)}:${settings.mqttPort}`);
-    const fresh = demoFlow(brokerUrl, settings.publicUrl, settings.homeAssistant);
+    const fresh = demoFlow(brokerUrl, settings.publicUrl, settings.homeAssistant, settings.cluster);
     const flows =
-      retargetStoredFlow(settings.dir, brokerUrl, settings.publicUrl, settings.homeAssistant) ?? fresh.flows;
+      retargetStoredFlow(settings.dir, brokerUrl, settings.publicUrl, settings.homeAssistant, settings.cluster) ??
+      fresh.flows;
     const fleetId = flows.find((n) => n.type === 'ota-fleet')?.id ?? fresh.fleetId;
     const platform = settings.brokerAuth ? randomPlatformLogin() : undefined;
     // With logins checked, Home Assistant needs one of its own: a fresh password on every start.
@@ -265,6 +273,7 @@ export async function startDemo(
       settings: { uiHost: settings.nodeRedHost, logging: { console: { level: 'info' } } },
     });
     storePlatformLogin(settings.dir, flows, platform);
+    storeFleetStore(settings.dir, flows, settings.cluster?.storeUrl);
     const haAccess = storeHomeAssistantAccess(settings, broker, haLogin);
     child = spawnNodeRed(settings.dir);
     const logFile = createWriteStream(join(settings.dir, 'node-red.log'), { flags: 'a' });
@@ -363,6 +372,12 @@ function banner(
         ]),
     `  MQTT broker   ${broker}${where}`,
     `  MQTT logins   ${logins}`,
+    ...(settings.cluster
+      ? [
+          `  fleet store   PostgreSQL, shared with the other instances (OTA_STORE_URL); reports by shared subscription $share/${settings.cluster.group}/…`,
+          `  packages      ${settings.cluster.packageDir} (the same directory for every instance)`,
+        ]
+      : []),
     `  devices       ${devices} simulated (test-001/002, device-…, legacy-… on 0.9.0, sensor-… of demo-sensor; 3 set to fail)`,
     ...(settings.homeAssistant ? homeAssistantLines(broker, ha) : []),
     `  state         ${settings.dir}  (Node-RED log: node-red.log)`,
