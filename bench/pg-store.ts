@@ -12,6 +12,8 @@
  *   saveTask         — QUEUED → NOTIFIED with its transition row, one commit each;
  *   T1 unit of work  — a transaction: activeTask, recordVersion, saveTask SUCCEEDED with its transition;
  *   T1, 8 at once    — the same on other tasks, eight transactions in flight (SQLite runs them in turn);
+ *                      on PostgreSQL once more with the counters in one row per key (no shards),
+ *                      against the sharded figure;
  *   taskPage         — pages of 1,000 QUEUED tasks by cursor through the batch;
  *   versionDistribution — the counters of every product, module and version.
  * Ratios are PostgreSQL over SQLite (above 1: PostgreSQL is slower), medians over the rounds.
@@ -36,7 +38,8 @@ const MODULE = 'default';
 const PAGE = 1_000;
 const DEVICE = (i: number): string => `d-${String(i).padStart(7, '0')}`;
 
-type Op = 'insertTasks' | 'recordVersion' | 'saveTask' | 'T1' | 'T1x8' | 'taskPage' | 'versionDistribution';
+type Op =
+  'insertTasks' | 'recordVersion' | 'saveTask' | 'T1' | 'T1x8' | 'T1x8oneRow' | 'taskPage' | 'versionDistribution';
 /** T1 units of work in flight at once (T1x8): what a pool of connections gains from commits that overlap. */
 const AT_ONCE = 8;
 const OPS: { op: Op; metric: string; unit: string }[] = [
@@ -83,9 +86,18 @@ const transition = (t: Task, from: TaskState, at: number) => ({
   at,
 });
 
-/** Every operation on one fresh store; returns each one's figure (ms for insertTasks, µs otherwise). */
-async function measure(store: AsyncFleetStore, tasks: number, ops: number): Promise<Record<Op, number>> {
-  const out = {} as Record<Op, number>;
+/**
+ * Every operation on one fresh store; returns each one's figure (ms for insertTasks, µs otherwise).
+ * `shards` (PostgreSQL only) turns the counters' shards off and on again: T1x8oneRow is T1x8 with
+ * every session writing one counter row per key, as a design without shards would.
+ */
+async function measure(
+  store: AsyncFleetStore,
+  tasks: number,
+  ops: number,
+  shards?: (on: boolean) => void,
+): Promise<Partial<Record<Op, number>>> {
+  const out: Partial<Record<Op, number>> = {};
   const batchId = await store.insertBatch({
     firmwareId: 'fw',
     type: 'static',
@@ -104,7 +116,7 @@ async function measure(store: AsyncFleetStore, tasks: number, ops: number): Prom
   out.insertTasks = now() - t;
 
   // The devices, then the figure: each one's next version (a count moves between two counters).
-  for (let i = 0; i < 2 * ops; i++) {
+  for (let i = 0; i < 3 * ops; i++) {
     await store.recordVersion({ productKey: PK, deviceName: DEVICE(i) }, MODULE, '1.0.0', 1);
   }
   t = now();
@@ -112,9 +124,10 @@ async function measure(store: AsyncFleetStore, tasks: number, ops: number): Prom
     await store.recordVersion({ productKey: PK, deviceName: DEVICE(i) }, MODULE, '2.0.0', 2);
   out.recordVersion = ((now() - t) * 1000) / ops;
 
-  const all = await store.tasksOf(batchId, { limit: 2 * ops });
+  const all = await store.tasksOf(batchId, { limit: 3 * ops });
   const mine = all.slice(0, ops);
-  const more = all.slice(ops);
+  const more = all.slice(ops, 2 * ops);
+  const last = all.slice(2 * ops);
   t = now();
   for (const task of mine) {
     const next = { ...task, state: 'NOTIFIED' as const, updatedAt: 3 };
@@ -136,6 +149,14 @@ async function measure(store: AsyncFleetStore, tasks: number, ops: number): Prom
   t = now();
   for (let i = 0; i < more.length; i += AT_ONCE) await Promise.all(more.slice(i, i + AT_ONCE).map(t1));
   out.T1x8 = ((now() - t) * 1000) / more.length;
+
+  if (shards) {
+    shards(false);
+    t = now();
+    for (let i = 0; i < last.length; i += AT_ONCE) await Promise.all(last.slice(i, i + AT_ONCE).map(t1));
+    out.T1x8oneRow = ((now() - t) * 1000) / last.length;
+    shards(true);
+  }
 
   let after: number | undefined;
   let pages = 0;
@@ -165,22 +186,31 @@ async function run(options: BenchOptions): Promise<BenchResult> {
   const server = await Postgres.start({ durable: true });
   if (!server) throw new Error('PostgreSQL is not installed (/usr/lib/postgresql/<version>/bin)');
   const dir = mkdtempSync(join(tmpdir(), 'pg-store-bench-'));
-  const samples = { pg: [] as Record<Op, number>[], sqlite: [] as Record<Op, number>[] };
+  const samples = { pg: [] as Partial<Record<Op, number>>[], sqlite: [] as Partial<Record<Op, number>>[] };
   try {
     for (let round = 0; round < rounds; round++) {
       // Alternate which store goes first, so neither always meets a warmer (or busier) machine.
       const order = round % 2 ? (['sqlite', 'pg'] as const) : (['pg', 'sqlite'] as const);
       for (const kind of order) {
+        const database = `bench_${round}`;
         const store =
           kind === 'pg'
-            ? await PgStore.open(server.createDatabase(`bench_${round}`))
+            ? await PgStore.open(server.createDatabase(database))
             : promisedStore(new SqliteStore(join(dir, `bench-${round}.sqlite`)));
+        // The shard function of pg-schema.ts, or one row per key (every session writes shard 0).
+        const shards = (on: boolean) =>
+          server.psql(
+            database,
+            `CREATE OR REPLACE FUNCTION ota_counter_shard() RETURNS SMALLINT LANGUAGE sql STABLE AS $fn$ SELECT ${on ? '(pg_backend_pid() % 16)' : '0'}::SMALLINT $fn$`,
+          );
         try {
-          const figures = await measure(store, tasks, ops);
+          const figures = await measure(store, tasks, ops, kind === 'pg' ? shards : undefined);
           samples[kind].push(figures);
           log(
             NAME,
-            `round ${round + 1}/${rounds} ${kind}: ${OPS.map((o) => `${o.op} ${sig(figures[o.op])}`).join(', ')}`,
+            `round ${round + 1}/${rounds} ${kind}: ${OPS.filter((o) => figures[o.op] !== undefined)
+              .map((o) => `${o.op} ${sig(figures[o.op]!)}`)
+              .join(', ')}`,
           );
         } finally {
           await store.close();
@@ -195,9 +225,10 @@ async function run(options: BenchOptions): Promise<BenchResult> {
     .map((l) => l.toFixed(2))
     .join(' ');
   log(NAME, `load ${load}`);
+  const figure = (kind: 'pg' | 'sqlite', op: Op) => median(samples[kind].map((s) => s[op] ?? NaN));
   const rows: Row[] = OPS.map(({ op, metric, unit }) => {
-    const pg = median(samples.pg.map((s) => s[op]));
-    const sqlite = median(samples.sqlite.map((s) => s[op]));
+    const pg = figure('pg', op);
+    const sqlite = figure('sqlite', op);
     return info(
       NAME,
       metric.replace('TASKS', num(tasks)),
@@ -206,6 +237,18 @@ async function run(options: BenchOptions): Promise<BenchResult> {
       `×${(pg / sqlite).toFixed(2)}`,
     );
   });
+  // Against the sharded figure of the same rounds: what one counter row per key would cost.
+  const oneRow = figure('pg', 'T1x8oneRow');
+  const sharded = figure('pg', 'T1x8');
+  rows.push(
+    info(
+      NAME,
+      `T1 units of work, ${AT_ONCE} at once, PostgreSQL with one counter row per key (baseline: shards)`,
+      `${sig(oneRow)} µs/op`,
+      `${sig(sharded)} µs/op`,
+      `×${(oneRow / sharded).toFixed(2)}`,
+    ),
+  );
   return {
     name: NAME,
     rows,

@@ -53,6 +53,8 @@ export function storeError(err: unknown, place: PgPlace, doing: string, secrets:
     message = `${at}: the database does not exist; create it, or check the database name of the connection string`;
   } else if (code === '53300') {
     message = `${at} has no connection left while ${doing}: lower the store's pool size or raise max_connections (${said})`;
+  } else if (code === '57014') {
+    message = `${at} cancelled a statement while ${doing}: it ran longer than the store's statementTimeoutMs, or an operator cancelled it (${said})`;
   } else if ((code !== undefined && CONNECTION_CODES.has(code)) || code?.startsWith('08') || code?.startsWith('57P')) {
     message = `cannot reach ${at} while ${doing}: check that the server runs and accepts connections there (${said})`;
   } else if (/timeout|timed out/i.test(said)) {

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import pg from 'pg';
 import should from 'should';
 import { FleetError } from '../../src/fleet/errors';
@@ -449,6 +450,47 @@ describe('the PostgreSQL store: errors name the server, never the secret', funct
       new RegExp(`cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port}.*check that the server runs`),
     );
     noSecret(err, server.password);
+  });
+
+  it('a server that accepts the connection but never answers fails with OTA_STORE after the connect timeout', async function () {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const there = url.replace(`:${server.port}/`, `:${port}/`);
+      const err = await rejection(PgStore.open(there, { connectTimeoutMs: 300 }));
+      should(err.code).equal('OTA_STORE');
+      should(err.message).match(new RegExp(`PostgreSQL at 127\\.0\\.0\\.1:${port} .*did not answer in time`));
+      noSecret(err, server.password);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('a statement cancelled by the statement timeout fails with OTA_STORE naming the option', async function () {
+    const holder = await PgStore.open(url);
+    const waiter = await PgStore.open(url, { statementTimeoutMs: 200 });
+    try {
+      const batchId = await holder.insertBatch(newBatch());
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      let done!: () => void;
+      const finished = new Promise<void>((resolve) => (done = resolve));
+      const holding = holder.transaction(async (tx) => {
+        await tx.batch(batchId);
+        locked();
+        await finished;
+      });
+      await isLocked;
+      const err = await rejection(waiter.transaction((tx) => tx.batch(batchId)));
+      done();
+      await holding;
+      should(err.code).equal('OTA_STORE');
+      should(err.message).match(/cancelled a statement while running batch locked: .*statementTimeoutMs/);
+      noSecret(err, server.password);
+    } finally {
+      await Promise.all([holder.close(), waiter.close()]);
+    }
   });
 
   it('a database that does not exist is named in the error', async function () {
