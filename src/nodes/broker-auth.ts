@@ -49,8 +49,8 @@ export function brokerAuthRoutes(fleetOf: (req: Request) => AskFleet): BrokerRou
       handler: async (req): Promise<Result & { is_superuser: false }> => {
         const ask = fleetOf(req);
         const login = fields(req, ['clientid', 'username', 'password'] as const, AUTHENTICATE_BODY);
-        const verdict = await ask((fleet) =>
-          fleet.authenticate({ clientId: login.clientid, username: login.username, password: login.password }),
+        const verdict = await ask((f) =>
+          f.authenticate({ clientId: login.clientid, username: login.username, password: login.password }),
         );
         return { result: verdict.ok ? 'allow' : 'deny', is_superuser: false };
       },
@@ -63,9 +63,9 @@ export function brokerAuthRoutes(fleetOf: (req: Request) => AskFleet): BrokerRou
         const action = check.action;
         if (action !== 'publish' && action !== 'subscribe')
           throw new ProtocolError('action', 'publish or subscribe', action);
-        const allowed = await ask((fleet) => {
-          const device = fleet.deviceOfLogin(check.username);
-          return device !== undefined && fleet.authorize(device, action, check.topic);
+        const allowed = await ask((f) => {
+          const device = f.deviceOfLogin(check.username);
+          return device !== undefined && f.authorize(device, action, check.topic);
         });
         return { result: allowed ? 'allow' : 'deny' };
       },

@@ -96,11 +96,11 @@ interface Pending {
 }
 
 /** The batches as they are now; one deleted meanwhile is left out. */
-function batchesNow(fleet: Fleet, ids: number[]): FleetUpdate['batches'] {
+function batchesNow(f: Fleet, ids: number[]): FleetUpdate['batches'] {
   return ids.flatMap((id) => {
     let b: BatchView;
     try {
-      b = fleet.batch(id);
+      b = f.batch(id);
     } catch (err) {
       if (err instanceof FleetError) return [];
       throw err; // a unit of work stopping to run again (replay-store.ts)

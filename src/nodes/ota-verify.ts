@@ -171,8 +171,8 @@ interface Failure {
 }
 
 /** The test devices of a verify batch that failed or were canceled, and why. */
-function failuresOf(fleet: Fleet, batchId: number): Failure[] {
-  return fleet
+function failuresOf(f: Fleet, batchId: number): Failure[] {
+  return f
     .tasks(batchId)
     .filter((t: Task) => t.state === 'FAILED' || t.state === 'CANCELED')
     .map((t: Task) => ({ deviceName: t.deviceName, reason: t.reason }));
