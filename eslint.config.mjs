@@ -64,6 +64,47 @@ const storeOnly = {
   },
 };
 
+// The Fleet methods that read or write its store: a node calls them only inside `handle.ask`.
+const ASKED = [
+  'devices',
+  'devicePage',
+  'device',
+  'versions',
+  'setTags',
+  'selectDevices',
+  'selectedModulesOf',
+  'latestFirmware',
+  'installLatest',
+  'memo',
+  'setMemo',
+  'registerCredentials',
+  'removeCredential',
+  'listCredentials',
+  'authenticate',
+  'authorize',
+  'deviceOfLogin',
+  'listFirmware',
+  'firmware',
+  'findFirmware',
+  'addFirmware',
+  'firmwareFromDescriptor',
+  'deleteFirmware',
+  'createBatch',
+  'whenCreated',
+  'pushDirect',
+  'control',
+  'listBatches',
+  'batch',
+  'tasks',
+  'taskPage',
+  'counts',
+  'transitions',
+  'tick',
+  'reportVersion',
+  'reportProgress',
+  'queryFirmware',
+];
+
 export default tseslint.config(
   { ignores: ['build/**', 'node_modules/**', '.ota-demo/**', '.ci/work/**', '.ci/node22/**', 'docs/**'] },
   js.configs.recommended,
@@ -93,6 +134,12 @@ export default tseslint.config(
         {
           selector: 'MemberExpression[property.name=/^(store|openBatches|draining|scheduler)$/]',
           message: 'nodes use the Fleet facade (src/fleet/fleet.ts), not its store or in-memory state',
+        },
+        {
+          // On a store that answers with promises these work only inside a unit of work.
+          selector: `CallExpression[callee.property.name=/^(${ASKED.join('|')})$/]:matches([callee.object.name='fleet'], [callee.object.property.name='fleet'])`,
+          message:
+            "a call that reads or writes the fleet's store goes through the handle: await handle.ask((f) => f.x(…))",
         },
       ],
     },

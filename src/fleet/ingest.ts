@@ -207,6 +207,24 @@ export function queryFirmware(
 
 /** T6: one block of a hosted package, for a device that has a task for it. */
 export async function requestBlock(core: FleetCore, device: DeviceRef, request: BlockRequest): Promise<TaskOutcome> {
+  // What to read is found in a unit of work where the store answers only inside one.
+  const find = () => blockSource(core, device, request);
+  const found = core.units ? await core.units.unit(find) : find();
+  if (!('host' in found)) return found;
+  const { firmware, task, batch, egress, host } = found;
+  const size = Math.min(request.size, firmware.size - request.offset);
+  const block = await host.readBlock(firmware, request.offset, size);
+  const message = blockReplyMessage(
+    device,
+    { id: request.id, fileToken: request.fileToken, fileLength: firmware.size, offset: request.offset },
+    block,
+  );
+  core.emit('send', [{ message, device, batchId: batch.id, egress }]);
+  return { batchId: batch.id, state: task.state };
+}
+
+/** The firmware, task and egress a block request is answered from; refused when there is none. */
+function blockSource(core: FleetCore, device: DeviceRef, request: BlockRequest) {
   const firmware = core.store.firmwareByStream(request.streamId);
   if (!firmware || !firmware.hosted)
     throw notFound(`no firmware hosted by this fleet has streamId ${request.streamId}`);
@@ -221,19 +239,17 @@ export async function requestBlock(core: FleetCore, device: DeviceRef, request: 
   if (refusal) throw refused(`batch ${batch.id}: ${refusal}`);
   if (request.offset >= firmware.size)
     throw new ProtocolError('params.fileBlock.offset', `below the package size ${firmware.size}`, request.offset);
-  if (!core.host) throw refused('this fleet does not host packages');
+  const host = core.host;
+  if (!host) throw refused('this fleet does not host packages');
   const egress = core.egressFor(batch);
   if (!egress) {
     core.warnNoEgress();
-    return { batchId: batch.id, state: task.state, ignored: 'no ota-push node is deployed for this fleet' };
+    const ignored: TaskOutcome = {
+      batchId: batch.id,
+      state: task.state,
+      ignored: 'no ota-push node is deployed for this fleet',
+    };
+    return ignored;
   }
-  const size = Math.min(request.size, firmware.size - request.offset);
-  const block = await core.host.readBlock(firmware, request.offset, size);
-  const message = blockReplyMessage(
-    device,
-    { id: request.id, fileToken: request.fileToken, fileLength: firmware.size, offset: request.offset },
-    block,
-  );
-  core.emit('send', [{ message, device, batchId: batch.id, egress }]);
-  return { batchId: batch.id, state: task.state };
+  return { firmware, task, batch, egress, host };
 }

@@ -13,7 +13,8 @@ import { checkUrlSignature } from './url-signing';
 export interface ServedFleet {
   secret: string;
   files: PackageFiles;
-  firmware(id: string): Firmware | undefined;
+  /** The catalog record, or undefined; a promise where the store answers with promises. */
+  firmware(id: string): Firmware | undefined | Promise<Firmware | undefined>;
 }
 
 export interface PackageRequest {
@@ -101,7 +102,7 @@ export async function servePackage(
     now,
   );
   if (!check.ok) return deny(res, 403, check.reason);
-  const firmware = fleet.firmware(request.firmware);
+  const firmware = await fleet.firmware(request.firmware);
   const served = servedOf(firmware, file);
   if (!firmware || !served || !fleet.files.has(served.sha256))
     return deny(res, 404, file === undefined || !firmware ? 'no such firmware' : 'no such file');

@@ -17,11 +17,19 @@ import {
   ProtocolError,
 } from '../protocol';
 import { FleetError, refused } from './errors';
+import type { NewFirmware } from './catalog';
 import type { Fleet } from './fleet';
 import type { PackageFiles } from './package-files';
 import type { Firmware, FirmwareFile } from './types';
 
 type Source = Readable | AsyncIterable<Uint8Array> | Buffer;
+
+/**
+ * How a caller reaches a fleet's store: one unit of work, answered with a promise (at once on
+ * SQLite; inside a transaction of a server store, perhaps run more than once, so `fn` only calls
+ * the fleet). A node's FleetHandle has it as `ask`.
+ */
+export type AskFleet = <T>(fn: (fleet: Fleet) => T) => Promise<T>;
 
 /** One file of a multi-file upload (a part of a multipart/form-data body). */
 export interface UploadPart {
@@ -69,14 +77,14 @@ export function readUploadMeta(input: Record<string, unknown>, prefix = ''): Upl
 }
 
 export async function uploadFirmware(
-  fleet: Fleet,
+  ask: AskFleet,
   files: PackageFiles,
   source: Source,
   meta: UploadMeta,
   maxBytes: number,
 ): Promise<Firmware> {
   const digest = await files.save(source, maxBytes);
-  return recordHosted(fleet, files, meta, digest, [digest.sha256]);
+  return recordHosted(ask, files, meta, digest, [digest.sha256]);
 }
 
 /**
@@ -86,7 +94,7 @@ export async function uploadFirmware(
  * for a refused upload is removed.
  */
 export async function uploadFirmwareFiles(
-  fleet: Fleet,
+  ask: AskFleet,
   files: PackageFiles,
   parts: AsyncIterable<UploadPart>,
   meta: UploadMeta,
@@ -116,18 +124,18 @@ export async function uploadFirmwareFiles(
       stored.push({ fileName, fileSize: digest.size, fileSign, md5: digest.md5, sha256: digest.sha256, digest });
     }
   } catch (err) {
-    removeUnused(
-      fleet,
+    await removeUnused(
+      ask,
       files,
       stored.map((f) => f.sha256 as string),
     );
     throw err;
   }
   if (stored.length === 0) throw refused('the upload holds no file: send one part per file, each with a filename');
-  if (stored.length === 1) return recordHosted(fleet, files, meta, stored[0].digest, [stored[0].digest.sha256]);
+  if (stored.length === 1) return recordHosted(ask, files, meta, stored[0].digest, [stored[0].digest.sha256]);
   const list = stored.map(({ digest: _digest, ...file }) => file);
   return recordHosted(
-    fleet,
+    ask,
     files,
     meta,
     { size: total, ...fileListDigests(list) },
@@ -148,31 +156,32 @@ export function fileListDigests(list: readonly Pick<FirmwareFile, 'fileName' | '
   return { md5: createHash('md5').update(text).digest('hex'), sha256: createHash('sha256').update(text).digest('hex') };
 }
 
-function recordHosted(
-  fleet: Fleet,
+async function recordHosted(
+  ask: AskFleet,
   files: PackageFiles,
   meta: UploadMeta,
   digest: PackageDigest,
   stored: string[],
   list?: FirmwareFile[],
-): Firmware {
+): Promise<Firmware> {
+  const record: NewFirmware = {
+    productKey: meta.productKey,
+    module: meta.module,
+    version: meta.version,
+    size: digest.size,
+    md5: digest.md5,
+    sha256: digest.sha256,
+    signMethod: meta.signMethod,
+    hosted: true,
+    isDiff: meta.srcVersion !== undefined,
+    srcVersion: meta.srcVersion,
+    extData: meta.extData,
+    files: list,
+  };
   try {
-    return fleet.addFirmware({
-      productKey: meta.productKey,
-      module: meta.module,
-      version: meta.version,
-      size: digest.size,
-      md5: digest.md5,
-      sha256: digest.sha256,
-      signMethod: meta.signMethod,
-      hosted: true,
-      isDiff: meta.srcVersion !== undefined,
-      srcVersion: meta.srcVersion,
-      extData: meta.extData,
-      files: list,
-    });
+    return await ask((fleet) => fleet.addFirmware(record));
   } catch (err) {
-    removeUnused(fleet, files, stored);
+    await removeUnused(ask, files, stored);
     throw err;
   }
 }
@@ -183,19 +192,23 @@ function fileInUse(fleet: Fleet, sha256: string): boolean {
   return fleet.store.listFirmware().some((fw) => fw.hosted && fw.files?.some((f) => f.sha256 === sha256));
 }
 
-function removeUnused(fleet: Fleet, files: PackageFiles, stored: string[]): void {
-  for (const sha256 of new Set(stored)) if (!fileInUse(fleet, sha256)) files.remove(sha256);
+/** Of the stored files, those no record uses (read in one unit of work; removed by the caller, after it). */
+function unusedFiles(fleet: Fleet, stored: string[]): string[] {
+  return [...new Set(stored)].filter((sha256) => !fileInUse(fleet, sha256));
+}
+
+async function removeUnused(ask: AskFleet, files: PackageFiles, stored: string[]): Promise<void> {
+  for (const sha256 of await ask((fleet) => unusedFiles(fleet, stored))) files.remove(sha256);
 }
 
 /** Deletes a firmware and, when no other record uses the same bytes, its file (or files). */
-export function deleteHostedFirmware(fleet: Fleet, files: PackageFiles, id: string): Firmware {
-  const firmware = fleet.deleteFirmware(id);
-  if (firmware.hosted)
-    removeUnused(
-      fleet,
-      files,
-      firmware.files ? firmware.files.map((f) => f.sha256 ?? '').filter(Boolean) : [firmware.sha256],
-    );
+export async function deleteHostedFirmware(ask: AskFleet, files: PackageFiles, id: string): Promise<Firmware> {
+  const { firmware, unused } = await ask((fleet) => {
+    const deleted = fleet.deleteFirmware(id);
+    const stored = deleted.files ? deleted.files.map((f) => f.sha256 ?? '').filter(Boolean) : [deleted.sha256];
+    return { firmware: deleted, unused: deleted.hosted ? unusedFiles(fleet, stored) : [] };
+  });
+  for (const sha256 of unused) files.remove(sha256);
   return firmware;
 }
 

@@ -275,9 +275,10 @@ export function mountAdminApi(RED: NodeAPI): void {
   // A page of devices; `after` (the X-Next-After of the previous page) reads from there through
   // the key, `offset` reads every device it skips. A version or name filter reads a bounded part of
   // the list: its page may be short, or empty, and still have a next one.
-  route('get', '/ota/fleets/:fleet/devices', read, (req, res) => {
+  route('get', '/ota/fleets/:fleet/devices', read, async (req, res) => {
     const limit = intQuery(req, 'limit', 1000, 100_000);
-    const { devices, next } = fleetOf(req).fleet.devicePage({
+    const handle = fleetOf(req);
+    const query = {
       productKey: stringQuery(req, 'productKey'),
       module: stringQuery(req, 'module'),
       version: stringQuery(req, 'version'),
@@ -285,18 +286,19 @@ export function mountAdminApi(RED: NodeAPI): void {
       limit,
       offset: intQuery(req, 'offset', 0, Number.MAX_SAFE_INTEGER),
       after: deviceCursor(req.query.after),
-    });
+    };
+    const { devices, next } = await handle.ask((f) => f.devicePage(query));
     const cursor = next ? encodeDeviceCursor(next) : nextDeviceCursor(devices, limit);
     if (cursor) res.setHeader(NEXT_HEADER, cursor);
     return devices;
   });
 
-  route('get', '/ota/fleets/:fleet/devices/:productKey/:deviceName', read, (req) => {
+  route('get', '/ota/fleets/:fleet/devices/:productKey/:deviceName', read, async (req) => {
     const device = {
       productKey: checkTopicLevel('productKey', req.params.productKey),
       deviceName: checkTopicLevel('deviceName', req.params.deviceName),
     };
-    const view = fleetOf(req).fleet.device(device);
+    const view = await fleetOf(req).ask((f) => f.device(device));
     if (view.modules.length === 0 && view.tasks.length === 0)
       throw new FleetError(
         'OTA_NOT_FOUND',
@@ -305,7 +307,7 @@ export function mountAdminApi(RED: NodeAPI): void {
     return view;
   });
 
-  route('put', '/ota/fleets/:fleet/devices/:productKey/:deviceName/tags', write, (req) => {
+  route('put', '/ota/fleets/:fleet/devices/:productKey/:deviceName/tags', write, async (req) => {
     const device = {
       productKey: checkTopicLevel('productKey', req.params.productKey),
       deviceName: checkTopicLevel('deviceName', req.params.deviceName),
@@ -314,19 +316,26 @@ export function mountAdminApi(RED: NodeAPI): void {
     if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t.length === 0 || t.length > 64)) {
       throw new ProtocolError('tags', 'an array of tag names (1 to 64 characters each)', tags);
     }
-    fleetOf(req).fleet.setTags([device], tags as string[]);
+    await fleetOf(req).ask((f) => f.setTags([device], tags as string[]));
     return { ...device, tags };
   });
 
-  route('get', '/ota/fleets/:fleet/versions', read, (req) =>
-    fleetOf(req).fleet.versions(stringQuery(req, 'productKey')),
-  );
+  route('get', '/ota/fleets/:fleet/versions', read, (req) => {
+    const handle = fleetOf(req);
+    const productKey = stringQuery(req, 'productKey');
+    return handle.ask((f) => f.versions(productKey));
+  });
 
-  route('get', '/ota/fleets/:fleet/firmware', read, (req) =>
-    fleetOf(req).fleet.listFirmware(stringQuery(req, 'productKey')),
-  );
+  route('get', '/ota/fleets/:fleet/firmware', read, (req) => {
+    const handle = fleetOf(req);
+    const productKey = stringQuery(req, 'productKey');
+    return handle.ask((f) => f.listFirmware(productKey));
+  });
 
-  route('get', '/ota/fleets/:fleet/firmware/:id', read, (req) => fleetOf(req).fleet.firmware(String(req.params.id)));
+  route('get', '/ota/fleets/:fleet/firmware/:id', read, (req) => {
+    const id = String(req.params.id);
+    return fleetOf(req).ask((f) => f.firmware(id));
+  });
 
   route('post', '/ota/fleets/:fleet/firmware', write, async (req, res) => {
     const handle = fleetOf(req);
@@ -339,7 +348,7 @@ export function mountAdminApi(RED: NodeAPI): void {
       );
     if (/^multipart\/form-data\s*(;|$)/i.test(String(req.headers['content-type'] ?? ''))) {
       const firmware = await uploadFirmwareFiles(
-        handle.fleet,
+        handle.ask,
         handle.files,
         multipartFiles(req),
         meta,
@@ -357,45 +366,57 @@ export function mountAdminApi(RED: NodeAPI): void {
       );
     }
     const source = Buffer.isBuffer(req.body) ? req.body : req;
-    const firmware = await uploadFirmware(handle.fleet, handle.files, source, meta, handle.maxPackageBytes);
+    const firmware = await uploadFirmware(handle.ask, handle.files, source, meta, handle.maxPackageBytes);
     res.status(201);
     return firmware;
   });
 
   route('delete', '/ota/fleets/:fleet/firmware/:id', write, (req) => {
     const handle = fleetOf(req);
-    return deleteHostedFirmware(handle.fleet, handle.files, String(req.params.id));
+    return deleteHostedFirmware(handle.ask, handle.files, String(req.params.id));
   });
 
-  route('get', '/ota/fleets/:fleet/batches', read, (req) => fleetOf(req).fleet.listBatches());
+  route('get', '/ota/fleets/:fleet/batches', read, (req) => fleetOf(req).ask((f) => f.listBatches()));
 
-  route('post', '/ota/fleets/:fleet/batches', write, (req, res) => {
-    const batch = fleetOf(req).fleet.createBatch(body(req));
+  route('post', '/ota/fleets/:fleet/batches', write, async (req, res) => {
+    const handle = fleetOf(req);
+    const input = body(req);
+    const batch = await handle.ask((f) => f.createBatch(input));
     // A large batch is still being stored: accepted, CREATING, its progress in `creation`.
     res.status(batch.state === 'CREATING' ? 202 : 201);
     return batch;
   });
 
-  route('get', '/ota/fleets/:fleet/batches/:id', read, (req) => fleetOf(req).fleet.batch(batchIdOf(req)));
+  route('get', '/ota/fleets/:fleet/batches/:id', read, (req) => {
+    const handle = fleetOf(req);
+    const id = batchIdOf(req);
+    return handle.ask((f) => f.batch(id));
+  });
 
-  route('get', '/ota/fleets/:fleet/batches/:id/tasks', read, (req, res) => {
+  route('get', '/ota/fleets/:fleet/batches/:id/tasks', read, async (req, res) => {
     const state = req.query.state === undefined ? undefined : stateQuery(req.query.state, 'state');
     const limit = intQuery(req, 'limit', 1000, 100_000);
-    const { tasks, next } = fleetOf(req).fleet.taskPage(batchIdOf(req), {
+    const handle = fleetOf(req);
+    const batchId = batchIdOf(req);
+    const query = {
       state,
       limit,
       offset: intQuery(req, 'offset', 0, Number.MAX_SAFE_INTEGER),
       after: taskCursor(req.query.after),
-    });
+    };
+    const { tasks, next } = await handle.ask((f) => f.taskPage(batchId, query));
     const cursor = next !== undefined ? String(next) : nextTaskCursor(tasks, limit);
     if (cursor) res.setHeader(NEXT_HEADER, cursor);
     return tasks;
   });
 
   route('get', '/ota/fleets/:fleet/batches/:id/transitions', read, (req) => {
-    const fleet = fleetOf(req).fleet;
-    const batchId = fleet.batch(batchIdOf(req)).id; // an unknown batch is a 404, as for its tasks
-    return fleet.transitions({ batchId, limit: intQuery(req, 'limit', 1000, 100_000) });
+    const handle = fleetOf(req);
+    const id = batchIdOf(req);
+    return handle.ask((f) => {
+      const batchId = f.batch(id).id; // an unknown batch is a 404, as for its tasks
+      return f.transitions({ batchId, limit: intQuery(req, 'limit', 1000, 100_000) });
+    });
   });
 
   route('post', '/ota/fleets/:fleet/batches/:id/:action', write, (req) => {
@@ -415,10 +436,12 @@ export function mountAdminApi(RED: NodeAPI): void {
         : Array.isArray(b.states)
           ? b.states.map((s, i) => stateQuery(s, `states[${i}]`))
           : stateQuery(b.states, 'states');
-    return handle.fleet.control(action, id, {
-      devices: devicesOf(b, handle.fleet.batch(id).targets.productKey),
-      states: states === undefined ? undefined : Array.isArray(states) ? states : [states],
-    });
+    return handle.ask((f) =>
+      f.control(action, id, {
+        devices: devicesOf(b, f.batch(id).targets.productKey),
+        states: states === undefined ? undefined : Array.isArray(states) ? states : [states],
+      }),
+    );
   });
 
   route('post', '/ota/fleets/:fleet/batches/:id/tasks/:productKey/:deviceName/:action', write, (req) => {
@@ -430,33 +453,38 @@ export function mountAdminApi(RED: NodeAPI): void {
       productKey: checkTopicLevel('productKey', req.params.productKey),
       deviceName: checkTopicLevel('deviceName', req.params.deviceName),
     };
-    return fleetOf(req).fleet.control(action, batchIdOf(req), { devices: [device] });
+    const handle = fleetOf(req);
+    const batchId = batchIdOf(req);
+    return handle.ask((f) => f.control(action, batchId, { devices: [device] }));
   });
 
   route('post', '/ota/keys', write, () => generateSigningKeyPair());
 
-  route('get', '/ota/fleets/:fleet/credentials', read, (req) =>
-    fleetOf(req).fleet.listCredentials({
+  route('get', '/ota/fleets/:fleet/credentials', read, (req) => {
+    const handle = fleetOf(req);
+    const query = {
       productKey: stringQuery(req, 'productKey'),
       limit: intQuery(req, 'limit', 1000, 100_000),
       offset: intQuery(req, 'offset', 0, Number.MAX_SAFE_INTEGER),
-    }),
-  );
+    };
+    return handle.ask((f) => f.listCredentials(query));
+  });
 
   route('post', '/ota/fleets/:fleet/credentials', write, async (req, res) => {
-    const fleet = fleetOf(req).fleet;
-    const registered = fleet.registerCredentials(await credentialsBody(req));
+    const handle = fleetOf(req);
+    const credentials = await credentialsBody(req);
+    const registered = await handle.ask((f) => f.registerCredentials(credentials));
     res.status(201);
     return registered;
   });
 
-  route('delete', '/ota/fleets/:fleet/credentials/:productKey/:deviceName', write, (req) => {
+  route('delete', '/ota/fleets/:fleet/credentials/:productKey/:deviceName', write, async (req) => {
     const device = deviceOf(req);
-    fleetOf(req).fleet.removeCredential(device);
+    await fleetOf(req).ask((f) => f.removeCredential(device));
     return device;
   });
 
-  for (const r of brokerAuthRoutes((req) => fleetOf(req).fleet)) route('post', r.path, broker, r.handler);
+  for (const r of brokerAuthRoutes((req) => fleetOf(req).ask)) route('post', r.path, broker, r.handler);
 
   // A body the admin app's JSON parser refused never reaches a route: answer it here, as JSON,
   // instead of Express's HTML page with a stack trace.

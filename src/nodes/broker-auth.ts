@@ -7,7 +7,7 @@
  * says why a login failed. Guarded by `ota.broker` (README: Admin API).
  */
 import type { Request } from 'express';
-import type { Fleet } from '../fleet';
+import type { AskFleet } from '../fleet';
 import { isPlainObject, ProtocolError } from '../protocol';
 
 export interface BrokerRoute {
@@ -41,31 +41,33 @@ function fields<K extends string>(req: Request, names: readonly K[], template: s
   return out;
 }
 
-/** The routes, under the admin root; `fleetOf` finds the request's fleet (a 404 for an unknown one). */
-export function brokerAuthRoutes(fleetOf: (req: Request) => Fleet): BrokerRoute[] {
+/** The routes, under the admin root; `fleetOf` finds how to ask the request's fleet (a 404 for an unknown one). */
+export function brokerAuthRoutes(fleetOf: (req: Request) => AskFleet): BrokerRoute[] {
   return [
     {
       path: '/ota/fleets/:fleet/mqtt/authenticate',
-      handler: (req): Result & { is_superuser: false } => {
-        const fleet = fleetOf(req);
+      handler: async (req): Promise<Result & { is_superuser: false }> => {
+        const ask = fleetOf(req);
         const login = fields(req, ['clientid', 'username', 'password'] as const, AUTHENTICATE_BODY);
-        const verdict = fleet.authenticate({
-          clientId: login.clientid,
-          username: login.username,
-          password: login.password,
-        });
+        const verdict = await ask((f) =>
+          f.authenticate({ clientId: login.clientid, username: login.username, password: login.password }),
+        );
         return { result: verdict.ok ? 'allow' : 'deny', is_superuser: false };
       },
     },
     {
       path: '/ota/fleets/:fleet/mqtt/authorize',
-      handler: (req): Result => {
-        const fleet = fleetOf(req);
-        const ask = fields(req, ['clientid', 'username', 'topic', 'action'] as const, AUTHORIZE_BODY);
-        if (ask.action !== 'publish' && ask.action !== 'subscribe')
-          throw new ProtocolError('action', 'publish or subscribe', ask.action);
-        const device = fleet.deviceOfLogin(ask.username);
-        return { result: device && fleet.authorize(device, ask.action, ask.topic) ? 'allow' : 'deny' };
+      handler: async (req): Promise<Result> => {
+        const ask = fleetOf(req);
+        const check = fields(req, ['clientid', 'username', 'topic', 'action'] as const, AUTHORIZE_BODY);
+        const action = check.action;
+        if (action !== 'publish' && action !== 'subscribe')
+          throw new ProtocolError('action', 'publish or subscribe', action);
+        const allowed = await ask((f) => {
+          const device = f.deviceOfLogin(check.username);
+          return device !== undefined && f.authorize(device, action, check.topic);
+        });
+        return { result: allowed ? 'allow' : 'deny' };
       },
     },
   ];

@@ -8,7 +8,8 @@
  * changed it. The editor refetches from the admin API what a message says changed.
  */
 import type { EventEmitter } from 'node:events';
-import type { BatchChange, BatchCreation, BatchState, TaskCounts, Transition } from '../fleet';
+import { FleetError } from '../fleet';
+import type { BatchChange, BatchCreation, BatchState, BatchView, Fleet, TaskCounts, Transition } from '../fleet';
 import { allFleets, FleetHandle } from './registry';
 
 export interface FleetUpdate {
@@ -92,6 +93,25 @@ interface Pending {
   tasks: Set<number>;
   devices: boolean;
   firmware: boolean;
+}
+
+/** The batches as they are now; one deleted meanwhile is left out. */
+function batchesNow(f: Fleet, ids: number[]): FleetUpdate['batches'] {
+  return ids.flatMap((id) => {
+    let b: BatchView;
+    try {
+      b = f.batch(id);
+    } catch (err) {
+      if (err instanceof FleetError) return [];
+      throw err; // a unit of work stopping to run again (replay-store.ts)
+    }
+    // A batch being created also says how far it got.
+    return [
+      b.creation
+        ? { id, state: b.state, counts: b.counts, creation: b.creation }
+        : { id, state: b.state, counts: b.counts },
+    ];
+  });
 }
 
 export class ConsoleFeed {
@@ -205,7 +225,7 @@ export class ConsoleFeed {
     this.timer.unref?.();
   }
 
-  /** Sends what piled up since the last message, one message per fleet. */
+  /** Sends what piled up since the last message, one message per fleet (once its batches are read). */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -214,25 +234,25 @@ export class ConsoleFeed {
     for (const [fleetId, p] of this.pending) {
       const handle = byId.get(fleetId);
       if (!handle) continue;
-      this.send(`ota/${fleetId}`, {
+      const ids = [...p.batches];
+      const update = (batches: FleetUpdate['batches']): FleetUpdate => ({
         fleetId,
-        batches: [...p.batches].flatMap((id) => {
-          try {
-            const b = handle.fleet.batch(id);
-            // A batch being created also says how far it got.
-            return [
-              b.creation
-                ? { id, state: b.state, counts: b.counts, creation: b.creation }
-                : { id, state: b.state, counts: b.counts },
-            ];
-          } catch {
-            return [];
-          }
-        }),
+        batches,
         devicesChanged: p.devices,
         firmwareChanged: p.firmware,
         tasksChanged: [...p.tasks],
       });
+      // Nothing to read: sent at once. A fleet that stopped meanwhile sends nothing more.
+      if (ids.length === 0) this.send(`ota/${fleetId}`, update([]));
+      else
+        void handle
+          .ask((f) => batchesNow(f, ids))
+          .then(
+            (batches) => {
+              if (this.watched.has(handle)) this.send(`ota/${fleetId}`, update(batches));
+            },
+            () => undefined,
+          );
     }
     this.pending.clear();
   }

@@ -84,13 +84,8 @@ export function mountFirmwareRoute(RED: NodeAPI): void {
     const served = handle && {
       secret: handle.secret,
       files: handle.files,
-      firmware: (id: string) => {
-        try {
-          return handle.fleet.firmware(id);
-        } catch {
-          return undefined;
-        }
-      },
+      // An unknown id (or a closed fleet) is a 404.
+      firmware: (id: string) => handle.ask((f) => f.firmware(id)).catch(() => undefined),
     };
     const file = req.params.file === undefined ? undefined : String(req.params.file);
     const request = {

@@ -8,7 +8,7 @@
  * Output 2 — installs started and refused.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { bindFleet, fail, okStatus, OtaMessage, readOrRefuse, StatusLine, statusTexts } from './common';
+import { bindFleet, fail, okStatus, OtaMessage, readOrRefuse, Send, StatusLine, statusTexts } from './common';
 import { HaBridge, InstallRefusal } from './homeassistant/bridge';
 import { parseCommand } from './homeassistant/command';
 import { availabilityTopic } from './homeassistant/entity';
@@ -32,8 +32,8 @@ export = function (RED: NodeAPI) {
     const settings = readOrRefuse(node, status, () => readHaSettings(config));
     if (!settings) return;
     const bound = bindFleet(RED, node, config.fleet);
-    const fleet = bound instanceof Error ? undefined : bound?.fleet;
-    if (!fleet) {
+    const handle = bound instanceof Error ? undefined : bound;
+    if (!handle) {
       const problem =
         bound instanceof Error
           ? bound
@@ -71,7 +71,7 @@ export = function (RED: NodeAPI) {
       return id !== undefined && !deployed(id);
     };
     const bridge = new HaBridge(
-      fleet,
+      handle,
       settings,
       memoKeyOf(node.id),
       { publish: (messages) => node.send([messages.map(toMqtt), null]), changed: show },
@@ -80,7 +80,10 @@ export = function (RED: NodeAPI) {
 
     if (!settings.selection)
       node.warn('no product key selected: this node publishes no entity (and clears any it published before)');
-    bridge.start();
+    bridge.start().then(show, (err: Error) => {
+      node.error(`could not read the fleet: ${err.message}`);
+      status.error(err);
+    });
     // The availability goes out at once and again until it comes back through the `mqtt in`
     // subscribed to it: `mqtt out` drops what it is given before it is connected, and the
     // retained configs must not be lost that way. Without that subscription it publishes anyway.
@@ -103,8 +106,38 @@ export = function (RED: NodeAPI) {
     let echoTimer: NodeJS.Timeout | undefined = setTimeout(announce, 0);
     show();
 
+    /** A refused install is news for the flow: output 2 says which, and why. */
+    const refusal = (msg: OtaMessage, err: InstallRefusal) => ({
+      _msgid: RED.util.generateId(),
+      topic: 'refused',
+      payload: {
+        objectId: err.entity?.objectId ?? err.objectId,
+        ...err.entity,
+        reason: err.message,
+        command: { topic: msg.topic },
+      },
+    });
+
+    const install = async (msg: OtaMessage, objectId: string, send: Send) => {
+      const { entity, batch, firmware } = await bridge.install(objectId);
+      send([
+        null,
+        {
+          ...msg,
+          topic: 'install',
+          payload: { ...entity, batchId: batch.id, firmwareId: batch.firmwareId, version: firmware?.version },
+        },
+      ]);
+    };
+
     node.on('input', (input, send, done) => {
       const msg = input as OtaMessage;
+      // A message the node cannot read (CommandError) is only an error: nothing is sent for it.
+      // An install refused (InstallRefusal) also goes to output 2.
+      const refuse = (err: unknown) => {
+        if (err instanceof InstallRefusal) send([null, refusal(msg, err)]);
+        fail(status, done, err, msg);
+      };
       try {
         const command = parseCommand(msg, settings);
         if (command.kind === 'echo') {
@@ -117,51 +150,27 @@ export = function (RED: NodeAPI) {
         } else if (command.kind === 'birth') {
           if (command.online) bridge.birth();
         } else {
-          const { entity, batch, firmware } = bridge.install(command.objectId);
-          send([
-            null,
-            {
-              ...msg,
-              topic: 'install',
-              payload: { ...entity, batchId: batch.id, firmwareId: batch.firmwareId, version: firmware?.version },
-            },
-          ]);
+          install(msg, command.objectId, send).then(() => done(), refuse);
+          return;
         }
         done();
       } catch (err) {
-        // A message the node cannot read (CommandError) is only an error: nothing is sent for it.
-        // An install refused (InstallRefusal) is news for the flow: output 2 says which, and why.
-        if (err instanceof InstallRefusal) {
-          send([
-            null,
-            {
-              _msgid: RED.util.generateId(),
-              topic: 'refused',
-              payload: {
-                objectId: err.entity?.objectId ?? err.objectId,
-                ...err.entity,
-                reason: err.message,
-                command: { topic: msg.topic },
-              },
-            },
-          ]);
-        }
-        fail(status, done, err, msg);
+        refuse(err);
       }
     });
 
     node.on('close', (removed: boolean, done: () => void) => {
       if (echoTimer) clearTimeout(echoTimer);
       releaseBase(settings.base, node.id);
-      try {
-        // Deleted from the flows: its entities leave HA. Disabled, or stopped by a restart or a
-        // redeploy: they only go unavailable, and come back as they were.
-        bridge.close(removed && !deployed(node.id));
-      } catch (err) {
-        node.warn(`could not record what was published: ${(err as Error).message}`);
-      }
-      status.close();
-      done();
+      // Deleted from the flows: its entities leave HA. Disabled, or stopped by a restart or a
+      // redeploy: they only go unavailable, and come back as they were.
+      bridge
+        .close(removed && !deployed(node.id))
+        .catch((err: Error) => node.warn(`could not record what was published: ${err.message}`))
+        .finally(() => {
+          status.close();
+          done();
+        });
     });
   }
 

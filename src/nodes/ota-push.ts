@@ -20,7 +20,7 @@ import {
   readDeviceList,
   upgradeMessage,
 } from '../protocol';
-import { bindFleet, fail, okStatus, OtaMessage, StatusLine, statusTexts } from './common';
+import { bindFleet, fail, okStatus, OtaMessage, Send, StatusLine, statusTexts } from './common';
 import type { FleetHandle } from './registry';
 
 interface OtaPushDef extends NodeDef {
@@ -154,13 +154,14 @@ export = function (RED: NodeAPI) {
     }
     showCounts();
 
-    function needFleet(what: string): NonNullable<typeof fleet> {
+    function needFleet(what: string): FleetHandle {
       if (bound instanceof Error) throw bound;
-      if (!fleet) throw new Error(`${what} needs an ota-fleet: pick one in the node's settings`);
-      return fleet;
+      if (!bound) throw new Error(`${what} needs an ota-fleet: pick one in the node's settings`);
+      return bound;
     }
 
-    function control(msg: OtaMessage, handle: FleetHandle['fleet']): void {
+    /** A control, checked and applied in one unit of work (the batch's product names the devices). */
+    function control(msg: OtaMessage, handle: FleetHandle): Promise<unknown> {
       const action = msg.action;
       if (typeof action !== 'string')
         throw new ProtocolError('action', `"tag", ${ACTIONS.map((a) => `"${a}"`).join(', ')}`, action);
@@ -169,57 +170,69 @@ export = function (RED: NodeAPI) {
         if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t.length === 0 || t.length > 64)) {
           throw new ProtocolError('msg.tags', 'an array of tag names (1 to 64 characters each)', tags);
         }
-        handle.setTags(
-          readDeviceList(msg as { productKey?: unknown; deviceName?: unknown; devices?: unknown }),
-          tags as string[],
-        );
-        return;
+        const devices = readDeviceList(msg as { productKey?: unknown; deviceName?: unknown; devices?: unknown });
+        return handle.ask((f) => f.setTags(devices, tags as string[]));
       }
       const batchId = batchIdOf(msg);
-      const productKey = handle.batch(batchId).targets.productKey;
-      if (msg.productKey !== undefined) checkTopicLevel('msg.productKey', msg.productKey);
-      handle.control(action, batchId, { devices: controlDevices(msg, productKey), states: controlStates(msg.states) });
+      return handle.ask((f) => {
+        const productKey = f.batch(batchId).targets.productKey;
+        if (msg.productKey !== undefined) checkTopicLevel('msg.productKey', msg.productKey);
+        f.control(action, batchId, { devices: controlDevices(msg, productKey), states: controlStates(msg.states) });
+      });
+    }
+
+    /** What one input does; a refusal rejects (or throws) before anything is sent or changed. */
+    function handleInput(msg: OtaMessage, send: Send): Promise<unknown> | void {
+      if (msg.action !== undefined)
+        return control(msg, needFleet(typeof msg.action === 'string' ? `msg.action "${msg.action}"` : 'msg.action'));
+      if (isBatchRequest(msg.payload)) {
+        const payload = msg.payload;
+        return needFleet('starting a batch').ask((f) => f.createBatch(payload, { egress: node.id }));
+      }
+      // Check everything before sending anything: a bad entry sends nothing.
+      const firmware = parseFirmwareDescriptor(msg.payload);
+      const devices = readDeviceList(msg as { productKey?: unknown; deviceName?: unknown; devices?: unknown });
+      if (bound instanceof Error) throw bound;
+      if (bound) {
+        // A catalog record (from ota-verify or the admin API) is pushed as the hosted firmware it is.
+        const id = (msg.payload as { id?: unknown }).id;
+        return bound.ask((f) => {
+          const known = typeof id === 'string' && f.findFirmware(id) ? { firmwareId: id } : undefined;
+          f.pushDirect(known ?? firmware, devices, node.id, { allowUnverified });
+        });
+      }
+      if (!allowUnverified) {
+        throw refused(
+          'a direct push without an ota-fleet cannot pass the verification gate: pick the fleet whose catalog holds the verified firmware, ' +
+            'or turn on "allow unverified direct pushes" on this node',
+        );
+      }
+      // The list is not copied into every message: a wire that fans out deep-clones each one.
+      const { devices: _list, ...base } = msg;
+      const out = devices.map((device) => {
+        const m = upgradeMessage(device, firmware, nextId());
+        return { ...base, _msgid: nextMsgId(), topic: m.topic, payload: m.payload, qos: m.qos, ...device };
+      });
+      pushed += out.length;
+      showCounts();
+      send([out, null]);
     }
 
     node.on('input', (input, send, done) => {
       const msg = input as OtaMessage;
+      let result: Promise<unknown> | void;
       try {
-        if (msg.action !== undefined) {
-          control(msg, needFleet(typeof msg.action === 'string' ? `msg.action "${msg.action}"` : 'msg.action'));
-        } else if (isBatchRequest(msg.payload)) {
-          needFleet('starting a batch').createBatch(msg.payload, { egress: node.id });
-        } else {
-          // Check everything before sending anything: a bad entry sends nothing.
-          const firmware = parseFirmwareDescriptor(msg.payload);
-          const devices = readDeviceList(msg as { productKey?: unknown; deviceName?: unknown; devices?: unknown });
-          if (bound instanceof Error) throw bound;
-          if (fleet) {
-            // A catalog record (from ota-verify or the admin API) is pushed as the hosted firmware it is.
-            const id = (msg.payload as { id?: unknown }).id;
-            const known = typeof id === 'string' && fleet.findFirmware(id) ? { firmwareId: id } : undefined;
-            fleet.pushDirect(known ?? firmware, devices, node.id, { allowUnverified });
-          } else {
-            if (!allowUnverified) {
-              throw refused(
-                'a direct push without an ota-fleet cannot pass the verification gate: pick the fleet whose catalog holds the verified firmware, ' +
-                  'or turn on "allow unverified direct pushes" on this node',
-              );
-            }
-            // The list is not copied into every message: a wire that fans out deep-clones each one.
-            const { devices: _list, ...base } = msg;
-            const out = devices.map((device) => {
-              const m = upgradeMessage(device, firmware, nextId());
-              return { ...base, _msgid: nextMsgId(), topic: m.topic, payload: m.payload, qos: m.qos, ...device };
-            });
-            pushed += out.length;
-            showCounts();
-            send([out, null]);
-          }
-        }
-        done();
+        result = handleInput(msg, send);
       } catch (err) {
         fail(status, done, err, msg);
+        return;
       }
+      if (!result) done();
+      else
+        result.then(
+          () => done(),
+          (err) => fail(status, done, err, msg),
+        );
     });
 
     node.on('close', (removed: boolean, done: () => void) => {

@@ -16,6 +16,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { openUrl, readUploadMeta, Task, uploadFirmware, Firmware } from '../fleet';
+import type { Fleet } from '../fleet';
 import { checkManifest, installedSequenceKey, ManifestCheck, nextInstalledSequences } from '../identity';
 import {
   checkLabel,
@@ -162,6 +163,19 @@ function noticeOf(msg: OtaMessage): FirmwareDescriptor {
   if (!parsed.firmware)
     throw new ProtocolError('msg.notice', 'a notice with firmware (this T5 says nothing is pending)', notice);
   return parsed.firmware;
+}
+
+interface Failure {
+  deviceName: string;
+  reason: string | null;
+}
+
+/** The test devices of a verify batch that failed or were canceled, and why. */
+function failuresOf(f: Fleet, batchId: number): Failure[] {
+  return f
+    .tasks(batchId)
+    .filter((t: Task) => t.state === 'FAILED' || t.state === 'CANCELED')
+    .map((t: Task) => ({ deviceName: t.deviceName, reason: t.reason }));
 }
 
 /** Platform role: where the package comes from. */
@@ -342,7 +356,7 @@ export = function (RED: NodeAPI) {
       const testDevices =
         msg.testDevices !== undefined ? readTestDevices('msg.testDevices', msg.testDevices) : s.testDevices;
       const firmware = await uploadFirmware(
-        handle.fleet,
+        handle.ask,
         handle.files,
         await packageSource(msg, handle.maxPackageBytes),
         meta,
@@ -355,11 +369,13 @@ export = function (RED: NodeAPI) {
         send([msg, null]);
         return true;
       }
-      const batch = handle.fleet.createBatch({
-        firmwareId: firmware.id,
-        type: 'verify',
-        targets: { selection: 'SPECIFIC', devices: testDevices },
-      });
+      const batch = await handle.ask((f) =>
+        f.createBatch({
+          firmwareId: firmware.id,
+          type: 'verify',
+          targets: { selection: 'SPECIFIC', devices: testDevices },
+        }),
+      );
       msg.batchId = batch.id;
       waiting.set(firmware.id, [...(waiting.get(firmware.id) ?? []), { msg, send, done, batchId: batch.id }]);
       show();
@@ -372,24 +388,41 @@ export = function (RED: NodeAPI) {
       // verified, verify-failed, or back to unverified when the verify batch was canceled.
       if (!handle || !list || firmware.verification === 'verifying' || firmware.verification === 'not-required') return;
       waiting.delete(firmware.id);
-      for (const { msg, send, done, batchId } of list) {
+      if (firmware.verification === 'verified') return verdicts(handle, firmware, list, undefined);
+      // Which test devices failed, and why: read for every waiting message in one unit of work.
+      const batchIds = list.map((w) => w.batchId);
+      handle
+        .ask((f) => batchIds.map((id) => failuresOf(f, id)))
+        .then(
+          (failures) => verdicts(handle, firmware, list, failures),
+          (err: Error) => {
+            for (const { msg, done } of list) fail(status, done, err, msg);
+            show();
+          },
+        );
+    };
+
+    /** Sends each waiting message on: output 1 when verified, else output 2 with its batch's failures. */
+    function verdicts(
+      handle: FleetHandle,
+      firmware: Firmware,
+      list: NonNullable<ReturnType<typeof waiting.get>>,
+      failures: Failure[][] | undefined,
+    ): void {
+      list.forEach(({ msg, send, done }, i) => {
         msg.payload = recordOf(handle, firmware);
-        if (firmware.verification === 'verified') {
+        if (!failures) {
           passed++;
           send([msg, null]);
         } else {
           failed++;
-          const failures = handle.fleet
-            .tasks(batchId)
-            .filter((t: Task) => t.state === 'FAILED' || t.state === 'CANCELED')
-            .map((t: Task) => ({ deviceName: t.deviceName, reason: t.reason }));
-          (msg.payload as Record<string, unknown>).failures = failures;
+          (msg.payload as Record<string, unknown>).failures = failures[i];
           send([null, msg]);
         }
         done();
-      }
+      });
       show();
-    };
+    }
     if (bound && !(bound instanceof Error)) bound.fleet.on('firmware', onFirmware);
 
     node.on('input', (input, send, done) => {

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import helper from 'node-red-node-test-helper';
 import should from 'should';
 import type { Fleet } from '../../src/fleet';
-import { fleetById } from '../../src/nodes/registry';
+import { fleetById, FleetHandle } from '../../src/nodes/registry';
 import { catchAll } from './core-nodes';
 import { countChanges, FleetSnapshot, snapshot, watchUncaught } from './fleet-state';
 import { eventually, FleetSuite, fleetConfig, loadFlow, t1, t3 } from './fleet-red';
@@ -99,7 +99,9 @@ class Outlets {
 
 export interface Deployed {
   f: FuzzFlow;
+  /** The fleet's events; its store through `ask`. */
   fleet: Fleet;
+  ask: FleetHandle['ask'];
   target: FuzzTarget;
   outlets: Outlets;
 }
@@ -115,10 +117,11 @@ export async function deployFuzzed(suite: FleetSuite): Promise<Deployed> {
   const f = fuzzFlow(suite);
   await loadFlow(f.flow);
   const outlets = new Outlets(f);
-  const fleet = fleetById(f.fleet.id)?.fleet as Fleet;
-  should.exist(fleet);
+  const handle = fleetById(f.fleet.id) as FleetHandle;
+  should.exist(handle);
+  const { fleet, ask } = handle;
   for (const name of DEVICES) helper.getNode(f.inform.id).receive(t1('pk1', name, '1.0.0'));
-  await eventually('the inventory', () => fleet.devices().length === DEVICES.length);
+  await eventually('the inventory', async () => (await ask((x) => x.devices().length)) === DEVICES.length);
   helper.getNode(f.push.id).receive({
     _msgid: 'batch',
     payload: {
@@ -128,16 +131,17 @@ export async function deployFuzzed(suite: FleetSuite): Promise<Deployed> {
       strategy: { retryCount: 0 },
     },
   });
-  await eventually('the notices', () => fleet.listBatches()[0]?.counts.NOTIFIED === 10);
+  await eventually('the notices', async () => (await ask((x) => x.listBatches()[0]?.counts.NOTIFIED)) === 10);
   for (const name of DEVICES.slice(0, 5)) helper.getNode(f.progress.id).receive(t3('pk1', name, 50));
-  await eventually('the progress', () => fleet.listBatches()[0].counts.IN_PROGRESS === 5);
-  const batch = fleet.listBatches()[0];
+  await eventually('the progress', async () => (await ask((x) => x.listBatches()[0].counts.IN_PROGRESS)) === 5);
+  const batch = (await ask((x) => x.listBatches()))[0];
   await new Promise((r) => setTimeout(r, 200)); // the last events of the seeding
   should(outlets.caughtCount).equal(0, `the seeding was refused: ${JSON.stringify(outlets.lastCaught?.error)}`);
   outlets.reset();
   return {
     f,
     fleet,
+    ask,
     outlets,
     target: { productKey: 'pk1', devices: DEVICES, batchId: batch.id, firmwareId: batch.firmwareId },
   };
@@ -193,7 +197,7 @@ export async function fuzzNode(
   seed: number,
 ): Promise<FuzzFigures> {
   forgetSpiedCalls();
-  const before: FleetSnapshot = snapshot(d.fleet);
+  const before: FleetSnapshot = await d.ask(snapshot);
   const changes = countChanges(d.fleet);
   const uncaught = watchUncaught();
   const kinds = new Set<string>();
@@ -232,7 +236,7 @@ export async function fuzzNode(
     should(changes.count).equal(0);
     should(uncaught.errors).eql([]);
     should(({} as Record<string, unknown>).polluted).be.undefined();
-    should(snapshot(d.fleet)).eql(before);
+    should(await d.ask(snapshot)).eql(before);
   } finally {
     changes.stop();
     uncaught.stop();

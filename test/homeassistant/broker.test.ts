@@ -131,8 +131,8 @@ describe('ota-homeassistant with a broker, simulated devices and a Home Assistan
     for (const p of percentages) should(p).be.within(0, 100);
     should(percentages).eql([...percentages].sort((a, b) => a - b));
     should(ha.configs.get(lamp)).match({ device: { sw_version: '1.1.0' } });
-    const fleet = fleetById(f.fleet.id)?.fleet;
-    should(fleet?.listBatches().map((b) => ({ targets: b.targets, state: b.state }))).eql([
+    const fleet = fleetById(f.fleet.id);
+    should((await fleet?.ask((x) => x.listBatches()))?.map((b) => ({ targets: b.targets, state: b.state }))).eql([
       { targets: { selection: 'SPECIFIC', productKey: PK, devices: ['lamp-001'] }, state: 'COMPLETED' },
     ]);
     // The other lamp was not touched.
@@ -149,7 +149,7 @@ describe('ota-homeassistant with a broker, simulated devices and a Home Assistan
     await ha.until('the lamp discovered', () => ha?.lastState(lamp) !== undefined);
     await ha.until(
       'the fan reported',
-      () => (fleetById(f.fleet.id)?.fleet.devices({ productKey: 'pk-other' }).length ?? 0) === 1,
+      async () => ((await fleetById(f.fleet.id)?.ask((x) => x.devices({ productKey: 'pk-other' }).length)) ?? 0) === 1,
     );
     const statesBefore = ha.states(lamp).length;
     const events = new Inbox(f.events.id);
@@ -183,7 +183,7 @@ describe('ota-homeassistant with a broker, simulated devices and a Home Assistan
     should(events.messages.filter((m) => m.topic === 'refused')).have.length(3);
     should(ha.log.slice(sentBefore).filter((m) => !m.topic.endsWith('/install'))).eql([]);
     should(statuses.filter((st) => st.fill === 'red' && st.shape === 'ring').length).be.above(0);
-    should(fleetById(f.fleet.id)?.fleet.listBatches()).eql([]);
+    should(await fleetById(f.fleet.id)?.ask((x) => x.listBatches())).eql([]);
     should(ha.states(lamp).length).equal(statesBefore);
     should(ha.lastState(lamp)).match({ installed_version: '1.0.0', latest_version: '1.0.0', in_progress: false });
   });
@@ -206,7 +206,7 @@ describe('ota-homeassistant with a broker, simulated devices and a Home Assistan
     should((refused.payload as { reason: string }).reason).match(
       /pk-ha\/quiet already has a (QUEUED|NOTIFIED) task in batch 1/,
     );
-    should(fleet?.listBatches().length).equal(1);
+    should(await fleetById(f.fleet.id)?.ask((x) => x.listBatches().length)).equal(1);
     await ha.until('the install in progress', () => ha?.lastState(quiet)?.in_progress === true);
   });
 
@@ -220,15 +220,20 @@ describe('ota-homeassistant with a broker, simulated devices and a Home Assistan
     ha = await FakeHomeAssistant.connect(broker.url);
     await deployHa(f);
     await devices(3, 1);
-    const fleet = fleetById(f.fleet.id)?.fleet;
-    await ha.until('3 lamps in the inventory', () => fleet?.devices({ productKey: PK }).length === 3);
+    const fleet = fleetById(f.fleet.id);
+    await ha.until(
+      '3 lamps in the inventory',
+      async () => (await fleet?.ask((x) => x.devices({ productKey: PK }).length)) === 3,
+    );
     should(ha.configs.size).equal(0);
-    fleet?.setTags(
-      ['lamp-001', 'lamp-002'].map((deviceName) => ({ productKey: PK, deviceName })),
-      ['home'],
+    await fleet?.ask((x) =>
+      x.setTags(
+        ['lamp-001', 'lamp-002'].map((deviceName) => ({ productKey: PK, deviceName })),
+        ['home'],
+      ),
     );
     await ha.until('2 tagged lamps discovered', () => ha?.configs.size === 2);
-    fleet?.setTags([{ productKey: PK, deviceName: 'lamp-002' }], []);
+    await fleet?.ask((x) => x.setTags([{ productKey: PK, deviceName: 'lamp-002' }], []));
     await ha.until('lamp-002 cleared', () => ha?.cleared.includes(idOf('lamp-002')) === true);
     should([...ha.configs.keys()]).eql([idOf('lamp-001')]);
 

@@ -123,9 +123,9 @@ export class FakeHomeAssistant {
   }
 
   /** Waits until `check` holds, polling. */
-  async until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  async until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!check()) {
+    while (!(await check())) {
       if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
       await delay(25);
     }

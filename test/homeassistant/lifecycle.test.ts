@@ -6,9 +6,8 @@
  */
 import helper from 'node-red-node-test-helper';
 import should from 'should';
-import type { Fleet } from '../../src/fleet';
 import { objectIdOf } from '../../src/nodes/homeassistant/entity';
-import { fleetById } from '../../src/nodes/registry';
+import { fleetById, FleetHandle } from '../../src/nodes/registry';
 import { startAedes, TestBroker } from '../helpers/broker';
 import { fleetSuite } from '../helpers/fleet-red';
 import { Inbox } from '../helpers/red';
@@ -39,15 +38,15 @@ describe('ota-homeassistant keeping Home Assistant current', function () {
     should(problems).eql([]);
   });
 
-  function fleetOf(f: HaFlow): Fleet {
-    const fleet = fleetById(f.fleet.id)?.fleet;
+  function fleetOf(f: HaFlow): FleetHandle {
+    const fleet = fleetById(f.fleet.id);
     if (!fleet) throw new Error('the fleet did not start');
     return fleet;
   }
 
   /** A device that reports its version and never answers a notice: its task stays open. */
-  async function quietDevice(fleet: Fleet, deviceName: string, version = '1.0.0'): Promise<void> {
-    await fleet.submitVersion({ productKey: PK, deviceName }, { version, module: 'default' });
+  async function quietDevice(fleet: FleetHandle, deviceName: string, version = '1.0.0'): Promise<void> {
+    await fleet.fleet.submitVersion({ productKey: PK, deviceName }, { version, module: 'default' });
   }
 
   /** Deploys with 1.1.0 in the catalog (no verification asked) and `names` on 1.0.0, offered 1.1.0. */
@@ -67,12 +66,16 @@ describe('ota-homeassistant keeping Home Assistant current', function () {
   }
 
   /** Presses Install and waits for the task's notice to be sent (NOTIFIED). */
-  async function installed(f: HaFlow, fleet: Fleet, deviceName: string): Promise<number> {
+  async function installed(f: HaFlow, fleet: FleetHandle, deviceName: string): Promise<number> {
     const events = new Inbox(f.events.id);
     await ha.install(idOf(deviceName));
     const started = await events.next((m) => m.topic === 'install', 20_000);
     const batchId = (started.payload as { batchId: number }).batchId;
-    await ha.until('the notice sent', () => fleet.tasks(batchId)[0]?.state === 'NOTIFIED', 30_000);
+    await ha.until(
+      'the notice sent',
+      async () => (await fleet.ask((x) => x.tasks(batchId)[0]?.state)) === 'NOTIFIED',
+      30_000,
+    );
     await ha.until('the install shown in progress', () => ha.lastState(idOf(deviceName))?.in_progress === true);
     return batchId;
   }
@@ -82,7 +85,7 @@ describe('ota-homeassistant keeping Home Assistant current', function () {
     const name = 'küche-lampe';
     const { f, fleet } = await offering([name]);
     const batchId = await installed(f, fleet, name);
-    await fleet.submitProgress(
+    await fleet.fleet.submitProgress(
       { productKey: PK, deviceName: name },
       { step: -2, desc: 'flash full', module: 'default' },
     );
@@ -101,7 +104,7 @@ describe('ota-homeassistant keeping Home Assistant current', function () {
   it('a canceled batch ends the install in Home Assistant, and the attributes say it was canceled', async function () {
     const { f, fleet } = await offering(['lamp-1']);
     const batchId = await installed(f, fleet, 'lamp-1');
-    fleet.control('cancel', batchId);
+    await fleet.ask((x) => x.control('cancel', batchId));
     await ha.until('the install no longer in progress', () => ha.lastState(idOf('lamp-1'))?.in_progress === false);
     await ha.until('the cancel in the attributes', () => ha.attributes(idOf('lamp-1')).at(-1)?.result === 'canceled');
     should(ha.attributes(idOf('lamp-1')).at(-1)).match({ result: 'canceled', batch_id: batchId });
@@ -110,7 +113,7 @@ describe('ota-homeassistant keeping Home Assistant current', function () {
 
   it('firmware deleted from the catalog is no longer offered', async function () {
     const { fleet, firmware } = await offering(['lamp-1', 'lamp-2']);
-    fleet.deleteFirmware(firmware.id);
+    await fleet.ask((x) => x.deleteFirmware(firmware.id));
     await ha.until('nothing offered any more', () =>
       ['lamp-1', 'lamp-2'].every((n) => ha.lastState(idOf(n))?.latest_version === '1.0.0'),
     );

@@ -79,7 +79,7 @@ describe('broker authentication and authorisation (EMQX HTTP)', function () {
   beforeEach(async function () {
     d = await deploy(platformFlow(suite, { fleetProps: { requireVerification: false } }));
     base = `/ota/fleets/${d.platform.fleet.id}/mqtt`;
-    d.handle.fleet.registerCredentials([DEV1, DEV2]);
+    await d.handle.ask((fleet) => fleet.registerCredentials([DEV1, DEV2]));
   });
 
   describe('authenticate', function () {
@@ -122,7 +122,7 @@ describe('broker authentication and authorisation (EMQX HTTP)', function () {
     });
 
     it('a device removed from the registry is denied', async function () {
-      d.handle.fleet.removeCredential(DEV1);
+      await d.handle.ask((fleet) => fleet.removeCredential(DEV1));
       should(verdict(await authenticate(loginOf(signLogin(DEV1))))).eql({
         status: 200,
         body: { result: 'deny', is_superuser: false },
@@ -220,7 +220,7 @@ describe('broker authentication and authorisation (EMQX HTTP)', function () {
     });
 
     it('a device without a registered secret is denied, even on its own topics', async function () {
-      d.handle.fleet.removeCredential(DEV1);
+      await d.handle.ask((fleet) => fleet.removeCredential(DEV1));
       should(verdict(await authorize(ask(DEV1, 'publish', topics(DEV1).publish.T1)))).eql(DENY);
     });
 

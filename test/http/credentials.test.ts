@@ -71,14 +71,18 @@ describe('admin API: the device registry', function () {
       { productKey: 'pk1', deviceName: 'dev-1', createdAt: rows[0].createdAt },
       { productKey: 'pk1', deviceName: 'dev-2', createdAt: rows[1].createdAt },
     ]);
-    should(d.handle.fleet.store.deviceSecret({ productKey: 'pk1', deviceName: 'dev-1' })).equal(SECRETS[0]);
+    should(await d.handle.ask((fleet) => fleet.store.deviceSecret({ productKey: 'pk1', deviceName: 'dev-1' }))).equal(
+      SECRETS[0],
+    );
   });
 
   it('POST CSV as Alibaba exports it (BOM, header, CRLF, quotes) registers its devices', async function () {
     const text = `\uFEFFProductKey,DeviceName,DeviceSecret,IotId\r\npk1,dev-1,${SECRETS[0]},i1\r\npk2,"dev 3","quoted,secret""3",i3\r\n`;
     should(await api.text(base, 'text/csv; charset=utf-8', text)).match({ status: 201, body: { registered: 2 } });
     should(names(await api.get(base))).eql(['pk1/dev-1', 'pk2/dev 3']);
-    should(d.handle.fleet.store.deviceSecret({ productKey: 'pk2', deviceName: 'dev 3' })).equal(SECRETS[2]);
+    should(await d.handle.ask((fleet) => fleet.store.deviceSecret({ productKey: 'pk2', deviceName: 'dev 3' }))).equal(
+      SECRETS[2],
+    );
   });
 
   it('POST text/plain without a header registers productKey,deviceName,deviceSecret rows', async function () {
@@ -95,7 +99,9 @@ describe('admin API: the device registry', function () {
       status: 201,
       body: { registered: 1 },
     });
-    should(d.handle.fleet.store.deviceSecret({ productKey: 'pk1', deviceName: 'dev-1' })).equal('rotated-secret');
+    should(await d.handle.ask((fleet) => fleet.store.deviceSecret({ productKey: 'pk1', deviceName: 'dev-1' }))).equal(
+      'rotated-secret',
+    );
     should(names(await api.get(base))).eql(['pk1/dev-1', 'pk1/dev-2']);
   });
 
@@ -144,7 +150,9 @@ describe('admin API: the device registry', function () {
       body: { productKey: 'pk1', deviceName: 'dev-1' },
     });
     should(names(await api.get(base))).eql(['pk1/dev-2']);
-    should(d.handle.fleet.store.deviceSecret({ productKey: 'pk1', deviceName: 'dev-1' })).be.undefined();
+    should(
+      await d.handle.ask((fleet) => fleet.store.deviceSecret({ productKey: 'pk1', deviceName: 'dev-1' })),
+    ).be.undefined();
     const again = await api.delete(`${base}/pk1/dev-1`);
     should({ status: again.status, body: again.body }).eql({
       status: 404,

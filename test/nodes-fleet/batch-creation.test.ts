@@ -19,24 +19,25 @@ describe('a large batch through the nodes and the admin API', function () {
 
   beforeEach(async function () {
     d = await deploy(platformFlow(suite, { fleetProps: { requireVerification: false } }));
-    const { fleet } = d.handle;
-    fleet.store.transaction(() => {
-      for (let i = 0; i < DEVICES; i++)
-        fleet.store.recordVersion({ productKey: 'pk1', deviceName: `d-${i}` }, 'default', '1.0.0', i);
+    firmwareId = await d.handle.ask((fleet) => {
+      fleet.store.transaction(() => {
+        for (let i = 0; i < DEVICES; i++)
+          fleet.store.recordVersion({ productKey: 'pk1', deviceName: `d-${i}` }, 'default', '1.0.0', i);
+      });
+      return fleet.addFirmware({
+        productKey: 'pk1',
+        module: 'default',
+        version: '2.0.0',
+        size: 1000,
+        md5: 'c'.repeat(32),
+        sha256: 'd'.repeat(64),
+        signMethod: 'Md5',
+        url: 'https://cdn.example.com/pk1-2.0.0.bin',
+        hosted: false,
+        isDiff: false,
+        verification: 'verified',
+      }).id;
     });
-    firmwareId = fleet.addFirmware({
-      productKey: 'pk1',
-      module: 'default',
-      version: '2.0.0',
-      size: 1000,
-      md5: 'c'.repeat(32),
-      sha256: 'd'.repeat(64),
-      signMethod: 'Md5',
-      url: 'https://cdn.example.com/pk1-2.0.0.bin',
-      hosted: false,
-      isDiff: false,
-      verification: 'verified',
-    }).id;
   });
 
   it('POST batches answers 202 with the batch CREATING, which then completes', async function () {
@@ -46,7 +47,7 @@ describe('a large batch through the nodes and the admin API', function () {
       .send({ firmwareId, targets: { selection: 'ALL' } });
     should(res.status).equal(202);
     should(res.body).match({ state: 'CREATING', creation: { done: 0, total: null } });
-    const done = await d.handle.fleet.whenCreated(res.body.id);
+    const done = await d.handle.ask((fleet) => fleet.whenCreated(res.body.id));
     should(done).match({ state: 'IN_PROGRESS', counts: { QUEUED: DEVICES } });
     const again = await helper.request().get(`/ota/fleets/${d.platform.fleet.id}/batches/${res.body.id}`);
     // The scheduler may have sent its first notices already: every device has a task.

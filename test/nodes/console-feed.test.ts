@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import should from 'should';
 import { ConsoleFeed, FleetsUpdate, FleetUpdate, hasPermission } from '../../src/nodes/console-feed';
-import type { FleetHandle } from '../../src/nodes/registry';
+import { askNow, FleetHandle } from '../../src/nodes/registry';
 import { externalFirmware, makeFleet, reportFleet, TestFleet } from '../helpers/fleet';
 
 interface Published {
@@ -18,7 +18,7 @@ interface Published {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function handleOf(t: TestFleet, id = 'fleet-1'): FleetHandle {
-  return { id, name: `fleet ${id}`, fleet: t.fleet } as FleetHandle;
+  return { id, name: `fleet ${id}`, fleet: t.fleet, ask: askNow(t.fleet) } as FleetHandle;
 }
 
 describe('console feed: live updates for the OTA tab', function () {

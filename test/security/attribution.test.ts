@@ -25,7 +25,7 @@ function spoofed(topic: string, params: Record<string, unknown>): Msg {
 }
 
 const stateOf = (d: Deployed, batchId: number, name: string) =>
-  d.handle.fleet.tasks(batchId).find((t) => t.deviceName === name)?.state;
+  d.handle.ask((fleet) => fleet.tasks(batchId).find((t) => t.deviceName === name)?.state);
 
 describe('security: reports are attributed only by their topic', function () {
   this.timeout(20_000);
@@ -45,8 +45,11 @@ describe('security: reports are attributed only by their topic', function () {
       },
     });
     const batchId = (await d.sent.next()).batchId as number;
-    await eventually('both notified', () => d.handle.fleet.batch(batchId).counts.NOTIFIED === 2);
-    return { d, batchId, before: snapshot(d.handle.fleet) };
+    await eventually(
+      'both notified',
+      async () => (await d.handle.ask((fleet) => fleet.batch(batchId))).counts.NOTIFIED === 2,
+    );
+    return { d, batchId, before: await d.handle.ask(snapshot) };
   }
 
   it("a T3 on dev-b's topic that names dev-a in its payload and message moves only dev-b's task", async function () {
@@ -58,12 +61,12 @@ describe('security: reports are attributed only by their topic', function () {
       state: 'IN_PROGRESS',
       batchId,
     });
-    should(stateOf(d, batchId, 'dev-a')).equal('NOTIFIED');
-    should(stateOf(d, batchId, 'dev-b')).equal('IN_PROGRESS');
+    should(await stateOf(d, batchId, 'dev-a')).equal('NOTIFIED');
+    should(await stateOf(d, batchId, 'dev-b')).equal('IN_PROGRESS');
     feed(d.platform.progress, spoofed('/ota/device/progress/pk1/dev-b', { step: '-1', desc: 'dev-a failed' }));
     await d.progressed.next();
-    should(stateOf(d, batchId, 'dev-a')).equal('NOTIFIED');
-    should(stateOf(d, batchId, 'dev-b')).equal('FAILED');
+    should(await stateOf(d, batchId, 'dev-a')).equal('NOTIFIED');
+    should(await stateOf(d, batchId, 'dev-b')).equal('FAILED');
     tried += 2;
   });
 
@@ -76,8 +79,10 @@ describe('security: reports are attributed only by their topic', function () {
       state: 'SUCCEEDED',
       batchId,
     });
-    should(stateOf(d, batchId, 'dev-a')).equal('NOTIFIED');
-    const versions = Object.fromEntries(d.handle.fleet.devices().map((x) => [x.deviceName, x.version]));
+    should(await stateOf(d, batchId, 'dev-a')).equal('NOTIFIED');
+    const versions = Object.fromEntries(
+      (await d.handle.ask((fleet) => fleet.devices())).map((x) => [x.deviceName, x.version]),
+    );
     should(versions).eql({ 'dev-a': '1.0.0', 'dev-b': '2.0.0', 'dev-c': '1.0.0' });
     tried++;
   });
@@ -99,7 +104,7 @@ describe('security: reports are attributed only by their topic', function () {
       should(event.batchId).be.undefined();
       should(event.deviceName).equal(String(msg.topic).split('/').pop());
     }
-    should(snapshot(d.handle.fleet)).eql(before);
+    should(await d.handle.ask(snapshot)).eql(before);
     tried += reports.length;
   });
 
@@ -113,7 +118,7 @@ describe('security: reports are attributed only by their topic', function () {
       version: '2.0.0',
       id: 9,
     });
-    const after = snapshot(d.handle.fleet);
+    const after = await d.handle.ask(snapshot);
     should(after.devices.filter((x) => (x as { deviceName: string }).deviceName !== 'ghost')).eql(before.devices);
     should(after.devices.map((x) => (x as { deviceName: string }).deviceName)).containEql('ghost');
     should({ ...after, devices: [], tags: {}, versions: [] }).eql({ ...before, devices: [], tags: {}, versions: [] });

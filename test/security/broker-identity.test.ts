@@ -442,7 +442,7 @@ describe('security: device identity at the broker', function () {
       const report = (version: string) => JSON.stringify({ id: '1', params: { version } });
       const dev2 = await connect(broker.url, deviceLogin('dev-2'));
       await dev2.client.publishAsync(`/ota/device/inform/${PK}/dev-2`, report('1.0.0'), { qos: 1 });
-      await eventually('dev-2 in the inventory', () => versionOf('dev-2') === '1.0.0');
+      await eventually('dev-2 in the inventory', async () => (await versionOf('dev-2')) === '1.0.0');
 
       const dev1 = await connect(broker.url, deviceLogin('dev-1'));
       dev1.client.publish(`/ota/device/inform/${PK}/dev-2`, report('6.6.6'), { qos: 0 });
@@ -450,8 +450,8 @@ describe('security: device identity at the broker', function () {
       // dev-1 again, on its own topic: once this arrives, the forged report would have too.
       const again = await connect(broker.url, deviceLogin('dev-1'));
       await again.client.publishAsync(`/ota/device/inform/${PK}/dev-1`, report('1.0.0'), { qos: 1 });
-      await eventually('dev-1 in the inventory', () => versionOf('dev-1') === '1.0.0');
-      should(versionOf('dev-2')).equal('1.0.0');
+      await eventually('dev-1 in the inventory', async () => (await versionOf('dev-1')) === '1.0.0');
+      should(await versionOf('dev-2')).equal('1.0.0');
       should(platform.received.map((m) => m.topic)).eql([
         `/ota/device/inform/${PK}/dev-2`,
         `/ota/device/inform/${PK}/dev-1`,
@@ -485,8 +485,10 @@ describe('security: device identity at the broker', function () {
       figures.loginsRefused++;
     });
 
-    function versionOf(deviceName: string): string | undefined {
-      return d.handle.fleet.devices({ productKey: PK }).find((m) => m.deviceName === deviceName)?.version;
+    function versionOf(deviceName: string): Promise<string | undefined> {
+      return d.handle.ask(
+        (fleet) => fleet.devices({ productKey: PK }).find((m) => m.deviceName === deviceName)?.version,
+      );
     }
   });
 });

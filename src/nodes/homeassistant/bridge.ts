@@ -5,7 +5,16 @@
  * entities by the next node to start), installs pressed in HA, how each install ended, and the
  * paced stream of MQTT messages out. ota-homeassistant.ts wires it to the node.
  */
-import type { BatchView, DeviceModule, DeviceSelection, Fleet, Firmware, Installable, Transition } from '../../fleet';
+import type {
+  AskFleet,
+  BatchView,
+  DeviceModule,
+  DeviceSelection,
+  Fleet,
+  Firmware,
+  Installable,
+  Transition,
+} from '../../fleet';
 import { ACTIVE_TASK_STATES } from '../../fleet';
 import type { DeviceRef } from '../../protocol';
 import { AVAILABLE, discoveryConfig, NOT_AVAILABLE } from './discovery';
@@ -19,20 +28,51 @@ import { entityState } from './state';
 /** Tasks read per page when the node starts (the running ones, to show them in progress). */
 const RESTORE_PAGE = 10_000;
 
-/** What the bridge needs of a fleet: its facade, nothing more. */
-export type BridgeFleet = Pick<
-  Fleet,
-  | 'selectDevices'
-  | 'selectedModulesOf'
-  | 'latestFirmware'
-  | 'installLatest'
-  | 'memo'
-  | 'setMemo'
-  | 'listBatches'
-  | 'tasks'
-  | 'on'
-  | 'off'
->;
+/** What the bridge needs of a fleet: its events, and one unit of work at a time for the rest (a FleetHandle). */
+export interface BridgeFleet {
+  fleet: Pick<Fleet, 'on' | 'off'>;
+  ask: AskFleet;
+}
+
+/** What the bridge reads when it starts, in one unit of work. */
+interface StartRead {
+  previous: Published | undefined;
+  devices: DeviceModule[];
+  /** The step of each entity's running task, by entity key. */
+  running: Map<string, number | null>;
+  /** The notes of nodes deleted from the flows (forgotten in the same unit). */
+  orphans: (Published | undefined)[];
+  /** What each entity is offered, by latestKey. */
+  latest: Map<string, Installable>;
+}
+
+/** The steps of the selection's running tasks, by entity key (a task read later wins, as it did one by one). */
+function runningTasks(f: Fleet, selection: DeviceSelection, keys: Set<string>): Map<string, number | null> {
+  const running = new Map<string, number | null>();
+  for (const batch of f.listBatches()) {
+    if (
+      batch.targets.productKey !== selection.productKey ||
+      !['PLANNED', 'IN_PROGRESS', 'PAUSED'].includes(batch.state)
+    )
+      continue;
+    // The batch once by id, a page at a time (a batch of a million tasks is never one array),
+    // keeping the active tasks: one walk, not one per active state.
+    for (let page = f.tasks(batch.id, { limit: RESTORE_PAGE }); page.length > 0;) {
+      for (const t of page) {
+        const key = entityKey(t);
+        if (ACTIVE_TASK_STATES.includes(t.state) && keys.has(key)) running.set(key, t.step);
+      }
+      if (page.length < RESTORE_PAGE) break;
+      page = f.tasks(batch.id, { limit: RESTORE_PAGE, after: page[page.length - 1].id });
+    }
+  }
+  return running;
+}
+
+/** The key of what `latestFirmware` answers for an entity. */
+function latestKey(e: { productKey: string; module: string; installed: string }): string {
+  return `${e.productKey}\u0000${e.module}\u0000${e.installed}`;
+}
 
 export interface BridgeOutput {
   /** MQTT messages for `mqtt out` (paced, except availability). */
@@ -71,6 +111,8 @@ export class HaBridge {
   /** Object ids whose config may be retained at the broker under the current prefix. */
   private readonly published = new Set<string>();
   private readonly latestCache = new Map<string, Installable>();
+  /** Counts the clears of latestCache: an answer read before a clear is not kept. */
+  private latestGeneration = 0;
   private readonly pacer: Pacer;
   private memoTimer: NodeJS.Immediate | undefined;
   private closed = false;
@@ -102,13 +144,21 @@ export class HaBridge {
     };
   }
 
-  /** Reads the selection, clears what left it since last time, queues every config and state, listens to the fleet. */
-  start(): void {
-    const previous = this.recall();
+  /**
+   * Reads the selection, clears what left it since last time, queues every config and state,
+   * listens to the fleet. Resolves once started (or at once when closed meanwhile).
+   */
+  async start(): Promise<void> {
     const selection = this.settings.selection;
-    const now = selection ? this.fleet.selectDevices(selection) : [];
-    for (const d of now) this.add(d, false);
-    this.restoreTasks(selection);
+    const read = await this.fleet.ask((f) => this.readAtStart(f, selection));
+    if (this.closed) return;
+    const { previous, devices } = read;
+    for (const [key, found] of read.latest) this.latestCache.set(key, found);
+    for (const d of devices) this.add(d, false);
+    for (const [key, step] of read.running) {
+      const e = this.entities.get(key);
+      if (e) e.task = { active: true, step };
+    }
     const moved = previous && (previous.prefix !== this.settings.prefix || previous.base !== this.settings.base);
     if (previous && moved) for (const id of previous.ids) this.queueClear(id, previous.prefix, previous.base);
     else if (previous) {
@@ -117,12 +167,37 @@ export class HaBridge {
         this.queueClear(id, this.settings.prefix, this.settings.base);
     }
     for (const e of this.entities.values()) this.queueEntity(e, true);
-    this.sweepOrphans();
-    this.fleet.on('device', this.onDevice);
-    this.fleet.on('task', this.onTask);
-    this.fleet.on('firmware', this.onFirmware);
-    this.fleet.on('tags', this.onTags);
+    this.clearOrphans(read.orphans);
+    const events = this.fleet.fleet;
+    events.on('device', this.onDevice);
+    events.on('task', this.onTask);
+    events.on('firmware', this.onFirmware);
+    events.on('tags', this.onTags);
     this.saveMemoSoon();
+  }
+
+  /**
+   * The unit of work of a start: the note of what was published, the selected devices, the
+   * running tasks, what each is offered; the notes of nodes deleted from the flows are forgotten
+   * (their entities are cleared by the caller).
+   */
+  private readAtStart(f: Fleet, selection: DeviceSelection | undefined): StartRead {
+    const previous = readPublished(f, this.memoKey);
+    const devices = selection ? f.selectDevices(selection) : [];
+    const keys = new Set(devices.map((d) => entityKey(d)));
+    const running = selection ? runningTasks(f, selection, keys) : new Map<string, number | null>();
+    const index = readIndex(f);
+    const kept = index.filter((key) => key === this.memoKey || !this.isOrphan(key));
+    const orphans = index.filter((key) => !kept.includes(key)).map((key) => readPublished(f, key));
+    for (const key of index) if (!kept.includes(key)) forgetPublished(f, key);
+    writeIndex(f, [...kept, this.memoKey]);
+    const latest = new Map<string, Installable>();
+    for (const d of devices) {
+      const key = latestKey({ ...d, installed: d.version });
+      if (!latest.has(key) && !this.latestCache.has(key))
+        latest.set(key, f.latestFirmware(d.productKey, d.module, d.version));
+    }
+    return { previous, devices, running, orphans, latest };
   }
 
   /** The broker takes what the node sends (its availability came back, or HA spoke): start publishing. */
@@ -150,11 +225,11 @@ export class HaBridge {
    * get. Refused (InstallRefusal) when the entity is unknown, or the fleet refuses; the refusal
    * is written to the entity's attributes, its state stays as it was.
    */
-  install(objectId: string): {
+  async install(objectId: string): Promise<{
     entity: EntityRef & { objectId: string };
     batch: BatchView;
     firmware: Firmware | undefined;
-  } {
+  }> {
     const e = this.byObjectId.get(objectId);
     if (!e) {
       this.refusals++;
@@ -164,15 +239,22 @@ export class HaBridge {
       );
     }
     const ref = { productKey: e.productKey, deviceName: e.deviceName, module: e.module, objectId };
-    let batch: BatchView;
+    const cached = this.latestCache.get(latestKey(e));
+    const installed = e.installed;
+    let started: { batch: BatchView; latest: Installable };
     try {
-      batch = this.fleet.installLatest(e, e.module);
+      started = await this.fleet.ask((f) => ({
+        batch: f.installLatest(e, e.module),
+        latest: cached ?? f.latestFirmware(e.productKey, e.module, installed),
+      }));
     } catch (err) {
       this.refused(objectId, (err as Error).message);
       throw new InstallRefusal((err as Error).message, objectId, ref);
     }
+    const { batch, latest } = started;
     this.installs++;
-    const firmware = this.latestOf(e).firmware;
+    if (!cached && e.installed === installed) this.latestCache.set(latestKey(e), latest);
+    const firmware = latest.firmware;
     e.task = { active: true, step: null };
     this.queueEntity(e, false);
     this.attributes(e, { result: 'started', batch_id: batch.id, version: firmware?.version ?? null });
@@ -191,13 +273,14 @@ export class HaBridge {
    * from the flows) every entity is cleared at once, best effort: the note stays, so the next
    * node of the fleet to start clears them again in case these messages were lost.
    */
-  close(clear: boolean): void {
-    if (this.closed) return;
+  close(clear: boolean): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.closed = true;
-    this.fleet.off('device', this.onDevice);
-    this.fleet.off('task', this.onTask);
-    this.fleet.off('firmware', this.onFirmware);
-    this.fleet.off('tags', this.onTags);
+    const events = this.fleet.fleet;
+    events.off('device', this.onDevice);
+    events.off('task', this.onTask);
+    events.off('firmware', this.onFirmware);
+    events.off('tags', this.onTags);
     this.pacer.close();
     if (this.memoTimer) clearImmediate(this.memoTimer);
     if (clear) {
@@ -205,7 +288,7 @@ export class HaBridge {
       if (clears.length) this.out.publish(clears);
     }
     this.availability(false);
-    this.saveMemo();
+    return this.saveMemo();
   }
 
   // ---- entities ---------------------------------------------------------------------------
@@ -243,33 +326,34 @@ export class HaBridge {
     this.queueClear(e.objectId, this.settings.prefix, this.settings.base);
   }
 
-  /** Tasks already running when the node starts: the entities show them in progress. */
-  private restoreTasks(selection: DeviceSelection | undefined): void {
-    if (!selection) return;
-    for (const batch of this.fleet.listBatches()) {
-      if (
-        batch.targets.productKey !== selection.productKey ||
-        !['PLANNED', 'IN_PROGRESS', 'PAUSED'].includes(batch.state)
-      )
-        continue;
-      // The batch once by id, a page at a time (a batch of a million tasks is never one array),
-      // keeping the active tasks: one walk, not one per active state.
-      for (let page = this.fleet.tasks(batch.id, { limit: RESTORE_PAGE }); page.length > 0;) {
-        for (const t of page) {
-          const e = ACTIVE_TASK_STATES.includes(t.state) ? this.entities.get(entityKey(t)) : undefined;
-          if (e) e.task = { active: true, step: t.step };
-        }
-        if (page.length < RESTORE_PAGE) break;
-        page = this.fleet.tasks(batch.id, { limit: RESTORE_PAGE, after: page[page.length - 1].id });
-      }
+  /**
+   * Calls `then` once what each entity is offered is known (at once when it is): read in one unit
+   * of work, kept unless a firmware event cleared the cache meanwhile (then read again).
+   */
+  private withLatest(entities: Entity[], then: () => void): void {
+    const missing = new Map<string, Entity>();
+    for (const e of entities) {
+      const key = latestKey(e);
+      if (!this.latestCache.has(key)) missing.set(key, e);
     }
-  }
-
-  private latestOf(e: Entity): Installable {
-    const key = `${e.productKey}\u0000${e.module}\u0000${e.installed}`;
-    let found = this.latestCache.get(key);
-    if (!found) this.latestCache.set(key, (found = this.fleet.latestFirmware(e.productKey, e.module, e.installed)));
-    return found;
+    if (missing.size === 0) return then();
+    const asked = [...missing].map(([key, e]) => ({
+      key,
+      productKey: e.productKey,
+      module: e.module,
+      installed: e.installed,
+    }));
+    const generation = this.latestGeneration;
+    this.fleet
+      .ask((f) => asked.map((a) => f.latestFirmware(a.productKey, a.module, a.installed)))
+      .then(
+        (found) => {
+          if (this.closed) return;
+          if (generation === this.latestGeneration) asked.forEach((a, i) => this.latestCache.set(a.key, found[i]));
+          this.withLatest(entities, then);
+        },
+        () => undefined, // the fleet closed: the node closes with it
+      );
   }
 
   /** Queues the entity's config (with `withConfig`) and state, each only when it changed (or `force`). */
@@ -292,7 +376,13 @@ export class HaBridge {
         this.pacer.put({ topic: e.topics.config, payload: config, retain: true });
       }
     }
-    const latest = this.latestOf(e);
+    this.withLatest([e], () => this.queueState(e, force));
+  }
+
+  /** Queues the entity's state when it changed (or `force`), with what it is offered now. */
+  private queueState(e: Entity, force: boolean): void {
+    const latest = this.latestCache.get(latestKey(e));
+    if (this.closed || !latest) return;
     const state = JSON.stringify(
       entityState({
         entity: e,
@@ -353,7 +443,14 @@ export class HaBridge {
     }
     const selection = this.settings.selection;
     if (!selection || d.productKey !== selection.productKey) return;
-    if (this.fleet.selectedModulesOf(d, selection).some((m) => m.module === d.module)) this.add(d, true);
+    this.fleet
+      .ask((f) => f.selectedModulesOf(d, selection))
+      .then(
+        (modules) => {
+          if (!this.closed && modules.some((m) => m.module === d.module)) this.add(d, true);
+        },
+        () => undefined, // the fleet closed: the node closes with it
+      );
   };
 
   private readonly onTask = (t: Transition) => {
@@ -368,47 +465,56 @@ export class HaBridge {
   private readonly onFirmware = (f: Firmware) => {
     if (f.productKey !== this.settings.selection?.productKey) return;
     this.latestCache.clear();
-    for (const e of this.entities.values()) if (e.module === f.module) this.queueEntity(e, false);
+    this.latestGeneration++;
+    const offered = [...this.entities.values()].filter((e) => e.module === f.module);
+    // What each is offered now, read in one unit of work for all of them.
+    this.withLatest(offered, () => {
+      for (const e of offered) this.queueEntity(e, false);
+    });
   };
 
   private readonly onTags = (devices: DeviceRef[]) => {
     const selection = this.settings.selection;
     if (!selection) return;
-    for (const device of devices) {
-      if (device.productKey !== selection.productKey) continue;
-      const now = this.fleet.selectedModulesOf(device, selection);
+    const tagged = devices.filter((device) => device.productKey === selection.productKey);
+    this.fleet
+      .ask((f) => tagged.map((device) => f.selectedModulesOf(device, selection)))
+      .then(
+        (selected) => {
+          if (!this.closed) this.retag(tagged, selected);
+        },
+        () => undefined, // the fleet closed: the node closes with it
+      );
+  };
+
+  /** Each device's entities as its tags now select them: those no longer selected are removed. */
+  private retag(devices: DeviceRef[], selected: DeviceModule[][]): void {
+    devices.forEach((device, i) => {
+      const now = selected[i];
       const keep = new Set(now.map((m) => entityKey(m)));
       for (const key of [...(this.byDevice.get(`${device.productKey}\u0000${device.deviceName}`) ?? [])]) {
         const e = this.entities.get(key);
         if (e && !keep.has(key)) this.remove(e);
       }
       for (const m of now) this.add(m, true);
-    }
+    });
     this.saveMemoSoon();
-  };
+  }
 
   // ---- what was published, remembered with the fleet (memo.ts) ---------------------------
 
-  private recall(): Published | undefined {
-    return readPublished(this.fleet, this.memoKey);
-  }
-
   /**
    * Clears the entities of nodes deleted from the flows (their clears at close may have been
-   * lost with a stopping `mqtt out`), except those this node publishes now, and forgets their notes.
+   * lost with a stopping `mqtt out`), except those this node publishes now. Their notes were
+   * forgotten when read (readAtStart).
    */
-  private sweepOrphans(): void {
-    const keys = readIndex(this.fleet);
-    const kept = keys.filter((key) => key === this.memoKey || !this.isOrphan(key));
-    for (const key of keys.filter((k) => !kept.includes(k))) {
-      const orphan = readPublished(this.fleet, key);
+  private clearOrphans(orphans: (Published | undefined)[]): void {
+    for (const orphan of orphans) {
       for (const id of orphan?.ids ?? []) {
         const ours = orphan?.prefix === this.settings.prefix && this.byObjectId.has(id);
         if (orphan && !ours) this.queueClear(id, orphan.prefix, orphan.base);
       }
-      forgetPublished(this.fleet, key);
     }
-    writeIndex(this.fleet, [...kept, this.memoKey]);
   }
 
   private saveMemoSoon(): void {
@@ -417,15 +523,13 @@ export class HaBridge {
     // deploy can close the fleet's store under this node.
     this.memoTimer = setImmediate(() => {
       this.memoTimer = undefined;
-      this.saveMemo();
+      // A note not written now is written at the next change, or at close.
+      this.saveMemo().catch(() => undefined);
     });
   }
 
-  private saveMemo(): void {
-    writePublished(this.fleet, this.memoKey, {
-      prefix: this.settings.prefix,
-      base: this.settings.base,
-      ids: [...this.published],
-    });
+  private saveMemo(): Promise<void> {
+    const published = { prefix: this.settings.prefix, base: this.settings.base, ids: [...this.published] };
+    return this.fleet.ask((f) => writePublished(f, this.memoKey, published));
   }
 }

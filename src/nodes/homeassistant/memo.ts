@@ -6,6 +6,7 @@
  */
 import type { Fleet } from '../../fleet';
 
+/** The fleet inside a unit of work (`handle.ask`): these functions run in one. */
 export type MemoFleet = Pick<Fleet, 'memo' | 'setMemo'>;
 
 export interface Published {
@@ -29,29 +30,29 @@ export function nodeIdOf(memoKey: string): string | undefined {
     : undefined;
 }
 
-export function readPublished(fleet: MemoFleet, key: string): Published | undefined {
-  const p = parse(fleet.memo(key)) as Partial<Published> | undefined;
+export function readPublished(f: MemoFleet, key: string): Published | undefined {
+  const p = parse(f.memo(key)) as Partial<Published> | undefined;
   return p && typeof p.prefix === 'string' && typeof p.base === 'string' && isStrings(p.ids)
     ? { prefix: p.prefix, base: p.base, ids: p.ids }
     : undefined;
 }
 
-export function writePublished(fleet: MemoFleet, key: string, published: Published): void {
-  fleet.setMemo(key, JSON.stringify(published));
+export function writePublished(f: MemoFleet, key: string, published: Published): void {
+  f.setMemo(key, JSON.stringify(published));
 }
 
 /** Forgets a node's note (the store keeps the key, empty). */
-export function forgetPublished(fleet: MemoFleet, key: string): void {
-  fleet.setMemo(key, '');
+export function forgetPublished(f: MemoFleet, key: string): void {
+  f.setMemo(key, '');
 }
 
-export function readIndex(fleet: MemoFleet): string[] {
-  const keys = parse(fleet.memo(INDEX_KEY));
+export function readIndex(f: MemoFleet): string[] {
+  const keys = parse(f.memo(INDEX_KEY));
   return isStrings(keys) ? keys : [];
 }
 
-export function writeIndex(fleet: MemoFleet, keys: string[]): void {
-  fleet.setMemo(INDEX_KEY, JSON.stringify([...new Set(keys)]));
+export function writeIndex(f: MemoFleet, keys: string[]): void {
+  f.setMemo(INDEX_KEY, JSON.stringify([...new Set(keys)]));
 }
 
 function parse(text: string | undefined): unknown {
