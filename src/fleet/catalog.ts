@@ -1,5 +1,4 @@
 /** The firmware catalog: records of packages, hosted here or at an external URL. */
-import { randomBytes } from 'node:crypto';
 import { FirmwareDescriptor, ProtocolError } from '../protocol';
 import { FleetCore } from './core';
 import { conflict } from './errors';
@@ -29,7 +28,7 @@ export function addFirmware(core: FleetCore, input: NewFirmware): Firmware {
     }
     const firmware: Firmware = {
       ...input,
-      id: randomBytes(6).toString('hex'),
+      id: core.newId(6),
       streamId: core.store.nextStreamId(),
       verification: input.verification ?? (core.settings.requireVerification ? 'unverified' : 'not-required'),
       sequence: core.store.nextReleaseSequence(input.productKey, input.module),

@@ -6,6 +6,7 @@
  * Each operation is one unit of work: a store transaction, then (only after the commit) the
  * events it produced. So an event, a sent notice or a `done()` always describes durable state.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { buildTopic, DeviceRef, MqttMessage, noticeIdSource, upgradeNoticeTemplate } from '../protocol';
 import { Clock, systemClock, TimerHandle } from './clock';
@@ -133,6 +134,8 @@ export interface UnitRunner {
   readonly schedules: boolean;
   /** Whether other processes share the store (then a lease decides who schedules). */
   readonly shared: boolean;
+  /** Random hex of `bytes` bytes, the same in every run of one unit (a new record's id). */
+  randomHex(bytes: number): string;
   /** Throws when this process no longer holds the scheduler's lease: the pass's unit is then not committed. */
   stillSchedules(): void;
 }
@@ -234,6 +237,11 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     this.firmwareCache.clear();
     this.anyActive = undefined;
     this.loadCaches();
+  }
+
+  /** A random id (hex of `bytes` bytes) for a new record: through a unit runner, the same in every run of the unit. */
+  newId(bytes: number): string {
+    return this.units ? this.units.randomHex(bytes) : randomBytes(bytes).toString('hex');
   }
 
   /** The start of a run of a unit (the first, or one more): the caches, and what subclasses keep. */

@@ -199,16 +199,19 @@ export class Fleet extends FleetCore {
     return this.view(installLatest(this, device, module));
   }
 
-  /** The store's identity: a random id made the first time it is asked for (every process on the store shares it). */
-  identity(): string {
-    return storeIdentity(this.store);
+  /**
+   * The store's identity (every process on the store shares it): `candidate`, a random id, becomes
+   * it the first time it is asked for. Made by the caller, so that a unit run again asks the same.
+   */
+  identity(candidate: string): string {
+    return storeIdentity(this.store, () => candidate);
   }
 
-  /** A secret the fleet keeps in its store (the URL signing key when none is configured), made once by `make`. */
-  keptSecret(key: string, make: () => string): string {
+  /** A secret the fleet keeps in its store (the URL signing key when none is configured): `candidate` the first time. */
+  keptSecret(key: string, candidate: string): string {
     let value = this.store.getMeta(key);
     if (!value) {
-      value = make();
+      value = candidate;
       this.store.setMeta(key, value);
     }
     return value;

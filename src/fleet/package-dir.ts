@@ -49,10 +49,13 @@ export function resolvePackageDir(named: string, userDir: string): string {
 }
 
 /** The store's identity, made (and kept with the fleet) the first time it is asked for. */
-export function storeIdentity(store: Pick<FleetStore, 'getMeta' | 'setMeta'>): string {
+export function storeIdentity(
+  store: Pick<FleetStore, 'getMeta' | 'setMeta'>,
+  make: () => string = () => randomBytes(16).toString('hex'),
+): string {
   let id = store.getMeta(STORE_ID_KEY);
   if (!id) {
-    id = randomBytes(16).toString('hex');
+    id = make();
     store.setMeta(STORE_ID_KEY, id);
   }
   return id;

@@ -12,7 +12,7 @@
  * - What a run changes in the scheduler's memory (rate buckets, recovery cursors) is put back
  *   before the next run of the same unit.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Clock, TimerHandle } from './clock';
 import { systemClock } from './clock';
 import { Work } from './core';
@@ -104,6 +104,8 @@ const EVERY_UNIT_READS: NonNullable<Parameters<Replay['run']>[1]> = [
 
 class ReplayedUnits implements UnitRunner {
   inUnit = false;
+  private seed: Buffer = Buffer.alloc(16);
+  private drawn = 0;
   lease: SchedulerLease | undefined;
   fleet: Fleet | undefined;
   private works: Work[] = [];
@@ -122,12 +124,15 @@ class ReplayedUnits implements UnitRunner {
   unit<T>(fn: () => T): Promise<T> {
     let at: number | undefined;
     let runs = 0;
+    const seed = randomBytes(16);
     this.pending++;
     const done = this.replay.run(() => {
       at ??= this.clock.now();
       this.clock.frozenAt = at;
       this.inUnit = true;
       this.works = [];
+      this.seed = seed;
+      this.drawn = 0;
       try {
         (this.fleet as Fleet).startRun(runs++ === 0);
         const value = fn();
@@ -156,6 +161,12 @@ class ReplayedUnits implements UnitRunner {
 
   produced(work: Work): void {
     this.works.push(work);
+  }
+
+  /** Random bytes drawn from the unit's seed, in order: each run of the unit draws the same ones. */
+  randomHex(bytes: number): string {
+    const digest = createHash('sha256').update(this.seed).update(String(this.drawn++)).digest();
+    return digest.subarray(0, Math.min(bytes, digest.length)).toString('hex');
   }
 
   get schedules(): boolean {

@@ -115,8 +115,13 @@ export function sharedEngine(url: string, settings: EngineSettings): Engine {
   const channel = new PgChannel(url, { fleet: 'fleet', onTrouble: settings.warn });
   const server = PgStore.open(url, { onError: (err) => settings.warn(err.message) });
   const replayed = new ReplayedFleet({ ...settings.fleet, host, server, lease, channel });
+  // Random candidates made once, outside the unit: a unit that runs again must ask the same.
+  const candidates = { secret: randomHex(), id: randomBytes(16).toString('hex') };
   const ready = replayed
-    .ask((f) => ({ secret: settings.urlSecret || f.keptSecret('urlSecret', randomHex), id: f.identity() }))
+    .ask((f) => ({
+      secret: settings.urlSecret || f.keptSecret('urlSecret', candidates.secret),
+      id: f.identity(candidates.id),
+    }))
     .then(({ secret, id }) => {
       host.settings.secret = secret;
       if (settings.packageDir)

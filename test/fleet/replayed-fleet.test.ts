@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisedStore, SqliteStore } from '../../src/fleet';
+import { externalFirmware } from '../helpers/fleet';
 import { devices, plainFleet, replayedFleet, scenario } from './replayed-scenario';
 
 describe('a fleet whose store answers with promises (ReplayedFleet)', function () {
@@ -29,5 +30,16 @@ describe('a fleet whose store answers with promises (ReplayedFleet)', function (
     should(expected.counts.SUCCEEDED).equal(9);
     should(expected.counts.FAILED).equal(3);
     should(actual).eql(expected);
+  });
+
+  it('a unit that makes a record with a random id and reads after it runs again with the same id', async function () {
+    const replayed = replayedFleet(promisedStore(new SqliteStore(join(dir, 'ids.sqlite'))));
+    const [firmware, versions] = await replayed.ask((f) => {
+      const fw = externalFirmware(f);
+      return [fw, f.versions('pk1'), f.listBatches()] as const;
+    });
+    should(versions).eql([]);
+    should((await replayed.ask((f) => f.listFirmware())).map((fw) => fw.id)).eql([firmware.id]);
+    await replayed.close();
   });
 });

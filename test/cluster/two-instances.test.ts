@@ -1,0 +1,176 @@
+/**
+ * Two Node-RED instances share one fleet on PostgreSQL, through Mosquitto's shared subscriptions:
+ * a batch of 1,000 devices with a rate limit, the scheduling instance killed in the middle, the
+ * other taking over, and both agreeing on the fleet's state whenever both run.
+ */
+import should from 'should';
+import mqtt from 'mqtt';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { clusterFlows } from '../helpers/cluster';
+import { ScriptedDevices } from '../helpers/devices';
+import { getJson, postJson, waitFor } from '../helpers/http';
+import { needMosquitto, type Mosquitto } from '../helpers/mosquitto';
+import { NodeRedChild } from '../helpers/node-red-child';
+import { freshDatabase, needPostgres, type Postgres } from '../helpers/postgres';
+
+const DEVICES = 1000;
+
+interface BatchView {
+  id: number;
+  state: string;
+  counts: Record<string, number>;
+}
+
+/** Uploads a small package as firmware `version` of pk1 through an instance's admin API. */
+async function upload(api: string, version: string): Promise<{ id: string }> {
+  const res = await fetch(`${api}/firmware?productKey=pk1&module=default&version=${version}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: Buffer.alloc(2048, version),
+  });
+  if (res.status !== 201) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { id: string };
+}
+
+/** The pid in the lease's holder name (`host:pid:random`), or undefined while nobody holds it. */
+function leaderPid(server: Postgres, database: string): number | undefined {
+  const holder = server.psql(database, "SELECT holder FROM ota_leases WHERE name = 'fleet' AND expires_at > now()");
+  const pid = Number(holder.split(':')[1]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+describe('two Node-RED instances share a fleet on PostgreSQL', function () {
+  this.timeout(300_000);
+  let server: Postgres;
+  let broker: Mosquitto;
+  let dir: string;
+  const reds: NodeRedChild[] = [];
+  let devices: ScriptedDevices | undefined;
+  let watcher: mqtt.MqttClient | undefined;
+
+  before(async function () {
+    server = await needPostgres(this);
+    broker = await needMosquitto(this);
+    dir = mkdtempSync(join(tmpdir(), 'ota-cluster-'));
+  });
+
+  after(async function () {
+    await devices?.stop();
+    await watcher?.endAsync();
+    for (const red of reds) await red.close();
+    await broker?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a rate-limited batch of 1,000 devices survives the scheduling instance being killed', async function () {
+    const url = await freshDatabase(server, 'cluster');
+    const database = new URL(url).pathname.slice(1);
+    const cluster = clusterFlows({ host: '127.0.0.1', port: broker.port }, url, {
+      requireVerification: false,
+      packageDir: join(dir, 'packages'),
+    });
+    const settings = { logging: { console: { level: 'warn' } } };
+    for (const name of ['a', 'b']) {
+      reds.push(
+        await NodeRedChild.start({ flows: cluster.flowsFor(name), credentials: cluster.credentials, settings }),
+      );
+    }
+    const [a, b] = reds;
+    const apiOf = (red: NodeRedChild) => `${red.baseUrl}/ota/fleets/${cluster.fleetId}`;
+
+    // What each instance took from the broker.
+    const taken = { a: 0, b: 0 };
+    watcher = await mqtt.connectAsync(broker.url);
+    await watcher.subscribeAsync('test/taken/+', { qos: 0 });
+    watcher.on('message', (topic) => taken[topic.endsWith('/a') ? 'a' : 'b']++);
+
+    const names = Array.from({ length: DEVICES }, (_, i) => `dev-${String(i).padStart(4, '0')}`);
+    devices = new ScriptedDevices(broker.url, 'pk1', names, '1.0.0', { stepMs: 50 });
+    await devices.start();
+    await devices.untilInventoried(apiOf(a), 120_000);
+
+    // Both answer with the same inventory: one store.
+    const versionsA = await getJson(`${apiOf(a)}/versions`);
+    should(await getJson(`${apiOf(b)}/versions`)).eql(versionsA);
+    should(versionsA).eql([{ productKey: 'pk1', module: 'default', version: '1.0.0', count: DEVICES }]);
+
+    const fw = await upload(apiOf(a), '2.0.0');
+    const batch = await postJson<BatchView>(`${apiOf(b)}/batches`, {
+      firmwareId: fw.id,
+      type: 'static',
+      targets: { selection: 'ALL', productKey: 'pk1' },
+      strategy: { maximumPerMinute: 6000, retryCount: 2, retryInterval: 0.2, timeoutInMinutes: 0.5 },
+    });
+    should(batch.counts.QUEUED).equal(DEVICES);
+
+    // A third of the way, the instance that schedules is killed.
+    await waitFor(
+      'a third of the devices notified',
+      async () => (devices!.notices.size >= DEVICES / 3 ? true : undefined),
+      120_000,
+    );
+    const pid = leaderPid(server, database);
+    const leader = reds.find((r) => r.pid === pid);
+    should.exist(leader, `no instance holds the lease (holder pid ${pid})`);
+    const survivor = reds.find((r) => r !== leader) as NodeRedChild;
+    const notifiedAtKill = devices.notices.size;
+    const killedAt = Date.now();
+    await (leader as NodeRedChild).kill();
+    const takeover = await waitFor(
+      'the other instance to take the lease',
+      async () => (leaderPid(server, database) === survivor.pid ? Date.now() - killedAt : undefined),
+      30_000,
+    );
+
+    // The survivor finishes the batch.
+    const done = await waitFor(
+      'the batch to complete',
+      async () => {
+        const view = await getJson<BatchView>(`${apiOf(survivor)}/batches/${batch.id}`);
+        return view.state === 'COMPLETED' ? view : undefined;
+      },
+      240_000,
+    );
+    should(done.counts).eql({
+      CONFIRM: 0,
+      QUEUED: 0,
+      NOTIFIED: 0,
+      IN_PROGRESS: 0,
+      SUCCEEDED: DEVICES,
+      FAILED: 0,
+      CANCELED: 0,
+    });
+    should(await getJson(`${apiOf(survivor)}/versions`)).eql([
+      { productKey: 'pk1', module: 'default', version: '2.0.0', count: DEVICES },
+    ]);
+
+    // Every device was notified; some twice (a notice the dead instance stored may not have left).
+    const counts = [...devices.notices.values()];
+    should(counts.length).equal(DEVICES);
+    const twice = counts.filter((n) => n > 1).length;
+    should(Math.max(...counts)).be.belowOrEqual(3);
+
+    // The killed instance comes back and agrees with the survivor.
+    await (leader as NodeRedChild).start(60_000);
+    should(await getJson(`${apiOf(leader as NodeRedChild)}/versions`)).eql(
+      await getJson(`${apiOf(survivor)}/versions`),
+    );
+    should((await getJson<BatchView>(`${apiOf(leader as NodeRedChild)}/batches/${batch.id}`)).counts).eql(done.counts);
+
+    should(takeover).be.belowOrEqual(10_000);
+    should(taken.a).be.above(0);
+    should(taken.b).be.above(0);
+    console.log(
+      `      figures ${JSON.stringify({
+        devices: DEVICES,
+        reportsTaken: taken,
+        notifiedAtKill,
+        takeoverMs: takeover,
+        notifiedTwice: twice,
+        batchMs: Date.now() - killedAt,
+      })}`,
+    );
+  });
+});

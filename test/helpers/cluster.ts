@@ -1,0 +1,64 @@
+/**
+ * Several Node-RED instances sharing one fleet on PostgreSQL, as a user runs them: the same
+ * platform flow in each (its `mqtt in` nodes subscribed as `$share/ota/…`, so Mosquitto hands each
+ * device message to one instance), the fleet's store as a credential, one package directory, and
+ * a client id of their own. Each instance also republishes what its `mqtt in` nodes took to
+ * `test/taken/<instance>`, so a test can count the reports each one handled.
+ */
+import { freshId } from './flow';
+import { platformFlow } from './platform-flow';
+
+export interface ClusterFlows {
+  fleetId: string;
+  pushId: string;
+  /** The flow of one instance. */
+  flowsFor(instance: string): object[];
+  /** The credentials every instance gets: the fleet's store. */
+  credentials: Record<string, Record<string, string>>;
+}
+
+interface FlowNodeLike {
+  id: string;
+  type: string;
+  topic?: string;
+  clientid?: string;
+  cleansession?: boolean;
+  wires?: string[][];
+  broker?: string;
+  z?: string;
+}
+
+export function clusterFlows(
+  broker: { host: string; port: number },
+  storeUrl: string,
+  fleetSettings: Record<string, unknown> = {},
+): ClusterFlows {
+  const { flows, fleetId, pushId } = platformFlow(broker, fleetSettings);
+  const tapId = freshId();
+  return {
+    fleetId,
+    pushId,
+    credentials: { [fleetId]: { storeUrl } },
+    flowsFor(instance: string): object[] {
+      const copy = structuredClone(flows) as FlowNodeLike[];
+      const brokerNode = copy.find((n) => n.type === 'mqtt-broker') as FlowNodeLike;
+      brokerNode.clientid = `ota-platform-${fleetId}-${instance}`;
+      // A member that dies takes its subscription with it: a persistent session would keep its share of the messages queued for it.
+      brokerNode.cleansession = true;
+      const tab = copy.find((n) => n.type === 'tab') as FlowNodeLike;
+      for (const n of copy.filter((x) => x.type === 'mqtt in')) {
+        n.topic = `$share/ota/${n.topic as string}`;
+        n.wires = [[...(n.wires?.[0] ?? []), tapId]];
+      }
+      copy.push({
+        id: tapId,
+        type: 'mqtt out',
+        z: tab.id,
+        topic: `test/taken/${instance}`,
+        broker: brokerNode.id,
+        wires: [],
+      } as FlowNodeLike & Record<string, unknown>);
+      return copy;
+    },
+  };
+}
