@@ -256,7 +256,8 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   /** After the commit of a unit on a store that answers with promises: its events, then its follow-ups as units of their own. */
   publishCommitted(works: Work[]): void {
     const touched = mergeTouched(works);
-    for (const work of works) this.publish(work);
+    // Counted when they were produced (runInUnit).
+    for (const work of works) this.emitWork(work);
     const units = this.units as UnitRunner;
     for (const [batchId, t] of touched) units.later(() => this.afterCommit(batchId, t));
   }
@@ -341,6 +342,9 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     this.work = work;
     try {
       const result = this.store.transaction(() => fn(work));
+      // Counted at once, so that what the unit answers (a batch's view) includes its own changes;
+      // a run that does not commit reads the counts again at the next (beginUnit).
+      this.countWork(work);
       units.produced(work);
       return result;
     } catch (err) {
@@ -437,6 +441,12 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   }
 
   private publish(work: Work): void {
+    this.countWork(work);
+    this.emitWork(work);
+  }
+
+  /** Moves the live counts by what a unit of work created and changed. */
+  private countWork(work: Work): void {
     if (work.created.size > 0 || work.transitions.length > 0) this.anyActive = undefined;
     for (const [batchId, byState] of work.created) {
       const counts = this.countsOf(batchId);
@@ -447,6 +457,9 @@ export class FleetCore extends EventEmitter<FleetEvents> {
       if (t.from) counts[t.from]--;
       counts[t.to]++;
     }
+  }
+
+  private emitWork(work: Work): void {
     for (const d of work.devices) this.emit('device', d);
     for (const f of work.firmware) this.emit('firmware', f);
     for (const t of work.transitions) this.emit('task', t);
