@@ -50,6 +50,27 @@ describe('the layers, as lint enforces them', function () {
       'nodes use the Fleet facade (src/fleet/fleet.ts), not its store or in-memory state',
     ]);
     should(await refusals('src/nodes/probe.ts', code('fleet.openBatches.size'), 'no-restricted-syntax')).have.length(1);
-    should(await refusals('src/nodes/probe.ts', code('fleet.findFirmware("x")'), 'no-restricted-syntax')).eql([]);
+    should(await refusals('src/nodes/probe.ts', code('fleet.attachEgress("push-1")'), 'no-restricted-syntax')).eql([]);
+  });
+
+  it("a node calls the fleet's store-touching methods only inside handle.ask", async function () {
+    const code = (body: string) =>
+      `import type { FleetHandle } from './registry';\nexport const probe = (handle: FleetHandle) => ${body};\n`;
+    const asked =
+      "a call that reads or writes the fleet's store goes through the handle: await handle.ask((f) => f.x(…))";
+    should(await refusals('src/nodes/probe.ts', code('handle.fleet.findFirmware("x")'), 'no-restricted-syntax')).eql([
+      asked,
+    ]);
+    should(
+      await refusals(
+        'src/nodes/probe.ts',
+        code('{ const { fleet } = handle; return fleet.createBatch({}); }'),
+        'no-restricted-syntax',
+      ),
+    ).eql([asked]);
+    should(
+      await refusals('src/nodes/probe.ts', code('handle.ask((f) => f.findFirmware("x"))'), 'no-restricted-syntax'),
+    ).eql([]);
+    should(await refusals('src/nodes/probe.ts', code('handle.fleet.totals()'), 'no-restricted-syntax')).eql([]);
   });
 });

@@ -10,7 +10,7 @@ import should from 'should';
 import { snapshot } from '../helpers/fleet-state';
 import { assertNoStackTrace, fleetSuite, httpRequest } from '../helpers/fleet-red';
 import { AdminCase, adminCases } from '../helpers/fuzz-admin';
-import { deployFuzzed, printFigures } from '../helpers/fuzz-run';
+import { Deployed, deployFuzzed, printFigures } from '../helpers/fuzz-run';
 
 helper.init(require.resolve('node-red'));
 
@@ -36,7 +36,7 @@ describe('reliability: bad requests to the admin API', function () {
 
   it(`answers ${RUNS} bad requests across every route with 4xx and {error}, never 500 or a stack, and changes nothing`, async function () {
     const d = await deployFuzzed(suite);
-    const before = snapshot(d.fleet);
+    const before = await d.ask(snapshot);
     const target = { ...d.target, fleetId: d.f.fleet.id, idle: d.target.devices.slice(10) };
     const statuses: Record<number, number> = {};
     const kinds = new Set<string>();
@@ -54,7 +54,7 @@ describe('reliability: bad requests to the admin API', function () {
       }),
       { numRuns: RUNS, seed: SEED },
     );
-    should(snapshot(d.fleet)).eql(before);
+    should(await d.ask(snapshot)).eql(before);
     printFigures('fuzz admin API', { requests: RUNS, seed: SEED, ms: Date.now() - start, kinds: kinds.size, statuses });
   });
 
@@ -71,8 +71,8 @@ describe('reliability: bad requests to the admin API', function () {
   });
 
   /** Sends each case and checks its refusal; the fleet must not change. */
-  async function refuseAll(cases: AdminCase[], fleet: Parameters<typeof snapshot>[0]): Promise<void> {
-    const before = snapshot(fleet);
+  async function refuseAll(cases: AdminCase[], ask: Deployed['ask']): Promise<void> {
+    const before = await ask(snapshot);
     for (const c of cases)
       assertRefused(
         c,
@@ -82,7 +82,7 @@ describe('reliability: bad requests to the admin API', function () {
           body: c.body === undefined ? undefined : Buffer.from(c.body),
         }),
       );
-    should(snapshot(fleet)).eql(before);
+    should(await ask(snapshot)).eql(before);
   }
 
   it('answers bodies that are not JSON objects, or too large, with 400 or 413 and {error}, without a stack trace', async function () {
@@ -124,7 +124,7 @@ describe('reliability: bad requests to the admin API', function () {
           expect: [413],
         },
       ],
-      d.fleet,
+      d.ask,
     );
   });
 
@@ -162,7 +162,7 @@ describe('reliability: bad requests to the admin API', function () {
         { kind: 'bad percent-encoding', method: 'GET', path: `${F}/batches/%E0%A4%A/tasks`, expect: [400] },
         { kind: 'bad percent-encoding', method: 'GET', path: '/ota/fleets/%ZZ/devices', expect: [400] },
       ],
-      d.fleet,
+      d.ask,
     );
   });
 });

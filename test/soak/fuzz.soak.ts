@@ -57,7 +57,7 @@ describe(`soak: ${MESSAGES} malformed messages per ingress node (seed ${SEED})`,
   });
   it(`the admin API (${REQUESTS} bad requests)`, async function () {
     const d = await deployFuzzed(suite);
-    const before = snapshot(d.fleet);
+    const before = await d.ask(snapshot);
     const statuses: Record<number, number> = {};
     await fc.assert(
       fc.asyncProperty(
@@ -75,7 +75,7 @@ describe(`soak: ${MESSAGES} malformed messages per ingress node (seed ${SEED})`,
       ),
       { numRuns: REQUESTS, seed: SEED + 10 },
     );
-    should(snapshot(d.fleet)).eql(before);
+    should(await d.ask(snapshot)).eql(before);
     printFigures('soak fuzz admin API', { requests: REQUESTS, seed: SEED + 10, statuses });
   });
 });
