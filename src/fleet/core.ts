@@ -253,13 +253,9 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   /** A run of a unit starts: memory a run changes is kept at the first and put back at the others. */
   protected onRunStart(_first: boolean): void {}
 
-  /** After the commit of a unit on a store that answers with promises: its events, then its follow-ups as units of their own. */
+  /** After the commit of a unit on a store that answers with promises: its events (counted and settled when produced: runInUnit). */
   publishCommitted(works: Work[]): void {
-    const touched = mergeTouched(works);
-    // Counted when they were produced (runInUnit).
     for (const work of works) this.emitWork(work);
-    const units = this.units as UnitRunner;
-    for (const [batchId, t] of touched) units.later(() => this.afterCommit(batchId, t));
   }
 
   close(): void {
@@ -346,6 +342,9 @@ export class FleetCore extends EventEmitter<FleetEvents> {
       // a run that does not commit reads the counts again at the next (beginUnit).
       this.countWork(work);
       units.produced(work);
+      this.work = undefined;
+      // What follows a change (completion, waves, abort) goes in the same unit, as it follows at once on SQLite.
+      for (const [batchId, touched] of work.touched) this.afterCommit(batchId, touched);
       return result;
     } catch (err) {
       // Undone (a nested transaction), or the run stops: the caches are read again as they now stand.
