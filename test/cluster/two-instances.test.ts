@@ -17,6 +17,15 @@ import { freshDatabase, needPostgres, type Postgres } from '../helpers/postgres'
 
 const DEVICES = 1000;
 
+interface TransitionView {
+  taskId: number;
+  from: string | null;
+  to: string;
+  at: number;
+}
+
+const transitionKey = (t: TransitionView) => `${t.taskId} ${t.from}>${t.to} ${t.at}`;
+
 interface BatchView {
   id: number;
   state: string;
@@ -80,11 +89,19 @@ describe('two Node-RED instances share a fleet on PostgreSQL', function () {
     const [a, b] = reds;
     const apiOf = (red: NodeRedChild) => `${red.baseUrl}/ota/fleets/${cluster.fleetId}`;
 
-    // What each instance took from the broker.
+    // What each instance took from the broker, and the task events each one's ota-push sent.
     const taken = { a: 0, b: 0 };
+    const events = new Set<string>();
     watcher = await mqtt.connectAsync(broker.url);
-    await watcher.subscribeAsync('test/taken/+', { qos: 0 });
-    watcher.on('message', (topic) => taken[topic.endsWith('/a') ? 'a' : 'b']++);
+    await watcher.subscribeAsync(['test/taken/+', 'test/events/+'], { qos: 1 });
+    watcher.on('message', (topic, payload) => {
+      if (topic.startsWith('test/taken/')) taken[topic.endsWith('/a') ? 'a' : 'b']++;
+      else {
+        const t = JSON.parse(payload.toString()) as TransitionView;
+        // A step within IN_PROGRESS is an event but no stored transition.
+        if (t.taskId !== undefined && (t.from !== t.to || t.to === 'NOTIFIED')) events.add(transitionKey(t));
+      }
+    });
 
     const names = Array.from({ length: DEVICES }, (_, i) => `dev-${String(i).padStart(4, '0')}`);
     devices = new ScriptedDevices(broker.url, 'pk1', names, '1.0.0', { stepMs: 50 });
@@ -116,6 +133,9 @@ describe('two Node-RED instances share a fleet on PostgreSQL', function () {
     should.exist(leader, `no instance holds the lease (holder pid ${pid})`);
     const survivor = reds.find((r) => r !== leader) as NodeRedChild;
     const notifiedAtKill = devices.notices.size;
+    const atKill = await getJson<BatchView>(`${apiOf(survivor)}/batches/${batch.id}`);
+    const inFlightAtKill = atKill.counts.NOTIFIED + atKill.counts.IN_PROGRESS;
+    const acknowledged = new Set(events);
     const killedAt = Date.now();
     await (leader as NodeRedChild).kill();
     const takeover = await waitFor(
@@ -133,18 +153,16 @@ describe('two Node-RED instances share a fleet on PostgreSQL', function () {
       },
       240_000,
     );
-    should(done.counts).eql({
-      CONFIRM: 0,
-      QUEUED: 0,
-      NOTIFIED: 0,
-      IN_PROGRESS: 0,
-      SUCCEEDED: DEVICES,
-      FAILED: 0,
-      CANCELED: 0,
-    });
-    should(await getJson(`${apiOf(survivor)}/versions`)).eql([
-      { productKey: 'pk1', module: 'default', version: '2.0.0', count: DEVICES },
-    ]);
+    // Every task ended, and only devices in flight at the kill failed: their reports went down with it.
+    should(done.counts.SUCCEEDED + done.counts.FAILED).equal(DEVICES);
+    should(done.counts.FAILED).be.belowOrEqual(inFlightAtKill);
+    const failed = await getJson<{ reason: string }[]>(`${apiOf(survivor)}/batches/${batch.id}/tasks?state=FAILED`);
+    for (const t of failed) should(t.reason).match(/^(timed out|no answer)/);
+    // Every transition an instance announced before the kill is stored.
+    const stored = await getJson<TransitionView[]>(`${apiOf(survivor)}/batches/${batch.id}/transitions?limit=100000`);
+    const storedKeys = new Set(stored.map(transitionKey));
+    should([...acknowledged].filter((k) => !storedKeys.has(k))).eql([]);
+    should(acknowledged.size).be.above(DEVICES / 3);
 
     // Every device was notified; some twice (a notice the dead instance stored may not have left).
     const counts = [...devices.notices.values()];
@@ -167,6 +185,8 @@ describe('two Node-RED instances share a fleet on PostgreSQL', function () {
         devices: DEVICES,
         reportsTaken: taken,
         notifiedAtKill,
+        inFlightAtKill,
+        failedWithTheKilled: done.counts.FAILED,
         takeoverMs: takeover,
         notifiedTwice: twice,
         batchMs: Date.now() - killedAt,

@@ -3,7 +3,8 @@
  * platform flow in each (its `mqtt in` nodes subscribed as `$share/ota/…`, so Mosquitto hands each
  * device message to one instance), the fleet's store as a credential, one package directory, and
  * a client id of their own. Each instance also republishes what its `mqtt in` nodes took to
- * `test/taken/<instance>`, so a test can count the reports each one handled.
+ * `test/taken/<instance>`, so a test can count the reports each one handled, and its events (ota-push
+ * output 2) go to `test/events/<instance>`.
  */
 import { freshId } from './flow';
 import { platformFlow } from './platform-flow';
@@ -46,6 +47,9 @@ export function clusterFlows(
       // A member that dies takes its subscription with it: a persistent session would keep its share of the messages queued for it.
       brokerNode.cleansession = true;
       const tab = copy.find((n) => n.type === 'tab') as FlowNodeLike;
+      // Each instance's ota-push output 2 (the task and batch events) on a topic of its own.
+      const events = copy.find((n) => n.type === 'mqtt out' && n.topic === 'test/events') as FlowNodeLike;
+      events.topic = `test/events/${instance}`;
       for (const n of copy.filter((x) => x.type === 'mqtt in')) {
         n.topic = `$share/ota/${n.topic as string}`;
         n.wires = [[...(n.wires?.[0] ?? []), tapId]];
