@@ -28,6 +28,11 @@ export interface PgStoreOptions {
   idleInTransactionTimeoutMs?: number;
   /** A statement running longer than this is cancelled (no limit). */
   statementTimeoutMs?: number;
+  /**
+   * A statement not answered within this long fails here, whatever the server does (no limit): a
+   * network cut leaves a connection open and silent, and only this ends the wait.
+   */
+  queryTimeoutMs?: number;
   /** How many times a transaction runs again after a deadlock or serialization failure (5). */
   maxRetries?: number;
   /** Told of each retry of a transaction (tests, metrics). */
@@ -113,6 +118,7 @@ export class PgStore extends PgOperations implements AsyncFleetStore {
       connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
       idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
       ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+      ...(options.queryTimeoutMs ? { query_timeout: options.queryTimeoutMs } : {}),
       // A server that vanished without closing the connection (a cut network) is noticed.
       keepAlive: true,
       application_name: 'node-red-contrib-mqtt-ota',

@@ -113,7 +113,8 @@ export function sharedEngine(url: string, settings: EngineSettings): Engine {
   // One fleet per database: its instances share one lease and one channel.
   const lease = new PgLease(url, { name: 'fleet' });
   const channel = new PgChannel(url, { fleet: 'fleet', onTrouble: settings.warn });
-  const server = PgStore.open(url, { onError: (err) => settings.warn(err.message) });
+  // A unit of work cut off from the database fails within 10 s (a report is refused, with the reason) rather than waiting.
+  const server = PgStore.open(url, { queryTimeoutMs: 10_000, onError: (err) => settings.warn(err.message) });
   const replayed = new ReplayedFleet({ ...settings.fleet, host, server, lease, channel });
   // Random candidates made once, outside the unit: a unit that runs again must ask the same.
   const candidates = { secret: randomHex(), id: randomBytes(16).toString('hex') };

@@ -4,7 +4,7 @@
  * device message to one instance), the fleet's store as a credential, one package directory, and
  * a client id of their own. Each instance also republishes what its `mqtt in` nodes took to
  * `test/taken/<instance>`, so a test can count the reports each one handled, and its events (ota-push
- * output 2) go to `test/events/<instance>`.
+ * output 2) go to `test/events/<instance>`, and its nodes' statuses to `test/status/<instance>`.
  */
 import { freshId } from './flow';
 import { platformFlow } from './platform-flow';
@@ -16,6 +16,8 @@ export interface ClusterFlows {
   flowsFor(instance: string): object[];
   /** The credentials every instance gets: the fleet's store. */
   credentials: Record<string, Record<string, string>>;
+  /** The credentials of an instance that reaches the store at another address (through a proxy). */
+  credentialsFor(storeUrl: string): Record<string, Record<string, string>>;
 }
 
 interface FlowNodeLike {
@@ -40,6 +42,7 @@ export function clusterFlows(
     fleetId,
     pushId,
     credentials: { [fleetId]: { storeUrl } },
+    credentialsFor: (url: string) => ({ [fleetId]: { storeUrl: url } }),
     flowsFor(instance: string): object[] {
       const copy = structuredClone(flows) as FlowNodeLike[];
       const brokerNode = copy.find((n) => n.type === 'mqtt-broker') as FlowNodeLike;
@@ -54,6 +57,28 @@ export function clusterFlows(
         n.topic = `$share/ota/${n.topic as string}`;
         n.wires = [[...(n.wires?.[0] ?? []), tapId]];
       }
+      // Every node's status, as the editor shows it, on test/status/<instance>.
+      const statusId = freshId();
+      const asPayload = freshId();
+      const statusOut = freshId();
+      copy.push(
+        { id: statusId, type: 'status', z: tab.id, scope: null, wires: [[asPayload]] } as FlowNodeLike,
+        {
+          id: asPayload,
+          type: 'change',
+          z: tab.id,
+          rules: [{ t: 'set', p: 'payload', pt: 'msg', to: 'status', tot: 'msg' }],
+          wires: [[statusOut]],
+        } as FlowNodeLike,
+        {
+          id: statusOut,
+          type: 'mqtt out',
+          z: tab.id,
+          topic: `test/status/${instance}`,
+          broker: brokerNode.id,
+          wires: [],
+        } as FlowNodeLike,
+      );
       copy.push({
         id: tapId,
         type: 'mqtt out',
