@@ -24,6 +24,7 @@ const BENCHMARKS: { name: string; file: string; flags?: string[] }[] = [
   { name: 'versions', file: 'versions.js' },
   { name: 'stalls', file: 'stalls.js' },
   { name: 'pg-store', file: 'pg-store.js' },
+  { name: 'pg-fleet', file: 'pg-fleet.js' },
 ];
 
 function tryText(fn: () => string): string {
