@@ -8,7 +8,7 @@ import mqtt from 'mqtt';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterFlows } from '../helpers/cluster';
+import { clusterFlows, leaderPid, uploadPackage } from '../helpers/cluster';
 import { ScriptedDevices } from '../helpers/devices';
 import { getJson, postJson, waitFor } from '../helpers/http';
 import { needMosquitto, type Mosquitto } from '../helpers/mosquitto';
@@ -26,13 +26,6 @@ interface BatchView {
   id: number;
   state: string;
   counts: Record<string, number>;
-}
-
-/** The pid in the lease's holder name (`host:pid:random`), or undefined while nobody holds it. */
-function leaderPid(server: Postgres, database: string): number | undefined {
-  const holder = server.psql(database, "SELECT holder FROM ota_leases WHERE name = 'fleet' AND expires_at > now()");
-  const pid = Number(holder.split(':')[1]);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 describe('an instance cut off from PostgreSQL', function () {
@@ -97,13 +90,7 @@ describe('an instance cut off from PostgreSQL', function () {
     devices = new ScriptedDevices(broker.url, 'pk1', names, '1.0.0', { stepMs: 50 });
     await devices.start();
     await devices.untilInventoried(apiOf(a), 60_000);
-    const upload = await fetch(`${apiOf(a)}/firmware?productKey=pk1&module=default&version=2.0.0`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/octet-stream' },
-      body: Buffer.alloc(1024, 2),
-    });
-    should(upload.status).equal(201);
-    const fw = (await upload.json()) as { id: string };
+    const fw = await uploadPackage(apiOf(a), '2.0.0', 1024);
     const batch = await postJson<BatchView>(`${apiOf(a)}/batches`, {
       firmwareId: fw.id,
       type: 'static',

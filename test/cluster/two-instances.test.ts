@@ -8,7 +8,7 @@ import mqtt from 'mqtt';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterFlows } from '../helpers/cluster';
+import { clusterFlows, leaderPid, uploadPackage } from '../helpers/cluster';
 import { ScriptedDevices } from '../helpers/devices';
 import { getJson, postJson, waitFor } from '../helpers/http';
 import { needMosquitto, type Mosquitto } from '../helpers/mosquitto';
@@ -30,24 +30,6 @@ interface BatchView {
   id: number;
   state: string;
   counts: Record<string, number>;
-}
-
-/** Uploads a small package as firmware `version` of pk1 through an instance's admin API. */
-async function upload(api: string, version: string): Promise<{ id: string }> {
-  const res = await fetch(`${api}/firmware?productKey=pk1&module=default&version=${version}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/octet-stream' },
-    body: Buffer.alloc(2048, version),
-  });
-  if (res.status !== 201) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as { id: string };
-}
-
-/** The pid in the lease's holder name (`host:pid:random`), or undefined while nobody holds it. */
-function leaderPid(server: Postgres, database: string): number | undefined {
-  const holder = server.psql(database, "SELECT holder FROM ota_leases WHERE name = 'fleet' AND expires_at > now()");
-  const pid = Number(holder.split(':')[1]);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 describe('two Node-RED instances share a fleet on PostgreSQL', function () {
@@ -113,7 +95,7 @@ describe('two Node-RED instances share a fleet on PostgreSQL', function () {
     should(await getJson(`${apiOf(b)}/versions`)).eql(versionsA);
     should(versionsA).eql([{ productKey: 'pk1', module: 'default', version: '1.0.0', count: DEVICES }]);
 
-    const fw = await upload(apiOf(a), '2.0.0');
+    const fw = await uploadPackage(apiOf(a), '2.0.0');
     const batch = await postJson<BatchView>(`${apiOf(b)}/batches`, {
       firmwareId: fw.id,
       type: 'static',

@@ -7,6 +7,7 @@
  * output 2) go to `test/events/<instance>`, and its nodes' statuses to `test/status/<instance>`.
  */
 import { freshId } from './flow';
+import type { Postgres } from './postgres';
 import { platformFlow } from './platform-flow';
 
 export interface ClusterFlows {
@@ -90,4 +91,22 @@ export function clusterFlows(
       return copy;
     },
   };
+}
+
+/** The pid in the scheduler lease's holder name (`host:pid:random`), or undefined while nobody holds it. */
+export function leaderPid(server: Postgres, database: string): number | undefined {
+  const holder = server.psql(database, "SELECT holder FROM ota_leases WHERE name = 'fleet' AND expires_at > now()");
+  const pid = Number(holder.split(':')[1]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Uploads a small package as firmware `version` of pk1 through an instance's admin API. */
+export async function uploadPackage(api: string, version: string, size = 2048): Promise<{ id: string }> {
+  const res = await fetch(`${api}/firmware?productKey=pk1&module=default&version=${version}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: Buffer.alloc(size, version),
+  });
+  if (res.status !== 201) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { id: string };
 }
