@@ -16,6 +16,20 @@ import { NodeRedChild } from '../helpers/node-red-child';
 import { freshDatabase, needPostgres, type Postgres } from '../helpers/postgres';
 
 const DEVICES = 1000;
+/** The batch's rate, and the bucket's burst (100 ms of it: rate.ts). */
+const RATE_PER_SECOND = 100;
+const BURST = RATE_PER_SECOND / 10;
+
+/** The most of these times that fall within one second. */
+function busiestSecond(times: number[]): number {
+  const sorted = [...times].sort((x, y) => x - y);
+  let most = 0;
+  for (let i = 0, j = 0; j < sorted.length; j++) {
+    while (sorted[j] - sorted[i] >= 1000) i++;
+    most = Math.max(most, j - i + 1);
+  }
+  return most;
+}
 
 interface TransitionView {
   taskId: number;
@@ -100,7 +114,7 @@ describe('two Node-RED instances share a fleet on PostgreSQL', function () {
       firmwareId: fw.id,
       type: 'static',
       targets: { selection: 'ALL', productKey: 'pk1' },
-      strategy: { maximumPerMinute: 6000, retryCount: 2, retryInterval: 0.2, timeoutInMinutes: 0.5 },
+      strategy: { maximumPerMinute: RATE_PER_SECOND * 60, retryCount: 2, retryInterval: 0.2, timeoutInMinutes: 0.5 },
     });
     should(batch.counts.QUEUED).equal(DEVICES);
 
@@ -144,6 +158,9 @@ describe('two Node-RED instances share a fleet on PostgreSQL', function () {
     const stored = await getJson<TransitionView[]>(`${apiOf(survivor)}/batches/${batch.id}/transitions?limit=100000`);
     const storedKeys = new Set(stored.map(transitionKey));
     should([...acknowledged].filter((k) => !storedKeys.has(k))).eql([]);
+    // The rate held across the handover: the first notices of both instances, by the times they stored.
+    const busiest = busiestSecond(stored.filter((t) => t.from === 'QUEUED' && t.to === 'NOTIFIED').map((t) => t.at));
+    should(busiest).be.belowOrEqual(RATE_PER_SECOND + 2 * BURST);
     should(acknowledged.size).be.above(DEVICES / 3);
 
     // Every device was notified; some twice (a notice the dead instance stored may not have left).
@@ -171,6 +188,7 @@ describe('two Node-RED instances share a fleet on PostgreSQL', function () {
         failedWithTheKilled: done.counts.FAILED,
         takeoverMs: takeover,
         notifiedTwice: twice,
+        busiestSecond: busiest,
         batchMs: Date.now() - killedAt,
       })}`,
     );
