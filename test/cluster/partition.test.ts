@@ -95,7 +95,7 @@ describe('an instance cut off from PostgreSQL', function () {
       firmwareId: fw.id,
       type: 'static',
       targets: { selection: 'ALL', productKey: 'pk1' },
-      strategy: { maximumPerMinute: 600, retryCount: 3, retryInterval: 0.2, timeoutInMinutes: 1 },
+      strategy: { maximumPerMinute: 3000, retryCount: 3, retryInterval: 0.1, timeoutInMinutes: 0.25 },
     });
 
     // Cut b off while it schedules: a takes the lease over, and the batch goes on through a.

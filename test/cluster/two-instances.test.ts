@@ -89,9 +89,12 @@ describe('two Node-RED instances share a fleet on PostgreSQL', function () {
     const taken = { a: 0, b: 0 };
     const events = new Set<string>();
     watcher = await mqtt.connectAsync(broker.url);
-    await watcher.subscribeAsync(['test/taken/+', 'test/events/+'], { qos: 1 });
+    let noticeUrl: string | undefined;
+    await watcher.subscribeAsync(['test/taken/+', 'test/events/+', '/ota/device/upgrade/pk1/dev-0000'], { qos: 1 });
     watcher.on('message', (topic, payload) => {
       if (topic.startsWith('test/taken/')) taken[topic.endsWith('/a') ? 'a' : 'b']++;
+      else if (topic.startsWith('/ota/'))
+        noticeUrl ??= (JSON.parse(payload.toString()) as { data: { url: string } }).data.url;
       else {
         const t = JSON.parse(payload.toString()) as TransitionView;
         // A step within IN_PROGRESS is an event but no stored transition.
@@ -114,7 +117,7 @@ describe('two Node-RED instances share a fleet on PostgreSQL', function () {
       firmwareId: fw.id,
       type: 'static',
       targets: { selection: 'ALL', productKey: 'pk1' },
-      strategy: { maximumPerMinute: RATE_PER_SECOND * 60, retryCount: 2, retryInterval: 0.2, timeoutInMinutes: 0.5 },
+      strategy: { maximumPerMinute: RATE_PER_SECOND * 60, retryCount: 2, retryInterval: 0.1, timeoutInMinutes: 0.15 },
     });
     should(batch.counts.QUEUED).equal(DEVICES);
 
@@ -175,6 +178,13 @@ describe('two Node-RED instances share a fleet on PostgreSQL', function () {
       await getJson(`${apiOf(survivor)}/versions`),
     );
     should((await getJson<BatchView>(`${apiOf(leader as NodeRedChild)}/batches/${batch.id}`)).counts).eql(done.counts);
+    // The package a notice names is served by each instance, from the shared directory, with the same signed URL.
+    const { pathname, search } = new URL(noticeUrl as string);
+    for (const red of reds) {
+      const res = await fetch(`${red.baseUrl}${pathname}${search}`, { headers: { range: 'bytes=100-199' } });
+      should(res.status).equal(206);
+      should(Buffer.from(await res.arrayBuffer())).eql(Buffer.alloc(2048, '2.0.0').subarray(100, 200));
+    }
 
     should(takeover).be.belowOrEqual(10_000);
     should(taken.a).be.above(0);
