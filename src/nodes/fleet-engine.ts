@@ -114,7 +114,14 @@ export function sharedEngine(url: string, settings: EngineSettings): Engine {
   const lease = new PgLease(url, { name: 'fleet' });
   const channel = new PgChannel(url, { fleet: 'fleet', onTrouble: settings.warn });
   // A unit of work cut off from the database fails within 10 s (a report is refused, with the reason) rather than waiting.
-  const server = PgStore.open(url, { queryTimeoutMs: 10_000, onError: (err) => settings.warn(err.message) });
+  // A transaction left open by an instance cut off from the database holds its row locks until the
+  // server ends it: after 5 s idle (a unit of work is idle in its transaction for milliseconds), so
+  // the instance that takes over is not held up for long.
+  const server = PgStore.open(url, {
+    queryTimeoutMs: 10_000,
+    idleInTransactionTimeoutMs: 5_000,
+    onError: (err) => settings.warn(err.message),
+  });
   const replayed = new ReplayedFleet({ ...settings.fleet, host, server, lease, channel });
   // Random candidates made once, outside the unit: a unit that runs again must ask the same.
   const candidates = { secret: randomHex(), id: randomBytes(16).toString('hex') };

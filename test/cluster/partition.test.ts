@@ -95,7 +95,7 @@ describe('an instance cut off from PostgreSQL', function () {
       firmwareId: fw.id,
       type: 'static',
       targets: { selection: 'ALL', productKey: 'pk1' },
-      strategy: { maximumPerMinute: 3000, retryCount: 3, retryInterval: 0.1, timeoutInMinutes: 0.25 },
+      strategy: { maximumPerMinute: 600, retryCount: 3, retryInterval: 0.2, timeoutInMinutes: 1 },
     });
 
     // Cut b off while it schedules: a takes the lease over, and the batch goes on through a.
@@ -136,14 +136,18 @@ describe('an instance cut off from PostgreSQL', function () {
       },
       60_000,
     );
+    let last: BatchView | undefined;
     const done = await waitFor(
-      'the batch to complete',
+      `the batch to complete (lease ${leaderPid(server, database)}, a ${a.pid}, b ${b.pid})`,
       async () => {
         const view = await getJson<BatchView>(`${apiOf(a)}/batches/${batch.id}`);
+        last = view;
         return view.state === 'COMPLETED' ? view : undefined;
       },
       240_000,
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen ${JSON.stringify(last?.counts)}; a: ${a.output.slice(-1500)}`);
+    });
     should(done.counts.SUCCEEDED + done.counts.FAILED).equal(names.length);
     should((await getJson<BatchView>(`${apiOf(b)}/batches/${batch.id}`)).counts).eql(done.counts);
     should(takeover).be.belowOrEqual(10_000);
