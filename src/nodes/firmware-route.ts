@@ -6,7 +6,9 @@
  * When both share a root (the default: `/`), every download first passes the editor's middleware,
  * which stats a file in the editor's folder per request: a third of Node-RED's CPU per download.
  * Then, and only when nothing else guards the node root, the same routes are also matched first
- * in the admin app (see `frontOfAdmin`).
+ * in the admin app (see `frontOfAdmin`). The admin app a node is given (`RED.httpAdmin`) is the
+ * runtime's, mounted at `/` inside the editor API's app behind the editor's middleware; the routes
+ * go to the front of that outer app (see `adminFront`).
  */
 import type { NodeAPI } from 'node-red';
 import type { NextFunction, Request, Response } from 'express';
@@ -20,6 +22,9 @@ type App = {
   get?: (path: string, handler: Handler) => void;
   use: (path: string, handler: (err: unknown, req: Request, res: Response, next: NextFunction) => void) => void;
   _router?: { stack?: { name?: string }[] };
+  /** Set by express when the app is mounted in another. */
+  parent?: App;
+  mountpath?: string | string[];
 };
 
 /** The settings of Node-RED that put something in front of the node root or change its answers. */
@@ -31,6 +36,8 @@ export interface RouteSettings {
   httpAuth?: unknown;
   httpNodeMiddleware?: unknown;
   httpNodeCors?: unknown;
+  httpAdminMiddleware?: unknown;
+  httpAdminCors?: unknown;
   requireHttps?: unknown;
 }
 
@@ -38,15 +45,34 @@ const root = (r: string | false | undefined) => (r === false ? false : `/${r ?? 
 
 /**
  * Whether the download routes may be matched at the front of the admin app: it is mounted at the
- * node root too, and no setting guards the node root (authentication, middleware, CORS, HTTPS
- * only), so a download answered there gets exactly the answer the node app would give.
+ * node root too, and no setting guards either root (authentication, middleware, CORS, HTTPS only),
+ * so a download answered there gets exactly the answer the node app would give.
  */
 export function frontOfAdmin(s: RouteSettings): boolean {
   const admin = root(s.httpAdminRoot);
   if (admin === false || admin !== root(s.httpNodeRoot)) return false;
-  return (
-    !s.httpAdminAuth && !s.httpNodeAuth && !s.httpAuth && !s.httpNodeMiddleware && !s.httpNodeCors && !s.requireHttps
-  );
+  const guards = [
+    s.httpAdminAuth,
+    s.httpNodeAuth,
+    s.httpAuth,
+    s.httpNodeMiddleware,
+    s.httpNodeCors,
+    s.httpAdminMiddleware,
+    s.httpAdminCors,
+    s.requireHttps,
+  ];
+  return guards.every((g) => !g);
+}
+
+/**
+ * The app whose front a request at the admin root reaches first. Node-RED mounts the runtime's
+ * admin app (what nodes get as `RED.httpAdmin`) at `/` inside the editor API's app, after the
+ * editor's static files; that outer app is the one to front. One level only: above it is the
+ * server's own app, which may hold an embedding application's middleware.
+ */
+export function adminFront(admin: App): App {
+  const outer = admin.parent;
+  return outer?._router?.stack && admin.mountpath === '/' ? outer : admin;
 }
 
 /** Express refuses a path that is not valid percent-encoding (`%c0%ae`, an overlong "..") before
@@ -99,5 +125,7 @@ export function mountFirmwareRoute(RED: NodeAPI): void {
   };
   addRoutes(app, serve, false);
   const admin = RED.httpAdmin as unknown as App | undefined;
-  if (admin && admin !== app && frontOfAdmin(RED.settings as unknown as RouteSettings)) addRoutes(admin, serve, true);
+  if (admin && admin !== app && frontOfAdmin(RED.settings as unknown as RouteSettings)) {
+    addRoutes(adminFront(admin), serve, true);
+  }
 }

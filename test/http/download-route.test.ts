@@ -19,19 +19,28 @@ interface Layout {
   close(): Promise<void>;
 }
 
-/** A top-level app with the admin app mounted before the node app, as red.js does. */
-async function layout(settings: RouteSettings & { httpAdminRoot: string; httpNodeRoot: string }): Promise<Layout> {
+/**
+ * A top-level app with the admin app mounted before the node app, as red.js does. The admin app is
+ * the editor API's: its body parsers, the editor's middleware, then the runtime's admin app at `/`,
+ * which is what nodes are given as `RED.httpAdmin` (`nested: false`: that app alone).
+ */
+async function layout(
+  settings: RouteSettings & { httpAdminRoot: string; httpNodeRoot: string },
+  nested = true,
+): Promise<Layout> {
   const top = express();
-  const httpAdmin = express();
+  const editorApi = express();
+  const runtimeAdmin = nested ? express() : editorApi;
   const httpNode = express();
   const editorSeen: string[] = [];
-  httpAdmin.use(express.json());
-  httpAdmin.use((req, _res, next) => {
+  editorApi.use(express.json());
+  editorApi.use((req, _res, next) => {
     editorSeen.push(req.path);
     next();
   });
-  mountFirmwareRoute({ httpAdmin, httpNode, settings } as unknown as NodeAPI);
-  top.use(settings.httpAdminRoot, httpAdmin);
+  if (nested) editorApi.use(runtimeAdmin);
+  mountFirmwareRoute({ httpAdmin: runtimeAdmin, httpNode, settings } as unknown as NodeAPI);
+  top.use(settings.httpAdminRoot, editorApi);
   top.use(settings.httpNodeRoot, httpNode);
   const server = http.createServer(top);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -72,6 +81,8 @@ describe('the download route and the admin app', function () {
         { httpAdminAuth: { user: 'u', pass: 'p' } },
         { httpNodeMiddleware: () => undefined },
         { httpNodeCors: { origin: '*' } },
+        { httpAdminMiddleware: () => undefined },
+        { httpAdminCors: { origin: '*' } },
         { requireHttps: true },
       ];
       for (const g of guards) should(frontOfAdmin({ httpAdminRoot: '/', httpNodeRoot: '/', ...g })).be.false();
@@ -87,6 +98,13 @@ describe('the download route and the admin app', function () {
     // Everything else still reaches the admin app.
     await httpRequest(`${app.url}/red/settings`);
     should(app.editorSeen).eql(['/red/settings']);
+  });
+
+  it('fronts an admin app that is not mounted in another, as an embedding application may give it', async function () {
+    app = await layout({ httpAdminRoot: '/', httpNodeRoot: '/' }, false);
+    const res = await httpRequest(`${app.url}/ota/firmware/no-such-fleet/fw1?e=1&s=x`);
+    should(res.status).equal(404);
+    should(app.editorSeen).eql([]);
   });
 
   it('answers a malformed download path at the shared root with a 404 and no stack trace', async function () {
