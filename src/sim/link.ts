@@ -136,6 +136,7 @@ export class SharedConnection {
   private client?: Promise<MqttClient>;
   private readonly routes = new Map<string, MessageHandler>();
   private readonly life = new AbortController();
+  private corked = false;
 
   constructor(
     private readonly connections: Connections,
@@ -157,6 +158,7 @@ export class SharedConnection {
       },
       publish: async (m) => {
         if (ended) throw new Interrupted();
+        this.coalesce(client);
         await client.publishAsync(m.topic, m.payload, { qos: m.qos });
       },
       end: async () => {
@@ -171,10 +173,30 @@ export class SharedConnection {
 
   private connected(): Promise<MqttClient> {
     this.client ??= this.connections.connect({ clientId: this.clientId }, this.life.signal).then((client) => {
-      client.on('message', (topic, payload) => this.routes.get(topic)?.(topic, payload));
+      client.on('message', (topic, payload) => {
+        this.coalesce(client);
+        this.routes.get(topic)?.(topic, payload);
+      });
       return client;
     });
     return this.client;
+  }
+
+  /**
+   * The packets of one turn of the event loop leave in one write: the socket is corked until the
+   * next turn. The devices on a connection publish and acknowledge in bursts, and without this
+   * each packet is a system call of its own (the simulator's largest cost at a thousand devices
+   * a second). Nothing waits longer than the rest of the turn.
+   */
+  private coalesce(client: MqttClient): void {
+    const stream = client.stream;
+    if (this.corked || !stream?.writable) return;
+    this.corked = true;
+    stream.cork();
+    setImmediate(() => {
+      this.corked = false;
+      stream.uncork();
+    });
   }
 
   /** Gives up a connection still being made; Connections.closeAll ends an open one. */

@@ -4,6 +4,7 @@
  */
 import should from 'should';
 import { Simulation } from '../../src/sim';
+import { Connections, SharedConnection } from '../../src/sim/link';
 import { startAedes, TestBroker } from '../helpers/broker';
 import {
   delay,
@@ -18,6 +19,8 @@ import {
 } from './support';
 
 const PACKAGE = makePackage(20_000);
+
+type Writer = (...args: unknown[]) => unknown;
 
 /** How many handles and requests of each kind keep the event loop alive; setImmediate callbacks come and go. */
 function activeResources(): Record<string, number> {
@@ -68,6 +71,39 @@ describe('ota-sim: a fleet', function () {
     const clients = watcher.seen.filter((m) => m.topic.endsWith('/new/clients')).map((m) => m.text);
     should(clients.filter((id) => id.startsWith('pk1.'))).eql(['pk1.sim-shared-1', 'pk1.sim-shared-2']);
     should(sim.connectionCount).equal(2);
+  });
+
+  it('sends the packets its devices publish in one turn as one write, and every one arrives in order', async function () {
+    watcher = await Watcher.start(broker.url, ['shared/#']);
+    const connections = new Connections({ broker: broker.url, insecure: false }, () => undefined);
+    const shared = new SharedConnection(connections, 'pk1.sim-shared-coalesce');
+    try {
+      const links = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => shared.open(dev(`d${i}`), () => undefined, new AbortController().signal)),
+      );
+      const client = [...(connections as unknown as { clients: Set<import('mqtt').MqttClient> }).clients][0];
+      const socket = client.stream as unknown as { _write: Writer; _writev: Writer };
+      let writes = 0;
+      for (const name of ['_write', '_writev'] as const) {
+        const original = socket[name];
+        socket[name] = function (this: unknown, ...args: unknown[]) {
+          writes++;
+          return original.apply(this, args);
+        };
+      }
+      // Each device publishes from a callback of its own, as reports leave from timers and handlers.
+      const publishEach = (l: (typeof links)[number], i: number) =>
+        new Promise<void>((resolve, reject) =>
+          setImmediate(() => l.publish({ topic: `shared/${i}`, payload: String(i), qos: 1 }).then(resolve, reject)),
+        );
+      await Promise.all(links.map(publishEach));
+      // 30 PUBLISH packets went out together (one each would be 30 writes).
+      should(writes).be.belowOrEqual(2);
+      await waitUntil(() => watcher.seen.length === 30, 'all 30 messages at the watcher');
+      should(watcher.seen.map((m) => m.text)).eql(Array.from({ length: 30 }, (_, i) => String(i)));
+    } finally {
+      await connections.closeAll();
+    }
   });
 
   it('gives each device its own client, named after the device, by default', async function () {
