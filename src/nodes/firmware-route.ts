@@ -85,20 +85,28 @@ function malformed(err: unknown, _req: Request, res: Response, next: NextFunctio
 /**
  * Adds the GET routes and their error handler to an express app; `first`: moved to the front of
  * its stack (express 4's router). Without that stack the routes stay where express put them.
+ * Answers whether they are at the front.
  */
-function addRoutes(app: App, serve: Handler, first: boolean): void {
-  if (!app.get) return;
+function addRoutes(app: App, serve: Handler, first: boolean): boolean {
+  if (!app.get) return false;
   const stack = app._router?.stack;
   const before = stack?.length ?? 0;
   app.get(`/${FIRMWARE_ROUTE}/:fleet/:firmware`, serve);
   app.get(`/${FIRMWARE_ROUTE}/:fleet/:firmware/:file`, serve);
   app.use(`/${FIRMWARE_ROUTE}`, malformed);
-  if (!first || !stack || stack.length !== before + 3) return;
+  if (!first || !stack || stack.length !== before + 3) return false;
   // After the app's own request setup (express 4: `query`, `expressInit`), before all else.
   let at = 0;
   while (at < before && ['query', 'expressInit'].includes(stack[at].name ?? '')) at++;
   stack.splice(at, 0, ...stack.splice(before, 3));
+  return true;
 }
+
+/** Logged when the downloads share the editor's root but could not be put before its middleware. */
+export const NOT_FRONTED =
+  "ota-fleet: package downloads share the editor's root but could not be matched before the editor's own " +
+  'middleware (an admin app this version does not know); each download passes it first, which costs about a ' +
+  "third of Node-RED's CPU per download. Give the editor a root of its own (httpAdminRoot: '/admin') to avoid it.";
 
 export function mountFirmwareRoute(RED: NodeAPI): void {
   const app = RED.httpNode as unknown as App | undefined;
@@ -126,6 +134,6 @@ export function mountFirmwareRoute(RED: NodeAPI): void {
   addRoutes(app, serve, false);
   const admin = RED.httpAdmin as unknown as App | undefined;
   if (admin && admin !== app && frontOfAdmin(RED.settings as unknown as RouteSettings)) {
-    addRoutes(adminFront(admin), serve, true);
+    if (!addRoutes(adminFront(admin), serve, true)) RED.log.warn(NOT_FRONTED);
   }
 }

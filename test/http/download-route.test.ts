@@ -9,13 +9,15 @@ import http from 'node:http';
 import express from 'express';
 import should from 'should';
 import type { NodeAPI } from 'node-red';
-import { frontOfAdmin, mountFirmwareRoute, RouteSettings } from '../../src/nodes/firmware-route';
+import { frontOfAdmin, mountFirmwareRoute, NOT_FRONTED, RouteSettings } from '../../src/nodes/firmware-route';
 import { httpRequest } from '../helpers/fleet-red';
 
 interface Layout {
   url: string;
   /** Requests the admin app's own middleware (the editor's static files) saw. */
   editorSeen: string[];
+  /** What was logged as a warning. */
+  warnings: string[];
   close(): Promise<void>;
 }
 
@@ -39,7 +41,9 @@ async function layout(
     next();
   });
   if (nested) editorApi.use(runtimeAdmin);
-  mountFirmwareRoute({ httpAdmin: runtimeAdmin, httpNode, settings } as unknown as NodeAPI);
+  const warnings: string[] = [];
+  const log = { warn: (m: string) => warnings.push(m) };
+  mountFirmwareRoute({ httpAdmin: runtimeAdmin, httpNode, settings, log } as unknown as NodeAPI);
   top.use(settings.httpAdminRoot, editorApi);
   top.use(settings.httpNodeRoot, httpNode);
   const server = http.createServer(top);
@@ -48,6 +52,7 @@ async function layout(
   return {
     url: `http://127.0.0.1:${port}`,
     editorSeen,
+    warnings,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
@@ -95,6 +100,7 @@ describe('the download route and the admin app', function () {
     should(res.status).equal(404);
     should(JSON.parse(res.body.toString())).eql({ error: 'no such firmware' });
     should(app.editorSeen).eql([]);
+    should(app.warnings).eql([]);
     // Everything else still reaches the admin app.
     await httpRequest(`${app.url}/red/settings`);
     should(app.editorSeen).eql(['/red/settings']);
@@ -105,6 +111,17 @@ describe('the download route and the admin app', function () {
     const res = await httpRequest(`${app.url}/ota/firmware/no-such-fleet/fw1?e=1&s=x`);
     should(res.status).equal(404);
     should(app.editorSeen).eql([]);
+  });
+
+  it('says so in the log when the downloads share the editor’s root but cannot be put before it', function () {
+    const warnings: string[] = [];
+    // An admin app without express 4's router stack (another express, another framework).
+    const routes: string[] = [];
+    const httpAdmin = { get: (path: string) => routes.push(path), use: (path: string) => routes.push(path) };
+    const log = { warn: (m: string) => warnings.push(m) };
+    mountFirmwareRoute({ httpAdmin, httpNode: express(), settings: {}, log } as unknown as NodeAPI);
+    should(routes.length).equal(3);
+    should(warnings).eql([NOT_FRONTED]);
   });
 
   it('answers a malformed download path at the shared root with a 404 and no stack trace', async function () {
