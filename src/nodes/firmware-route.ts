@@ -4,7 +4,7 @@
  *
  * Node-RED mounts its admin app (the editor, its static files, the admin API) before the node app.
  * When both share a root (the default: `/`), every download first passes the editor's middleware,
- * which stats a file in the editor's folder per request: a third of Node-RED's CPU per download.
+ * which stats a file in the editor's folder per request: about half of Node-RED's CPU per upgraded device.
  * Then, and only when nothing else guards the node root, the same routes are also matched first
  * in the admin app (see `frontOfAdmin`). The admin app a node is given (`RED.httpAdmin`) is the
  * runtime's, mounted at `/` inside the editor API's app behind the editor's middleware; the routes
@@ -105,8 +105,9 @@ function addRoutes(app: App, serve: Handler, first: boolean): boolean {
 /** Logged when the downloads share the editor's root but could not be put before its middleware. */
 export const NOT_FRONTED =
   "ota-fleet: package downloads share the editor's root but could not be matched before the editor's own " +
-  'middleware (an admin app this version does not know); each download passes it first, which costs about a ' +
-  "third of Node-RED's CPU per download. Give the editor a root of its own (httpAdminRoot: '/admin') to avoid it.";
+  'middleware (an admin app this version does not know); each download passes it first, which costs about ' +
+  "half of Node-RED's CPU per upgraded device. Give the editor a root of its own (httpAdminRoot: '/admin') " +
+  'to avoid it.';
 
 export function mountFirmwareRoute(RED: NodeAPI): void {
   const app = RED.httpNode as unknown as App | undefined;
