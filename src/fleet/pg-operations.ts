@@ -23,7 +23,7 @@ import {
   toTask,
   toTransition,
   TransitionRow,
-} from './pg-rows';
+} from './rows';
 import { C, DEVICE_SCAN, S, Statement, TASK_INSERT_ROWS, TASK_SCAN } from './pg-sql';
 import { emptyCounts, TaskState } from './states';
 import type {

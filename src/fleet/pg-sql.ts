@@ -3,7 +3,7 @@
  * connection prepares it once. Reads that a unit of work may follow with a write come in pairs,
  * the second locking the rows it reads (FOR UPDATE), for use inside a transaction.
  */
-import { FIRMWARE_COLUMNS, TASK_COLUMNS } from './pg-rows';
+import { FIRMWARE_COLUMNS, TASK_COLUMNS } from './rows';
 import { ACTIVE_TASK_STATES } from './states';
 
 /** A statement: named ones are prepared once per connection. */

@@ -7,10 +7,22 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { DeviceRef, PackageFile, SignMethod } from '../protocol';
+import type { DeviceRef } from '../protocol';
 import { FleetError } from './errors';
-import type { BatchType, Strategy, Targets } from './settings';
-import { ACTIVE_TASK_STATES, BatchState, emptyCounts, TaskState } from './states';
+import {
+  BatchRow,
+  DeviceRow,
+  FirmwareRow,
+  TASK_COLUMNS,
+  TaskRow,
+  toBatch,
+  toDevice,
+  toFirmware,
+  toTask,
+  toTransition,
+  TransitionRow,
+} from './rows';
+import { ACTIVE_TASK_STATES, emptyCounts, TaskState } from './states';
 import type { CredentialRecord, DeviceCredential } from './credentials';
 import type {
   CandidatePage,
@@ -184,26 +196,6 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 const ACTIVE = `(${ACTIVE_TASK_STATES.map((s) => `'${s}'`).join(', ')})`;
 
-/** A task row as read, in TASK_COLUMNS order (rows are read as arrays: building an object per row costs more than the query). */
-type TaskRow = [
-  id: number,
-  batchId: number,
-  productKey: string,
-  deviceName: string,
-  module: string,
-  srcVersion: string | null,
-  state: TaskState,
-  reason: string | null,
-  step: number | null,
-  attempts: number,
-  retries: number,
-  wave: number,
-  dueAt: number | null,
-  startedAt: number | null,
-  createdAt: number,
-  updatedAt: number,
-];
-
 const INSERT_TASKS = `INSERT INTO tasks (batch_id, product_key, device_name, module, src_version, state, reason, step, attempts,
   retries, wave, due_at, started_at, created_at, updated_at)`;
 const TASK_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
@@ -215,60 +207,10 @@ const DEVICE_SCAN = 50_000;
 /** Tasks a page of one state reads at most (taskPage), as for devices. */
 const TASK_SCAN = 50_000;
 
-const TASK_COLUMNS =
-  'id, batch_id, product_key, device_name, module, src_version, state, reason, step, attempts, retries, wave, due_at, started_at, created_at, updated_at';
-
-interface BatchRow {
-  id: number;
-  firmware_id: string;
-  type: BatchType;
-  state: BatchState;
-  targets: string;
-  strategy: string;
-  reason: string | null;
-  wave: number;
-  direct: number;
-  unverified: number;
-  egress: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
-interface FirmwareRow {
-  id: string;
-  product_key: string;
-  module: string;
-  version: string;
-  size: number;
-  md5: string;
-  sha256: string;
-  sign_method: SignMethod;
-  url: string | null;
-  hosted: number;
-  is_diff: number;
-  src_version: string | null;
-  ext_data: string | null;
-  digestsign: string | null;
-  files: string | null;
-  stream_id: number;
-  verification: Verification;
-  created_at: number;
-  sequence: number;
-}
-
 interface CredentialRow {
   product_key: string;
   device_name: string;
   created_at: number;
-}
-
-interface DeviceRow {
-  product_key: string;
-  device_name: string;
-  module: string;
-  version: string;
-  first_seen: number;
-  last_seen: number;
 }
 
 interface VersionCountRow {
@@ -277,78 +219,6 @@ interface VersionCountRow {
   version: string;
   count: number;
 }
-
-const toTask = (r: TaskRow): Task => ({
-  id: r[0],
-  batchId: r[1],
-  productKey: r[2],
-  deviceName: r[3],
-  module: r[4],
-  srcVersion: r[5],
-  state: r[6],
-  reason: r[7],
-  step: r[8],
-  attempts: r[9],
-  retries: r[10],
-  wave: r[11],
-  dueAt: r[12],
-  startedAt: r[13],
-  createdAt: r[14],
-  updatedAt: r[15],
-});
-
-const toBatch = (r: BatchRow): Batch => {
-  const batch: Batch = {
-    id: r.id,
-    firmwareId: r.firmware_id,
-    type: r.type,
-    state: r.state,
-    targets: JSON.parse(r.targets) as Targets,
-    strategy: JSON.parse(r.strategy) as Strategy,
-    wave: r.wave,
-    direct: r.direct === 1,
-    allowUnverified: r.unverified === 1,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-  if (r.reason !== null) batch.reason = r.reason;
-  if (r.egress !== null) batch.egress = r.egress;
-  return batch;
-};
-
-const toFirmware = (r: FirmwareRow): Firmware => {
-  const fw: Firmware = {
-    id: r.id,
-    productKey: r.product_key,
-    module: r.module,
-    version: r.version,
-    size: r.size,
-    md5: r.md5,
-    sha256: r.sha256,
-    signMethod: r.sign_method,
-    hosted: r.hosted === 1,
-    isDiff: r.is_diff === 1,
-    streamId: r.stream_id,
-    verification: r.verification,
-    sequence: r.sequence,
-    createdAt: r.created_at,
-  };
-  if (r.url !== null) fw.url = r.url;
-  if (r.src_version !== null) fw.srcVersion = r.src_version;
-  if (r.ext_data !== null) fw.extData = JSON.parse(r.ext_data) as Record<string, string>;
-  if (r.digestsign !== null) fw.digestsign = r.digestsign;
-  if (r.files !== null) fw.files = JSON.parse(r.files) as PackageFile[];
-  return fw;
-};
-
-const toDevice = (r: DeviceRow): DeviceModule => ({
-  productKey: r.product_key,
-  deviceName: r.device_name,
-  module: r.module,
-  version: r.version,
-  firstSeen: r.first_seen,
-  lastSeen: r.last_seen,
-});
 
 export interface SqliteStoreOptions {
   synchronous?: 'NORMAL' | 'FULL';
@@ -1074,19 +944,7 @@ export class SqliteStore implements FleetStore {
         : q.batchId !== undefined
           ? this.s.transitionsOfBatch.all(q.batchId, limit)
           : this.s.transitionsAll.all(limit);
-    return rows.map((r) => ({
-      taskId: r.task_id,
-      batchId: r.batch_id,
-      productKey: r.product_key,
-      deviceName: r.device_name,
-      module: r.module,
-      from: r.from_state,
-      to: r.to_state,
-      reason: r.reason,
-      step: r.step,
-      attempts: r.attempts,
-      at: r.at,
-    }));
+    return rows.map(toTransition);
   }
 
   // ---- a batch created a slice at a time (batch-creation.ts) ---------------------------------
@@ -1165,18 +1023,4 @@ interface CandidateRow {
   device_name: string;
   version: string | null;
   active_id: number | null;
-}
-
-interface TransitionRow {
-  task_id: number;
-  batch_id: number;
-  product_key: string;
-  device_name: string;
-  module: string;
-  from_state: TaskState | null;
-  to_state: TaskState;
-  reason: string | null;
-  step: number | null;
-  attempts: number;
-  at: number;
 }

@@ -1,16 +1,21 @@
 /**
- * Rows of the PostgreSQL store as the domain's records, the same records SqliteStore returns
- * (optional fields left out when the column is NULL, JSON columns parsed, BIGINT as numbers).
+ * Rows of both stores as the domain's records (optional fields left out when the column is NULL,
+ * JSON columns parsed). A boolean column comes back as 0/1 from SQLite and as a boolean from
+ * PostgreSQL; BIGINTs come back as numbers from both.
  */
 import type { PackageFile, SignMethod } from '../protocol';
 import type { BatchType, Strategy, Targets } from './settings';
 import type { BatchState, TaskState } from './states';
 import type { Batch, DeviceModule, Firmware, Task, Transition, Verification } from './types';
 
+/** A boolean column: 0/1 in SQLite, a boolean in PostgreSQL. */
+type Flag = boolean | number;
+
 export const TASK_COLUMNS =
   'id, batch_id, product_key, device_name, module, src_version, state, reason, step, attempts, retries, wave, due_at, started_at, created_at, updated_at';
 
-/** A task row read as an array (rowMode 'array'), in TASK_COLUMNS order. */
+/** A task row read as an array (SQLite `.raw()`, PostgreSQL rowMode 'array'), in TASK_COLUMNS order:
+ * building an object per row costs more than the query. */
 export type TaskRow = [
   id: number,
   batchId: number,
@@ -58,8 +63,8 @@ export interface BatchRow {
   strategy: string;
   reason: string | null;
   wave: number;
-  direct: boolean;
-  unverified: boolean;
+  direct: Flag;
+  unverified: Flag;
   egress: string | null;
   created_at: number;
   updated_at: number;
@@ -74,8 +79,8 @@ export const toBatch = (r: BatchRow): Batch => {
     targets: JSON.parse(r.targets) as Targets,
     strategy: JSON.parse(r.strategy) as Strategy,
     wave: r.wave,
-    direct: r.direct,
-    allowUnverified: r.unverified,
+    direct: Boolean(r.direct),
+    allowUnverified: Boolean(r.unverified),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -97,8 +102,8 @@ export interface FirmwareRow {
   sha256: string;
   sign_method: SignMethod;
   url: string | null;
-  hosted: boolean;
-  is_diff: boolean;
+  hosted: Flag;
+  is_diff: Flag;
   src_version: string | null;
   ext_data: string | null;
   digestsign: string | null;
@@ -119,8 +124,8 @@ export const toFirmware = (r: FirmwareRow): Firmware => {
     md5: r.md5,
     sha256: r.sha256,
     signMethod: r.sign_method,
-    hosted: r.hosted,
-    isDiff: r.is_diff,
+    hosted: Boolean(r.hosted),
+    isDiff: Boolean(r.is_diff),
     streamId: r.stream_id,
     verification: r.verification,
     sequence: r.sequence,
