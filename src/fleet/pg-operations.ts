@@ -16,6 +16,7 @@ import {
   DeviceRow,
   FirmwareRow,
   firmwareValues,
+  newTaskValues,
   TaskRow,
   toBatch,
   toDevice,
@@ -89,23 +90,7 @@ const DEVICE_ORDER = 'ORDER BY product_key, device_name, module';
 function taskColumns(tasks: NewTask[]): unknown[][] {
   const cols: unknown[][] = Array.from({ length: 15 }, () => new Array<unknown>(tasks.length));
   tasks.forEach((t, i) => {
-    const row = [
-      t.batchId,
-      t.productKey,
-      t.deviceName,
-      t.module,
-      t.srcVersion,
-      t.state,
-      t.reason,
-      t.step,
-      t.attempts,
-      t.retries,
-      t.wave,
-      t.dueAt,
-      t.startedAt,
-      t.createdAt,
-      t.updatedAt,
-    ];
+    const row = newTaskValues(t);
     for (let c = 0; c < 15; c++) cols[c][i] = row[c];
   });
   return cols;

@@ -6,6 +6,7 @@
 import type { PackageFile, SignMethod } from '../protocol';
 import type { BatchType, Strategy, Targets } from './settings';
 import type { BatchState, TaskState } from './states';
+import type { NewTask } from './store';
 import type { Batch, DeviceModule, Firmware, Task, Transition, Verification } from './types';
 
 /** A boolean column: 0/1 in SQLite, a boolean in PostgreSQL. */
@@ -53,6 +54,25 @@ export const toTask = (r: TaskRow): Task => ({
   createdAt: r[14],
   updatedAt: r[15],
 });
+
+/** A new task as the values of an INSERT, in TASK_COLUMNS order without the id (15 values). */
+export const newTaskValues = (t: NewTask): unknown[] => [
+  t.batchId,
+  t.productKey,
+  t.deviceName,
+  t.module,
+  t.srcVersion,
+  t.state,
+  t.reason,
+  t.step,
+  t.attempts,
+  t.retries,
+  t.wave,
+  t.dueAt,
+  t.startedAt,
+  t.createdAt,
+  t.updatedAt,
+];
 
 export interface BatchRow {
   id: number;

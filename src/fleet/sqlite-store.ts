@@ -13,6 +13,7 @@ import {
   BatchRow,
   DeviceRow,
   FirmwareRow,
+  newTaskValues,
   TASK_COLUMNS,
   TaskRow,
   toBatch,
@@ -788,30 +789,13 @@ export class SqliteStore implements FleetStore {
   }
 
   insertTasks(tasks: NewTask[]): void {
-    const row = (t: NewTask) => [
-      t.batchId,
-      t.productKey,
-      t.deviceName,
-      t.module,
-      t.srcVersion,
-      t.state,
-      t.reason,
-      t.step,
-      t.attempts,
-      t.retries,
-      t.wave,
-      t.dueAt,
-      t.startedAt,
-      t.createdAt,
-      t.updatedAt,
-    ];
     // All or none, also outside a transaction (inside one, a savepoint).
     this.transaction(() => {
       let i = 0;
       for (; i + TASK_ROWS_PER_INSERT <= tasks.length; i += TASK_ROWS_PER_INSERT) {
-        this.s.insertTaskRows.run(tasks.slice(i, i + TASK_ROWS_PER_INSERT).flatMap(row));
+        this.s.insertTaskRows.run(tasks.slice(i, i + TASK_ROWS_PER_INSERT).flatMap(newTaskValues));
       }
-      for (; i < tasks.length; i++) this.s.insertTaskRow.run(row(tasks[i]));
+      for (; i < tasks.length; i++) this.s.insertTaskRow.run(newTaskValues(tasks[i]));
     });
   }
 
