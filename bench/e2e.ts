@@ -123,9 +123,14 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
 
     t = now();
     batchAt = t;
-    // --rate=N (ad hoc, not in the table): the same batch with maximumPerMinute N.
+    // --rate=N, --in-flight=N (ad hoc, not in the table): the same batch with maximumPerMinute or
+    // maximumInFlight N.
     const rate = options.args.find((a) => a.startsWith('--rate='))?.slice(7);
-    const strategy = rate ? { maximumPerMinute: Number(rate) } : {};
+    const inFlight = options.args.find((a) => a.startsWith('--in-flight='))?.slice(12);
+    const strategy = {
+      ...(rate ? { maximumPerMinute: Number(rate) } : {}),
+      ...(inFlight ? { maximumInFlight: Number(inFlight) } : {}),
+    };
     const batch = await request<BatchView>('POST', `${api}/batches`, {
       firmwareId: firmware.id,
       type: 'static',

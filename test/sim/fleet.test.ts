@@ -22,6 +22,27 @@ const PACKAGE = makePackage(20_000);
 
 type Writer = (...args: unknown[]) => unknown;
 
+/** Counts the writes (system calls) of the one client `connections` holds: `count()` so far. */
+function countWrites(connections: Connections): { count: () => number } {
+  const client = [...(connections as unknown as { clients: Set<import('mqtt').MqttClient> }).clients][0];
+  const socket = client.stream as unknown as { _write: Writer; _writev: Writer };
+  let writes = 0;
+  for (const name of ['_write', '_writev'] as const) {
+    const original = socket[name];
+    socket[name] = function (this: unknown, ...args: unknown[]) {
+      writes++;
+      return original.apply(this, args);
+    };
+  }
+  return { count: () => writes };
+}
+
+/** Runs `fn` for each item from a callback of its own, as devices act from timers and handlers. */
+const eachApart = <T>(items: T[], fn: (item: T, i: number) => Promise<unknown>) =>
+  Promise.all(
+    items.map((item, i) => new Promise((resolve, reject) => setImmediate(() => fn(item, i).then(resolve, reject)))),
+  );
+
 /** How many handles and requests of each kind keep the event loop alive; setImmediate callbacks come and go. */
 function activeResources(): Record<string, number> {
   const counts: Record<string, number> = {};
@@ -81,26 +102,40 @@ describe('ota-sim: a fleet', function () {
       const links = await Promise.all(
         Array.from({ length: 30 }, (_, i) => shared.open(dev(`d${i}`), () => undefined, new AbortController().signal)),
       );
-      const client = [...(connections as unknown as { clients: Set<import('mqtt').MqttClient> }).clients][0];
-      const socket = client.stream as unknown as { _write: Writer; _writev: Writer };
-      let writes = 0;
-      for (const name of ['_write', '_writev'] as const) {
-        const original = socket[name];
-        socket[name] = function (this: unknown, ...args: unknown[]) {
-          writes++;
-          return original.apply(this, args);
-        };
-      }
-      // Each device publishes from a callback of its own, as reports leave from timers and handlers.
-      const publishEach = (l: (typeof links)[number], i: number) =>
-        new Promise<void>((resolve, reject) =>
-          setImmediate(() => l.publish({ topic: `shared/${i}`, payload: String(i), qos: 1 }).then(resolve, reject)),
-        );
-      await Promise.all(links.map(publishEach));
+      const writes = countWrites(connections);
+      await eachApart(links, (l, i) => l.publish({ topic: `shared/${i}`, payload: String(i), qos: 1 }));
       // 30 PUBLISH packets went out together (one each would be 30 writes).
-      should(writes).be.belowOrEqual(2);
+      should(writes.count()).be.belowOrEqual(2);
       await waitUntil(() => watcher.seen.length === 30, 'all 30 messages at the watcher');
       should(watcher.seen.map((m) => m.text)).eql(Array.from({ length: 30 }, (_, i) => String(i)));
+    } finally {
+      await connections.closeAll();
+    }
+  });
+
+  it('sends the subscriptions and unsubscriptions of one turn as one write, and each is answered', async function () {
+    watcher = await Watcher.start(broker.url, ['shared/#']);
+    const connections = new Connections({ broker: broker.url, insecure: false }, () => undefined);
+    const shared = new SharedConnection(connections, 'pk1.sim-shared-subscribe');
+    try {
+      const got: string[] = [];
+      const links = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          shared.open(dev(`s${i}`), (topic) => void got.push(topic), new AbortController().signal),
+        ),
+      );
+      const writes = countWrites(connections);
+      await eachApart(links, (l, i) => l.subscribe([`shared/in/${i}`]));
+      // 30 SUBSCRIBE packets (one each would be 30 writes).
+      should(writes.count()).be.belowOrEqual(2);
+      await eachApart(links, (_l, i) => watcher.client.publishAsync(`shared/in/${i}`, 'x', { qos: 1 }));
+      await waitUntil(() => got.length === 30, 'a message for each subscription');
+      should([...got].sort()).eql(Array.from({ length: 30 }, (_, i) => `shared/in/${i}`).sort());
+      const before = writes.count();
+      // Each end resolves when the broker has acknowledged its UNSUBSCRIBE.
+      await eachApart(links, (l) => l.end('reboot'));
+      // 30 UNSUBSCRIBE packets.
+      should(writes.count() - before).be.belowOrEqual(2);
     } finally {
       await connections.closeAll();
     }
