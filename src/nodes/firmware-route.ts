@@ -5,8 +5,8 @@
  * Node-RED mounts its admin app (the editor, its static files, the admin API) before the node app.
  * When both share a root (the default: `/`), every download first passes the editor's middleware,
  * which stats a file in the editor's folder per request: about half of Node-RED's CPU per upgraded device.
- * Then, and only when nothing else guards the node root, the same routes are also matched first
- * in the admin app (see `frontOfAdmin`). The admin app a node is given (`RED.httpAdmin`) is the
+ * Then, and only when no setting guards either root, the same routes are also matched first in
+ * the admin app (see `frontOfAdmin`). The admin app a node is given (`RED.httpAdmin`) is the
  * runtime's, mounted at `/` inside the editor API's app behind the editor's middleware; the routes
  * go to the front of that outer app (see `adminFront`).
  */

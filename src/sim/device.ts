@@ -33,6 +33,7 @@ import { LinkOpener, MqttLink } from './link';
 import { MqttDownloader } from './mqtt-download';
 import { SimOptions } from './options';
 import { PackageHasher, verifyFiles, verifyPackage, verifyRelease } from './package-check';
+import type { SharedDigests, StreamHasher } from './shared-digests';
 import { ProgressSteps } from './progress';
 import { canTransition, DeviceSnapshot, READY_STATES, SimState } from './states';
 import { Interrupted, isInterrupted, SimTimers, sleep, unlessAborted } from './timers';
@@ -42,6 +43,8 @@ export interface DeviceContext {
   publicKey?: KeyObject;
   /** The fleet key whose signed release manifests this device requires. */
   trustKey?: KeyObject;
+  /** Digests shared by the devices that download the same bytes. */
+  digests?: SharedDigests;
   timers: SimTimers;
   open: LinkOpener;
   /** This device's own random stream. */
@@ -332,7 +335,7 @@ export class SimDevice implements DeviceSnapshot {
   private async download(session: Session, fw: FirmwareDescriptor): Promise<PackageDigest> {
     const { signal } = session.controller;
     const { timing } = this.ctx.options;
-    const hasher = this.hasherFor(fw);
+    const hasher = this.hasherFor(fw, fw.sign, fw.size);
     const steps = new ProgressSteps(fw.size, timing.progressEveryPercent);
     if (fw.url) {
       await this.downloadOverHttp(session, fw, { url: fw.url, size: fw.size }, hasher, steps, {
@@ -373,7 +376,7 @@ export class SimDevice implements DeviceSnapshot {
     const digests = new Map<string, PackageDigest>();
     let before = 0;
     for (const file of files) {
-      const hasher = this.hasherFor(fw);
+      const hasher = this.hasherFor(fw, file.fileSign, file.fileSize);
       await this.downloadOverHttp(session, fw, { url: file.fileUrl, size: file.fileSize }, hasher, steps, {
         before,
         total,
@@ -384,8 +387,15 @@ export class SimDevice implements DeviceSnapshot {
     return digests;
   }
 
-  private hasherFor(fw: FirmwareDescriptor): PackageHasher {
-    return new PackageHasher(fw, { publicKey: this.ctx.publicKey, trustKey: this.ctx.trustKey });
+  /** What hashes a package (or one file) of `size` bytes the notice signs with `sign`. */
+  private hasherFor(fw: FirmwareDescriptor, sign: string, size: number): StreamHasher {
+    const keys = { publicKey: this.ctx.publicKey, trustKey: this.ctx.trustKey };
+    const fresh = () => new PackageHasher(fw, keys);
+    const shared = this.ctx.digests;
+    if (!shared) return fresh();
+    // Which digests a hasher computes (by signMethod and keys) is part of the key.
+    const key = `${fw.signMethod}:${keys.publicKey || keys.trustKey ? 'sha256' : ''}:${size}:${sign}`;
+    return shared.hasher(key, size, fresh);
   }
 
   /** One file over HTTP, resumed or restarted like any package; `at` places it in the whole download. */
@@ -393,7 +403,7 @@ export class SimDevice implements DeviceSnapshot {
     session: Session,
     fw: FirmwareDescriptor,
     file: { url: string; size: number },
-    hasher: PackageHasher,
+    hasher: StreamHasher,
     steps: ProgressSteps,
     at: DownloadPlace,
   ): Promise<void> {
@@ -416,7 +426,7 @@ export class SimDevice implements DeviceSnapshot {
   private chunkSink(
     session: Session,
     fw: FirmwareDescriptor,
-    hasher: PackageHasher,
+    hasher: StreamHasher,
     steps: ProgressSteps,
     at: DownloadPlace,
   ): (chunk: Buffer) => Promise<void> {

@@ -1,6 +1,7 @@
 /**
  * The device's side of verification: hash the package as it streams in (only the digests it
- * needs, never the whole package in memory), then check size, digest and signature against the
+ * needs, never the whole package in memory; shared-digests.ts spares the devices of a simulation
+ * hashing bytes equal to ones already hashed), then check size, digest and signature against the
  * notice with the codec's own rules, and, for a device that trusts a fleet key, the notice's
  * signed release manifest with the identity layer's rules. A notice of several files is checked
  * file by file.
@@ -15,6 +16,7 @@ import {
   PackageDigest,
   UNSIGNED_FILES_REASON,
 } from '../protocol';
+import type { StreamHasher } from './shared-digests';
 
 /** The keys a device holds: `publicKey` requires `digestsign`, `trustKey` a signed release manifest. */
 export interface DeviceKeys {
@@ -22,7 +24,7 @@ export interface DeviceKeys {
   trustKey?: KeyObject;
 }
 
-export class PackageHasher {
+export class PackageHasher implements StreamHasher {
   private md5?: Hash;
   private sha256?: Hash;
   private bytes = 0;

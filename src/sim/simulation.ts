@@ -10,6 +10,7 @@ import { SimDevice } from './device';
 import { assignFaults, deviceRandom } from './faults';
 import { Connections, directLinks, LinkOpener, probeBroker, SharedConnection, withoutCredentials } from './link';
 import { signedLogins, simLogin } from './login';
+import { SharedDigests } from './shared-digests';
 import { deviceName, deviceSecretOf, SimOptions } from './options';
 import { BUSY_STATES, DeviceSnapshot, SimState, SimSummary, summarize } from './states';
 import { isInterrupted, SimTimers, systemTimers } from './timers';
@@ -122,12 +123,14 @@ export class Simulation extends EventEmitter<SimulationEvents> {
     const trustKey: KeyObject | undefined = options.trustKey ? readPublicKey('trustKey', options.trustKey) : undefined;
     const faults = assignFaults(options.devices, options.faults, options.seed);
     const direct = directLinks(this.connections, signedLogins(options));
+    const digests = new SharedDigests({ now: () => this.timers.now() });
     for (let index = 0; index < options.devices; index++) {
       this.deviceList.push(
         new SimDevice(index, deviceName(options, index), faults[index], {
           options,
           publicKey,
           trustKey,
+          digests,
           timers: this.timers,
           open: options.share === 1 ? direct : this.sharedOpener(index),
           random: deviceRandom(options.seed, index),
