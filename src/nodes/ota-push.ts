@@ -100,12 +100,13 @@ export = function (RED: NodeAPI) {
     let sequence = 0;
     const nextMsgId = () => idPrefix + (sequence++ % 2 ** 32).toString(16).padStart(8, '0');
 
-    // What the fleet sends through this node (output 1), in one send per commit.
+    // What the fleet sends through this node (output 1). A message each: Node-RED deep-copies every
+    // message after the first of one send call, and each of these is new and sent once.
     const onSend = (out: Outgoing[]) => {
       const mine = out.filter((o) => o.egress === node.id);
       if (!mine.length) return;
       pushed += mine.length;
-      const messages = mine.map((o) => {
+      for (const o of mine) {
         const m: OtaMessage = {
           _msgid: nextMsgId(),
           topic: o.message.topic,
@@ -115,11 +116,11 @@ export = function (RED: NodeAPI) {
           deviceName: o.device.deviceName,
         };
         if (o.batchId !== undefined) m.batchId = o.batchId;
-        return m;
-      });
-      node.send([messages, null]);
+        node.send([m, null]);
+      }
     };
-    // Task and batch events (output 2), gathered per turn of the event loop: one send, one status.
+    // Task and batch events (output 2), gathered per turn of the event loop: one status, and a send
+    // per event (as above).
     let events: { _msgid: string; topic: string; payload: unknown }[] = [];
     let eventsPending = false;
     let closed = false;
@@ -128,7 +129,7 @@ export = function (RED: NodeAPI) {
       const batch = events;
       events = [];
       if (closed || batch.length === 0) return;
-      node.send([null, batch]);
+      for (const event of batch) node.send([null, event]);
       showCounts();
     };
     // With nothing wired to output 2 the events go nowhere: only the counts status follows them.
