@@ -448,8 +448,10 @@ export class SimDevice implements DeviceSnapshot {
     };
   }
 
+  /** T3 at QoS 0, as iotkit-embedded 3.x and Link SDK 4 publish it (docs/sdk-shapes.md): no acknowledgement awaited. */
   private report(session: Session, step: number, module: string, desc?: string): Promise<void> {
-    return this.publish(session, progressReportMessage(this.ref, { id: this.nextId++, step, desc, module }));
+    const message = progressReportMessage(this.ref, { id: this.nextId++, step, desc, module });
+    return this.publish(session, { ...message, qos: 0 });
   }
 
   // ---- state ---------------------------------------------------------------------------------
