@@ -144,6 +144,8 @@ export class Scheduler {
   /** Failed tasks whose retry time came go back to QUEUED (unless the device is busy elsewhere). */
   private runRetries(batch: Batch, now: number): number {
     const core = this.core;
+    // The live counts say when there is nothing to ask the store (here and in the two below).
+    if (core.countsOf(batch.id).FAILED === 0) return Infinity;
     const due = core.store.dueTasks(batch.id, 'FAILED', now, PER_PASS);
     if (due.length) {
       core.run((work) => {
@@ -214,6 +216,7 @@ export class Scheduler {
   /** Notices left unanswered: sent again while retries remain (and the batch was not aborted), then the task fails. */
   private runRenotices(batch: Batch, now: number): number {
     const core = this.core;
+    if (core.countsOf(batch.id).NOTIFIED === 0) return Infinity;
     const due = core.store.dueTasks(batch.id, 'NOTIFIED', now, PER_PASS);
     if (due.length) {
       const aborted = !isOpenBatch(batch.state);
@@ -245,6 +248,7 @@ export class Scheduler {
   /** QUEUED tasks that are due get their notice, within maximumPerMinute. */
   private runPushes(batch: Batch, now: number): number {
     const core = this.core;
+    if (core.countsOf(batch.id).QUEUED === 0) return Infinity;
     const first = core.store.nextDue(batch.id, 'QUEUED');
     if (first === undefined) return Infinity;
     if (first > now) return first;
