@@ -23,7 +23,9 @@ import {
   toFirmware,
   toTask,
   toTransition,
+  transitionValues,
   TransitionRow,
+  taskUpdateValues,
 } from './rows';
 import { C, DEVICE_SCAN, S, Statement, TASK_INSERT_ROWS, TASK_SCAN } from './pg-sql';
 import { emptyCounts, TaskState } from './states';
@@ -453,24 +455,10 @@ export class PgOperations implements AsyncStoreOperations {
   }
 
   async saveTask(t: Task, tr?: Transition): Promise<void> {
-    const task = [t.state, t.reason, t.step, t.attempts, t.retries, t.wave, t.dueAt, t.startedAt, t.srcVersion];
-    if (!tr) {
-      await this.run.query(S.saveTask, [...task, t.updatedAt, t.id]);
-      return;
-    }
-    await this.run.query(S.saveTaskWithTransition, [
-      ...task,
-      t.updatedAt,
-      t.id,
-      tr.taskId,
-      tr.batchId,
-      tr.from,
-      tr.to,
-      tr.reason,
-      tr.step,
-      tr.attempts,
-      tr.at,
-    ]);
+    const task = taskUpdateValues(t);
+    await (tr
+      ? this.run.query(S.saveTaskWithTransition, [...task, ...transitionValues(tr)])
+      : this.run.query(S.saveTask, task));
   }
 
   async countsByBatch(batchId?: number): Promise<Map<number, Record<TaskState, number>>> {

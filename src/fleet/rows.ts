@@ -74,6 +74,33 @@ export const newTaskValues = (t: NewTask): unknown[] => [
   t.updatedAt,
 ];
 
+/** A task's changes as the values of the stores' task UPDATE, its id last (the WHERE): 11 values. */
+export const taskUpdateValues = (t: Task): unknown[] => [
+  t.state,
+  t.reason,
+  t.step,
+  t.attempts,
+  t.retries,
+  t.wave,
+  t.dueAt,
+  t.startedAt,
+  t.srcVersion,
+  t.updatedAt,
+  t.id,
+];
+
+/** A transition as the values of the stores' INSERT INTO transitions: 8 values. */
+export const transitionValues = (tr: Transition): unknown[] => [
+  tr.taskId,
+  tr.batchId,
+  tr.from,
+  tr.to,
+  tr.reason,
+  tr.step,
+  tr.attempts,
+  tr.at,
+];
+
 export interface BatchRow {
   id: number;
   firmware_id: string;

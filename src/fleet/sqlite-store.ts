@@ -21,7 +21,9 @@ import {
   toFirmware,
   toTask,
   toTransition,
+  transitionValues,
   TransitionRow,
+  taskUpdateValues,
 } from './rows';
 import { ACTIVE_TASK_STATES, emptyCounts, TaskState } from './states';
 import type { CredentialRecord, DeviceCredential } from './credentials';
@@ -866,20 +868,8 @@ export class SqliteStore implements FleetStore {
   }
 
   saveTask(t: Task, tr?: Transition): void {
-    this.s.saveTask.run(
-      t.state,
-      t.reason,
-      t.step,
-      t.attempts,
-      t.retries,
-      t.wave,
-      t.dueAt,
-      t.startedAt,
-      t.srcVersion,
-      t.updatedAt,
-      t.id,
-    );
-    if (tr) this.s.insertTransition.run(tr.taskId, tr.batchId, tr.from, tr.to, tr.reason, tr.step, tr.attempts, tr.at);
+    this.s.saveTask.run(taskUpdateValues(t));
+    if (tr) this.s.insertTransition.run(transitionValues(tr));
   }
 
   countsByBatch(batchId?: number): Map<number, Record<TaskState, number>> {
