@@ -4,7 +4,10 @@
  * the short timings that keep the suite fast.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
 import { AddressInfo, Socket } from 'node:net';
 import mqtt, { MqttClient } from 'mqtt';
 import { DeviceRef, FirmwareDescriptor, parseFirmwareDescriptor, upgradeMessage } from '../../src/protocol';
@@ -38,16 +41,18 @@ export interface PackageServer {
  * Serves `bytes` at /fw.bin with `Range: bytes=<n>-` support (206), in chunks of `chunk` bytes.
  * With `drop: 'once'`, the first whole-file response stops after half the package and the
  * connection is destroyed, as a flaky network would; with `drop: 'always'`, every response does. With `ignoreRange`, every answer is the whole file (200).
+ * With `chunked`, the body is sent in chunks without a Content-Length; with `tls`, over HTTPS with
+ * the self-signed certificate of test/fixtures/tls (made for the tests, for localhost and 127.0.0.1).
  */
 export async function startPackageServer(
   bytes: Buffer,
-  opts: { drop?: 'once' | 'always'; ignoreRange?: boolean; chunk?: number } = {},
+  opts: { drop?: 'once' | 'always'; ignoreRange?: boolean; chunk?: number; chunked?: boolean; tls?: boolean } = {},
 ): Promise<PackageServer> {
   const requests: PackageRequest[] = [];
   const sockets = new Set<Socket>();
   let dropped = false;
   const chunk = opts.chunk ?? 4096;
-  const server = http.createServer((req, res) => {
+  const listener: http.RequestListener = (req, res) => {
     if (req.url !== '/fw.bin') {
       requests.push({ status: 404 });
       res.writeHead(404).end();
@@ -60,9 +65,9 @@ export async function startPackageServer(
     requests.push(range === undefined ? { status } : { range, status });
     const headers: http.OutgoingHttpHeaders = {
       'Content-Type': 'application/octet-stream',
-      'Content-Length': bytes.length - start,
       'Accept-Ranges': 'bytes',
     };
+    if (!opts.chunked) headers['Content-Length'] = bytes.length - start;
     if (m) headers['Content-Range'] = `bytes ${start}-${bytes.length - 1}/${bytes.length}`;
     res.writeHead(status, headers);
     const drop = opts.drop === 'always' || (opts.drop === 'once' && !dropped && !m);
@@ -84,7 +89,8 @@ export async function startPackageServer(
       res.write(piece, () => setImmediate(writeNext));
     };
     writeNext();
-  });
+  };
+  const server = opts.tls ? https.createServer(TEST_TLS, listener) : http.createServer(listener);
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -92,7 +98,7 @@ export async function startPackageServer(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/fw.bin`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/fw.bin`,
     requests,
     async close() {
       for (const socket of sockets) socket.destroy();
@@ -100,6 +106,13 @@ export async function startPackageServer(
     },
   };
 }
+
+const TLS_DIR = path.join(__dirname, '../../../test/fixtures/tls');
+/** A self-signed certificate for localhost and 127.0.0.1, made for the tests: its key protects nothing. */
+export const TEST_TLS = {
+  key: readFileSync(path.join(TLS_DIR, 'localhost.key')),
+  cert: readFileSync(path.join(TLS_DIR, 'localhost.crt')),
+};
 
 /** A firmware descriptor for a package, as the platform would announce it. */
 export function firmwareOf(

@@ -108,6 +108,39 @@ describe('ota-sim: a device upgrades over HTTP', function () {
     ]);
   });
 
+  it('downloads a package sent in chunks, without a Content-Length', async function () {
+    server = await startPackageServer(PACKAGE.bytes, { chunked: true, chunk: 3000 });
+    sim = new Simulation(testOptions(broker.url));
+    await sim.start();
+    await watcher.notify(dev('sim-001'), firmwareOf(PACKAGE, { version: '1.0.1', url: server.url }));
+    await waitForState(sim, 'sim-001', 'upgraded');
+    should(server.requests).eql([{ status: 200 }]);
+  });
+
+  it('downloads over HTTPS from a server whose certificate it accepts with insecure', async function () {
+    server = await startPackageServer(PACKAGE.bytes, { tls: true });
+    sim = new Simulation(testOptions(broker.url, { insecure: true }));
+    await sim.start();
+    await watcher.notify(dev('sim-001'), firmwareOf(PACKAGE, { version: '1.0.1', url: server.url }));
+    await waitForState(sim, 'sim-001', 'upgraded');
+    should(server.requests).eql([{ status: 200 }]);
+  });
+
+  it('reports step -2 at once when the server certificate does not verify', async function () {
+    server = await startPackageServer(PACKAGE.bytes, { tls: true });
+    sim = new Simulation(testOptions(broker.url));
+    await sim.start();
+    await watcher.notify(dev('sim-001'), firmwareOf(PACKAGE, { version: '1.0.1', url: server.url }));
+    await waitForState(sim, 'sim-001', 'failed');
+    const reports = await watcher.untilFailure('sim-001');
+    const last = JSON.parse(reports[reports.length - 1].text).params;
+    should(last.step).equal('-2');
+    should(last.desc).equal(
+      "the server's TLS certificate is refused: self-signed certificate (--insecure accepts any)",
+    );
+    should(server.requests).eql([]);
+  });
+
   it('checks SHA256 packages by their SHA-256 digest', async function () {
     server = await startPackageServer(PACKAGE.bytes);
     sim = new Simulation(testOptions(broker.url));
