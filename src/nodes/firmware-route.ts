@@ -6,14 +6,17 @@
  * When both share a root (the default: `/`), every download first passes the editor's middleware,
  * which stats a file in the editor's folder per request: about half of Node-RED's CPU per upgraded device.
  * Then, and only when no setting guards either root, the same routes are also matched first in
- * the admin app (see `frontOfAdmin`). The admin app a node is given (`RED.httpAdmin`) is the
+ * the admin app (see `frontOfAdmin`). When Node-RED runs as its own program and nothing guards the
+ * node root, its HTTP server answers downloads before any app (server-front.ts). The admin app a node is given (`RED.httpAdmin`) is the
  * runtime's, mounted at `/` inside the editor API's app behind the editor's middleware; the routes
  * go to the front of that outer app (see `adminFront`).
  */
 import type { NodeAPI } from 'node-red';
 import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FIRMWARE_ROUTE, servePackage } from '../fleet';
 import { fleetById } from './registry';
+import { DownloadTarget, frontServer, serverPrefix } from './server-front';
 
 const mounted = new WeakSet<object>();
 
@@ -109,32 +112,43 @@ export const NOT_FRONTED =
   "half of Node-RED's CPU per upgraded device. Give the editor a root of its own (httpAdminRoot: '/admin') " +
   'to avoid it.';
 
+/** Logged once when Node-RED's HTTP server answers the downloads itself (server-front.ts). */
+export const SERVER_FRONT =
+  "ota-fleet: package downloads are answered by Node-RED's HTTP server before its express app";
+
+/** A download, answered from the fleet it names (a 404 for an unknown or closed fleet). */
+function serveDownload(target: DownloadTarget, req: IncomingMessage, res: ServerResponse): void {
+  const handle = fleetById(target.fleet);
+  const served = handle && {
+    secret: handle.secret,
+    files: handle.files,
+    // An unknown id (or a closed fleet) is a 404.
+    firmware: (id: string) => handle.ask((f) => f.firmware(id)).catch(() => undefined),
+  };
+  void servePackage(served, target, req, res, handle ? handle.fleet.clock.now() : Date.now());
+}
+
 export function mountFirmwareRoute(RED: NodeAPI): void {
   const app = RED.httpNode as unknown as App | undefined;
   if (!app?.get || mounted.has(app)) return;
   mounted.add(app);
   const serve = (req: Request, res: Response) => {
-    const fleet = String(req.params.fleet);
-    const handle = fleetById(fleet);
-    const served = handle && {
-      secret: handle.secret,
-      files: handle.files,
-      // An unknown id (or a closed fleet) is a 404.
-      firmware: (id: string) => handle.ask((f) => f.firmware(id)).catch(() => undefined),
-    };
-    const file = req.params.file === undefined ? undefined : String(req.params.file);
-    const request = {
-      fleet,
+    const target = {
+      fleet: String(req.params.fleet),
       firmware: String(req.params.firmware),
-      file,
+      file: req.params.file === undefined ? undefined : String(req.params.file),
       expires: req.query.e,
       signature: req.query.s,
     };
-    void servePackage(served, request, req, res, handle ? handle.fleet.clock.now() : Date.now());
+    serveDownload(target, req, res);
   };
   addRoutes(app, serve, false);
+  const settings = RED.settings as unknown as RouteSettings;
+  const prefix = serverPrefix(settings, require.main?.filename);
+  if (prefix && frontServer(RED.server, prefix, serveDownload)) RED.log.info(SERVER_FRONT);
+  // Also in the app, for what the server leaves to it (another letter case, a server it could not wrap).
   const admin = RED.httpAdmin as unknown as App | undefined;
-  if (admin && admin !== app && frontOfAdmin(RED.settings as unknown as RouteSettings)) {
+  if (admin && admin !== app && frontOfAdmin(settings)) {
     if (!addRoutes(adminFront(admin), serve, true)) RED.log.warn(NOT_FRONTED);
   }
 }
