@@ -69,7 +69,8 @@ export function parseRange(header: string | undefined, size: number): Range | un
   return { start, end };
 }
 
-function deny(res: ServerResponse, status: number, error: string): void {
+/** A refused download: the status and `{error}` as JSON, never cached. */
+export function refuseDownload(res: ServerResponse, status: number, error: string): void {
   const body = JSON.stringify({ error });
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
@@ -88,9 +89,9 @@ export async function servePackage(
 ): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
-    return deny(res, 405, 'only GET and HEAD are allowed');
+    return refuseDownload(res, 405, 'only GET and HEAD are allowed');
   }
-  if (!fleet) return deny(res, 404, 'no such firmware');
+  if (!fleet) return refuseDownload(res, 404, 'no such firmware');
   const expires =
     typeof request.expires === 'string' && /^\d{1,12}$/.test(request.expires) ? Number(request.expires) : NaN;
   // An index that is not a small decimal number cannot have been signed: the signature check refuses it.
@@ -101,11 +102,11 @@ export async function servePackage(
     request.signature,
     now,
   );
-  if (!check.ok) return deny(res, 403, check.reason);
+  if (!check.ok) return refuseDownload(res, 403, check.reason);
   const firmware = await fleet.firmware(request.firmware);
   const served = servedOf(firmware, file);
   if (!firmware || !served || !fleet.files.has(served.sha256))
-    return deny(res, 404, file === undefined || !firmware ? 'no such firmware' : 'no such file');
+    return refuseDownload(res, 404, file === undefined || !firmware ? 'no such firmware' : 'no such file');
 
   const size = served.size;
   const etag = `"${served.sha256}"`;

@@ -6,17 +6,17 @@
  * When both share a root (the default: `/`), every download first passes the editor's middleware,
  * which stats a file in the editor's folder per request: about half of Node-RED's CPU per upgraded device.
  * Then, and only when no setting guards either root, the same routes are also matched first in
- * the admin app (see `frontOfAdmin`). When Node-RED runs as its own program and nothing guards the
- * node root, its HTTP server answers downloads before any app (server-front.ts). The admin app a node is given (`RED.httpAdmin`) is the
+ * the admin app (see `frontOfAdmin`). The admin app a node is given (`RED.httpAdmin`) is the
  * runtime's, mounted at `/` inside the editor API's app behind the editor's middleware; the routes
- * go to the front of that outer app (see `adminFront`).
+ * go to the front of that outer app (see `adminFront`). When Node-RED runs as its own program and
+ * nothing guards the node root, its HTTP server answers downloads before any app (server-front.ts).
  */
 import type { NodeAPI } from 'node-red';
 import type { NextFunction, Request, Response } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { FIRMWARE_ROUTE, servePackage } from '../fleet';
+import { FIRMWARE_ROUTE, refuseDownload, servePackage } from '../fleet';
 import { fleetById } from './registry';
-import { DownloadTarget, frontServer, serverPrefix } from './server-front';
+import { DownloadTarget, frontServer, rootPath, serverPrefix } from './server-front';
 
 const mounted = new WeakSet<object>();
 
@@ -44,16 +44,14 @@ export interface RouteSettings {
   requireHttps?: unknown;
 }
 
-const root = (r: string | false | undefined) => (r === false ? false : `/${r ?? ''}/`.replace(/\/+/g, '/'));
-
 /**
  * Whether the download routes may be matched at the front of the admin app: it is mounted at the
  * node root too, and no setting guards either root (authentication, middleware, CORS, HTTPS only),
  * so a download answered there gets exactly the answer the node app would give.
  */
 export function frontOfAdmin(s: RouteSettings): boolean {
-  const admin = root(s.httpAdminRoot);
-  if (admin === false || admin !== root(s.httpNodeRoot)) return false;
+  const admin = rootPath(s.httpAdminRoot);
+  if (admin === false || admin !== rootPath(s.httpNodeRoot)) return false;
   const guards = [
     s.httpAdminAuth,
     s.httpNodeAuth,
@@ -82,7 +80,7 @@ export function adminFront(admin: App): App {
  * the route runs, and its default answer is an HTML page with a stack trace. */
 function malformed(err: unknown, _req: Request, res: Response, next: NextFunction): void {
   if (res.headersSent) return next(err);
-  res.status(404).json({ error: 'no such firmware' });
+  refuseDownload(res, 404, 'no such firmware');
 }
 
 /**

@@ -11,7 +11,7 @@
  * other request goes on to the listener as before.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { FIRMWARE_ROUTE } from '../fleet';
+import { FIRMWARE_ROUTE, refuseDownload } from '../fleet';
 import type { RouteSettings } from './firmware-route';
 
 /** What a download URL names: the fields of a package request. */
@@ -28,11 +28,13 @@ export type ServeDownload = (target: DownloadTarget, req: IncomingMessage, res: 
 
 const fronted = new WeakSet<object>();
 
-const root = (r: string | false | undefined) => (r === false ? false : `/${r ?? ''}/`.replace(/\/+/g, '/'));
+/** A root setting as a path with one leading and one trailing slash (`/` when unset), or false. */
+export const rootPath = (r: string | false | undefined): string | false =>
+  r === false ? false : `/${r ?? ''}/`.replace(/\/+/g, '/');
 
 /** The path prefix of downloads on the server, or false when the server must not answer them. */
 export function serverPrefix(s: RouteSettings, mainFile: string | undefined): string | false {
-  const nodeRoot = root(s.httpNodeRoot);
+  const nodeRoot = rootPath(s.httpNodeRoot);
   if (nodeRoot === false || !mainFile || !/[\\/]node-red[\\/]red\.js$/.test(mainFile)) return false;
   const guards = [s.httpNodeAuth, s.httpAuth, s.httpNodeMiddleware, s.httpNodeCors, s.requireHttps];
   return guards.every((g) => !g) ? `${nodeRoot}${FIRMWARE_ROUTE}/` : false;
@@ -78,14 +80,7 @@ export function frontServer(server: Server | undefined, prefix: string, serve: S
   server.on('request', function (this: Server, req: IncomingMessage, res: ServerResponse) {
     const target = (req.method === 'GET' || req.method === 'HEAD') && downloadTarget(req.url ?? '', prefix);
     if (!target) return next.call(this, req, res);
-    if (target === 'malformed') {
-      const body = JSON.stringify({ error: 'no such firmware' });
-      res.writeHead(404, {
-        'Content-Type': 'application/json; charset=utf-8',
-        'Content-Length': Buffer.byteLength(body),
-      });
-      return void res.end(body);
-    }
+    if (target === 'malformed') return refuseDownload(res, 404, 'no such firmware');
     serve(target, req, res);
   });
   fronted.add(server);
