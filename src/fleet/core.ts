@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { buildTopic, DeviceRef, MqttMessage, noticeIdSource, upgradeNoticeTemplate } from '../protocol';
+import { ActiveTasks } from './active-tasks';
 import { Clock, systemClock, TimerHandle } from './clock';
 import { FleetError, notFound, refused } from './errors';
 import { gateRefusal, isVerified } from './gate';
@@ -185,11 +186,10 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   private taskCounts = new Map<number, TaskCounts>();
   private firmwareCache = new Map<string, Firmware>();
   /**
-   * The task holding each device's module, as last read or written: every report looks it up,
-   * and the store's row costs more to read than the rest of the report. Kept in step by apply()
-   * and updateTask(), the only ways a task changes; dropped whole on a rollback.
+   * The task holding each device's module, as last read or written (active-tasks.ts). Kept in
+   * step by apply() and updateTask(), the only ways a task changes; dropped whole on a rollback.
    */
-  private activeByDevice = new Map<string, Task>();
+  private readonly activeByDevice = new ActiveTasks();
   /**
    * Whether any task may be active, by the live counts (undefined: count again). While none is, a
    * report from a device the cache does not hold needs no look in the store: the first report of
@@ -500,8 +500,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
 
   /** The task that holds a device's module now (CONFIRM, QUEUED, NOTIFIED or IN_PROGRESS). */
   activeTask(device: DeviceRef, module: string): Task | undefined {
-    const key = activeKey(device, module);
-    const cached = this.activeByDevice.get(key);
+    const cached = this.activeByDevice.get(device, module);
     if (cached) return cached;
     if (!this.mayHaveActiveTasks()) return undefined;
     let task = this.store.activeTask(device, module);
@@ -511,7 +510,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
         .activeTasks(device)
         .filter((t) => t.module === module && !this.creating.has(t.batchId))
         .pop();
-    if (task) this.activeByDevice.set(key, task);
+    if (task) this.activeByDevice.remember(task);
     return task;
   }
 
@@ -530,9 +529,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
 
   /** Keeps the cache of active tasks in step with a task just written. */
   private remember(task: Task): void {
-    const key = activeKey(task, task.module);
-    if (ACTIVE_TASK_STATES.includes(task.state)) this.activeByDevice.set(key, task);
-    else if (this.activeByDevice.get(key)?.id === task.id) this.activeByDevice.delete(key);
+    this.activeByDevice.remember(task);
   }
 
   /** Is a dynamic batch open (taking devices that report a matching version)? */
@@ -686,7 +683,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     const seen = new Set<string>();
     for (const device of devices) {
       // A device named twice is acted on once.
-      const key = activeKey(device, '');
+      const key = `${device.productKey}\u0000${device.deviceName}`;
       if (seen.has(key)) continue;
       seen.add(key);
       const task = device.productKey === batch.targets.productKey ? this.store.taskOf(batch.id, device) : undefined;
@@ -751,11 +748,6 @@ export class FleetCore extends EventEmitter<FleetEvents> {
       Math.max(0, delayMs),
     );
   }
-}
-
-/** The key of a device's module in the cache of active tasks. */
-function activeKey(device: DeviceRef, module: string): string {
-  return `${device.productKey}\u0000${device.deviceName}\u0000${module}`;
 }
 
 /** The batches the units of work touched, each once, with what happened to it in any of them. */

@@ -22,7 +22,8 @@ export type Applied = { ok: true; task: Task; transition: Transition } | { ok: f
 export function applyEvent(task: Task, event: TaskEvent, patch: TaskPatch, at: number): Applied {
   const outcome = nextTaskState(task.state, event);
   if (!outcome.ok) return outcome;
-  const next: Task = { ...task, ...definedOnly(patch), state: outcome.to, updatedAt: at };
+  const next: Task = { ...task, state: outcome.to, updatedAt: at };
+  setDefined(next, patch);
   // A task that leaves FAILED or CANCELED starts clean; one that reaches a final state has no deadline.
   if (outcome.to === 'QUEUED' && (task.state === 'FAILED' || task.state === 'CANCELED')) {
     next.step = null;
@@ -49,11 +50,11 @@ export function applyEvent(task: Task, event: TaskEvent, patch: TaskPatch, at: n
   };
 }
 
-function definedOnly(patch: TaskPatch): TaskPatch {
-  const out: Record<string, unknown> = {};
+/** Sets on the task what the patch defines (undefined leaves a field as it is), in place. */
+function setDefined(task: Task, patch: TaskPatch): void {
+  const out = task as unknown as Record<string, unknown>;
   for (const key in patch) {
     const value = (patch as Record<string, unknown>)[key];
     if (value !== undefined) out[key] = value;
   }
-  return out as TaskPatch;
 }

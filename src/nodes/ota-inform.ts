@@ -41,25 +41,39 @@ interface OtaInformDef extends NodeDef {
 
 type Fleet = FleetHandle['fleet'];
 
-/** Platform role: the event for what a device said, after the fleet (if any) took it in. */
+/**
+ * Platform role, T1 (every device at every boot): the event in `msg.payload`, once the fleet (if
+ * any) took the version in. Built field by field and taken with one `then`, as ota-progress does.
+ */
+function takeVersion(
+  msg: OtaMessage,
+  { device, report }: Extract<DeviceMessage, { kind: 'inform' }>,
+  fleet: Fleet | undefined,
+): true | Promise<true> {
+  const event: Record<string, unknown> = {
+    productKey: device.productKey,
+    deviceName: device.deviceName,
+    module: report.module,
+    version: report.version,
+  };
+  withId(event, report.id);
+  if (!fleet) {
+    msg.payload = event;
+    return true;
+  }
+  return fleet.submitVersion(device, report).then((taken) => {
+    msg.payload = withOutcome(event, taken);
+    return true;
+  });
+}
+
+/** Platform role, the queries (T4, T8) and block requests (T6): the event, after the fleet (if any) took it in. */
 async function informEvent(
-  message: Exclude<DeviceMessage, { kind: 'platformEcho' | 'progress' }>,
+  message: Exclude<DeviceMessage, { kind: 'platformEcho' | 'progress' | 'inform' }>,
   fleet: Fleet | undefined,
 ) {
   const { device } = message;
   switch (message.kind) {
-    case 'inform': {
-      // The common case (every device at every boot), built without spreads.
-      const { report } = message;
-      const event: Record<string, unknown> = {
-        productKey: device.productKey,
-        deviceName: device.deviceName,
-        module: report.module,
-        version: report.version,
-      };
-      withId(event, report.id);
-      return withOutcome(event, fleet && (await fleet.submitVersion(device, report)));
-    }
     case 'request': {
       // iotkit 3.x asks with its version: a report and a query in one.
       const { report } = message;
@@ -114,7 +128,7 @@ export = function (RED: NodeAPI) {
     const bound = settings.role === 'platform' ? bindFleet(RED, node, config.fleet) : undefined;
     const nextId = messageIds();
 
-    reportNode(node, status, statusTexts(RED._, 'ota-inform'), settings.role, async (msg) => {
+    reportNode(node, status, statusTexts(RED._, 'ota-inform'), settings.role, (msg) => {
       if (bound instanceof Error) throw bound;
       if (settings.role === 'device') {
         asMqtt(msg, encodeInform(msg, settings, nextId()));
@@ -122,8 +136,11 @@ export = function (RED: NodeAPI) {
       }
       const message = decodeDeviceMessage(msg.topic, msg.payload, ['inform', 'firmwareGet', 'fileDownload', 'request']);
       if (message.kind === 'platformEcho') return false; // our own T8 answer, heard back
-      msg.payload = await informEvent(message, bound?.fleet);
-      return true;
+      if (message.kind === 'inform') return takeVersion(msg, message, bound?.fleet);
+      return informEvent(message, bound?.fleet).then((event) => {
+        msg.payload = event;
+        return true;
+      });
     });
   }
 

@@ -39,11 +39,12 @@ interface OtaProgressDef extends NodeDef {
 }
 
 /**
- * Platform role: the T3 report as an event, once the fleet (if any) has taken it in durably. The
- * event is built field by field and the fleet's answer taken with one `then`: at tens of
- * thousands of reports a second, object spreads and an async function per report show in the profile.
+ * Platform role: the T3 report as an event in `msg.payload`, once the fleet (if any) has taken it
+ * in durably. The event is built field by field and the fleet's answer taken with one `then`: at
+ * tens of thousands of reports a second, object spreads and each promise between the answer and
+ * the send show in the profile.
  */
-function progressEvent(msg: OtaMessage, handle: FleetHandle | undefined): Promise<Record<string, unknown>> {
+function takeProgress(msg: OtaMessage, handle: FleetHandle | undefined): true | Promise<true> {
   const { device, report } = decodeDeviceMessage(msg.topic, msg.payload, ['progress']);
   const outcome = progressOutcome(report.step, report.desc);
   const event: Record<string, unknown> = {
@@ -56,8 +57,14 @@ function progressEvent(msg: OtaMessage, handle: FleetHandle | undefined): Promis
   };
   if ('reason' in outcome) event.reason = outcome.reason;
   withId(event, report.id);
-  if (!handle) return Promise.resolve(event);
-  return handle.fleet.submitProgress(device, report).then((taken) => withOutcome(event, taken));
+  if (!handle) {
+    msg.payload = event;
+    return true;
+  }
+  return handle.fleet.submitProgress(device, report).then((taken) => {
+    msg.payload = withOutcome(event, taken);
+    return true;
+  });
 }
 
 /** Device role: `msg.payload` is a step number or `{step, desc, module}`. */
@@ -89,10 +96,7 @@ export = function (RED: NodeAPI) {
         asMqtt(msg, encodeProgress(msg, settings, nextId()));
         return true;
       }
-      return progressEvent(msg, bound).then((event) => {
-        msg.payload = event;
-        return true;
-      });
+      return takeProgress(msg, bound);
     });
   }
 

@@ -13,9 +13,9 @@ export type JsonObject = Record<string, unknown>;
  * 64 KiB, invalid UTF-8, non-JSON and non-objects. Tolerates trailing commas (Link SDK 4's T6).
  */
 export function decodeJsonObject(payload: unknown, field = 'msg.payload'): JsonObject {
-  if (isPlainObject(payload)) return payload;
   let text: string;
-  if (Buffer.isBuffer(payload) || payload instanceof Uint8Array) {
+  // Bytes first: what `mqtt in` sends most, and a Buffer is no plain object.
+  if (payload instanceof Uint8Array) {
     if (payload.length > MAX_JSON_BYTES) {
       throw new ProtocolError(field, `at most ${MAX_JSON_BYTES} bytes of JSON`, payload);
     }
@@ -30,6 +30,8 @@ export function decodeJsonObject(payload: unknown, field = 'msg.payload'): JsonO
       throw new ProtocolError(field, `at most ${MAX_JSON_BYTES} bytes of JSON`, payload);
     }
     text = payload;
+  } else if (isPlainObject(payload)) {
+    return payload;
   } else {
     throw new ProtocolError(field, 'a JSON object (as a string, a Buffer or a parsed object)', payload);
   }

@@ -200,6 +200,69 @@ describe('parseTopic', function () {
     );
   });
 
+  it('any topic made of OTA words, names and slashes is read as its levels say', function () {
+    // Found without splitting: the answer must still be the one the levels give.
+    const word = fc.constantFrom(
+      '',
+      'ota',
+      'device',
+      'inform',
+      'progress',
+      'upgrade',
+      'request',
+      'other',
+      'sys',
+      'thing',
+    );
+    const level = fc.oneof(word, levelName, fc.constantFrom('+', '#', 'a+b', 'd'.repeat(65)));
+    const topic = fc.oneof(
+      fc.array(level, { minLength: 1, maxLength: 8 }).map((levels) => levels.join('/')),
+      fc
+        .tuple(fc.constantFrom('inform', 'progress', 'upgrade', 'request', 'other'), level, level, level)
+        .map(
+          ([kind, ...rest]) =>
+            `/ota/device/${kind}/${rest.slice(0, 2).join('/')}${rest[2] === '' ? '' : `/${rest[2]}`}`,
+        ),
+    );
+    fc.assert(
+      fc.property(topic, (t) => {
+        const levels = t.split('/');
+        const otaForm =
+          levels.length === 6 &&
+          levels[0] === '' &&
+          levels[1] === 'ota' &&
+          levels[2] === 'device' &&
+          ['inform', 'progress', 'upgrade', 'request'].includes(levels[3]);
+        let parsed;
+        try {
+          parsed = parseTopic(t);
+        } catch (err) {
+          const field = (err as { field?: string }).field;
+          if (otaForm) {
+            // Refused only for a level that is not one name, and that level is named.
+            const bad = (['productKey', 'deviceName'] as const).filter((_, i) => {
+              try {
+                checkTopicLevel('x', levels[4 + i]);
+                return false;
+              } catch {
+                return true;
+              }
+            });
+            should(bad.length).above(0);
+            should(field).equal(`the ${bad[0]} level of msg.topic`);
+          } else if (levels[1] !== 'sys') {
+            // Not the OTA form: refused as a whole, whatever its levels hold.
+            should(field).equal('msg.topic');
+          }
+          return;
+        }
+        should(buildTopic(parsed.kind, parsed)).equal(t);
+        if (otaForm) should(parsed).eql({ kind: levels[3], productKey: levels[4], deviceName: levels[5] });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('every topic built for any valid device parses back to its kind and device', function () {
     fc.assert(
       fc.property(fc.constantFrom(...KINDS), levelName, levelName, (kind, productKey, deviceName) => {
