@@ -200,6 +200,15 @@ describe('parseTopic', function () {
     );
   });
 
+  it('a level with a lone surrogate is refused, naming the level', function () {
+    should(() => parseTopic('/ota/device/progress/pk\uD800/dev-001')).throw(
+      refusal('the productKey level of msg.topic', /valid Unicode text/),
+    );
+    should(() => parseTopic('/ota/device/inform/pk/dev-001\uDC00')).throw(
+      refusal('the deviceName level of msg.topic', /valid Unicode text/),
+    );
+  });
+
   it('any topic made of OTA words, names and slashes is read as its levels say', function () {
     // Found without splitting: the answer must still be the one the levels give.
     const word = fc.constantFrom(
@@ -214,15 +223,18 @@ describe('parseTopic', function () {
       'sys',
       'thing',
     );
-    const level = fc.oneof(word, levelName, fc.constantFrom('+', '#', 'a+b', 'd'.repeat(65)));
+    const level = fc.oneof(word, levelName, fc.constantFrom('+', '#', 'a+b', 'a\u0000', 'a\uD800', 'd'.repeat(65)));
     const topic = fc.oneof(
       fc.array(level, { minLength: 1, maxLength: 8 }).map((levels) => levels.join('/')),
+      // Mostly the six levels of T1, T2, T3 and T8, sometimes one more.
       fc
-        .tuple(fc.constantFrom('inform', 'progress', 'upgrade', 'request', 'other'), level, level, level)
-        .map(
-          ([kind, ...rest]) =>
-            `/ota/device/${kind}/${rest.slice(0, 2).join('/')}${rest[2] === '' ? '' : `/${rest[2]}`}`,
-        ),
+        .tuple(
+          fc.constantFrom('inform', 'progress', 'upgrade', 'request', 'other'),
+          level,
+          level,
+          fc.option(level, { freq: 4 }),
+        )
+        .map(([kind, pk, dn, extra]) => `/ota/device/${kind}/${pk}/${dn}${extra === null ? '' : `/${extra}`}`),
     );
     fc.assert(
       fc.property(topic, (t) => {
