@@ -5,27 +5,11 @@
 import should from 'should';
 import { ActiveTasks } from '../../src/fleet/active-tasks';
 import type { Task } from '../../src/fleet/types';
+import { newTask } from './task-rows';
 
+/** A stored task of batch 1 (NOTIFIED unless told), with its id. */
 function task(id: number, deviceName: string, fields: Partial<Task> = {}): Task {
-  return {
-    id,
-    batchId: 1,
-    productKey: 'pk1',
-    deviceName,
-    module: 'default',
-    srcVersion: '1.0.0',
-    state: 'NOTIFIED',
-    reason: null,
-    step: null,
-    attempts: 1,
-    retries: 0,
-    wave: 0,
-    dueAt: null,
-    startedAt: null,
-    createdAt: 0,
-    updatedAt: 0,
-    ...fields,
-  };
+  return { id, ...newTask(1, deviceName, 'NOTIFIED'), ...fields };
 }
 
 describe('fleet: the cache of active tasks', function () {
