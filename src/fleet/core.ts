@@ -527,11 +527,6 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     return this.anyActive;
   }
 
-  /** Keeps the cache of active tasks in step with a task just written. */
-  private remember(task: Task): void {
-    this.activeByDevice.remember(task);
-  }
-
   /** Is a dynamic batch open (taking devices that report a matching version)? */
   hasDynamicBatch(): boolean {
     for (const batch of this.openBatches.values())
@@ -553,7 +548,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     const { from, to } = applied.transition;
     if (from === to && event === 'progress') this.store.saveStep(task.id, applied.task.step, applied.task.updatedAt);
     else this.store.saveTask(applied.task, from !== to || event === 'renotify' ? applied.transition : undefined);
-    this.remember(applied.task);
+    this.activeByDevice.remember(applied.task);
     work.transitions.push(applied.transition);
     const touched = work.touched.get(task.batchId) ?? { newFailure: false };
     if (to === 'FAILED') touched.newFailure = true;
@@ -566,7 +561,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   updateTask(task: Task, patch: TaskPatch): Task {
     const next: Task = { ...task, ...patch, updatedAt: this.clock.now() } as Task;
     this.store.saveTask(next);
-    this.remember(next);
+    this.activeByDevice.remember(next);
     return next;
   }
 
