@@ -30,12 +30,12 @@
  * batch and its first page of tasks, the next page by cursor, and a page of the device search.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet, ManualClock, SqliteStore } from '../src/fleet';
-import { addFirmware2, recordDevices } from './lib/fleet';
+import { addFirmware2, copyStore, recordDevices } from './lib/fleet';
 import { GapReport, STALL_MS, underMeter } from './lib/loop-gaps';
 import { childFlags } from './lib/net';
 import { nodeId, startRed } from './lib/red';
@@ -289,7 +289,7 @@ async function red(file: string, firmwareId: string, n: number): Promise<RedResu
   try {
     const store = join(instance.userDir, 'ota', FLEET_ID);
     mkdirSync(store, { recursive: true });
-    copyFileSync(file, join(store, 'fleet.sqlite'));
+    copyStore(file, join(store, 'fleet.sqlite'));
     const admin = `${instance.baseUrl}/red`;
     const api = `${admin}/ota/fleets/${FLEET_ID}`;
     const flows = fleetFlow(tab);
@@ -426,7 +426,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const redCopy = join(dir, 'red.sqlite');
     let t = now();
     const firmwareId = prepare(file, n);
-    copyFileSync(file, redCopy);
+    copyStore(file, redCopy);
     log(NAME, `inventory of ${num(n)} devices written in ${sig((now() - t) / 1000)} s`);
     t = now();
     const d = await runChild<DirectResult>('--direct', [file, firmwareId, String(n)], true);

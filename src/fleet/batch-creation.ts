@@ -3,8 +3,8 @@
  *
  * The batch is stored first, in state CREATING. Then, one short transaction per turn
  * (setImmediate between them): its candidates are read by pages of the devices' primary key into
- * compact arrays (a name, an interned version and the id of the task holding the device now), put
- * in the batch's order (planner.ts `candidateOrder`: the same seed gives the same order as the
+ * a compact list (candidate-list.ts: each one's name, version and the id of the task holding the
+ * device now, in typed arrays and byte buffers), put in the batch's order (planner.ts `candidateOrder`: the same seed gives the same order as the
  * one-shot path), and their tasks are built and inserted `sliceSize` at a time. The last step, one
  * transaction, cancels the pending tasks of other batches that the `replace` policy takes over and
  * moves the batch to PLANNED or IN_PROGRESS: nothing outside the batch changes before it.
@@ -15,6 +15,7 @@
  * (`removeUnfinished`): as if it had never been asked for. A cancel by a user stops the creation,
  * removes the tasks stored so far and leaves the batch CANCELED, with none.
  */
+import { CandidateList } from './candidate-list';
 import { CreatingBatch, FleetCore } from './core';
 import { refused } from './errors';
 import { candidateOrder, Candidate, planSlice, TaskContext } from './planner';
@@ -55,11 +56,8 @@ export class Creation implements CreatingBatch {
   readonly settled: Promise<BatchView>;
 
   private phase: Phase = 'read';
-  private names = new Chunked<string>();
-  private versions = new Chunked<string | null>();
-  /** The task holding each candidate's module when read (0: none). */
-  private activeIds = new Chunked<number>();
-  private interned = new Map<string, string>();
+  /** With, for each, the task holding its module when read (0: none). */
+  private candidates = new CandidateList();
   private cursor: string | null = null;
   private listedAt = 0;
   private order: Uint32Array = new Uint32Array(0);
@@ -140,17 +138,8 @@ export class Creation implements CreatingBatch {
     const diff = this.plan?.diffSources;
     for (const c of candidates) {
       if (diff && (c.version === null || !diff.includes(c.version))) continue;
-      this.names.push(c.deviceName);
-      this.versions.push(c.version === null ? null : this.intern(c.version));
-      this.activeIds.push(c.activeTaskId ?? 0);
+      this.candidates.push(c.deviceName, c.version, c.activeTaskId ?? 0);
     }
-  }
-
-  private intern(version: string): string {
-    const known = this.interned.get(version);
-    if (known !== undefined) return known;
-    this.interned.set(version, version);
-    return version;
   }
 
   private read(): void {
@@ -171,8 +160,8 @@ export class Creation implements CreatingBatch {
       if (this.cursor !== null) return;
     }
     const { targets, strategy, type } = plan.request;
-    if (this.names.length === 0 && type !== 'dynamic') throw refused(noMatch(plan));
-    this.order = candidateOrder(this.names.length, targets, strategy, plan.now ^ this.batchId);
+    if (this.candidates.length === 0 && type !== 'dynamic') throw refused(noMatch(plan));
+    this.order = candidateOrder(this.candidates.length, targets, strategy, plan.now ^ this.batchId);
     this.context = {
       batchId: this.batchId,
       productKey: this.productKey,
@@ -195,9 +184,9 @@ export class Creation implements CreatingBatch {
     const active = new Map<string, Task>();
     for (let k = from; k < to; k++) {
       const i = this.order[k];
-      chosen.push({ deviceName: this.names.at(i), version: this.versions.at(i) });
+      chosen.push({ deviceName: this.candidates.deviceName(i), version: this.candidates.version(i) });
       // Read again now: the task may have ended since its device was read.
-      const activeId = this.activeIds.at(i);
+      const activeId = this.candidates.activeTaskId(i);
       const other = activeId ? this.core.store.task(activeId) : undefined;
       if (other && isActiveTask(other.state) && !this.core.creating.has(other.batchId))
         active.set(other.deviceName, other);
@@ -228,13 +217,10 @@ export class Creation implements CreatingBatch {
     this.phase = 'insert';
   }
 
-  /** The compact candidate arrays are no longer needed once every task is stored. */
+  /** The candidate list is no longer needed once every task is stored. */
   private release(): void {
-    this.names = new Chunked();
-    this.versions = new Chunked();
-    this.activeIds = new Chunked();
+    this.candidates = new CandidateList();
     this.order = new Uint32Array(0);
-    this.interned.clear();
   }
 
   private finish(): void {
@@ -337,29 +323,6 @@ export function noMatchingDevice(productKey: string, firmware: Firmware, srcVers
 }
 
 /** Removes the batches a stopped process left CREATING, a slice at a time, after this start. */
-const CHUNK_BITS = 16;
-const CHUNK_MASK = (1 << CHUNK_BITS) - 1;
-
-/**
- * An append-only list kept in chunks of 65,536: growing it never copies what it holds. (One array
- * of a million grows by copying itself, and those copies paused the loop for 50 to 150 ms.)
- */
-class Chunked<T> {
-  private chunks: T[][] = [];
-  length = 0;
-
-  push(value: T): void {
-    const c = this.length >>> CHUNK_BITS;
-    if (c === this.chunks.length) this.chunks.push([]);
-    this.chunks[c].push(value);
-    this.length++;
-  }
-
-  at(index: number): T {
-    return this.chunks[index >>> CHUNK_BITS][index & CHUNK_MASK];
-  }
-}
-
 export function removeUnfinished(core: FleetCore, batches: Batch[]): void {
   for (const batch of batches) {
     if (batch.state !== 'CREATING') continue;
