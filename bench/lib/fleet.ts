@@ -42,9 +42,10 @@ export function addFirmware2(fleet: Fleet, productKey: string, hosted?: PackageD
 
 /**
  * Copies a store file and waits until the copy is on disk. A copy left to the kernel's writeback
- * (38 MB at a million devices) would be written while the measured calls run, and every fsync
- * SQLite makes then waits for it: the first write of a process fsyncs the new write-ahead log,
- * 21 ms on this machine's idle disk and 56 to 58 ms with 80 MB still to write.
+ * (38 MB at a million devices, and a benchmark may make two) would be written while the measured
+ * calls run, and every fsync SQLite makes then waits for it: the first write of a process fsyncs
+ * the new write-ahead log, 21 ms on the benchmarks' machine with an idle disk, 56 to 58 ms with
+ * 80 MB of another file still to be written.
  */
 export function copyStore(from: string, to: string): void {
   copyFileSync(from, to);

@@ -4,10 +4,11 @@
  * The batch is stored first, in state CREATING. Then, one short transaction per turn
  * (setImmediate between them): its candidates are read by pages of the devices' primary key into
  * a compact list (candidate-list.ts: each one's name, version and the id of the task holding the
- * device now, in typed arrays and byte buffers), put in the batch's order (planner.ts `candidateOrder`: the same seed gives the same order as the
- * one-shot path), and their tasks are built and inserted `sliceSize` at a time. The last step, one
- * transaction, cancels the pending tasks of other batches that the `replace` policy takes over and
- * moves the batch to PLANNED or IN_PROGRESS: nothing outside the batch changes before it.
+ * device now, in typed arrays and byte buffers), put in the batch's order (planner.ts
+ * `candidateOrder`: the same seed gives the same order as the one-shot path), and their tasks are
+ * built and inserted `sliceSize` at a time. The last step, one transaction, cancels the pending
+ * tasks of other batches that the `replace` policy takes over and moves the batch to PLANNED or
+ * IN_PROGRESS: nothing outside the batch changes before it.
  *
  * All or nothing: while CREATING, the batch's tasks belong to no device (core.ts `activeTask`
  * passes over them, the scheduler never sees the batch). A process stopped in the middle leaves a
@@ -56,7 +57,7 @@ export class Creation implements CreatingBatch {
   readonly settled: Promise<BatchView>;
 
   private phase: Phase = 'read';
-  /** With, for each, the task holding its module when read (0: none). */
+  /** Each candidate's name, version and the task holding its module when read (0: none). */
   private candidates = new CandidateList();
   private cursor: string | null = null;
   private listedAt = 0;

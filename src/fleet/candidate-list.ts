@@ -13,9 +13,9 @@
  * versions met so far, an active task's id as a number (0: none).
  */
 
-/** Elements per chunk of a column: growing one never copies what it holds. */
+/** log2 of the elements per chunk of a column (65,536): growing one never copies what it holds. */
 const DEFAULT_CHUNK_BITS = 16;
-/** Bytes per buffer of names: 1 MiB holds about 100,000 names of ten characters. */
+/** Bytes per buffer of names: 1 MiB holds about 100,000 names of ten ASCII characters. */
 const DEFAULT_NAME_CHUNK_BYTES = 1 << 20;
 /** The most bytes a UTF-16 code unit takes in UTF-8. */
 const UTF8_BYTES_PER_UNIT = 3;
@@ -104,7 +104,10 @@ export class CandidateList {
   }
 
   private pushName(name: string): void {
+    // An empty name would start where the next buffer would: no device has one.
+    if (name.length === 0) throw new RangeError('a candidate needs a device name');
     const most = name.length * UTF8_BYTES_PER_UNIT;
+    // Lengths are kept in a Uint16Array; device names are far shorter (64 characters at most).
     if (most > this.nameChunkBytes || most > 0xffff)
       throw new RangeError(`a device name of ${name.length} characters does not fit a candidate list`);
     if (this.nameBuffers.length === 0 || this.nameUsed + most > this.nameChunkBytes) {

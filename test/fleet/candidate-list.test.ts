@@ -12,7 +12,10 @@ interface Row {
   activeTaskId: number;
 }
 
-function listOf(rows: Row[], options = { chunkBits: 2, nameChunkBytes: 64 }): CandidateList {
+/** Buffers of 192 bytes: one name of 64 three-byte characters fills one exactly. */
+const SMALL = { chunkBits: 2, nameChunkBytes: 192 };
+
+function listOf(rows: Row[], options = SMALL): CandidateList {
   const list = new CandidateList(options);
   for (const r of rows) list.push(r.deviceName, r.version, r.activeTaskId);
   return list;
@@ -27,9 +30,13 @@ function rowsOf(list: CandidateList): Row[] {
 
 /** Device names as the store holds them: well-formed text of 1 to 64 UTF-16 units. */
 const deviceName = fc
-  .string({ unit: fc.constantFrom('a', 'Z', '0', '-', 'é', '设', '备', '😀', '\u00a0'), minLength: 1, maxLength: 32 })
-  .map((s) => s.slice(0, 64))
-  .filter((s) => s.length > 0 && s.isWellFormed());
+  .string({
+    unit: fc.constantFrom('a', 'Z', '0', '-', 'é', '设', '备', '😀', '\u00a0'),
+    minLength: 1,
+    maxLength: 64,
+    size: 'max',
+  })
+  .filter((s) => s.length <= 64 && s.isWellFormed());
 
 const row: fc.Arbitrary<Row> = fc
   .record({
@@ -51,7 +58,23 @@ describe('fleet: the candidate list of a batch being created', function () {
     );
   });
 
-  it('a name of 64 characters of three bytes each fits, and one that fits no buffer is refused', function () {
+  it('a name goes to a new buffer when the room left is 3 bytes short, and fills one to its last byte', function () {
+    const list = new CandidateList({ nameChunkBytes: 12 });
+    const rows: Row[] = [
+      // Four characters of 3 bytes: the first buffer, to its last byte.
+      { deviceName: '设备设备', version: '1.0.0', activeTaskId: 1 },
+      // The second buffer: 3 bytes, then 6 more (9 of 12 used).
+      { deviceName: 'abc', version: null, activeTaskId: 0 },
+      { deviceName: '设备', version: '1.0.0', activeTaskId: 2 },
+      // 6 bytes where 3 are left: a third buffer, not a name cut short.
+      { deviceName: '设备', version: '2.0.0', activeTaskId: 3 },
+      { deviceName: 'é', version: '2.0.0', activeTaskId: 4 },
+    ];
+    for (const r of rows) list.push(r.deviceName, r.version, r.activeTaskId);
+    should(rowsOf(list)).eql(rows);
+  });
+
+  it('a name of 64 characters of three bytes each fits, and one that fits no buffer or is empty is refused', function () {
     const longest = '设'.repeat(64);
     const list = new CandidateList({ nameChunkBytes: 192 });
     list.push(longest, null, 0);
@@ -63,6 +86,8 @@ describe('fleet: the candidate list of a batch being created', function () {
     should(() => new CandidateList({ nameChunkBytes: 100 }).push(longest, null, 0)).throw(
       /a device name of 64 characters does not fit a candidate list/,
     );
+    should(() => list.push('', null, 0)).throw(/a candidate needs a device name/);
+    should(list.length).equal(2);
   });
 
   it('holds a hundred thousand candidates with the default chunks', function () {
