@@ -5,7 +5,7 @@
  * Why: the garbage collector has to look at every object that lives long. A million device names
  * kept as strings for the seconds a creation takes made each young-generation collection copy the
  * names it had just read (10 to 13 ms), and made the old generation's full collection pause the
- * loop for 33 to 35 ms inside a slice, which took that turn over 50 ms. Bytes in a few buffers
+ * loop for 33 to 35 ms inside a slice, which made that turn 45 ms or longer. Bytes in a few buffers
  * are nothing to mark or move: the names read from a page die young, as they should.
  *
  * Nothing here knows about the fleet: a name is stored as its UTF-8 bytes (device names come from
