@@ -58,6 +58,7 @@ const OPERATIONS = [
   'tasksOfDevice',
   'saveStep',
   'saveTask',
+  'saveUniformChange',
   'countsByBatch',
   'dueTasks',
   'tasksUnchangedSince',

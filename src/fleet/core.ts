@@ -26,7 +26,8 @@ import {
   TaskState,
 } from './states';
 import type { FleetStore, NewTask } from './store';
-import { applyEvent, TaskPatch } from './transitions';
+import { Applied, applyEvent, TaskPatch } from './transitions';
+import { uniformChange } from './uniform-change';
 import type { Batch, BatchCreation, BatchView, DeviceModule, Firmware, Task, Transition, Verification } from './types';
 
 export interface FleetSettings {
@@ -542,19 +543,48 @@ export class FleetCore extends EventEmitter<FleetEvents> {
 
   /** Applies an event to a task through the state table, persists it, and records it. */
   apply(work: Work, task: Task, event: TaskEvent, patch: TaskPatch = {}): Task {
-    const applied = applyEvent(task, event, patch, this.clock.now());
-    if (!applied.ok) throw refused(applied.reason);
-    // Progress within IN_PROGRESS updates the step only; state changes (and re-notices) are logged.
-    const { from, to } = applied.transition;
-    if (from === to && event === 'progress') this.store.saveStep(task.id, applied.task.step, applied.task.updatedAt);
-    else this.store.saveTask(applied.task, from !== to || event === 'renotify' ? applied.transition : undefined);
-    this.activeByDevice.remember(applied.task);
-    work.transitions.push(applied.transition);
+    const applied = appliedOrRefused(task, event, patch, this.clock.now());
+    this.save(event, applied);
+    this.record(work, applied);
+    return applied.task;
+  }
+
+  /**
+   * Applies one event to many tasks at one moment, as `apply` does to each. When the state table
+   * took them all the same way (a pass of notices: QUEUED to NOTIFIED, one attempt more, one
+   * deadline), the store saves them as one uniform change: two statements for the pass.
+   */
+  applyToMany(work: Work, tasks: Task[], event: TaskEvent, patchOf: (task: Task, at: number) => TaskPatch): Task[] {
+    const at = this.clock.now();
+    const applied = tasks.map((task) => appliedOrRefused(task, event, patchOf(task, at), at));
+    const next = applied.map((a) => a.task);
+    const change = uniformChange(tasks, next);
+    if (change) {
+      const transitions = applied.map((a) => a.transition);
+      this.store.saveUniformChange(change, next, transitions);
+    } else {
+      for (const a of applied) this.save(event, a);
+    }
+    for (const a of applied) this.record(work, a);
+    return next;
+  }
+
+  /** Saves one applied event: progress within IN_PROGRESS as the step only; state changes (and re-notices) logged. */
+  private save(event: TaskEvent, { task, transition }: Changed): void {
+    const { from, to } = transition;
+    if (from === to && event === 'progress') this.store.saveStep(task.id, task.step, task.updatedAt);
+    else this.store.saveTask(task, from !== to || event === 'renotify' ? transition : undefined);
+  }
+
+  /** What a unit of work keeps of a task it changed: the cache, the transition, the batch touched. */
+  private record(work: Work, { task, transition }: Changed): void {
+    this.activeByDevice.remember(task);
+    work.transitions.push(transition);
+    const { to } = transition;
     const touched = work.touched.get(task.batchId) ?? { newFailure: false };
     if (to === 'FAILED') touched.newFailure = true;
     if (to === 'SUCCEEDED' || to === 'FAILED' || to === 'CANCELED') touched.finished = true;
     work.touched.set(task.batchId, touched);
-    return applied.task;
   }
 
   /** Changes a task's data without changing its state (no transition). */
@@ -696,11 +726,11 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   }
 
   /** What a notice sets on its task: one more attempt, and when to look again if unanswered. */
-  noticePatch(task: Task, batch: Batch): TaskPatch {
+  noticePatch(task: Task, batch: Batch, now = this.clock.now()): TaskPatch {
     const { retryCount, retryInterval } = batch.strategy;
     // An unanswered notice is sent again after retryInterval minutes (fractions allowed), 1 if 0.
     const answerWithin = (retryInterval > 0 ? retryInterval : 1) * MINUTE;
-    const dueAt = retryCount > 0 ? this.clock.now() + answerWithin : null;
+    const dueAt = retryCount > 0 ? now + answerWithin : null;
     if (dueAt !== null) this.wake(answerWithin);
     return { attempts: task.attempts + 1, dueAt };
   }
@@ -768,6 +798,16 @@ function mergeTouched(works: Work[]): Map<number, Touched> {
 
 /** Rolls a group back so it runs again with an operation per savepoint. */
 class GroupRetry extends Error {}
+
+/** An event the state table accepted: the task after it, and its transition. */
+type Changed = Extract<Applied, { ok: true }>;
+
+/** The state table's answer for an event, or its refusal thrown. */
+function appliedOrRefused(task: Task, event: TaskEvent, patch: TaskPatch, at: number): Changed {
+  const applied = applyEvent(task, event, patch, at);
+  if (!applied.ok) throw refused(applied.reason);
+  return applied;
+}
 
 /** A write the disk refused becomes an error a user can act on; nothing was changed. */
 function storeError(err: unknown): unknown {

@@ -13,6 +13,7 @@ export * from './replayed-fleet';
 export * from './notices';
 export * from './planner';
 export * from './transitions';
+export * from './uniform-change';
 export { FleetCore, Work, MINUTE } from './core';
 export type { FleetSettings, FleetOptions, Outgoing, BatchChange, TaskOutcome, FleetEvents, Touched } from './core';
 export * from './fleet';

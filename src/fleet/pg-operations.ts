@@ -42,6 +42,7 @@ import type {
   TaskQuery,
 } from './store';
 import type { Batch, DeviceModule, Firmware, Task, Transition, Verification, VersionCount } from './types';
+import { notAsExpected, UniformTaskChange } from './uniform-change';
 
 export type { Statement };
 
@@ -459,6 +460,14 @@ export class PgOperations implements AsyncStoreOperations {
     await (tr
       ? this.run.query(S.saveTaskWithTransition, [...task, ...transitionValues(tr)])
       : this.run.query(S.saveTask, task));
+  }
+
+  /** Task by task, as saveTask, once every task is seen in the change's state (a unit's writes commit together). */
+  async saveUniformChange(change: UniformTaskChange, tasks: Task[], transitions: Transition[]): Promise<void> {
+    const { taskIds, from } = change;
+    const found = (await this.first<{ n: number }>(S.countInState, [taskIds, from]))?.n ?? 0;
+    if (found !== taskIds.length) throw notAsExpected(change, found);
+    for (let i = 0; i < tasks.length; i++) await this.saveTask(tasks[i], transitions[i]);
   }
 
   async countsByBatch(batchId?: number): Promise<Map<number, Record<TaskState, number>>> {

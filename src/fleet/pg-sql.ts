@@ -222,6 +222,10 @@ export const S = {
        started_at = $8, src_version = $9, updated_at = $10 WHERE id = $11`,
   ),
   // The task and its transition in one statement: one round trip, atomic without a transaction.
+  countInState: named(
+    'count_in_state',
+    'SELECT count(*)::int AS n FROM tasks WHERE id = ANY($1::bigint[]) AND state = $2',
+  ),
   saveTaskWithTransition: named(
     'save_task_transition',
     `WITH saved AS (UPDATE tasks SET state = $1, reason = $2, step = $3, attempts = $4, retries = $5, wave = $6,

@@ -78,6 +78,7 @@ const OPERATIONS: { [K in OperationName]: readonly [Kind, ...Table[]] } = {
   tasksOfDevice: ['read', 'tasks'],
   saveStep: ['write', 'tasks'],
   saveTask: ['write', 'tasks', 'transitions'],
+  saveUniformChange: ['write', 'tasks', 'transitions'],
   countsByBatch: ['read', 'tasks'],
   dueTasks: ['read', 'tasks'],
   tasksUnchangedSince: ['read', 'tasks'],

@@ -273,14 +273,8 @@ export class Scheduler {
       pushed = due.length;
       const notices = core.noticesOf(batch);
       core.run((work) => {
-        for (const task of due)
-          core.queueNotice(
-            work,
-            core.apply(work, task, 'notify', core.noticePatch(task, batch)),
-            batch,
-            egress,
-            notices,
-          );
+        const notified = core.applyToMany(work, due, 'notify', (task, at) => core.noticePatch(task, batch, at));
+        for (const task of notified) core.queueNotice(work, task, batch, egress, notices);
       });
     }
     const remaining = core.store.nextDue(batch.id, 'QUEUED');

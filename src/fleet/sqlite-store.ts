@@ -40,6 +40,7 @@ import type {
   TaskQuery,
 } from './store';
 import type { Batch, DeviceModule, Firmware, Task, Transition, Verification, VersionCount } from './types';
+import { notAsExpected, UniformTaskChange } from './uniform-change';
 
 /** Each entry migrates the schema from version i to i + 1. Append only; never edit a shipped one. */
 const MIGRATIONS: string[] = [
@@ -434,6 +435,16 @@ export class SqliteStore implements FleetStore {
       ),
       insertTransition: db.prepare(
         'INSERT INTO transitions (task_id, batch_id, from_state, to_state, reason, step, attempts, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      // A uniform change (uniform-change.ts): the rows by rowid from a JSON array of ids, then their
+      // transitions in the array's order, each with the row's reason, step and new attempts.
+      saveUniform: db.prepare(
+        'UPDATE tasks SET state = ?, attempts = attempts + ?, due_at = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND state = ?',
+      ),
+      insertUniformTransitions: db.prepare(
+        `INSERT INTO transitions (task_id, batch_id, from_state, to_state, reason, step, attempts, at)
+         SELECT t.id, t.batch_id, ?, ?, t.reason, t.step, t.attempts, ? FROM json_each(?) AS j JOIN tasks AS t ON t.id = j.value
+         ORDER BY j.key`,
       ),
       countsAll: db.prepare<[], { batch_id: number; state: TaskState; n: number }>(
         'SELECT batch_id, state, count AS n FROM batch_counts WHERE count > 0',
@@ -870,6 +881,17 @@ export class SqliteStore implements FleetStore {
   saveTask(t: Task, tr?: Transition): void {
     this.s.saveTask.run(taskUpdateValues(t));
     if (tr) this.s.insertTransition.run(transitionValues(tr));
+  }
+
+  saveUniformChange(change: UniformTaskChange): void {
+    const { taskIds, from, to, attemptsAdded, dueAt, at } = change;
+    const ids = JSON.stringify(taskIds);
+    // All or none, also outside a transaction (inside one, a savepoint).
+    this.transaction(() => {
+      const { changes } = this.s.saveUniform.run(to, attemptsAdded, dueAt, at, ids, from);
+      if (changes !== taskIds.length) throw notAsExpected(change, changes);
+      this.s.insertUniformTransitions.run(from, to, at, ids);
+    });
   }
 
   countsByBatch(batchId?: number): Map<number, Record<TaskState, number>> {

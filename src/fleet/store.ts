@@ -9,6 +9,7 @@ import type { DeviceRef } from '../protocol';
 import type { CredentialRecord, DeviceCredential } from './credentials';
 import type { TaskState } from './states';
 import type { Batch, DeviceModule, Firmware, Task, Transition, Verification, VersionCount } from './types';
+import type { UniformTaskChange } from './uniform-change';
 
 export interface DeviceQuery {
   productKey?: string;
@@ -169,6 +170,13 @@ export interface FleetStore {
   saveStep(taskId: number, step: number | null, at: number): void;
   /** Saves a task and, when given, appends the transition that produced it. */
   saveTask(task: Task, transition?: Transition): void;
+  /**
+   * Saves tasks that one change took the same way (`change`, read off `tasks`), with their
+   * transitions in order: all of them or, when a task is not as the change expects, none (an
+   * error). SQLite writes the change with one statement for the rows and one for the
+   * transitions; a store may also save `tasks` and `transitions` one by one.
+   */
+  saveUniformChange(change: UniformTaskChange, tasks: Task[], transitions: Transition[]): void;
   /** Task counts per batch and state, read from counters kept by triggers (as many rows as batches × states). */
   countsByBatch(batchId?: number): Map<number, Record<TaskState, number>>;
   /** Tasks of a batch in `state` whose dueAt has come, oldest first. */

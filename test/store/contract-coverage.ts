@@ -57,6 +57,7 @@ const LISTED = {
   tasksOfDevice: true,
   saveStep: true,
   saveTask: true,
+  saveUniformChange: true,
   countsByBatch: true,
   dueTasks: true,
   tasksUnchangedSince: true,

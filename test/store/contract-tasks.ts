@@ -9,6 +9,7 @@ import {
   type TaskQuery,
   type TaskState,
   type Transition,
+  type UniformTaskChange,
 } from '../../src/fleet';
 import {
   byId,
@@ -395,6 +396,86 @@ export function describeTasks(open: OpenStore): void {
       should(await store().transitions({ taskId: b1.id })).eql([written[1], written[4]]);
       should(await store().transitions({ taskId: a1.id, limit: 1 })).eql([written[0]]);
       should(await store().transitions({ batchId: b + 1000 })).eql([]);
+    });
+  });
+
+  describe('a uniform change (one pass of notices)', function () {
+    const store = freshStore(open);
+    let batchId: number;
+    let queued: Task[];
+    let other: Task;
+
+    beforeEach(async function () {
+      batchId = await store().insertBatch(newBatch());
+      // Fields that differ from task to task, which the change must keep as they are.
+      queued = await insertAndRead(
+        store(),
+        batchId,
+        [0, 1, 2, 3].map((i) =>
+          newTask(batchId, `dev0${i}`, {
+            srcVersion: i === 2 ? null : `1.${i}.0`,
+            reason: i === 1 ? 'retried' : null,
+            step: i === 3 ? -1 : null,
+            attempts: i,
+            retries: i % 2,
+            wave: i,
+            dueAt: 40 + i,
+            startedAt: i === 3 ? 1_700_000_000_000 : null,
+            createdAt: 100 + i,
+            updatedAt: 200 + i,
+          }),
+        ),
+      );
+      [other] = await insertAndRead(store(), batchId, [newTask(batchId, 'dev09', { state: 'NOTIFIED', attempts: 1 })]);
+    });
+
+    /** The tasks in this order taken QUEUED → NOTIFIED at `at`, one attempt more, an answer due at `dueAt` (none: null). */
+    const notified = (tasks: Task[], dueAt: number | null = 5_000, at = 900) => {
+      const next = tasks.map((t) => changed(t, { state: 'NOTIFIED', attempts: t.attempts + 1, dueAt, updatedAt: at }));
+      const change: UniformTaskChange = {
+        taskIds: ids(tasks),
+        from: 'QUEUED',
+        to: 'NOTIFIED',
+        attemptsAdded: 1,
+        dueAt,
+        at,
+      };
+      return {
+        next,
+        change,
+        transitions: next.map((t, i) => transitionOf(t, tasks[i].state, 'NOTIFIED', at, t.reason)),
+      };
+    };
+
+    it('saves every task as the change makes it, each keeping its other fields, and logs the transitions in the given order', async function () {
+      const order = [queued[2], queued[0], queued[3]];
+      const { next, change, transitions } = notified(order);
+      await store().saveUniformChange(change, next, transitions);
+      for (const t of next) should(await store().task(t.id)).eql(t);
+      should(await store().task(queued[1].id)).eql(queued[1]);
+      should(await store().task(other.id)).eql(other);
+      should(await store().transitions({ batchId })).eql(transitions);
+      should(entries(await store().countsByBatch(batchId))).eql([
+        [batchId, { ...emptyCounts(), QUEUED: 1, NOTIFIED: 4 }],
+      ]);
+
+      // A batch without retries waits for no answer: the deadline is cleared.
+      const last = notified([queued[1]], null, 950);
+      await store().saveUniformChange(last.change, last.next, last.transitions);
+      should(await store().task(queued[1].id)).eql(last.next[0]);
+      should(await store().transitions({ batchId })).eql([...transitions, ...last.transitions]);
+    });
+
+    it('saves none when a task is not in the state the change starts from, and says how many were not', async function () {
+      const { next, change, transitions } = notified([queued[0], other, queued[1]]);
+      await should(store().saveUniformChange(change, next, transitions)).be.rejectedWith(
+        /1 of 3 tasks were not QUEUED as expected; none was saved/,
+      );
+      should(await store().tasksOf(batchId, { limit: 10 })).eql([...queued, other]);
+      should(await store().transitions({ batchId })).eql([]);
+      should(entries(await store().countsByBatch(batchId))).eql([
+        [batchId, { ...emptyCounts(), QUEUED: 4, NOTIFIED: 1 }],
+      ]);
     });
   });
 
