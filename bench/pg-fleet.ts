@@ -3,6 +3,7 @@
  * one transaction) against the fleet on SQLite (Fleet over SqliteStore, group commit), through
  * the same Fleet calls, and one process against two sharing the PostgreSQL fleet:
  *   createBatch      — a batch of DEVICES devices (on SQLite in one call, as on PostgreSQL);
+ *   fan-out          — every task of that batch notified, by scheduler passes (ticks) of 500;
  *   T1 ingest        — the devices' success reports (T1 with the new version), all submitted at once;
  *   T3 ingest        — progress reports (a step within IN_PROGRESS), all submitted at once;
  *   T3, 1 vs 2 processes — the same progress reports split over one or two worker processes, each
@@ -46,8 +47,8 @@ function pgSubject(url: string): Subject {
   return { fleet: replayed.fleet, ask: (fn) => replayed.ask(fn), close: () => replayed.close() };
 }
 
-/** Devices at 1.0.0, a firmware 2.0.0, a batch of all of them (timed), every task notified. */
-async function prepare(s: Subject, devices: number): Promise<{ batchMs: number; batchId: number }> {
+/** Devices at 1.0.0, a firmware 2.0.0, a batch of all of them (timed), every task notified (timed). */
+async function prepare(s: Subject, devices: number): Promise<{ batchMs: number; pushMs: number; batchId: number }> {
   s.fleet.attachEgress('bench');
   for (let i = 0; i < devices; i += 500) {
     await Promise.all(
@@ -76,6 +77,7 @@ async function prepare(s: Subject, devices: number): Promise<{ batchMs: number; 
     f.createBatch({ firmwareId: fw.id, targets: { selection: 'ALL', productKey: 'pk' } }),
   );
   const batchMs = now() - t;
+  const pushed = now();
   for (let pass = 0; pass < devices; pass++) {
     const counts = await s.ask((f) => {
       f.tick();
@@ -83,7 +85,7 @@ async function prepare(s: Subject, devices: number): Promise<{ batchMs: number; 
     });
     if (counts.NOTIFIED === devices) break;
   }
-  return { batchMs, batchId: batch.id };
+  return { batchMs, pushMs: now() - pushed, batchId: batch.id };
 }
 
 /** Reports per second for one report per device, all submitted at once. */
@@ -128,6 +130,7 @@ async function run(options: BenchOptions): Promise<BenchResult> {
     const sqlite = sqliteSubject(dir);
     const sq = await prepare(sqlite, devices);
     put('batch', 'sqlite', sq.batchMs);
+    put('push', 'sqlite', devices / (sq.pushMs / 1000));
     put(
       'T3',
       'sqlite',
@@ -145,6 +148,7 @@ async function run(options: BenchOptions): Promise<BenchResult> {
     const postgres = pgSubject(url);
     const pp = await prepare(postgres, devices);
     put('batch', 'pg', pp.batchMs);
+    put('push', 'pg', devices / (pp.pushMs / 1000));
     put(
       'T3',
       'pg',
@@ -164,6 +168,7 @@ async function run(options: BenchOptions): Promise<BenchResult> {
 
     const rows: Row[] = [
       row('createBatch', `a batch of ${devices} devices`, figures.batch, 'ms', false),
+      row('fan-out', 'the batch notified, scheduler passes of 500', figures.push, 'notices/s', true),
       row('T3 ingest', 'progress reports, all at once', figures.T3, 'reports/s', true),
       row('T1 ingest', 'success reports, all at once', figures.T1, 'reports/s', true),
       info(

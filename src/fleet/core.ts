@@ -559,12 +559,8 @@ export class FleetCore extends EventEmitter<FleetEvents> {
     const applied = tasks.map((task) => appliedOrRefused(task, event, patchOf(task, at), at));
     const next = applied.map((a) => a.task);
     const change = uniformChange(tasks, next);
-    if (change) {
-      const transitions = applied.map((a) => a.transition);
-      this.store.saveUniformChange(change, next, transitions);
-    } else {
-      for (const a of applied) this.save(event, a);
-    }
+    if (change) this.store.saveUniformChange(change);
+    else for (const a of applied) this.save(event, a);
     for (const a of applied) this.record(work, a);
     return next;
   }

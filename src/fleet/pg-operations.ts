@@ -462,12 +462,16 @@ export class PgOperations implements AsyncStoreOperations {
       : this.run.query(S.saveTask, task));
   }
 
-  /** Task by task, as saveTask, once every task is seen in the change's state (a unit's writes commit together). */
-  async saveUniformChange(change: UniformTaskChange, tasks: Task[], transitions: Transition[]): Promise<void> {
-    const { taskIds, from } = change;
-    const found = (await this.first<{ n: number }>(S.countInState, [taskIds, from]))?.n ?? 0;
-    if (found !== taskIds.length) throw notAsExpected(change, found);
-    for (let i = 0; i < tasks.length; i++) await this.saveTask(tasks[i], transitions[i]);
+  /** One statement: every row and its transition, or none when a task is not in the change's state (an error). */
+  async saveUniformChange(change: UniformTaskChange): Promise<void> {
+    const { taskIds, from, to, attemptsAdded, dueAt, at } = change;
+    // Atomic: a task another process changes meanwhile is skipped by the UPDATE; the rest roll back.
+    await this.run.atomic(async (r) => {
+      const written = (await r.query(S.saveUniform, [to, attemptsAdded, dueAt, at, taskIds, from])).rowCount;
+      if (written === taskIds.length) return;
+      const found = (await r.query<{ n: number }>(S.countInState, [taskIds, from])).rows[0]?.n ?? 0;
+      throw notAsExpected(change, found);
+    });
   }
 
   async countsByBatch(batchId?: number): Promise<Map<number, Record<TaskState, number>>> {

@@ -171,12 +171,12 @@ export interface FleetStore {
   /** Saves a task and, when given, appends the transition that produced it. */
   saveTask(task: Task, transition?: Transition): void;
   /**
-   * Saves tasks that one change took the same way (`change`, read off `tasks`), with their
-   * transitions in order: all of them or, when a task is not as the change expects, none (an
-   * error). SQLite writes the change with one statement for the rows and one for the
-   * transitions; a store may also save `tasks` and `transitions` one by one.
+   * Saves a uniform change of many tasks (uniform-change.ts): each row as the change makes it from
+   * the stored one, and a transition for each in the order of `taskIds`, with the row's reason,
+   * step and new attempts. All of them or, when a task is not in the change's `from` state, none
+   * (an error). Two statements on SQLite, one on PostgreSQL, for any number of tasks.
    */
-  saveUniformChange(change: UniformTaskChange, tasks: Task[], transitions: Transition[]): void;
+  saveUniformChange(change: UniformTaskChange): void;
   /** Task counts per batch and state, read from counters kept by triggers (as many rows as batches × states). */
   countsByBatch(batchId?: number): Map<number, Record<TaskState, number>>;
   /** Tasks of a batch in `state` whose dueAt has come, oldest first. */
