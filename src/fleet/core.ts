@@ -552,7 +552,7 @@ export class FleetCore extends EventEmitter<FleetEvents> {
   /**
    * Applies one event to many tasks at one moment, as `apply` does to each. When the state table
    * took them all the same way (a pass of notices: QUEUED to NOTIFIED, one attempt more, one
-   * deadline), the store saves them as one uniform change: two statements for the pass.
+   * deadline), the store saves them as one uniform change: a statement or two for the whole pass.
    */
   applyToMany(work: Work, tasks: Task[], event: TaskEvent, patchOf: (task: Task, at: number) => TaskPatch): Task[] {
     const at = this.clock.now();

@@ -465,13 +465,10 @@ export class PgOperations implements AsyncStoreOperations {
   /** One statement: every row and its transition, or none when a task is not in the change's state (an error). */
   async saveUniformChange(change: UniformTaskChange): Promise<void> {
     const { taskIds, from, to, attemptsAdded, dueAt, at } = change;
-    // Atomic: a task another process changes meanwhile is skipped by the UPDATE; the rest roll back.
-    await this.run.atomic(async (r) => {
-      const written = (await r.query(S.saveUniform, [to, attemptsAdded, dueAt, at, taskIds, from])).rowCount;
-      if (written === taskIds.length) return;
-      const found = (await r.query<{ n: number }>(S.countInState, [taskIds, from])).rows[0]?.n ?? 0;
-      throw notAsExpected(change, found);
-    });
+    const written = await this.changes(S.saveUniform, [to, attemptsAdded, dueAt, at, taskIds, from]);
+    if (written === taskIds.length) return;
+    const found = (await this.first<{ n: number }>(S.countInState, [taskIds, from]))?.n ?? 0;
+    throw notAsExpected(change, found);
   }
 
   async countsByBatch(batchId?: number): Promise<Map<number, Record<TaskState, number>>> {

@@ -221,24 +221,26 @@ export const S = {
     `UPDATE tasks SET state = $1, reason = $2, step = $3, attempts = $4, retries = $5, wave = $6, due_at = $7,
        started_at = $8, src_version = $9, updated_at = $10 WHERE id = $11`,
   ),
-  // The task and its transition in one statement: one round trip, atomic without a transaction.
   countInState: named(
     'count_in_state',
     'SELECT count(*)::int AS n FROM tasks WHERE id = ANY($1::bigint[]) AND state = $2',
   ),
-  // A uniform change (uniform-change.ts) in one statement: the rows only when every one of them is
-  // in the change's state, then their transitions in the array's order, each with the row's
-  // reason, step and new attempts. It answers one row per transition written.
+  // A uniform change (uniform-change.ts) in one statement, all of it or none: the rows are locked
+  // and read as last committed (FOR UPDATE), and written only when every one of them is in the
+  // change's state; then their transitions in the array's order, each with the row's reason,
+  // step and new attempts. It answers one row per transition written.
   saveUniform: named(
     'save_uniform',
-    `WITH expected AS (SELECT count(*) AS n FROM tasks WHERE id = ANY($5::bigint[]) AND state = $6),
+    `WITH locked AS (SELECT id, state FROM tasks WHERE id = ANY($5::bigint[]) FOR UPDATE),
      saved AS (UPDATE tasks SET state = $1, attempts = attempts + $2, due_at = $3, updated_at = $4
-       WHERE id = ANY($5::bigint[]) AND state = $6 AND (SELECT n FROM expected) = cardinality($5::bigint[])
+       WHERE id IN (SELECT id FROM locked) AND state = $6
+         AND (SELECT count(*) FROM locked WHERE state = $6) = cardinality($5::bigint[])
        RETURNING id, batch_id, reason, step, attempts)
      INSERT INTO transitions (task_id, batch_id, from_state, to_state, reason, step, attempts, at)
      SELECT s.id, s.batch_id, $6, $1, s.reason, s.step, s.attempts, $4
      FROM unnest($5::bigint[]) WITH ORDINALITY AS j (id, n) JOIN saved AS s ON s.id = j.id ORDER BY j.n`,
   ),
+  // The task and its transition in one statement: one round trip, atomic without a transaction.
   saveTaskWithTransition: named(
     'save_task_transition',
     `WITH saved AS (UPDATE tasks SET state = $1, reason = $2, step = $3, attempts = $4, retries = $5, wave = $6,

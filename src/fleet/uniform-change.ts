@@ -1,8 +1,9 @@
 /**
  * One change made the same way to many tasks: a scheduler pass that sends 500 notices moves 500
  * QUEUED tasks to NOTIFIED, each with one more attempt, the same deadline and the same time. A
- * store can write such a change with one statement for the rows and one for their transitions,
- * where task by task it takes two statements each (BENCHMARKS.md section 3).
+ * store writes such a change in one or two statements for the whole pass (SQLite: the rows, then
+ * their transitions; PostgreSQL: both in one), where task by task it takes one or two per task
+ * (BENCHMARKS.md section 3).
  *
  * The change is read off what the state table produced (`applyEvent`), never computed apart from
  * it: when any task changed in another way, there is no uniform change and each is saved alone.

@@ -4,16 +4,25 @@
  * task changed in another way, none is found and each task is saved alone.
  */
 import fc from 'fast-check';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import should from 'should';
 import {
   applyEvent,
   CHANGED_FIELDS,
+  Fleet,
   KEPT_FIELDS,
+  ManualClock,
+  Outgoing,
+  SqliteStore,
   Task,
   TaskPatch,
+  Transition,
   uniformChange,
   UniformTaskChange,
 } from '../../src/fleet';
+import { externalFirmware, reportFleet } from '../helpers/fleet';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_260_801) + 1414;
 
@@ -125,17 +134,75 @@ describe('a uniform change of many tasks', function () {
     );
   });
 
-  it('is not found for tasks that started in different states, for a state kept, or for no tasks', function () {
+  describe('is not found', function () {
     const [a, b] = fc.sample(queuedTask, { seed: SEED, numRuns: 2 });
-    const notified = { ...b, state: 'NOTIFIED' as const };
-    should(
-      uniformChange(
-        [a, notified],
-        [notify([a], 5, 9)[0], { ...notified, attempts: notified.attempts + 1, dueAt: 9, updatedAt: 5 }],
-      ),
-    ).be.undefined();
-    should(uniformChange([a], [{ ...a, attempts: a.attempts + 1, updatedAt: 5 }])).be.undefined();
-    should(uniformChange([], [])).be.undefined();
-    should(uniformChange([a, b], notify([a], 5, 9))).be.undefined();
+
+    it('for tasks that started in different states', function () {
+      const notified: Task = { ...b, state: 'NOTIFIED' };
+      const again: Task = { ...notified, attempts: notified.attempts + 1, dueAt: 9, updatedAt: 5 };
+      should(uniformChange([a, notified], [notify([a], 5, 9)[0], again])).be.undefined();
+    });
+
+    it('for a state kept (a notice sent again)', function () {
+      should(uniformChange([a], [{ ...a, attempts: a.attempts + 1, updatedAt: 5 }])).be.undefined();
+    });
+
+    it('for no tasks, or fewer tasks after than before', function () {
+      should(uniformChange([], [])).be.undefined();
+      should(uniformChange([a, b], notify([a], 5, 9))).be.undefined();
+    });
+  });
+});
+
+describe('a scheduler pass of notices', function () {
+  let dir: string;
+  let fleet: Fleet;
+  let changes: UniformTaskChange[];
+  let sent: Outgoing[];
+  let transitions: Transition[];
+  let clock: ManualClock;
+
+  beforeEach(function () {
+    clock = new ManualClock();
+    dir = mkdtempSync(join(tmpdir(), 'ota-uniform-pass-'));
+    const store = new SqliteStore(join(dir, 'fleet.sqlite'));
+    const save = store.saveUniformChange.bind(store);
+    changes = [];
+    store.saveUniformChange = (change) => {
+      changes.push(change);
+      save(change);
+    };
+    fleet = new Fleet({ store, clock, name: 'test' });
+    sent = [];
+    transitions = [];
+    fleet.on('send', (out) => sent.push(...out));
+    fleet.on('task', (tr) => transitions.push(tr));
+    fleet.attachEgress('push-1');
+  });
+  afterEach(function () {
+    fleet.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is saved as one uniform change per 500 tasks, each task and event as the state table made them', function () {
+    reportFleet(fleet, 1200, '1.0.0');
+    const batch = fleet.createBatch({
+      firmwareId: externalFirmware(fleet).id,
+      type: 'static',
+      targets: { selection: 'ALL' },
+      strategy: { retryCount: 1, retryInterval: 5 },
+    });
+    const at = clock.now();
+    clock.advance(0);
+    should(changes.map((c) => c.taskIds.length)).eql([500, 500, 200]);
+    for (const c of changes)
+      should(c).match({ from: 'QUEUED', to: 'NOTIFIED', attemptsAdded: 1, dueAt: at + 5 * 60_000, at });
+    const ids = changes.flatMap((c) => c.taskIds);
+    should(transitions.map((tr) => tr.taskId)).eql(ids);
+    const tasks = fleet.tasks(batch.id, { limit: 2000 });
+    should(new Set(tasks.map((t) => t.id))).eql(new Set(ids));
+    for (const t of tasks) should(t).match({ state: 'NOTIFIED', attempts: 1, dueAt: at + 5 * 60_000, updatedAt: at });
+    const byId = new Map(tasks.map((t) => [t.id, t.deviceName]));
+    should(sent.map((o) => o.device.deviceName)).eql(ids.map((id) => byId.get(id)));
   });
 });

@@ -458,12 +458,26 @@ export function describeTasks(open: OpenStore): void {
       should(entries(await store().countsByBatch(batchId))).eql([
         [batchId, { ...emptyCounts(), QUEUED: 1, NOTIFIED: 4 }],
       ]);
+    });
 
-      // A batch without retries waits for no answer: the deadline is cleared.
-      const last = notified([queued[1]], null, 950);
-      await store().saveUniformChange(last.change);
-      should(await store().task(queued[1].id)).eql(last.next[0]);
-      should(await store().transitions({ batchId })).eql([...transitions, ...last.transitions]);
+    it("logs a large pass's transitions in the pass's order, not the rows' (300 tasks, every other one, backwards)", async function () {
+      const more = await insertAndRead(
+        store(),
+        batchId,
+        Array.from({ length: 600 }, (_, i) => newTask(batchId, `bulk${String(i).padStart(3, '0')}`)),
+      );
+      const order = more.filter((_, i) => i % 2 === 1).reverse();
+      const { change, transitions } = notified(order);
+      await store().saveUniformChange(change);
+      should((await store().transitions({ batchId, limit: 1000 })).map((t) => t.taskId)).eql(ids(order));
+      should((await store().transitions({ batchId, limit: 1000 }))[299]).eql(transitions[299]);
+    });
+
+    it('clears the deadline when the change has none (a batch without retries waits for no answer)', async function () {
+      const { next, change, transitions } = notified([queued[1], queued[3]], null, 950);
+      await store().saveUniformChange(change);
+      for (const t of next) should(await store().task(t.id)).eql(t);
+      should(await store().transitions({ batchId })).eql(transitions);
     });
 
     it('saves none when a task is not in the state the change starts from, and says how many were not', async function () {

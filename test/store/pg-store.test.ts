@@ -319,6 +319,42 @@ describe('the PostgreSQL store: transactions between instances', function () {
     should((await a.task(two))?.attempts).equal(2);
   });
 
+  it('a uniform change waits for a task another store is changing, then writes none of its tasks, also inside a transaction that goes on', async function () {
+    const batchId = await a.insertBatch(newBatch());
+    await a.insertTasks([newTask(batchId, 1), newTask(batchId, 2), newTask(batchId, 3)]);
+    const tasks = await a.tasksOf(batchId, {});
+    const change = { taskIds: tasks.map((t) => t.id), from: 'QUEUED' as const, to: 'NOTIFIED' as const };
+    let changing!: () => void;
+    let release!: () => void;
+    const locked = new Promise<void>((resolve) => (changing = resolve));
+    const done = new Promise<void>((resolve) => (release = resolve));
+    // b takes the second task to CANCELED and holds its row until the change has started waiting.
+    const other = b.transaction(async (tx) => {
+      await tx.saveTask({ ...tasks[1], state: 'CANCELED', updatedAt: 5 });
+      changing();
+      await done;
+    });
+    await locked;
+    const refused = a.transaction(async (tx) => {
+      const waiting = tx.saveUniformChange({ ...change, attemptsAdded: 1, dueAt: 900, at: 10 });
+      setTimeout(release, 200);
+      const err = await rejection(waiting);
+      // The caller goes on and commits: the change left nothing to commit.
+      await tx.setMeta('after-refusal', 'yes');
+      return err;
+    });
+    await other;
+    should((await refused).message).match(/1 of 3 tasks were not QUEUED as expected; none was saved/);
+    should((await a.tasksOf(batchId, {})).map((t) => [t.state, t.attempts, t.updatedAt])).eql([
+      ['QUEUED', 0, 1],
+      ['CANCELED', 0, 5],
+      ['QUEUED', 0, 1],
+    ]);
+    should(await a.transitions({ batchId })).eql([]);
+    should((await a.countsByBatch(batchId)).get(batchId)).match({ QUEUED: 2, CANCELED: 1, NOTIFIED: 0 });
+    should(await a.getMeta('after-refusal')).equal('yes');
+  });
+
   it('a meta value read and written back by transactions on two stores loses no update, even before it exists', async function () {
     const increment = (store: PgStore) =>
       store.transaction(async (tx) => {
