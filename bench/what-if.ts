@@ -26,6 +26,7 @@ import { buildUpgradeNotice } from '../src/protocol';
 import { info, log, main, Row, sig } from './lib/report';
 import { addFirmware2, deviceName, recordDevices } from './lib/fleet';
 import { median, now } from './lib/stats';
+import { insertBatch, newTask } from '../test/fleet/task-rows';
 
 const NAME = 'what-if';
 const DEVICE = (i: number) => ({ productKey: 'pk', deviceName: deviceName(i) });
@@ -153,34 +154,8 @@ function notifyPasses(n: number, uniform: boolean): number {
   const dir = mkdtempSync(join(tmpdir(), 'ota-whatif-pass-'));
   const store = new SqliteStore(join(dir, 'fleet.sqlite'));
   try {
-    const batchId = store.insertBatch({
-      firmwareId: 'fw',
-      type: 'static',
-      state: 'IN_PROGRESS',
-      targets: { productKey: 'pk', module: 'default' } as never,
-      strategy: {} as never,
-      wave: 0,
-      direct: false,
-      allowUnverified: false,
-      createdAt: 1,
-      updatedAt: 1,
-    });
-    const task = (i: number): NewTask => ({
-      batchId,
-      ...DEVICE(i),
-      module: 'default',
-      srcVersion: '1.0.0',
-      state: 'QUEUED',
-      reason: null,
-      step: null,
-      attempts: 0,
-      retries: 0,
-      wave: 0,
-      dueAt: 1,
-      startedAt: null,
-      createdAt: 1,
-      updatedAt: 1,
-    });
+    const batchId = insertBatch(store);
+    const task = (i: number): NewTask => ({ ...newTask(batchId, deviceName(i), 'QUEUED'), dueAt: 1 });
     store.transaction(() => store.insertTasks(Array.from({ length: n }, (_, i) => task(i))));
     const at = 1_000;
     const dueAt = at + 60_000;

@@ -23,6 +23,7 @@ import {
   UniformTaskChange,
 } from '../../src/fleet';
 import { externalFirmware, reportFleet } from '../helpers/fleet';
+import { newTask } from './task-rows';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_260_801) + 1414;
 
@@ -68,24 +69,7 @@ function made(change: UniformTaskChange, stored: Task): Task {
 
 describe('a uniform change of many tasks', function () {
   it('names every field of a task as kept or changed', function () {
-    const task: Task = {
-      id: 1,
-      batchId: 1,
-      productKey: 'pk1',
-      deviceName: 'dev',
-      module: 'default',
-      srcVersion: null,
-      state: 'QUEUED',
-      reason: null,
-      step: null,
-      attempts: 0,
-      retries: 0,
-      wave: 0,
-      dueAt: null,
-      startedAt: null,
-      createdAt: 0,
-      updatedAt: 0,
-    };
+    const task: Task = { id: 1, ...newTask(1, 'dev', 'QUEUED') };
     should([...KEPT_FIELDS, ...CHANGED_FIELDS].sort()).eql(Object.keys(task).sort());
   });
 
