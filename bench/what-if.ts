@@ -20,8 +20,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { descriptorFor, FirmwareHost, Fleet, PackageFiles, PackageHost, SqliteStore } from '../src/fleet';
-import type { Firmware, NewTask, Task, Transition } from '../src/fleet';
+import {
+  applyEvent,
+  descriptorFor,
+  FirmwareHost,
+  Fleet,
+  PackageFiles,
+  PackageHost,
+  SqliteStore,
+  uniformChange,
+} from '../src/fleet';
+import type { Firmware, NewTask, Task } from '../src/fleet';
 import { buildUpgradeNotice } from '../src/protocol';
 import { info, log, main, Row, sig } from './lib/report';
 import { addFirmware2, deviceName, recordDevices } from './lib/fleet';
@@ -148,7 +157,6 @@ function lookups(n: number): {
   }
 }
 
-/** A PackageHost that signs a firmware's URL once per second instead of once per notice. */
 /** µs per task of notifying `n` QUEUED tasks in passes of 500 on a fresh store: task by task, or uniform. */
 function notifyPasses(n: number, uniform: boolean): number {
   const dir = mkdtempSync(join(tmpdir(), 'ota-whatif-pass-'));
@@ -159,30 +167,25 @@ function notifyPasses(n: number, uniform: boolean): number {
     store.transaction(() => store.insertTasks(Array.from({ length: n }, (_, i) => task(i))));
     const at = 1_000;
     const dueAt = at + 60_000;
-    const notified = (t: Task): Task => ({ ...t, state: 'NOTIFIED', attempts: t.attempts + 1, dueAt, updatedAt: at });
-    const transition = (t: Task): Transition => ({
-      taskId: t.id,
-      batchId,
-      productKey: t.productKey,
-      deviceName: t.deviceName,
-      module: t.module,
-      from: 'QUEUED',
-      to: 'NOTIFIED',
-      reason: t.reason,
-      step: t.step,
-      attempts: t.attempts + 1,
-      at,
-    });
+    // Each task through the state table, as the scheduler's pass does; saved task by task or as one change.
+    const notify = (t: Task) => {
+      const applied = applyEvent(t, 'notify', { attempts: t.attempts + 1, dueAt }, at);
+      if (!applied.ok) throw new Error(applied.reason);
+      return applied;
+    };
     const t0 = now();
     for (let done = 0; done < n;) {
       done += store.transaction(() => {
         const due = store.dueTasks(batchId, 'QUEUED', at, 500);
-        if (uniform) {
-          const taskIds = due.map((t) => t.id);
-          store.saveUniformChange({ taskIds, from: 'QUEUED', to: 'NOTIFIED', attemptsAdded: 1, dueAt, at });
-        } else {
-          for (const t of due) store.saveTask(notified(t), transition(t));
-        }
+        const applied = due.map(notify);
+        const change = uniform
+          ? uniformChange(
+              due,
+              applied.map((a) => a.task),
+            )
+          : undefined;
+        if (change) store.saveUniformChange(change);
+        else for (const a of applied) store.saveTask(a.task, a.transition);
         return due.length;
       });
     }
@@ -193,6 +196,7 @@ function notifyPasses(n: number, uniform: boolean): number {
   }
 }
 
+/** A PackageHost that signs a firmware's URL once per second instead of once per notice. */
 function cachingHost(host: FirmwareHost): PackageHost {
   let key = '';
   let url = '';
