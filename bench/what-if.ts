@@ -13,6 +13,10 @@
  *   5. a pass of notices on the store alone — 2 × devices QUEUED tasks read by `dueTasks` 500 at
  *      a time and saved task by task (`saveTask` with its transition) or as one uniform change
  *      (`saveUniformChange`), a fresh file for each, alternating over 5 rounds (medians).
+ *   6. a state change's writes alone — the store calls of a report that changes a task's state
+ *      (NOTIFIED → IN_PROGRESS: the task and its transition; IN_PROGRESS → SUCCEEDED: those and
+ *      the device's new version), prepared beforehand and made 64 per transaction: the most
+ *      reports a second a thread doing nothing but these writes could carry (3 rounds, medians).
  * Bytes written to storage per report come from /proc/self/io (write_bytes).
  *   node build/bench/what-if.js [--devices=10000]
  */
@@ -30,7 +34,7 @@ import {
   SqliteStore,
   uniformChange,
 } from '../src/fleet';
-import type { Firmware, NewTask, Task } from '../src/fleet';
+import type { Firmware, NewTask, Task, TaskPatch } from '../src/fleet';
 import { buildUpgradeNotice } from '../src/protocol';
 import { info, log, main, Row, sig } from './lib/report';
 import { addFirmware2, deviceName, recordDevices } from './lib/fleet';
@@ -190,6 +194,54 @@ function notifyPasses(n: number, uniform: boolean): number {
       });
     }
     return ((now() - t0) * 1000) / n;
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** µs per report of a state change's store writes alone, 64 per transaction, on a fresh store of `n` devices. */
+function writesAlone(n: number): { started: number; succeeded: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'ota-whatif-writes-'));
+  const store = new SqliteStore(join(dir, 'fleet.sqlite'));
+  try {
+    const batchId = insertBatch(store);
+    store.transaction(() => {
+      for (let i = 0; i < n; i++)
+        store.recordVersion({ productKey: 'pk1', deviceName: deviceName(i) }, 'default', '1.0.0', 1);
+      store.insertTasks(
+        Array.from({ length: n }, (_, i) => ({ ...newTask(batchId, deviceName(i), 'NOTIFIED'), dueAt: 2 })),
+      );
+    });
+    const notified = store.dueTasks(batchId, 'NOTIFIED', Infinity, n);
+    const next = (tasks: Task[], event: 'progress' | 'succeed', patch: TaskPatch, at: number) =>
+      tasks.map((t) => {
+        const applied = applyEvent(t, event, patch, at);
+        if (!applied.ok) throw new Error(applied.reason);
+        return applied;
+      });
+    const started = next(notified, 'progress', { step: 10, startedAt: 3, dueAt: 60_003 }, 3);
+    const succeeded = next(
+      started.map((a) => a.task),
+      'succeed',
+      { step: 100 },
+      4,
+    );
+    const time = (write: (i: number) => void) => {
+      const t0 = now();
+      for (let i = 0; i < n; i += 64)
+        store.transaction(() => {
+          for (let j = i; j < Math.min(n, i + 64); j++) write(j);
+        });
+      return ((now() - t0) * 1000) / n;
+    };
+    return {
+      started: time((i) => store.saveTask(started[i].task, started[i].transition)),
+      succeeded: time((i) => {
+        store.saveTask(succeeded[i].task, succeeded[i].transition);
+        store.recordVersion({ productKey: 'pk1', deviceName: deviceName(i) }, 'default', '2.0.0', 4);
+      }),
+    };
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -360,5 +412,24 @@ main(async (options) => {
       `${(pass.byTask / pass.uniform).toFixed(2)}×`,
     ),
   );
-  return { name: NAME, rows, details: { devices: n, ingest: results, lookups: l, fanout: f, pass } };
+  const alone = [0, 1, 2].map(() => writesAlone(2 * n));
+  const writes = {
+    started: median(alone.map((a) => a.started)),
+    succeeded: median(alone.map((a) => a.succeeded)),
+  };
+  rows.push(
+    info(
+      NAME,
+      "a state change's writes alone, 64 per txn: µs per report (N→IP; IP→SUCCEEDED)",
+      `${sig(writes.started)}; ${sig(writes.succeeded)} µs`,
+    ),
+  );
+  rows.push(
+    info(
+      NAME,
+      'so a thread that only wrote them would carry at most (reports/s)',
+      `${sig(1e6 / writes.started)}; ${sig(1e6 / writes.succeeded)}`,
+    ),
+  );
+  return { name: NAME, rows, details: { devices: n, ingest: results, lookups: l, fanout: f, pass, writes } };
 });
