@@ -296,7 +296,7 @@ export class Scheduler {
   private runTimeouts(batch: Batch, now: number): number {
     const core = this.core;
     const minutes = batch.strategy.timeoutInMinutes;
-    if (!minutes) return Infinity;
+    if (!minutes || core.countsOf(batch.id).IN_PROGRESS === 0) return Infinity;
     const due = core.store.dueTasks(batch.id, 'IN_PROGRESS', now, PER_PASS);
     if (due.length) {
       core.run((work) => {
