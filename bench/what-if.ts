@@ -1,5 +1,5 @@
 /**
- * Not one of the six benchmarks: measurements behind the recommendations in BENCHMARKS.md, on
+ * Not one of the benchmarks `npm run bench` runs: measurements behind the recommendations in BENCHMARKS.md, on
  * the domain alone (Fleet + SqliteStore, no Node-RED), each variant and its reference in the same
  * process:
  *   1. group commit — the ingest phases with 1, 16 and 128 reports per transaction (possible

@@ -209,7 +209,7 @@ export class Creation implements CreatingBatch {
 
   /**
    * A turn of its own that copies the slices just written from the write-ahead log into the
-   * database: otherwise every 16 MB of them a commit would meet the store's automatic checkpoint
+   * database: otherwise every 4 MB of them a commit would meet the store's automatic checkpoint
    * of the whole log, the longest pause of the creation.
    */
   private checkpoint(): void {
