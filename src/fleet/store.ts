@@ -149,7 +149,7 @@ export interface FleetStore {
   /**
    * Copies what the write-ahead log holds into the database now, without waiting for readers. A
    * writer of many pages calls it between its transactions, so that no commit of its meets a
-   * checkpoint of the whole log (up to 4 MB: 8–9 ms when a store closes on a small machine).
+   * checkpoint of the whole log (up to 4 MB: 8–9 ms on a small machine).
    */
   checkpoint(): void;
   task(id: number): Task | undefined;
