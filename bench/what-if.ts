@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  applyEvent,
+  appliedOrRefused,
   descriptorFor,
   FirmwareHost,
   Fleet,
@@ -172,11 +172,7 @@ function notifyPasses(n: number, uniform: boolean): number {
     const at = 1_000;
     const dueAt = at + 60_000;
     // Each task through the state table, as the scheduler's pass does; saved task by task or as one change.
-    const notify = (t: Task) => {
-      const applied = applyEvent(t, 'notify', { attempts: t.attempts + 1, dueAt }, at);
-      if (!applied.ok) throw new Error(applied.reason);
-      return applied;
-    };
+    const notify = (t: Task) => appliedOrRefused(t, 'notify', { attempts: t.attempts + 1, dueAt }, at);
     const t0 = now();
     for (let done = 0; done < n;) {
       done += store.transaction(() => {
@@ -215,11 +211,7 @@ function writesAlone(n: number): { started: number; succeeded: number } {
     });
     const notified = store.dueTasks(batchId, 'NOTIFIED', Infinity, n);
     const next = (tasks: Task[], event: 'progress' | 'succeed', patch: TaskPatch, at: number) =>
-      tasks.map((t) => {
-        const applied = applyEvent(t, event, patch, at);
-        if (!applied.ok) throw new Error(applied.reason);
-        return applied;
-      });
+      tasks.map((t) => appliedOrRefused(t, event, patch, at));
     const started = next(notified, 'progress', { step: 10, startedAt: 3, dueAt: 60_003 }, 3);
     const succeeded = next(
       started.map((a) => a.task),

@@ -26,7 +26,7 @@ import {
   TaskState,
 } from './states';
 import type { FleetStore, NewTask } from './store';
-import { Applied, applyEvent, TaskPatch } from './transitions';
+import { appliedOrRefused, Changed, TaskPatch } from './transitions';
 import { uniformChange } from './uniform-change';
 import type { Batch, BatchCreation, BatchView, DeviceModule, Firmware, Task, Transition, Verification } from './types';
 
@@ -794,16 +794,6 @@ function mergeTouched(works: Work[]): Map<number, Touched> {
 
 /** Rolls a group back so it runs again with an operation per savepoint. */
 class GroupRetry extends Error {}
-
-/** An event the state table accepted: the task after it, and its transition. */
-type Changed = Extract<Applied, { ok: true }>;
-
-/** The state table's answer for an event, or its refusal thrown. */
-function appliedOrRefused(task: Task, event: TaskEvent, patch: TaskPatch, at: number): Changed {
-  const applied = applyEvent(task, event, patch, at);
-  if (!applied.ok) throw refused(applied.reason);
-  return applied;
-}
 
 /** A write the disk refused becomes an error a user can act on; nothing was changed. */
 function storeError(err: unknown): unknown {

@@ -3,6 +3,7 @@
  * the new task and the transition record, or a refusal. It is pure; the fleet persists the result
  * in a transaction and emits the transition after the commit.
  */
+import { refused } from './errors';
 import { nextTaskState, TaskEvent } from './states';
 import type { Task, Transition } from './types';
 
@@ -48,6 +49,16 @@ export function applyEvent(task: Task, event: TaskEvent, patch: TaskPatch, at: n
       at,
     },
   };
+}
+
+/** An event the state table accepted: the task after it, and its transition. */
+export type Changed = Extract<Applied, { ok: true }>;
+
+/** The state table's answer for an event, or its refusal thrown (OTA_REFUSED). */
+export function appliedOrRefused(task: Task, event: TaskEvent, patch: TaskPatch, at: number): Changed {
+  const applied = applyEvent(task, event, patch, at);
+  if (!applied.ok) throw refused(applied.reason);
+  return applied;
 }
 
 /** Sets on the task what the patch defines (undefined leaves a field as it is), in place. */

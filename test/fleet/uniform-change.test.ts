@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import should from 'should';
 import {
-  applyEvent,
+  appliedOrRefused,
   CHANGED_FIELDS,
   Fleet,
   KEPT_FIELDS,
@@ -50,9 +50,7 @@ const queuedTask: fc.Arbitrary<Task> = fc.record({
 function notify(tasks: Task[], at: number, dueAt: number | null): Task[] {
   return tasks.map((t) => {
     const patch: TaskPatch = { attempts: t.attempts + 1, dueAt };
-    const applied = applyEvent(t, 'notify', patch, at);
-    if (!applied.ok) throw new Error(applied.reason);
-    return applied.task;
+    return appliedOrRefused(t, 'notify', patch, at).task;
   });
 }
 
