@@ -44,7 +44,7 @@ const layers = Object.entries(above).map(([folder, banned]) => ({
 // Only the store talks to the database driver.
 const storeOnly = {
   files: ['src/fleet/**/*.ts'],
-  ignores: ['src/fleet/sqlite-store.ts', 'src/fleet/pg-*.ts'],
+  ignores: ['src/fleet/sqlite-*.ts', 'src/fleet/pg-*.ts'],
   rules: {
     'no-restricted-imports': [
       'error',

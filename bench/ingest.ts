@@ -14,12 +14,17 @@
  *   T3 start   — step 10: NOTIFIED → IN_PROGRESS (a logged transition);
  *   T3 step    — step 60: the task's step within IN_PROGRESS;
  *   T1 done    — every device reports 2.0.0: IN_PROGRESS → SUCCEEDED, the batch completes.
+ * The phases run twice, on two products of their own: the devices' reports in the order of their
+ * names, which is the order of their rows in the store's indexes (a device's rows sit next to the
+ * previous device's, so a transaction of 64 reports dirties a few pages), and in a random order
+ * (each report dirties pages of its own, as devices that connect and answer when they will do): the
+ * two ends of what a fleet sends.
  * Throughput is a closed loop with WINDOW messages in flight; latency is reported under that load
  * and unloaded (one message at a time, on separate devices).
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import type { Fleet } from '../src/fleet';
+import { seededRandom, shuffled, type Fleet } from '../src/fleet';
 import { buildProgressReport, buildVersionReport } from '../src/protocol';
 import { BenchMessage, Driver, DriveResult, nodeId, RedNode, sinkNode, startRed } from './lib/red';
 import { atLeast, BenchOptions, BenchResult, info, log, main, Row, absolute, sig } from './lib/report';
@@ -28,7 +33,6 @@ import { addFirmware2 } from './lib/fleet';
 import { schedSeconds } from './lib/net';
 
 const NAME = 'ingest';
-const PRODUCT = 'pk1';
 const WINDOW = 64;
 
 interface Prebuilt {
@@ -46,15 +50,22 @@ function names(prefix: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
 }
 
-const informs = (devices: string[], version: string): Prebuilt[] =>
+/** Devices of one product, in the order they report. */
+interface Order {
+  label: string;
+  product: string;
+  groups: Groups;
+}
+
+const informs = (product: string, devices: string[], version: string): Prebuilt[] =>
   devices.map((d, i) => ({
-    topic: `/ota/device/inform/${PRODUCT}/${d}`,
+    topic: `/ota/device/inform/${product}/${d}`,
     payload: Buffer.from(buildVersionReport({ id: i + 1, version })),
   }));
 
-const progresses = (devices: string[], step: number): Prebuilt[] =>
+const progresses = (product: string, devices: string[], step: number): Prebuilt[] =>
   devices.map((d, i) => ({
-    topic: `/ota/device/progress/${PRODUCT}/${d}`,
+    topic: `/ota/device/progress/${product}/${d}`,
     payload: Buffer.from(buildProgressReport({ id: i + 1, step, desc: '' })),
   }));
 
@@ -92,6 +103,19 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     idle: names('i-', options.quick ? 500 : 1000),
   };
   const all = [...groups.warm, ...groups.load, ...groups.idle];
+  const random = seededRandom(7);
+  const orders: Order[] = [
+    { label: '', product: 'pk1', groups },
+    {
+      label: ', random order',
+      product: 'pk2',
+      groups: {
+        warm: shuffled(groups.warm, random),
+        load: shuffled(groups.load, random),
+        idle: shuffled(groups.idle, random),
+      },
+    },
+  ];
 
   const tab = nodeId('t');
   const ids = {
@@ -114,7 +138,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     sinkNode(ids.sinkOurs, tab),
     sinkNode(ids.sinkBase, tab),
   ];
-  log(NAME, `Node-RED embedded, ${all.length} devices (${n} under load, window ${WINDOW})`);
+  log(NAME, `Node-RED embedded, ${all.length} devices a product (${n} under load, window ${WINDOW})`);
   const red = await startRed(flows, Object.values(ids));
   try {
     const fleet = red.node<{ handle?: { fleet: Fleet } }>(ids.fleet).handle?.fleet;
@@ -146,6 +170,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     };
     const phase = async (
       label: string,
+      groups: Groups,
       entry: RedNode,
       build: (devices: string[]) => Prebuilt[],
     ): Promise<PhaseResult> => {
@@ -182,27 +207,35 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       return result;
     };
 
+    /** The four phases on one product's devices in one order; its batch ends COMPLETED. */
+    const upgrade = async ({ label, product, groups }: Order): Promise<PhaseResult[]> => {
+      const results: PhaseResult[] = [];
+      results.push(await phase(`T1 new device${label}`, groups, inform, (d) => informs(product, d, '1.0.0')));
+      const firmware = addFirmware2(fleet, product);
+      const batch = fleet.createBatch(
+        { firmwareId: firmware.id, targets: { selection: 'ALL', productKey: product } },
+        { egress: ids.push },
+      );
+      const until = Date.now() + 300_000;
+      while (fleet.counts(batch.id).NOTIFIED < all.length) {
+        if (Date.now() > until)
+          throw new Error(`the batch did not notify every device: ${JSON.stringify(fleet.counts(batch.id))}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      log(NAME, `batch ${batch.id}: ${all.length} tasks NOTIFIED`);
+      const p = (d: string[], step: number) => progresses(product, d, step);
+      results.push(await phase(`T3 NOTIFIED→IN_PROGRESS${label}`, groups, progress, (d) => p(d, 10)));
+      results.push(await phase(`T3 step in IN_PROGRESS${label}`, groups, progress, (d) => p(d, 60)));
+      results.push(
+        await phase(`T1 IN_PROGRESS→SUCCEEDED${label}`, groups, inform, (d) => informs(product, d, '2.0.0')),
+      );
+      return results;
+    };
+
     const sched0 = schedSeconds('self');
     const wall0 = now();
     const phases: PhaseResult[] = [];
-    phases.push(await phase('T1 new device', inform, (d) => informs(d, '1.0.0')));
-
-    const firmware = addFirmware2(fleet, PRODUCT);
-    const batch = fleet.createBatch(
-      { firmwareId: firmware.id, targets: { selection: 'ALL', productKey: PRODUCT } },
-      { egress: ids.push },
-    );
-    const until = Date.now() + 300_000;
-    while (fleet.counts(batch.id).NOTIFIED < all.length) {
-      if (Date.now() > until)
-        throw new Error(`the batch did not notify every device: ${JSON.stringify(fleet.counts(batch.id))}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    log(NAME, `batch ${batch.id}: ${all.length} tasks NOTIFIED`);
-
-    phases.push(await phase('T3 NOTIFIED→IN_PROGRESS', progress, (d) => progresses(d, 10)));
-    phases.push(await phase('T3 step in IN_PROGRESS', progress, (d) => progresses(d, 60)));
-    phases.push(await phase('T1 IN_PROGRESS→SUCCEEDED', inform, (d) => informs(d, '2.0.0')));
+    for (const order of orders) phases.push(...(await upgrade(order)));
 
     // Durable: a second connection to the file sees every device, task and transition.
     const db = new Database(join(red.userDir, 'ota', ids.fleet, 'fleet.sqlite'), { readonly: true });
@@ -211,10 +244,16 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       devicesAt2: count("SELECT COUNT(*) AS n FROM devices WHERE version = '2.0.0'"),
       succeeded: count("SELECT COUNT(*) AS n FROM tasks WHERE state = 'SUCCEEDED' AND step = 100"),
       transitions: count('SELECT COUNT(*) AS n FROM transitions'),
-      batchCompleted: count(`SELECT COUNT(*) AS n FROM batches WHERE id = ${batch.id} AND state = 'COMPLETED'`),
+      batchesCompleted: count("SELECT COUNT(*) AS n FROM batches WHERE state = 'COMPLETED'"),
     };
     db.close();
-    const expected = { devicesAt2: all.length, succeeded: all.length, transitions: 3 * all.length, batchCompleted: 1 };
+    const devices = orders.length * all.length;
+    const expected = {
+      devicesAt2: devices,
+      succeeded: devices,
+      transitions: 3 * devices,
+      batchesCompleted: orders.length,
+    };
     const durable = JSON.stringify(stored) === JSON.stringify(expected);
 
     const sched1 = schedSeconds('self');
@@ -262,7 +301,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       name: NAME,
       rows,
       details: {
-        devices: all.length,
+        devices,
         window: WINDOW,
         waitingForCpu: waiting,
         stored,

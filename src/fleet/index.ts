@@ -7,6 +7,7 @@ export * from './types';
 export * from './store';
 export * from './credentials';
 export * from './sqlite-store';
+export type { CheckpointMode, CheckpointState, CheckpointThreadOptions } from './sqlite-checkpoints';
 export * from './async-store';
 export * from './replay-store';
 export * from './replayed-fleet';

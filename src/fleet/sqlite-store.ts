@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DeviceRef } from '../protocol';
 import { FleetError } from './errors';
+import { CheckpointState, CheckpointThreadOptions, WalCheckpoints } from './sqlite-checkpoints';
 import {
   BatchRow,
   DeviceRow,
@@ -228,11 +229,17 @@ export interface SqliteStoreOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** Caps the file at this many pages (a full disk, for fault tests). */
   maxPageCount?: number;
+  /**
+   * Checkpoints of the write-ahead log on a thread of their own once the store has filled the log
+   * once (sqlite-checkpoints.ts); false: SQLite's automatic checkpoint inside the commits only.
+   */
+  checkpointThread?: CheckpointThreadOptions | false;
 }
 
 export class SqliteStore implements FleetStore {
   private readonly db: Database.Database;
   private readonly s;
+  private readonly checkpoints: WalCheckpoints | undefined;
 
   constructor(
     readonly file: string,
@@ -243,17 +250,12 @@ export class SqliteStore implements FleetStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
     this.db.pragma('busy_timeout = 5000');
-    // A 16 MB page cache keeps the indexes of a large fleet in memory. The WAL is checkpointed every
-    // 1000 pages (4 MB, SQLite's default): close() checkpoints what the WAL holds while the event
-    // loop waits, 20-24 ms for 16 MB against 8-9 ms for 4 MB, and a stream of task writes runs as
-    // fast either way (BENCHMARKS.md section 8).
+    // A 16 MB page cache keeps the indexes of a large fleet in memory.
     this.db.pragma('cache_size = -16000');
-    this.db.pragma('wal_autocheckpoint = 1000');
-    // One large transaction (a million tasks written at once) grows the WAL file to its size, 180
-    // MB; SQLite keeps the file until close() deletes it (120-170 ms to free). With this limit the
-    // first write after the checkpoint cuts it back to 4 MB instead (that write pays the same
-    // time), and the file never stays larger than 4 MB between writes.
-    this.db.pragma(`journal_size_limit = ${4 * 1024 * 1024}`);
+    this.checkpoints =
+      file === ':memory:' || options.checkpointThread === false
+        ? undefined
+        : new WalCheckpoints(this.db, file, options.synchronous ?? 'NORMAL', options.checkpointThread);
     this.migrate();
     if (options.maxPageCount) this.db.pragma(`max_page_count = ${Math.floor(options.maxPageCount)}`);
     this.s = this.prepare();
@@ -496,11 +498,19 @@ export class SqliteStore implements FleetStore {
   })();
 
   transaction<T>(fn: () => T): T {
-    return this.inTransaction(fn);
+    const result = this.inTransaction(fn);
+    if (!this.db.inTransaction) this.checkpoints?.committed();
+    return result;
   }
 
   close(): void {
+    this.checkpoints?.close();
     if (this.db.open) this.db.close();
+  }
+
+  /** Who checkpoints the write-ahead log now, and how often it has (undefined: a database in memory). */
+  get checkpointState(): CheckpointState | undefined {
+    return this.checkpoints?.state;
   }
 
   /** Opens a transaction by hand (promisedStore: a transaction whose operations await between them). */
@@ -510,6 +520,7 @@ export class SqliteStore implements FleetStore {
 
   commit(): void {
     this.db.exec('COMMIT');
+    this.checkpoints?.committed();
   }
 
   rollback(): void {
@@ -1011,7 +1022,8 @@ export class SqliteStore implements FleetStore {
   }
 
   checkpoint(): void {
-    this.db.pragma('wal_checkpoint(PASSIVE)');
+    if (this.checkpoints) this.checkpoints.checkpoint();
+    else this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 }
 

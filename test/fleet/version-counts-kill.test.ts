@@ -48,4 +48,38 @@ describe('the SQLite store: version counters after the writing process is killed
     should(figures.devices.every((n) => n > 0)).be.true();
     printFigures('version counters after SIGKILL', { ...figures, seed: SEED });
   });
+
+  it('a store killed while its checkpoint thread runs keeps every acknowledged commit (3 kills)', async function () {
+    const file = join(dir, 'fleet.sqlite');
+    const delays = fc.sample(fc.integer({ min: 0, max: 200 }), { numRuns: 3, seed: SEED + 1 });
+    const figures: { killedAfterMs: number[]; acknowledged: number[]; stored: number[] } = {
+      killedAfterMs: [],
+      acknowledged: [],
+      stored: [],
+    };
+    for (const [i, ms] of delays.entries()) {
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+      const writer = ChildRun.node(join(__dirname, 'version-writer.js'), [file, String(SEED + 10 + i), 'thread']);
+      // Killed a seeded moment after the store first reset its log, with the thread checkpointing.
+      await writer.waitForOutput('thread restarted\n', 60_000);
+      await new Promise((r) => setTimeout(r, ms));
+      await writer.kill();
+      should(writer.child.signalCode).equal('SIGKILL');
+      const acknowledged = Math.max(...[...writer.stdout.matchAll(/committed (\d+)\n/g)].map((m) => Number(m[1])));
+
+      const store = new SqliteStore(file);
+      const checker = new Database(file);
+      should(checker.pragma('integrity_check', { simple: true })).equal('ok');
+      shouldMatchDevices(store, checker, ['pk1', 'pk2', 'pk3']);
+      const stored = Number(store.getMeta('committed'));
+      // The last acknowledged commit is stored (and so every one before it); one more may be.
+      should(stored).be.within(acknowledged, acknowledged + 1);
+      figures.killedAfterMs.push(ms);
+      figures.acknowledged.push(acknowledged);
+      figures.stored.push(stored);
+      checker.close();
+      store.close();
+    }
+    printFigures('commits after SIGKILL with the checkpoint thread', { ...figures, seed: SEED + 1 });
+  });
 });

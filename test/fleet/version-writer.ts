@@ -1,7 +1,10 @@
 /**
  * A child process for the kill test: writes device reports into a store as fast as it can, in
  * transactions of 1 to 400 reports, and prints `committed <n>` after each commit, until it is
- * killed. `node version-writer.js <file> <seed>`.
+ * killed. `node version-writer.js <file> <seed> [thread]`: with `thread`, the store hands its
+ * checkpoints to its thread early (after 64 pages of log, the log reset every 1000), each
+ * transaction also stores its number (meta `committed`), and `thread restarted` is printed once the
+ * store has reset the log while the thread runs.
  */
 import { SqliteStore } from '../../src/fleet';
 
@@ -17,10 +20,14 @@ function random(seed: number): () => number {
   };
 }
 
-const [file, seedText] = process.argv.slice(2);
+const [file, seedText, thread] = process.argv.slice(2);
 const next = random(Number(seedText));
 const pick = <T>(list: T[]): T => list[Math.floor(next() * list.length)];
-const store = new SqliteStore(file);
+const store = new SqliteStore(
+  file,
+  thread === 'thread' ? { checkpointThread: { afterPages: 64, restartPages: 1000 } } : {},
+);
+let restarted = false;
 const products = ['pk1', 'pk2', 'pk3'];
 const modules = ['default', 'MCU'];
 const versions = ['1.0.0', '1.0.1', '1.1.0', '2.0.0', '2.0.1', '3.0.0'];
@@ -32,6 +39,11 @@ for (let n = 1; ; n++) {
       const device = { productKey: pick(products), deviceName: `d-${Math.floor(next() * 5000)}` };
       store.recordVersion(device, pick(modules), pick(versions), ++at);
     }
+    if (thread) store.setMeta('committed', String(n));
   });
   process.stdout.write(`committed ${n}\n`);
+  if (thread && !restarted && (store.checkpointState?.restarts ?? 0) > 0) {
+    restarted = true;
+    process.stdout.write('thread restarted\n');
+  }
 }

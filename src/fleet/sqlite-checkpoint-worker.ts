@@ -1,0 +1,49 @@
+/**
+ * The thread that checkpoints a busy SQLite store's write-ahead log (sqlite-checkpoints.ts starts
+ * it): its own connection to the file, a passive checkpoint after the store's commits, at most one
+ * per REST_MS. It never touches the event loop: it sleeps in `Atomics.wait` on the shared control
+ * words and answers through them, so the store's thread can ask and stop it synchronously.
+ */
+import Database from 'better-sqlite3';
+import { parentPort, workerData } from 'node:worker_threads';
+import { CONTROL, REST_MS, type CheckpointWorkerData } from './sqlite-checkpoint-control';
+
+function run({ file, synchronous, control }: CheckpointWorkerData): void {
+  const ctl = new Int32Array(control);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file);
+    db.pragma(`synchronous = ${synchronous}`);
+    // A checkpoint never waits for the store's writer: it copies what it can and tries again later.
+    db.pragma('busy_timeout = 0');
+    Atomics.store(ctl, CONTROL.ready, 1);
+    let seen = Atomics.load(ctl, CONTROL.commits);
+    while (Atomics.load(ctl, CONTROL.stop) === 0) {
+      Atomics.wait(ctl, CONTROL.commits, seen);
+      if (Atomics.load(ctl, CONTROL.stop) !== 0) break;
+      seen = Atomics.load(ctl, CONTROL.commits);
+      Atomics.store(ctl, CONTROL.busy, 1);
+      const [result] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
+      Atomics.store(ctl, CONTROL.logFrames, result.log);
+      Atomics.store(ctl, CONTROL.copiedFrames, result.checkpointed);
+      Atomics.add(ctl, CONTROL.runs, 1);
+      Atomics.store(ctl, CONTROL.busy, 0);
+      // Rest, or wake at once to stop.
+      Atomics.wait(ctl, CONTROL.stop, 0, REST_MS);
+    }
+  } catch (err) {
+    Atomics.store(ctl, CONTROL.failed, 1);
+    parentPort?.postMessage({ failed: err instanceof Error ? err.message : String(err) });
+  } finally {
+    Atomics.store(ctl, CONTROL.busy, 0);
+    try {
+      db?.close();
+    } catch {
+      Atomics.store(ctl, CONTROL.failed, 1);
+    }
+    Atomics.store(ctl, CONTROL.closed, 1);
+    Atomics.notify(ctl, CONTROL.closed);
+  }
+}
+
+run(workerData as CheckpointWorkerData);

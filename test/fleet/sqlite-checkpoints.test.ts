@@ -1,0 +1,159 @@
+import Database from 'better-sqlite3';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import should from 'should';
+import { seededRandom, SqliteStore } from '../../src/fleet';
+import type { CheckpointThreadOptions, SqliteStoreOptions } from '../../src/fleet';
+import { CONTROL } from '../../src/fleet/sqlite-checkpoint-control';
+
+const DEVICES = 20_000;
+const PAGE = 4096;
+/** The log's pages at which the thread starts, and at which the store resets the log, in these tests. */
+const THREAD: CheckpointThreadOptions = { afterPages: 64, restartPages: 1000 };
+
+const device = (i: number) => ({ productKey: 'pk1', deviceName: `d-${String(i).padStart(6, '0')}` });
+
+/** A store of DEVICES devices, and a writer of reports from random devices, 64 a transaction. */
+class RandomReports {
+  readonly store: SqliteStore;
+  /** Each device's last written version. */
+  readonly versions = new Map<number, string>();
+  /** The largest the log file has been after a commit. */
+  largestLog = 0;
+  private readonly random = seededRandom(14);
+  private at = 0;
+
+  constructor(
+    readonly file: string,
+    options: SqliteStoreOptions,
+  ) {
+    this.store = new SqliteStore(file, options);
+    this.store.transaction(() => {
+      for (let i = 0; i < DEVICES; i++) this.store.recordVersion(device(i), 'default', '1.0.0', 0);
+    });
+    for (let i = 0; i < DEVICES; i++) this.versions.set(i, '1.0.0');
+  }
+
+  write(transactions: number): void {
+    for (let t = 0; t < transactions; t++) {
+      this.store.transaction(() => {
+        for (let r = 0; r < 64; r++) {
+          const i = Math.floor(this.random() * DEVICES);
+          const version = `1.0.${++this.at}`;
+          this.store.recordVersion(device(i), 'default', version, this.at);
+          this.versions.set(i, version);
+        }
+      });
+      this.largestLog = Math.max(this.largestLog, logBytes(this.file));
+    }
+  }
+
+  /** Every device at its last written version, read by another connection after close(). */
+  shouldHoldEveryWrite(): void {
+    const db = new Database(this.file, { readonly: true });
+    try {
+      should(db.pragma('integrity_check', { simple: true })).equal('ok');
+      const rows = db.prepare('SELECT device_name AS name, version FROM devices').all() as {
+        name: string;
+        version: string;
+      }[];
+      should(rows.length).equal(DEVICES);
+      const wrong = rows.filter((r) => this.versions.get(Number(r.name.slice(2))) !== r.version);
+      should(wrong).eql([]);
+    } finally {
+      db.close();
+    }
+  }
+}
+
+function logBytes(file: string): number {
+  return statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+}
+
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('the SQLite store: who checkpoints its write-ahead log', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let file: string;
+
+  beforeEach(function () {
+    dir = mkdtempSync(join(tmpdir(), 'ota-checkpoints-'));
+    file = join(dir, 'fleet.sqlite');
+  });
+  afterEach(function () {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a store that never fills its log checkpoints inside its commits and starts no thread', function () {
+    const store = new SqliteStore(file);
+    try {
+      for (let i = 0; i < 300; i++) store.transaction(() => store.recordVersion(device(i), 'default', '1.0.0', i));
+      should(store.checkpointState).eql({ mode: 'inline', runs: 0, restarts: 0 });
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a store that fills its log hands its checkpoints to a thread and resets the log at the mark', function () {
+    const writer = new RandomReports(file, { checkpointThread: THREAD });
+    try {
+      writer.write(400);
+      const state = writer.store.checkpointState;
+      should(state).have.properties({ mode: 'thread' });
+      should(state?.runs).be.above(0);
+      should(state?.restarts).be.above(0);
+      // Without the resets the log would hold every page of the 400 transactions (about 100 MB).
+      should(writer.largestLog).be.below(4 * (THREAD.restartPages ?? 0) * PAGE);
+    } finally {
+      writer.store.close();
+    }
+    // close() waited for the thread's connection: the store's was the last, and removed the log.
+    should(existsSync(`${file}-wal`)).be.false();
+    writer.shouldHoldEveryWrite();
+  });
+
+  it('a store whose checkpoint thread stops checkpoints inside its commits again', async function () {
+    // A thread that takes over, then exits at the first commit it is told of.
+    const failing = join(dir, 'exits.js');
+    writeFileSync(
+      failing,
+      `const { workerData } = require('node:worker_threads');
+const ctl = new Int32Array(workerData.control);
+Atomics.store(ctl, ${CONTROL.ready}, 1);
+Atomics.wait(ctl, ${CONTROL.commits}, Atomics.load(ctl, ${CONTROL.commits}));
+process.exit(3);
+`,
+    );
+    const writer = new RandomReports(file, { checkpointThread: { ...THREAD, workerFile: failing } });
+    try {
+      const store = writer.store;
+      await until('the thread has taken over', () => {
+        writer.write(1);
+        return store.checkpointState?.mode === 'thread';
+      });
+      await until('the store has noticed the exit', () => store.checkpointState?.failure !== undefined);
+      should(store.checkpointState).eql({
+        mode: 'inline',
+        runs: 0,
+        restarts: 0,
+        failure: 'the checkpoint thread exited (code 3)',
+      });
+      writer.largestLog = 0;
+      writer.write(400);
+      // SQLite's own checkpoint every 1000 pages again: the log stays near 4 MB.
+      should(writer.largestLog).be.below(8 * 1024 * 1024);
+      should(store.checkpointState?.mode).equal('inline');
+    } finally {
+      writer.store.close();
+    }
+    writer.shouldHoldEveryWrite();
+  });
+});
