@@ -11,8 +11,9 @@
  *
  * A passive checkpoint on another connection cannot reset the log while commits keep coming, so
  * the log would grow as long as they do. When the thread reports more than `restartPages` in the
- * log, the store's own connection runs one RESTART checkpoint between two commits: most frames
- * are copied by then, and the next commit starts the log from its beginning again.
+ * log, the store's own connection runs one RESTART checkpoint in a turn of the event loop of its
+ * own, right after one of the thread's: most frames are copied by then, and the next commit starts
+ * the log from its beginning again.
  */
 import type Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
@@ -70,6 +71,7 @@ export class WalCheckpoints {
   private restarts = 0;
   /** The thread's checkpoints counted at the last commit. */
   private runsSeen = 0;
+  private restartTimer: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly db: Database.Database,
@@ -112,6 +114,8 @@ export class WalCheckpoints {
 
   /** Stops the thread after the checkpoint it may be running; its connection is closed on return. */
   close(): void {
+    if (this.restartTimer) clearImmediate(this.restartTimer);
+    this.restartTimer = undefined;
     this.stopThread(true);
   }
 
@@ -165,8 +169,16 @@ export class WalCheckpoints {
     const runs = Atomics.load(this.ctl, CONTROL.runs);
     if (runs === this.runsSeen) return;
     this.runsSeen = runs;
-    if (Atomics.load(this.ctl, CONTROL.logFrames) >= this.restartPages && !Atomics.load(this.ctl, CONTROL.busy))
-      this.restart();
+    if (Atomics.load(this.ctl, CONTROL.logFrames) >= this.restartPages) this.restartSoon();
+  }
+
+  /** In a turn of the event loop of its own, not added to the commit's (a slice of a batch being created). */
+  private restartSoon(): void {
+    this.restartTimer ??= setImmediate(() => {
+      this.restartTimer = undefined;
+      const ready = this.mode === 'thread' && this.db.open && !this.db.inTransaction;
+      if (ready && !Atomics.load(this.ctl, CONTROL.busy)) this.restart();
+    });
   }
 
   private wake(): void {

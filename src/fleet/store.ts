@@ -147,9 +147,10 @@ export interface FleetStore {
   /** Deletes a batch record (after its tasks). */
   deleteBatch(batchId: number): void;
   /**
-   * Copies what the write-ahead log holds into the database now, without waiting for readers. A
-   * writer of many pages calls it between its transactions, so that no commit of its meets a
-   * checkpoint of the whole log (up to 4 MB: 8–9 ms on a small machine).
+   * Copies what the write-ahead log holds into the database, without waiting for readers: now, or
+   * soon on the store's checkpoint thread once it runs (sqlite-checkpoints.ts). A writer of many
+   * pages calls it between its transactions, so that no commit of its meets a checkpoint of the
+   * whole log (up to 4 MB: 8–9 ms on a small machine).
    */
   checkpoint(): void;
   task(id: number): Task | undefined;

@@ -32,18 +32,23 @@ const products = ['pk1', 'pk2', 'pk3'];
 const modules = ['default', 'MCU'];
 const versions = ['1.0.0', '1.0.1', '1.1.0', '2.0.0', '2.0.1', '3.0.0'];
 let at = 0;
-for (let n = 1; ; n++) {
-  const size = 1 + Math.floor(next() * 400);
-  store.transaction(() => {
-    for (let i = 0; i < size; i++) {
-      const device = { productKey: pick(products), deviceName: `d-${Math.floor(next() * 5000)}` };
-      store.recordVersion(device, pick(modules), pick(versions), ++at);
+async function main(): Promise<void> {
+  for (let n = 1; ; n++) {
+    // A turn of the event loop between transactions, as in Node-RED (the store resets its log in one).
+    await new Promise((r) => setImmediate(r));
+    const size = 1 + Math.floor(next() * 400);
+    store.transaction(() => {
+      for (let i = 0; i < size; i++) {
+        const device = { productKey: pick(products), deviceName: `d-${Math.floor(next() * 5000)}` };
+        store.recordVersion(device, pick(modules), pick(versions), ++at);
+      }
+      if (thread) store.setMeta('committed', String(n));
+    });
+    process.stdout.write(`committed ${n}\n`);
+    if (thread && !restarted && (store.checkpointState?.restarts ?? 0) > 0) {
+      restarted = true;
+      process.stdout.write('thread restarted\n');
     }
-    if (thread) store.setMeta('committed', String(n));
-  });
-  process.stdout.write(`committed ${n}\n`);
-  if (thread && !restarted && (store.checkpointState?.restarts ?? 0) > 0) {
-    restarted = true;
-    process.stdout.write('thread restarted\n');
   }
 }
+void main();
