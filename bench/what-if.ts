@@ -15,8 +15,11 @@
  *      (`saveUniformChange`), a fresh file for each, alternating over 5 rounds (medians).
  *   6. a state change's writes alone — the store calls of a report that changes a task's state
  *      (NOTIFIED → IN_PROGRESS: the task and its transition; IN_PROGRESS → SUCCEEDED: those and
- *      the device's new version), prepared beforehand and made 64 per transaction: the most
- *      reports a second a thread doing nothing but these writes could carry (3 rounds, medians).
+ *      the device's new version), prepared beforehand and made 64 per transaction, a turn of the
+ *      event loop between transactions: the most reports a second a thread doing nothing but these
+ *      writes could carry. Devices in name order and in a random order, with the log's checkpoints
+ *      on their thread (the default) and inside the commits (`checkpointThread: false`),
+ *      alternating over 3 rounds (medians).
  * Bytes written to storage per report come from /proc/self/io (write_bytes).
  *   node build/bench/what-if.js [--devices=10000]
  */
@@ -31,6 +34,8 @@ import {
   Fleet,
   PackageFiles,
   PackageHost,
+  seededRandom,
+  shuffled,
   SqliteStore,
   uniformChange,
 } from '../src/fleet';
@@ -196,10 +201,18 @@ function notifyPasses(n: number, uniform: boolean): number {
   }
 }
 
-/** µs per report of a state change's store writes alone, 64 per transaction, on a fresh store of `n` devices. */
-function writesAlone(n: number): { started: number; succeeded: number } {
+interface Writes {
+  started: number;
+  succeeded: number;
+}
+
+/**
+ * µs per report of a state change's store writes alone, 64 per transaction, on a fresh store of
+ * `n` devices, in the order of their names or in a random one, the checkpoints on their thread or not.
+ */
+async function writesAlone(n: number, order: 'name' | 'random', thread: boolean): Promise<Writes> {
   const dir = mkdtempSync(join(tmpdir(), 'ota-whatif-writes-'));
-  const store = new SqliteStore(join(dir, 'fleet.sqlite'));
+  const store = new SqliteStore(join(dir, 'fleet.sqlite'), thread ? {} : { checkpointThread: false });
   try {
     const batchId = insertBatch(store);
     store.transaction(() => {
@@ -219,17 +232,21 @@ function writesAlone(n: number): { started: number; succeeded: number } {
       { step: 100 },
       4,
     );
-    const time = (write: (i: number) => void) => {
+    const indices = Array.from({ length: n }, (_, i) => i);
+    const sequence = order === 'name' ? indices : shuffled(indices, seededRandom(n));
+    const time = async (write: (i: number) => void) => {
       const t0 = now();
-      for (let i = 0; i < n; i += 64)
+      for (let i = 0; i < n; i += 64) {
         store.transaction(() => {
-          for (let j = i; j < Math.min(n, i + 64); j++) write(j);
+          for (let j = i; j < Math.min(n, i + 64); j++) write(sequence[j]);
         });
+        await new Promise((r) => setImmediate(r));
+      }
       return ((now() - t0) * 1000) / n;
     };
     return {
-      started: time((i) => store.saveTask(started[i].task, started[i].transition)),
-      succeeded: time((i) => {
+      started: await time((i) => store.saveTask(started[i].task, started[i].transition)),
+      succeeded: await time((i) => {
         store.saveTask(succeeded[i].task, succeeded[i].transition);
         store.recordVersion({ productKey: 'pk1', deviceName: deviceName(i) }, 'default', '2.0.0', 4);
       }),
@@ -404,23 +421,40 @@ main(async (options) => {
       `${(pass.byTask / pass.uniform).toFixed(2)}×`,
     ),
   );
-  const alone = [0, 1, 2].map(() => writesAlone(2 * n));
-  const writes = {
-    started: median(alone.map((a) => a.started)),
-    succeeded: median(alone.map((a) => a.succeeded)),
+  const variants = {
+    name: { thread: [] as Writes[], inline: [] as Writes[] },
+    random: { thread: [] as Writes[], inline: [] as Writes[] },
   };
+  for (let round = 0; round < 3; round++)
+    for (const order of ['name', 'random'] as const) {
+      variants[order].thread.push(await writesAlone(2 * n, order, true));
+      variants[order].inline.push(await writesAlone(2 * n, order, false));
+    }
+  const medians = (runs: Writes[]): Writes => ({
+    started: median(runs.map((a) => a.started)),
+    succeeded: median(runs.map((a) => a.succeeded)),
+  });
+  const writes = {
+    name: { thread: medians(variants.name.thread), inline: medians(variants.name.inline) },
+    random: { thread: medians(variants.random.thread), inline: medians(variants.random.inline) },
+  };
+  for (const order of ['name', 'random'] as const) {
+    const { thread, inline } = writes[order];
+    rows.push(
+      info(
+        NAME,
+        `a state change's writes alone, 64 per txn, ${order} order: µs per report (N→IP; IP→SUCCEEDED), checkpoint thread vs inside the commits`,
+        `${sig(thread.started)}; ${sig(thread.succeeded)} µs`,
+        `${sig(inline.started)}; ${sig(inline.succeeded)} µs`,
+        `${(inline.started / thread.started).toFixed(2)}×; ${(inline.succeeded / thread.succeeded).toFixed(2)}×`,
+      ),
+    );
+  }
   rows.push(
     info(
       NAME,
-      "a state change's writes alone, 64 per txn: µs per report (N→IP; IP→SUCCEEDED)",
-      `${sig(writes.started)}; ${sig(writes.succeeded)} µs`,
-    ),
-  );
-  rows.push(
-    info(
-      NAME,
-      'so a thread that only wrote them would carry at most (reports/s)',
-      `${sig(1e6 / writes.started)}; ${sig(1e6 / writes.succeeded)}`,
+      'so a thread that only wrote them would carry at most (reports/s), name / random order',
+      `${sig(1e6 / writes.name.thread.started)}; ${sig(1e6 / writes.name.thread.succeeded)} / ${sig(1e6 / writes.random.thread.started)}; ${sig(1e6 / writes.random.thread.succeeded)}`,
     ),
   );
   return { name: NAME, rows, details: { devices: n, ingest: results, lookups: l, fanout: f, pass, writes } };
