@@ -1,6 +1,7 @@
 /**
  * The words a SQLite store and its checkpoint thread share (an Int32Array over a
- * SharedArrayBuffer): sqlite-checkpoints.ts writes `commits` and `stop`, the worker the rest.
+ * SharedArrayBuffer): sqlite-checkpoints.ts writes `commits` and `stop` (and clears `logFrames`
+ * after it resets the log), the worker the rest.
  */
 export const CONTROL = {
   /** Bumped by the store after each commit; the worker waits for it to change. */
@@ -11,18 +12,17 @@ export const CONTROL = {
   ready: 2,
   /** 1 while a checkpoint runs. */
   busy: 3,
-  /** Frames in the log at the last checkpoint, and how many of them are copied into the database. */
+  /** Frames in the log at the last checkpoint. */
   logFrames: 4,
-  copiedFrames: 5,
   /** Checkpoints run. */
-  runs: 6,
+  runs: 5,
   /** Set when the worker could not open the file or a checkpoint threw: the store checkpoints itself again. */
-  failed: 7,
+  failed: 6,
   /** Set once the worker has closed its connection. */
-  closed: 8,
+  closed: 7,
 } as const;
 
-export const CONTROL_WORDS = 9;
+export const CONTROL_WORDS = 8;
 
 /** The worker's pause after a checkpoint, so that a stream of commits does not keep it copying a few pages at a time. */
 export const REST_MS = 10;

@@ -16,16 +16,16 @@ function run({ file, synchronous, control }: CheckpointWorkerData): void {
     db.pragma(`synchronous = ${synchronous}`);
     // A checkpoint never waits for the store's writer: it copies what it can and tries again later.
     db.pragma('busy_timeout = 0');
-    Atomics.store(ctl, CONTROL.ready, 1);
+    // Read before saying ready: a commit after that changes it, and the wait below returns.
     let seen = Atomics.load(ctl, CONTROL.commits);
+    Atomics.store(ctl, CONTROL.ready, 1);
     while (Atomics.load(ctl, CONTROL.stop) === 0) {
       Atomics.wait(ctl, CONTROL.commits, seen);
       if (Atomics.load(ctl, CONTROL.stop) !== 0) break;
       seen = Atomics.load(ctl, CONTROL.commits);
       Atomics.store(ctl, CONTROL.busy, 1);
-      const [result] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
+      const [result] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[];
       Atomics.store(ctl, CONTROL.logFrames, result.log);
-      Atomics.store(ctl, CONTROL.copiedFrames, result.checkpointed);
       Atomics.add(ctl, CONTROL.runs, 1);
       Atomics.store(ctl, CONTROL.busy, 0);
       // Rest, or wake at once to stop.

@@ -1,13 +1,14 @@
 /**
  * Who checkpoints a SQLite store's write-ahead log (copies it into the database and syncs both
  * files): SQLite itself, every 1000 pages, inside the commit that crosses the mark, until the store
- * has filled its log once; from then a thread of its own (sqlite-checkpoint-worker.ts).
+ * is busy (SQLite has started its log again twice within 10 s); from then a thread of its own
+ * (sqlite-checkpoint-worker.ts).
  *
  * Why a thread: a checkpoint's two syncs block whoever runs it for milliseconds. Reports from
  * devices in random order dirty a page or more each, so a stream of them crosses the mark every
  * few transactions, and on Node-RED's thread those syncs took more of a state change's time than
- * the writes themselves (BENCHMARKS.md, section 1). A small store never fills the log and never
- * starts the thread (starting one costs about 80 ms of CPU).
+ * the writes themselves (BENCHMARKS.md, section 1). A store that writes less never starts the
+ * thread (starting one costs about 80 ms of CPU).
  *
  * A passive checkpoint on another connection cannot reset the log while commits keep coming, so
  * the log would grow as long as they do. When the thread reports more than `restartPages` in the
@@ -16,14 +17,12 @@
  * the log from its beginning again.
  */
 import type Database from 'better-sqlite3';
-import { statSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CONTROL, CONTROL_WORDS, type CheckpointWorkerData } from './sqlite-checkpoint-control';
 
 export interface CheckpointThreadOptions {
-  /** Log pages after which the thread starts (SQLite's automatic checkpoint mark: 1000). */
-  afterPages?: number;
   /** Log pages after which the store's connection resets the log itself (16384: 64 MB of 4 KB pages). */
   restartPages?: number;
   /** The script the thread runs (sqlite-checkpoint-worker.js; a test gives one that fails). */
@@ -51,20 +50,24 @@ const AUTO_PAGES = 1000;
  */
 const INLINE_LOG_LIMIT = 4 * 1024 * 1024;
 const RESTART_PAGES = 16_384;
-/** Commits between two looks at the log's size while SQLite checkpoints by itself. */
+/** Commits between two looks at the log's header while SQLite checkpoints by itself. */
 const LOOK_EVERY = 64;
+/** A store is busy when SQLite has started its log again this many times within BUSY_WINDOW_MS. */
+const BUSY_RESETS = 2;
+const BUSY_WINDOW_MS = 10_000;
 /** The longest close() waits for the thread to finish a checkpoint and close its connection. */
 const CLOSE_WAIT_MS = 5000;
 
 export class WalCheckpoints {
   private readonly ctl = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
-  private readonly afterBytes: number;
   private readonly restartPages: number;
   private readonly pageSize: number;
   private readonly busyTimeout: number;
   private readonly workerFile: string;
   private thread: Worker | undefined;
   private commitsSinceLook = 0;
+  /** The log's checkpoint sequence number at the start of the current window, and when that was. */
+  private window: { sequence: number; at: number } | undefined;
   private mode: CheckpointMode = 'inline';
   /** Once the thread has failed, the store checkpoints itself for the rest of its life. */
   private failure: string | undefined;
@@ -81,7 +84,6 @@ export class WalCheckpoints {
   ) {
     this.pageSize = db.pragma('page_size', { simple: true }) as number;
     this.busyTimeout = db.pragma('busy_timeout', { simple: true }) as number;
-    this.afterBytes = (options.afterPages ?? AUTO_PAGES) * this.pageSize;
     this.restartPages = options.restartPages ?? RESTART_PAGES;
     this.workerFile = options.workerFile ?? join(__dirname, 'sqlite-checkpoint-worker.js');
     this.checkpointInline();
@@ -96,13 +98,17 @@ export class WalCheckpoints {
     };
   }
 
-  /** After each commit of the store's connection. */
+  /** After each commit of the store's connection; never throws (the commit is done). */
   committed(): void {
-    if (this.mode === 'thread') this.afterCommit();
-    else if (this.mode === 'starting') this.whenStarted();
-    else if (!this.failure && ++this.commitsSinceLook >= LOOK_EVERY) {
-      this.commitsSinceLook = 0;
-      if (this.logBytes() >= this.afterBytes) this.start();
+    try {
+      if (this.mode === 'thread') this.afterCommit();
+      else if (this.mode === 'starting') this.whenStarted();
+      else if (!this.failure && ++this.commitsSinceLook >= LOOK_EVERY) {
+        this.commitsSinceLook = 0;
+        if (this.busy()) this.start();
+      }
+    } catch (err) {
+      this.fail(`the checkpoint thread: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
@@ -124,9 +130,11 @@ export class WalCheckpoints {
     if (!thread) return;
     this.thread = undefined;
     Atomics.store(this.ctl, CONTROL.stop, 1);
-    Atomics.notify(this.ctl, CONTROL.commits);
+    // A change of `commits` too: a thread between its look at `stop` and its wait still wakes.
+    this.wake();
     Atomics.notify(this.ctl, CONTROL.stop);
-    if (wait) Atomics.wait(this.ctl, CONTROL.closed, 0, CLOSE_WAIT_MS);
+    // A thread that never opened its connection has nothing to close: no wait for it.
+    if (wait && Atomics.load(this.ctl, CONTROL.ready)) Atomics.wait(this.ctl, CONTROL.closed, 0, CLOSE_WAIT_MS);
     void thread.terminate();
   }
 
@@ -135,8 +143,13 @@ export class WalCheckpoints {
     this.db.pragma(`journal_size_limit = ${INLINE_LOG_LIMIT}`);
   }
 
-  private logBytes(): number {
-    return statSync(`${this.file}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+  /** Whether SQLite has started the log again BUSY_RESETS times within the window. */
+  private busy(): boolean {
+    const sequence = logSequence(`${this.file}-wal`);
+    if (sequence === undefined) return false;
+    const at = performance.now();
+    if (!this.window || at - this.window.at > BUSY_WINDOW_MS) this.window = { sequence, at };
+    return sequence - this.window.sequence >= BUSY_RESETS;
   }
 
   private start(): void {
@@ -164,12 +177,14 @@ export class WalCheckpoints {
 
   private afterCommit(): void {
     if (Atomics.load(this.ctl, CONTROL.failed)) return this.fail('a checkpoint failed in its thread');
-    this.wake();
-    // Right after a checkpoint of the thread's, when least of the log is left to copy here.
+    // Right after a checkpoint of the thread's, when least of the log is left to copy here (looked
+    // at before waking the thread for the next one).
     const runs = Atomics.load(this.ctl, CONTROL.runs);
-    if (runs === this.runsSeen) return;
-    this.runsSeen = runs;
-    if (Atomics.load(this.ctl, CONTROL.logFrames) >= this.restartPages) this.restartSoon();
+    if (runs !== this.runsSeen) {
+      this.runsSeen = runs;
+      if (Atomics.load(this.ctl, CONTROL.logFrames) >= this.restartPages) this.restartSoon();
+    }
+    this.wake();
   }
 
   /** In a turn of the event loop of its own, not added to the commit's (a slice of a batch being created). */
@@ -177,6 +192,7 @@ export class WalCheckpoints {
     this.restartTimer ??= setImmediate(() => {
       this.restartTimer = undefined;
       const ready = this.mode === 'thread' && this.db.open && !this.db.inTransaction;
+      // `busy` only spares a try: SQLite's checkpoint lock is what keeps the two apart.
       if (ready && !Atomics.load(this.ctl, CONTROL.busy)) this.restart();
     });
   }
@@ -186,26 +202,54 @@ export class WalCheckpoints {
     Atomics.notify(this.ctl, CONTROL.commits);
   }
 
-  /** Resets the log from the store's connection; a reader or the thread's checkpoint in the way defers it to a later commit. */
+  /**
+   * Resets the log from the store's connection; a reader or the thread's checkpoint in the way
+   * defers it to a later commit. A failure (a full disk) hands the checkpoints back to SQLite,
+   * which ignores its own checkpoints' errors: this runs in a timer, where a throw would end the
+   * process.
+   */
   private restart(): void {
-    this.db.pragma('busy_timeout = 0');
     try {
+      this.db.pragma('busy_timeout = 0');
       const [result] = this.db.pragma('wal_checkpoint(RESTART)') as { busy: number }[];
       if (result.busy === 0) {
         Atomics.store(this.ctl, CONTROL.logFrames, 0);
         this.restarts++;
       }
+    } catch (err) {
+      this.fail(`the log could not be reset: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
-      this.db.pragma(`busy_timeout = ${this.busyTimeout}`);
+      if (this.db.open) this.db.pragma(`busy_timeout = ${this.busyTimeout}`);
     }
   }
 
-  /** The thread is gone: SQLite checkpoints inside the commits again, as for a small store. */
+  /** The thread is gone: SQLite checkpoints inside the commits again, as for a store that writes less. */
   private fail(reason: string): void {
     if (this.failure || !this.db.open) return;
     this.failure = reason;
     this.stopThread(false);
     this.mode = 'inline';
-    this.checkpointInline();
+    try {
+      this.checkpointInline();
+    } catch {
+      // The connection cannot take a pragma now; its next commit still checkpoints or fails on its own.
+    }
+  }
+}
+
+/**
+ * The checkpoint sequence number in a write-ahead log's header (bytes 12-15, big-endian), which
+ * SQLite adds one to each time it starts the log again after a checkpoint; undefined without a log.
+ */
+export function logSequence(walFile: string): number | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(walFile, 'r');
+    const header = Buffer.alloc(4);
+    return readSync(fd, header, 0, 4, 12) === 4 ? header.readUInt32BE(0) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

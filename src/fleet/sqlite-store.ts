@@ -230,8 +230,8 @@ export interface SqliteStoreOptions {
   /** Caps the file at this many pages (a full disk, for fault tests). */
   maxPageCount?: number;
   /**
-   * Checkpoints of the write-ahead log on a thread of their own once the store has filled the log
-   * once (sqlite-checkpoints.ts); false: SQLite's automatic checkpoint inside the commits only.
+   * Checkpoints of the write-ahead log on a thread of their own once the store is busy (SQLite has
+   * started its log again twice within 10 s; sqlite-checkpoints.ts); false: SQLite's automatic checkpoint inside the commits only.
    */
   checkpointThread?: CheckpointThreadOptions | false;
 }

@@ -9,8 +9,8 @@ import { CONTROL } from '../../src/fleet/sqlite-checkpoint-control';
 
 const DEVICES = 20_000;
 const PAGE = 4096;
-/** The log's pages at which the thread starts, and at which the store resets the log, in these tests. */
-const THREAD: CheckpointThreadOptions = { afterPages: 64, restartPages: 1000 };
+/** The log's pages at which the store resets the log itself, in these tests. */
+const THREAD: CheckpointThreadOptions = { restartPages: 1000 };
 
 const device = (i: number) => ({ productKey: 'pk1', deviceName: `d-${String(i).padStart(6, '0')}` });
 
@@ -94,19 +94,31 @@ describe('the SQLite store: who checkpoints its write-ahead log', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a store that never fills its log checkpoints inside its commits and starts no thread', function () {
-    const store = new SqliteStore(file);
+  it('a store that writes little checkpoints inside its commits and starts no thread', function () {
+    // 20,000 devices at once (one checkpoint of SQLite's, then the log starts again), then reports.
+    const writer = new RandomReports(file, {});
+    const store = writer.store;
     try {
-      for (let i = 0; i < 300; i++) store.transaction(() => store.recordVersion(device(i), 'default', '1.0.0', i));
+      for (let i = 0; i < 300; i++) store.transaction(() => store.recordVersion(device(i), 'default', '1.0.1', i));
       should(store.checkpointState).eql({ mode: 'inline', runs: 0, restarts: 0 });
     } finally {
       store.close();
     }
   });
 
-  it('a store that fills its log hands its checkpoints to a thread and resets the log at the mark', async function () {
+  /** Writes until the store's thread has taken over (SQLite checkpointed twice within 10 s). */
+  async function untilThread(writer: RandomReports): Promise<void> {
+    for (let t = 0; writer.store.checkpointState?.mode !== 'thread'; t++) {
+      if (t === 1000) throw new Error(`the thread did not take over: ${JSON.stringify(writer.store.checkpointState)}`);
+      await writer.write(1);
+    }
+  }
+
+  it('a busy store hands its checkpoints to a thread and resets the log at the mark', async function () {
     const writer = new RandomReports(file, { checkpointThread: THREAD });
     try {
+      await untilThread(writer);
+      writer.largestLog = 0;
       await writer.write(400);
       const state = writer.store.checkpointState;
       should(state).have.properties({ mode: 'thread' });
@@ -129,18 +141,16 @@ describe('the SQLite store: who checkpoints its write-ahead log', function () {
       failing,
       `const { workerData } = require('node:worker_threads');
 const ctl = new Int32Array(workerData.control);
+const seen = Atomics.load(ctl, ${CONTROL.commits});
 Atomics.store(ctl, ${CONTROL.ready}, 1);
-Atomics.wait(ctl, ${CONTROL.commits}, Atomics.load(ctl, ${CONTROL.commits}));
+Atomics.wait(ctl, ${CONTROL.commits}, seen);
 process.exit(3);
 `,
     );
     const writer = new RandomReports(file, { checkpointThread: { ...THREAD, workerFile: failing } });
     try {
       const store = writer.store;
-      for (let t = 0; store.checkpointState?.mode !== 'thread'; t++) {
-        if (t === 1000) throw new Error('the thread did not take over');
-        await writer.write(1);
-      }
+      await untilThread(writer);
       await until('the store has noticed the exit', () => store.checkpointState?.failure !== undefined);
       should(store.checkpointState).eql({
         mode: 'inline',

@@ -1,8 +1,8 @@
 /**
  * A child process for the kill test: writes device reports into a store as fast as it can, in
  * transactions of 1 to 400 reports, and prints `committed <n>` after each commit, until it is
- * killed. `node version-writer.js <file> <seed> [thread]`: with `thread`, the store hands its
- * checkpoints to its thread early (after 64 pages of log, the log reset every 1000), each
+ * killed. `node version-writer.js <file> <seed> [thread]`: with `thread`, the store resets its log
+ * every 1000 pages once its checkpoint thread runs (it starts as the writes fill the log), each
  * transaction also stores its number (meta `committed`), and `thread restarted` is printed once the
  * store has reset the log while the thread runs.
  */
@@ -23,10 +23,7 @@ function random(seed: number): () => number {
 const [file, seedText, thread] = process.argv.slice(2);
 const next = random(Number(seedText));
 const pick = <T>(list: T[]): T => list[Math.floor(next() * list.length)];
-const store = new SqliteStore(
-  file,
-  thread === 'thread' ? { checkpointThread: { afterPages: 64, restartPages: 1000 } } : {},
-);
+const store = new SqliteStore(file, thread === 'thread' ? { checkpointThread: { restartPages: 1000 } } : {});
 let restarted = false;
 const products = ['pk1', 'pk2', 'pk3'];
 const modules = ['default', 'MCU'];
