@@ -55,8 +55,8 @@ const LOOK_EVERY = 64;
 /** A store is busy when SQLite has started its log again this many times within BUSY_WINDOW_MS. */
 const BUSY_RESETS = 2;
 const BUSY_WINDOW_MS = 10_000;
-/** The longest close() waits for the thread to finish a checkpoint and close its connection. */
-const CLOSE_WAIT_MS = 5000;
+/** After close(), how long the thread has to close its connection before it is stopped anyway. */
+const CLOSE_WAIT_MS = 10_000;
 
 export class WalCheckpoints {
   private readonly ctl = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
@@ -75,6 +75,8 @@ export class WalCheckpoints {
   /** The thread's checkpoints counted at the last commit. */
   private runsSeen = 0;
   private restartTimer: NodeJS.Immediate | undefined;
+  /** Resolves once the thread (if any) has closed its connection after close(). */
+  finished: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: Database.Database,
@@ -118,24 +120,37 @@ export class WalCheckpoints {
     else this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 
-  /** Stops the thread after the checkpoint it may be running; its connection is closed on return. */
+  /**
+   * Stops the thread, after the store's own connection is closed: the thread's connection is then
+   * the last, and SQLite's last checkpoint and the removal of the log file (up to 64 MB: tens of
+   * ms to free) happen on the thread, not on the event loop. `finished` says when.
+   */
   close(): void {
     if (this.restartTimer) clearImmediate(this.restartTimer);
     this.restartTimer = undefined;
-    this.stopThread(true);
+    const thread = this.stopThread();
+    if (!thread) return;
+    // A process that ends on its own waits for the thread's last checkpoint.
+    thread.ref();
+    this.finished = new Promise((resolve) => {
+      const late = setTimeout(() => void thread.terminate(), CLOSE_WAIT_MS);
+      late.unref();
+      thread.once('exit', () => {
+        clearTimeout(late);
+        resolve();
+      });
+    });
   }
 
-  private stopThread(wait: boolean): void {
+  private stopThread(): Worker | undefined {
     const thread = this.thread;
-    if (!thread) return;
+    if (!thread) return undefined;
     this.thread = undefined;
     Atomics.store(this.ctl, CONTROL.stop, 1);
     // A change of `commits` too: a thread between its look at `stop` and its wait still wakes.
     this.wake();
     Atomics.notify(this.ctl, CONTROL.stop);
-    // A thread that never opened its connection has nothing to close: no wait for it.
-    if (wait && Atomics.load(this.ctl, CONTROL.ready)) Atomics.wait(this.ctl, CONTROL.closed, 0, CLOSE_WAIT_MS);
-    void thread.terminate();
+    return thread;
   }
 
   private checkpointInline(): void {
@@ -227,7 +242,7 @@ export class WalCheckpoints {
   private fail(reason: string): void {
     if (this.failure || !this.db.open) return;
     this.failure = reason;
-    this.stopThread(false);
+    void this.stopThread()?.terminate();
     this.mode = 'inline';
     try {
       this.checkpointInline();

@@ -503,9 +503,18 @@ export class SqliteStore implements FleetStore {
     return result;
   }
 
+  /** Closes the store's connection; a checkpoint thread closes its own after it (whenClosed). */
   close(): void {
-    this.checkpoints?.close();
     if (this.db.open) this.db.close();
+    this.checkpoints?.close();
+  }
+
+  /**
+   * Resolves once every connection to the file is closed: the checkpoint thread's, if it ran, makes
+   * the last checkpoint and removes the log after close() returns.
+   */
+  whenClosed(): Promise<void> {
+    return this.checkpoints?.finished ?? Promise.resolve();
   }
 
   /** Who checkpoints the write-ahead log now, and how often it has (undefined: a database in memory). */

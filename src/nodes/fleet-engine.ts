@@ -94,11 +94,19 @@ export function localEngine(settings: EngineSettings): Engine {
         files,
         host,
         ready: Promise.resolve(),
-        close: () => replayed.close(),
+        close: async () => {
+          await replayed.close();
+          await store.whenClosed();
+        },
       };
     }
     const fleet = new Fleet({ ...settings.fleet, host, store });
-    return { fleet, ask: askNow(fleet), files, host, ready: Promise.resolve(), close: async () => fleet.close() };
+    const close = async () => {
+      fleet.close();
+      // The store's checkpoint thread makes the last checkpoint off the event loop: deploy after it.
+      await store.whenClosed();
+    };
+    return { fleet, ask: askNow(fleet), files, host, ready: Promise.resolve(), close };
   } catch (err) {
     store.close();
     throw err;

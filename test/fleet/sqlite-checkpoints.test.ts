@@ -129,7 +129,8 @@ describe('the SQLite store: who checkpoints its write-ahead log', function () {
     } finally {
       writer.store.close();
     }
-    // close() waited for the thread's connection: the store's was the last, and removed the log.
+    // The thread's connection closed last, after close() returned: its checkpoint removed the log.
+    await writer.store.whenClosed();
     should(existsSync(`${file}-wal`)).be.false();
     writer.shouldHoldEveryWrite();
   });
