@@ -154,8 +154,7 @@ export class WalCheckpoints {
   }
 
   private checkpointInline(): void {
-    this.db.pragma(`wal_autocheckpoint = ${AUTO_PAGES}`);
-    this.db.pragma(`journal_size_limit = ${INLINE_LOG_LIMIT}`);
+    checkpointInline(this.db);
   }
 
   /** Whether SQLite has started the log again BUSY_RESETS times within the window. */
@@ -250,6 +249,12 @@ export class WalCheckpoints {
       // The connection cannot take a pragma now; its next commit still checkpoints or fails on its own.
     }
   }
+}
+
+/** SQLite checkpoints inside the commits, every 1000 pages, and keeps the log file at 4 MB. */
+export function checkpointInline(db: Database.Database): void {
+  db.pragma(`wal_autocheckpoint = ${AUTO_PAGES}`);
+  db.pragma(`journal_size_limit = ${INLINE_LOG_LIMIT}`);
 }
 
 /**

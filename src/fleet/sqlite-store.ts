@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DeviceRef } from '../protocol';
 import { FleetError } from './errors';
-import { CheckpointState, CheckpointThreadOptions, WalCheckpoints } from './sqlite-checkpoints';
+import { CheckpointState, CheckpointThreadOptions, checkpointInline, WalCheckpoints } from './sqlite-checkpoints';
 import {
   BatchRow,
   DeviceRow,
@@ -231,7 +231,8 @@ export interface SqliteStoreOptions {
   maxPageCount?: number;
   /**
    * Checkpoints of the write-ahead log on a thread of their own once the store is busy (SQLite has
-   * started its log again twice within 10 s; sqlite-checkpoints.ts); false: SQLite's automatic checkpoint inside the commits only.
+   * started its log again twice within 10 s; sqlite-checkpoints.ts); false: SQLite's automatic
+   * checkpoint inside the commits only.
    */
   checkpointThread?: CheckpointThreadOptions | false;
 }
@@ -256,6 +257,7 @@ export class SqliteStore implements FleetStore {
       file === ':memory:' || options.checkpointThread === false
         ? undefined
         : new WalCheckpoints(this.db, file, options.synchronous ?? 'NORMAL', options.checkpointThread);
+    if (!this.checkpoints) checkpointInline(this.db);
     this.migrate();
     if (options.maxPageCount) this.db.pragma(`max_page_count = ${Math.floor(options.maxPageCount)}`);
     this.s = this.prepare();
