@@ -6,6 +6,7 @@ import should from 'should';
 import { seededRandom, SqliteStore } from '../../src/fleet';
 import type { CheckpointThreadOptions, SqliteStoreOptions } from '../../src/fleet';
 import { CONTROL } from '../../src/fleet/sqlite-checkpoint-control';
+import { waitFor } from '../helpers/http';
 
 const DEVICES = 20_000;
 const PAGE = 4096;
@@ -71,14 +72,6 @@ class RandomReports {
 
 function logBytes(file: string): number {
   return statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0;
-}
-
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe('the SQLite store: who checkpoints its write-ahead log', function () {
@@ -152,7 +145,7 @@ process.exit(3);
     try {
       const store = writer.store;
       await untilThread(writer);
-      await until('the store has noticed the exit', () => store.checkpointState?.failure !== undefined);
+      await waitFor('the store to notice the exit', async () => store.checkpointState?.failure, 10_000);
       should(store.checkpointState).eql({
         mode: 'inline',
         runs: 0,
