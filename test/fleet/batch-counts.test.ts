@@ -155,6 +155,8 @@ class Run extends CrashableStore {
 }
 
 describe('the SQLite store: task counts per batch kept as counters', function () {
+  // Property runs on files of their own: seconds, more on a busy disk.
+  this.timeout(60_000);
   it('the counts always equal a GROUP BY of the tasks, whatever is inserted, changed, deleted, rolled back or crashed (150 runs)', function () {
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 30 }), (steps) => {

@@ -7,6 +7,8 @@ import { DeviceKey, SqliteStore, Task, TaskState } from '../../src/fleet';
 import { insertBatch, newTask } from './task-rows';
 
 describe('the SQLite store: pages by cursor', function () {
+  // Batches of tens of thousands of tasks: seconds, more on a busy disk.
+  this.timeout(60_000);
   let dir: string;
   let store: SqliteStore;
   beforeEach(function () {

@@ -150,6 +150,8 @@ class Run extends CrashableStore {
 }
 
 describe('the SQLite store: version counters under any sequence of reports, restarts and crashes', function () {
+  // 200 runs of up to 30 steps, each on a file of its own: 17 s on CI's machine, more on a busy disk.
+  this.timeout(120_000);
   it('the distribution always equals a count of the devices, and the devices what was committed (200 runs)', function () {
     const figures: Record<string, number> = { runs: 0 };
     fc.assert(
