@@ -28,6 +28,8 @@ function run({ file, synchronous, control }: CheckpointWorkerData): void {
       Atomics.store(ctl, CONTROL.logFrames, result.log);
       Atomics.add(ctl, CONTROL.runs, 1);
       Atomics.store(ctl, CONTROL.busy, 0);
+      // A store waiting for the log to be reset (a slow disk) goes on now.
+      Atomics.notify(ctl, CONTROL.busy);
       // Rest, or wake at once to stop.
       Atomics.wait(ctl, CONTROL.stop, 0, REST_MS);
     }
@@ -36,6 +38,7 @@ function run({ file, synchronous, control }: CheckpointWorkerData): void {
     parentPort?.postMessage({ failed: err instanceof Error ? err.message : String(err) });
   } finally {
     Atomics.store(ctl, CONTROL.busy, 0);
+    Atomics.notify(ctl, CONTROL.busy);
     try {
       db?.close();
     } catch {

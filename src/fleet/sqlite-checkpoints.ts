@@ -15,9 +15,15 @@
  * log, the store's own connection runs one RESTART checkpoint in a turn of the event loop of its
  * own, right after one of the thread's: most frames are copied by then, and the next commit starts
  * the log from its beginning again.
+ *
+ * On a disk slower than the commits (a busy or a cheap one), the thread's checkpoints and those
+ * resets fall behind and the log would grow without end. Past CATCH_UP_FACTOR times the mark, the
+ * store's connection therefore waits for the thread's checkpoint in hand and resets the log itself,
+ * inside the commit, holding the event loop as SQLite's own checkpoint would: the log stays bounded,
+ * and the writes go at the speed of the disk.
  */
 import type Database from 'better-sqlite3';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CONTROL, CONTROL_WORDS, type CheckpointWorkerData } from './sqlite-checkpoint-control';
@@ -37,6 +43,8 @@ export interface CheckpointState {
   runs: number;
   /** Resets of the log by the store's connection. */
   restarts: number;
+  /** Of those, the ones the store waited for because the log had passed CATCH_UP_FACTOR times the mark. */
+  catchUps: number;
   /** Why the thread stopped and the store checkpoints itself again. */
   failure?: string;
 }
@@ -50,6 +58,8 @@ const AUTO_PAGES = 1000;
  */
 const INLINE_LOG_LIMIT = 4 * 1024 * 1024;
 const RESTART_PAGES = 16_384;
+/** The log's size, in restart marks, past which the store waits for a reset (CheckpointState.catchUps). */
+export const CATCH_UP_FACTOR = 4;
 /** Commits between two looks at the log's header while SQLite checkpoints by itself. */
 const LOOK_EVERY = 64;
 /** A store is busy when SQLite has started its log again this many times within BUSY_WINDOW_MS. */
@@ -72,6 +82,9 @@ export class WalCheckpoints {
   /** Once the thread has failed, the store checkpoints itself for the rest of its life. */
   private failure: string | undefined;
   private restarts = 0;
+  private catchUps = 0;
+  /** The log file's size (bytes) past which the store waits for a reset. */
+  private readonly catchUpBytes: number;
   /** The thread's checkpoints counted at the last commit. */
   private runsSeen = 0;
   private restartTimer: NodeJS.Immediate | undefined;
@@ -88,6 +101,7 @@ export class WalCheckpoints {
     this.busyTimeout = db.pragma('busy_timeout', { simple: true }) as number;
     this.restartPages = options.restartPages ?? RESTART_PAGES;
     this.workerFile = options.workerFile ?? join(__dirname, 'sqlite-checkpoint-worker.js');
+    this.catchUpBytes = CATCH_UP_FACTOR * this.restartPages * this.pageSize;
     this.checkpointInline();
   }
 
@@ -96,6 +110,7 @@ export class WalCheckpoints {
       mode: this.mode,
       runs: Atomics.load(this.ctl, CONTROL.runs),
       restarts: this.restarts,
+      catchUps: this.catchUps,
       ...(this.failure ? { failure: this.failure } : {}),
     };
   }
@@ -198,7 +213,31 @@ export class WalCheckpoints {
       this.runsSeen = runs;
       if (Atomics.load(this.ctl, CONTROL.logFrames) >= this.restartPages) this.restartSoon();
     }
+    if (logBytes(`${this.file}-wal`) >= this.catchUpBytes) this.catchUp();
     this.wake();
+  }
+
+  /**
+   * The log has passed CATCH_UP_FACTOR times the mark: the thread's checkpoints and the resets do
+   * not keep up with the commits. Waits (at most the store's busy timeout) for the checkpoint the
+   * thread has in hand, then resets the log from the store's connection, blocking like SQLite's
+   * own checkpoint inside a commit. A reset still refused is tried again at the next commit.
+   */
+  private catchUp(): void {
+    const deadline = performance.now() + this.busyTimeout;
+    for (;;) {
+      // The thread's checkpoint lock makes SQLite answer busy at once, without its busy handler.
+      while (Atomics.load(this.ctl, CONTROL.busy) === 1) {
+        const left = deadline - performance.now();
+        if (left <= 0) return;
+        Atomics.wait(this.ctl, CONTROL.busy, 1, left);
+      }
+      if (this.restart()) {
+        this.catchUps++;
+        return;
+      }
+      if (performance.now() >= deadline || !this.db.open) return;
+    }
   }
 
   /** In a turn of the event loop of its own, not added to the commit's (a slice of a batch being created). */
@@ -222,16 +261,17 @@ export class WalCheckpoints {
    * which ignores its own checkpoints' errors: this runs in a timer, where a throw would end the
    * process.
    */
-  private restart(): void {
+  private restart(): boolean {
     try {
       this.db.pragma('busy_timeout = 0');
       const [result] = this.db.pragma('wal_checkpoint(RESTART)') as { busy: number }[];
-      if (result.busy === 0) {
-        Atomics.store(this.ctl, CONTROL.logFrames, 0);
-        this.restarts++;
-      }
+      if (result.busy !== 0) return false;
+      Atomics.store(this.ctl, CONTROL.logFrames, 0);
+      this.restarts++;
+      return true;
     } catch (err) {
       this.fail(`the log could not be reset: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
     } finally {
       if (this.db.open) this.db.pragma(`busy_timeout = ${this.busyTimeout}`);
     }
@@ -255,6 +295,11 @@ export class WalCheckpoints {
 export function checkpointInline(db: Database.Database): void {
   db.pragma(`wal_autocheckpoint = ${AUTO_PAGES}`);
   db.pragma(`journal_size_limit = ${INLINE_LOG_LIMIT}`);
+}
+
+/** The size of a file in bytes, 0 when there is none. */
+function logBytes(walFile: string): number {
+  return statSync(walFile, { throwIfNoEntry: false })?.size ?? 0;
 }
 
 /**

@@ -6,6 +6,7 @@ import should from 'should';
 import { seededRandom, SqliteStore } from '../../src/fleet';
 import type { CheckpointThreadOptions, SqliteStoreOptions } from '../../src/fleet';
 import { CONTROL } from '../../src/fleet/sqlite-checkpoint-control';
+import { CATCH_UP_FACTOR } from '../../src/fleet/sqlite-checkpoints';
 import { waitFor } from '../helpers/http';
 
 const DEVICES = 20_000;
@@ -93,7 +94,7 @@ describe('the SQLite store: who checkpoints its write-ahead log', function () {
     const store = writer.store;
     try {
       for (let i = 0; i < 300; i++) store.transaction(() => store.recordVersion(device(i), 'default', '1.0.1', i));
-      should(store.checkpointState).eql({ mode: 'inline', runs: 0, restarts: 0 });
+      should(store.checkpointState).eql({ mode: 'inline', runs: 0, restarts: 0, catchUps: 0 });
     } finally {
       store.close();
     }
@@ -128,6 +129,35 @@ describe('the SQLite store: who checkpoints its write-ahead log', function () {
     writer.shouldHoldEveryWrite();
   });
 
+  it('a store whose thread falls behind (a slow disk) waits for a reset once the log passes 4 times the mark', async function () {
+    // A thread that takes over and then never checkpoints, as one on a disk slower than the commits.
+    const stalled = join(dir, 'stalls.js');
+    writeFileSync(
+      stalled,
+      `const { workerData } = require('node:worker_threads');
+const ctl = new Int32Array(workerData.control);
+Atomics.store(ctl, ${CONTROL.ready}, 1);
+Atomics.wait(ctl, ${CONTROL.stop}, 0);
+`,
+    );
+    const writer = new RandomReports(file, { checkpointThread: { ...THREAD, workerFile: stalled } });
+    try {
+      await untilThread(writer);
+      writer.largestLog = 0;
+      await writer.write(400);
+      const state = writer.store.checkpointState;
+      should(state).have.properties({ mode: 'thread', runs: 0 });
+      should(state?.catchUps).be.above(0);
+      should(state?.restarts).equal(state?.catchUps);
+      // CATCH_UP_FACTOR (4) marks and one transaction; without the wait, every page of the 400 (about 100 MB).
+      should(writer.largestLog).be.below((CATCH_UP_FACTOR + 1) * (THREAD.restartPages ?? 0) * PAGE);
+    } finally {
+      writer.store.close();
+    }
+    await writer.store.whenClosed();
+    writer.shouldHoldEveryWrite();
+  });
+
   it('a store whose checkpoint thread stops checkpoints inside its commits again', async function () {
     // A thread that takes over, then exits at the first commit it is told of.
     const failing = join(dir, 'exits.js');
@@ -150,6 +180,7 @@ process.exit(3);
         mode: 'inline',
         runs: 0,
         restarts: 0,
+        catchUps: 0,
         failure: 'the checkpoint thread exited (code 3)',
       });
       writer.largestLog = 0;
