@@ -144,12 +144,12 @@ Atomics.wait(ctl, ${CONTROL.stop}, 0);
     try {
       await untilThread(writer);
       writer.largestLog = 0;
-      await writer.write(400);
+      await writer.write(200);
       const state = writer.store.checkpointState;
       should(state).have.properties({ mode: 'thread', runs: 0 });
       should(state?.catchUps).be.above(0);
       should(state?.restarts).equal(state?.catchUps);
-      // CATCH_UP_FACTOR (4) marks and one transaction; without the wait, every page of the 400 (about 100 MB).
+      // CATCH_UP_FACTOR (4) marks and one transaction; without the wait, every page of the 200 (about 50 MB).
       should(writer.largestLog).be.below((CATCH_UP_FACTOR + 1) * (THREAD.restartPages ?? 0) * PAGE);
     } finally {
       writer.store.close();
