@@ -71,6 +71,17 @@ class RandomReports {
   }
 }
 
+/** A stand-in for the checkpoint worker: these lines after a view of the shared words as `ctl`. */
+function standIn(dir: string, name: string, lines: string[]): string {
+  const script = join(dir, name);
+  const head = [
+    "const { workerData } = require('node:worker_threads');",
+    'const ctl = new Int32Array(workerData.control);',
+  ];
+  writeFileSync(script, [...head, ...lines, ''].join('\n'));
+  return script;
+}
+
 function logBytes(file: string): number {
   return statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0;
 }
@@ -131,15 +142,10 @@ describe('the SQLite store: who checkpoints its write-ahead log', function () {
 
   it('a store whose thread falls behind (a slow disk) waits for a reset once the log passes 4 times the mark', async function () {
     // A thread that takes over and then never checkpoints, as one on a disk slower than the commits.
-    const stalled = join(dir, 'stalls.js');
-    writeFileSync(
-      stalled,
-      `const { workerData } = require('node:worker_threads');
-const ctl = new Int32Array(workerData.control);
-Atomics.store(ctl, ${CONTROL.ready}, 1);
-Atomics.wait(ctl, ${CONTROL.stop}, 0);
-`,
-    );
+    const stalled = standIn(dir, 'stalls.js', [
+      `Atomics.store(ctl, ${CONTROL.ready}, 1);`,
+      `Atomics.wait(ctl, ${CONTROL.stop}, 0);`,
+    ]);
     const writer = new RandomReports(file, { checkpointThread: { ...THREAD, workerFile: stalled } });
     try {
       await untilThread(writer);
@@ -160,17 +166,12 @@ Atomics.wait(ctl, ${CONTROL.stop}, 0);
 
   it('a store whose checkpoint thread stops checkpoints inside its commits again', async function () {
     // A thread that takes over, then exits at the first commit it is told of.
-    const failing = join(dir, 'exits.js');
-    writeFileSync(
-      failing,
-      `const { workerData } = require('node:worker_threads');
-const ctl = new Int32Array(workerData.control);
-const seen = Atomics.load(ctl, ${CONTROL.commits});
-Atomics.store(ctl, ${CONTROL.ready}, 1);
-Atomics.wait(ctl, ${CONTROL.commits}, seen);
-process.exit(3);
-`,
-    );
+    const failing = standIn(dir, 'exits.js', [
+      `const seen = Atomics.load(ctl, ${CONTROL.commits});`,
+      `Atomics.store(ctl, ${CONTROL.ready}, 1);`,
+      `Atomics.wait(ctl, ${CONTROL.commits}, seen);`,
+      'process.exit(3);',
+    ]);
     const writer = new RandomReports(file, { checkpointThread: { ...THREAD, workerFile: failing } });
     try {
       const store = writer.store;
