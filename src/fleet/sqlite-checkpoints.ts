@@ -85,6 +85,8 @@ export class WalCheckpoints {
   private catchUps = 0;
   /** The log file's size (bytes) past which the store waits for a reset. */
   private readonly catchUpBytes: number;
+  /** That size, or more after a wait that could not reset the log (a reader of another process in the way). */
+  private nextCatchUp: number;
   /** The thread's checkpoints counted at the last commit. */
   private runsSeen = 0;
   private restartTimer: NodeJS.Immediate | undefined;
@@ -102,6 +104,7 @@ export class WalCheckpoints {
     this.restartPages = options.restartPages ?? RESTART_PAGES;
     this.workerFile = options.workerFile ?? join(__dirname, 'sqlite-checkpoint-worker.js');
     this.catchUpBytes = CATCH_UP_FACTOR * this.restartPages * this.pageSize;
+    this.nextCatchUp = this.catchUpBytes;
     this.checkpointInline();
   }
 
@@ -213,7 +216,8 @@ export class WalCheckpoints {
       this.runsSeen = runs;
       if (Atomics.load(this.ctl, CONTROL.logFrames) >= this.restartPages) this.restartSoon();
     }
-    if (logBytes(`${this.file}-wal`) >= this.catchUpBytes) this.catchUp();
+    const log = logBytes(`${this.file}-wal`);
+    if (log >= this.nextCatchUp) this.catchUp(log);
     this.wake();
   }
 
@@ -221,22 +225,22 @@ export class WalCheckpoints {
    * The log has passed CATCH_UP_FACTOR times the mark: the thread's checkpoints and the resets do
    * not keep up with the commits. Waits (at most the store's busy timeout) for the checkpoint the
    * thread has in hand, then resets the log from the store's connection, blocking like SQLite's
-   * own checkpoint inside a commit. A reset still refused is tried again at the next commit.
+   * own checkpoint inside a commit. A reset that is refused all the same (a reader in another
+   * process, or the thread again first) is not tried again until the log has grown by one more mark.
    */
-  private catchUp(): void {
+  private catchUp(log: number): void {
     const deadline = performance.now() + this.busyTimeout;
-    for (;;) {
-      // The thread's checkpoint lock makes SQLite answer busy at once, without its busy handler.
-      while (Atomics.load(this.ctl, CONTROL.busy) === 1) {
-        const left = deadline - performance.now();
-        if (left <= 0) return;
-        Atomics.wait(this.ctl, CONTROL.busy, 1, left);
-      }
-      if (this.restart()) {
-        this.catchUps++;
-        return;
-      }
-      if (performance.now() >= deadline || !this.db.open) return;
+    // The thread's checkpoint lock makes SQLite answer busy at once, without its busy handler.
+    while (Atomics.load(this.ctl, CONTROL.busy) === 1) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      Atomics.wait(this.ctl, CONTROL.busy, 1, left);
+    }
+    if (this.restart()) {
+      this.catchUps++;
+      this.nextCatchUp = this.catchUpBytes;
+    } else {
+      this.nextCatchUp = log + this.restartPages * this.pageSize;
     }
   }
 

@@ -25,8 +25,8 @@ describe('ota-homeassistant with ten thousand devices', function () {
     // One unit of work: one SQLite transaction for the whole inventory.
     t.fleet.run(() => reportFleet(t.fleet, DEVICES, '1.0.0'));
   });
-  afterEach(function () {
-    bridge?.close(false);
+  afterEach(async function () {
+    await bridge?.close(false);
     t.close();
   });
 
