@@ -489,7 +489,12 @@ describe('the PostgreSQL store: errors name the server, never the secret', funct
   });
 
   it('a server that accepts the connection but never answers fails with OTA_STORE after the connect timeout', async function () {
-    const silent = net.createServer(() => undefined);
+    // Accepts and never answers; its sockets are destroyed at the end, and an error on one is ignored.
+    const accepted = new Set<net.Socket>();
+    const silent = net.createServer((socket) => {
+      accepted.add(socket);
+      socket.on('error', () => undefined);
+    });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as net.AddressInfo).port;
     try {
@@ -499,7 +504,8 @@ describe('the PostgreSQL store: errors name the server, never the secret', funct
       should(err.message).match(new RegExp(`PostgreSQL at 127\\.0\\.0\\.1:${port} .*did not answer in time`));
       noSecret(err, server.password);
     } finally {
-      silent.close();
+      for (const socket of accepted) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
     }
   });
 
