@@ -105,7 +105,7 @@ export class WalCheckpoints {
     this.workerFile = options.workerFile ?? join(__dirname, 'sqlite-checkpoint-worker.js');
     this.catchUpBytes = CATCH_UP_FACTOR * this.restartPages * this.pageSize;
     this.nextCatchUp = this.catchUpBytes;
-    this.checkpointInline();
+    checkpointInline(db);
   }
 
   get state(): CheckpointState {
@@ -169,10 +169,6 @@ export class WalCheckpoints {
     this.wake();
     Atomics.notify(this.ctl, CONTROL.stop);
     return thread;
-  }
-
-  private checkpointInline(): void {
-    checkpointInline(this.db);
   }
 
   /** Whether SQLite has started the log again BUSY_RESETS times within the window. */
@@ -260,10 +256,10 @@ export class WalCheckpoints {
   }
 
   /**
-   * Resets the log from the store's connection; a reader or the thread's checkpoint in the way
-   * defers it to a later commit. A failure (a full disk) hands the checkpoints back to SQLite,
-   * which ignores its own checkpoints' errors: this runs in a timer, where a throw would end the
-   * process.
+   * Resets the log from the store's connection and answers whether it did; a reader or the
+   * thread's checkpoint in the way defers it to a later commit. A failure (a full disk) hands the
+   * checkpoints back to SQLite, which ignores its own checkpoints' errors: this runs in a timer or
+   * after a commit, where a throw would end the process or fail a write that is already stored.
    */
   private restart(): boolean {
     try {
@@ -288,7 +284,7 @@ export class WalCheckpoints {
     void this.stopThread()?.terminate();
     this.mode = 'inline';
     try {
-      this.checkpointInline();
+      checkpointInline(this.db);
     } catch {
       // The connection cannot take a pragma now; its next commit still checkpoints or fails on its own.
     }
@@ -302,7 +298,7 @@ export function checkpointInline(db: Database.Database): void {
 }
 
 /** The size of a file in bytes, 0 when there is none. */
-function logBytes(walFile: string): number {
+export function logBytes(walFile: string): number {
   return statSync(walFile, { throwIfNoEntry: false })?.size ?? 0;
 }
 
