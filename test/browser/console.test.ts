@@ -302,7 +302,7 @@ describe('the OTA console tab in the editor', function () {
     const bcrypt = require('bcryptjs') as { hashSync(password: string, rounds: number): string };
     const password = bcrypt.hashSync(PASSWORD, 8);
     await Promise.all([
-      // The seed's process: a firmware must pass on test devices before a batch may use it.
+      // The default process: a firmware must pass on test devices before a batch may use it.
       main.start(broker, { requireVerification: true }),
       guarded.start(
         broker,

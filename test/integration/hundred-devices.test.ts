@@ -1,5 +1,5 @@
 /**
- * The seed's whole process through a real broker and a real Node-RED: 100 devices report their
+ * The whole upgrade process through a real broker and a real Node-RED: 100 devices report their
  * versions; a firmware is verified on 3 test devices, then a GRAY batch and a full batch run,
  * with devices failing each way. Every count is checked against what was injected.
  */

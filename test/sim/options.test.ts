@@ -44,7 +44,7 @@ describe('ota-sim options', function () {
     });
   });
 
-  it('reads the example of the issue', function () {
+  it('reads a command line with a device count, a product, a version and modules', function () {
     const options = parseArgs([
       '--broker',
       'mqtt://host:1883',
