@@ -25,7 +25,7 @@ import { isActiveTask } from './states';
 import type { CandidatePage, CandidateQuery } from './store';
 import type { Batch, BatchView, Firmware, Task } from './types';
 
-/** Tasks per slice: about 10 ms of planning and inserting on a small machine. */
+/** Tasks per slice: 8 ms median of planning and inserting on a 2-core machine (BENCHMARKS.md section 8). */
 export const DEFAULT_SLICE_SIZE = 2000;
 
 /** Candidates read per turn, as a multiple of the slice size (reading one costs about a third of inserting it). */

@@ -311,7 +311,8 @@ export class Fleet extends FleetCore {
 
   /**
    * The batch once it is no longer CREATING: complete (PLANNED or IN_PROGRESS), or CANCELED by a
-   * user meanwhile. Rejects when its creation failed or the fleet closed (the batch is then removed).
+   * user meanwhile. Rejects when its creation failed (the batch is then removed) or the fleet closed
+   * (the next start removes it).
    */
   whenCreated(id: number): Promise<BatchView> {
     const creating = this.creating.get(id);
