@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import should from 'should';
 import { seededRandom, SqliteStore } from '../../src/fleet';
 import type { CheckpointThreadOptions, SqliteStoreOptions } from '../../src/fleet';
-import { CONTROL } from '../../src/fleet/sqlite-checkpoint-control';
+import {
+  CONTROL,
+  IDLE_REST_MS,
+  pagesCopied,
+  REST_MS,
+  restAfter,
+  SMALL_RUN_PAGES,
+} from '../../src/fleet/sqlite-checkpoint-control';
 import { CATCH_UP_FACTOR, logBytes } from '../../src/fleet/sqlite-checkpoints';
 import { waitFor } from '../helpers/http';
 
@@ -37,12 +44,12 @@ class RandomReports {
     for (let i = 0; i < DEVICES; i++) this.versions.set(i, '1.0.0');
   }
 
-  /** Transactions with a turn of the event loop between them, as in Node-RED. */
-  async write(transactions: number): Promise<void> {
+  /** Transactions of `reports` each, with a turn of the event loop between them (or `pauseMs`), as in Node-RED. */
+  async write(transactions: number, reports = 64, pauseMs?: number): Promise<void> {
     for (let t = 0; t < transactions; t++) {
-      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => (pauseMs === undefined ? setImmediate(r) : setTimeout(r, pauseMs)));
       this.store.transaction(() => {
-        for (let r = 0; r < 64; r++) {
+        for (let r = 0; r < reports; r++) {
           const i = Math.floor(this.random() * DEVICES);
           const version = `1.0.${++this.at}`;
           this.store.recordVersion(device(i), 'default', version, this.at);
@@ -136,6 +143,27 @@ describe('the SQLite store: who checkpoints its write-ahead log', function () {
     writer.shouldHoldEveryWrite();
   });
 
+  it('a thread that copies little rests longer: small commits cost a checkpoint every 100 ms or so, not every 10', async function () {
+    const writer = new RandomReports(file, { checkpointThread: THREAD });
+    try {
+      await untilThread(writer);
+      // Reports one at a time, a few pages each, about 500 a second.
+      const runsBefore = writer.store.checkpointState?.runs ?? 0;
+      const started = performance.now();
+      await writer.write(500, 1, 1);
+      const seconds = (performance.now() - started) / 1000;
+      const perSecond = ((writer.store.checkpointState?.runs ?? 0) - runsBefore) / seconds;
+      // Resting 10 ms after every run, the thread ran 85-88 times a second here; resting 100 ms
+      // after a run of few pages (and 10 after the larger one that follows), 19-20.
+      should(perSecond).be.below(40);
+      should(writer.store.checkpointState?.mode).equal('thread');
+    } finally {
+      writer.store.close();
+    }
+    await writer.store.whenClosed();
+    writer.shouldHoldEveryWrite();
+  });
+
   it('a store whose thread falls behind (a slow disk) waits for a reset once the log passes 4 times the mark', async function () {
     // A thread that takes over and then never checkpoints, as one on a disk slower than the commits.
     const stalled = standIn(dir, 'stalls.js', [
@@ -189,5 +217,20 @@ describe('the SQLite store: who checkpoints its write-ahead log', function () {
       writer.store.close();
     }
     writer.shouldHoldEveryWrite();
+  });
+});
+
+describe('the checkpoint thread: how long it rests', function () {
+  it('counts the pages a checkpoint copied, all of them when the log started again in between', function () {
+    should(pagesCopied({ log: 100, checkpointed: 40 }, { log: 180, checkpointed: 180 })).equal(140);
+    should(pagesCopied({ log: 180, checkpointed: 180 }, { log: 12, checkpointed: 12 })).equal(12);
+    should(pagesCopied({ log: 300, checkpointed: 300 }, { log: 300, checkpointed: 20 })).equal(20);
+  });
+
+  it(`rests ${REST_MS} ms after a run of ${SMALL_RUN_PAGES} pages or more, ${IDLE_REST_MS} ms after a smaller one`, function () {
+    should(restAfter(SMALL_RUN_PAGES)).equal(REST_MS);
+    should(restAfter(5000)).equal(REST_MS);
+    should(restAfter(SMALL_RUN_PAGES - 1)).equal(IDLE_REST_MS);
+    should(restAfter(0)).equal(IDLE_REST_MS);
   });
 });
