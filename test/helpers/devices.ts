@@ -27,6 +27,8 @@ export interface ScriptOptions {
 
 export class ScriptedDevices {
   readonly versions = new Map<string, string>();
+  /** When each device last reported its version (Date.now()). */
+  readonly reportedAt = new Map<string, number>();
   readonly notices = new Map<string, number>();
   private readonly busy = new Set<string>();
   private readonly attempts = new Map<string, number>();
@@ -82,6 +84,7 @@ export class ScriptedDevices {
 
   reportVersion(name: string): void {
     const module = this.options.module;
+    this.reportedAt.set(name, Date.now());
     this.client?.publish(
       `/ota/device/inform/${this.productKey}/${name}`,
       buildVersionReport({ version: this.versions.get(name) as string, module }),

@@ -6,12 +6,13 @@
  * completes with no task lost, no acknowledged transition lost, and no device notified more
  * often than 1 + retryCount.
  *
- * One report can be lost to a kill: core `mqtt in` acknowledges a QoS 1 message to the broker as
- * it receives it, before the fleet has stored what it says, so a report that arrived in the last
- * milliseconds is gone and the broker will not send it again. The batches here have a timeout,
+ * Reports can be lost to a kill: core `mqtt in` acknowledges a QoS 1 message to the broker as it
+ * receives it, before the fleet has stored what it says, so reports that arrived in the last
+ * milliseconds are gone and the broker will not send them again. The batches here have a timeout,
  * as a deployment should: a task whose final report was lost that way fails by timeout (its
- * device is at the new version) and the batch still completes; such tasks are counted
- * (`lostInFlight`) and any other failure fails the run. See RELIABILITY.md.
+ * device is at the new version, and it reported so less than IN_FLIGHT_MS before a kill) and the
+ * batch still completes; such tasks are counted (`lostInFlight`) and any other failure fails the
+ * run. See RELIABILITY.md.
  */
 import fc from 'fast-check';
 import mqtt from 'mqtt';
@@ -21,6 +22,13 @@ import { ScriptedDevices } from './devices';
 import { getJson, postJson, waitFor } from './http';
 import { NodeRedChild } from './node-red-child';
 import { platformFlow } from './platform-flow';
+
+/**
+ * How long before a kill a device's final report may have been sent, for its loss to be the kill's
+ * (and how long after the test sent SIGKILL, before the process is gone).
+ */
+const IN_FLIGHT_MS = 1000;
+const DYING_MS = 50;
 
 export interface KillRunOptions {
   runs: number;
@@ -136,11 +144,13 @@ export class KillRuns {
    * SIGKILLs Node-RED at the moment the `count`-th transition of `batchId` is heard (from inside
    * the MQTT message handler), or right after the batch completes if it ends before that.
    */
-  private async killAt(batchId: number, count: number): Promise<void> {
+  private async killAt(batchId: number, count: number): Promise<number> {
     const red = this.red as NodeRedChild;
     let killed = false;
+    let killedAt: number | undefined;
     const kill = () => {
       killed = true;
+      killedAt ??= Date.now();
       this.onEvent = undefined;
       return red.kill();
     };
@@ -162,6 +172,7 @@ export class KillRuns {
     })();
     await Promise.race([byEvents, byCompletion]);
     await kill();
+    return killedAt as number;
   }
 
   /** One run: a batch to the next version, killed and restarted as planned, then checked. */
@@ -188,10 +199,11 @@ export class KillRuns {
       },
     });
     const killedAfter: number[] = [];
+    const killTimes: number[] = [];
     const restartMs: number[] = [];
     let atKill: Record<string, number> = {};
     for (const extra of plan.again === undefined ? [plan.first] : [plan.first, plan.again]) {
-      await this.killAt(batch.id, this.heardFor(batch.id) + extra);
+      killTimes.push(await this.killAt(batch.id, this.heardFor(batch.id) + extra));
       killedAfter.push(this.heardFor(batch.id));
       if (killedAfter.length === 1) atKill = this.countsOf(batch.id);
       restartMs.push(await red.start());
@@ -228,7 +240,18 @@ export class KillRuns {
         this.devices?.versions.get(t.deviceName) === this.version,
     );
     should(lostInFlight.length).equal(unfinished.length, describe);
-    should(lostInFlight.length).be.belowOrEqual(killedAfter.length, describe);
+    // ... and only a report sent just before a kill: the device's last one, less than IN_FLIGHT_MS before it.
+    const notJustBeforeAKill = lostInFlight.filter((t) => {
+      const at = this.devices?.reportedAt.get(t.deviceName) ?? 0;
+      return !killTimes.some((k) => at - k <= DYING_MS && k - at < IN_FLIGHT_MS);
+    });
+    const reportTimes = lostInFlight.map(
+      (t) => `${t.deviceName} ${(this.devices?.reportedAt.get(t.deviceName) ?? 0) - started} ms`,
+    );
+    should(notJustBeforeAKill.map((t) => t.deviceName)).eql(
+      [],
+      `lost, but not reported just before a kill (kills at ${killTimes.map((k) => k - started).join(', ')} ms; last reports at ${reportTimes.join(', ')}): ${describe}`,
+    );
     should(done.counts).eql(
       {
         CONFIRM: 0,
