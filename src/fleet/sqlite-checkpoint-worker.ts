@@ -19,7 +19,10 @@ function run({ file, synchronous, control }: CheckpointWorkerData): void {
   const ctl = new Int32Array(control);
   let db: Database.Database | undefined;
   try {
-    db = new Database(file);
+    // A store closed while this thread was starting: nothing to open (and its files may be going).
+    if (Atomics.load(ctl, CONTROL.stop) !== 0) return;
+    // Never a new, empty database where the store's file was removed.
+    db = new Database(file, { fileMustExist: true });
     db.pragma(`synchronous = ${synchronous}`);
     // A checkpoint never waits for the store's writer: it copies what it can and tries again later.
     db.pragma('busy_timeout = 0');

@@ -43,7 +43,10 @@ export function makeFleet(
     },
     close() {
       fleet.close();
-      rmSync(dir, { recursive: true, force: true });
+      // A busy store's checkpoint thread closes its connection just after close() returns, and
+      // SQLite may touch the store's files meanwhile: one created during rmSync's pass fails that
+      // pass with ENOTEMPTY.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     },
   };
   fleet.on('send', (out) => t.sent.push(...out));
