@@ -146,28 +146,28 @@ export class KillRuns {
    */
   private async killAt(batchId: number, count: number): Promise<number> {
     const red = this.red as NodeRedChild;
-    let killed = false;
+    /** When the first kill was sent. */
     let killedAt: number | undefined;
+    const killed = () => killedAt !== undefined;
     const kill = () => {
-      killed = true;
       killedAt ??= Date.now();
       this.onEvent = undefined;
       return red.kill();
     };
     const byEvents = new Promise<void>((resolve) => {
       this.onEvent = () => {
-        if (!killed && this.heardFor(batchId) >= count) void kill().then(resolve);
+        if (!killed() && this.heardFor(batchId) >= count) void kill().then(resolve);
       };
       this.onEvent();
     });
     const byCompletion = (async () => {
       const deadline = Date.now() + 120_000;
-      while (!killed && !this.stopped) {
+      while (!killed() && !this.stopped) {
         if (Date.now() > deadline)
           throw new Error(`batch ${batchId}: neither ${count} transitions nor its completion within 120 s`);
         await new Promise((r) => setTimeout(r, 200));
-        const b = killed ? undefined : await this.get<BatchView>(`/batches/${batchId}`).catch(() => undefined);
-        if (!killed && b?.state === 'COMPLETED') await kill();
+        const b = killed() ? undefined : await this.get<BatchView>(`/batches/${batchId}`).catch(() => undefined);
+        if (!killed() && b?.state === 'COMPLETED') await kill();
       }
     })();
     await Promise.race([byEvents, byCompletion]);
@@ -241,13 +241,11 @@ export class KillRuns {
     );
     should(lostInFlight.length).equal(unfinished.length, describe);
     // ... and only a report sent just before a kill: the device's last one, less than IN_FLIGHT_MS before it.
-    const notJustBeforeAKill = lostInFlight.filter((t) => {
-      const at = this.devices?.reportedAt.get(t.deviceName) ?? 0;
-      return !killTimes.some((k) => at - k <= DYING_MS && k - at < IN_FLIGHT_MS);
-    });
-    const reportTimes = lostInFlight.map(
-      (t) => `${t.deviceName} ${(this.devices?.reportedAt.get(t.deviceName) ?? 0) - started} ms`,
+    const reportedAt = (t: { deviceName: string }) => this.devices?.reportedAt.get(t.deviceName) ?? 0;
+    const notJustBeforeAKill = lostInFlight.filter(
+      (t) => !killTimes.some((k) => reportedAt(t) - k <= DYING_MS && k - reportedAt(t) < IN_FLIGHT_MS),
     );
+    const reportTimes = lostInFlight.map((t) => `${t.deviceName} ${reportedAt(t) - started} ms`);
     should(notJustBeforeAKill.map((t) => t.deviceName)).eql(
       [],
       `lost, but not reported just before a kill (kills at ${killTimes.map((k) => k - started).join(', ')} ms; last reports at ${reportTimes.join(', ')}): ${describe}`,
